@@ -1,0 +1,130 @@
+# Makefile -- builds limpet: the core engine, the Lua bindings, the `limpet`
+# executable, the `limpet.core` C module, tests, demo and install.
+# One build folder per configuration (build/release, build/asan), so
+# switching never mixes objects. `make test` and `make demo` first install
+# missing Debian packages (see `deps`).
+
+CFG      ?= release
+BUILD    := build/$(CFG)
+PREFIX   ?= /usr/local
+CC       ?= cc
+
+DEB_PKGS := liblua5.4-dev lua5.4 lua-busted zlib1g-dev libusb-1.0-0-dev libhdf5-dev \
+            libopenblas-openmp-dev libreadline-dev dataset-fashion-mnist pkg-config
+PKGS     := openblas lua5.4 zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+BASEFLAGS := $(WARN) -fPIC -fopenmp -D_GNU_SOURCE -MMD -MP -Icore/include -Ilua/include -Ilua \
+             $(PKG_CFLAGS)
+ifeq ($(CFG),asan)
+  OPT      := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  LDOPT    := -fsanitize=address,undefined
+else ifeq ($(CFG),debug)
+  OPT      := -O0 -g
+  LDOPT    :=
+else
+  OPT      := -O2 -g
+  LDOPT    :=
+endif
+CFLAGS_ALL := $(BASEFLAGS) $(OPT) $(CFLAGS)
+LIBS_CORE  := -fopenmp $(filter-out -llua5.4,$(PKG_LIBS)) -lm
+LIBS_ALL   := -fopenmp $(PKG_LIBS) -lreadline -lm -ldl
+
+CORE_SRC   := $(wildcard core/src/*.c) $(wildcard devices/*/*.c)
+LUA_SRC    := $(filter-out lua/main.c,$(wildcard lua/*.c))
+CORE_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRC))
+LUA_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(LUA_SRC))
+MAIN_OBJ   := $(BUILD)/obj/lua/main.o
+CTEST_SRC  := $(wildcard spec/c/test_*.c)
+CTESTS     := $(patsubst spec/c/%.c,$(BUILD)/tests/%,$(CTEST_SRC))
+
+EXE        := $(BUILD)/limpet
+LIBCORE    := $(BUILD)/liblimpet-core.a
+LIBA       := $(BUILD)/liblimpet.a
+LIBSO      := $(BUILD)/liblimpet.so
+LUAMOD     := $(BUILD)/lib/lua/5.4/limpet/core.so
+HOST       := $(BUILD)/examples/embed/host
+
+.PHONY: all test test-c test-lua check demo bench install uninstall clean deps
+all: $(EXE) $(LIBA) $(LIBSO) $(LUAMOD) $(HOST) $(CTESTS) $(BUILD)/limpet.pc
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+# lua/paths.c falls back on the source tree and the install prefix to find
+# limpet's Lua modules (embedding hosts that live elsewhere).
+$(BUILD)/obj/lua/paths.o: CFLAGS_ALL += -DLIMPET_SOURCE_ROOT=\"$(CURDIR)\" -DLIMPET_PREFIX=\"$(PREFIX)\"
+
+$(LIBCORE): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(LIBA): $(CORE_OBJ) $(LUA_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(LIBSO): $(CORE_OBJ) $(LUA_OBJ)
+	$(CC) -shared $(LDOPT) -o $@ $^ $(LIBS_ALL)
+$(LUAMOD): $(CORE_OBJ) $(LUA_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDOPT) -o $@ $^ $(LIBS_CORE) -lm
+$(EXE): $(MAIN_OBJ) $(LIBA)
+	$(CC) $(LDOPT) -rdynamic -o $@ $(MAIN_OBJ) $(LIBA) $(LIBS_ALL)
+$(HOST): examples/embed/host.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDOPT) -o $@ $< $(LIBA) $(LIBS_ALL)
+$(BUILD)/tests/%: spec/c/%.c spec/c/check.h $(LIBCORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Icore/src $(LDOPT) -o $@ $< $(LIBCORE) $(LIBS_CORE)
+$(BUILD)/limpet.pc: Makefile
+	@mkdir -p $(dir $@)
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: limpet\nDescription: spiking neural networks: C engine with embedded Lua\nVersion: 0.1.0\nRequires.private: lua5.4 openblas zlib\nCflags: -I$${includedir}\nLibs: -L$${libdir} -llimpet\n' '$(PREFIX)' > $@
+
+# Missing Debian packages are installed (as root, or through sudo).
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@sh spec/run_tests.sh $(BUILD)
+
+test-c: all
+	@sh spec/run_tests.sh $(BUILD) c
+test-lua: all
+	@sh spec/run_tests.sh $(BUILD) lua
+
+check: deps
+	@$(MAKE) --no-print-directory CFG=asan all
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  LIMPET_SANITIZED=1 sh spec/run_tests.sh build/asan
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	$(EXE) examples/demo.lua --quick
+
+bench: all
+	@if [ -d bench ]; then for b in bench/*.lua; do $(EXE) $$b; done; else echo "no benchmarks yet"; fi
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/limpet \
+	  $(DESTDIR)$(PREFIX)/lib/lua/5.4/limpet $(DESTDIR)$(PREFIX)/share/lua/5.4
+	install -m 755 $(EXE) $(DESTDIR)$(PREFIX)/bin/limpet
+	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/liblimpet.a
+	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/liblimpet.so
+	install -m 755 $(LUAMOD) $(DESTDIR)$(PREFIX)/lib/lua/5.4/limpet/core.so
+	install -m 644 core/include/limpet/*.h lua/include/limpet/*.h $(DESTDIR)$(PREFIX)/include/limpet/
+	sed 's|^prefix=.*|prefix=$(PREFIX)|' $(BUILD)/limpet.pc > $(DESTDIR)$(PREFIX)/lib/pkgconfig/limpet.pc
+	cp -R stdlib/limpet $(DESTDIR)$(PREFIX)/share/lua/5.4/
+	for d in devices/*/; do [ -f $$d/init.lua ] && mkdir -p $(DESTDIR)$(PREFIX)/share/lua/5.4/limpet/$$(basename $$d) \
+	  && cp $$d*.lua $(DESTDIR)$(PREFIX)/share/lua/5.4/limpet/$$(basename $$d)/; done; true
+
+clean:
+	rm -rf build
+
+-include $(CORE_OBJ:.o=.d) $(LUA_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

@@ -1,0 +1,140 @@
+/*
+** core/src/ctx.c -- the engine context: errors, accounted allocation with
+** fault injection, the size cap, the interrupt flag, the random counter.
+** Not here: tensors (tensor.c), random kernels (random.c).
+*/
+#include "tensor_impl.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static size_t physical_memory(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || size <= 0) return (size_t)1 << 34;   /* 16 GiB if unknown */
+  return (size_t)pages * (size_t)size;
+}
+
+lp_status lp_ctx_new(lp_ctx **out) {
+  lp_ctx *ctx = calloc(1, sizeof *ctx);
+  *out = ctx;
+  if (!ctx) return LP_ENOMEM;
+  ctx->refcount = 1;
+  ctx->max_bytes = physical_memory();
+  ctx->seed = 0x853c49e6748fea9bULL;
+#ifdef _OPENMP
+  ctx->threads = omp_get_max_threads();
+#else
+  ctx->threads = 1;
+#endif
+  return LP_OK;
+}
+
+/* Storages keep the context alive, so tensors outliving their host's handle
+   still free into a valid context. */
+void lp_ctx_unref_(lp_ctx *ctx) {
+  if (ctx && --ctx->refcount == 0) free(ctx);
+}
+void lp_ctx_ref_(lp_ctx *ctx) { ctx->refcount++; }
+
+void lp_ctx_free(lp_ctx *ctx) { lp_ctx_unref_(ctx); }
+
+const char *lp_ctx_errmsg(const lp_ctx *ctx) { return ctx->errmsg[0] ? ctx->errmsg : "no error"; }
+int lp_ctx_errarg(const lp_ctx *ctx) { return ctx->errarg; }
+void lp_ctx_clear_error(lp_ctx *ctx) { ctx->errmsg[0] = 0; ctx->errarg = 0; }
+
+lp_status lp_ctx_error(lp_ctx *ctx, lp_status st, int arg, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
+  va_end(ap);
+  ctx->errarg = arg;
+  return st;
+}
+
+static void *ctx_alloc(lp_ctx *ctx, size_t nbytes, int zero) {
+  void *p;
+  ctx->alloc_count++;
+  if (ctx->fail_at && ctx->alloc_count >= ctx->fail_at) {
+    ctx->fail_at = 0;                         /* one injected failure */
+    lp_ctx_error(ctx, LP_ENOMEM, 0, "not enough memory (injected failure)");
+    return NULL;
+  }
+  if (nbytes == 0) nbytes = 1;
+  p = zero ? calloc(1, nbytes) : malloc(nbytes);
+  if (!p) {
+    lp_ctx_error(ctx, LP_ENOMEM, 0, "not enough memory for %zu bytes", nbytes);
+    return NULL;
+  }
+  ctx->bytes_live += nbytes;
+  ctx->bytes_since_take += nbytes;
+  return p;
+}
+
+void *lp_ctx_alloc(lp_ctx *ctx, size_t nbytes) { return ctx_alloc(ctx, nbytes, 1); }
+void *lp_ctx_alloc_raw(lp_ctx *ctx, size_t nbytes) { return ctx_alloc(ctx, nbytes, 0); }
+
+void lp_ctx_dealloc(lp_ctx *ctx, void *p, size_t nbytes) {
+  if (!p) return;
+  if (nbytes == 0) nbytes = 1;
+  ctx->bytes_live -= nbytes;
+  free(p);
+}
+
+size_t lp_ctx_take_allocated(lp_ctx *ctx) {
+  size_t n = ctx->bytes_since_take;
+  ctx->bytes_since_take = 0;
+  return n;
+}
+size_t lp_ctx_bytes_live(const lp_ctx *ctx) { return ctx->bytes_live; }
+void lp_ctx_fail_alloc_after(lp_ctx *ctx, long n) { ctx->fail_at = n > 0 ? ctx->alloc_count + n : 0; }
+long lp_ctx_alloc_count(const lp_ctx *ctx) { return ctx->alloc_count; }
+
+void lp_ctx_set_max_bytes(lp_ctx *ctx, size_t nbytes) { ctx->max_bytes = nbytes ? nbytes : physical_memory(); }
+size_t lp_ctx_max_bytes(const lp_ctx *ctx) { return ctx->max_bytes; }
+
+void lp_ctx_set_interrupt_flag(lp_ctx *ctx, volatile sig_atomic_t *flag) { ctx->interrupt = flag; }
+int lp_ctx_interrupted(const lp_ctx *ctx) { return ctx->interrupt && *ctx->interrupt; }
+lp_status lp_ctx_check_interrupt(lp_ctx *ctx) {
+  if (ctx->interrupt && *ctx->interrupt)
+    return lp_ctx_error(ctx, LP_EINTR, 0, "interrupted");
+  return LP_OK;
+}
+
+void lp_ctx_seed(lp_ctx *ctx, uint64_t seed) { ctx->seed = seed; ctx->counter = 0; }
+uint64_t lp_ctx_seed_value(const lp_ctx *ctx) { return ctx->seed; }
+uint64_t lp_ctx_reserve_counters(lp_ctx *ctx, uint64_t n) {
+  uint64_t c = ctx->counter;
+  ctx->counter += n;
+  return c;
+}
+
+/* SplitMix64's finaliser applied to (seed, counter): a counter-based
+   generator, so element k of a draw needs no state from element k-1. The
+   seed is mixed first so nearby seeds give unrelated streams. */
+static uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+uint64_t lp_random_u64(uint64_t seed, uint64_t counter) {
+  return mix64(mix64(seed) + counter * 0x9e3779b97f4a7c15ULL + 0x9e3779b97f4a7c15ULL);
+}
+double lp_random_uniform(uint64_t seed, uint64_t counter) {
+  return (double)(lp_random_u64(seed, counter) >> 11) * 0x1.0p-53;
+}
+
+void lp_ctx_set_threads(lp_ctx *ctx, int n) {
+  if (n < 1) n = 1;
+  ctx->threads = n;
+}
+int lp_ctx_threads(const lp_ctx *ctx) { return ctx->threads; }
+
+const char *lp_status_name(lp_status st) {
+  static const char *const names[] = {"ok", "bad argument", "shape mismatch", "wrong dtype",
+    "out of range", "out of memory", "too large", "i/o error", "malformed file", "interrupted"};
+  return (unsigned)st < sizeof names / sizeof names[0] ? names[st] : "unknown status";
+}

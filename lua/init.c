@@ -1,0 +1,18 @@
+/*
+** lua/init.c -- luaopen_limpet_core: builds the `limpet.core` module from
+** the binding areas (tensor, ops, random, io). Writes nothing to _G.
+*/
+#include "lbind.h"
+
+int luaopen_limpet_core(lua_State *L);
+
+int luaopen_limpet_core(lua_State *L) {
+  lua_newtable(L);
+  lt_open_tensor(L, -1);
+  lt_open_ops(L, -1);
+  lt_open_random(L, -1);
+  lt_open_io(L, -1);
+  lua_pushliteral(L, LP_VERSION);
+  lua_setfield(L, -2, "version");
+  return 1;
+}
