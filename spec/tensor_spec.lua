@@ -244,6 +244,12 @@ describe("indexing", function()
     assert.are.same({ { 3, 4, 5 } }, t[lp.tensor { 2 }]:totable())
     v[lp.tensor { false, true, false, true }] = 0
     assert.are.same({ 10, 0, 30, 0 }, v:totable())
+    -- a mask over the leading dims selects rows, as in NumPy
+    local m = lp.arange(6):reshape(3, 2)
+    assert.are.same({ { 0, 1 }, { 4, 5 } }, m[lp.tensor { true, false, true }]:totable())
+    m[lp.tensor { false, true, false }] = -1
+    assert.are.same({ { 0, 1 }, { -1, -1 }, { 4, 5 } }, m:totable())
+    assert.are.same({ 1, 4, 5 }, m[m:gt(0)]:totable())
   end)
   it("names out-of-range and wrong indices", function()
     assert.has_error(function() return t[3] end,

@@ -571,7 +571,41 @@ lp_status lp_tensor_stack(lp_ctx *ctx, int n, lp_tensor *const *ts, int dim, lp_
 static lp_status mask_view(lp_ctx *ctx, const lp_tensor *t, const lp_tensor *mask, lp_tensor **mv) {
   if (mask->dtype != LP_BOOL)
     return lp_ctx_error(ctx, LP_ETYPE, 2, "mask must be a bool tensor, got %s", lp_dtype_name(mask->dtype));
+  if (mask->ndim >= 1 && mask->ndim < t->ndim &&
+      memcmp(mask->shape, t->shape, (size_t)mask->ndim * sizeof(int64_t)) == 0) {
+    /* a mask of leading dims (NumPy's row mask): trailing dims of size 1 */
+    lp_tensor *r = NULL;
+    int64_t shape[LP_MAXDIM];
+    int d;
+    lp_status st;
+    for (d = 0; d < t->ndim; d++) shape[d] = d < mask->ndim ? mask->shape[d] : 1;
+    if ((st = lp_tensor_reshape(ctx, (lp_tensor *)mask, t->ndim, shape, &r)) != LP_OK) return st;
+    st = lp_tensor_expand(ctx, r, t->ndim, t->shape, mv);
+    lp_tensor_release(r);
+    return st;
+  }
   return lp_tensor_expand(ctx, (lp_tensor *)mask, t->ndim, t->shape, mv);
+}
+
+/* NumPy's t[mask] with a mask over t's leading dims: rows where it is true,
+   shape (count, trailing dims...). */
+static lp_status masked_rows(lp_ctx *ctx, const lp_tensor *t, const lp_tensor *mask, lp_tensor **out) {
+  int64_t shape[LP_MAXDIM], rows = lp_tensor_numel(mask), count = 0, i, k = 0;
+  int d, nd = 1 + t->ndim - mask->ndim;
+  lp_tensor *flat = NULL, *idx = NULL;
+  lp_status st;
+  shape[0] = rows;
+  for (d = mask->ndim; d < t->ndim; d++) shape[1 + d - mask->ndim] = t->shape[d];
+  for (i = 0; i < rows; i++) count += lp_tensor_get_flat(mask, i).i != 0;
+  if ((st = lp_tensor_reshape(ctx, (lp_tensor *)t, nd, shape, &flat)) != LP_OK) return st;
+  if ((st = lp_tensor_empty(ctx, LP_I64, 1, &count, &idx)) == LP_OK) {
+    int64_t *ip = lp_tensor_data(idx);
+    for (i = 0; i < rows; i++) if (lp_tensor_get_flat(mask, i).i) ip[k++] = i;
+    st = lp_tensor_index_select(ctx, flat, 0, idx, out);
+  }
+  lp_tensor_release(idx);
+  lp_tensor_release(flat);
+  return st;
 }
 
 lp_status lp_tensor_masked_select(lp_ctx *ctx, const lp_tensor *t, const lp_tensor *mask, lp_tensor **out) {
@@ -580,6 +614,9 @@ lp_status lp_tensor_masked_select(lp_ctx *ctx, const lp_tensor *t, const lp_tens
   size_t es = lp_dtype_size(t->dtype);
   lp_status st;
   *out = NULL;
+  if (mask->dtype == LP_BOOL && mask->ndim >= 1 && mask->ndim < t->ndim &&
+      memcmp(mask->shape, t->shape, (size_t)mask->ndim * sizeof(int64_t)) == 0)
+    return masked_rows(ctx, t, mask, out);
   if ((st = mask_view(ctx, t, mask, &mv)) != LP_OK) return st;
   for (i = 0; i < n; i++) count += lp_tensor_get_flat(mv, i).i != 0;
   if ((st = lp_tensor_empty(ctx, t->dtype, 1, &count, out)) == LP_OK) {

@@ -90,7 +90,9 @@ lp_scalar lp_tensor_get_flat(const lp_tensor *t, int64_t k);
 /* ---- joining and selection -------------------------------------------- */
 lp_status lp_tensor_cat(lp_ctx *ctx, int n, lp_tensor *const *ts, int dim, lp_tensor **out);
 lp_status lp_tensor_stack(lp_ctx *ctx, int n, lp_tensor *const *ts, int dim, lp_tensor **out);
-/* 1-d tensor of t's elements where mask (bool, broadcastable to t) is true. */
+/* NumPy's t[mask]. A mask of t's leading dims selects rows: shape
+   (count, trailing dims...). Otherwise the mask (bool) is broadcast to t
+   and the result is the 1-d tensor of elements where it is true. */
 lp_status lp_tensor_masked_select(lp_ctx *ctx, const lp_tensor *t, const lp_tensor *mask,
                                   lp_tensor **out);
 /* t[mask] = v (mask bool, broadcastable to t). */
