@@ -1,0 +1,354 @@
+/*
+** lua/l_ops.c -- Lua face of limpet/ops.h: arithmetic metamethods, the
+** elementwise, reduction and product methods of limpet.Tensor, and the same
+** as module functions (lp.exp(t), lp.sum(t, dim), lp.matmul(a, b), ...).
+** Owns: argument conversion (Lua numbers are weak scalars; tables become
+** tensors), 1-based dims and positions, and raising core errors in
+** luaL_argerror's words. Not here: numerics (core/src/elementwise.c,
+** reduce.c, linalg.c), tensor construction and views (l_tensor.c).
+**
+** Lua API (t a tensor; "x" a tensor, number, boolean or nested table):
+**   t + x, x + t, t - x, t * x, t / x, t ^ x, t % x, -t   (metamethods)
+**   t:add(x) sub mul div pow mod maximum minimum            (binary, broadcast)
+**   t:gt(x) ge lt le eq ne                                  (bool results; no __eq/__lt:
+**                                                            Lua requires booleans there)
+**   t:logical_and(x) logical_or logical_xor logical_not
+**   t:abs() exp log sqrt tanh sigmoid relu floor ceil round sign isnan isinf neg
+**   t:clamp(lo, hi)  t:clamp_(lo, hi)                      (either bound may be nil)
+**   t:add_(x[, scale]) (t += scale * x)  t:sub_(x) t:mul_(x) t:div_(x)  (return t)
+**   t:where(cond, other) == lp.where(cond, t, other)
+**   t:sum([dim[, keepdim]]) mean max min argmax argmin prod
+**   t:var([dim[, keepdim[, ddof]]]) t:std(...)             (ddof defaults to 0, NumPy)
+**     dim: 1-based, negative from the end; none: every element (0-d result).
+**     Reductions always return tensors (t:sum():item() gives the number).
+**     argmax/argmin give 1-based int64 positions (in the flattened tensor
+**     when no dim); t:max(dim) / t:min(dim) also return the 1-based positions.
+**   t:matmul(x) outer dot; lp.matmul(a, b), lp.outer(a, b), lp.dot(a, b)
+** Every method is also a module function taking the tensor first.
+*/
+#include "lbind.h"
+#include "limpet/ops.h"
+
+/* ---- operands ------------------------------------------------------------ */
+static int is_scalar(lua_State *L, int arg) {
+  return lua_type(L, arg) == LUA_TNUMBER || lua_isboolean(L, arg);
+}
+
+/* The tensor at arg, converting a number, boolean or table into a tensor
+   that replaces the value on the stack (so the stack owns it). Borrowed. */
+static lp_tensor *check_operand(lua_State *L, int arg) {
+  lp_tensor *t;
+  if (luaL_testudata(L, arg, LT_TENSOR)) return lt_checktensor(L, arg);
+  if (!is_scalar(L, arg) && !lua_istable(L, arg))
+    luaL_argerror(L, arg, lua_pushfstring(L, "tensor or number expected, got %s",
+                                          luaL_typename(L, arg)));
+  t = lt_checktensorlike(L, arg);
+  lt_pushtensor(L, t);
+  lua_replace(L, arg);
+  return t;
+}
+
+/* ---- binary ---------------------------------------------------------------- */
+static int do_binary(lua_State *L, lp_binop op) {
+  lp_ctx *ctx = lt_ctx(L);
+  lt_Box *r;
+  lp_status st;
+  lp_tensor *a, *b;
+  lua_settop(L, 2);
+  if (luaL_testudata(L, 1, LT_TENSOR) && is_scalar(L, 2)) {
+    a = lt_checktensor(L, 1);
+    r = lt_newbox(L);
+    st = lp_binary_scalar(ctx, op, a, lt_checkscalar(L, 2), 0, &r->t);
+    return st == LP_OK ? (lt_account(L), 1) : lt_raise(L, st);
+  }
+  if (is_scalar(L, 1) && luaL_testudata(L, 2, LT_TENSOR)) {
+    b = lt_checktensor(L, 2);
+    r = lt_newbox(L);
+    st = lp_binary_scalar(ctx, op, b, lt_checkscalar(L, 1), 1, &r->t);
+    return st == LP_OK ? (lt_account(L), 1) : lt_raise_at(L, st, 1);
+  }
+  a = check_operand(L, 1);
+  b = check_operand(L, 2);
+  r = lt_newbox(L);
+  st = lp_binary(ctx, op, a, b, &r->t);
+  return st == LP_OK ? (lt_account(L), 1) : lt_raise(L, st);
+}
+
+#define BINARY_FN(NAME, OP) static int o_##NAME(lua_State *L) { return do_binary(L, OP); }
+BINARY_FN(add, LP_ADD)
+BINARY_FN(sub, LP_SUB)
+BINARY_FN(mul, LP_MUL)
+BINARY_FN(div, LP_DIV)
+BINARY_FN(pow, LP_POW)
+BINARY_FN(mod, LP_MOD)
+BINARY_FN(maximum, LP_MAXIMUM)
+BINARY_FN(minimum, LP_MINIMUM)
+BINARY_FN(gt, LP_GT)
+BINARY_FN(ge, LP_GE)
+BINARY_FN(lt, LP_LT)
+BINARY_FN(le, LP_LE)
+BINARY_FN(eq, LP_EQ)
+BINARY_FN(ne, LP_NE)
+BINARY_FN(logical_and, LP_AND)
+BINARY_FN(logical_or, LP_OR)
+BINARY_FN(logical_xor, LP_XOR)
+
+/* In place: t op= x; returns t. */
+static int do_binary_(lua_State *L, lp_binop op) {
+  lp_ctx *ctx = lt_ctx(L);
+  lp_tensor *a = lt_checktensor(L, 1);
+  lp_status st;
+  if (is_scalar(L, 2)) st = lp_binary_scalar_(ctx, op, a, lt_checkscalar(L, 2));
+  else st = lp_binary_(ctx, op, a, check_operand(L, 2));
+  if (st != LP_OK) return lt_raise(L, st);
+  lt_account(L);
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* t:add_(x[, scale]): t += scale * x */
+static int o_add_(lua_State *L) {
+  lp_ctx *ctx = lt_ctx(L);
+  lp_tensor *a = lt_checktensor(L, 1);
+  lp_status st;
+  double scale;
+  if (lua_isnoneornil(L, 3)) return do_binary_(L, LP_ADD);
+  scale = luaL_checknumber(L, 3);
+  if (is_scalar(L, 2)) {
+    lp_scalar s = lt_checkscalar(L, 2);
+    st = lp_binary_scalar_(ctx, LP_ADD, a, lp_float(scale * lp_scalar_f(s)));
+  } else {
+    st = lp_axpy_(ctx, a, scale, check_operand(L, 2));
+  }
+  if (st != LP_OK) return lt_raise(L, st);
+  lt_account(L);
+  lua_settop(L, 1);
+  return 1;
+}
+static int o_sub_(lua_State *L) { lua_settop(L, 2); return do_binary_(L, LP_SUB); }
+static int o_mul_(lua_State *L) { lua_settop(L, 2); return do_binary_(L, LP_MUL); }
+static int o_div_(lua_State *L) { lua_settop(L, 2); return do_binary_(L, LP_DIV); }
+
+/* ---- unary ------------------------------------------------------------------ */
+static int do_unary(lua_State *L, lp_unop op) {
+  lp_tensor *a = check_operand(L, 1);
+  lt_Box *r = lt_newbox(L);
+  lp_status st = lp_unary(lt_ctx(L), op, a, &r->t);
+  return st == LP_OK ? (lt_account(L), 1) : lt_raise(L, st);
+}
+
+#define UNARY_FN(NAME, OP) static int o_##NAME(lua_State *L) { return do_unary(L, OP); }
+UNARY_FN(neg, LP_NEG)
+UNARY_FN(abs, LP_ABS)
+UNARY_FN(exp, LP_EXP)
+UNARY_FN(log, LP_LOG)
+UNARY_FN(sqrt, LP_SQRT)
+UNARY_FN(tanh, LP_TANH)
+UNARY_FN(sigmoid, LP_SIGMOID)
+UNARY_FN(relu, LP_RELU)
+UNARY_FN(floor, LP_FLOOR)
+UNARY_FN(ceil, LP_CEIL)
+UNARY_FN(round, LP_ROUND)
+UNARY_FN(sign, LP_SIGN)
+UNARY_FN(logical_not, LP_NOT)
+UNARY_FN(isnan, LP_ISNAN)
+UNARY_FN(isinf, LP_ISINF)
+
+/* __unm receives the operand twice */
+static int o_unm(lua_State *L) { lua_settop(L, 1); return do_unary(L, LP_NEG); }
+
+/* ---- clamp ------------------------------------------------------------------- */
+static void check_bounds(lua_State *L, int *has_lo, double *lo, int *has_hi, double *hi) {
+  *has_lo = !lua_isnoneornil(L, 2);
+  *has_hi = !lua_isnoneornil(L, 3);
+  *lo = *has_lo ? luaL_checknumber(L, 2) : 0;
+  *hi = *has_hi ? luaL_checknumber(L, 3) : 0;
+}
+
+static int o_clamp(lua_State *L) {
+  lp_tensor *a = check_operand(L, 1);
+  int has_lo, has_hi;
+  double lo, hi;
+  lt_Box *r;
+  lp_status st;
+  check_bounds(L, &has_lo, &lo, &has_hi, &hi);
+  r = lt_newbox(L);
+  st = lp_clamp(lt_ctx(L), a, has_lo, lo, has_hi, hi, &r->t);
+  return st == LP_OK ? (lt_account(L), 1) : lt_raise(L, st);
+}
+
+static int o_clamp_(lua_State *L) {
+  lp_tensor *a = lt_checktensor(L, 1);
+  int has_lo, has_hi;
+  double lo, hi;
+  lp_status st;
+  check_bounds(L, &has_lo, &lo, &has_hi, &hi);
+  st = lp_clamp_(lt_ctx(L), a, has_lo, lo, has_hi, hi);
+  if (st != LP_OK) return lt_raise(L, st);
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* ---- where -------------------------------------------------------------------- */
+/* A value operand of where: a number next to a tensor becomes a 0-d tensor of
+   the tensor's dtype promoted with it as a weak scalar. */
+static lp_tensor *where_value(lua_State *L, int arg, int other) {
+  lp_tensor *o;
+  if (is_scalar(L, arg) && (o = lt_totensor(L, other)) != NULL) {
+    lp_scalar s = lt_checkscalar(L, arg);
+    lp_dtype dt = lua_isboolean(L, arg) && lp_tensor_dtype(o) == LP_BOOL
+                    ? LP_BOOL : lp_dtype_promote_scalar(lp_tensor_dtype(o), s);
+    lt_Box *b = lt_newbox(L);
+    lp_status st = lp_tensor_new(lt_ctx(L), dt, 0, NULL, &b->t);
+    if (st == LP_OK) st = lp_tensor_fill_(lt_ctx(L), b->t, s);
+    if (st != LP_OK) lt_raise(L, st);
+    lua_replace(L, arg);
+    return b->t;
+  }
+  return check_operand(L, arg);
+}
+
+/* where with cond, a, b at stack positions ic, ia, ib; errarg k of the core
+   (1 cond, 2 a, 3 b) maps back to those positions. */
+static int do_where(lua_State *L, int ic, int ia, int ib) {
+  lp_tensor *c = check_operand(L, ic), *a, *b;
+  lt_Box *r;
+  lp_status st;
+  if (is_scalar(L, ia) && is_scalar(L, ib)) {
+    a = check_operand(L, ia);
+    b = check_operand(L, ib);
+  } else {
+    if (!is_scalar(L, ia)) { a = where_value(L, ia, ib); b = where_value(L, ib, ia); }
+    else { b = where_value(L, ib, ia); a = where_value(L, ia, ib); }
+  }
+  r = lt_newbox(L);
+  st = lp_where(lt_ctx(L), c, a, b, &r->t);
+  if (st != LP_OK) {
+    int k = lp_ctx_errarg(lt_ctx(L));
+    int pos = k == 1 ? ic : k == 2 ? ia : k == 3 ? ib : 0;
+    return lt_raise_at(L, st, pos - k);
+  }
+  lt_account(L);
+  return 1;
+}
+
+static int o_where(lua_State *L) { lua_settop(L, 3); return do_where(L, 1, 2, 3); }
+/* t:where(cond, other) */
+static int m_where(lua_State *L) { lua_settop(L, 3); return do_where(L, 2, 1, 3); }
+
+/* ---- reductions ------------------------------------------------------------------ */
+static int do_reduce(lua_State *L, lp_redop op) {
+  lp_ctx *ctx = lt_ctx(L);
+  lp_tensor *a = check_operand(L, 1);
+  int dim = lt_optdim(L, 2, lp_tensor_ndim(a), -1);
+  int keepdim = lua_toboolean(L, 3);
+  int ddof = 0;
+  lt_Box *r;
+  lp_status st;
+  if (op == LP_VAR || op == LP_STD) {
+    lua_Integer d = luaL_optinteger(L, 4, 0);
+    luaL_argcheck(L, d >= 0 && d <= 0x7fffffff, 4, "ddof must be a non-negative integer");
+    ddof = (int)d;
+  }
+  r = lt_newbox(L);
+  st = lp_reduce(ctx, op, a, dim, keepdim, ddof, &r->t);
+  if (st == LP_OK && (op == LP_ARGMAX || op == LP_ARGMIN))
+    st = lp_binary_scalar_(ctx, LP_ADD, r->t, lp_int(1));        /* 1-based */
+  if (st != LP_OK) return lt_raise(L, st);
+  lt_account(L);
+  return 1;
+}
+
+/* max/min: values; with a dim also the 1-based positions. */
+static int do_maxmin(lua_State *L, lp_redop vop, lp_redop aop) {
+  lp_ctx *ctx = lt_ctx(L);
+  lp_tensor *a;
+  lt_Box *r, *ri;
+  lp_status st;
+  int dim, keepdim;
+  if (lua_isnoneornil(L, 2)) return do_reduce(L, vop);
+  a = check_operand(L, 1);
+  dim = lt_checkdim(L, 2, lp_tensor_ndim(a));
+  keepdim = lua_toboolean(L, 3);
+  r = lt_newbox(L);
+  ri = lt_newbox(L);
+  st = lp_reduce(ctx, vop, a, dim, keepdim, 0, &r->t);
+  if (st == LP_OK) st = lp_reduce(ctx, aop, a, dim, keepdim, 0, &ri->t);
+  if (st == LP_OK) st = lp_binary_scalar_(ctx, LP_ADD, ri->t, lp_int(1));
+  if (st != LP_OK) return lt_raise(L, st);
+  lt_account(L);
+  return 2;
+}
+
+#define REDUCE_FN(NAME, OP) static int o_##NAME(lua_State *L) { return do_reduce(L, OP); }
+REDUCE_FN(sum, LP_SUM)
+REDUCE_FN(mean, LP_MEAN)
+REDUCE_FN(argmax, LP_ARGMAX)
+REDUCE_FN(argmin, LP_ARGMIN)
+REDUCE_FN(var, LP_VAR)
+REDUCE_FN(std, LP_STD)
+REDUCE_FN(prod, LP_PROD)
+static int o_max(lua_State *L) { return do_maxmin(L, LP_RMAX, LP_ARGMAX); }
+static int o_min(lua_State *L) { return do_maxmin(L, LP_RMIN, LP_ARGMIN); }
+
+/* ---- products ---------------------------------------------------------------------- */
+typedef lp_status (*product_fn)(lp_ctx *, const lp_tensor *, const lp_tensor *, lp_tensor **);
+
+static int do_product(lua_State *L, product_fn fn) {
+  lp_tensor *a, *b;
+  lt_Box *r;
+  lp_status st;
+  lua_settop(L, 2);
+  a = check_operand(L, 1);
+  b = check_operand(L, 2);
+  r = lt_newbox(L);
+  st = fn(lt_ctx(L), a, b, &r->t);
+  return st == LP_OK ? (lt_account(L), 1) : lt_raise(L, st);
+}
+static int o_matmul(lua_State *L) { return do_product(L, lp_matmul); }
+static int o_outer(lua_State *L) { return do_product(L, lp_outer); }
+static int o_dot(lua_State *L) { return do_product(L, lp_dot); }
+
+/* ---- registration ------------------------------------------------------------------- */
+#define COMMON_FNS                                                                   \
+  {"add", o_add}, {"sub", o_sub}, {"mul", o_mul}, {"div", o_div}, {"pow", o_pow},     \
+  {"mod", o_mod}, {"maximum", o_maximum}, {"minimum", o_minimum},                     \
+  {"gt", o_gt}, {"ge", o_ge}, {"lt", o_lt}, {"le", o_le}, {"eq", o_eq}, {"ne", o_ne}, \
+  {"logical_and", o_logical_and}, {"logical_or", o_logical_or},                       \
+  {"logical_xor", o_logical_xor}, {"logical_not", o_logical_not},                     \
+  {"neg", o_neg}, {"abs", o_abs}, {"exp", o_exp}, {"log", o_log}, {"sqrt", o_sqrt},   \
+  {"tanh", o_tanh}, {"sigmoid", o_sigmoid}, {"relu", o_relu}, {"floor", o_floor},     \
+  {"ceil", o_ceil}, {"round", o_round}, {"sign", o_sign}, {"isnan", o_isnan},         \
+  {"isinf", o_isinf}, {"clamp", o_clamp}, {"clamp_", o_clamp_},                       \
+  {"add_", o_add_}, {"sub_", o_sub_}, {"mul_", o_mul_}, {"div_", o_div_},             \
+  {"sum", o_sum}, {"mean", o_mean}, {"max", o_max}, {"min", o_min},                   \
+  {"argmax", o_argmax}, {"argmin", o_argmin}, {"var", o_var}, {"std", o_std},         \
+  {"prod", o_prod}, {"matmul", o_matmul}, {"outer", o_outer}, {"dot", o_dot}
+
+static const luaL_Reg ops_methods[] = {
+  COMMON_FNS,
+  {"where", m_where},
+  {NULL, NULL}
+};
+
+static const luaL_Reg ops_module[] = {
+  COMMON_FNS,
+  {"where", o_where},
+  {NULL, NULL}
+};
+
+/* No __eq / __lt / __le: Lua turns their results into booleans. */
+static const luaL_Reg ops_meta[] = {
+  {"__add", o_add}, {"__sub", o_sub}, {"__mul", o_mul}, {"__div", o_div},
+  {"__pow", o_pow}, {"__mod", o_mod}, {"__unm", o_unm},
+  {NULL, NULL}
+};
+
+void lt_open_ops(lua_State *L, int mod) {
+  mod = lua_absindex(L, mod);
+  lt_addmethods(L, ops_methods);
+  lt_addmeta(L, ops_meta);
+  lua_pushvalue(L, mod);
+  luaL_setfuncs(L, ops_module, 0);
+  lua_pop(L, 1);
+}
