@@ -1,0 +1,178 @@
+/*
+** lua/l_io.c -- lp.save and lp.load: NumPy .npy and .npz files from Lua.
+** Owns: choosing the format by extension, the options table, turning a Lua
+** table of named tensors into an archive and back. Not here: the formats
+** themselves (core/src/npy.c, core/src/npz.c).
+** Errors: misuse raises in luaL_argerror's words; a file that cannot be
+** opened or written returns nil, message, code; malformed content raises
+** "load: 'x.npy' at offset N: ...".
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "lbind.h"
+#include "limpet/io.h"
+
+#define LT_NPZ_GUARD "limpet.npz_guard"
+
+enum { FMT_NPY, FMT_NPZ };
+
+/* Arrays read from an .npz wait in this userdata until they are boxed, so a
+   Lua error (out of memory) half way through frees what is left. */
+typedef struct npz_guard {
+  int n;
+  char **names;
+  lp_tensor **ts;
+} npz_guard;
+
+static int guard_gc(lua_State *L) {
+  npz_guard *g = luaL_checkudata(L, 1, LT_NPZ_GUARD);
+  lp_npz_free(g->n, g->names, g->ts);
+  g->n = 0; g->names = NULL; g->ts = NULL;
+  return 0;
+}
+
+static int lower(int c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; }
+
+/* The path at arg and its format, from the extension (any case). */
+static int check_path(lua_State *L, int arg, const char **path) {
+  size_t len;
+  const char *p = luaL_checklstring(L, arg, &len);
+  *path = p;
+  if (strlen(p) != len) luaL_argerror(L, arg, "path contains a zero byte");
+  if (len >= 4 && p[len - 4] == '.' && lower(p[len - 3]) == 'n' && lower(p[len - 2]) == 'p') {
+    if (lower(p[len - 1]) == 'y') return FMT_NPY;
+    if (lower(p[len - 1]) == 'z') return FMT_NPZ;
+  }
+  return luaL_argerror(L, arg, lua_pushfstring(L, "expected a path ending in .npy or .npz, got '%s'", p));
+}
+
+static int finish(lua_State *L, lp_status st) {
+  if (st == LP_OK) { lua_pushboolean(L, 1); return 1; }
+  if (st == LP_EIO) return lt_fail(L, st);
+  return lt_raise(L, st);
+}
+
+typedef struct named { const char *name; lp_tensor *t; } named;
+
+static int by_name(const void *a, const void *b) {
+  return strcmp(((const named *)a)->name, ((const named *)b)->name);
+}
+
+/* save(path, tensor_or_table[, {compress = bool}]) -> true | nil, msg, code */
+static int l_save(lua_State *L) {
+  const char *path;
+  int fmt = check_path(L, 1, &path), compress = 1, has_compress = 0;
+  lp_ctx *ctx = lt_ctx(L);
+  if (!lua_isnoneornil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, 3)) {
+      if (lua_type(L, -2) != LUA_TSTRING || strcmp(lua_tostring(L, -2), "compress") != 0)
+        return luaL_argerror(L, 3, lua_pushfstring(L, "unknown field '%s'", luaL_tolstring(L, -2, NULL)));
+      if (!lua_isboolean(L, -1))
+        return luaL_argerror(L, 3, lua_pushfstring(L, "field 'compress' must be a boolean, got %s",
+                                                   luaL_typename(L, -1)));
+      compress = lua_toboolean(L, -1);
+      has_compress = 1;
+      lua_pop(L, 1);
+    }
+  }
+  if (fmt == FMT_NPY) {
+    lp_tensor *t = lt_checktensor(L, 2);
+    if (has_compress) return luaL_argerror(L, 3, "option 'compress' applies to .npz files only");
+    return finish(L, lp_npy_write(ctx, path, t));
+  }
+  {
+    named *items;
+    const char **names;
+    lp_tensor **ts;
+    int n = 0, i;
+    if (lt_totensor(L, 2)) {                     /* a lone tensor: numpy's positional name */
+      lp_tensor *t = lt_checktensor(L, 2);
+      const char *one = "arr_0";
+      return finish(L, lp_npz_write(ctx, path, 1, &one, &t, compress));
+    }
+    if (!lua_istable(L, 2)) return luaL_typeerror(L, 2, "tensor or table of tensors");
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+      size_t len;
+      if (lua_type(L, -2) != LUA_TSTRING)
+        return luaL_argerror(L, 2, lua_pushfstring(L, "expected string keys, got a %s key",
+                                                   luaL_typename(L, -2)));
+      lua_tolstring(L, -2, &len);
+      if (strlen(lua_tostring(L, -2)) != len)
+        return luaL_argerror(L, 2, "array names must not contain zero bytes");
+      if (!luaL_testudata(L, -1, LT_TENSOR))
+        return luaL_argerror(L, 2, lua_pushfstring(L, "field '%s' is not a tensor (got %s)",
+                                                   lua_tostring(L, -2), luaL_typename(L, -1)));
+      if (!lt_totensor(L, -1))
+        return luaL_argerror(L, 2, lua_pushfstring(L, "field '%s' holds a released tensor",
+                                                   lua_tostring(L, -2)));
+      if (n == 0xFFFF) return luaL_argerror(L, 2, "more than 65535 arrays");
+      n++;
+      lua_pop(L, 1);
+    }
+    /* scratch arrays as userdata: the collector frees them whatever happens */
+    items = lua_newuserdatauv(L, (size_t)n * sizeof *items + 1, 0);
+    names = lua_newuserdatauv(L, (size_t)n * sizeof *names + 1, 0);
+    ts = lua_newuserdatauv(L, (size_t)n * sizeof *ts + 1, 0);
+    i = 0;
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+      items[i].name = lua_tostring(L, -2);      /* anchored by the table at arg 2 */
+      items[i].t = lt_totensor(L, -1);
+      i++;
+      lua_pop(L, 1);
+    }
+    qsort(items, (size_t)n, sizeof *items, by_name);   /* the same bytes on every run */
+    for (i = 0; i < n; i++) { names[i] = items[i].name; ts[i] = items[i].t; }
+    return finish(L, lp_npz_write(ctx, path, n, names, ts, compress));
+  }
+}
+
+/* load(path) -> tensor (.npy) | {name = tensor, ...} (.npz) | nil, msg, code */
+static int l_load(lua_State *L) {
+  const char *path;
+  int fmt = check_path(L, 1, &path), i;
+  lp_ctx *ctx = lt_ctx(L);
+  lp_status st;
+  npz_guard *g;
+  lua_settop(L, 1);
+  if (fmt == FMT_NPY) {
+    lt_Box *b = lt_newbox(L);
+    st = lp_npy_read(ctx, path, &b->t);
+    if (st) return st == LP_EIO ? lt_fail(L, st) : lt_raise(L, st);
+    lt_account(L);
+    return 1;
+  }
+  g = lua_newuserdatauv(L, sizeof *g, 0);
+  g->n = 0; g->names = NULL; g->ts = NULL;
+  luaL_setmetatable(L, LT_NPZ_GUARD);
+  st = lp_npz_read(ctx, path, &g->n, &g->names, &g->ts);
+  if (st) return st == LP_EIO ? lt_fail(L, st) : lt_raise(L, st);
+  lua_createtable(L, 0, g->n);
+  for (i = 0; i < g->n; i++) {
+    lt_Box *b = lt_newbox(L);
+    b->t = g->ts[i];                  /* the box owns it from here */
+    g->ts[i] = NULL;
+    lua_setfield(L, -2, g->names[i]);
+  }
+  lp_npz_free(g->n, g->names, g->ts);
+  g->n = 0; g->names = NULL; g->ts = NULL;
+  lt_account(L);
+  return 1;
+}
+
+void lt_open_io(lua_State *L, int mod) {
+  mod = lua_absindex(L, mod);
+  if (luaL_newmetatable(L, LT_NPZ_GUARD)) {
+    lua_pushcfunction(L, guard_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_save);
+  lua_setfield(L, mod, "save");
+  lua_pushcfunction(L, l_load);
+  lua_setfield(L, mod, "load");
+}
