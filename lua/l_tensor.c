@@ -51,7 +51,7 @@ int lt_raise_at(lua_State *L, lp_status st, int argoffset) {
   lp_ctx *ctx = lt_ctx(L);
   int arg = lp_ctx_errarg(ctx);
   const char *msg = lp_ctx_errmsg(ctx);
-  if (st == LP_EINTR) return luaL_error(L, "interrupted!");
+  if (st == LP_EINTR) { lp_ctx_clear_interrupt(ctx); return luaL_error(L, "interrupted!"); }
   if (arg > 0 && st != LP_ENOMEM && st != LP_ESIZE && st != LP_EIO && st != LP_EFORMAT)
     return luaL_argerror(L, arg + argoffset, msg);
   return luaL_error(L, "%s: %s", current_fname(L), msg);

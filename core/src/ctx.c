@@ -104,6 +104,8 @@ lp_status lp_ctx_check_interrupt(lp_ctx *ctx) {
   return LP_OK;
 }
 
+void lp_ctx_clear_interrupt(lp_ctx *ctx) { if (ctx->interrupt) *ctx->interrupt = 0; }
+
 void lp_ctx_seed(lp_ctx *ctx, uint64_t seed) { ctx->seed = seed; ctx->counter = 0; }
 uint64_t lp_ctx_seed_value(const lp_ctx *ctx) { return ctx->seed; }
 uint64_t lp_ctx_reserve_counters(lp_ctx *ctx, uint64_t n) {

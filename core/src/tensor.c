@@ -245,8 +245,8 @@ static lp_status resolve_shape(lp_ctx *ctx, const lp_tensor *t, int ndim, const 
       infer = d;
     } else if (shape[d] < 0) {
       return lp_ctx_error(ctx, LP_EARG, 2, "negative size %lld in shape", (long long)shape[d]);
-    } else {
-      known *= shape[d];
+    } else if (__builtin_mul_overflow(known, shape[d], &known)) {
+      goto mismatch;
     }
     res[d] = shape[d];
   }
@@ -447,6 +447,12 @@ lp_status lp_tensor_expand(lp_ctx *ctx, lp_tensor *t, int ndim, const int64_t *s
   if (st != LP_OK || n != ndim || memcmp(bs, shape, (size_t)ndim * sizeof *shape) != 0)
     return lp_ctx_error(ctx, LP_ESHAPE, 2, "cannot broadcast shape %s to %s",
                         lp_shape_str(t->ndim, t->shape, b1, sizeof b1), lp_shape_str(ndim, shape, b2, sizeof b2));
+  {
+    int64_t n = 1;   /* a view allocates nothing, but its element count must fit */
+    for (d = 0; d < ndim; d++)
+      if (shape[d] < 0 || __builtin_mul_overflow(n, shape[d], &n) || n > ((int64_t)1 << 60))
+        return lp_ctx_error(ctx, LP_ESIZE, 2, "shape %s is too large", lp_shape_str(ndim, shape, b2, sizeof b2));
+  }
   if ((st = lp_tensor_alias(ctx, t, out)) != LP_OK) return st;
   for (d = 0; d < ndim; d++) {
     int td = d - (ndim - t->ndim);

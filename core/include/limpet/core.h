@@ -84,6 +84,9 @@ size_t      lp_ctx_max_bytes(const lp_ctx *ctx);
 void        lp_ctx_set_interrupt_flag(lp_ctx *ctx, volatile sig_atomic_t *flag);
 int         lp_ctx_interrupted(const lp_ctx *ctx);
 lp_status   lp_ctx_check_interrupt(lp_ctx *ctx);
+/* Lower the host's flag once an interrupt has been reported, so one Ctrl-C
+   gives one error. */
+void        lp_ctx_clear_interrupt(lp_ctx *ctx);
 
 /* Random numbers: counter-based. Element k of a draw uses counter c + k, so
    a seed gives the same numbers on any thread count. */
