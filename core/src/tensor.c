@@ -448,9 +448,9 @@ lp_status lp_tensor_expand(lp_ctx *ctx, lp_tensor *t, int ndim, const int64_t *s
     return lp_ctx_error(ctx, LP_ESHAPE, 2, "cannot broadcast shape %s to %s",
                         lp_shape_str(t->ndim, t->shape, b1, sizeof b1), lp_shape_str(ndim, shape, b2, sizeof b2));
   {
-    int64_t n = 1;   /* a view allocates nothing, but its element count must fit */
+    int64_t count = 1;   /* a view allocates nothing, but its element count must fit */
     for (d = 0; d < ndim; d++)
-      if (shape[d] < 0 || __builtin_mul_overflow(n, shape[d], &n) || n > ((int64_t)1 << 60))
+      if (shape[d] < 0 || __builtin_mul_overflow(count, shape[d], &count) || count > ((int64_t)1 << 60))
         return lp_ctx_error(ctx, LP_ESIZE, 2, "shape %s is too large", lp_shape_str(ndim, shape, b2, sizeof b2));
   }
   if ((st = lp_tensor_alias(ctx, t, out)) != LP_OK) return st;
