@@ -12,6 +12,7 @@ int luaopen_limpet_core(lua_State *L) {
   lt_open_ops(L, -1);
   lt_open_random(L, -1);
   lt_open_io(L, -1);
+  lt_open_autograd(L, -1);
   lua_pushliteral(L, LP_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

@@ -661,6 +661,7 @@ static int t_index(lua_State *L) {
     if (t) {
       if (strcmp(k, "shape") == 0) { lt_pushshape(L, t); return 1; }
       if (strcmp(k, "dtype") == 0) { lua_pushstring(L, lp_dtype_name(lp_tensor_dtype(t))); return 1; }
+      if (lt_autograd_property(L, t, k)) return 1;
     }
     lua_rawgetp(L, LUA_REGISTRYINDEX, &lt_methods_key);
     lua_pushvalue(L, 2);
@@ -726,6 +727,7 @@ static int t_newindex(lua_State *L) {
     if (st != LP_OK) return lt_raise(L, st);
     return 0;
   }
+  if (lua_type(L, 2) == LUA_TSTRING && lt_autograd_setproperty(L, t, lua_tostring(L, 2), 3)) return 0;
   if (lua_type(L, 2) == LUA_TSTRING) {   /* user fields: kept with the box */
     if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) {
       lua_pop(L, 1);

@@ -69,5 +69,11 @@ void       lt_open_tensor(lua_State *L, int mod);
 void       lt_open_ops(lua_State *L, int mod);
 void       lt_open_io(lua_State *L, int mod);
 void       lt_open_random(lua_State *L, int mod);
+void       lt_open_autograd(lua_State *L, int mod);
+
+/* Autograd properties of a tensor (t.grad, t.is_leaf, t.grad_fn): push and
+   return 1 when k is one of them, else return 0 (l_autograd.c). */
+int        lt_autograd_property(lua_State *L, lp_tensor *t, const char *k);
+int        lt_autograd_setproperty(lua_State *L, lp_tensor *t, const char *k, int v);
 
 #endif

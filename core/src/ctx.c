@@ -25,6 +25,7 @@ lp_status lp_ctx_new(lp_ctx **out) {
   ctx->refcount = 1;
   ctx->max_bytes = physical_memory();
   ctx->seed = 0x853c49e6748fea9bULL;
+  ctx->grad_enabled = 1;
 #ifdef _OPENMP
   ctx->threads = omp_get_max_threads();
 #else

@@ -62,7 +62,7 @@ static lp_status tensor_make(lp_ctx *ctx, lp_dtype dt, int ndim, const int64_t *
     lp_ctx_dealloc(ctx, t, sizeof *t);
     return LP_ENOMEM;
   }
-  s->refcount = 1; s->ctx = ctx; s->nbytes = nbytes;
+  s->refcount = 1; s->ctx = ctx; s->nbytes = nbytes; s->version = 0;
   lp_ctx_ref_(ctx);                 /* one for the storage, one for the header */
   lp_ctx_ref_(ctx);
   t->refcount = 1; t->ctx = ctx; t->storage = s; t->offset = 0;
@@ -94,6 +94,7 @@ void lp_tensor_release(lp_tensor *t) {
   lp_ctx *ctx;
   if (!t || --t->refcount > 0) return;
   s = t->storage; ctx = t->ctx;
+  if (t->ext) lp_agmeta_free_(t);
   lp_ctx_dealloc(ctx, t, sizeof *t);
   lp_ctx_unref_(ctx);
   if (--s->refcount == 0) {

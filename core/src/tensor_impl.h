@@ -21,6 +21,8 @@ struct lp_ctx {
   volatile sig_atomic_t *interrupt;
   uint64_t seed, counter;
   int threads;
+  int grad_enabled;           /* autograd records ops when set */
+  uint64_t node_seq;          /* sequence number of the next recorded node */
 };
 
 typedef struct lp_storage {
@@ -28,6 +30,7 @@ typedef struct lp_storage {
   lp_ctx *ctx;
   void *data;
   size_t nbytes;
+  uint64_t version;           /* bumped by every in-place write (autograd checks) */
 } lp_storage;
 
 struct lp_tensor {
@@ -39,8 +42,19 @@ struct lp_tensor {
   int ndim;
   int64_t shape[LP_MAXDIM];
   int64_t stride[LP_MAXDIM];  /* in elements */
-  void *ext;                  /* reserved for the autodiff tape */
+  struct lp_agmeta *ext;      /* autograd attributes, NULL for plain tensors */
 };
+
+/* Autograd attributes of one tensor header (core/src/autograd.c). */
+typedef struct lp_agmeta {
+  int requires_grad;
+  lp_tensor *grad;            /* accumulated gradient (leaves), owned */
+  struct lp_node *node;       /* the op that made it (owned ref), NULL for leaves */
+  int out_index;              /* which output of node */
+} lp_agmeta;
+
+/* Internal: free t's autograd attributes (called by lp_tensor_release). */
+void lp_agmeta_free_(lp_tensor *t);
 
 static inline char *lp_ptr(const lp_tensor *t) {
   return (char *)t->storage->data + t->offset * (int64_t)lp_dtype_size(t->dtype);
