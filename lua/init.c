@@ -13,6 +13,11 @@ int luaopen_limpet_core(lua_State *L) {
   lt_open_random(L, -1);
   lt_open_io(L, -1);
   lt_open_autograd(L, -1);
+  lt_open_data(L, -1);
+  lt_open_png(L, -1);
+  lt_open_tseries(L, -1);
+  lt_open_events(L, -1);
+  lt_open_neuron(L, -1);
   lua_pushliteral(L, LP_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

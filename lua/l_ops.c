@@ -4,7 +4,9 @@
 ** as module functions (lp.exp(t), lp.sum(t, dim), lp.matmul(a, b), ...).
 ** Owns: argument conversion (Lua numbers are weak scalars; tables become
 ** tensors), 1-based dims and positions, and raising core errors in
-** luaL_argerror's words. Not here: numerics (core/src/elementwise.c,
+** luaL_argerror's words. Differentiable ops call the lp_ag_* versions
+** (limpet/autograd.h), so they record when an operand requires grad.
+** Not here: numerics (core/src/elementwise.c,
 ** reduce.c, linalg.c), tensor construction and views (l_tensor.c).
 **
 ** Lua API (t a tensor; "x" a tensor, number, boolean or nested table):
@@ -28,6 +30,7 @@
 */
 #include "lbind.h"
 #include "limpet/ops.h"
+#include "limpet/autograd.h"
 
 /* ---- operands ------------------------------------------------------------ */
 static int is_scalar(lua_State *L, int arg) {
@@ -58,19 +61,19 @@ static int do_binary(lua_State *L, lp_binop op) {
   if (luaL_testudata(L, 1, LT_TENSOR) && is_scalar(L, 2)) {
     a = lt_checktensor(L, 1);
     r = lt_newbox(L);
-    st = lp_binary_scalar(ctx, op, a, lt_checkscalar(L, 2), 0, &r->t);
+    st = lp_ag_binary_scalar(ctx, op, a, lt_checkscalar(L, 2), 0, &r->t);
     return st == LP_OK ? (lt_account(L), 1) : lt_raise(L, st);
   }
   if (is_scalar(L, 1) && luaL_testudata(L, 2, LT_TENSOR)) {
     b = lt_checktensor(L, 2);
     r = lt_newbox(L);
-    st = lp_binary_scalar(ctx, op, b, lt_checkscalar(L, 1), 1, &r->t);
+    st = lp_ag_binary_scalar(ctx, op, b, lt_checkscalar(L, 1), 1, &r->t);
     return st == LP_OK ? (lt_account(L), 1) : lt_raise_at(L, st, 1);
   }
   a = check_operand(L, 1);
   b = check_operand(L, 2);
   r = lt_newbox(L);
-  st = lp_binary(ctx, op, a, b, &r->t);
+  st = lp_ag_binary(ctx, op, a, b, &r->t);
   return st == LP_OK ? (lt_account(L), 1) : lt_raise(L, st);
 }
 
@@ -133,7 +136,7 @@ static int o_div_(lua_State *L) { lua_settop(L, 2); return do_binary_(L, LP_DIV)
 static int do_unary(lua_State *L, lp_unop op) {
   lp_tensor *a = check_operand(L, 1);
   lt_Box *r = lt_newbox(L);
-  lp_status st = lp_unary(lt_ctx(L), op, a, &r->t);
+  lp_status st = lp_ag_unary(lt_ctx(L), op, a, &r->t);
   return st == LP_OK ? (lt_account(L), 1) : lt_raise(L, st);
 }
 
@@ -173,7 +176,7 @@ static int o_clamp(lua_State *L) {
   lp_status st;
   check_bounds(L, &has_lo, &lo, &has_hi, &hi);
   r = lt_newbox(L);
-  st = lp_clamp(lt_ctx(L), a, has_lo, lo, has_hi, hi, &r->t);
+  st = lp_ag_clamp(lt_ctx(L), a, has_lo, lo, has_hi, hi, &r->t);
   return st == LP_OK ? (lt_account(L), 1) : lt_raise(L, st);
 }
 
@@ -222,7 +225,7 @@ static int do_where(lua_State *L, int ic, int ia, int ib) {
     else { b = where_value(L, ib, ia); a = where_value(L, ia, ib); }
   }
   r = lt_newbox(L);
-  st = lp_where(lt_ctx(L), c, a, b, &r->t);
+  st = lp_ag_where(lt_ctx(L), c, a, b, &r->t);
   if (st != LP_OK) {
     int k = lp_ctx_errarg(lt_ctx(L));
     int pos = k == 1 ? ic : k == 2 ? ia : k == 3 ? ib : 0;
@@ -251,7 +254,7 @@ static int do_reduce(lua_State *L, lp_redop op) {
     ddof = (int)d;
   }
   r = lt_newbox(L);
-  st = lp_reduce(ctx, op, a, dim, keepdim, ddof, &r->t);
+  st = lp_ag_reduce(ctx, op, a, dim, keepdim, ddof, &r->t);
   if (st == LP_OK && (op == LP_ARGMAX || op == LP_ARGMIN))
     st = lp_binary_scalar_(ctx, LP_ADD, r->t, lp_int(1));        /* 1-based */
   if (st != LP_OK) return lt_raise(L, st);
@@ -272,7 +275,7 @@ static int do_maxmin(lua_State *L, lp_redop vop, lp_redop aop) {
   keepdim = lua_toboolean(L, 3);
   r = lt_newbox(L);
   ri = lt_newbox(L);
-  st = lp_reduce(ctx, vop, a, dim, keepdim, 0, &r->t);
+  st = lp_ag_reduce(ctx, vop, a, dim, keepdim, 0, &r->t);
   if (st == LP_OK) st = lp_reduce(ctx, aop, a, dim, keepdim, 0, &ri->t);
   if (st == LP_OK) st = lp_binary_scalar_(ctx, LP_ADD, ri->t, lp_int(1));
   if (st != LP_OK) return lt_raise(L, st);
@@ -305,9 +308,9 @@ static int do_product(lua_State *L, product_fn fn) {
   st = fn(lt_ctx(L), a, b, &r->t);
   return st == LP_OK ? (lt_account(L), 1) : lt_raise(L, st);
 }
-static int o_matmul(lua_State *L) { return do_product(L, lp_matmul); }
-static int o_outer(lua_State *L) { return do_product(L, lp_outer); }
-static int o_dot(lua_State *L) { return do_product(L, lp_dot); }
+static int o_matmul(lua_State *L) { return do_product(L, lp_ag_matmul); }
+static int o_outer(lua_State *L) { return do_product(L, lp_ag_outer); }
+static int o_dot(lua_State *L) { return do_product(L, lp_ag_dot); }
 
 /* ---- registration ------------------------------------------------------------------- */
 #define COMMON_FNS                                                                   \

@@ -5,12 +5,16 @@
 ** Owns the lt_* helpers declared in lbind.h. Not here: arithmetic and
 ** reductions (l_ops.c), random draws and generators (l_random.c), files
 ** (l_io.c), pretty-printing (stdlib/limpet/format.lua).
+** Views, casts, selection and cat/stack call the lp_ag_* versions
+** (limpet/autograd.h); t[i] = v and t[mask] = v refuse tensors that
+** require grad while grad mode is on.
 ** Lua positions and dims are 1-based (negative from the end); the core is
 ** 0-based, and the conversion happens here and only here.
 */
 #include "lbind.h"
 #include "limpet/ops.h"
 #include "limpet/random.h"
+#include "limpet/autograd.h"
 #include <string.h>
 #include <math.h>
 
@@ -390,7 +394,7 @@ static int m_astype(lua_State *L) {
   lp_tensor *t = lt_checktensor(L, 1);
   lp_dtype dt = lt_checkdtype(L, 2);
   lt_Box *b = lt_newbox(L);
-  lp_status st = lp_tensor_astype(lt_ctx(L), t, dt, &b->t);
+  lp_status st = lp_ag_astype(lt_ctx(L), t, dt, &b->t);
   if (st != LP_OK) return lt_raise(L, st);
   lt_account(L);
   return 1;
@@ -398,7 +402,7 @@ static int m_astype(lua_State *L) {
 static int m_clone(lua_State *L) {
   lp_tensor *t = lt_checktensor(L, 1);
   lt_Box *b = lt_newbox(L);
-  lp_status st = lp_tensor_clone(lt_ctx(L), t, &b->t);
+  lp_status st = lp_ag_clone(lt_ctx(L), t, &b->t);
   if (st != LP_OK) return lt_raise(L, st);
   lt_account(L);
   return 1;
@@ -409,7 +413,7 @@ static int m_contiguous(lua_State *L) {
   lp_status st;
   if (lp_tensor_is_contiguous(t)) { lua_settop(L, 1); return 1; }
   b = lt_newbox(L);
-  st = lp_tensor_contiguous(lt_ctx(L), t, &b->t);
+  st = lp_ag_contiguous(lt_ctx(L), t, &b->t);
   if (st != LP_OK) return lt_raise(L, st);
   lt_account(L);
   return 1;
@@ -420,8 +424,8 @@ static int reshape_like(lua_State *L, int view) {
   int64_t shape[LP_MAXDIM];
   int n = check_shape(L, 2, shape, 1);          /* one -1 is inferred */
   lt_Box *b = lt_newbox(L);
-  lp_status st = view ? lp_tensor_view(lt_ctx(L), t, n, shape, &b->t)
-                      : lp_tensor_reshape(lt_ctx(L), t, n, shape, &b->t);
+  lp_status st = view ? lp_ag_view(lt_ctx(L), t, n, shape, &b->t)
+                      : lp_ag_reshape(lt_ctx(L), t, n, shape, &b->t);
   if (st != LP_OK) return lt_raise(L, st);
   lt_account(L);
   return 1;
@@ -436,7 +440,7 @@ static int m_transpose(lua_State *L) {
   lt_Box *b = lt_newbox(L);
   lp_status st;
   if (nd == 0) { lua_settop(L, 1); return 1; }
-  st = lp_tensor_transpose(lt_ctx(L), t, a, c, &b->t);
+  st = lp_ag_transpose(lt_ctx(L), t, a, c, &b->t);
   if (st != LP_OK) return lt_raise(L, st);
   return 1;
 }
@@ -455,7 +459,7 @@ static int m_permute(lua_State *L) {
     else perm[i] = lt_checkdim(L, i + 2, nd);
   }
   b = lt_newbox(L);
-  st = lp_tensor_permute(lt_ctx(L), t, perm, &b->t);
+  st = lp_ag_permute(lt_ctx(L), t, perm, &b->t);
   if (st != LP_OK) return lt_raise(L, st);
   return 1;
 }
@@ -464,7 +468,7 @@ static int m_squeeze(lua_State *L) {
   lp_tensor *t = lt_checktensor(L, 1);
   int d = lt_optdim(L, 2, lp_tensor_ndim(t), -1);
   lt_Box *b = lt_newbox(L);
-  lp_status st = lp_tensor_squeeze(lt_ctx(L), t, d, &b->t);
+  lp_status st = lp_ag_squeeze(lt_ctx(L), t, d, &b->t);
   if (st != LP_OK) return lt_raise(L, st);
   return 1;
 }
@@ -473,7 +477,7 @@ static int m_unsqueeze(lua_State *L) {
   lp_tensor *t = lt_checktensor(L, 1);
   int d = lt_checkdim(L, 2, lp_tensor_ndim(t) + 1);
   lt_Box *b = lt_newbox(L);
-  lp_status st = lp_tensor_unsqueeze(lt_ctx(L), t, d, &b->t);
+  lp_status st = lp_ag_unsqueeze(lt_ctx(L), t, d, &b->t);
   if (st != LP_OK) return lt_raise(L, st);
   return 1;
 }
@@ -483,7 +487,7 @@ static int m_expand(lua_State *L) {
   int64_t shape[LP_MAXDIM];
   int n = lt_checkshape(L, 2, shape);
   lt_Box *b = lt_newbox(L);
-  lp_status st = lp_tensor_expand(lt_ctx(L), t, n, shape, &b->t);
+  lp_status st = lp_ag_expand(lt_ctx(L), t, n, shape, &b->t);
   if (st != LP_OK) return lt_raise(L, st);
   return 1;
 }
@@ -525,7 +529,7 @@ static int m_slice(lua_State *L) {
     }
   }
   b = lt_newbox(L);
-  st = lp_tensor_slice(lt_ctx(L), t, d, from, to, (int64_t)step, &b->t);
+  st = lp_ag_slice(lt_ctx(L), t, d, from, to, (int64_t)step, &b->t);
   if (st != LP_OK) return lt_raise(L, st);
   return 1;
 }
@@ -679,7 +683,7 @@ static int t_index(lua_State *L) {
     if (lp_tensor_ndim(t) == 0) return luaL_argerror(L, 2, "cannot index a 0-d tensor");
     i = check_pos(L, 2, lp_tensor_size(t, 0), 0);
     b = lt_newbox(L);
-    st = lp_tensor_select(lt_ctx(L), t, 0, i, &b->t);
+    st = lp_ag_select(lt_ctx(L), t, 0, i, &b->t);
     if (st != LP_OK) return lt_raise(L, st);
     if (lp_tensor_ndim(b->t) == 0) {   /* a 1-d tensor indexes to a number */
       lt_pushscalar(L, lp_tensor_get_flat(b->t, 0), lp_tensor_dtype(t));
@@ -690,11 +694,11 @@ static int t_index(lua_State *L) {
     lt_Box *b = lt_newbox(L);
     lp_status st;
     if (lp_tensor_dtype(key) == LP_BOOL) {
-      st = lp_tensor_masked_select(lt_ctx(L), t, key, &b->t);
+      st = lp_ag_masked_select(lt_ctx(L), t, key, &b->t);
     } else if (lp_dtype_is_int(lp_tensor_dtype(key)) && lp_tensor_ndim(key) == 1 && lp_tensor_ndim(t) > 0) {
       lp_tensor *z;
       st = zero_based(lt_ctx(L), key, lp_tensor_size(t, 0), &z);
-      if (st == LP_OK) { st = lp_tensor_index_select(lt_ctx(L), t, 0, z, &b->t); lp_tensor_release(z); }
+      if (st == LP_OK) { st = lp_ag_index_select(lt_ctx(L), t, 0, z, &b->t); lp_tensor_release(z); }
     } else {
       return luaL_argerror(L, 2, "index must be a bool mask or a 1-d integer tensor");
     }
@@ -709,6 +713,9 @@ static int t_newindex(lua_State *L) {
   lp_tensor *t = lt_checktensor(L, 1), *key;
   lp_ctx *ctx = lt_ctx(L);
   lp_status st;
+  if (lua_isinteger(L, 2) || lt_totensor(L, 2)) {     /* t[i] = v, t[mask] = v write into t */
+    if ((st = lp_check_inplace(ctx, t, 1)) != LP_OK) return lt_raise(L, st);
+  }
   if (lua_isinteger(L, 2)) {
     lp_tensor *row;
     int64_t i;
@@ -777,7 +784,7 @@ static int join(lua_State *L, int stack) {
   nd = lp_tensor_ndim(ts[0]) + (stack ? 1 : 0);
   i = lt_optdim(L, 2, nd, 0);
   b = lt_newbox(L);
-  st = stack ? lp_tensor_stack(lt_ctx(L), n, ts, i, &b->t) : lp_tensor_cat(lt_ctx(L), n, ts, i, &b->t);
+  st = stack ? lp_ag_stack(lt_ctx(L), n, ts, i, &b->t) : lp_ag_cat(lt_ctx(L), n, ts, i, &b->t);
   if (st != LP_OK) return lt_raise(L, st);
   lt_account(L);
   return 1;

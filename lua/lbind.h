@@ -70,6 +70,11 @@ void       lt_open_ops(lua_State *L, int mod);
 void       lt_open_io(lua_State *L, int mod);
 void       lt_open_random(lua_State *L, int mod);
 void       lt_open_autograd(lua_State *L, int mod);
+void       lt_open_data(lua_State *L, int mod);      /* l_data.c */
+void       lt_open_png(lua_State *L, int mod);      /* core.png_read/png_write (l_png.c) */
+void       lt_open_tseries(lua_State *L, int mod);  /* core._ts (l_tseries.c) */
+void       lt_open_events(lua_State *L, int mod);   /* core._events (l_events.c) */
+void       lt_open_neuron(lua_State *L, int mod);   /* core.lif/expsyn/rate (l_neuron.c) */
 
 /* Autograd properties of a tensor (t.grad, t.is_leaf, t.grad_fn): push and
    return 1 when k is one of them, else return 0 (l_autograd.c). */

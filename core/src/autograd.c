@@ -272,7 +272,16 @@ static lp_status accumulate(lp_ctx *ctx, lp_tensor **acc, lp_tensor *g, lp_dtype
   if (g->ndim != ndim || memcmp(g->shape, shape, (size_t)ndim * sizeof(int64_t)) != 0)
     return lp_ctx_error(ctx, LP_ESHAPE, 0, "internal: backward produced a gradient of shape %s for shape %s",
                         lp_shape_str(g->ndim, g->shape, b1, sizeof b1), lp_shape_str(ndim, shape, b2, sizeof b2));
-  if (!*acc) return lp_tensor_astype(ctx, g, dt, acc);
+  if (!*acc) {
+    /* a fresh gradient nobody else sees (one header, one storage, contiguous)
+       is taken over instead of copied; views and shared tensors are copied */
+    if (g->refcount == 1 && g->storage->refcount == 1 && !g->ext && g->dtype == dt &&
+        lp_tensor_is_contiguous(g)) {
+      *acc = lp_tensor_retain(g);
+      return LP_OK;
+    }
+    return lp_tensor_astype(ctx, g, dt, acc);
+  }
   st = lp_binary_(ctx, LP_ADD, *acc, g);
   return st;
 }

@@ -26,6 +26,7 @@
 **  - exp/log/sqrt/tanh/sigmoid of integers and bools give float32.
 */
 #include "limpet/ops.h"
+#include "limpet/autograd.h"
 #include "tensor_impl.h"
 #include <math.h>
 
@@ -392,6 +393,7 @@ lp_status lp_binary_(lp_ctx *ctx, lp_binop op, lp_tensor *a, const lp_tensor *b)
   lp_dtype cdt, rdt;
   lp_tensor *cb = NULL, *tmp = NULL;
   lp_status st;
+  { lp_status ip_ = lp_check_inplace(ctx, a, 1); if (ip_ != LP_OK) return ip_; lp_tensor_bump_version(a); }
   if ((unsigned)op >= LP_NBINOPS) return lp_ctx_error(ctx, LP_EARG, 0, "unknown binary op %d", (int)op);
   if ((st = check_inplace_shape(ctx, a, b)) != LP_OK) return st;
   cdt = binop_compute(op, lp_dtype_promote(a->dtype, b->dtype));
@@ -415,6 +417,7 @@ lp_status lp_binary_(lp_ctx *ctx, lp_binop op, lp_tensor *a, const lp_tensor *b)
 lp_status lp_binary_scalar_(lp_ctx *ctx, lp_binop op, lp_tensor *a, lp_scalar s) {
   lp_dtype cdt, rdt;
   scalar_buf sb;
+  { lp_status ip_ = lp_check_inplace(ctx, a, 1); if (ip_ != LP_OK) return ip_; lp_tensor_bump_version(a); }
   if ((unsigned)op >= LP_NBINOPS) return lp_ctx_error(ctx, LP_EARG, 0, "unknown binary op %d", (int)op);
   cdt = scalar_compute(op, a->dtype, s);
   rdt = binop_result(op, cdt);
@@ -456,6 +459,7 @@ lp_status lp_axpy_(lp_ctx *ctx, lp_tensor *a, double alpha, const lp_tensor *b) 
   char *bases[2];
   int64_t sts[2][LP_MAXDIM];
   int nt = nthreads(ctx);
+  { lp_status ip_ = lp_check_inplace(ctx, a, 1); if (ip_ != LP_OK) return ip_; lp_tensor_bump_version(a); }
   if ((st = check_inplace_shape(ctx, a, b)) != LP_OK) return st;
   if (!lp_dtype_is_float(a->dtype)) {
     /* integer targets: a += round-trip through the general ops */
@@ -630,6 +634,7 @@ lp_status lp_unary(lp_ctx *ctx, lp_unop op, const lp_tensor *a, lp_tensor **out)
 
 lp_status lp_unary_(lp_ctx *ctx, lp_unop op, lp_tensor *a) {
   lp_dtype cdt;
+  { lp_status ip_ = lp_check_inplace(ctx, a, 1); if (ip_ != LP_OK) return ip_; lp_tensor_bump_version(a); }
   if ((unsigned)op >= LP_NUNOPS) return lp_ctx_error(ctx, LP_EARG, 0, "unknown unary op %d", (int)op);
   cdt = unop_compute(op, a->dtype);
   if (is_pred(op) || cdt != a->dtype) {
@@ -716,7 +721,9 @@ lp_status lp_clamp(lp_ctx *ctx, const lp_tensor *a, int has_lo, double lo, int h
 }
 
 lp_status lp_clamp_(lp_ctx *ctx, lp_tensor *a, int has_lo, double lo, int has_hi, double hi) {
-  (void)ctx;
+  lp_status st = lp_check_inplace(ctx, a, 1);
+  if (st != LP_OK) return st;
+  lp_tensor_bump_version(a);
   clamp_run(a, a, has_lo, lo, has_hi, hi);
   return LP_OK;
 }

@@ -7,6 +7,7 @@
 ** inside lp_iter).
 */
 #include "tensor_impl.h"
+#include "limpet/autograd.h"
 #include <stdlib.h>
 #include <stdio.h>
 
@@ -182,6 +183,7 @@ lp_status lp_tensor_copy_(lp_ctx *ctx, lp_tensor *dst, const lp_tensor *src) {
   int n; int64_t shape[LP_MAXDIM];
   lp_status st = lp_broadcast_shape(ctx, dst->ndim, dst->shape, src->ndim, src->shape, &n, shape);
   char b1[160], b2[160];
+  { lp_status ip_ = lp_check_inplace(ctx, dst, 1); if (ip_ != LP_OK) return ip_; lp_tensor_bump_version(dst); }
   if (st != LP_OK || n != dst->ndim || memcmp(shape, dst->shape, (size_t)n * sizeof *shape) != 0)
     return lp_ctx_error(ctx, LP_ESHAPE, 2, "cannot copy shape %s into shape %s",
                         lp_shape_str(src->ndim, src->shape, b1, sizeof b1),
@@ -220,6 +222,7 @@ lp_status lp_tensor_fill_(lp_ctx *ctx, lp_tensor *t, lp_scalar v) {
   lp_iter it;
   int d;
   size_t es = lp_dtype_size(t->dtype);
+  { lp_status ip_ = lp_check_inplace(ctx, t, 1); if (ip_ != LP_OK) return ip_; lp_tensor_bump_version(t); }
   lp_store_scalar(t->dtype, val, v);
   for (d = 0; d < t->ndim; d++) st[0][d] = t->stride[d] * (int64_t)es;
   bases[0] = lp_ptr(t);
@@ -487,7 +490,10 @@ lp_status lp_tensor_get(lp_ctx *ctx, const lp_tensor *t, const int64_t *idx, lp_
 
 lp_status lp_tensor_set(lp_ctx *ctx, lp_tensor *t, const int64_t *idx, lp_scalar v) {
   char *p;
-  lp_status st = elem_ptr(ctx, t, idx, &p);
+  lp_status st = lp_check_inplace(ctx, t, 1);
+  if (st != LP_OK) return st;
+  lp_tensor_bump_version(t);
+  st = elem_ptr(ctx, t, idx, &p);
   if (st == LP_OK) lp_store_scalar(t->dtype, p, v);
   return st;
 }
@@ -643,8 +649,10 @@ lp_status lp_tensor_masked_fill_(lp_ctx *ctx, lp_tensor *t, const lp_tensor *mas
   int d;
   size_t es = lp_dtype_size(t->dtype);
   char val[8];
-  lp_status st = mask_view(ctx, t, mask, &mv);
+  lp_status st = lp_check_inplace(ctx, t, 1);
   if (st != LP_OK) return st;
+  lp_tensor_bump_version(t);
+  if ((st = mask_view(ctx, t, mask, &mv)) != LP_OK) return st;
   lp_store_scalar(t->dtype, val, v);
   for (d = 0; d < t->ndim; d++) { st2[0][d] = t->stride[d] * (int64_t)es; st2[1][d] = mv->stride[d]; }
   bases[0] = lp_ptr(t); bases[1] = lp_ptr(mv);

@@ -1,0 +1,623 @@
+/*
+** core/src/lif.c -- fused neuron ops: LIF (with recurrence and aLIF
+** after-hyperpolarisation), ExpSyn and Rate over all T steps, each one
+** autograd node with a hand-written BPTT backward.
+** Owns: argument checking, buffer allocation (all before the time loop),
+** recording the node and what it saves, reducing per-row gradient partial
+** sums, and dL/dw_rec as one GEMM. The time loops themselves, forward and
+** backward side by side, are in neuron_kernels.h (float and double).
+** Not here: taus -> decays and module state (stdlib/limpet/nn/).
+** Shapes: (B, T, N) = batch, time, neurons; K = k*N input columns.
+** Recurrent product: forward gathers the rows of w_rec of the neurons that
+** spiked (spikes are sparse: cost ~ spikes*K rather than N*K); backward
+** needs W.dc per step (dense, plain loops) and dW = sum_t s_{t-1}^T dc_t,
+** done after the loop as one GEMM over all (b, t).
+*/
+#include "limpet/neuron.h"
+#include "limpet/autograd.h"
+#include "limpet/ops.h"
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+typedef struct lif_dims {
+  int64_t B, T, N, k;
+  int threads;
+  lp_surrogate sg;
+  double window, scale, maxs;
+  int membrane_only;          /* LIFNeuron: isyn_t = x_t, no synaptic memory */
+} lif_dims;
+
+typedef struct lif_tensors {
+  lp_tensor *x, *alpha, *beta, *bias, *th, *W, *wahp, *bahp, *noise;  /* contiguous, compute dtype */
+  lp_tensor *v, *isyn, *s, *iahp;          /* (B, N) ... running state -> final  */
+  lp_tensor *S, *V, *Isr, *Rec;                /* outputs                            */
+  lp_tensor *U, *C, *A, *V0, *S0;          /* saved for backward                 */
+} lif_tensors;
+
+#define REAL float
+#define FN(name) name##_f32
+#include "neuron_kernels.h"
+#undef REAL
+#undef FN
+#define REAL double
+#define FN(name) name##_f64
+#include "neuron_kernels.h"
+#undef REAL
+#undef FN
+
+/* ---- names ---------------------------------------------------------------- */
+static const char *const sg_names[] = {"StepPWL", "PeriodicExponential", "FastSigmoid", "ATan"};
+
+int lp_surrogate_from_name(const char *name, lp_surrogate *out) {
+  int i;
+  for (i = 0; i < 4; i++)
+    if (strcmp(name, sg_names[i]) == 0) { *out = (lp_surrogate)i; return 1; }
+  return 0;
+}
+const char *lp_surrogate_name(lp_surrogate sg) { return (unsigned)sg < 4 ? sg_names[sg] : "?"; }
+double lp_surrogate_default_scale(lp_surrogate sg) { return sg == LP_SG_ATAN ? 2.0 : 10.0; }
+
+int lp_rate_act_from_name(const char *name, lp_rate_act *out) {
+  static const char *const names[] = {"relu", "tanh", "sigmoid"};
+  int i;
+  for (i = 0; i < 3; i++)
+    if (strcmp(name, names[i]) == 0) { *out = (lp_rate_act)i; return 1; }
+  return 0;
+}
+
+void lp_lif_opts_default(lp_lif_opts *o) {
+  o->surrogate = LP_SG_STEP_PWL;
+  o->max_spikes_per_dt = 65536;
+  o->learning_window = 0.5;
+  o->surrogate_scale = 10;
+  o->record = 0;
+  o->membrane_only = 0;
+}
+
+/* ---- argument helpers ------------------------------------------------------- */
+static int same_shape(const lp_tensor *t, int ndim, const int64_t *shape) {
+  int i;
+  if (lp_tensor_ndim(t) != ndim) return 0;
+  for (i = 0; i < ndim; i++) if (lp_tensor_shape(t)[i] != shape[i]) return 0;
+  return 1;
+}
+
+static lp_status bad_shape(lp_ctx *ctx, int arg, const char *field, const lp_tensor *t, const char *want) {
+  char got[160];
+  lp_shape_str(lp_tensor_ndim(t), lp_tensor_shape(t), got, sizeof got);
+  if (field) return lp_ctx_error(ctx, LP_ESHAPE, arg, "field '%s': expected shape %s, got %s", field, want, got);
+  return lp_ctx_error(ctx, LP_ESHAPE, arg, "expected shape %s, got %s", want, got);
+}
+
+/* t must have exactly shape (ndim, shape); field names it in the message. */
+static lp_status want_shape(lp_ctx *ctx, int arg, const char *field, const lp_tensor *t, int ndim,
+                            const int64_t *shape) {
+  char want[160];
+  if (same_shape(t, ndim, shape)) return LP_OK;
+  return bad_shape(ctx, arg, field, t, lp_shape_str(ndim, shape, want, sizeof want));
+}
+
+static lp_status required(lp_ctx *ctx, const lp_tensor *t, const char *field) {
+  return t ? LP_OK : lp_ctx_error(ctx, LP_EARG, 2, "field '%s' is required", field);
+}
+
+/* A contiguous tensor of dtype dt with t's values (t retained when it is one). */
+static lp_status prep(lp_ctx *ctx, const lp_tensor *t, lp_dtype dt, lp_tensor **out) {
+  *out = NULL;
+  if (!t) return LP_OK;
+  if (lp_tensor_dtype(t) != dt) return lp_tensor_astype(ctx, t, dt, out);
+  return lp_tensor_contiguous(ctx, (lp_tensor *)t, out);
+}
+
+/* Initial state: t of shape `shape` or (B, shape...) (or NULL: zeros), as a
+   new contiguous (B, shape...) tensor of dtype dt. */
+static lp_status state_rows(lp_ctx *ctx, const char *field, const lp_tensor *t, lp_dtype dt, int64_t B,
+                            int nd, const int64_t *shape, lp_tensor **out) {
+  int64_t full[LP_MAXDIM];
+  lp_status st;
+  *out = NULL;
+  full[0] = B;
+  memcpy(full + 1, shape, (size_t)nd * sizeof *shape);
+  if (t && !same_shape(t, nd, shape) && !same_shape(t, nd + 1, full)) {
+    char w1[80], w2[80], want[180];
+    snprintf(want, sizeof want, "%s or %s", lp_shape_str(nd, shape, w1, sizeof w1),
+             lp_shape_str(nd + 1, full, w2, sizeof w2));
+    return bad_shape(ctx, 2, field, t, want);
+  }
+  if ((st = lp_tensor_new(ctx, dt, nd + 1, full, out)) != LP_OK) return st;
+  if (t && (st = lp_tensor_copy_(ctx, *out, t)) != LP_OK) { lp_tensor_release(*out); *out = NULL; }
+  return st;
+}
+
+static lp_status interrupted(lp_ctx *ctx) {
+  lp_status st = lp_ctx_check_interrupt(ctx);
+  return st != LP_OK ? st : lp_ctx_error(ctx, LP_EINTR, 0, "interrupted");
+}
+
+static void release_all(lp_tensor **ts, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) { lp_tensor_release(ts[i]); ts[i] = NULL; }
+}
+
+/* Saved-tensor slots of the LIF node. */
+enum { SV_ALPHA, SV_BETA, SV_TH, SV_W, SV_WAHP, SV_BAHP, SV_S, SV_V, SV_U, SV_C, SV_A, SV_V0, SV_S0, SV_N };
+typedef struct lif_payload {
+  lif_dims d;
+  lp_dtype dt;
+  int slot[SV_N];                /* index for lp_node_saved, -1 when absent */
+} lif_payload;
+
+/* gin[i] = sum over rows of part (B, n), in input i's recorded shape. */
+static lp_status grad_from_rows(lp_ctx *ctx, lp_node *node, int i, lp_dtype dt, const void *part,
+                                int64_t B, int64_t n, lp_tensor **gin) {
+  lp_status st;
+  if (!lp_node_input_needs_grad(node, i)) return LP_OK;
+  st = lp_tensor_empty(ctx, dt, lp_node_input_ndim(node, i), lp_node_input_shape(node, i), &gin[i]);
+  if (st != LP_OK) return st;
+  if (dt == LP_F32) reduce_rows_f32(part, B, n, gin[i]);
+  else reduce_rows_f64(part, B, n, gin[i]);
+  return LP_OK;
+}
+
+/* dW (N, K) = sum_{b,t} s_{b,t-1}^T dX_{b,t}, with s_{b,-1} = S0[b]: one GEMM. */
+static lp_status grad_w(lp_ctx *ctx, const lif_dims *d, lp_dtype dt, const lp_tensor *S,
+                        const lp_tensor *S0, const lp_tensor *dX, int64_t ncols, lp_tensor **out) {
+  const int64_t B = d->B, T = d->T, N = d->N, BT = B * T;
+  const size_t es = lp_dtype_size(dt), row = (size_t)N * es;
+  int64_t shape[2], b;
+  char *sprev;
+  const char *ps = lp_tensor_data(S), *p0 = lp_tensor_data(S0);
+  lp_status st;
+  shape[0] = N; shape[1] = ncols;
+  if ((st = lp_tensor_new(ctx, dt, 2, shape, out)) != LP_OK) return st;
+  if (BT == 0 || N == 0 || ncols == 0) return LP_OK;
+  sprev = lp_ctx_alloc_raw(ctx, (size_t)BT * row);
+  if (!sprev) { lp_tensor_release(*out); *out = NULL; return LP_ENOMEM; }
+  for (b = 0; b < B; b++) {
+    memcpy(sprev + (size_t)(b * T) * row, p0 + (size_t)b * row, row);
+    if (T > 1) memcpy(sprev + (size_t)(b * T + 1) * row, ps + (size_t)(b * T) * row, (size_t)(T - 1) * row);
+  }
+  if (dt == LP_F32)
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)ncols, (int)BT, 1.0f,
+                (const float *)sprev, (int)N, (const float *)lp_tensor_data(dX), (int)ncols, 0.0f,
+                (float *)lp_tensor_data(*out), (int)ncols);
+  else
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)ncols, (int)BT, 1.0,
+                (const double *)sprev, (int)N, (const double *)lp_tensor_data(dX), (int)ncols, 0.0,
+                (double *)lp_tensor_data(*out), (int)ncols);
+  lp_ctx_dealloc(ctx, sprev, (size_t)BT * row);
+  return LP_OK;
+}
+
+/* ---- LIF: backward ----------------------------------------------------------- */
+/* inputs: 0 x, 1 alpha, 2 beta, 3 bias, 4 threshold, 5 w_rec, 6 w_ahp, 7 beta_ahp
+   outputs: 0 spikes (B, T, N), 1 vmem (B, T, N) */
+static lp_status lif_backward_node(lp_ctx *ctx, lp_node *node, lp_tensor *const *gout, lp_tensor **gin) {
+  lif_payload *pl = lp_node_payload(node);
+  lif_dims d = pl->d;
+  lif_tensors ts;
+  lp_tensor *gS = NULL, *gV = NULL, *dX = NULL;
+  const lp_dtype dt = pl->dt;
+  const size_t es = lp_dtype_size(dt);
+  const int64_t BN = d.B * d.N, BK = d.B * d.N * d.k, K = d.N * d.k;
+  int64_t shape[3];
+  size_t nscratch = (size_t)(9 * BN + 2 * BK) * es;
+  char *scratch = NULL;
+  int stop = 0;
+  lp_status st;
+#define SAVED(i) (pl->slot[i] >= 0 ? lp_node_saved(node, pl->slot[i]) : NULL)
+  memset(&ts, 0, sizeof ts);
+  d.threads = lp_ctx_threads(ctx);
+  ts.alpha = SAVED(SV_ALPHA); ts.beta = SAVED(SV_BETA); ts.th = SAVED(SV_TH); ts.W = SAVED(SV_W);
+  ts.wahp = SAVED(SV_WAHP); ts.bahp = SAVED(SV_BAHP); ts.S = SAVED(SV_S); ts.V = SAVED(SV_V);
+  ts.U = SAVED(SV_U); ts.C = SAVED(SV_C); ts.A = SAVED(SV_A); ts.V0 = SAVED(SV_V0); ts.S0 = SAVED(SV_S0);
+#undef SAVED
+  if ((st = prep(ctx, gout[0], dt, &gS)) != LP_OK) goto done;
+  if ((st = prep(ctx, gout[1], dt, &gV)) != LP_OK) goto done;
+  shape[0] = d.B; shape[1] = d.T; shape[2] = K;
+  if ((st = lp_tensor_new(ctx, dt, 3, shape, &dX)) != LP_OK) goto done;
+  if (!(scratch = lp_ctx_alloc(ctx, nscratch ? nscratch : 1))) { st = LP_ENOMEM; goto done; }
+  if (dt == LP_F32) lif_backward_t_f32(ctx, &d, &ts, gS, gV, dX, scratch, &stop);
+  else lif_backward_t_f64(ctx, &d, &ts, gS, gV, dX, scratch, &stop);
+  if (stop) { st = interrupted(ctx); goto done; }
+  /* scratch layout (lif_backward_t): dalpha, dbias, dth, dwahp, dbahp (B, N); dbeta (B, K) */
+  if ((st = grad_from_rows(ctx, node, 1, dt, scratch, d.B, d.N, gin)) != LP_OK) goto done;
+  if ((st = grad_from_rows(ctx, node, 3, dt, scratch + 1 * BN * es, d.B, d.N, gin)) != LP_OK) goto done;
+  if ((st = grad_from_rows(ctx, node, 4, dt, scratch + 2 * BN * es, d.B, d.N, gin)) != LP_OK) goto done;
+  if (ts.wahp) {
+    if ((st = grad_from_rows(ctx, node, 6, dt, scratch + 3 * BN * es, d.B, d.N, gin)) != LP_OK) goto done;
+    if ((st = grad_from_rows(ctx, node, 7, dt, scratch + 4 * BN * es, d.B, d.N, gin)) != LP_OK) goto done;
+  }
+  if ((st = grad_from_rows(ctx, node, 2, dt, scratch + 5 * BN * es, d.B, K, gin)) != LP_OK) goto done;
+  if (ts.W && lp_node_input_needs_grad(node, 5) &&
+      (st = grad_w(ctx, &d, dt, ts.S, ts.S0, dX, K, &gin[5])) != LP_OK) goto done;
+  if (lp_node_input_needs_grad(node, 0)) { gin[0] = dX; dX = NULL; }
+done:
+  if (scratch) lp_ctx_dealloc(ctx, scratch, nscratch ? nscratch : 1);
+  lp_tensor_release(gS);
+  lp_tensor_release(gV);
+  lp_tensor_release(dX);
+  return st;
+}
+
+/* ---- LIF: forward ------------------------------------------------------------- */
+void lp_lif_out_release(lp_lif_out *out) {
+  lp_tensor **ts[] = {&out->spikes, &out->vmem, &out->isyn, &out->irec, &out->vmem_final,
+                      &out->isyn_final, &out->spikes_final, &out->iahp_final};
+  size_t i;
+  for (i = 0; i < sizeof ts / sizeof *ts; i++) { lp_tensor_release(*ts[i]); *ts[i] = NULL; }
+}
+
+static lp_status lif_check(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts *o, int64_t *N, int64_t *k) {
+  lp_status st;
+  int64_t sh[3];
+  char want[160];
+  if (!a->x) return lp_ctx_error(ctx, LP_EARG, 1, "expected a tensor");
+  if (lp_tensor_ndim(a->x) != 3)
+    return bad_shape(ctx, 1, NULL, a->x, "(B, T, k*N)");
+  if ((st = required(ctx, a->alpha, "alpha")) != LP_OK || (st = required(ctx, a->beta, "beta")) != LP_OK ||
+      (st = required(ctx, a->bias, "bias")) != LP_OK || (st = required(ctx, a->threshold, "threshold")) != LP_OK)
+    return st;
+  if (lp_tensor_ndim(a->alpha) != 1) return bad_shape(ctx, 2, "alpha", a->alpha, "(N,)");
+  *N = lp_tensor_shape(a->alpha)[0];
+  if (lp_tensor_ndim(a->beta) == 1 && lp_tensor_shape(a->beta)[0] == *N) *k = 1;
+  else if (lp_tensor_ndim(a->beta) == 2 && lp_tensor_shape(a->beta)[0] == *N && lp_tensor_shape(a->beta)[1] > 0)
+    *k = lp_tensor_shape(a->beta)[1];
+  else {
+    snprintf(want, sizeof want, "(%lld, k)", (long long)*N);
+    return bad_shape(ctx, 2, "beta", a->beta, want);
+  }
+  if (lp_tensor_shape(a->x)[2] != *N * *k) {
+    snprintf(want, sizeof want, "(B, T, %lld)", (long long)(*N * *k));
+    return bad_shape(ctx, 1, NULL, a->x, want);
+  }
+  sh[0] = *N;
+  if ((st = want_shape(ctx, 2, "bias", a->bias, 1, sh)) != LP_OK) return st;
+  if ((st = want_shape(ctx, 2, "threshold", a->threshold, 1, sh)) != LP_OK) return st;
+  if ((a->w_ahp != NULL) != (a->beta_ahp != NULL))
+    return lp_ctx_error(ctx, LP_EARG, 2, "fields 'w_ahp' and 'beta_ahp' go together");
+  if (a->w_ahp && (st = want_shape(ctx, 2, "w_ahp", a->w_ahp, 1, sh)) != LP_OK) return st;
+  if (a->beta_ahp && (st = want_shape(ctx, 2, "beta_ahp", a->beta_ahp, 1, sh)) != LP_OK) return st;
+  sh[1] = *N * *k;
+  if (a->w_rec && (st = want_shape(ctx, 2, "w_rec", a->w_rec, 2, sh)) != LP_OK) return st;
+  sh[0] = lp_tensor_shape(a->x)[0]; sh[1] = lp_tensor_shape(a->x)[1]; sh[2] = *N;
+  if (a->noise && (st = want_shape(ctx, 2, "noise", a->noise, 3, sh)) != LP_OK) return st;
+  if (!(o->max_spikes_per_dt > 0))
+    return lp_ctx_error(ctx, LP_EARG, 2, "field 'max_spikes_per_dt': must be positive, got %g", o->max_spikes_per_dt);
+  if (!(o->learning_window >= 0))
+    return lp_ctx_error(ctx, LP_EARG, 2, "field 'learning_window': must be >= 0, got %g", o->learning_window);
+  if (!(o->surrogate_scale > 0))
+    return lp_ctx_error(ctx, LP_EARG, 2, "field 'surrogate_scale': must be positive, got %g", o->surrogate_scale);
+  if ((unsigned)o->surrogate > LP_SG_ATAN) return lp_ctx_error(ctx, LP_EARG, 2, "unknown surrogate");
+  return LP_OK;
+}
+
+lp_status lp_lif(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts *o, lp_lif_out *out) {
+  lif_tensors ts;
+  lif_dims d;
+  lp_status st;
+  lp_dtype dt;
+  int64_t N = 0, k = 1, sh[4];
+  int need_grad, stop = 0, i;
+  void *r = NULL;
+  size_t rbytes = 0;
+  lp_node *node = NULL;
+  const lp_tensor *inputs[8];
+  memset(out, 0, sizeof *out);
+  memset(&ts, 0, sizeof ts);
+  if ((st = lif_check(ctx, a, o, &N, &k)) != LP_OK) return st;
+  dt = lp_tensor_dtype(a->x) == LP_F64 ? LP_F64 : LP_F32;
+  d.B = lp_tensor_shape(a->x)[0]; d.T = lp_tensor_shape(a->x)[1]; d.N = N; d.k = k;
+  d.threads = lp_ctx_threads(ctx);
+  d.sg = o->surrogate; d.window = o->learning_window; d.scale = o->surrogate_scale;
+  d.maxs = o->max_spikes_per_dt;
+  d.membrane_only = o->membrane_only;
+  inputs[0] = a->x; inputs[1] = a->alpha; inputs[2] = a->beta; inputs[3] = a->bias;
+  inputs[4] = a->threshold; inputs[5] = a->w_rec; inputs[6] = a->w_ahp; inputs[7] = a->beta_ahp;
+  need_grad = lp_needs_grad(ctx, 8, inputs);
+
+  if ((st = prep(ctx, a->x, dt, &ts.x)) != LP_OK || (st = prep(ctx, a->alpha, dt, &ts.alpha)) != LP_OK ||
+      (st = prep(ctx, a->beta, dt, &ts.beta)) != LP_OK || (st = prep(ctx, a->bias, dt, &ts.bias)) != LP_OK ||
+      (st = prep(ctx, a->threshold, dt, &ts.th)) != LP_OK || (st = prep(ctx, a->w_rec, dt, &ts.W)) != LP_OK ||
+      (st = prep(ctx, a->w_ahp, dt, &ts.wahp)) != LP_OK || (st = prep(ctx, a->beta_ahp, dt, &ts.bahp)) != LP_OK ||
+      (st = prep(ctx, a->noise, dt, &ts.noise)) != LP_OK)
+    goto fail;
+  sh[0] = N; sh[1] = k;
+  if ((st = state_rows(ctx, "vmem", a->vmem, dt, d.B, 1, sh, &ts.v)) != LP_OK) goto fail;
+  if ((st = state_rows(ctx, "isyn", a->isyn, dt, d.B, 2, sh, &ts.isyn)) != LP_OK) goto fail;
+  if ((st = state_rows(ctx, "spikes", a->spikes, dt, d.B, 1, sh, &ts.s)) != LP_OK) goto fail;
+  if (a->iahp && !a->w_ahp) { st = lp_ctx_error(ctx, LP_EARG, 2, "field 'iahp' needs 'w_ahp'"); goto fail; }
+  if (a->w_ahp && (st = state_rows(ctx, "iahp", a->iahp, dt, d.B, 1, sh, &ts.iahp)) != LP_OK) goto fail;
+
+  sh[0] = d.B; sh[1] = d.T; sh[2] = N; sh[3] = k;
+  if ((st = lp_tensor_empty(ctx, dt, 3, sh, &ts.S)) != LP_OK) goto fail;
+  if ((o->record || need_grad) && (st = lp_tensor_empty(ctx, dt, 3, sh, &ts.V)) != LP_OK) goto fail;
+  if (o->record && (st = lp_tensor_empty(ctx, dt, 4, sh, &ts.Isr)) != LP_OK) goto fail;
+  if (o->record && a->w_rec && (st = lp_tensor_empty(ctx, dt, 4, sh, &ts.Rec)) != LP_OK) goto fail;
+  if (need_grad) {
+    if ((st = lp_tensor_empty(ctx, dt, 3, sh, &ts.U)) != LP_OK) goto fail;
+    if ((st = lp_tensor_empty(ctx, dt, 4, sh, &ts.C)) != LP_OK) goto fail;
+    if (a->w_ahp && (st = lp_tensor_empty(ctx, dt, 3, sh, &ts.A)) != LP_OK) goto fail;
+    if ((st = lp_tensor_clone(ctx, ts.v, &ts.V0)) != LP_OK) goto fail;
+    if ((st = lp_tensor_clone(ctx, ts.s, &ts.S0)) != LP_OK) goto fail;
+  }
+  if (a->w_rec) {
+    rbytes = (size_t)(d.B * N * k) * lp_dtype_size(dt);
+    if (!(r = lp_ctx_alloc_raw(ctx, rbytes ? rbytes : 1))) { st = LP_ENOMEM; goto fail; }
+  }
+
+  if (dt == LP_F32) lif_forward_t_f32(ctx, &d, &ts, r, &stop);
+  else lif_forward_t_f64(ctx, &d, &ts, r, &stop);
+  if (r) { lp_ctx_dealloc(ctx, r, rbytes ? rbytes : 1); r = NULL; }
+  if (stop) { st = interrupted(ctx); goto fail; }
+
+  if (need_grad) {
+    lp_tensor *outs[2];
+    lp_tensor *saves[SV_N];
+    lif_payload *pl;
+    outs[0] = ts.S; outs[1] = ts.V;
+    if ((st = lp_node_record(ctx, "lif", lif_backward_node, 8, inputs, 2, outs, sizeof *pl, &node)) != LP_OK)
+      goto fail;
+    pl = lp_node_payload(node);
+    pl->d = d;
+    pl->dt = dt;
+    saves[SV_ALPHA] = ts.alpha; saves[SV_BETA] = ts.beta; saves[SV_TH] = ts.th; saves[SV_W] = ts.W;
+    saves[SV_WAHP] = ts.wahp; saves[SV_BAHP] = ts.bahp; saves[SV_S] = ts.S; saves[SV_V] = ts.V;
+    saves[SV_U] = ts.U; saves[SV_C] = ts.C; saves[SV_A] = ts.A; saves[SV_V0] = ts.V0; saves[SV_S0] = ts.S0;
+    for (i = 0; i < SV_N; i++) {
+      pl->slot[i] = -1;
+      if (saves[i] && (st = lp_node_save(ctx, node, saves[i], &pl->slot[i])) != LP_OK) goto fail;
+    }
+  }
+  out->spikes = ts.S; ts.S = NULL;
+  if (o->record) { out->vmem = ts.V; ts.V = NULL; }
+  out->isyn = ts.Isr; ts.Isr = NULL;
+  out->irec = ts.Rec; ts.Rec = NULL;
+  out->vmem_final = ts.v; ts.v = NULL;
+  out->isyn_final = ts.isyn; ts.isyn = NULL;
+  out->spikes_final = ts.s; ts.s = NULL;
+  out->iahp_final = ts.iahp; ts.iahp = NULL;
+  st = LP_OK;
+fail:
+  if (r) lp_ctx_dealloc(ctx, r, rbytes ? rbytes : 1);
+  release_all((lp_tensor **)&ts, sizeof ts / sizeof(lp_tensor *));
+  return st;
+}
+
+/* ---- ExpSyn ---------------------------------------------------------------------- */
+enum { ES_X, ES_BETA, ES_I0, ES_O, ES_N };
+typedef struct expsyn_payload { lif_dims d; lp_dtype dt; int slot[ES_N]; } expsyn_payload;
+
+/* inputs: 0 x (B, T, N), 1 beta (N); output: 0 isyn record (B, T, N) */
+static lp_status expsyn_backward_node(lp_ctx *ctx, lp_node *node, lp_tensor *const *gout, lp_tensor **gin) {
+  expsyn_payload *pl = lp_node_payload(node);
+  lif_dims d = pl->d;
+  const lp_dtype dt = pl->dt;
+  const size_t es = lp_dtype_size(dt), nscratch = (size_t)(2 * d.B * d.N) * es;
+  lp_tensor *gO = NULL, *dX = NULL, *x = lp_node_saved(node, pl->slot[ES_X]);
+  lp_tensor *beta = lp_node_saved(node, pl->slot[ES_BETA]), *i0 = lp_node_saved(node, pl->slot[ES_I0]);
+  lp_tensor *O = lp_node_saved(node, pl->slot[ES_O]);
+  char *scratch = NULL;
+  int64_t shape[3];
+  int stop = 0;
+  lp_status st;
+  d.threads = lp_ctx_threads(ctx);
+  if ((st = prep(ctx, gout[0], dt, &gO)) != LP_OK) goto done;
+  shape[0] = d.B; shape[1] = d.T; shape[2] = d.N;
+  if ((st = lp_tensor_new(ctx, dt, 3, shape, &dX)) != LP_OK) goto done;
+  if (!(scratch = lp_ctx_alloc(ctx, nscratch ? nscratch : 1))) { st = LP_ENOMEM; goto done; }
+  if (dt == LP_F32)
+    expsyn_backward_f32(ctx, &d, lp_tensor_data(x), lp_tensor_data(beta), lp_tensor_data(i0), lp_tensor_data(O),
+                        lp_tensor_data(gO), lp_tensor_data(dX), (float *)scratch,
+                        (float *)(scratch + nscratch / 2), &stop);
+  else
+    expsyn_backward_f64(ctx, &d, lp_tensor_data(x), lp_tensor_data(beta), lp_tensor_data(i0), lp_tensor_data(O),
+                        lp_tensor_data(gO), lp_tensor_data(dX), (double *)scratch,
+                        (double *)(scratch + nscratch / 2), &stop);
+  if (stop) { st = interrupted(ctx); goto done; }
+  if ((st = grad_from_rows(ctx, node, 1, dt, scratch, d.B, d.N, gin)) != LP_OK) goto done;
+  if (lp_node_input_needs_grad(node, 0)) { gin[0] = dX; dX = NULL; }
+done:
+  if (scratch) lp_ctx_dealloc(ctx, scratch, nscratch ? nscratch : 1);
+  lp_tensor_release(gO);
+  lp_tensor_release(dX);
+  return st;
+}
+
+lp_status lp_expsyn(lp_ctx *ctx, const lp_expsyn_args *a, lp_tensor **out, lp_tensor **isyn_final) {
+  lp_tensor *x = NULL, *beta = NULL, *noise = NULL, *i = NULL, *i0 = NULL, *O = NULL;
+  const lp_tensor *inputs[2];
+  lif_dims d;
+  lp_dtype dt;
+  int64_t sh[3];
+  int stop = 0, need_grad;
+  lp_status st;
+  *out = NULL; *isyn_final = NULL;
+  memset(&d, 0, sizeof d);
+  if (!a->x) return lp_ctx_error(ctx, LP_EARG, 1, "expected a tensor");
+  if (lp_tensor_ndim(a->x) != 3) return bad_shape(ctx, 1, NULL, a->x, "(B, T, N)");
+  if ((st = required(ctx, a->beta, "beta")) != LP_OK) return st;
+  d.B = lp_tensor_shape(a->x)[0]; d.T = lp_tensor_shape(a->x)[1]; d.N = lp_tensor_shape(a->x)[2]; d.k = 1;
+  d.threads = lp_ctx_threads(ctx);
+  sh[0] = d.N;
+  if ((st = want_shape(ctx, 2, "beta", a->beta, 1, sh)) != LP_OK) return st;
+  sh[0] = d.B; sh[1] = d.T; sh[2] = d.N;
+  if (a->noise && (st = want_shape(ctx, 2, "noise", a->noise, 3, sh)) != LP_OK) return st;
+  dt = lp_tensor_dtype(a->x) == LP_F64 ? LP_F64 : LP_F32;
+  inputs[0] = a->x; inputs[1] = a->beta;
+  need_grad = lp_needs_grad(ctx, 2, inputs);
+  if ((st = prep(ctx, a->x, dt, &x)) != LP_OK || (st = prep(ctx, a->beta, dt, &beta)) != LP_OK ||
+      (st = prep(ctx, a->noise, dt, &noise)) != LP_OK)
+    goto done;
+  sh[0] = d.N;
+  if ((st = state_rows(ctx, "isyn", a->isyn, dt, d.B, 1, sh, &i)) != LP_OK) goto done;
+  if (need_grad && (st = lp_tensor_clone(ctx, i, &i0)) != LP_OK) goto done;
+  sh[0] = d.B;
+  if ((st = lp_tensor_empty(ctx, dt, 3, sh, &O)) != LP_OK) goto done;
+  if (dt == LP_F32)
+    expsyn_forward_f32(ctx, &d, lp_tensor_data(x), lp_tensor_data(beta), noise ? lp_tensor_data(noise) : NULL,
+                       lp_tensor_data(i), lp_tensor_data(O), &stop);
+  else
+    expsyn_forward_f64(ctx, &d, lp_tensor_data(x), lp_tensor_data(beta), noise ? lp_tensor_data(noise) : NULL,
+                       lp_tensor_data(i), lp_tensor_data(O), &stop);
+  if (stop) { st = interrupted(ctx); goto done; }
+  if (need_grad) {
+    lp_node *node;
+    expsyn_payload *pl;
+    if ((st = lp_node_record(ctx, "expsyn", expsyn_backward_node, 2, inputs, 1, &O, sizeof *pl, &node)) != LP_OK)
+      goto done;
+    pl = lp_node_payload(node);
+    pl->d = d; pl->dt = dt;
+    if ((st = lp_node_save(ctx, node, x, &pl->slot[ES_X])) != LP_OK ||
+        (st = lp_node_save(ctx, node, beta, &pl->slot[ES_BETA])) != LP_OK ||
+        (st = lp_node_save(ctx, node, i0, &pl->slot[ES_I0])) != LP_OK ||
+        (st = lp_node_save(ctx, node, O, &pl->slot[ES_O])) != LP_OK)
+      goto done;
+  }
+  *out = O; O = NULL;
+  *isyn_final = i; i = NULL;
+done:
+  lp_tensor_release(x); lp_tensor_release(beta); lp_tensor_release(noise);
+  lp_tensor_release(i); lp_tensor_release(i0); lp_tensor_release(O);
+  return st;
+}
+
+/* ---- Rate ------------------------------------------------------------------------- */
+enum { RT_ALPHA, RT_TH, RT_W, RT_H0, RT_O, RT_D, RT_N };
+typedef struct rate_payload { lif_dims d; lp_dtype dt; int act; int slot[RT_N]; } rate_payload;
+
+/* inputs: 0 x, 1 alpha, 2 bias, 3 threshold, 4 w_rec; output 0: H(x) (B, T, N) */
+static lp_status rate_backward_node(lp_ctx *ctx, lp_node *node, lp_tensor *const *gout, lp_tensor **gin) {
+  rate_payload *pl = lp_node_payload(node);
+  lif_dims d = pl->d;
+  const lp_dtype dt = pl->dt;
+  const size_t es = lp_dtype_size(dt);
+  const int64_t BN = d.B * d.N;
+  const size_t nscratch = (size_t)(5 * BN) * es;
+  lp_tensor *gO = NULL, *dX = NULL;
+  lp_tensor *W = pl->slot[RT_W] >= 0 ? lp_node_saved(node, pl->slot[RT_W]) : NULL;
+  char *scratch = NULL;
+  int64_t shape[3];
+  int stop = 0;
+  lp_status st;
+  d.threads = lp_ctx_threads(ctx);
+  if ((st = prep(ctx, gout[0], dt, &gO)) != LP_OK) goto done;
+  shape[0] = d.B; shape[1] = d.T; shape[2] = d.N;
+  if ((st = lp_tensor_new(ctx, dt, 3, shape, &dX)) != LP_OK) goto done;
+  if (!(scratch = lp_ctx_alloc(ctx, nscratch ? nscratch : 1))) { st = LP_ENOMEM; goto done; }
+#define RATE_BWD(RT, SUF) do { \
+    rate_bufs_##SUF p; rate_grads_##SUF g; RT *w = (RT *)scratch; \
+    memset(&p, 0, sizeof p); \
+    p.alpha = lp_tensor_data(lp_node_saved(node, pl->slot[RT_ALPHA])); \
+    p.th = lp_tensor_data(lp_node_saved(node, pl->slot[RT_TH])); \
+    p.W = W ? lp_tensor_data(W) : NULL; \
+    p.H0 = lp_tensor_data(lp_node_saved(node, pl->slot[RT_H0])); \
+    p.O = lp_tensor_data(lp_node_saved(node, pl->slot[RT_O])); \
+    p.D = lp_tensor_data(lp_node_saved(node, pl->slot[RT_D])); \
+    g.gO = lp_tensor_data(gO); g.dX = lp_tensor_data(dX); \
+    g.dalpha = w; g.dbias = w + BN; g.dth = w + 2 * BN; g.gx = w + 3 * BN; g.gh = w + 4 * BN; \
+    rate_backward_##SUF(ctx, &d, &p, &g, pl->act, &stop); \
+  } while (0)
+  if (dt == LP_F32) RATE_BWD(float, f32);
+  else RATE_BWD(double, f64);
+#undef RATE_BWD
+  if (stop) { st = interrupted(ctx); goto done; }
+  if ((st = grad_from_rows(ctx, node, 1, dt, scratch, d.B, d.N, gin)) != LP_OK) goto done;
+  if ((st = grad_from_rows(ctx, node, 2, dt, scratch + BN * es, d.B, d.N, gin)) != LP_OK) goto done;
+  if ((st = grad_from_rows(ctx, node, 3, dt, scratch + 2 * BN * es, d.B, d.N, gin)) != LP_OK) goto done;
+  if (W && lp_node_input_needs_grad(node, 4) &&   /* dW = sum_t h_{t-1}^T dX_t, h_{-1} = H(x0 - th) */
+      (st = grad_w(ctx, &d, dt, lp_node_saved(node, pl->slot[RT_O]), lp_node_saved(node, pl->slot[RT_H0]), dX,
+                   d.N, &gin[4])) != LP_OK)
+    goto done;
+  if (lp_node_input_needs_grad(node, 0)) { gin[0] = dX; dX = NULL; }
+done:
+  if (scratch) lp_ctx_dealloc(ctx, scratch, nscratch ? nscratch : 1);
+  lp_tensor_release(gO);
+  lp_tensor_release(dX);
+  return st;
+}
+
+lp_status lp_rate(lp_ctx *ctx, const lp_rate_args *a, lp_rate_act act, lp_tensor **out, lp_tensor **state_final) {
+  lp_tensor *t[9] = {NULL};       /* x alpha bias th W noise state H0 D */
+  lp_tensor *O = NULL;
+  const lp_tensor *inputs[5];
+  lif_dims d;
+  lp_dtype dt;
+  int64_t sh[3];
+  int stop = 0, need_grad, i;
+  void *scratch = NULL;
+  size_t nscratch;
+  lp_status st;
+  *out = NULL; *state_final = NULL;
+  memset(&d, 0, sizeof d);
+  if (!a->x) return lp_ctx_error(ctx, LP_EARG, 1, "expected a tensor");
+  if (lp_tensor_ndim(a->x) != 3) return bad_shape(ctx, 1, NULL, a->x, "(B, T, N)");
+  if ((st = required(ctx, a->alpha, "alpha")) != LP_OK || (st = required(ctx, a->bias, "bias")) != LP_OK ||
+      (st = required(ctx, a->threshold, "threshold")) != LP_OK)
+    return st;
+  if ((unsigned)act > LP_ACT_SIGMOID) return lp_ctx_error(ctx, LP_EARG, 2, "unknown activation");
+  d.B = lp_tensor_shape(a->x)[0]; d.T = lp_tensor_shape(a->x)[1]; d.N = lp_tensor_shape(a->x)[2]; d.k = 1;
+  d.threads = lp_ctx_threads(ctx);
+  sh[0] = d.N; sh[1] = d.N;
+  if ((st = want_shape(ctx, 2, "alpha", a->alpha, 1, sh)) != LP_OK) return st;
+  if ((st = want_shape(ctx, 2, "bias", a->bias, 1, sh)) != LP_OK) return st;
+  if ((st = want_shape(ctx, 2, "threshold", a->threshold, 1, sh)) != LP_OK) return st;
+  if (a->w_rec && (st = want_shape(ctx, 2, "w_rec", a->w_rec, 2, sh)) != LP_OK) return st;
+  sh[0] = d.B; sh[1] = d.T; sh[2] = d.N;
+  if (a->noise && (st = want_shape(ctx, 2, "noise", a->noise, 3, sh)) != LP_OK) return st;
+  dt = lp_tensor_dtype(a->x) == LP_F64 ? LP_F64 : LP_F32;
+  inputs[0] = a->x; inputs[1] = a->alpha; inputs[2] = a->bias; inputs[3] = a->threshold; inputs[4] = a->w_rec;
+  need_grad = lp_needs_grad(ctx, 5, inputs);
+  if ((st = prep(ctx, a->x, dt, &t[0])) != LP_OK || (st = prep(ctx, a->alpha, dt, &t[1])) != LP_OK ||
+      (st = prep(ctx, a->bias, dt, &t[2])) != LP_OK || (st = prep(ctx, a->threshold, dt, &t[3])) != LP_OK ||
+      (st = prep(ctx, a->w_rec, dt, &t[4])) != LP_OK || (st = prep(ctx, a->noise, dt, &t[5])) != LP_OK)
+    goto done;
+  sh[0] = d.N;
+  if ((st = state_rows(ctx, "x", a->state, dt, d.B, 1, sh, &t[6])) != LP_OK) goto done;
+  sh[0] = d.B; sh[1] = d.N;
+  if (need_grad && (st = lp_tensor_empty(ctx, dt, 2, sh, &t[7])) != LP_OK) goto done;
+  sh[1] = d.T; sh[2] = d.N;
+  if (need_grad && (st = lp_tensor_empty(ctx, dt, 3, sh, &t[8])) != LP_OK) goto done;
+  if ((st = lp_tensor_empty(ctx, dt, 3, sh, &O)) != LP_OK) goto done;
+  nscratch = (size_t)(2 * d.B * d.N) * lp_dtype_size(dt);
+  if (!(scratch = lp_ctx_alloc_raw(ctx, nscratch ? nscratch : 1))) { st = LP_ENOMEM; goto done; }
+#define DATA(x) ((x) ? lp_tensor_data(x) : NULL)
+#define RATE_FWD(RT, SUF) do { \
+    rate_bufs_##SUF p; \
+    p.x = DATA(t[0]); p.alpha = DATA(t[1]); p.bias = DATA(t[2]); p.th = DATA(t[3]); p.W = DATA(t[4]); \
+    p.noise = DATA(t[5]); p.state = DATA(t[6]); p.H0 = DATA(t[7]); p.D = DATA(t[8]); p.O = DATA(O); \
+    p.h = (RT *)scratch; p.r = (RT *)scratch + d.B * d.N; \
+    rate_forward_##SUF(ctx, &d, &p, (int)act, &stop); \
+  } while (0)
+  if (dt == LP_F32) RATE_FWD(float, f32);
+  else RATE_FWD(double, f64);
+#undef RATE_FWD
+#undef DATA
+  lp_ctx_dealloc(ctx, scratch, nscratch ? nscratch : 1);
+  scratch = NULL;
+  if (stop) { st = interrupted(ctx); goto done; }
+  if (need_grad) {
+    lp_node *node;
+    rate_payload *pl;
+    if ((st = lp_node_record(ctx, "rate", rate_backward_node, 5, inputs, 1, &O, sizeof *pl, &node)) != LP_OK)
+      goto done;
+    pl = lp_node_payload(node);
+    pl->d = d; pl->dt = dt; pl->act = (int)act;
+    for (i = 0; i < RT_N; i++) pl->slot[i] = -1;
+    if ((st = lp_node_save(ctx, node, t[1], &pl->slot[RT_ALPHA])) != LP_OK ||
+        (st = lp_node_save(ctx, node, t[3], &pl->slot[RT_TH])) != LP_OK ||
+        (t[4] && (st = lp_node_save(ctx, node, t[4], &pl->slot[RT_W])) != LP_OK) ||
+        (st = lp_node_save(ctx, node, t[7], &pl->slot[RT_H0])) != LP_OK ||
+        (st = lp_node_save(ctx, node, O, &pl->slot[RT_O])) != LP_OK ||
+        (st = lp_node_save(ctx, node, t[8], &pl->slot[RT_D])) != LP_OK)
+      goto done;
+  }
+  *out = O; O = NULL;
+  *state_final = t[6]; t[6] = NULL;
+done:
+  if (scratch) lp_ctx_dealloc(ctx, scratch, nscratch ? nscratch : 1);
+  for (i = 0; i < 9; i++) lp_tensor_release(t[i]);
+  lp_tensor_release(O);
+  return st;
+}

@@ -1,0 +1,402 @@
+/*
+** core/src/neuron_kernels.h -- private: the time loops of the fused neuron
+** ops (LIF, ExpSyn, Rate) for one float type, forward and BPTT backward side
+** by side. Included by core/src/lif.c once per type with REAL (float or
+** double) and FN(name) (name##_f32 or name##_f64) defined, like TH's generic
+** files. Pure loops over contiguous row-major buffers: shape checks, tensor
+** allocation and autograd recording live in lif.c.
+** Notation: B batch, T time, N neurons, k synapses, K = k*N input columns.
+** Per-batch-row partial sums of parameter gradients (B, ...) are reduced by
+** the caller in a fixed order, so results do not depend on thread count.
+*/
+#if !defined(REAL) || !defined(FN)
+#error "define REAL and FN before including neuron_kernels.h"
+#endif
+
+/* ---- surrogate gradients ------------------------------------------------ */
+static inline REAL FN(spike_count)(REAL u, REAL th, REAL maxs) {
+  REAL n = u >= th ? (REAL)floor(u / th) : (REAL)0;
+  if (n > maxs) n = maxs;
+  if (n < 0) n = 0;
+  return n;
+}
+
+/* ds/du into *gu and ds/dth into *gth for membrane u before reset. */
+static inline void FN(surrogate)(const lif_dims *d, REAL u, REAL th, REAL *gu, REAL *gth) {
+  double g;
+  switch (d->sg) {
+  case LP_SG_STEP_PWL:
+    if (u >= th - (REAL)d->window) { *gu = (REAL)1 / th; *gth = -u / (th * th); }
+    else { *gu = 0; *gth = 0; }
+    return;
+  case LP_SG_PERIODIC_EXP: {
+    REAL half = th / 2, vs = u - half, ns = (REAL)floor(vs / th), w, p;
+    if (ns > (REAL)d->maxs - 1) ns = (REAL)d->maxs - 1;
+    w = u >= th ? vs - ns * th : vs;
+    p = (REAL)exp(-fabs((double)(w - half)) / d->window) / th;
+    *gu = p; *gth = -p * u / th;
+    return;
+  }
+  case LP_SG_FAST_SIGMOID: {
+    double z = (double)u / th - 1, q = 1 + d->scale * fabs(z);
+    g = 1 / (q * q);
+    break;
+  }
+  default: {          /* LP_SG_ATAN */
+    double z = (double)u / th - 1, q = 1.5707963267948966 * d->scale * z;
+    g = d->scale / 2 / (1 + q * q);
+    break;
+  }
+  }
+  *gu = (REAL)(g / th);
+  *gth = (REAL)(-g * u / ((double)th * th));
+}
+
+/* ---- LIF ------------------------------------------------------------------ */
+typedef struct FN(lif_bufs) {
+  /* parameters */
+  const REAL *x;                  /* (B, T, K)                              */
+  const REAL *alpha, *beta;       /* (N), (N, k)                            */
+  const REAL *bias, *th;          /* (N)                                    */
+  const REAL *W;                  /* (N, K) or NULL                         */
+  const REAL *wahp, *bahp;        /* (N) or NULL                            */
+  const REAL *noise;              /* (B, T, N) or NULL                      */
+  /* running state, initial values in, final values out */
+  REAL *v, *isyn, *s, *iahp;      /* (B, N), (B, N, k), (B, N), (B, N)       */
+  /* outputs */
+  REAL *S;                        /* (B, T, N) spikes                        */
+  REAL *V, *Isr, *Rec;                /* (B, T, N), (B, T, N, k) x 2, or NULL    */
+  /* saved for backward (NULL when no grad) */
+  REAL *U;                        /* (B, T, N) membrane before reset         */
+  REAL *C;                        /* (B, T, N, k) synaptic current before decay */
+  REAL *A;                        /* (B, T, N) ahp current before decay      */
+  REAL *r;                        /* scratch (B, K): recurrent input         */
+} FN(lif_bufs);
+
+/* Forward, all T steps; OpenMP over batch rows. *stop set on interrupt. */
+static void FN(lif_forward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *p, int *stop) {
+  const int64_t B = d->B, T = d->T, N = d->N, k = d->k, K = N * d->k;
+  const REAL maxs = (REAL)d->maxs;
+  int64_t b;
+#pragma omp parallel for schedule(static) num_threads(d->threads) if (d->threads > 1 && B > 1)
+  for (b = 0; b < B; b++) {
+    REAL *v = p->v + b * N, *isyn = p->isyn + b * N * k, *s = p->s + b * N;
+    REAL *iahp = p->iahp ? p->iahp + b * N : NULL, *r = p->r ? p->r + b * K : NULL;
+    int64_t t, n, j, m;
+    for (t = 0; t < T; t++) {
+      const REAL *xt = p->x + (b * T + t) * K;
+      const int64_t bt = b * T + t;
+      if (*stop || lp_ctx_interrupted(ctx)) { *stop = 1; break; }
+      if (p->W) {                               /* r = s_prev . W, gathering rows of active neurons */
+        for (j = 0; j < K; j++) r[j] = 0;
+        for (m = 0; m < N; m++) {
+          const REAL sm = s[m], *wm = p->W + m * K;
+          if (sm == 0) continue;
+          for (j = 0; j < K; j++) r[j] += sm * wm[j];
+        }
+      }
+      for (n = 0; n < N; n++) {
+        REAL sum = 0, u, sp;
+        for (j = 0; j < k; j++) {
+          const int64_t c = n * k + j;
+          REAL cur = (d->membrane_only ? 0 : isyn[c]) + xt[c];
+          if (r) cur += r[c];
+          if (p->C) p->C[bt * K + c] = cur;
+          isyn[c] = p->beta[c] * cur;
+          sum += isyn[c];
+          if (p->Isr) p->Isr[bt * K + c] = isyn[c];
+          if (p->Rec) p->Rec[bt * K + c] = r ? r[c] : 0;
+        }
+        if (iahp) {
+          REAL a = iahp[n] + p->wahp[n] * s[n];
+          if (p->A) p->A[bt * N + n] = a;
+          iahp[n] = p->bahp[n] * a;
+          sum += iahp[n];
+        }
+        u = p->alpha[n] * v[n] + sum + p->bias[n];
+        if (p->noise) u += p->noise[bt * N + n];
+        if (p->U) p->U[bt * N + n] = u;
+        sp = FN(spike_count)(u, p->th[n], maxs);
+        v[n] = u - sp * p->th[n];
+        s[n] = sp;
+        p->S[bt * N + n] = sp;
+        if (p->V) p->V[bt * N + n] = v[n];
+      }
+    }
+  }
+}
+
+typedef struct FN(lif_grads) {
+  const REAL *gS, *gV;            /* (B, T, N) gradients of spikes, vmem; or NULL */
+  const REAL *V0, *S0;            /* (B, N) initial vmem, spikes             */
+  REAL *dX;                       /* (B, T, K): dL/dx = dL/dc = dL/d(irec)   */
+  /* per batch row partial sums, reduced by the caller */
+  REAL *dalpha, *dbeta, *dbias, *dth, *dwahp, *dbahp;   /* (B, N), (B, N, k), (B, N) ... */
+  /* scratch (B, N), (B, K), (B, N), (B, N), (B, N) */
+  REAL *gv, *gi, *gs, *ga, *du;
+} FN(lif_grads);
+
+/* BPTT backward of lif_forward (p: the forward's parameters and saved S, V,
+   U, C, A). Accumulates nothing outside g. Walks t = T-1 .. 0 carrying the
+   adjoints of v, isyn, s and iahp into the previous step:
+     dv_{t-1}    = alpha du_t            dc_t = beta (du_t + dc_{t+1})
+     ds_{t-1}    = W . dc_t + w_ahp da_t  da_t = beta_ahp (du_t + da_{t+1})
+   with du_t = gv_t + gs_t s'(u_t),  gv_t = dL/dv_t + dv_t (carried),
+        gs_t = dL/ds_t + ds_t (carried) - th gv_t  (through the reset).      */
+static void FN(lif_backward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *p,
+                             const FN(lif_grads) *g, int *stop) {
+  const int64_t B = d->B, T = d->T, N = d->N, k = d->k, K = N * d->k;
+  int64_t b;
+#pragma omp parallel for schedule(static) num_threads(d->threads) if (d->threads > 1 && B > 1)
+  for (b = 0; b < B; b++) {
+    REAL *gv = g->gv + b * N, *gi = g->gi + b * K, *gs = g->gs + b * N, *ga = g->ga + b * N;
+    REAL *du = g->du + b * N;
+    REAL *dalpha = g->dalpha + b * N, *dbeta = g->dbeta + b * K, *dbias = g->dbias + b * N;
+    REAL *dth = g->dth + b * N;
+    REAL *dwahp = g->dwahp ? g->dwahp + b * N : NULL, *dbahp = g->dbahp ? g->dbahp + b * N : NULL;
+    int64_t t, n, j, m;
+    for (n = 0; n < N; n++) { gv[n] = 0; gs[n] = 0; ga[n] = 0; }
+    for (j = 0; j < K; j++) gi[j] = 0;
+    for (t = T - 1; t >= 0; t--) {
+      const int64_t bt = b * T + t;
+      const REAL *vprev = t ? p->V + (bt - 1) * N : g->V0 + b * N;
+      const REAL *sprev = t ? p->S + (bt - 1) * N : g->S0 + b * N;
+      REAL *dc = g->dX + bt * K;
+      if (*stop || lp_ctx_interrupted(ctx)) { *stop = 1; break; }
+      for (n = 0; n < N; n++) {
+        const REAL th = p->th[n], u = p->U[bt * N + n], sp = p->S[bt * N + n];
+        REAL gvn = gv[n] + (g->gV ? g->gV[bt * N + n] : 0);
+        REAL gsn = gs[n] + (g->gS ? g->gS[bt * N + n] : 0) - th * gvn;
+        REAL su, sth, d_u;
+        FN(surrogate)(d, u, th, &su, &sth);
+        dth[n] += -gvn * sp + gsn * sth;
+        d_u = gvn + gsn * su;
+        du[n] = d_u;
+        dalpha[n] += d_u * vprev[n];
+        dbias[n] += d_u;
+        gv[n] = p->alpha[n] * d_u;                  /* carried to step t-1 */
+        for (j = 0; j < k; j++) {
+          const int64_t c = n * k + j;
+          const REAL di = d_u + gi[c];            /* dL/d isyn_t */
+          dbeta[c] += di * p->C[bt * K + c];
+          dc[c] = p->beta[c] * di;
+          gi[c] = d->membrane_only ? 0 : dc[c];   /* isyn_{t-1} enters c_t with weight 1 */
+        }
+        if (p->wahp) {
+          const REAL dia = d_u + ga[n];           /* dL/d iahp_t */
+          const REAL da = p->bahp[n] * dia;
+          dbahp[n] += dia * p->A[bt * N + n];
+          dwahp[n] += da * sprev[n];
+          ga[n] = da;
+        }
+      }
+      /* dL/ds_{t-1}: through the recurrent weights and the ahp current */
+      for (m = 0; m < N; m++) {
+        REAL acc = 0;
+        if (p->W) {
+          const REAL *wm = p->W + m * K;
+          for (j = 0; j < K; j++) acc += wm[j] * dc[j];
+        }
+        if (p->wahp) acc += p->wahp[m] * ga[m];
+        gs[m] = acc;
+      }
+    }
+  }
+}
+
+/* ---- ExpSyn ---------------------------------------------------------------- */
+/* isyn = beta (isyn + x_t) + noise_t; O_t = isyn.  x, O: (B, T, N); i: (B, N) state. */
+static void FN(expsyn_forward)(lp_ctx *ctx, const lif_dims *d, const REAL *x, const REAL *beta,
+                               const REAL *noise, REAL *i, REAL *O, int *stop) {
+  const int64_t B = d->B, T = d->T, N = d->N;
+  int64_t b;
+#pragma omp parallel for schedule(static) num_threads(d->threads) if (d->threads > 1 && B > 1)
+  for (b = 0; b < B; b++) {
+    REAL *ib = i + b * N;
+    int64_t t, n;
+    for (t = 0; t < T; t++) {
+      const int64_t bt = b * T + t;
+      if (*stop || lp_ctx_interrupted(ctx)) { *stop = 1; break; }
+      for (n = 0; n < N; n++) {
+        REAL v = beta[n] * (ib[n] + x[bt * N + n]);
+        if (noise) v += noise[bt * N + n];
+        ib[n] = v;
+        O[bt * N + n] = v;
+      }
+    }
+  }
+}
+
+/* Backward: gi_t = gO_t + beta gi_{t+1}-carry; dx_t = beta gi_t; dbeta += gi_t (O_{t-1} + x_t). */
+static void FN(expsyn_backward)(lp_ctx *ctx, const lif_dims *d, const REAL *x, const REAL *beta,
+                                const REAL *I0, const REAL *O, const REAL *gO, REAL *dX,
+                                REAL *dbeta /* (B, N) partial */, REAL *carry /* (B, N) */, int *stop) {
+  const int64_t B = d->B, T = d->T, N = d->N;
+  int64_t b;
+#pragma omp parallel for schedule(static) num_threads(d->threads) if (d->threads > 1 && B > 1)
+  for (b = 0; b < B; b++) {
+    REAL *cb = carry + b * N, *db = dbeta + b * N;
+    int64_t t, n;
+    for (n = 0; n < N; n++) cb[n] = 0;
+    for (t = T - 1; t >= 0; t--) {
+      const int64_t bt = b * T + t;
+      const REAL *iprev = t ? O + (bt - 1) * N : I0 + b * N;
+      if (*stop || lp_ctx_interrupted(ctx)) { *stop = 1; break; }
+      for (n = 0; n < N; n++) {
+        const REAL gi = gO[bt * N + n] + cb[n];
+        db[n] += gi * (iprev[n] + x[bt * N + n]);
+        cb[n] = beta[n] * gi;
+        dX[bt * N + n] = cb[n];
+      }
+    }
+  }
+}
+
+/* ---- Rate ------------------------------------------------------------------- */
+static inline REAL FN(act)(int act, REAL z) {
+  switch (act) {
+  case LP_ACT_RELU: return z > 0 ? z : 0;
+  case LP_ACT_TANH: return (REAL)tanh(z);
+  default:          return (REAL)(1 / (1 + exp(-(double)z)));
+  }
+}
+/* H'(z) from h = H(z) */
+static inline REAL FN(act_grad)(int act, REAL h) {
+  switch (act) {
+  case LP_ACT_RELU: return h > 0 ? 1 : 0;
+  case LP_ACT_TANH: return 1 - h * h;
+  default:          return h * (1 - h);
+  }
+}
+
+typedef struct FN(rate_bufs) {
+  const REAL *x, *alpha, *bias, *th, *W, *noise;   /* (B,T,N), (N) x3, (N,N)|NULL, (B,T,N)|NULL */
+  REAL *state;                     /* (B, N) initial in, final out          */
+  REAL *H0;                        /* (B, N) H(x0 - th), written by forward when non-NULL */
+  REAL *O;                         /* (B, T, N) H(x_t - th)                  */
+  REAL *D;                         /* (B, T, N) drive -x_prev+in+rec+bias (saved) or NULL */
+  REAL *h, *r;                     /* scratch (B, N) x 2                     */
+} FN(rate_bufs);
+
+static void FN(rate_forward)(lp_ctx *ctx, const lif_dims *d, const FN(rate_bufs) *p, int act, int *stop) {
+  const int64_t B = d->B, T = d->T, N = d->N;
+  int64_t b;
+#pragma omp parallel for schedule(static) num_threads(d->threads) if (d->threads > 1 && B > 1)
+  for (b = 0; b < B; b++) {
+    REAL *xs = p->state + b * N, *h = p->h + b * N, *r = p->r + b * N;
+    int64_t t, n, m;
+    for (n = 0; n < N; n++) h[n] = FN(act)(act, xs[n] - p->th[n]);
+    if (p->H0) for (n = 0; n < N; n++) p->H0[b * N + n] = h[n];
+    for (t = 0; t < T; t++) {
+      const int64_t bt = b * T + t;
+      if (*stop || lp_ctx_interrupted(ctx)) { *stop = 1; break; }
+      if (p->W) {                                   /* r = h . W (dense: rates are dense) */
+        for (n = 0; n < N; n++) r[n] = 0;
+        for (m = 0; m < N; m++) {
+          const REAL hm = h[m], *wm = p->W + m * N;
+          if (hm == 0) continue;
+          for (n = 0; n < N; n++) r[n] += hm * wm[n];
+        }
+      }
+      for (n = 0; n < N; n++) {
+        REAL drive = -xs[n] + p->x[bt * N + n] + (p->W ? r[n] : 0) + p->bias[n];
+        if (p->D) p->D[bt * N + n] = drive;
+        xs[n] = xs[n] + p->alpha[n] * drive;
+        if (p->noise) xs[n] += p->noise[bt * N + n];
+        h[n] = FN(act)(act, xs[n] - p->th[n]);
+        p->O[bt * N + n] = h[n];
+      }
+    }
+  }
+}
+
+typedef struct FN(rate_grads) {
+  const REAL *gO;                  /* (B, T, N)                              */
+  REAL *dX;                        /* (B, T, N) = alpha gx_t = dL/d rec_t    */
+  REAL *dalpha, *dbias, *dth;      /* (B, N) partial sums                    */
+  REAL *gx, *gh;                   /* scratch (B, N) x 2                     */
+} FN(rate_grads);
+
+/* BPTT: gh_t = gO_t + W . dX_{t+1} (the recurrence reads h_t at t+1);
+   gx_t = gx_{t+1} (1 - alpha) + gh_t H'(t); dX_t = alpha gx_t;
+   dalpha += gx_t D_t; dbias += dX_t; dth -= gh_t H'(t). */
+static void FN(rate_backward)(lp_ctx *ctx, const lif_dims *d, const FN(rate_bufs) *p,
+                              const FN(rate_grads) *g, int act, int *stop) {
+  const int64_t B = d->B, T = d->T, N = d->N;
+  int64_t b;
+#pragma omp parallel for schedule(static) num_threads(d->threads) if (d->threads > 1 && B > 1)
+  for (b = 0; b < B; b++) {
+    REAL *gx = g->gx + b * N, *gh = g->gh + b * N;
+    REAL *dalpha = g->dalpha + b * N, *dbias = g->dbias + b * N, *dth = g->dth + b * N;
+    int64_t t, n, m;
+    for (n = 0; n < N; n++) { gx[n] = 0; gh[n] = 0; }
+    for (t = T - 1; t >= -1; t--) {
+      const int64_t bt = b * T + t;
+      if (*stop || lp_ctx_interrupted(ctx)) { *stop = 1; break; }
+      for (n = 0; n < N; n++) {
+        REAL h, hg, ghn;
+        if (t >= 0) { h = p->O[bt * N + n]; ghn = gh[n] + g->gO[bt * N + n]; }
+        else { h = p->H0[b * N + n]; ghn = gh[n]; }
+        hg = FN(act_grad)(act, h);
+        dth[n] -= ghn * hg;
+        if (t < 0) continue;                       /* x_{-1}: initial state, no grad */
+        gx[n] = gx[n] + ghn * hg;
+        dalpha[n] += gx[n] * p->D[bt * N + n];
+        g->dX[bt * N + n] = p->alpha[n] * gx[n];
+        dbias[n] += g->dX[bt * N + n];
+        gx[n] = gx[n] * (1 - p->alpha[n]);          /* carried to t-1 */
+      }
+      if (t < 0) break;
+      for (m = 0; m < N; m++) {                     /* gh_{t-1} = W . dX_t */
+        REAL acc = 0;
+        if (p->W) {
+          const REAL *wm = p->W + m * N, *dx = g->dX + bt * N;
+          for (n = 0; n < N; n++) acc += wm[n] * dx[n];
+        }
+        gh[m] = acc;
+      }
+    }
+  }
+}
+
+/* ---- tensor-level wrappers (lif.c hands over tensors, we take pointers) -- */
+#define PTR(t) ((t) ? (REAL *)lp_tensor_data(t) : NULL)
+static void FN(lif_forward_t)(lp_ctx *ctx, const lif_dims *d, const lif_tensors *ts, void *scratch, int *stop) {
+  FN(lif_bufs) p;
+  p.x = PTR(ts->x); p.alpha = PTR(ts->alpha); p.beta = PTR(ts->beta); p.bias = PTR(ts->bias);
+  p.th = PTR(ts->th); p.W = PTR(ts->W); p.wahp = PTR(ts->wahp); p.bahp = PTR(ts->bahp);
+  p.noise = PTR(ts->noise);
+  p.v = PTR(ts->v); p.isyn = PTR(ts->isyn); p.s = PTR(ts->s); p.iahp = PTR(ts->iahp);
+  p.S = PTR(ts->S); p.V = PTR(ts->V); p.Isr = PTR(ts->Isr); p.Rec = PTR(ts->Rec);
+  p.U = PTR(ts->U); p.C = PTR(ts->C); p.A = PTR(ts->A);
+  p.r = scratch;
+  FN(lif_forward)(ctx, d, &p, stop);
+}
+
+/* scratch: zeroed, lif_scratch_elems(d) elements of REAL */
+static void FN(lif_backward_t)(lp_ctx *ctx, const lif_dims *d, const lif_tensors *ts,
+                               const lp_tensor *gS, const lp_tensor *gV, lp_tensor *dX,
+                               void *scratch, int *stop) {
+  FN(lif_bufs) p;
+  FN(lif_grads) g;
+  REAL *w = scratch;
+  const int64_t BN = d->B * d->N, BK = d->B * d->N * d->k;
+  memset(&p, 0, sizeof p);
+  p.alpha = PTR(ts->alpha); p.beta = PTR(ts->beta); p.th = PTR(ts->th); p.W = PTR(ts->W);
+  p.wahp = PTR(ts->wahp); p.bahp = PTR(ts->bahp);
+  p.S = PTR(ts->S); p.V = PTR(ts->V); p.U = PTR(ts->U); p.C = PTR(ts->C); p.A = PTR(ts->A);
+  g.gS = PTR(gS); g.gV = PTR(gV); g.V0 = PTR(ts->V0); g.S0 = PTR(ts->S0); g.dX = PTR(dX);
+  g.dalpha = w; w += BN;  g.dbias = w; w += BN;  g.dth = w; w += BN;
+  g.dwahp = w; w += BN;   g.dbahp = w; w += BN;  g.dbeta = w; w += BK;
+  g.gv = w; w += BN; g.gs = w; w += BN; g.ga = w; w += BN; g.du = w; w += BN; g.gi = w;
+  FN(lif_backward)(ctx, d, &p, &g, stop);
+}
+
+/* out[i] = sum_b part[b*n + i] (fixed order: reproducible on any thread count) */
+static void FN(reduce_rows)(const REAL *part, int64_t B, int64_t n, lp_tensor *out) {
+  REAL *o = PTR(out);
+  int64_t b, i;
+  for (i = 0; i < n; i++) o[i] = 0;
+  for (b = 0; b < B; b++) for (i = 0; i < n; i++) o[i] += part[b * n + i];
+}
+#undef PTR

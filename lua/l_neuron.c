@@ -1,0 +1,201 @@
+/*
+** lua/l_neuron.c -- the Lua face of the fused neuron ops: core.lif,
+** core.expsyn, core.rate (limpet/neuron.h). Checks and converts option
+** tables (unknown fields rejected by name), calls the core, and builds the
+** result tables. The numerics and BPTT are in core/src/lif.c; modules
+** (taus -> decays, state) in stdlib/limpet/nn/.
+*/
+#include "lbind.h"
+#include "limpet/neuron.h"
+#include <string.h>
+
+/* Reject fields of the options table at arg not in `known` (NULL-ended). */
+static void check_fields(lua_State *L, int arg, const char *const *known) {
+  lua_pushnil(L);
+  while (lua_next(L, arg)) {
+    int i, ok = 0;
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      const char *k = lua_tostring(L, -1);
+      for (i = 0; known[i]; i++) if (strcmp(k, known[i]) == 0) { ok = 1; break; }
+    }
+    if (!ok) luaL_argerror(L, arg, lua_pushfstring(L, "unknown field '%s'", luaL_tolstring(L, -1, NULL)));
+  }
+}
+
+/* Field `name` of the table at arg as a borrowed tensor (NULL when nil); the
+   value stays on the stack so the tensor lives through the call. */
+static const lp_tensor *opt_tensor(lua_State *L, int arg, const char *name) {
+  lp_tensor *t;
+  lua_getfield(L, arg, name);
+  if (lua_isnil(L, -1)) return NULL;
+  if (!(t = lt_totensor(L, -1)))
+    luaL_argerror(L, arg, lua_pushfstring(L, "field '%s': expected a tensor, got %s", name, luaL_typename(L, -1)));
+  return t;
+}
+
+static double opt_number(lua_State *L, int arg, const char *name, double def) {
+  double v = def;
+  lua_getfield(L, arg, name);
+  if (!lua_isnil(L, -1)) {
+    if (!lua_isnumber(L, -1))
+      luaL_argerror(L, arg, lua_pushfstring(L, "field '%s': expected a number, got %s", name, luaL_typename(L, -1)));
+    v = lua_tonumber(L, -1);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+static const char *opt_string(lua_State *L, int arg, const char *name, const char *def) {
+  const char *s = def;
+  lua_getfield(L, arg, name);
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TSTRING)
+      luaL_argerror(L, arg, lua_pushfstring(L, "field '%s': expected a string, got %s", name, luaL_typename(L, -1)));
+    s = lua_tostring(L, -1);
+  }
+  lua_pop(L, 1);                 /* the string stays alive in the options table */
+  return s;
+}
+
+static void setfield_tensor(lua_State *L, const char *name, lp_tensor **t) {
+  if (!*t) return;
+  lt_pushtensor(L, *t);
+  *t = NULL;
+  lua_setfield(L, -2, name);
+}
+
+/* core.lif(x, opts) -> spikes, rec | nil, final */
+static const char *const lif_fields[] = {
+  "alpha", "beta", "bias", "threshold", "w_rec", "noise", "vmem", "isyn", "spikes", "iahp",
+  "max_spikes_per_dt", "spike_fn", "learning_window", "surrogate_scale", "w_ahp", "beta_ahp",
+  "record", "membrane_only", NULL};
+
+static int l_lif(lua_State *L) {
+  lp_lif_args a;
+  lp_lif_opts o;
+  lp_lif_out r;
+  lp_status st;
+  const char *fn;
+  memset(&a, 0, sizeof a);
+  a.x = lt_checktensor(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  check_fields(L, 2, lif_fields);
+  lp_lif_opts_default(&o);
+  fn = opt_string(L, 2, "spike_fn", "StepPWL");
+  if (!lp_surrogate_from_name(fn, &o.surrogate))
+    return luaL_argerror(L, 2, lua_pushfstring(L, "field 'spike_fn': unknown spike function '%s' "
+                         "(StepPWL, PeriodicExponential, FastSigmoid or ATan)", fn));
+  o.max_spikes_per_dt = opt_number(L, 2, "max_spikes_per_dt", o.max_spikes_per_dt);
+  o.learning_window = opt_number(L, 2, "learning_window", o.learning_window);
+  o.surrogate_scale = opt_number(L, 2, "surrogate_scale", lp_surrogate_default_scale(o.surrogate));
+  lua_getfield(L, 2, "record");
+  o.record = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  lua_getfield(L, 2, "membrane_only");
+  o.membrane_only = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  a.alpha = opt_tensor(L, 2, "alpha");
+  a.beta = opt_tensor(L, 2, "beta");
+  a.bias = opt_tensor(L, 2, "bias");
+  a.threshold = opt_tensor(L, 2, "threshold");
+  a.w_rec = opt_tensor(L, 2, "w_rec");
+  a.w_ahp = opt_tensor(L, 2, "w_ahp");
+  a.beta_ahp = opt_tensor(L, 2, "beta_ahp");
+  a.noise = opt_tensor(L, 2, "noise");
+  a.vmem = opt_tensor(L, 2, "vmem");
+  a.isyn = opt_tensor(L, 2, "isyn");
+  a.spikes = opt_tensor(L, 2, "spikes");
+  a.iahp = opt_tensor(L, 2, "iahp");
+  lua_checkstack(L, 8);
+  st = lp_lif(lt_ctx(L), &a, &o, &r);
+  if (st != LP_OK) return lt_raise(L, st);
+  /* from here every tensor in r is pushed (boxes take the references) */
+  lt_pushtensor(L, r.spikes);
+  lua_pushvalue(L, -1);
+  r.spikes = NULL;
+  if (o.record) {
+    lua_createtable(L, 0, 4);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "spikes");
+    setfield_tensor(L, "vmem", &r.vmem);
+    setfield_tensor(L, "isyn", &r.isyn);
+    setfield_tensor(L, "irec", &r.irec);
+  } else {
+    lua_pop(L, 1);
+    lua_pushnil(L);
+  }
+  lua_createtable(L, 0, 4);
+  setfield_tensor(L, "vmem", &r.vmem_final);
+  setfield_tensor(L, "isyn", &r.isyn_final);
+  setfield_tensor(L, "spikes", &r.spikes_final);
+  setfield_tensor(L, "iahp", &r.iahp_final);
+  lp_lif_out_release(&r);
+  return 3;
+}
+
+/* core.expsyn(x, {beta, isyn, noise}) -> out, {isyn = } */
+static const char *const expsyn_fields[] = {"beta", "isyn", "noise", NULL};
+
+static int l_expsyn(lua_State *L) {
+  lp_expsyn_args a;
+  lp_tensor *out = NULL, *fin = NULL;
+  lp_status st;
+  memset(&a, 0, sizeof a);
+  a.x = lt_checktensor(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  check_fields(L, 2, expsyn_fields);
+  a.beta = opt_tensor(L, 2, "beta");
+  a.isyn = opt_tensor(L, 2, "isyn");
+  a.noise = opt_tensor(L, 2, "noise");
+  st = lp_expsyn(lt_ctx(L), &a, &out, &fin);
+  if (st != LP_OK) return lt_raise(L, st);
+  lt_pushtensor(L, out);
+  lua_createtable(L, 0, 1);
+  setfield_tensor(L, "isyn", &fin);
+  return 2;
+}
+
+/* core.rate(x, {alpha, bias, threshold, w_rec, act, x, noise}) -> out, {x = } */
+static const char *const rate_fields[] = {"alpha", "bias", "threshold", "w_rec", "act", "x", "noise", NULL};
+
+static int l_rate(lua_State *L) {
+  lp_rate_args a;
+  lp_rate_act act;
+  lp_tensor *out = NULL, *fin = NULL;
+  const char *name;
+  lp_status st;
+  memset(&a, 0, sizeof a);
+  a.x = lt_checktensor(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  check_fields(L, 2, rate_fields);
+  name = opt_string(L, 2, "act", "relu");
+  if (!lp_rate_act_from_name(name, &act))
+    return luaL_argerror(L, 2, lua_pushfstring(L, "field 'act': unknown activation '%s' (relu, tanh or sigmoid)",
+                                               name));
+  a.alpha = opt_tensor(L, 2, "alpha");
+  a.bias = opt_tensor(L, 2, "bias");
+  a.threshold = opt_tensor(L, 2, "threshold");
+  a.w_rec = opt_tensor(L, 2, "w_rec");
+  a.state = opt_tensor(L, 2, "x");
+  a.noise = opt_tensor(L, 2, "noise");
+  st = lp_rate(lt_ctx(L), &a, act, &out, &fin);
+  if (st != LP_OK) return lt_raise(L, st);
+  lt_pushtensor(L, out);
+  lua_createtable(L, 0, 1);
+  setfield_tensor(L, "x", &fin);
+  return 2;
+}
+
+static const luaL_Reg neuron_fns[] = {
+  {"lif", l_lif}, {"expsyn", l_expsyn}, {"rate", l_rate}, {NULL, NULL}};
+
+void lt_open_neuron(lua_State *L, int mod) {
+  mod = lua_absindex(L, mod);
+  lua_pushvalue(L, mod);
+  luaL_setfuncs(L, neuron_fns, 0);
+  lua_pop(L, 1);
+}

@@ -1,0 +1,46 @@
+-- stdlib/limpet/nn/dropout.lua -- nn.UnitDropout and nn.TimeStepDropout
+-- (Rockpool's torch dropout modules); both act only in training mode.
+-- Owns: UnitDropout silences whole units for a call (one mask per batch row
+-- and unit, survivors scaled by 1 / (1 - p)); TimeStepDropout silences
+-- single (time step, unit) entries, unscaled.
+local lp = require "limpet"
+local Module = require "limpet.nn.module"
+local U = require "limpet.nn.util"
+
+local function check_p(fname, p)
+  if type(p) ~= "number" or not (p >= 0 and p < 1) then
+    U.argerror(fname, 2, "field 'p' must be a number in [0, 1)", 4)
+  end
+end
+
+local UnitDropout = Module:extend("UnitDropout")
+function UnitDropout:init(shape, opts)
+  opts = U.options("UnitDropout", 2, opts, { p = 0.5 }, 3)
+  check_p("UnitDropout", opts.p)
+  Module.init(self, shape)
+  self:simulation_parameter("p", opts.p)
+end
+function UnitDropout:evolve(x, record)
+  local B
+  x, B = self:_auto_batch(x)
+  if not self.training or self.p == 0 then return x, {}, {} end
+  local mask = lp.bernoulli(1 - self.p, B, 1, x.shape[3], x.dtype)
+  return x * mask * (1 / (1 - self.p)), {}, {}
+end
+
+local TimeStepDropout = Module:extend("TimeStepDropout")
+function TimeStepDropout:init(shape, opts)
+  opts = U.options("TimeStepDropout", 2, opts, { p = 0.5 }, 3)
+  check_p("TimeStepDropout", opts.p)
+  Module.init(self, shape)
+  self:simulation_parameter("p", opts.p)
+end
+function TimeStepDropout:evolve(x, record)
+  x = self:_auto_batch(x)
+  if not self.training or self.p == 0 then return x, {}, {} end
+  local s = x.shape
+  local mask = lp.bernoulli(1 - self.p, s[1], s[2], s[3], x.dtype)
+  return x * mask, {}, {}
+end
+
+return { UnitDropout = UnitDropout, TimeStepDropout = TimeStepDropout }

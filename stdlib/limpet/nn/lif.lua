@@ -1,0 +1,300 @@
+-- stdlib/limpet/nn/lif.lua -- LIF layers (Rockpool's LIFTorch family):
+-- nn.LIF, nn.LIFBitshift, nn.LIFNeuron, nn.aLIF.
+-- Owns: options, parameter / state layout, the decays computed from the
+-- parameters with differentiable tensor ops (leak modes taus, decays,
+-- bitshifts), noise, and the state rule (every batch row starts from the
+-- module state; row 1's final state is kept). The dynamics over all T steps
+-- and their BPTT backward are one fused C op, core.lif (lua/l_neuron.c).
+-- Layout: shape N or {k·N, N}; input column j feeds neuron ceil(j/k),
+-- synapse ((j-1) mod k)+1; tau_syn / beta / isyn are (N, k); w_rec (N, k·N).
+local lp = require "limpet"
+local core = require "limpet.core"
+local Module = require "limpet.nn.module"
+local P = require "limpet.nn.parameters"
+local U = require "limpet.nn.util"
+
+local LN2 = math.log(2)
+local SPIKE_FNS = { StepPWL = true, PeriodicExponential = true, FastSigmoid = true, ATan = true }
+local LEAK_MODES = { taus = true, decays = true, bitshifts = true }
+
+local LIF = Module:extend("LIF")
+LIF.defaults = {
+  tau_mem = 20e-3, tau_syn = 20e-3, bias = 0, threshold = 1,
+  has_rec = false, w_rec = U.NONE, dt = 1e-3, noise_std = 0,
+  max_spikes_per_dt = 65536, spike_generation_fn = "StepPWL",
+  surrogate_scale = U.NONE, learning_window = 0.5, leak_mode = "taus",
+}
+
+-- value (maybe nn.Constant) -> converted by f, still constant if it was
+local function keep_const(v, f)
+  local x, c = P.unconstant(v)
+  x = f(x)
+  if c then return P.Constant(x) end
+  return x
+end
+
+-- tau_syn-like values: a number, (N), (N, k) or (k·N) -> (N, k)
+local function per_synapse(fname, field, v, N, k)
+  return keep_const(v, function(x)
+    if lp.is_tensor(x) or type(x) == "table" then
+      local t, msg = U.to_tensor(x)
+      if not t then U.argerror(fname, 2, ("field '%s': %s"):format(field, msg), 6) end
+      if t:dim() == 1 and t.shape[1] == N and k > 1 then
+        return t:reshape({ N, 1 }):expand({ N, k }):contiguous():clone()
+      end
+      if t:numel() ~= 1 and t:numel() ~= N * k then
+        U.argerror(fname, 2, ("field '%s': expected a number or shape (%d,) or (%d, %d), got %s")
+          :format(field, N, N, k, U.fmt_shape(t.shape)), 6)
+      end
+      return t
+    end
+    return x
+  end)
+end
+
+local function per_neuron(fname, field, v, N)
+  return keep_const(v, function(x)
+    if lp.is_tensor(x) or type(x) == "table" then
+      local t, msg = U.to_tensor(x)
+      if not t then U.argerror(fname, 2, ("field '%s': %s"):format(field, msg), 6) end
+      if t:numel() ~= 1 and t:numel() ~= N then
+        U.argerror(fname, 2, ("field '%s': expected a number or shape (%d,), got %s")
+          :format(field, N, U.fmt_shape(t.shape)), 6)
+      end
+      return t
+    end
+    return x
+  end)
+end
+
+local function map_const(v, f)   -- f on the plain value (number or tensor)
+  local x, c = P.unconstant(v)
+  if lp.is_tensor(x) then x = f(x) else x = f(lp.tensor(x + 0.0, "float32")):item() end
+  return c and P.Constant(x) or x
+end
+
+-- LIF shape: N or {k·N, N}
+local function lif_shape(fname, shape)
+  local nin, n
+  if math.type(shape) == "integer" and shape > 0 then nin, n = shape, shape
+  elseif type(shape) == "table" and not lp.is_tensor(shape) and (#shape == 1 or #shape == 2)
+    and math.type(shape[1]) == "integer" and math.type(shape[#shape]) == "integer"
+    and shape[1] > 0 and shape[#shape] > 0 then
+    nin, n = shape[1], shape[#shape]
+  else
+    U.argerror(fname, 1, "shape must be N or {k*N, N}", 4)
+  end
+  if nin % n ~= 0 then
+    U.argerror(fname, 1, ("input size %d is not a multiple of the %d neurons"):format(nin, n), 4)
+  end
+  return nin, n, nin // n
+end
+
+-- The common constructor of LIF, LIFBitshift and aLIF.
+function LIF:_setup(fname, shape, opts, defaults)
+  local nin, N, k = lif_shape(fname, shape)
+  opts = U.options(fname, 2, opts, defaults, 4)
+  opts.leak_mode = opts.leak_mode or "taus"
+  if not SPIKE_FNS[opts.spike_generation_fn] then
+    U.argerror(fname, 2, ("field 'spike_generation_fn' must be one of StepPWL, PeriodicExponential, FastSigmoid, ATan, got '%s'")
+      :format(tostring(opts.spike_generation_fn)), 4)
+  end
+  if not LEAK_MODES[opts.leak_mode] then
+    U.argerror(fname, 2, ("field 'leak_mode' must be one of taus, decays, bitshifts, got '%s'")
+      :format(tostring(opts.leak_mode)), 4)
+  end
+  if type(opts.dt) ~= "number" or not (opts.dt > 0) then
+    U.argerror(fname, 2, "field 'dt' must be a positive number", 4)
+  end
+  local ms = opts.max_spikes_per_dt
+  if type(ms) ~= "number" or ms < 1 then
+    U.argerror(fname, 2, "field 'max_spikes_per_dt' must be a positive number", 4)
+  end
+  if type(opts.noise_std) ~= "number" or opts.noise_std < 0 then
+    U.argerror(fname, 2, "field 'noise_std' must be a non-negative number", 4)
+  end
+  Module.init(self, nin == N and N or { nin, N })
+  rawset(self, "n_synapses", k)
+  local dt = opts.dt
+  local tau_mem = per_neuron(fname, "tau_mem", opts.tau_mem, N)
+  local tau_syn = per_synapse(fname, "tau_syn", opts.tau_syn, N, k)
+  if opts.leak_mode == "taus" then
+    self:parameter("tau_mem", tau_mem, { shape = { N }, family = "taus" })
+    self:parameter("tau_syn", tau_syn, { shape = { N, k }, family = "taus" })
+  elseif opts.leak_mode == "decays" then
+    local decay = function(t) return lp.exp(lp.tensor(-dt, t.dtype) / t) end
+    self:parameter("alpha", map_const(tau_mem, decay), { shape = { N }, family = "decays" })
+    self:parameter("beta", map_const(tau_syn, decay), { shape = { N, k }, family = "decays" })
+  else
+    local dash = function(t) return lp.round(lp.log(t / dt) * (1 / LN2)) end
+    self:parameter("dash_mem", map_const(tau_mem, dash), { shape = { N }, family = "bitshifts" })
+    self:parameter("dash_syn", map_const(tau_syn, dash), { shape = { N, k }, family = "bitshifts" })
+  end
+  self:parameter("bias", per_neuron(fname, "bias", opts.bias, N), { shape = { N }, family = "bias" })
+  self:parameter("threshold", per_neuron(fname, "threshold", opts.threshold, N),
+    { shape = { N }, family = "thresholds" })
+  local has_rec = opts.has_rec or opts.w_rec ~= nil
+  if has_rec then
+    self:parameter("w_rec", opts.w_rec, { shape = { N, k * N }, family = "weights",
+      init = function(s)
+        local bound = math.sqrt(6 / (k * N))
+        return lp.rand(s) * (2 * bound) - bound
+      end })
+  end
+  rawset(self, "has_rec", has_rec and true or false)
+  self:simulation_parameter("dt", dt)
+  self:simulation_parameter("noise_std", opts.noise_std)
+  self:simulation_parameter("max_spikes_per_dt", ms)
+  self:simulation_parameter("spike_generation_fn", opts.spike_generation_fn)
+  self:simulation_parameter("learning_window", opts.learning_window)
+  if opts.surrogate_scale ~= nil then self:simulation_parameter("surrogate_scale", opts.surrogate_scale) end
+  self:simulation_parameter("leak_mode", opts.leak_mode)
+  self:state("vmem", 0, { shape = { N } })
+  self:state("isyn", 0, { shape = { N, k } })
+  self:state("spikes", 0, { shape = { N } })
+  return opts, N, k
+end
+
+--- nn.LIF(shape, {tau_mem, tau_syn, bias, threshold, has_rec, w_rec, dt,
+--   noise_std, max_spikes_per_dt, spike_generation_fn, surrogate_scale,
+--   learning_window, leak_mode})
+function LIF:init(shape, opts) self:_setup("LIF", shape, opts, LIF.defaults) end
+
+-- straight-through round: forward round(x), gradient 1
+local function round_ste(x)
+  return x + (lp.round(x) - x):detach()
+end
+LIF.round_ste = round_ste
+
+local function bitshift_decay(dash)   -- 1 - 2^-dash
+  return 1 - lp.exp(dash * (-LN2))
+end
+
+--- mod:decays() -> alpha (N), beta (N, k) as tensors carrying gradients.
+function LIF:decays()
+  local mode = self.leak_mode
+  if mode == "decays" then return self.alpha, self.beta end
+  if mode == "bitshifts" then
+    return bitshift_decay(round_ste(self.dash_mem)), bitshift_decay(round_ste(self.dash_syn))
+  end
+  local ndt = -self.dt
+  return lp.exp(ndt / self.tau_mem), lp.exp(ndt / self.tau_syn)
+end
+
+function LIF:_noise(B, T, N)
+  if self.training and self.noise_std > 0 then
+    return lp.randn(B, T, N) * (self.noise_std * math.sqrt(self.dt))
+  end
+  return nil
+end
+
+-- Extra fields for core.lif (aLIF adds its current).
+function LIF:_extra(opts) return opts end
+
+-- Keep row 1 of the final state.
+function LIF:_keep(final)
+  local vals = self._values
+  for _, name in ipairs { "vmem", "isyn", "spikes", "iahp" } do
+    local f = final[name]
+    if f ~= nil and vals[name] ~= nil then vals[name] = f[1]:clone() end
+  end
+end
+
+function LIF:evolve(x, record)
+  if not core.lif then error("LIF: the fused kernel core.lif is not built in", 2) end
+  local B, T
+  x, B, T = Module._auto_batch(self, x)
+  local N = self.size_out
+  local alpha, beta = self:decays()
+  local opts = self:_extra {
+    alpha = alpha, beta = beta, bias = self.bias, threshold = self.threshold,
+    w_rec = self.w_rec, noise = self:_noise(B, T, N),
+    vmem = self.vmem, isyn = self.isyn, spikes = self.spikes,
+    max_spikes_per_dt = self.max_spikes_per_dt, spike_fn = self.spike_generation_fn,
+    learning_window = self.learning_window, surrogate_scale = self.surrogate_scale,
+    record = record and true or false,
+  }
+  local spikes, rec, final = core.lif(x, opts)
+  self:_keep(final)
+  return spikes, self:state(), record and rec or {}
+end
+
+-- LIFBitshift -----------------------------------------------------------------
+-- Time constants are trained; the decays used are the nearest
+-- Xylo-representable 1 - 2^-dash, dash = round(log2(tau / dt)), rounded
+-- with a straight-through gradient.
+local LIFBitshift = LIF:extend("LIFBitshift")
+LIFBitshift.defaults = {}
+for k, v in pairs(LIF.defaults) do LIFBitshift.defaults[k] = v end
+LIFBitshift.defaults.leak_mode = nil
+LIFBitshift.defaults.max_spikes_per_dt = 31
+
+function LIFBitshift:init(shape, opts)
+  self:_setup("LIFBitshift", shape, opts, LIFBitshift.defaults)
+end
+
+function LIFBitshift:decays()
+  local scale = 1 / (self.dt * 1.0)
+  local function d(tau) return bitshift_decay(round_ste(lp.log(tau * scale) * (1 / LN2))) end
+  return d(self.tau_mem), d(self.tau_syn)
+end
+
+-- LIFNeuron -----------------------------------------------------------------
+-- Membrane only: vmem *= alpha; vmem += input + bias (+ noise); spikes and
+-- subtractive reset as LIF. The fused op's membrane_only mode feeds each
+-- step's input straight to the membrane (beta = 1 and no synaptic memory).
+local LIFNeuron = LIF:extend("LIFNeuron")
+LIFNeuron.defaults = {
+  tau_mem = 20e-3, bias = 0, threshold = 1, dt = 1e-3, noise_std = 0,
+  max_spikes_per_dt = 65536, spike_generation_fn = "StepPWL",
+  surrogate_scale = U.NONE, learning_window = 0.5,
+}
+
+function LIFNeuron:init(shape, opts)
+  if type(shape) == "table" and #shape == 2 and shape[1] ~= shape[2] then
+    U.argerror("LIFNeuron", 1, "shape must be N or {N, N}", 3)
+  end
+  opts = U.options("LIFNeuron", 2, opts, LIFNeuron.defaults, 3)
+  local full = {}
+  for k, v in pairs(opts) do full[k] = v end
+  full.tau_syn = P.Constant(1.0)   -- unused: beta is one
+  self:_setup("LIFNeuron", shape, full, LIF.defaults)
+  -- the synaptic time constant is not a LIFNeuron attribute
+  self._attrs.tau_syn = nil
+  self._values.tau_syn = nil
+  for i, n in ipairs(self._order) do if n == "tau_syn" then table.remove(self._order, i) break end end
+end
+
+function LIFNeuron:decays()
+  return lp.exp((-self.dt) / self.tau_mem), lp.ones({ self.size_out, 1 })
+end
+
+function LIFNeuron:_extra(opts)
+  opts.membrane_only = true        -- core.lif: c_t = x_t, no synaptic memory
+  return opts
+end
+
+-- aLIF ------------------------------------------------------------------------
+-- LIF plus an after-hyperpolarisation current: iahp += w_ahp·s_prev;
+-- iahp *= exp(-dt / tau_ahp); it joins the synaptic currents.
+local aLIF = LIF:extend("aLIF")
+aLIF.defaults = {}
+for k, v in pairs(LIF.defaults) do aLIF.defaults[k] = v end
+aLIF.defaults.tau_ahp = 20e-3
+aLIF.defaults.w_ahp = -0.9
+
+function aLIF:init(shape, opts)
+  local o, N = self:_setup("aLIF", shape, opts, aLIF.defaults)
+  self:parameter("tau_ahp", per_neuron("aLIF", "tau_ahp", o.tau_ahp, N), { shape = { N }, family = "taus" })
+  self:parameter("w_ahp", per_neuron("aLIF", "w_ahp", o.w_ahp, N), { shape = { N }, family = "weights" })
+  self:state("iahp", 0, { shape = { N } })
+end
+
+function aLIF:_extra(opts)
+  opts.w_ahp = self.w_ahp
+  opts.beta_ahp = lp.exp((-self.dt) / self.tau_ahp)
+  opts.iahp = self.iahp
+  return opts
+end
+
+return { LIF = LIF, LIFBitshift = LIFBitshift, LIFNeuron = LIFNeuron, aLIF = aLIF }

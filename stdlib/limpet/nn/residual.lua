@@ -1,0 +1,36 @@
+-- stdlib/limpet/nn/residual.lua -- nn.Residual: out = block(x) + x, the
+-- block being a chain as in Sequential (Rockpool's Residual).
+-- Owns: the size check (the chain's input and output sizes must agree).
+local Module = require "limpet.nn.module"
+local Sequential = require "limpet.nn.sequential"
+
+local Residual = Sequential:extend("Residual")
+
+function Residual:init(...)
+  Sequential.init(self, ...)
+  self:_check(4)
+end
+
+function Residual:_check(level)
+  local order = self._mod_order
+  if #order == 0 then return end
+  local last = self._mods[order[#order]]
+  if self.size_in and self.size_out and self.size_in ~= self.size_out then
+    error(("Residual: input has %d channels but output of '%s' has %d")
+      :format(self.size_in, last.name, self.size_out), level)
+  end
+end
+
+function Residual:append(mod, name)
+  self:_append(mod, name, 3)
+  self:_check(3)
+  return self
+end
+
+function Residual:evolve(x, record)
+  x = Module._auto_batch(self, x)
+  local out, state, rec = Sequential.evolve(self, x, record)
+  return out + x, state, rec
+end
+
+return Residual

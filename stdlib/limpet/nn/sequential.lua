@@ -1,0 +1,88 @@
+-- stdlib/limpet/nn/sequential.lua -- nn.Sequential: modules in a chain
+-- (Rockpool's Sequential).
+-- Owns: auto-names `<position>_<Class>` (1-based), indexing by position
+-- (net[2]) and by name (net["2_LIF"]), append, the channel check between
+-- neighbours, and nesting of states and records by sub-module name (records
+-- also hold each sub-module's output as `<name>_output`, as Rockpool).
+local class = require "limpet.class"
+local Module = require "limpet.nn.module"
+local U = require "limpet.nn.util"
+
+local Sequential = Module:extend("Sequential")
+
+-- The modules given as Sequential{m1, m2} or Sequential(m1, m2).
+function Sequential.collect_args(fname, ...)
+  local n = select("#", ...)
+  local first = ...
+  local mods = table.pack(...)
+  if n == 1 and type(first) == "table" and not class.is_a(first, Module) then
+    mods = first
+    mods.n = #first
+  end
+  for i = 1, mods.n do
+    if not class.is_a(mods[i], Module) then
+      U.argerror(fname, n == 1 and 1 or i, ("module expected at position %d, got %s"):format(i, type(mods[i])), 4)
+    end
+  end
+  return mods
+end
+
+--- nn.Sequential{m1, m2, ...} or nn.Sequential(m1, m2, ...)
+function Sequential:init(...)
+  Module.init(self, nil)
+  local mods = Sequential.collect_args(getmetatable(self).__name, ...)
+  for i = 1, mods.n do self:_append(mods[i], nil, 4) end
+end
+
+function Sequential:_update_shape()
+  local order = self._mod_order
+  if #order == 0 then return end
+  local first, last = self._mods[order[1]], self._mods[order[#order]]
+  if first.size_in and last.size_out then
+    self:set_shape({ first.size_in, last.size_out })
+  end
+end
+
+function Sequential:_append(mod, name, level)
+  local fname = getmetatable(self).__name
+  if not class.is_a(mod, Module) then
+    U.argerror("append", 1, "module expected, got " .. type(mod), level)
+  end
+  local pos = #self._mod_order + 1
+  name = name or ("%d_%s"):format(pos, getmetatable(mod).__name)
+  if type(name) ~= "string" then U.argerror("append", 2, "string expected, got " .. type(name), level) end
+  if self._mods[name] then U.argerror("append", 2, ("a module named '%s' is already in the chain"):format(name), level) end
+  local prev = pos > 1 and self._mods[self._mod_order[pos - 1]]
+  if prev and prev.size_out and mod.size_in and prev.size_out ~= mod.size_in then
+    error(("%s: output of '%s' has %d channels but '%s' expects %d")
+      :format(fname, prev.name, prev.size_out, name, mod.size_in), level)
+  end
+  self:submodule(name, mod)
+  rawset(self, pos, mod)
+  self:_update_shape()
+  return self
+end
+
+--- net:append(mod[, name]) -> net
+function Sequential:append(mod, name) return self:_append(mod, name, 3) end
+
+-- nn.load rebuilds chains empty, then appends the saved children by name.
+function Sequential.rebuild(C) return C() end
+
+function Sequential:__len() return #self._mod_order end
+
+function Sequential:evolve(x, record)
+  local state, rec = {}, {}
+  for _, n in ipairs(self._mod_order) do
+    local out, st, r = self._mods[n]:evolve(x, record)
+    state[n] = st or {}
+    if record then
+      rec[n] = r or {}
+      rec[n .. "_output"] = out
+    end
+    x = out
+  end
+  return x, state, rec
+end
+
+return Sequential

@@ -1,0 +1,91 @@
+-- stdlib/limpet/nn/util.lua -- small helpers shared by the nn modules.
+-- Owns: option-table checking (unknown fields rejected by name), shape
+-- formatting for messages, turning numbers / Lua arrays / tensors into
+-- tensors of a wanted shape. Not here: the Module machinery (module.lua).
+local lp = require "limpet"
+
+local U = {}
+
+--- U.argerror(fname, argno, msg[, level]) raises "bad argument #n to 'f' (msg)".
+function U.argerror(fname, argno, msg, level)
+  error(("bad argument #%d to '%s' (%s)"):format(argno, fname, msg), (level or 1) + 1)
+end
+
+--- U.options(fname, argno, opts, defaults[, level]) -> a new table of the
+-- defaults overlaid with opts; a field not in defaults is an error. A
+-- default of U.NONE means "no default" (the field may be given or absent).
+U.NONE = setmetatable({}, { __name = "nn.NONE" })
+function U.options(fname, argno, opts, defaults, level)
+  level = (level or 1) + 1
+  if opts == nil then opts = {} end
+  if type(opts) ~= "table" or lp.is_tensor(opts) then
+    U.argerror(fname, argno, "table expected, got " .. (lp.is_tensor(opts) and "tensor" or type(opts)), level)
+  end
+  local out = {}
+  for k, v in pairs(defaults) do if v ~= U.NONE then out[k] = v end end
+  for k, v in pairs(opts) do
+    if type(k) ~= "string" or defaults[k] == nil then
+      U.argerror(fname, argno, ("unknown field '%s'"):format(tostring(k)), level)
+    end
+    out[k] = v
+  end
+  return out
+end
+
+--- U.fmt_shape({2, 3}) -> "(2, 3)"; {4} -> "(4,)"; {} -> "()"
+function U.fmt_shape(s)
+  if #s == 1 then return "(" .. tostring(s[1]) .. ",)" end
+  local parts = {}
+  for i = 1, #s do parts[i] = tostring(s[i]) end
+  return "(" .. table.concat(parts, ", ") .. ")"
+end
+
+function U.same_shape(a, b)
+  if #a ~= #b then return false end
+  for i = 1, #a do if a[i] ~= b[i] then return false end end
+  return true
+end
+
+function U.numel(shape)
+  local n = 1
+  for i = 1, #shape do n = n * shape[i] end
+  return n
+end
+
+--- U.is_float_dtype(dt)
+function U.is_float(t) return t.dtype == "float32" or t.dtype == "float64" end
+
+--- U.to_tensor(v[, shape]) -> a new tensor (never the caller's) of shape
+-- `shape` when given: numbers and one-element tensors are filled in, a
+-- tensor with the same number of elements is reshaped. Returns nil, msg
+-- when v cannot be made into that shape. Integer and bool data become
+-- float32; float64 stays float64.
+function U.to_tensor(v, shape)
+  local t
+  if type(v) == "number" then
+    if shape then return lp.full(shape, v + 0.0, "float32") end
+    return lp.tensor(v + 0.0, "float32")
+  elseif lp.is_tensor(v) then
+    t = v:detach():clone()
+  elseif type(v) == "table" then
+    local ok, r = pcall(lp.tensor, v)
+    if not ok then return nil, "expected a number, table of numbers or tensor" end
+    t = r
+  else
+    return nil, "expected a number or tensor, got " .. type(v)
+  end
+  if not U.is_float(t) then t = t:astype "float32" end
+  if shape and not U.same_shape(t.shape, shape) then
+    local n = t:numel()
+    if n == 1 then
+      t = lp.full(shape, t:reshape(-1):get(1), t.dtype)
+    elseif n == U.numel(shape) and #t.shape <= 1 then
+      t = t:reshape(shape)
+    else
+      return nil, ("expected shape %s, got %s"):format(U.fmt_shape(shape), U.fmt_shape(t.shape))
+    end
+  end
+  return t
+end
+
+return U

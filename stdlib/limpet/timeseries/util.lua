@@ -1,0 +1,87 @@
+-- stdlib/limpet/timeseries/util.lua -- helpers shared by the time-series
+-- classes: a small class maker, argument errors in luaL_argerror's words,
+-- option checking, conversion of times and ids to tensors, and the
+-- float-tolerant step count. Not here: the classes themselves
+-- (continuous.lua, event.lua).
+local core = require "limpet.core"
+
+local U = {}
+
+-- Relative tolerance under which two times count as the same instant.
+U.TOL = 1e-9
+
+-- A class: a table that is its objects' metatable; calling it constructs.
+function U.class(name, ctor)
+  local C = { __name = name }
+  C.__index = C
+  return setmetatable(C, { __call = function(_, ...) return ctor(...) end })
+end
+
+-- Raise "bad argument #k to 'fn' (msg)" at the caller of the API function.
+function U.argerror(fname, k, msg, level)
+  error(("bad argument #%d to '%s' (%s)"):format(k, fname, msg), (level or 2) + 1)
+end
+
+-- Check an options table: nil or a table whose keys are all in `allowed`.
+function U.opts(o, allowed, fname, k)
+  if o == nil then return {} end
+  if type(o) ~= "table" then U.argerror(fname, k, "expected an options table, got " .. type(o), 2) end
+  for key in pairs(o) do
+    if not allowed[key] then U.argerror(fname, k, ("unknown field '%s'"):format(tostring(key)), 2) end
+  end
+  return o
+end
+
+function U.number(v, fname, k, field)
+  if type(v) ~= "number" or v ~= v then
+    U.argerror(fname, k, ("field '%s' must be a number, got %s"):format(field, type(v)), 3)
+  end
+  return v
+end
+
+-- A 1-d float64 contiguous tensor from a tensor, a Lua table or a number.
+function U.times(x, fname, k, what)
+  what = what or "times"
+  local t
+  if core.is_tensor(x) then
+    t = x
+  elseif type(x) == "table" then
+    t = core.tensor(x, "float64")
+  elseif type(x) == "number" then
+    t = core.tensor({ x }, "float64")
+  else
+    U.argerror(fname, k, ("expected %s as a tensor or table, got %s"):format(what, type(x)), 2)
+  end
+  if t:dim() ~= 1 then
+    U.argerror(fname, k, ("expected 1-d %s, got %d dims"):format(what, t:dim()), 2)
+  end
+  if t.dtype ~= "float64" then t = t:astype "float64" end
+  return t:contiguous()
+end
+
+-- Number of dt steps covering a duration: ceil(duration / dt), where a
+-- quotient within rounding of an integer counts as that integer.
+function U.nsteps(duration, dt)
+  local n = duration / dt
+  local r = math.floor(n + 0.5)
+  if math.abs(n - r) <= U.TOL * math.max(1, math.abs(n)) then return math.max(0, r) end
+  return math.max(0, math.ceil(n))
+end
+
+-- The next double above x (x finite).
+function U.nextup(x)
+  if x == 0 then return 4.9406564584124654e-324 end
+  local i = string.unpack("<i8", string.pack("<d", x))
+  i = x > 0 and i + 1 or i - 1
+  return (string.unpack("<d", string.pack("<i8", i)))
+end
+
+function U.fmt(x) return ("%.6g"):format(x) end
+
+-- Is t (a number) within [a, b], with tolerance?
+function U.within(t, a, b)
+  local tol = U.TOL * math.max(1, math.abs(a), math.abs(b))
+  return t >= a - tol and t <= b + tol
+end
+
+return U
