@@ -109,9 +109,12 @@ demo: deps
 	$(EXE) examples/demo.lua --quick
 	$(EXE) examples/temporal_xor.lua --quick
 	$(EXE) examples/spiking_regression.lua --quick
+	$(EXE) examples/xylo_deploy.lua --quick
 
+# `make bench QUICK=1`: fewer repetitions (under a minute).
 bench: all
-	@if [ -d bench ]; then for b in bench/*.lua; do $(EXE) $$b; done; else echo "no benchmarks yet"; fi
+	@if [ -d bench ]; then for b in bench/*.lua; do $(EXE) $$b $(if $(filter-out 0,$(QUICK)),--quick); done; \
+	  else echo "no benchmarks yet"; fi
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/limpet \

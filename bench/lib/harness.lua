@@ -68,7 +68,7 @@ end
 
 -- Bernoulli(p) spikes of the given shape, float32, from lp's seeded generator.
 function H.spikes(shape, p)
-  return (lp.rand(shape) < p):astype("float32")
+  return lp.rand(shape):lt(p):astype("float32")
 end
 
 return H

@@ -573,7 +573,22 @@ static lp_status matmul_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_t
     lp_tensor_release(tr); lp_tensor_release(r); lp_tensor_release(s);
     tr = r = s = NULL;
   }
-  if (lp_node_input_needs_grad(n, 1)) {             /* gb = a^T g */
+  if (lp_node_input_needs_grad(n, 1) && bnd == 2 && and_ > 2) {
+    /* one shared b: gb = a^T g with a's and g's batch folded into rows, one
+       product (sparse a: scatter-adds in linalg.c) and no batch of partial
+       products to sum */
+    int64_t sa[2], sg[2];
+    lp_tensor *af = NULL, *gf = NULL;
+    sa[1] = lp_node_input_shape(n, 0)[and_ - 1];
+    sa[0] = lp_tensor_numel(lp_node_saved(n, p->sa)) / (sa[1] ? sa[1] : 1);
+    sg[0] = sa[0]; sg[1] = lp_node_input_shape(n, 1)[1];
+    st = lp_tensor_reshape(ctx, lp_node_saved(n, p->sa), 2, sa, &af);
+    if (st == LP_OK) st = lp_tensor_reshape(ctx, g, 2, sg, &gf);
+    if (st == LP_OK) st = lp_tensor_transpose(ctx, af, 0, 1, &tr);
+    if (st == LP_OK) st = lp_matmul(ctx, tr, gf, &gin[1]);
+    lp_tensor_release(af); lp_tensor_release(gf);
+    if (st != LP_OK) goto done;
+  } else if (lp_node_input_needs_grad(n, 1)) {      /* gb = a^T g */
     int64_t sh[LP_MAXDIM];
     a2 = lp_tensor_retain(lp_node_saved(n, p->sa));
     if (and_ == 1) TRY(unsq(ctx, &a2, 0));

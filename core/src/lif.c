@@ -20,6 +20,17 @@
 #include <math.h>
 #include <string.h>
 
+/* The per-step loops are unit-stride vector loops: O3, and on x86-64 with
+   GCC AVX-512 / AVX2 / baseline versions chosen at load time. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3")
+#endif
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define LIF_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define LIF_CLONES
+#endif
+
 typedef struct lif_dims {
   int64_t B, T, N, k;
   int threads;
@@ -342,8 +353,8 @@ lp_status lp_lif(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts *o, lp_lif
     if ((st = lp_tensor_clone(ctx, ts.v, &ts.V0)) != LP_OK) goto fail;
     if ((st = lp_tensor_clone(ctx, ts.s, &ts.S0)) != LP_OK) goto fail;
   }
-  if (a->w_rec) {
-    rbytes = (size_t)(d.B * N * k) * lp_dtype_size(dt);
+  {                            /* recurrent input / scratch rows: 3 rows of k*N per batch row */
+    rbytes = (size_t)(3 * d.B * N * k) * lp_dtype_size(dt);
     if (!(r = lp_ctx_alloc_raw(ctx, rbytes ? rbytes : 1))) { st = LP_ENOMEM; goto fail; }
   }
 

@@ -10,9 +10,15 @@
 ** operands compute in int64 (wrapping) and give int64; a float operand with
 ** an integer one promotes (lp_dtype_promote). Batch items poll the
 ** context's interrupt flag.
+** Speed: when b is one matrix shared by every batch item and a is
+** contiguous, the batch folds into one product of batch*m rows. Float
+** products whose left operand is sparse (spike trains, their transposes in
+** weight gradients) go to the event-driven kernels of sparse.c, chosen by
+** density measured on the fly; OpenBLAS takes the rest.
 */
 #include "limpet/ops.h"
 #include "tensor_impl.h"
+#include "sparse.h"
 #include <cblas.h>
 #include <stdio.h>
 
@@ -156,10 +162,16 @@ lp_status lp_matmul(lp_ctx *ctx, const lp_tensor *a, const lp_tensor *b, lp_tens
   if (lp_dtype_is_float(cdt) && nt >= 1 && openblas_get_num_threads() != nt)
     openblas_set_num_threads(nt);
   if (M * N == 0 || K == 0) goto finish;
+  if (lp_dtype_is_float(cdt) && nba > 0 && nbb == 0 && lp_tensor_is_contiguous(A.t)) {
+    M *= nbatch;                       /* one shared b: fold a's batch into rows */
+    nbatch = 1; nbo = 0;
+    A.trans = 0; A.ld = K;
+  }
   {
     size_t es = lp_dtype_size(cdt);
     char *pa = lp_ptr(A.t), *pb = lp_ptr(B.t), *pc = lp_ptr(r);
     for (bi = 0; bi < nbatch; bi++) {
+      int sparse_done = 0;
       int64_t offa = 0, offb = 0, rem = bi;
       char *ca, *cb, *cc = pc + (size_t)(bi * M * N) * es;
       for (d = nbo - 1; d >= 0; d--) {
@@ -171,6 +183,10 @@ lp_status lp_matmul(lp_ctx *ctx, const lp_tensor *a, const lp_tensor *b, lp_tens
       if (bi > 0 && (st = lp_ctx_check_interrupt(ctx)) != LP_OK) goto done;
       ca = pa + offa * (int64_t)es;
       cb = pb + offb * (int64_t)es;
+      if (lp_dtype_is_float(cdt) && !B.trans &&
+          (st = lp_sp_gemm(ctx, cdt, M, N, K, ca, A.ld, A.trans, cb, B.ld, cc, nt, &sparse_done)) != LP_OK)
+        goto done;
+      if (sparse_done) continue;
       if (cdt == LP_F32)
         cblas_sgemm(CblasRowMajor, A.trans ? CblasTrans : CblasNoTrans,
                     B.trans ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0f,

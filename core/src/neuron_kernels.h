@@ -73,15 +73,74 @@ typedef struct FN(lif_bufs) {
   REAL *r;                        /* scratch (B, K): recurrent input         */
 } FN(lif_bufs);
 
+/* One step of the plain LIF (k = 1, no ahp, synaptic memory) for one batch
+   row, as unit-stride loops the compiler vectorises: in = x_t (+ recurrent
+   input), C/U rows saved (scratch rows when no grad), state updated in place. */
+LIF_CLONES static void FN(lif_step1)(int64_t N, const REAL *in, const REAL *alpha, const REAL *beta,
+                                     const REAL *bias, const REAL *th, const REAL *noise, REAL maxs,
+                                     REAL *v, REAL *isyn, REAL *s, REAL *St, REAL *Ut, REAL *Ct) {
+  int64_t n;
+  for (n = 0; n < N; n++) {
+    const REAL cur = isyn[n] + in[n];
+    const REAL is = beta[n] * cur;
+    REAL u = alpha[n] * v[n] + is + bias[n], sp;
+    Ct[n] = cur;
+    isyn[n] = is;
+    if (noise) u += noise[n];
+    Ut[n] = u;
+    sp = u >= th[n] ? (REAL)floor(u / th[n]) : (REAL)0;
+    sp = sp > maxs ? maxs : sp;
+    sp = sp < 0 ? 0 : sp;
+    v[n] = u - sp * th[n];
+    s[n] = sp;
+    St[n] = sp;
+  }
+}
+
+/* r[0..K) = x[0..K) + sum over active m of s[m] * W[m, :] */
+LIF_CLONES static void FN(lif_recur)(int64_t N, int64_t K, const REAL *x, const REAL *s, const REAL *W, REAL *r) {
+  int64_t j, m;
+  for (j = 0; j < K; j++) r[j] = x[j];
+  for (m = 0; m < N; m++) {
+    const REAL sm = s[m], *wm = W + m * K;
+    if (sm == 0) continue;
+    if (sm == 1) for (j = 0; j < K; j++) r[j] += wm[j];
+    else for (j = 0; j < K; j++) r[j] += sm * wm[j];
+  }
+}
+
+static int FN(lif_fast_ok)(const lif_dims *d, const FN(lif_bufs) *p) {
+  return d->k == 1 && !d->membrane_only && !p->iahp && !p->Rec;
+}
+
 /* Forward, all T steps; OpenMP over batch rows. *stop set on interrupt. */
 static void FN(lif_forward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *p, int *stop) {
   const int64_t B = d->B, T = d->T, N = d->N, k = d->k, K = N * d->k;
   const REAL maxs = (REAL)d->maxs;
   int64_t b;
+  if (FN(lif_fast_ok)(d, p)) {
+#pragma omp parallel for schedule(static) num_threads(d->threads) if (d->threads > 1 && B > 1)
+    for (b = 0; b < B; b++) {
+      REAL *v = p->v + b * N, *isyn = p->isyn + b * N, *s = p->s + b * N;
+      REAL *r = p->r + b * 3 * N, *uscr = r + N, *cscr = r + 2 * N;   /* 3 rows per batch row */
+      int64_t t;
+      for (t = 0; t < T; t++) {
+        const int64_t bt = b * T + t;
+        const REAL *in = p->x + bt * N;
+        if (*stop || lp_ctx_interrupted(ctx)) { *stop = 1; break; }
+        if (p->W) { FN(lif_recur)(N, N, in, s, p->W, r); in = r; }
+        FN(lif_step1)(N, in, p->alpha, p->beta, p->bias, p->th, p->noise ? p->noise + bt * N : NULL, maxs,
+                      v, isyn, s, p->S + bt * N, p->U ? p->U + bt * N : uscr, p->C ? p->C + bt * N : cscr);
+        if (p->V) memcpy(p->V + bt * N, v, (size_t)N * sizeof *v);
+        if (p->Isr) memcpy(p->Isr + bt * N, isyn, (size_t)N * sizeof *isyn);
+      }
+    }
+    return;
+  }
 #pragma omp parallel for schedule(static) num_threads(d->threads) if (d->threads > 1 && B > 1)
   for (b = 0; b < B; b++) {
     REAL *v = p->v + b * N, *isyn = p->isyn + b * N * k, *s = p->s + b * N;
-    REAL *iahp = p->iahp ? p->iahp + b * N : NULL, *r = p->r ? p->r + b * K : NULL;
+    REAL *iahp = p->iahp ? p->iahp + b * N : NULL, *r = p->W ? p->r + b * K : NULL;
     int64_t t, n, j, m;
     for (t = 0; t < T; t++) {
       const REAL *xt = p->x + (b * T + t) * K;
@@ -143,10 +202,72 @@ typedef struct FN(lif_grads) {
      ds_{t-1}    = W . dc_t + w_ahp da_t  da_t = beta_ahp (du_t + da_{t+1})
    with du_t = gv_t + gs_t s'(u_t),  gv_t = dL/dv_t + dv_t (carried),
         gs_t = dL/ds_t + ds_t (carried) - th gv_t  (through the reset).      */
+LIF_CLONES static void FN(lif_bstep1)(int64_t N, REAL window, const REAL *alpha, const REAL *beta,
+                                      const REAL *th, const REAL *U, const REAL *S, const REAL *C,
+                                      const REAL *vprev, const REAL *gS, const REAL *gV,
+                                      REAL *gv, REAL *gs, REAL *gi, REAL *dc,
+                                      REAL *dalpha, REAL *dbeta, REAL *dbias, REAL *dth) {
+  int64_t n;
+  for (n = 0; n < N; n++) {
+    const REAL thn = th[n], u = U[n];
+    const REAL gvn = gv[n] + (gV ? gV[n] : 0);
+    const REAL gsn = gs[n] + (gS ? gS[n] : 0) - thn * gvn;
+    const int on = u >= thn - window;
+    const REAL su = on ? (REAL)1 / thn : 0, sth = on ? -u / (thn * thn) : 0;
+    const REAL d_u = gvn + gsn * su, di = d_u + gi[n], dcn = beta[n] * di;
+    dth[n] += -gvn * S[n] + gsn * sth;
+    dalpha[n] += d_u * vprev[n];
+    dbias[n] += d_u;
+    gv[n] = alpha[n] * d_u;
+    dbeta[n] += di * C[n];
+    dc[n] = dcn;
+    gi[n] = dcn;
+  }
+}
+
+/* Backward of the fast forward with the StepPWL surrogate: time outer, batch
+   rows in parallel within a step, then dL/ds_{t-1} = dc_t . W^T for all rows
+   as one GEMM (BLAS threads outside the parallel region: one pool). */
+static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *p,
+                                  const FN(lif_grads) *g, int *stop) {
+  const int64_t B = d->B, T = d->T, N = d->N;
+  const REAL window = (REAL)d->window;
+  int64_t t, b;
+  for (b = 0; b < B * N; b++) { g->gv[b] = 0; g->gs[b] = 0; g->gi[b] = 0; }
+  for (t = T - 1; t >= 0; t--) {
+    if (*stop || lp_ctx_interrupted(ctx)) { *stop = 1; return; }
+#pragma omp parallel for schedule(static) num_threads(d->threads) if (d->threads > 1 && B > 1)
+    for (b = 0; b < B; b++) {
+      const int64_t bt = b * T + t;
+      const REAL *vprev = t ? p->V + (bt - 1) * N : g->V0 + b * N;
+      FN(lif_bstep1)(N, window, p->alpha, p->beta, p->th, p->U + bt * N, p->S + bt * N, p->C + bt * N, vprev,
+                     g->gS ? g->gS + bt * N : NULL, g->gV ? g->gV + bt * N : NULL,
+                     g->gv + b * N, g->gs + b * N, g->gi + b * N, g->dX + bt * N,
+                     g->dalpha + b * N, g->dbeta + b * N, g->dbias + b * N, g->dth + b * N);
+    }
+    if (p->W) {                                   /* gs (B, N) = dc_t (B, N; row stride T*N) . W^T */
+      if (sizeof(REAL) == sizeof(float))
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)N, (int)N, 1.0f,
+                    (const float *)(g->dX + t * N), (int)(T * N), (const float *)p->W, (int)N, 0.0f,
+                    (float *)g->gs, (int)N);
+      else
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)N, (int)N, 1.0,
+                    (const double *)(g->dX + t * N), (int)(T * N), (const double *)p->W, (int)N, 0.0,
+                    (double *)g->gs, (int)N);
+    } else {
+      for (b = 0; b < B * N; b++) g->gs[b] = 0;
+    }
+  }
+}
+
 static void FN(lif_backward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *p,
                              const FN(lif_grads) *g, int *stop) {
   const int64_t B = d->B, T = d->T, N = d->N, k = d->k, K = N * d->k;
   int64_t b;
+  if (d->k == 1 && !d->membrane_only && !p->wahp && d->sg == LP_SG_STEP_PWL && B * N > 0) {
+    FN(lif_backward_fast)(ctx, d, p, g, stop);
+    return;
+  }
 #pragma omp parallel for schedule(static) num_threads(d->threads) if (d->threads > 1 && B > 1)
   for (b = 0; b < B; b++) {
     REAL *gv = g->gv + b * N, *gi = g->gi + b * K, *gs = g->gs + b * N, *ga = g->ga + b * N;

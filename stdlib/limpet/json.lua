@@ -105,6 +105,9 @@ local function dec_error(msg, pos)
 end
 
 local function skip(s, i)
+  local b = s:byte(i)
+  -- fast path: most values are not preceded by white space
+  if b ~= 32 and b ~= 9 and b ~= 10 and b ~= 13 then return i end
   local _, e = s:find("^[ \t\r\n]*", i)
   return e + 1
 end
@@ -147,65 +150,90 @@ local function decode_string(s, i)   -- s:sub(i, i) == '"'
 end
 
 local function decode_number(s, i)
-  local int = s:match("^-?%d+", i)
-  if not int or int:match("^-?0%d") then dec_error("bad number", i) end
-  local j = i + #int
-  local frac = s:match("^%.%d+", j)
-  if frac then j = j + #frac elseif s:sub(j, j) == "." then dec_error("bad number", i) end
-  local exp = s:match("^[eE][-+]?%d+", j)
-  if exp then j = j + #exp elseif s:find("^[eE]", j) then dec_error("bad number", i) end
-  local text = s:sub(i, j - 1)
-  local v = (not frac and not exp) and math.tointeger(tonumber(text)) or nil
+  -- one match for the common shapes, then JSON's grammar checked on the text
+  local text = s:match("^-?%d+%.?%d*[eE]?[-+]?%d*", i)
+  if not text or text:find("^-?0%d") or text:find("%.$") or text:find("%.[eE]")
+     or text:find("[eE][-+]?$") then
+    -- fall back to the careful reader for the exact error position
+    local int = s:match("^-?%d+", i)
+    if not int or int:match("^-?0%d") then dec_error("bad number", i) end
+    dec_error("bad number", i)
+  end
+  local j = i + #text
+  if s:find("^[%.eE]", j) then dec_error("bad number", i) end
+  local v = not text:find("[%.eE]") and math.tointeger(tonumber(text)) or nil
   if v == nil then v = tonumber(text) + 0.0 end
   return v, j
 end
 
+local B_LBRACE, B_RBRACE, B_LBRACK, B_RBRACK = 123, 125, 91, 93
+local B_QUOTE, B_COLON, B_COMMA, B_MINUS = 34, 58, 44, 45
+
 function decode_value(s, i, depth)
   if depth > 512 then dec_error("nesting too deep", i) end
   i = skip(s, i)
-  local c = s:sub(i, i)
-  if c == "{" then
+  local c = s:byte(i)
+  if c == B_LBRACE then
     local obj = {}
     i = skip(s, i + 1)
-    if s:sub(i, i) == "}" then return obj, i + 1 end
+    if s:byte(i) == B_RBRACE then return obj, i + 1 end
     while true do
-      if s:sub(i, i) ~= '"' then dec_error("expected a string key", i) end
+      if s:byte(i) ~= B_QUOTE then dec_error("expected a string key", i) end
       local k
       k, i = decode_string(s, i)
       i = skip(s, i)
-      if s:sub(i, i) ~= ":" then dec_error("expected ':'", i) end
+      if s:byte(i) ~= B_COLON then dec_error("expected ':'", i) end
       local v
       v, i = decode_value(s, i + 1, depth + 1)
       obj[k] = v
       i = skip(s, i)
-      local d = s:sub(i, i)
-      if d == "}" then return obj, i + 1 end
-      if d ~= "," then dec_error("expected ',' or '}'", i) end
+      local d = s:byte(i)
+      if d == B_RBRACE then return obj, i + 1 end
+      if d ~= B_COMMA then dec_error("expected ',' or '}'", i) end
       i = skip(s, i + 1)
     end
-  elseif c == "[" then
+  elseif c == B_LBRACK then
     local arr, n = json.array(), 0
     i = skip(s, i + 1)
-    if s:sub(i, i) == "]" then return arr, i + 1 end
+    if s:byte(i) == B_RBRACK then return arr, i + 1 end
+    -- fast path: a flat array of numbers (weights, spikes) read in one sweep
+    local _, e = s:find("^[-%d%.eE+, \t\r\n]*%]", i)
+    if e then
+      local ok = true
+      for tok in s:sub(i, e - 1):gmatch("[^,%s]+") do
+        if not tok:find("^-?%d+%.?%d*[eE]?[-+]?%d*$") or tok:find("^-?0%d") or tok:find("%.$")
+           or tok:find("%.[eE]") or tok:find("[eE][-+]?$") then ok = false; break end
+        local v = not tok:find("[%.eE]") and math.tointeger(tonumber(tok)) or nil
+        if v == nil then v = tonumber(tok) + 0.0 end
+        n = n + 1
+        arr[n] = v
+      end
+      -- the separators must be exactly one comma between values
+      if ok and n > 0 and select(2, s:sub(i, e - 1):gsub(",", "")) == n - 1 then return arr, e + 1 end
+      for k = n, 1, -1 do arr[k] = nil end
+      n = 0
+    end
     while true do
       local v
-      v, i = decode_value(s, i, depth + 1)
+      local b = s:byte(i)
+      if b == B_MINUS or (b and b >= 48 and b <= 57) then v, i = decode_number(s, i)
+      else v, i = decode_value(s, i, depth + 1) end
       n = n + 1
       arr[n] = v
       i = skip(s, i)
-      local d = s:sub(i, i)
-      if d == "]" then return arr, i + 1 end
-      if d ~= "," then dec_error("expected ',' or ']'", i) end
-      i = i + 1
+      local d = s:byte(i)
+      if d == B_RBRACK then return arr, i + 1 end
+      if d ~= B_COMMA then dec_error("expected ',' or ']'", i) end
+      i = skip(s, i + 1)
     end
-  elseif c == '"' then return decode_string(s, i)
-  elseif c == "-" or c:match("%d") then return decode_number(s, i)
+  elseif c == B_QUOTE then return decode_string(s, i)
+  elseif c == B_MINUS or (c and c >= 48 and c <= 57) then return decode_number(s, i)
   elseif s:sub(i, i + 3) == "true" then return true, i + 4
   elseif s:sub(i, i + 4) == "false" then return false, i + 5
   elseif s:sub(i, i + 3) == "null" then return json.null, i + 4
-  elseif c == "" then dec_error("unexpected end of input", i)
+  elseif c == nil then dec_error("unexpected end of input", i)
   end
-  dec_error("unexpected character '" .. c .. "'", i)
+  dec_error("unexpected character '" .. string.char(c) .. "'", i)
 end
 
 --- json.decode(text) -> value (null becomes json.null)

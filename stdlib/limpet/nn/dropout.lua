@@ -43,4 +43,21 @@ function TimeStepDropout:evolve(x, record)
   return x * mask, {}, {}
 end
 
+-- Dropout acts in training only: its graph is the identity, a GraphHolder
+-- whose output nodes are its input nodes (Sequential skips it altogether).
+local function identity_graph(self)
+  local G = require "limpet.graph"
+  local n = self.size_in
+  if not n then
+    error(("%s needs a shape to build its graph"):format(self.full_name), 3)
+  end
+  local nodes = {}
+  for i = 1, n do nodes[i] = G.GraphNode() end
+  return G.GraphHolder(nodes, nodes, self:_graph_name(), self)
+end
+UnitDropout._graph_identity = true
+TimeStepDropout._graph_identity = true
+function UnitDropout:as_graph() return identity_graph(self) end
+function TimeStepDropout:as_graph() return identity_graph(self) end
+
 return { UnitDropout = UnitDropout, TimeStepDropout = TimeStepDropout }

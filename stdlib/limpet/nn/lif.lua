@@ -219,6 +219,51 @@ function LIF:evolve(x, record)
   return spikes, self:state(), record and rec or {}
 end
 
+-- graphs ----------------------------------------------------------------------
+
+-- tau_mem (N) and tau_syn (N, k) as float64 tensors, whatever the leak mode:
+-- decays alpha -> tau = -dt / ln(alpha); bitshifts dash -> tau = dt·2^dash.
+function LIF:_graph_taus()
+  local dt = self.dt
+  local function f64(t) return t:detach():astype("float64") end
+  local mode = self.leak_mode
+  if mode == "decays" then
+    return lp.tensor(-dt, "float64") / lp.log(f64(self.alpha)),
+           lp.tensor(-dt, "float64") / lp.log(f64(self.beta))
+  elseif mode == "bitshifts" then
+    return lp.exp(f64(self.dash_mem) * LN2) * dt, lp.exp(f64(self.dash_syn) * LN2) * dt
+  end
+  return f64(self.tau_mem), f64(self.tau_syn)
+end
+
+-- The neurons (k synapses plus `extra` more per neuron) and, when there are
+-- recurrent weights (N, (k + extra)·N), the LinearWeights closing the loop.
+-- Returns the graph and the neurons.
+function LIF:_lif_graph(tau_syn, w_rec)
+  local G = require "limpet.graph"
+  local name = self:_graph_name()
+  local N = self.size_out
+  local tau_mem = self:_graph_taus()
+  local ks = tau_syn.shape[2]
+  local neurons = G.LIFNeuronWithSynsRealValue:factory(ks * N, N, name, self, {
+    tau_mem = tau_mem, tau_syn = tau_syn:reshape({ ks * N }),
+    threshold = self.threshold, bias = self.bias, dt = self.dt })
+  if not w_rec then return neurons, neurons end
+  G.LinearWeights(neurons.output_nodes, neurons.input_nodes, name .. "_recurrent", self,
+    { weights = w_rec })
+  return G.GraphHolder(neurons.input_nodes, neurons.output_nodes, name, self), neurons
+end
+
+--- lif:as_graph() -> LIFNeuronWithSynsRealValue (tau_mem (N), tau_syn (k·N,
+-- neuron-major), threshold, bias, dt); with w_rec a GraphHolder that adds
+-- the recurrent LinearWeights from the output nodes to the input nodes.
+-- LIFBitshift exports its trained taus: the mapper's dash = log2(tau / dt)
+-- rounds to the decay LIFBitshift simulates.
+function LIF:as_graph()
+  local _, tau_syn = self:_graph_taus()
+  return (self:_lif_graph(tau_syn, self.w_rec))
+end
+
 -- LIFBitshift -----------------------------------------------------------------
 -- Time constants are trained; the decays used are the nearest
 -- Xylo-representable 1 - 2^-dash, dash = round(log2(tau / dt)), rounded
@@ -265,6 +310,10 @@ function LIFNeuron:init(shape, opts)
   for i, n in ipairs(self._order) do if n == "tau_syn" then table.remove(self._order, i) break end end
 end
 
+function LIFNeuron:as_graph()
+  error(("%s has no synaptic state; as_graph is not supported"):format(self.full_name), 2)
+end
+
 function LIFNeuron:decays()
   return lp.exp((-self.dt) / self.tau_mem), lp.ones({ self.size_out, 1 })
 end
@@ -288,6 +337,42 @@ function aLIF:init(shape, opts)
   self:parameter("tau_ahp", per_neuron("aLIF", "tau_ahp", o.tau_ahp, N), { shape = { N }, family = "taus" })
   self:parameter("w_ahp", per_neuron("aLIF", "w_ahp", o.w_ahp, N), { shape = { N }, family = "weights" })
   self:state("iahp", 0, { shape = { N } })
+end
+
+--- alif:as_graph(): the after-hyperpolarisation current becomes one more
+-- synapse per neuron (tau_ahp), fed by a recurrent self-weight w_ahp, as
+-- Rockpool exports it: a 1-synapse aLIF maps to a 2-synapse Xylo Audio 2
+-- neuron. Neuron n's inputs are k + 1 nodes (neuron-major); the holder's
+-- input nodes are the k of each neuron that the layer's input feeds.
+function aLIF:as_graph()
+  local G = require "limpet.graph"
+  local N, k = self.size_out, self.n_synapses
+  local _, tau_syn = self:_graph_taus()
+  local tau_ahp = self.tau_ahp:detach():astype("float64"):reshape({ N, 1 })
+  local taus = lp.cat({ tau_syn, tau_ahp }, 2)
+  local ks = k + 1
+  local w = {}
+  local w_rec = self.w_rec and self.w_rec:detach():astype("float64"):reshape(-1):totable()
+  local w_ahp = self.w_ahp:detach():astype("float64"):reshape(-1):totable()
+  for i = 1, N do
+    for n = 1, N do
+      for s = 1, ks do
+        local v = 0.0
+        if s <= k then
+          if w_rec then v = w_rec[(i - 1) * k * N + (n - 1) * k + s] end
+        elseif i == n then
+          v = w_ahp[i]
+        end
+        w[#w + 1] = v
+      end
+    end
+  end
+  local g, neurons = self:_lif_graph(taus, lp.tensor(w, "float64"):reshape({ N, ks * N }))
+  local ins = {}
+  for n = 1, N do
+    for s = 1, k do ins[#ins + 1] = neurons.input_nodes[(n - 1) * ks + s] end
+  end
+  return G.GraphHolder(ins, neurons.output_nodes, g.name, self)
 end
 
 function aLIF:_extra(opts)

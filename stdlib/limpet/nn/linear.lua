@@ -38,4 +38,11 @@ function Linear:evolve(x, record)
   return y, {}, {}
 end
 
+--- lin:as_graph() -> lp.graph.LinearWeights (weights (Nin, Nout), biases or nil)
+function Linear:as_graph()
+  local G = require "limpet.graph"
+  return G.LinearWeights:factory(self.size_in, self.size_out, self:_graph_name(), self,
+    { weights = self.weight, biases = self.bias })
+end
+
 return Linear

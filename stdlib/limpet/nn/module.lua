@@ -352,6 +352,21 @@ end
 
 function Module:__call(...) return self:evolve(...) end
 
+--- mod:timed{dt =, output_num = 1, add_events = false} -> a TimedModule
+-- taking and returning time series (nn/timed.lua).
+function Module:timed(opts) return require("limpet.nn.timed")(self, opts) end
+
+--- mod:as_graph() -> an lp.graph module (GraphModule or GraphHolder); each
+-- module kind that can be mapped to hardware implements it.
+function Module:as_graph()
+  error(("%s does not implement as_graph"):format(self.full_name), 2)
+end
+
+-- The name a module's graph carries: its name in its parent, else its class.
+function Module:_graph_name()
+  return rawget(self, "_name") or getmetatable(self).__name
+end
+
 --- self:_auto_batch(x) -> x as (B, T, N), B, T. (T, N) gets a batch axis of 1.
 -- Checks N against size_in when the module has a shape.
 function Module:_auto_batch(x)

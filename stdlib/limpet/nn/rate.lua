@@ -57,4 +57,20 @@ function Rate:evolve(x, record)
   return out, self:state(), {}
 end
 
+--- rate:as_graph() -> RateNeuronWithSynsRealValue (tau, bias, threshold, dt,
+-- activation); with w_rec, a GraphHolder that adds the recurrent
+-- LinearWeights from the neurons' output nodes to their input nodes.
+function Rate:as_graph()
+  local G = require "limpet.graph"
+  local name = self:_graph_name()
+  local N = self.size_out
+  local neurons = G.RateNeuronWithSynsRealValue:factory(N, N, name, self, {
+    tau = self.tau, bias = self.bias, threshold = self.threshold, dt = self.dt,
+    activation = self.activation })
+  if not self.has_rec then return neurons end
+  G.LinearWeights(neurons.output_nodes, neurons.input_nodes, name .. "_recurrent", self,
+    { weights = self.w_rec })
+  return G.GraphHolder(neurons.input_nodes, neurons.output_nodes, name, self)
+end
+
 return Rate

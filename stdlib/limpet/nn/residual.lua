@@ -33,4 +33,16 @@ function Residual:evolve(x, record)
   return out + x, state, rec
 end
 
+--- res:as_graph() -> GraphHolder over the chain's graph plus an
+-- AliasConnection from the chain's input nodes to its output nodes (the
+-- skip connection; the Xylo mapper turns it into neuron aliases).
+function Residual:as_graph()
+  local G = require "limpet.graph"
+  local graphs = self:_chain_graphs()
+  local first, last = graphs[1], graphs[#graphs]
+  local name = self:_graph_name()
+  G.AliasConnection(first.input_nodes, last.output_nodes, name .. "_skip", self)
+  return G.GraphHolder(first.input_nodes, last.output_nodes, name, self)
+end
+
 return Residual

@@ -85,4 +85,36 @@ function Sequential:evolve(x, record)
   return x, state, rec
 end
 
+-- The graphs of the chain, connected in order (dropout-like identity
+-- modules are skipped). Returns the list of sub-graphs.
+function Sequential:_chain_graphs()
+  local G = require "limpet.graph"
+  local graphs = {}
+  for _, n in ipairs(self._mod_order) do
+    local m = self._mods[n]
+    if not m._graph_identity then
+      local g = m:as_graph()
+      if m._chain_graphs then
+        -- modules inside a nested chain are named by their path: "4_Residual.1_Linear"
+        for _, gm in ipairs((G.bag_graph(g))) do
+          if gm.computational_module ~= m then gm.name = n .. "." .. gm.name end
+        end
+      end
+      if #graphs > 0 then G.connect_modules(graphs[#graphs], g) end
+      graphs[#graphs + 1] = g
+    end
+  end
+  if #graphs == 0 then
+    error(("%s has no module to build a graph from"):format(self.full_name), 3)
+  end
+  return graphs
+end
+
+--- net:as_graph() -> GraphHolder over the connected graphs of the chain.
+function Sequential:as_graph()
+  local G = require "limpet.graph"
+  local graphs = self:_chain_graphs()
+  return G.GraphHolder(graphs[1].input_nodes, graphs[#graphs].output_nodes, self:_graph_name(), self)
+end
+
 return Sequential

@@ -1,0 +1,78 @@
+-- bench/lib/snn.lua -- the W1 family of workloads (issue 6), built from the
+-- real lp.nn modules: batch 32, T = 100, dt = 1 ms, 700 Bernoulli(0.02)
+-- input channels (seeded), Linear 700->N, LIF(N, tau_syn 5 ms, tau_mem
+-- 20 ms, threshold 1, subtractive reset, optional 256x256-style w_rec),
+-- Linear N->20, LIF(20); loss = cross-entropy of the time-summed output
+-- membrane against random labels; Adam (lp.optim) over all parameters.
+-- Also: the GEMM shapes of the same network, for the dense-GEMM limit.
+local lp = require "limpet"
+local H = require "harness"
+
+local S = {}
+S.B, S.T, S.NIN, S.NOUT, S.P = 32, 100, 700, 20, 0.02
+
+function S.build(N, rec)
+  local nn = lp.nn
+  lp.seed(1)
+  local lif = { tau_syn = 5e-3, tau_mem = 20e-3, threshold = 1, dt = 1e-3 }
+  local hid = {}
+  for k, v in pairs(lif) do hid[k] = v end
+  hid.has_rec = rec or false
+  if rec then      -- Linear's init scaled by 0.1: the default bound sqrt(6/N) runs away (counts ~1e4 per step)
+    hid.w_rec = (lp.rand({ N, N }) * 2 - 1) * (0.1 * math.sqrt(6 / N))
+  end
+  local net = nn.Sequential {
+    nn.Linear({ S.NIN, N }),
+    nn.LIF(N, hid),
+    nn.Linear({ N, S.NOUT }),
+    nn.LIF(S.NOUT, lif),
+  }
+  local x = H.spikes({ S.B, S.T, S.NIN }, S.P)
+  local y = lp.randint(1, S.NOUT + 1, { S.B })
+  local opt = lp.optim.Adam(net:parameters(), { lr = 1e-3 })
+  local w = { net = net, x = x, y = y, opt = opt, N = N, rec = rec }
+  local last = net[#net]
+
+  -- forward: the hidden layers, then the readout LIF recording its membrane
+  function w.forward()
+    net:reset_state()
+    local h = x
+    for i = 1, #net - 1 do h = net[i](h) end
+    local _, _, r = last(h, true)
+    return lp.loss.cross_entropy(r.vmem:sum(2), y), h
+  end
+  function w.train_step()
+    opt:zero_grad()
+    local loss = w.forward()
+    loss:backward()
+    opt:step()
+    return loss
+  end
+  function w.hidden_rate()
+    local _, h = lp.no_grad(w.forward)
+    local s = net[2](net[1](x))
+    return s:mean():item(), h
+  end
+  return w
+end
+
+-- GEMM shapes {m, k, n, count} of the network computed densely: forward
+-- x.W1, the recurrent s.w_rec per step, s.W2; backward dW2 = s^T g, ds = g W2^T,
+-- dW1 = x^T g, the recurrent W.dc per step and dW_rec = s^T dc.
+function S.gemm_shapes(N, rec, with_bwd)
+  local M = S.B * S.T
+  local sh = { { M, S.NIN, N }, { M, N, S.NOUT } }
+  if rec then sh[#sh + 1] = { S.B, N, N, S.T } end
+  if with_bwd then
+    sh[#sh + 1] = { N, M, S.NOUT }
+    sh[#sh + 1] = { M, S.NOUT, N }
+    sh[#sh + 1] = { S.NIN, M, N }
+    if rec then
+      sh[#sh + 1] = { S.B, N, N, S.T }
+      sh[#sh + 1] = { N, M, N }
+    end
+  end
+  return sh
+end
+
+return S

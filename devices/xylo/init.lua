@@ -1,0 +1,115 @@
+-- devices/xylo/init.lua -- `require "limpet.xylo"` (= lp.xylo): the Xylo workflow.
+-- Owns: assembling the per-variant tables (xylo.audio2, xylo.audio3, xylo.imu) from the
+-- Xylo modules, loading those modules on first use so that this file loads even while one
+-- of them is missing (using it then raises an error naming it).
+--
+--   local xylo = lp.xylo
+--   local spec = xylo.audio2.mapper(net:as_graph(), opts)          -- limpet.xylo.mapper
+--   spec = xylo.global_quantize(spec, opts)                         -- limpet.xylo.quantize
+--   spec = xylo.channel_quantize(spec, opts)
+--   local config, ok, msg = xylo.audio2.config_from_specification(spec)  -- limpet.xylo.config
+--   local ok, msg = xylo.validate_config(config)
+--   xylo.save_config(config, path) ; config = xylo.load_config(path)
+--   local sim = xylo.audio2.XyloSim.from_config(config, {dt = 1e-3, output_mode = "Spike"})
+--   local cycles = xylo.audio2.cycles_model(config, {input = , hidden = , output = })
+--   local hz = xylo.audio2.est_clock_freq(config, dt)                 -- limpet.xylo.cycles
+--   local report = xylo.compare(float_net, sim, input)                -- limpet.xylo.compare
+--   xylo.audio2.limits                                                -- limpet.xylo.limits
+local limits = require "limpet.xylo.limits"
+local config = require "limpet.xylo.config"
+
+local xylo = {}
+
+-- require "limpet.xylo.<name>", with a clear error when the file is not there.
+local function module(name)
+  local full = "limpet.xylo." .. name
+  local loaded = package.loaded[full]
+  if loaded then return loaded end
+  local ok, m = pcall(require, full)
+  if ok then return m end
+  if tostring(m):find("module '" .. full .. "' not found", 1, true) then
+    error(("limpet.xylo: module '%s' (devices/xylo/%s.lua) is not available"):format(full, name), 3)
+  end
+  error(m, 0)
+end
+xylo._module = module
+
+xylo.limits = limits
+xylo.variants = limits.variants
+
+-- Variant-independent functions --------------------------------------------------------
+
+--- xylo.global_quantize(spec, opts) -> spec, report
+function xylo.global_quantize(spec, opts) return module("quantize").global_quantize(spec, opts) end
+--- xylo.channel_quantize(spec, opts) -> spec, report
+function xylo.channel_quantize(spec, opts) return module("quantize").channel_quantize(spec, opts) end
+
+--- xylo.validate_config(config) -> ok, message (the §5 limits of config.variant)
+function xylo.validate_config(c) return config.validate(c) end
+--- xylo.save_config(config, path) -> true | nil, message (JSON, atomic)
+function xylo.save_config(c, path) return config.save(c, path) end
+--- xylo.load_config(path) -> config | nil, message; raises on corrupt or invalid content
+function xylo.load_config(path) return config.load(path) end
+--- xylo.to_specification(config) -> the spec fields of a config
+xylo.to_specification = config.to_specification
+xylo.Config = config.Config
+
+--- xylo.compare(float_net, sim, input[, opts]) -> report (see compare.lua)
+function xylo.compare(net, sim, input, opts) return module("compare").compare(net, sim, input, opts) end
+
+-- Per-variant tables ------------------------------------------------------------------
+
+local function variant(name)
+  local v = { name = name, limits = limits.for_variant(name) }
+
+  --- v.mapper(graph, opts) -> spec
+  function v.mapper(graph, opts) return module("mapper").mapper(graph, name, opts) end
+
+  --- v.config_from_specification(spec) -> config, ok, message
+  function v.config_from_specification(spec)
+    return config.from_specification(name, spec, "config_from_specification")
+  end
+
+  --- v.validate_config(config) -> ok, message
+  function v.validate_config(c)
+    if type(c) == "table" and c.variant ~= name then
+      return false, ("variant: configuration is for '%s', not '%s'"):format(tostring(c.variant), name)
+    end
+    return config.validate(c)
+  end
+
+  --- v.cycles_model(config, opts) -> cycles (and, on Audio 2, isyn2 operations)
+  function v.cycles_model(c, opts) return module("cycles").cycles_model(c, name, opts) end
+
+  --- v.est_clock_freq(config, dt[, margin]) -> Hz
+  function v.est_clock_freq(c, dt, margin)
+    return module("cycles").est_clock_freq(c, dt, name, margin)
+  end
+
+  -- v.XyloSim: the simulator class of the variant, loaded on first use.
+  return setmetatable(v, {
+    __name = "limpet.xylo." .. name,
+    __index = function(t, k)
+      if k == "XyloSim" then
+        local cls = module("xylosim").for_variant(name)
+        rawset(t, k, cls)
+        return cls
+      end
+      return nil
+    end,
+  })
+end
+
+for _, name in ipairs(limits.variants) do xylo[name] = variant(name) end
+
+-- xylo.DRCError / xylo.DRCWarning come from the mapper, on first use.
+return setmetatable(xylo, {
+  __index = function(t, k)
+    if k == "DRCError" or k == "DRCWarning" then
+      local v = module("mapper")[k]
+      rawset(t, k, v)
+      return v
+    end
+    return nil
+  end,
+})

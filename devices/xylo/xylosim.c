@@ -1,0 +1,692 @@
+/*
+** devices/xylo/xylosim.c -- XyloSim, the bit-exact integer Xylo core
+** (declared in xylosim.h; arithmetic and order of reference/xylo.md §3).
+** Owns: compiling dense weights into synapse lists in xylosim's delivery
+** order, the state, and the time loop. States are held as int32 but always
+** stay inside int16 (every add saturates there); they are stored in
+** separate syn-1 / syn-2 blocks so that a synapse target is one index
+** (s * nhid + j) and the neuron update runs as a vector loop.
+**
+** Two facts make the loop fast without changing a single bit:
+** - n successive saturating adds of the same w equal one add of n*w
+**   clamped once (the partial sums move monotonically towards one limit),
+**   so a pre-neuron with n events costs one add per synapse;
+** - the Isyn/Vmem update of a neuron does not depend on spike counts, so it
+**   runs for all neurons first (vectorised), and the spike loop and aliases
+**   follow in ascending id order, which is all the order they need.
+*/
+#include "xylosim.h"
+#include <string.h>
+#include <math.h>
+
+#define XY_MAX_IN   15
+#define XY_MAX_HID  31
+#define XY_MAX_OUT  1
+#define XY_SMIN     (-32768)
+#define XY_SMAX     32767
+
+struct lp_xylo {
+  lp_ctx *ctx;
+  size_t bytes;                          /* of this block (struct + arrays) */
+  int nin, nhid, nout, nsyn;
+  size_t nhid_bytes;
+  int64_t n_in, n_rec, n_out, n_alias;
+  int64_t n_dense;                       /* rows also stored densely */
+  int32_t *in_dense, *rec_dense;         /* per row: dense row number or -1 */
+  int32_t *dense;                        /* n_dense rows of nsyn*nhid (w << shift, zeros kept) */
+  int32_t *in_ptr, *in_tgt, *in_w;       /* CSR per input channel  */
+  int32_t *rec_ptr, *rec_tgt, *rec_w;    /* CSR per hidden neuron  */
+  int32_t *out_ptr, *out_tgt, *out_w;    /* CSR per hidden neuron  */
+  int32_t *alias_ptr, *alias_idx;        /* CSR; alias_ptr NULL: none */
+  int32_t *dsyn, *dmem, *th, *bias;      /* dsyn: nsyn*nhid blocks */
+  int32_t *dsyn_o, *dmem_o, *th_o, *bias_o;
+  /* stored state */
+  int32_t *isyn, *vmem, *isyn_o, *vmem_o; /* isyn: 2*nhid (syn-2 block zero when nsyn=1) */
+  uint8_t *spk;                          /* hidden counts of the last step */
+};
+
+/* ---- integer helpers ------------------------------------------------- */
+
+static inline int32_t sat16(int32_t v) { return v > XY_SMAX ? XY_SMAX : (v < XY_SMIN ? XY_SMIN : v); }
+static inline int32_t wrap16(int32_t v) { return (int32_t)((uint32_t)(v + 32768) & 0xffffu) - 32768; }
+/* arithmetic right shift, explicit (>> on a negative int is implementation-defined) */
+static inline int32_t asr(int32_t v, int32_t d) { return v < 0 ? ~(~v >> d) : v >> d; }
+/* xylosim's decrement: floor(v / 2^d), at least 1 for positive v (§3.1) */
+static inline int32_t leak(int32_t v, int32_t d) {
+  int32_t q = asr(v, d);
+  return q + ((q == 0) & (v > 0));
+}
+/* v2 membrane update (§3.3): dV = sat(-leak + S); dV = sat(dV + bias);
+   V = sat(V + dV). The negation wraps in 16 bits as in xylosim. */
+static inline int32_t vmem_step(int32_t v, int32_t dmem, int32_t s, int32_t bias) {
+  int32_t q = leak(v, dmem);
+  int32_t nl = q == XY_SMIN ? XY_SMIN : -q;
+  int32_t dv = sat16(nl + s);
+  dv = sat16(dv + bias);
+  return sat16(v + dv);
+}
+/* subtractive reset, multi-spike: n counts already present, up to max */
+static inline int32_t fire(int32_t *pv, int32_t th, int32_t n, int32_t max) {
+  int32_t v = *pv;
+  if (th > 0) {
+    int32_t k = v / th;                  /* v >= th > 0: k >= 1, v - k*th >= 0 */
+    if (k > max - n) k = max - n;
+    v -= k * th;
+    n += k;
+  } else {
+    while (v >= th && n < max) { n++; v = wrap16(v - th); }
+  }
+  *pv = v;
+  return n;
+}
+
+/* ---- construction ---------------------------------------------------- */
+
+static lp_status check_range(lp_ctx *ctx, const char *field, const int32_t *a, int64_t n, int32_t lo, int32_t hi) {
+  int64_t i;
+  if (!a) return LP_OK;
+  for (i = 0; i < n; i++)
+    if (a[i] < lo || a[i] > hi)
+      return lp_ctx_error(ctx, LP_EARG, 1, "%s: value %d at position %lld is out of range %d..%d",
+                          field, (int)a[i], (long long)i, (int)lo, (int)hi);
+  return LP_OK;
+}
+
+static lp_status check_spec(lp_ctx *ctx, const lp_xylo_spec *s) {
+  lp_status st;
+  int64_t nh = s->nhid, no = s->nout;
+  if (s->nin < 0 || s->nhid < 1 || s->nout < 1 || s->nin > 65536 || s->nhid > 65536 || s->nout > 65536)
+    return lp_ctx_error(ctx, LP_EARG, 1, "sizes: nin %d, nhid %d, nout %d not allowed", s->nin, s->nhid, s->nout);
+  if (s->nsyn != 1 && s->nsyn != 2)
+    return lp_ctx_error(ctx, LP_EARG, 1, "nsyn: expected 1 or 2, got %d", s->nsyn);
+  if (!s->w_in || !s->w_out || !s->dash_mem || !s->dash_syn || !s->threshold || !s->dash_mem_out ||
+      !s->dash_syn_out || !s->threshold_out || (s->nsyn == 2 && !s->dash_syn2) || (s->alias_ptr && !s->alias_idx))
+    return lp_ctx_error(ctx, LP_EARG, 1, "missing array in the specification");
+  if ((st = check_range(ctx, "weights_in", s->w_in, (int64_t)s->nin * nh * s->nsyn, -128, 127)) ||
+      (st = check_range(ctx, "weights_rec", s->w_rec, nh * nh * s->nsyn, -128, 127)) ||
+      (st = check_range(ctx, "weights_out", s->w_out, nh * no, -128, 127)) ||
+      (st = check_range(ctx, "dash_mem", s->dash_mem, nh, 0, 15)) ||
+      (st = check_range(ctx, "dash_syn", s->dash_syn, nh, 0, 15)) ||
+      (st = check_range(ctx, "dash_syn_2", s->nsyn == 2 ? s->dash_syn2 : NULL, nh, 0, 15)) ||
+      (st = check_range(ctx, "dash_mem_out", s->dash_mem_out, no, 0, 15)) ||
+      (st = check_range(ctx, "dash_syn_out", s->dash_syn_out, no, 0, 15)) ||
+      (st = check_range(ctx, "threshold", s->threshold, nh, XY_SMIN, XY_SMAX)) ||
+      (st = check_range(ctx, "threshold_out", s->threshold_out, no, XY_SMIN, XY_SMAX)) ||
+      (st = check_range(ctx, "bias", s->bias, nh, XY_SMIN, XY_SMAX)) ||
+      (st = check_range(ctx, "bias_out", s->bias_out, no, XY_SMIN, XY_SMAX)))
+    return st;
+  if (s->shift_in < 0 || s->shift_in > 7 || s->shift_rec < 0 || s->shift_rec > 7 || s->shift_out < 0 || s->shift_out > 7)
+    return lp_ctx_error(ctx, LP_EARG, 1, "weight shifts must be in 0..7 (got %d, %d, %d)",
+                        s->shift_in, s->shift_rec, s->shift_out);
+  if (s->alias_ptr) {
+    int64_t i;
+    if (s->alias_ptr[0] != 0) return lp_ctx_error(ctx, LP_EARG, 1, "aliases: offsets must start at 0");
+    for (i = 0; i < nh; i++)
+      if (s->alias_ptr[i + 1] < s->alias_ptr[i] || s->alias_ptr[i + 1] > (int64_t)nh * 64)
+        return lp_ctx_error(ctx, LP_EARG, 1, "aliases: bad offsets at neuron %lld", (long long)i);
+    if ((st = check_range(ctx, "aliases", s->alias_idx, s->alias_ptr[nh], 0, s->nhid - 1))) return st;
+  }
+  return LP_OK;
+}
+
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+/* Carve n elements of size sz from the block at *off (64-byte aligned). */
+static void *carve(char *base, size_t *off, size_t n, size_t sz) {
+  void *p = base ? base + *off : NULL;
+  *off += align64(n * sz);
+  return p;
+}
+
+/* Lay out the block: called once with base NULL (sizes) and once to carve. */
+static size_t layout(lp_xylo *x, char *base) {
+  size_t off = align64(sizeof(lp_xylo));
+  int64_t nh = x->nhid, no = x->nout;
+  x->in_ptr = carve(base, &off, (size_t)x->nin + 1, 4);
+  x->in_tgt = carve(base, &off, (size_t)x->n_in, 4);
+  x->in_w = carve(base, &off, (size_t)x->n_in, 4);
+  x->rec_ptr = carve(base, &off, (size_t)nh + 1, 4);
+  x->rec_tgt = carve(base, &off, (size_t)x->n_rec, 4);
+  x->rec_w = carve(base, &off, (size_t)x->n_rec, 4);
+  x->out_ptr = carve(base, &off, (size_t)nh + 1, 4);
+  x->out_tgt = carve(base, &off, (size_t)x->n_out, 4);
+  x->out_w = carve(base, &off, (size_t)x->n_out, 4);
+  x->in_dense = carve(base, &off, (size_t)x->nin, 4);
+  x->rec_dense = carve(base, &off, (size_t)nh, 4);
+  x->dense = carve(base, &off, (size_t)x->n_dense * (size_t)x->nsyn * (size_t)nh, 4);
+  x->alias_ptr = carve(base, &off, (size_t)nh + 1, 4);
+  x->alias_idx = carve(base, &off, (size_t)x->n_alias, 4);
+  x->dsyn = carve(base, &off, 2 * (size_t)nh, 4);
+  x->dmem = carve(base, &off, (size_t)nh, 4);
+  x->th = carve(base, &off, (size_t)nh, 4);
+  x->bias = carve(base, &off, (size_t)nh, 4);
+  x->dsyn_o = carve(base, &off, (size_t)no, 4);
+  x->dmem_o = carve(base, &off, (size_t)no, 4);
+  x->th_o = carve(base, &off, (size_t)no, 4);
+  x->bias_o = carve(base, &off, (size_t)no, 4);
+  x->isyn = carve(base, &off, 2 * (size_t)nh, 4);
+  x->vmem = carve(base, &off, (size_t)nh, 4);
+  x->isyn_o = carve(base, &off, (size_t)no, 4);
+  x->vmem_o = carve(base, &off, (size_t)no, 4);
+  x->spk = carve(base, &off, (size_t)nh, 1);
+  return off;
+}
+
+/* Fill a CSR from a dense (npre, npost, nsyn) matrix: per pre row the
+   syn-1 targets ascending, then the syn-2 targets ascending (the order of
+   Rockpool's from_config, §3.2). Target index s * nhid_stride + post. */
+static void fill_csr(const int32_t *w, int64_t npre, int64_t npost, int nsyn, int64_t stride,
+                     int shift, int32_t *ptr, int32_t *tgt, int32_t *wt) {
+  int64_t i, j, k = 0;
+  int s;
+  ptr[0] = 0;
+  for (i = 0; i < npre; i++) {
+    if (w)
+      for (s = 0; s < nsyn; s++)
+        for (j = 0; j < npost; j++) {
+          int32_t v = w[(i * npost + j) * nsyn + s];
+          if (v) { tgt[k] = (int32_t)(s * stride + j); wt[k] = (int32_t)(v * (1 << shift)); k++; }
+        }
+    ptr[i + 1] = (int32_t)k;
+  }
+}
+
+/* A row with at least 1/DENSE_FRAC of its targets nonzero is also stored
+   densely: one vector pass over all targets beats scattered adds there.
+   Every target is touched once per row either way, so the result is the same. */
+#define DENSE_FRAC 8
+static int row_is_dense(const int32_t *w, int64_t i, int64_t npost, int nsyn) {
+  int64_t k, n = npost * nsyn, c = 0;
+  const int32_t *r = w + i * n;
+  for (k = 0; k < n; k++) c += r[k] != 0;
+  return c * DENSE_FRAC >= n && c > 0;
+}
+
+/* Mark dense rows (numbered from *next) and fill them. */
+static void fill_dense(const int32_t *w, int64_t npre, int64_t npost, int nsyn, int shift, int32_t *rowmap,
+                       int32_t *dense, int64_t *next) {
+  int64_t i, j;
+  int s;
+  for (i = 0; i < npre; i++) {
+    rowmap[i] = -1;
+    if (!w || !row_is_dense(w, i, npost, nsyn)) continue;
+    if (dense) {
+      int32_t *d = dense + *next * nsyn * npost;
+      for (s = 0; s < nsyn; s++)
+        for (j = 0; j < npost; j++) d[s * npost + j] = w[(i * npost + j) * nsyn + s] * (1 << shift);
+    }
+    rowmap[i] = (int32_t)(*next)++;
+  }
+}
+
+static int64_t count_nz(const int32_t *w, int64_t n) {
+  int64_t i, c = 0;
+  if (!w) return 0;
+  for (i = 0; i < n; i++) c += w[i] != 0;
+  return c;
+}
+
+lp_status lp_xylo_new(lp_ctx *ctx, const lp_xylo_spec *s, lp_xylo **out) {
+  lp_xylo tmp, *x;
+  size_t bytes;
+  int64_t nh, no, i;
+  lp_status st;
+  *out = NULL;
+  if (!s) return lp_ctx_error(ctx, LP_EARG, 1, "no specification");
+  if ((st = check_spec(ctx, s))) return st;
+  nh = s->nhid; no = s->nout;
+  memset(&tmp, 0, sizeof tmp);
+  tmp.nin = s->nin; tmp.nhid = s->nhid; tmp.nhid_bytes = (size_t)nh; tmp.nout = s->nout; tmp.nsyn = s->nsyn;
+  tmp.n_in = count_nz(s->w_in, (int64_t)s->nin * nh * s->nsyn);
+  tmp.n_rec = count_nz(s->w_rec, nh * nh * s->nsyn);
+  tmp.n_out = count_nz(s->w_out, nh * no);
+  tmp.n_alias = s->alias_ptr ? s->alias_ptr[nh] : 0;
+  if (tmp.n_rec > INT32_MAX / 2 || tmp.n_in > INT32_MAX / 2)
+    return lp_ctx_error(ctx, LP_ESIZE, 1, "too many synapses");
+  for (i = 0; i < s->nin; i++) tmp.n_dense += row_is_dense(s->w_in, i, nh, s->nsyn);
+  if (s->w_rec)
+    for (i = 0; i < nh; i++) tmp.n_dense += row_is_dense(s->w_rec, i, nh, s->nsyn);
+  bytes = layout(&tmp, NULL);
+  if (!(x = lp_ctx_alloc(ctx, bytes))) return LP_ENOMEM;
+  *x = tmp;
+  x->ctx = ctx;
+  x->bytes = bytes;
+  layout(x, (char *)x);
+  fill_csr(s->w_in, s->nin, nh, s->nsyn, nh, s->shift_in, x->in_ptr, x->in_tgt, x->in_w);
+  fill_csr(s->w_rec, nh, nh, s->nsyn, nh, s->shift_rec, x->rec_ptr, x->rec_tgt, x->rec_w);
+  fill_csr(s->w_out, nh, no, 1, no, s->shift_out, x->out_ptr, x->out_tgt, x->out_w);
+  {
+    int64_t next = 0;
+    fill_dense(s->w_in, s->nin, nh, s->nsyn, s->shift_in, x->in_dense, x->dense, &next);
+    fill_dense(s->w_rec, nh, nh, s->nsyn, s->shift_rec, x->rec_dense, x->dense, &next);
+  }
+  if (s->alias_ptr) {
+    memcpy(x->alias_ptr, s->alias_ptr, (size_t)(nh + 1) * 4);
+    if (x->n_alias) memcpy(x->alias_idx, s->alias_idx, (size_t)x->n_alias * 4);
+  }
+  for (i = 0; i < nh; i++) {
+    x->dsyn[i] = s->dash_syn[i];
+    x->dsyn[nh + i] = s->nsyn == 2 ? s->dash_syn2[i] : 0;
+    x->dmem[i] = s->dash_mem[i];
+    x->th[i] = s->threshold[i];
+    x->bias[i] = s->bias ? s->bias[i] : 0;
+  }
+  for (i = 0; i < no; i++) {
+    x->dsyn_o[i] = s->dash_syn_out[i];
+    x->dmem_o[i] = s->dash_mem_out[i];
+    x->th_o[i] = s->threshold_out[i];
+    x->bias_o[i] = s->bias_out ? s->bias_out[i] : 0;
+  }
+  *out = x;
+  return LP_OK;
+}
+
+void lp_xylo_free(lp_xylo *x) {
+  if (x) lp_ctx_dealloc(x->ctx, x, x->bytes);
+}
+
+void lp_xylo_dims(const lp_xylo *x, int *nin, int *nhid, int *nout, int *nsyn) {
+  if (nin) *nin = x->nin;
+  if (nhid) *nhid = x->nhid;
+  if (nout) *nout = x->nout;
+  if (nsyn) *nsyn = x->nsyn;
+}
+
+void lp_xylo_counts(const lp_xylo *x, int64_t *n_in, int64_t *n_rec, int64_t *n_out) {
+  if (n_in) *n_in = x->n_in;
+  if (n_rec) *n_rec = x->n_rec;
+  if (n_out) *n_out = x->n_out;
+}
+
+void lp_xylo_reset(lp_xylo *x) {
+  size_t nh = (size_t)x->nhid, no = (size_t)x->nout;
+  memset(x->isyn, 0, 2 * nh * 4);
+  memset(x->vmem, 0, nh * 4);
+  memset(x->isyn_o, 0, no * 4);
+  memset(x->vmem_o, 0, no * 4);
+  memset(x->spk, 0, nh);
+}
+
+/* ---- state ----------------------------------------------------------- */
+
+
+void lp_xylo_state_release(lp_xylo_state *s) {
+  if (!s) return;
+  lp_tensor_release(s->isyn); lp_tensor_release(s->vmem); lp_tensor_release(s->spikes);
+  lp_tensor_release(s->isyn_out); lp_tensor_release(s->vmem_out);
+  memset(s, 0, sizeof *s);
+}
+
+static lp_status new_i32(lp_ctx *ctx, int ndim, int64_t d0, int64_t d1, int64_t d2, lp_tensor **out) {
+  int64_t shape[3];
+  shape[0] = d0; shape[1] = d1; shape[2] = d2;
+  return lp_tensor_new(ctx, LP_I32, ndim, shape, out);
+}
+
+lp_status lp_xylo_get_state(lp_ctx *ctx, const lp_xylo *x, lp_xylo_state *out) {
+  lp_status st;
+  int64_t i, nh = x->nhid, no = x->nout;
+  int32_t *p;
+  memset(out, 0, sizeof *out);
+  if ((st = new_i32(ctx, 2, nh, x->nsyn, 0, &out->isyn)) || (st = new_i32(ctx, 1, nh, 0, 0, &out->vmem)) ||
+      (st = new_i32(ctx, 1, nh, 0, 0, &out->spikes)) || (st = new_i32(ctx, 1, no, 0, 0, &out->isyn_out)) ||
+      (st = new_i32(ctx, 1, no, 0, 0, &out->vmem_out))) {
+    lp_xylo_state_release(out);
+    return st;
+  }
+  p = lp_tensor_data(out->isyn);
+  for (i = 0; i < nh; i++) {
+    p[i * x->nsyn] = x->isyn[i];
+    if (x->nsyn == 2) p[i * 2 + 1] = x->isyn[nh + i];
+  }
+  memcpy(lp_tensor_data(out->vmem), x->vmem, (size_t)nh * 4);
+  p = lp_tensor_data(out->spikes);
+  for (i = 0; i < nh; i++) p[i] = x->spk[i];
+  memcpy(lp_tensor_data(out->isyn_out), x->isyn_o, (size_t)no * 4);
+  memcpy(lp_tensor_data(out->vmem_out), x->vmem_o, (size_t)no * 4);
+  return LP_OK;
+}
+
+/* Check one state tensor: shape (n) or (n, k), integer values in lo..hi. */
+static lp_status check_state_tensor(lp_ctx *ctx, const char *name, const lp_tensor *t, int ndim, int64_t n,
+                                    int64_t k, int32_t lo, int32_t hi) {
+  int64_t i, m;
+  char buf[64];
+  if (!t) return lp_ctx_error(ctx, LP_EARG, 1, "state '%s' missing", name);
+  if (lp_tensor_ndim(t) != ndim || lp_tensor_shape(t)[0] != n || (ndim == 2 && lp_tensor_shape(t)[1] != k)) {
+    int64_t want[2];
+    want[0] = n; want[1] = k;
+    lp_shape_str(ndim, want, buf, sizeof buf);
+    return lp_ctx_error(ctx, LP_ESHAPE, 1, "state '%s': expected shape %s", name, buf);
+  }
+  m = lp_tensor_numel(t);
+  for (i = 0; i < m; i++) {
+    lp_scalar v = lp_tensor_get_flat(t, i);
+    double f = lp_scalar_f(v);
+    if (!(f >= lo && f <= hi) || f != floor(f))
+      return lp_ctx_error(ctx, LP_EARG, 1, "state '%s': values must be integers in %d..%d", name, (int)lo, (int)hi);
+  }
+  return LP_OK;
+}
+
+lp_status lp_xylo_set_state(lp_ctx *ctx, lp_xylo *x, const lp_xylo_state *in) {
+  lp_status st;
+  int64_t i, nh = x->nhid, no = x->nout;
+  if ((st = check_state_tensor(ctx, "Isyn", in->isyn, 2, nh, x->nsyn, XY_SMIN, XY_SMAX)) ||
+      (st = check_state_tensor(ctx, "Vmem", in->vmem, 1, nh, 0, XY_SMIN, XY_SMAX)) ||
+      (st = check_state_tensor(ctx, "Spikes", in->spikes, 1, nh, 0, 0, XY_MAX_HID)) ||
+      (st = check_state_tensor(ctx, "Isyn_out", in->isyn_out, 1, no, 0, XY_SMIN, XY_SMAX)) ||
+      (st = check_state_tensor(ctx, "Vmem_out", in->vmem_out, 1, no, 0, XY_SMIN, XY_SMAX)))
+    return st;
+  for (i = 0; i < nh; i++) {
+    x->isyn[i] = (int32_t)lp_scalar_f(lp_tensor_get_flat(in->isyn, i * x->nsyn));
+    x->isyn[nh + i] = x->nsyn == 2 ? (int32_t)lp_scalar_f(lp_tensor_get_flat(in->isyn, i * 2 + 1)) : 0;
+    x->vmem[i] = (int32_t)lp_scalar_f(lp_tensor_get_flat(in->vmem, i));
+    x->spk[i] = (uint8_t)lp_scalar_f(lp_tensor_get_flat(in->spikes, i));
+  }
+  for (i = 0; i < no; i++) {
+    x->isyn_o[i] = (int32_t)lp_scalar_f(lp_tensor_get_flat(in->isyn_out, i));
+    x->vmem_o[i] = (int32_t)lp_scalar_f(lp_tensor_get_flat(in->vmem_out, i));
+  }
+  return LP_OK;
+}
+
+/* ---- evolution ------------------------------------------------------- */
+
+typedef struct xy_work {
+  int32_t *isyn, *vmem, *isyn_o, *vmem_o;  /* working state            */
+  uint8_t *prev, *cur;                     /* hidden counts t-1, t     */
+  int32_t *plist, *clist;                  /* ascending ids with counts */
+  int32_t np, nc;
+} xy_work;
+
+/* Records of one step (NULL: not recorded). */
+typedef struct xy_rec {
+  int32_t *out, *vmem, *isyn, *isyn2, *spikes, *vmem_o, *isyn_o;
+} xy_rec;
+
+/* m events through the synapses lo..hi-1: one saturating add of m*w each
+   (equal to m successive saturating adds of w). */
+static inline void deliver(int32_t *restrict I, const int32_t *restrict tgt, const int32_t *restrict w,
+                           int32_t lo, int32_t hi, int32_t m) {
+  int32_t k;
+  for (k = lo; k < hi; k++) {
+    int32_t j = tgt[k];
+    int32_t v = I[j];
+    int32_t y = v + m * w[k];
+    y = y < XY_SMIN ? XY_SMIN : y;
+    y = y > XY_SMAX ? XY_SMAX : y;
+    I[j] = y;
+  }
+}
+
+/* Isyn decay and Vmem integration of every hidden neuron (independent of
+   spike counts, hence one vector loop). The per-lane variable shifts need
+   AVX2 or AVX-512 on x86; a copy is compiled for each and chosen at run time. */
+static inline void integrate_body(int32_t nh, int nsyn, int32_t *restrict I1, int32_t *restrict I2,
+                                  int32_t *restrict V, const int32_t *restrict d1, const int32_t *restrict d2,
+                                  const int32_t *restrict dm, const int32_t *restrict bias) {
+  int32_t i;
+  if (nsyn == 2) {
+#pragma omp simd
+    for (i = 0; i < nh; i++) {
+      int32_t a = I1[i], b = I2[i];
+      a -= leak(a, d1[i]);
+      b -= leak(b, d2[i]);
+      I1[i] = a;
+      I2[i] = b;
+      V[i] = vmem_step(V[i], dm[i], a + b, bias[i]);
+    }
+  } else {
+#pragma omp simd
+    for (i = 0; i < nh; i++) {
+      int32_t a = I1[i];
+      a -= leak(a, d1[i]);
+      I1[i] = a;
+      V[i] = vmem_step(V[i], dm[i], a, bias[i]);
+    }
+  }
+}
+
+/* I[k] = sat16(I[k] + m * W[k]) over a dense row. */
+static inline void dense_body(int32_t *restrict I, const int32_t *restrict W, int32_t n, int32_t m) {
+  int32_t k;
+#pragma omp simd
+  for (k = 0; k < n; k++) {
+    int32_t y = I[k] + m * W[k];
+    y = y < XY_SMIN ? XY_SMIN : y;
+    I[k] = y > XY_SMAX ? XY_SMAX : y;
+  }
+}
+#define DENSE_ARGS int32_t *restrict I, const int32_t *restrict W, int32_t n, int32_t m
+typedef void (*dense_fn)(DENSE_ARGS);
+static void dense_generic(DENSE_ARGS) { dense_body(I, W, n, m); }
+
+#define INTEGRATE_ARGS int32_t nh, int nsyn, int32_t *restrict I1, int32_t *restrict I2, int32_t *restrict V, \
+  const int32_t *restrict d1, const int32_t *restrict d2, const int32_t *restrict dm, const int32_t *restrict bias
+typedef void (*integrate_fn)(INTEGRATE_ARGS);
+typedef struct xy_kernels { integrate_fn integrate; dense_fn dense; } xy_kernels;
+
+static void integrate_generic(INTEGRATE_ARGS) { integrate_body(nh, nsyn, I1, I2, V, d1, d2, dm, bias); }
+
+#if defined(__GNUC__) && defined(__x86_64__)
+__attribute__((target("avx2")))
+static void integrate_avx2(INTEGRATE_ARGS) { integrate_body(nh, nsyn, I1, I2, V, d1, d2, dm, bias); }
+__attribute__((target("avx512f,avx512bw,avx512vl")))
+static void integrate_avx512(INTEGRATE_ARGS) { integrate_body(nh, nsyn, I1, I2, V, d1, d2, dm, bias); }
+__attribute__((target("avx2")))
+static void dense_avx2(DENSE_ARGS) { dense_body(I, W, n, m); }
+__attribute__((target("avx512f,avx512bw,avx512vl")))
+static void dense_avx512(DENSE_ARGS) { dense_body(I, W, n, m); }
+static void pick_kernels(xy_kernels *k) {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+    k->integrate = integrate_avx512; k->dense = dense_avx512;
+  } else if (__builtin_cpu_supports("avx2")) {
+    k->integrate = integrate_avx2; k->dense = dense_avx2;
+  } else {
+    k->integrate = integrate_generic; k->dense = dense_generic;
+  }
+}
+#else
+static void pick_kernels(xy_kernels *k) { k->integrate = integrate_generic; k->dense = dense_generic; }
+#endif
+
+static void xy_step(const lp_xylo *x, xy_work *w, const uint8_t *in, const xy_rec *r, const xy_kernels *kern) {
+  int32_t nh = x->nhid, no = x->nout, i, k, nc = 0, unsorted = 0, width = x->nsyn * x->nhid;
+  int32_t *I = w->isyn, *V = w->vmem, *Io = w->isyn_o, *Vo = w->vmem_o;
+  uint8_t *cur = w->cur;
+  const int32_t *th = x->th;
+  /* 1. input events, channels ascending (counts already clipped to 15) */
+  for (i = 0; i < x->nin; i++) {
+    if (!in[i]) continue;
+    if (x->in_dense[i] >= 0) kern->dense(I, x->dense + (size_t)x->in_dense[i] * width, width, in[i]);
+    else deliver(I, x->in_tgt, x->in_w, x->in_ptr[i], x->in_ptr[i + 1], in[i]);
+  }
+  /* 2. and 3. hidden counts of the last step, pre-neurons ascending */
+  for (k = 0; k < w->np; k++) {
+    int32_t p = w->plist[k];
+    if (x->rec_dense[p] >= 0) kern->dense(I, x->dense + (size_t)x->rec_dense[p] * width, width, w->prev[p]);
+    else deliver(I, x->rec_tgt, x->rec_w, x->rec_ptr[p], x->rec_ptr[p + 1], w->prev[p]);
+  }
+  for (k = 0; k < w->np; k++) {
+    int32_t p = w->plist[k];
+    deliver(Io, x->out_tgt, x->out_w, x->out_ptr[p], x->out_ptr[p + 1], w->prev[p]);
+  }
+  /* 5. hidden neurons: integrate all, then spikes and aliases in id order */
+  kern->integrate(nh, x->nsyn, I, I + nh, V, x->dsyn, x->dsyn + nh, x->dmem, x->bias);
+  memset(cur, 0, (size_t)x->nhid_bytes);
+  for (i = 0; i < nh; i++) {
+    int32_t n = cur[i];
+    if (V[i] >= th[i] && n < XY_MAX_HID) n = fire(&V[i], th[i], n, XY_MAX_HID);
+    if (n) {
+      cur[i] = (uint8_t)n;
+      w->clist[nc++] = i;
+      if (x->n_alias)
+        for (k = x->alias_ptr[i]; k < x->alias_ptr[i + 1]; k++) {
+          int32_t a = x->alias_idx[k], sa = cur[a] + n;
+          if (a < i && cur[a] == 0) unsorted = 1;
+          cur[a] = (uint8_t)(sa > XY_MAX_HID ? XY_MAX_HID : sa);
+        }
+    }
+  }
+  if (unsorted) {                       /* an alias lit a lower id: rebuild */
+    nc = 0;
+    for (i = 0; i < nh; i++) if (cur[i]) w->clist[nc++] = i;
+  }
+  /* 6. output neurons */
+  for (k = 0; k < no; k++) {
+    int32_t a = Io[k], v, n = 0;
+    a -= leak(a, x->dsyn_o[k]);
+    Io[k] = a;
+    v = vmem_step(Vo[k], x->dmem_o[k], a, x->bias_o[k]);
+    if (v >= x->th_o[k]) n = fire(&v, x->th_o[k], 0, XY_MAX_OUT);
+    Vo[k] = v;
+    if (r->out) r->out[k] = n;
+    if (r->vmem_o) r->vmem_o[k] = v;
+    if (r->isyn_o) r->isyn_o[k] = a;
+  }
+  /* 7. records; the counts become the spike buffer */
+  if (r->vmem) memcpy(r->vmem, V, (size_t)nh * 4);
+  if (r->isyn) memcpy(r->isyn, I, (size_t)nh * 4);
+  if (r->isyn2) memcpy(r->isyn2, I + nh, (size_t)nh * 4);
+  if (r->spikes) for (i = 0; i < nh; i++) r->spikes[i] = cur[i];
+  {
+    uint8_t *t8 = w->prev; int32_t *tl = w->plist;
+    w->prev = w->cur; w->cur = t8;
+    w->plist = w->clist; w->clist = tl;
+    w->np = nc;
+  }
+}
+
+void lp_xylo_result_release(lp_xylo_result *r) {
+  if (!r) return;
+  lp_tensor_release(r->output); lp_tensor_release(r->vmem); lp_tensor_release(r->isyn);
+  lp_tensor_release(r->isyn2); lp_tensor_release(r->spikes); lp_tensor_release(r->vmem_out);
+  lp_tensor_release(r->isyn_out);
+  memset(r, 0, sizeof *r);
+}
+
+/* Input counts as bytes clipped to 15; every value a non-negative integer. */
+static lp_status convert_input(lp_ctx *ctx, const lp_tensor *t, uint8_t *dst) {
+  int64_t i, n = lp_tensor_numel(t);
+  lp_dtype dt = lp_tensor_dtype(t);
+  if (lp_tensor_is_contiguous(t) && dt == LP_U8) {
+    const uint8_t *src = lp_tensor_data(t);
+    for (i = 0; i < n; i++) dst[i] = src[i] > XY_MAX_IN ? XY_MAX_IN : src[i];
+    return LP_OK;
+  }
+  for (i = 0; i < n; i++) {
+    lp_scalar v = lp_tensor_get_flat(t, i);
+    if (v.isint) {
+      if (v.i < 0)
+        return lp_ctx_error(ctx, LP_EARG, 1, "input counts must be non-negative (got %lld)", (long long)v.i);
+      dst[i] = (uint8_t)(v.i > XY_MAX_IN ? XY_MAX_IN : v.i);
+    } else {
+      if (!(v.f >= 0) || v.f != floor(v.f))
+        return lp_ctx_error(ctx, LP_EARG, 1, "input counts must be non-negative integers (got %g)", v.f);
+      dst[i] = (uint8_t)(v.f > XY_MAX_IN ? XY_MAX_IN : v.f);
+    }
+  }
+  return LP_OK;
+}
+
+static int32_t *rowptr(lp_tensor *t, int64_t off) { return t ? (int32_t *)lp_tensor_data(t) + off : NULL; }
+
+lp_status lp_xylo_evolve(lp_ctx *ctx, lp_xylo *x, const lp_tensor *input, lp_xylo_mode mode, int record,
+                         lp_xylo_result *out) {
+  int64_t B, T, nin, b, t, nh = x->nhid, no = x->nout;
+  int nd;
+  size_t off, bytes;
+  char *blk = NULL;
+  uint8_t *counts;
+  int32_t *f_isyn, *f_vmem, *f_isyn_o, *f_vmem_o;
+  uint8_t *f_spk;
+  xy_work w;
+  lp_status st = LP_OK;
+  xy_kernels kern;
+  memset(out, 0, sizeof *out);
+  pick_kernels(&kern);
+  nd = lp_tensor_ndim(input);
+  if (nd != 2 && nd != 3)
+    return lp_ctx_error(ctx, LP_ESHAPE, 1, "input: expected (T, %d) or (B, T, %d) counts, got %d dims",
+                        x->nin, x->nin, nd);
+  B = nd == 3 ? lp_tensor_shape(input)[0] : 1;
+  T = lp_tensor_shape(input)[nd - 2];
+  nin = lp_tensor_shape(input)[nd - 1];
+  if (nin != x->nin)
+    return lp_ctx_error(ctx, LP_ESHAPE, 1, "input: expected %d channels, got %lld", x->nin, (long long)nin);
+  if ((int)mode < 0 || mode > LP_XYLO_ISYN) return lp_ctx_error(ctx, LP_EARG, 3, "unknown output mode");
+  /* outputs */
+  if ((st = new_i32(ctx, 3, B, T, no, &out->output))) goto fail;
+  if (record) {
+    if ((st = new_i32(ctx, 3, B, T, nh, &out->vmem)) || (st = new_i32(ctx, 3, B, T, nh, &out->isyn)) ||
+        (x->nsyn == 2 && (st = new_i32(ctx, 3, B, T, nh, &out->isyn2))) ||
+        (st = new_i32(ctx, 3, B, T, nh, &out->spikes)) || (st = new_i32(ctx, 3, B, T, no, &out->vmem_out)) ||
+        (st = new_i32(ctx, 3, B, T, no, &out->isyn_out)))
+      goto fail;
+  }
+  /* working memory, all of it before the loop */
+  off = 0;
+  {
+    size_t n4 = (size_t)(2 * nh + nh + 2 * no);
+    bytes = align64(n4 * 4) * 2 + align64((size_t)nh) * 3 + align64((size_t)nh * 4) * 2 +
+            align64((size_t)(B * T * nin));
+  }
+  if (!(blk = lp_ctx_alloc_raw(ctx, bytes))) { st = LP_ENOMEM; goto fail; }
+  w.isyn = (int32_t *)blk; w.vmem = w.isyn + 2 * nh; w.isyn_o = w.vmem + nh; w.vmem_o = w.isyn_o + no;
+  off += align64((size_t)(2 * nh + nh + 2 * no) * 4);
+  f_isyn = (int32_t *)(blk + off); f_vmem = f_isyn + 2 * nh; f_isyn_o = f_vmem + nh; f_vmem_o = f_isyn_o + no;
+  off += align64((size_t)(2 * nh + nh + 2 * no) * 4);
+  w.prev = (uint8_t *)(blk + off); off += align64((size_t)nh);
+  w.cur = (uint8_t *)(blk + off); off += align64((size_t)nh);
+  f_spk = (uint8_t *)(blk + off); off += align64((size_t)nh);
+  w.plist = (int32_t *)(blk + off); off += align64((size_t)nh * 4);
+  w.clist = (int32_t *)(blk + off); off += align64((size_t)nh * 4);
+  counts = (uint8_t *)(blk + off);
+  if ((st = convert_input(ctx, input, counts))) goto fail;
+  for (b = 0; b < B; b++) {
+    int32_t i;
+    memcpy(w.isyn, x->isyn, (size_t)nh * 8);
+    memcpy(w.vmem, x->vmem, (size_t)nh * 4);
+    memcpy(w.isyn_o, x->isyn_o, (size_t)no * 4);
+    memcpy(w.vmem_o, x->vmem_o, (size_t)no * 4);
+    memcpy(w.prev, x->spk, (size_t)nh);
+    w.np = 0;
+    for (i = 0; i < nh; i++) if (w.prev[i]) w.plist[w.np++] = i;
+    for (t = 0; t < T; t++) {
+      xy_rec r;
+      int64_t ro = (b * T + t) * nh, oo = (b * T + t) * no;
+      if ((st = lp_ctx_check_interrupt(ctx)) != LP_OK) goto fail;
+      memset(&r, 0, sizeof r);
+      r.vmem = rowptr(out->vmem, ro); r.isyn = rowptr(out->isyn, ro); r.isyn2 = rowptr(out->isyn2, ro);
+      r.spikes = rowptr(out->spikes, ro); r.vmem_o = rowptr(out->vmem_out, oo); r.isyn_o = rowptr(out->isyn_out, oo);
+      if (mode == LP_XYLO_SPIKE) r.out = rowptr(out->output, oo);
+      else if (!record) {
+        if (mode == LP_XYLO_VMEM) r.vmem_o = rowptr(out->output, oo);
+        else r.isyn_o = rowptr(out->output, oo);
+      }
+      xy_step(x, &w, counts + (b * T + t) * nin, &r, &kern);
+    }
+    if (record && mode != LP_XYLO_SPIKE)  /* output is a copy of a record */
+      memcpy(rowptr(out->output, b * T * no), rowptr(mode == LP_XYLO_VMEM ? out->vmem_out : out->isyn_out, b * T * no),
+             (size_t)(T * no) * 4);
+    if (b == 0) {
+      memcpy(f_isyn, w.isyn, (size_t)(2 * nh + nh + 2 * no) * 4);
+      memcpy(f_spk, w.prev, (size_t)nh);
+    }
+  }
+  if (B > 0) {
+    memcpy(x->isyn, f_isyn, (size_t)nh * 8);
+    memcpy(x->vmem, f_vmem, (size_t)nh * 4);
+    memcpy(x->isyn_o, f_isyn_o, (size_t)no * 4);
+    memcpy(x->vmem_o, f_vmem_o, (size_t)no * 4);
+    memcpy(x->spk, f_spk, (size_t)nh);
+  }
+  lp_ctx_dealloc(ctx, blk, bytes);
+  return LP_OK;
+fail:
+  if (blk) lp_ctx_dealloc(ctx, blk, bytes);
+  lp_xylo_result_release(out);
+  return st;
+}
