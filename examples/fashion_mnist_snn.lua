@@ -28,7 +28,7 @@ end
 local quick = opts.quick
 local T = tonumber(opts.steps) or 8                 -- time steps per image
 local H = tonumber(opts.hidden) or (quick and 64 or 512)
-local epochs = tonumber(opts.epochs) or (quick and 1 or 8)
+local epochs = tonumber(opts.epochs) or (quick and 2 or 8)
 local lr = tonumber(opts.lr) or 2e-3
 local budget = tonumber(opts.budget)                -- seconds: no epoch starts that would end past it
 local n_train = quick and 2000 or nil
@@ -121,7 +121,7 @@ local _, _, rec = lp.no_grad(function() return net(inp, true) end)
 local hidden = rec["2_LIF"].spikes[1]
 local raster_path = opts.out .. "/fashion_mnist_raster.png"
 assert(lp.plot.raster(lp.cat({ inp[1], hidden }, 2), raster_path,
-  { title = ("input (1-784) and hidden (785-%d) spikes, one test image"):format(784 + H) }))
+  { title = ("one test image: input 1-784, hidden 785-%d"):format(784 + H) }))
 print(("wrote %s and %s"):format(curve_path, raster_path))
 
 print(("final test accuracy: %.2f%% on %d images after %d epochs; wall time %.1f s")

@@ -1,6 +1,13 @@
 /*
 ** core/src/ctx.c -- the engine context: errors, accounted allocation with
-** fault injection, the size cap, the interrupt flag, the random counter.
+** fault injection, the size cap, the interrupt flag, the random counter,
+** and the block cache: freed blocks of 64 KiB or more are kept, per size
+** class (four classes per power of two), for the next request of that
+** class, up to cache_max bytes in all; this spares the page faults and
+** kernel page clearing of a fresh mmap for the large per-step buffers of
+** training loops. Cached bytes are not live: lp_ctx_bytes_live counts only
+** what callers hold. The cache is emptied when the context goes, when the
+** size cap changes, and before an allocation that malloc refuses is retried.
 ** Not here: tensors (tensor.c), random kernels (random.c).
 */
 #include "tensor_impl.h"
@@ -11,6 +18,52 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define CACHE_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define CACHE_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define CACHE_POISON(p, n) ((void)(p), (void)(n))
+#define CACHE_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+#define CACHE_MIN_SHIFT 16                    /* blocks below 64 KiB go straight to malloc */
+#define CACHE_MAX_DEFAULT ((size_t)128 << 20) /* at most 128 MiB cached (and max_bytes / 4) */
+
+static size_t cache_limit(size_t max_bytes) {
+  return max_bytes / 4 < CACHE_MAX_DEFAULT ? max_bytes / 4 : CACHE_MAX_DEFAULT;
+}
+
+/* Size class of an n-byte request (n >= 64 KiB) and that class's block size:
+   2^e, 1.25 2^e, 1.5 2^e, 1.75 2^e. Returns -1 when n is past the classes. */
+static int cache_class(size_t n, size_t *block) {
+  int e = 63 - __builtin_clzll((unsigned long long)n), q, c;
+  size_t base, quarter;
+  if (e < CACHE_MIN_SHIFT) return -1;
+  base = (size_t)1 << e;
+  quarter = base >> 2;
+  q = (int)((n - base + quarter - 1) / quarter);        /* 0..4 */
+  if (q == 4) { e++; q = 0; base <<= 1; quarter <<= 1; }
+  c = (e - CACHE_MIN_SHIFT) * 4 + q;
+  if (c >= LP_CACHE_NCLASS) return -1;
+  *block = base + (size_t)q * quarter;
+  return c;
+}
+
+/* Free cached blocks until at most `keep` bytes remain (largest classes first). */
+static void cache_trim(lp_ctx *ctx, size_t keep) {
+  int c;
+  for (c = LP_CACHE_NCLASS - 1; c >= 0 && ctx->cache_bytes > keep; c--) {
+    size_t block = ((size_t)1 << (c / 4 + CACHE_MIN_SHIFT)) / 4 * (size_t)(4 + c % 4);
+    while (ctx->cache[c] && ctx->cache_bytes > keep) {
+      void *p = ctx->cache[c];
+      CACHE_UNPOISON(p, block);
+      ctx->cache[c] = *(void **)p;
+      ctx->cache_bytes -= block;
+      free(p);
+    }
+  }
+}
 
 static size_t physical_memory(void) {
   long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
@@ -24,6 +77,7 @@ lp_status lp_ctx_new(lp_ctx **out) {
   if (!ctx) return LP_ENOMEM;
   ctx->refcount = 1;
   ctx->max_bytes = physical_memory();
+  ctx->cache_max = cache_limit(ctx->max_bytes);
   ctx->seed = 0x853c49e6748fea9bULL;
   ctx->grad_enabled = 1;
 #ifdef _OPENMP
@@ -37,7 +91,10 @@ lp_status lp_ctx_new(lp_ctx **out) {
 /* Storages keep the context alive, so tensors outliving their host's handle
    still free into a valid context. */
 void lp_ctx_unref_(lp_ctx *ctx) {
-  if (ctx && --ctx->refcount == 0) free(ctx);
+  if (ctx && --ctx->refcount == 0) {
+    cache_trim(ctx, 0);
+    free(ctx);
+  }
 }
 void lp_ctx_ref_(lp_ctx *ctx) { ctx->refcount++; }
 
@@ -65,7 +122,31 @@ static void *ctx_alloc(lp_ctx *ctx, size_t nbytes, int zero) {
     return NULL;
   }
   if (nbytes == 0) nbytes = 1;
+  if (nbytes >= ((size_t)1 << CACHE_MIN_SHIFT)) {
+    size_t block;
+    int c = cache_class(nbytes, &block);
+    if (c >= 0) {
+      if ((p = ctx->cache[c]) != NULL) {
+        CACHE_UNPOISON(p, block);
+        ctx->cache[c] = *(void **)p;
+        ctx->cache_bytes -= block;
+        if (zero) memset(p, 0, nbytes);
+      } else {
+        p = zero ? calloc(1, block) : malloc(block);
+        if (!p && ctx->cache_bytes) { cache_trim(ctx, 0); p = zero ? calloc(1, block) : malloc(block); }
+      }
+      if (!p) {
+        lp_ctx_error(ctx, LP_ENOMEM, 0, "not enough memory for %zu bytes", nbytes);
+        return NULL;
+      }
+      CACHE_POISON((char *)p + nbytes, block - nbytes);   /* the slack past the request */
+      ctx->bytes_live += nbytes;
+      ctx->bytes_since_take += nbytes;
+      return p;
+    }
+  }
   p = zero ? calloc(1, nbytes) : malloc(nbytes);
+  if (!p && ctx->cache_bytes) { cache_trim(ctx, 0); p = zero ? calloc(1, nbytes) : malloc(nbytes); }
   if (!p) {
     lp_ctx_error(ctx, LP_ENOMEM, 0, "not enough memory for %zu bytes", nbytes);
     return NULL;
@@ -82,6 +163,20 @@ void lp_ctx_dealloc(lp_ctx *ctx, void *p, size_t nbytes) {
   if (!p) return;
   if (nbytes == 0) nbytes = 1;
   ctx->bytes_live -= nbytes;
+  if (nbytes >= ((size_t)1 << CACHE_MIN_SHIFT)) {
+    size_t block;
+    int c = cache_class(nbytes, &block);
+    if (c >= 0) {                              /* allocated as a whole class block */
+      CACHE_UNPOISON(p, block);
+      if (ctx->cache_bytes + block <= ctx->cache_max) {
+        *(void **)p = ctx->cache[c];
+        ctx->cache[c] = p;
+        ctx->cache_bytes += block;
+        CACHE_POISON((char *)p + sizeof(void *), block - sizeof(void *));
+        return;
+      }
+    }
+  }
   free(p);
 }
 
@@ -94,7 +189,11 @@ size_t lp_ctx_bytes_live(const lp_ctx *ctx) { return ctx->bytes_live; }
 void lp_ctx_fail_alloc_after(lp_ctx *ctx, long n) { ctx->fail_at = n > 0 ? ctx->alloc_count + n : 0; }
 long lp_ctx_alloc_count(const lp_ctx *ctx) { return ctx->alloc_count; }
 
-void lp_ctx_set_max_bytes(lp_ctx *ctx, size_t nbytes) { ctx->max_bytes = nbytes ? nbytes : physical_memory(); }
+void lp_ctx_set_max_bytes(lp_ctx *ctx, size_t nbytes) {
+  ctx->max_bytes = nbytes ? nbytes : physical_memory();
+  ctx->cache_max = cache_limit(ctx->max_bytes);
+  cache_trim(ctx, 0);
+}
 size_t lp_ctx_max_bytes(const lp_ctx *ctx) { return ctx->max_bytes; }
 
 void lp_ctx_set_interrupt_flag(lp_ctx *ctx, volatile sig_atomic_t *flag) { ctx->interrupt = flag; }

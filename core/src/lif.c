@@ -23,7 +23,7 @@
 /* The per-step loops are unit-stride vector loops: O3, and on x86-64 with
    GCC AVX-512 / AVX2 / baseline versions chosen at load time. */
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("O3")
+#pragma GCC optimize("O3", "no-trapping-math")   /* no value changes: lets floor vectorise */
 #endif
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define LIF_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -48,14 +48,18 @@ typedef struct lif_tensors {
 
 #define REAL float
 #define FN(name) name##_f32
+#define FLOOR_R floorf
 #include "neuron_kernels.h"
 #undef REAL
 #undef FN
+#undef FLOOR_R
 #define REAL double
 #define FN(name) name##_f64
+#define FLOOR_R floor
 #include "neuron_kernels.h"
 #undef REAL
 #undef FN
+#undef FLOOR_R
 
 /* ---- names ---------------------------------------------------------------- */
 static const char *const sg_names[] = {"StepPWL", "PeriodicExponential", "FastSigmoid", "ATan"};

@@ -9,8 +9,8 @@
 ** Per-batch-row partial sums of parameter gradients (B, ...) are reduced by
 ** the caller in a fixed order, so results do not depend on thread count.
 */
-#if !defined(REAL) || !defined(FN)
-#error "define REAL and FN before including neuron_kernels.h"
+#if !defined(REAL) || !defined(FN) || !defined(FLOOR_R)
+#error "define REAL, FN and FLOOR_R before including neuron_kernels.h"
 #endif
 
 /* ---- surrogate gradients ------------------------------------------------ */
@@ -76,25 +76,31 @@ typedef struct FN(lif_bufs) {
 /* One step of the plain LIF (k = 1, no ahp, synaptic memory) for one batch
    row, as unit-stride loops the compiler vectorises: in = x_t (+ recurrent
    input), C/U rows saved (scratch rows when no grad), state updated in place. */
-LIF_CLONES static void FN(lif_step1)(int64_t N, const REAL *in, const REAL *alpha, const REAL *beta,
-                                     const REAL *bias, const REAL *th, const REAL *noise, REAL maxs,
-                                     REAL *v, REAL *isyn, REAL *s, REAL *St, REAL *Ut, REAL *Ct) {
+LIF_CLONES static void FN(lif_step1)(int64_t N, const REAL *restrict in, const REAL *restrict alpha,
+                                     const REAL *restrict beta, const REAL *restrict bias,
+                                     const REAL *restrict th, const REAL *restrict noise, REAL maxs,
+                                     REAL *restrict v, REAL *restrict isyn, REAL *restrict s,
+                                     REAL *restrict St, REAL *restrict Ut, REAL *restrict Ct) {
   int64_t n;
-  for (n = 0; n < N; n++) {
-    const REAL cur = isyn[n] + in[n];
-    const REAL is = beta[n] * cur;
-    REAL u = alpha[n] * v[n] + is + bias[n], sp;
-    Ct[n] = cur;
-    isyn[n] = is;
-    if (noise) u += noise[n];
-    Ut[n] = u;
-    sp = u >= th[n] ? (REAL)floor(u / th[n]) : (REAL)0;
-    sp = sp > maxs ? maxs : sp;
-    sp = sp < 0 ? 0 : sp;
-    v[n] = u - sp * th[n];
-    s[n] = sp;
-    St[n] = sp;
+#define LIF_STEP1_BODY(NOISE)                                                     \
+  for (n = 0; n < N; n++) {                                                      \
+    const REAL cur = isyn[n] + in[n];                                            \
+    const REAL is = beta[n] * cur;                                               \
+    const REAL u = alpha[n] * v[n] + is + bias[n] + (NOISE);                      \
+    const REAL q = FLOOR_R(u / th[n]);                                           \
+    REAL sp = u >= th[n] ? q : (REAL)0;                                          \
+    sp = sp > maxs ? maxs : sp;                                                  \
+    sp = sp < 0 ? 0 : sp;                                                        \
+    Ct[n] = cur;                                                                 \
+    isyn[n] = is;                                                                \
+    Ut[n] = u;                                                                   \
+    v[n] = u - sp * th[n];                                                       \
+    s[n] = sp;                                                                   \
+    St[n] = sp;                                                                  \
   }
+  if (noise) { LIF_STEP1_BODY(noise[n]) }
+  else { LIF_STEP1_BODY(0) }
+#undef LIF_STEP1_BODY
 }
 
 /* r[0..K) = x[0..K) + sum over active m of s[m] * W[m, :] */
@@ -202,38 +208,66 @@ typedef struct FN(lif_grads) {
      ds_{t-1}    = W . dc_t + w_ahp da_t  da_t = beta_ahp (du_t + da_{t+1})
    with du_t = gv_t + gs_t s'(u_t),  gv_t = dL/dv_t + dv_t (carried),
         gs_t = dL/ds_t + ds_t (carried) - th gv_t  (through the reset).      */
-LIF_CLONES static void FN(lif_bstep1)(int64_t N, REAL window, const REAL *alpha, const REAL *beta,
-                                      const REAL *th, const REAL *U, const REAL *S, const REAL *C,
-                                      const REAL *vprev, const REAL *gS, const REAL *gV,
-                                      REAL *gv, REAL *gs, REAL *gi, REAL *dc,
-                                      REAL *dalpha, REAL *dbeta, REAL *dbias, REAL *dth) {
+LIF_CLONES static void FN(lif_bstep1)(int64_t N, REAL window, const REAL *restrict alpha,
+                                      const REAL *restrict beta, const REAL *restrict th,
+                                      const REAL *restrict U, const REAL *restrict S, const REAL *restrict C,
+                                      const REAL *restrict vprev, const REAL *restrict gS,
+                                      const REAL *restrict gV, REAL *restrict gv, REAL *restrict gs,
+                                      REAL *restrict gi, REAL *restrict dc, REAL *restrict dalpha,
+                                      REAL *restrict dbeta, REAL *restrict dbias, REAL *restrict dth) {
   int64_t n;
-  for (n = 0; n < N; n++) {
-    const REAL thn = th[n], u = U[n];
-    const REAL gvn = gv[n] + (gV ? gV[n] : 0);
-    const REAL gsn = gs[n] + (gS ? gS[n] : 0) - thn * gvn;
-    const int on = u >= thn - window;
-    const REAL su = on ? (REAL)1 / thn : 0, sth = on ? -u / (thn * thn) : 0;
-    const REAL d_u = gvn + gsn * su, di = d_u + gi[n], dcn = beta[n] * di;
-    dth[n] += -gvn * S[n] + gsn * sth;
-    dalpha[n] += d_u * vprev[n];
-    dbias[n] += d_u;
-    gv[n] = alpha[n] * d_u;
-    dbeta[n] += di * C[n];
-    dc[n] = dcn;
-    gi[n] = dcn;
+  /* the same loop body for each case of the optional gradients, so that
+     every version is a straight vector loop */
+#define LIF_BSTEP1_BODY(GS, GV)                                                   \
+  for (n = 0; n < N; n++) {                                                      \
+    const REAL thn = th[n], u = U[n], ith = (REAL)1 / thn;                       \
+    const REAL gvn = gv[n] + (GV);                                               \
+    const REAL gsn = gs[n] + (GS) - thn * gvn;                                   \
+    const int on = u >= thn - window;                                            \
+    const REAL su = on ? ith : 0, sth = on ? -u / (thn * thn) : 0;               \
+    const REAL d_u = gvn + gsn * su, di = d_u + gi[n], dcn = beta[n] * di;       \
+    dth[n] += -gvn * S[n] + gsn * sth;                                           \
+    dalpha[n] += d_u * vprev[n];                                                 \
+    dbias[n] += d_u;                                                             \
+    gv[n] = alpha[n] * d_u;                                                      \
+    dbeta[n] += di * C[n];                                                       \
+    dc[n] = dcn;                                                                 \
+    gi[n] = dcn;                                                                 \
   }
+  if (gS && gV) { LIF_BSTEP1_BODY(gS[n], gV[n]) }
+  else if (gS) { LIF_BSTEP1_BODY(gS[n], 0) }
+  else if (gV) { LIF_BSTEP1_BODY(0, gV[n]) }
+  else { LIF_BSTEP1_BODY(0, 0) }
+#undef LIF_BSTEP1_BODY
 }
 
-/* Backward of the fast forward with the StepPWL surrogate: time outer, batch
-   rows in parallel within a step, then dL/ds_{t-1} = dc_t . W^T for all rows
-   as one GEMM (BLAS threads outside the parallel region: one pool). */
+/* Backward of the fast forward with the StepPWL surrogate. Without w_rec the
+   batch rows are independent through time: one parallel region over rows,
+   each walking t = T-1 .. 0 (no barrier per step). With w_rec: time outer,
+   batch rows in parallel within a step, then dL/ds_{t-1} = dc_t . W^T for
+   all rows as one GEMM (BLAS threads outside the parallel region: one pool). */
 static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *p,
                                   const FN(lif_grads) *g, int *stop) {
   const int64_t B = d->B, T = d->T, N = d->N;
   const REAL window = (REAL)d->window;
   int64_t t, b;
   for (b = 0; b < B * N; b++) { g->gv[b] = 0; g->gs[b] = 0; g->gi[b] = 0; }
+  if (!p->W) {
+#pragma omp parallel for schedule(static) num_threads(d->threads) if (d->threads > 1 && B > 1)
+    for (b = 0; b < B; b++) {
+      int64_t tt;
+      for (tt = T - 1; tt >= 0; tt--) {
+        const int64_t bt = b * T + tt;
+        const REAL *vprev = tt ? p->V + (bt - 1) * N : g->V0 + b * N;
+        if (*stop || ((tt & 15) == 0 && lp_ctx_interrupted(ctx))) { *stop = 1; break; }
+        FN(lif_bstep1)(N, window, p->alpha, p->beta, p->th, p->U + bt * N, p->S + bt * N, p->C + bt * N,
+                       vprev, g->gS ? g->gS + bt * N : NULL, g->gV ? g->gV + bt * N : NULL,
+                       g->gv + b * N, g->gs + b * N, g->gi + b * N, g->dX + bt * N,
+                       g->dalpha + b * N, g->dbeta + b * N, g->dbias + b * N, g->dth + b * N);
+      }
+    }
+    return;
+  }
   for (t = T - 1; t >= 0; t--) {
     if (*stop || lp_ctx_interrupted(ctx)) { *stop = 1; return; }
 #pragma omp parallel for schedule(static) num_threads(d->threads) if (d->threads > 1 && B > 1)
@@ -245,18 +279,15 @@ static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_b
                      g->gv + b * N, g->gs + b * N, g->gi + b * N, g->dX + bt * N,
                      g->dalpha + b * N, g->dbeta + b * N, g->dbias + b * N, g->dth + b * N);
     }
-    if (p->W) {                                   /* gs (B, N) = dc_t (B, N; row stride T*N) . W^T */
-      if (sizeof(REAL) == sizeof(float))
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)N, (int)N, 1.0f,
-                    (const float *)(g->dX + t * N), (int)(T * N), (const float *)p->W, (int)N, 0.0f,
-                    (float *)g->gs, (int)N);
-      else
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)N, (int)N, 1.0,
-                    (const double *)(g->dX + t * N), (int)(T * N), (const double *)p->W, (int)N, 0.0,
-                    (double *)g->gs, (int)N);
-    } else {
-      for (b = 0; b < B * N; b++) g->gs[b] = 0;
-    }
+    /* gs (B, N) = dc_t (B, N; row stride T*N) . W^T */
+    if (sizeof(REAL) == sizeof(float))
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)N, (int)N, 1.0f,
+                  (const float *)(g->dX + t * N), (int)(T * N), (const float *)p->W, (int)N, 0.0f,
+                  (float *)g->gs, (int)N);
+    else
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)N, (int)N, 1.0,
+                  (const double *)(g->dX + t * N), (int)(T * N), (const double *)p->W, (int)N, 0.0,
+                  (double *)g->gs, (int)N);
   }
 }
 

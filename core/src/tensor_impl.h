@@ -11,6 +11,7 @@
 #include <string.h>
 
 #define LP_ERRMSG_MAX 512
+#define LP_CACHE_NCLASS 128         /* size classes of the block cache (ctx.c) */
 
 struct lp_ctx {
   long refcount;              /* owner + one per live storage */
@@ -23,6 +24,10 @@ struct lp_ctx {
   int threads;
   int grad_enabled;           /* autograd records ops when set */
   uint64_t node_seq;          /* sequence number of the next recorded node */
+  /* freed blocks of >= 64 KiB kept for reuse (ctx.c): one list per size
+     class, linked through each block's first word */
+  void *cache[LP_CACHE_NCLASS];
+  size_t cache_bytes, cache_max;
 };
 
 typedef struct lp_storage {

@@ -22,6 +22,14 @@
 local lp = require "limpet"
 local class = require "limpet.class"
 
+-- One set of classes per process: if `lp.graph` is already loaded (a
+-- test runner may clear package.loaded between files), hand that back so
+-- that graphs built anywhere are instances of the same classes.
+do
+  local loaded = rawget(lp, "graph")
+  if loaded then return loaded end
+end
+
 local G = {}
 
 local function argerror(fname, n, msg, level)
@@ -254,6 +262,7 @@ G.LIFNeuronWithSynsRealValue = LIFNeurons
 G.RateNeuronWithSynsRealValue = RateNeurons
 G.AliasConnection = AliasConnection
 G.is_a = class.is_a
+rawset(lp, "graph", G)
 
 -- utilities ---------------------------------------------------------------
 

@@ -14,7 +14,10 @@
 -- `duration` seconds, or up to the input's t_stop; without input, zeros.
 local lp = require "limpet"
 local class = require "limpet.class"
-local Module = require "limpet.nn.module"
+-- lp.nn's Module (not a fresh require of nn/module.lua), so that the wrapped
+-- module and the wrapper share one base class even where package.loaded
+-- was reset in between (busted's insulation does that).
+local Module = lp.nn.Module
 local U = require "limpet.nn.util"
 
 local TimedModule = Module:extend("TimedModule")

@@ -1,0 +1,113 @@
+-- spec/examples_spec.lua -- the training examples run end to end in their
+-- quick modes: examples/fashion_mnist_snn.lua (on Debian's Fashion-MNIST
+-- when installed; pending otherwise) and examples/shd_training.lua (on the
+-- small SHD-layout fixture, and without data, where it must exit cleanly).
+local build = os.getenv("LIMPET_BUILD") or "build/release"
+local root = os.getenv("PWD") or "."
+local exe = build:sub(1, 1) == "/" and build .. "/limpet" or root .. "/" .. build .. "/limpet"
+
+local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+-- run(words) -> stdout and stderr together, exit code
+local function run(words)
+  local parts = {}
+  for i, w in ipairs(words) do parts[i] = q(w) end
+  local p = io.popen(("cd %s && %s %s 2>&1 < /dev/null"):format(q(root), q(exe), table.concat(parts, " ")))
+  local out = p:read("a")
+  local _, _, code = p:close()
+  return out, code
+end
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+-- width, height of a PNG file (nil when it is not one)
+local function png_size(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local head = f:read(24)
+  f:close()
+  if not head or #head < 24 or head:sub(1, 8) ~= "\137PNG\r\n\26\n" or head:sub(13, 16) ~= "IHDR" then return nil end
+  return string.unpack(">I4", head, 17), string.unpack(">I4", head, 21)
+end
+
+local function tmpdir()
+  local d = os.tmpname()
+  os.remove(d)
+  assert(os.execute("mkdir -p " .. q(d)))
+  return d
+end
+
+local function rmdir(d) os.execute("rm -rf " .. q(d)) end
+
+describe("examples/shd_training.lua", function()
+  it("trains end to end on the SHD-layout fixture", function()
+    local out, code = run { "examples/shd_training.lua", "--root", "spec/fixtures/data/shd", "--quick" }
+    assert.equals(0, code, out)
+    assert.matches("SHD at spec/fixtures/data/shd: 5 training and 3 test samples", out, 1, true)
+    assert.matches("epoch 2: train loss [%d.]+ acc [%d.]+%%  test loss [%d.]+ acc [%d.]+%%", out)
+    assert.matches("final test accuracy: [%d.]+%% on 3 samples after 2 epochs", out)
+    assert.not_matches("NaN", out)
+  end)
+
+  it("reads binned samples back from its disk cache on a second run", function()
+    local d = tmpdir()
+    local args = { "examples/shd_training.lua", "--root", "spec/fixtures/data/shd", "--quick", "--epochs", "1",
+                   "--cache", d }
+    local out, code = run(args)
+    assert.equals(0, code, out)
+    local again, code2 = run(args)
+    assert.equals(0, code2, again)
+    assert.matches("final test accuracy", again, 1, true)
+    local p = io.popen("ls " .. q(d .. "/train") .. " | wc -l")
+    local n = tonumber(p:read("a"))
+    p:close()
+    rmdir(d)
+    assert.equals(5, n)
+  end)
+
+  it("says so and exits with status 0 when there is no SHD data", function()
+    local d = tmpdir()
+    local out, code = run { "examples/shd_training.lua", "--root", d }
+    rmdir(d)
+    assert.equals(0, code, out)
+    assert.matches("no SHD data at '" .. d .. "'", out, 1, true)
+    assert.matches("shd_train.h5' not found", out, 1, true)
+    assert.not_matches("epoch", out)
+    -- a folder with only the test split (the gzip'd fixture) is no training set either
+    out, code = run { "examples/shd_training.lua", "--root", "spec/fixtures/data/shd_gz" }
+    assert.equals(0, code, out)
+    assert.matches("no SHD data at 'spec/fixtures/data/shd_gz'", out, 1, true)
+  end)
+
+  it("rejects an unknown argument with status 2", function()
+    local out, code = run { "examples/shd_training.lua", "--bogus" }
+    assert.equals(2, code)
+    assert.matches("unknown argument '--bogus'", out, 1, true)
+  end)
+end)
+
+describe("examples/fashion_mnist_snn.lua", function()
+  local have = exists("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
+  local test = have and it or pending
+  test("trains a quick spiking network, prints accuracy and time, writes two PNGs", function()
+    local d = tmpdir()
+    local out, code = run { "examples/fashion_mnist_snn.lua", "--quick", "--out", d }
+    local cw, ch = png_size(d .. "/fashion_mnist_curve.png")
+    local rw, rh = png_size(d .. "/fashion_mnist_raster.png")
+    rmdir(d)
+    assert.equals(0, code, out)
+    assert.matches("Fashion%-MNIST: 2000 training and 500 test images, 8 time steps", out)
+    assert.matches("epoch 2: train loss [%d.]+ acc [%d.]+%%  test loss [%d.]+ acc [%d.]+%%", out)
+    local acc = tonumber(out:match("final test accuracy: ([%d.]+)%% on 500 images after 2 epochs; wall time [%d.]+ s"))
+    assert.is_truthy(acc, out)
+    assert.is_true(acc > 30, out)                -- chance is 10 %; the quick run gets about 70 %
+    assert.is_truthy(cw, "no curve PNG")
+    assert.is_true(cw > 100 and ch > 100)
+    assert.is_truthy(rw, "no raster PNG")
+    assert.is_true(rw > 100 and rh > 100)
+  end)
+end)
