@@ -4,11 +4,12 @@
 ** operand (rows of nonzero positions and values), and the two products
 ** built on it: row gathers (x . W: each output row is the sum of W's rows
 ** picked by the input's events) and scatter-adds (x^T . g, the weight
-** gradient: each event adds its g row into one output row). Not here: the
-** dense path and the NumPy semantics of matmul (linalg.c).
+** gradient: the index is transposed by a stable counting sort, so each
+** output row again gathers the g rows of its events). Gathers sum SP_BLK
+** output columns in registers and write each output element once. Not
+** here: the dense path and the NumPy semantics of matmul (linalg.c).
 ** Reproducibility: every element of the result sums its terms in the same
-** order (k ascending) on any thread count; threads split output rows
-** (gather) or output columns (scatter).
+** order (k ascending) on any thread count; threads split output rows.
 */
 #include "sparse.h"
 #include "tensor_impl.h"
@@ -25,28 +26,27 @@
 #define SP_CLONES
 #endif
 
-/* c[0..n) += v * b[0..n) */
-SP_CLONES static void axpy_f32(float *c, const float *b, float v, int64_t n) {
-  int64_t j;
-  if (v == 1) for (j = 0; j < n; j++) c[j] += b[j];
-  else for (j = 0; j < n; j++) c[j] += v * b[j];
+/* bit u of the result set when p[u] != 0, u < 16 (NaN counts as nonzero):
+   one AVX-512 compare where the CPU has it, a loop elsewhere */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#include <immintrin.h>
+__attribute__((target("avx512f"))) static inline unsigned nzmask16_f32_avx512(const float *p) {
+  return (unsigned)_mm512_cmp_ps_mask(_mm512_loadu_ps(p), _mm512_setzero_ps(), _CMP_NEQ_UQ);
 }
-SP_CLONES static void axpy_f64(double *c, const double *b, double v, int64_t n) {
-  int64_t j;
-  if (v == 1) for (j = 0; j < n; j++) c[j] += b[j];
-  else for (j = 0; j < n; j++) c[j] += v * b[j];
-}
-/* bit u of the result set when p[u] != 0, u < 16 */
-SP_CLONES static unsigned nzmask16_f32(const float *p) {
+#define SP_HAVE_AVX512_MASK 1
+#endif
+static inline unsigned nzmask16_f32(const float *p) {
   unsigned m = 0, u;
   for (u = 0; u < 16; u++) m |= (unsigned)(p[u] != 0) << u;
   return m;
 }
-SP_CLONES static unsigned nzmask16_f64(const double *p) {
+static inline unsigned nzmask16_f64(const double *p) {
   unsigned m = 0, u;
   for (u = 0; u < 16; u++) m |= (unsigned)(p[u] != 0) << u;
   return m;
 }
+
+#define SP_BLK 64                /* output columns accumulated in registers */
 
 /* Per-type kernels. */
 #define SP_KERNELS(REAL, SUF)                                                                   \
@@ -63,18 +63,20 @@ SP_CLONES static unsigned nzmask16_f64(const double *p) {
   }                                                                                              \
   /* Index the R stored rows (length L, stride ld) of p: rowptr[R + 1], idx, val.               \
      Returns 0 when more than cap nonzeros. */                                                   \
-  static int index_##SUF(const REAL *p, int64_t R, int64_t L, int64_t ld, int64_t cap,          \
-                         int64_t *rowptr, int32_t *idx, REAL *val) {                             \
+  static inline int index_body_##SUF(const REAL *p, int64_t R, int64_t L, int64_t ld,          \
+                                     int64_t cap, int64_t *rowptr, int32_t *idx, REAL *val,      \
+                                     unsigned (*mask)(const REAL *)) {                           \
     int64_t r, j, nz = 0;                                                                        \
     rowptr[0] = 0;                                                                               \
     for (r = 0; r < R; r++) {                                                                    \
       const REAL *row = p + r * ld;                                                              \
       for (j = 0; j + 16 <= L; j += 16) {                                                        \
-        unsigned m = nzmask16_##SUF(row + j);                                                    \
+        unsigned m = mask(row + j);                                                              \
+        if (!m) continue;                                                                        \
+        if (nz + 16 > cap && nz + __builtin_popcount(m) > cap) return 0;                         \
         while (m) {                                                                              \
           const int u = __builtin_ctz(m);                                                        \
           m &= m - 1;                                                                            \
-          if (nz >= cap) return 0;                                                               \
           idx[nz] = (int32_t)(j + u); val[nz] = row[j + u]; nz++;                                \
         }                                                                                        \
       }                                                                                          \
@@ -88,43 +90,94 @@ SP_CLONES static unsigned nzmask16_f64(const double *p) {
     }                                                                                            \
     return 1;                                                                                    \
   }                                                                                              \
-  /* C[i, :] = sum over row i's events (k, v) of v * B[k, :] */                                 \
-  static void gather_##SUF(int64_t M, int64_t N, const int64_t *rowptr, const int32_t *idx,     \
-                           const REAL *val, const REAL *B, int64_t ldb, REAL *C, int threads) { \
+  static int index_##SUF(const REAL *p, int64_t R, int64_t L, int64_t ld, int64_t cap,         \
+                         int64_t *rowptr, int32_t *idx, REAL *val) {                             \
+    return index_body_##SUF(p, R, L, ld, cap, rowptr, idx, val, nzmask16_##SUF);                 \
+  }                                                                                              \
+  /* The transposed index (rows = the L columns), by a stable counting sort:                    \
+     each new row lists its events in ascending old-row order. */                                \
+  static void transpose_##SUF(int64_t R, int64_t L, const int64_t *rowptr, const int32_t *idx,  \
+                              const REAL *val, int64_t *rp2, int32_t *ix2, REAL *val2) {        \
+    int64_t r, e, i;                                                                             \
+    for (i = 0; i <= L; i++) rp2[i] = 0;                                                         \
+    for (e = 0; e < rowptr[R]; e++) rp2[idx[e] + 1]++;                                           \
+    for (i = 0; i < L; i++) rp2[i + 1] += rp2[i];                                                \
+    for (r = 0; r < R; r++)                                                                      \
+      for (e = rowptr[r]; e < rowptr[r + 1]; e++) {                                              \
+        const int64_t q = rp2[idx[e]]++;                                                         \
+        ix2[q] = (int32_t)r; val2[q] = val[e];                                                   \
+      }                                                                                          \
+    for (i = L; i > 0; i--) rp2[i] = rp2[i - 1];                                                 \
+    rp2[0] = 0;                                                                                  \
+  }                                                                                              \
+  /* C[i, :] = sum over row i's events (k, v), k ascending, of v * B[k, :], rows i0..i1;        \
+     SP_BLK columns at a time summed in registers, C written once. */                            \
+  SP_CLONES static void gather_rows_##SUF(int64_t i0, int64_t i1, int64_t N,                   \
+                                          const int64_t *restrict rowptr,                       \
+                                          const int32_t *restrict idx, const REAL *restrict val,\
+                                          const REAL *restrict B, int64_t ldb, REAL *restrict C) {\
     int64_t i;                                                                                   \
-    _Pragma("omp parallel for schedule(static) num_threads(threads) if (threads > 1 && M > 1)")  \
-    for (i = 0; i < M; i++) {                                                                    \
+    for (i = i0; i < i1; i++) {                                                                  \
       REAL *c = C + i * N;                                                                       \
-      int64_t e, j;                                                                              \
-      for (j = 0; j < N; j++) c[j] = 0;                                                          \
-      for (e = rowptr[i]; e < rowptr[i + 1]; e++) {                                              \
-        axpy_##SUF(c, B + (int64_t)idx[e] * ldb, val[e], N);                                     \
+      const int64_t e0 = rowptr[i], e1 = rowptr[i + 1];                                          \
+      int64_t e, j = 0, jj;                                                                      \
+      for (; j + SP_BLK <= N; j += SP_BLK) {                                                     \
+        REAL acc[SP_BLK];                                                                        \
+        for (jj = 0; jj < SP_BLK; jj++) acc[jj] = 0;                                             \
+        for (e = e0; e < e1; e++) {                                                              \
+          const REAL *b = B + (int64_t)idx[e] * ldb + j, v = val[e];                             \
+          for (jj = 0; jj < SP_BLK; jj++) acc[jj] += v * b[jj];                                  \
+        }                                                                                        \
+        for (jj = 0; jj < SP_BLK; jj++) c[j + jj] = acc[jj];                                     \
+      }                                                                                          \
+      for (; j + 16 <= N; j += 16) {  /* then 16 columns at a time */                           \
+        REAL acc[16];                                                                            \
+        for (jj = 0; jj < 16; jj++) acc[jj] = 0;                                                 \
+        for (e = e0; e < e1; e++) {                                                              \
+          const REAL *b = B + (int64_t)idx[e] * ldb + j, v = val[e];                             \
+          for (jj = 0; jj < 16; jj++) acc[jj] += v * b[jj];                                      \
+        }                                                                                        \
+        for (jj = 0; jj < 16; jj++) c[j + jj] = acc[jj];                                         \
+      }                                                                                          \
+      if (j < N) {                    /* the last N mod 16 */                                   \
+        const int64_t w = N - j;                                                                 \
+        REAL acc[16];                                                                            \
+        for (jj = 0; jj < 16; jj++) acc[jj] = 0;                                                 \
+        for (e = e0; e < e1; e++) {                                                              \
+          const REAL *b = B + (int64_t)idx[e] * ldb + j, v = val[e];                             \
+          for (jj = 0; jj < w; jj++) acc[jj] += v * b[jj];                                       \
+        }                                                                                        \
+        for (jj = 0; jj < w; jj++) c[j + jj] = acc[jj];                                          \
       }                                                                                          \
     }                                                                                            \
   }                                                                                              \
-  /* C (M x N) = sum over stored rows k, events (i, v): C[i, :] += v * B[k, :].                  \
-     Threads own column blocks of C. */                                                          \
-  static void scatter_##SUF(int64_t M, int64_t N, int64_t K, const int64_t *rowptr,            \
-                            const int32_t *idx, const REAL *val, const REAL *B, int64_t ldb,    \
-                            REAL *C, int threads) {                                              \
-    int64_t nblk = (N + 63) / 64, q;                                                             \
-    (void)M;                                                                                     \
-    _Pragma("omp parallel for schedule(static) num_threads(threads) if (threads > 1 && nblk > 1)") \
-    for (q = 0; q < nblk; q++) {                                                                 \
-      const int64_t n0 = q * 64, n1 = n0 + 64 < N ? n0 + 64 : N;                                 \
-      int64_t k, e, j, i;                                                                        \
-      for (i = 0; i < M; i++) for (j = n0; j < n1; j++) C[i * N + j] = 0;                        \
-      for (k = 0; k < K; k++) {                                                                  \
-        const REAL *b = B + k * ldb;                                                             \
-        for (e = rowptr[k]; e < rowptr[k + 1]; e++) {                                            \
-          axpy_##SUF(C + (int64_t)idx[e] * N + n0, b + n0, val[e], n1 - n0);                     \
-        }                                                                                        \
-      }                                                                                          \
-    }                                                                                            \
+  static void gather_##SUF(int64_t M, int64_t N, const int64_t *rowptr, const int32_t *idx,     \
+                           const REAL *val, const REAL *B, int64_t ldb, REAL *C, int threads) { \
+    const int64_t nch = threads > 1 && M > 1 ? (M < 4 * threads ? M : 4 * threads) : 1;         \
+    int64_t q;                                                                                   \
+    _Pragma("omp parallel for schedule(static) num_threads(threads) if (nch > 1)")               \
+    for (q = 0; q < nch; q++)                                                                    \
+      gather_rows_##SUF(M * q / nch, M * (q + 1) / nch, N, rowptr, idx, val, B, ldb, C);          \
   }
 
 SP_KERNELS(float, f32)
 SP_KERNELS(double, f64)
+
+#ifdef SP_HAVE_AVX512_MASK
+__attribute__((target("avx512f"))) static int index_f32_avx512(const float *p, int64_t R, int64_t L, int64_t ld,
+                                                              int64_t cap, int64_t *rowptr, int32_t *idx,
+                                                              float *val) {
+  return index_body_f32(p, R, L, ld, cap, rowptr, idx, val, nzmask16_f32_avx512);
+}
+#endif
+/* index_f32 on the best mask the CPU offers */
+static int index_f32_best(const float *p, int64_t R, int64_t L, int64_t ld, int64_t cap, int64_t *rowptr,
+                          int32_t *idx, float *val) {
+#ifdef SP_HAVE_AVX512_MASK
+  if (__builtin_cpu_supports("avx512f")) return index_f32_avx512(p, R, L, ld, cap, rowptr, idx, val);
+#endif
+  return index_f32(p, R, L, ld, cap, rowptr, idx, val);
+}
 
 int64_t lp_sp_count_nonzero(lp_dtype dt, const void *p, int64_t n, int64_t cap) {
   return dt == LP_F64 ? count_f64(p, n, cap) : count_f32(p, n, cap);
@@ -154,15 +207,36 @@ lp_status lp_sp_gemm(lp_ctx *ctx, lp_dtype dt, int64_t M, int64_t N, int64_t K, 
     return LP_ENOMEM;
   }
   ok = dt == LP_F64 ? index_f64(a, R, L, lda, cap, rowptr, idx, val)
-                    : index_f32(a, R, L, lda, cap, rowptr, idx, val);
-  if (ok) {
-    if (!trans_a) {
-      if (dt == LP_F64) gather_f64(M, N, rowptr, idx, val, b, ldb, c, threads);
-      else gather_f32(M, N, rowptr, idx, val, b, ldb, c, threads);
-    } else {
-      if (dt == LP_F64) scatter_f64(M, N, K, rowptr, idx, val, b, ldb, c, threads);
-      else scatter_f32(M, N, K, rowptr, idx, val, b, ldb, c, threads);
+                    : index_f32_best(a, R, L, lda, cap, rowptr, idx, val);
+  if (ok && !trans_a) {
+    if (dt == LP_F64) gather_f64(M, N, rowptr, idx, val, b, ldb, c, threads);
+    else gather_f32(M, N, rowptr, idx, val, b, ldb, c, threads);
+    *done = 1;
+  } else if (ok) {                             /* rows of A^T: transpose the index, then gather */
+    const int64_t nz = rowptr[R];
+    const size_t nrp2 = (size_t)(M + 1) * sizeof *rowptr, nix2 = (size_t)(nz ? nz : 1) * sizeof *idx,
+                 nval2 = (size_t)(nz ? nz : 1) * es;
+    int64_t *rp2 = lp_ctx_alloc_raw(ctx, nrp2);
+    int32_t *ix2 = rp2 ? lp_ctx_alloc_raw(ctx, nix2) : NULL;
+    void *val2 = ix2 ? lp_ctx_alloc_raw(ctx, nval2) : NULL;
+    if (!val2) {
+      if (ix2) lp_ctx_dealloc(ctx, ix2, nix2);
+      if (rp2) lp_ctx_dealloc(ctx, rp2, nrp2);
+      lp_ctx_dealloc(ctx, val, nval);
+      lp_ctx_dealloc(ctx, idx, nix);
+      lp_ctx_dealloc(ctx, rowptr, nrp);
+      return LP_ENOMEM;
     }
+    if (dt == LP_F64) {
+      transpose_f64(R, L, rowptr, idx, val, rp2, ix2, val2);
+      gather_f64(M, N, rp2, ix2, val2, b, ldb, c, threads);
+    } else {
+      transpose_f32(R, L, rowptr, idx, val, rp2, ix2, val2);
+      gather_f32(M, N, rp2, ix2, val2, b, ldb, c, threads);
+    }
+    lp_ctx_dealloc(ctx, val2, nval2);
+    lp_ctx_dealloc(ctx, ix2, nix2);
+    lp_ctx_dealloc(ctx, rp2, nrp2);
     *done = 1;
   }
   lp_ctx_dealloc(ctx, val, nval);

@@ -73,6 +73,16 @@ describe("XyloSim oracles", function()
     end)
   end
 
+  it("reproduces an oracle through a configuration (config_from_specification, from_config)", function()
+    local xylo = require "limpet.xylo"
+    local c = json.decode(read("spec/fixtures/xylo/xylo_aliases_1.json"))
+    local cfg, ok, msg = xylo.audio2.config_from_specification(lua_spec(c.spec))
+    assert.is_true(ok, msg)
+    local out, _, rec = xylo.audio2.XyloSim.from_config(cfg, { dt = c.dt })(c.input, true)
+    same_steps("output", out, c.expected.Spikes_out)
+    for _, k in ipairs { "Vmem", "Isyn", "Isyn2", "Spikes", "Vmem_out", "Isyn_out" } do same_steps(k, rec[k], c.expected[k]) end
+  end)
+
   it("exercises what the cases are for", function()
     local sat = json.decode(read("spec/fixtures/xylo/xylo_saturate_1.json")).expected
     local hit = false
