@@ -50,7 +50,7 @@ function S.build(N, rec)
   end
   function w.hidden_rate()
     local _, h = lp.no_grad(w.forward)
-    local s = net[2](net[1](x))
+    local s = net[2]((net[1](x)))
     return s:mean():item(), h
   end
   return w

@@ -28,7 +28,7 @@
 #endif
 
 #define CACHE_MIN_SHIFT 16                    /* blocks below 64 KiB go straight to malloc */
-#define CACHE_MAX_DEFAULT ((size_t)128 << 20) /* at most 128 MiB cached (and max_bytes / 4) */
+#define CACHE_MAX_DEFAULT ((size_t)32 << 20)  /* at most 32 MiB cached (and max_bytes / 4) */
 
 static size_t cache_limit(size_t max_bytes) {
   return max_bytes / 4 < CACHE_MAX_DEFAULT ? max_bytes / 4 : CACHE_MAX_DEFAULT;

@@ -231,7 +231,7 @@ static lp_status lif_backward_node(lp_ctx *ctx, lp_node *node, lp_tensor *const 
   if ((st = prep(ctx, gout[0], dt, &gS)) != LP_OK) goto done;
   if ((st = prep(ctx, gout[1], dt, &gV)) != LP_OK) goto done;
   shape[0] = d.B; shape[1] = d.T; shape[2] = K;
-  if ((st = lp_tensor_new(ctx, dt, 3, shape, &dX)) != LP_OK) goto done;
+  if ((st = lp_tensor_empty(ctx, dt, 3, shape, &dX)) != LP_OK) goto done;   /* the loops write all of it */
   if (!(scratch = lp_ctx_alloc(ctx, nscratch ? nscratch : 1))) { st = LP_ENOMEM; goto done; }
   if (dt == LP_F32) lif_backward_t_f32(ctx, &d, &ts, gS, gV, dX, scratch, &stop);
   else lif_backward_t_f64(ctx, &d, &ts, gS, gV, dX, scratch, &stop);

@@ -151,7 +151,9 @@ lp_status lp_matmul(lp_ctx *ctx, const lp_tensor *a, const lp_tensor *b, lp_tens
   cdt = lp_dtype_is_float(p) ? p : LP_I64;
   if ((st = prepare(ctx, a, cdt, 1, &A)) != LP_OK) goto done;
   if ((st = prepare(ctx, b, cdt, 0, &B)) != LP_OK) goto done;
-  if ((st = lp_tensor_new(ctx, cdt, ond, oshape, &r)) != LP_OK) goto done;
+  /* float products with K > 0 overwrite every element (BLAS beta = 0, or the gathers) */
+  if ((st = (lp_dtype_is_float(cdt) && K > 0 ? lp_tensor_empty : lp_tensor_new)(ctx, cdt, ond, oshape, &r)) != LP_OK)
+    goto done;
   /* batch strides in elements (0 where broadcast) */
   for (d = 0; d < nbo; d++) {
     int ia = d - (nbo - nba), ib = d - (nbo - nbb);

@@ -13,6 +13,9 @@
 #error "define REAL, FN and FLOOR_R before including neuron_kernels.h"
 #endif
 
+/* 64-byte vectors of any alignment (GCC / Clang vector extensions) */
+typedef REAL FN(vec) __attribute__((vector_size(64), aligned(sizeof(REAL)), may_alias));
+
 /* ---- surrogate gradients ------------------------------------------------ */
 static inline REAL FN(spike_count)(REAL u, REAL th, REAL maxs) {
   REAL n = u >= th ? (REAL)floor(u / th) : (REAL)0;
@@ -103,15 +106,39 @@ LIF_CLONES static void FN(lif_step1)(int64_t N, const REAL *restrict in, const R
 #undef LIF_STEP1_BODY
 }
 
-/* r[0..K) = x[0..K) + sum over active m of s[m] * W[m, :] */
-LIF_CLONES static void FN(lif_recur)(int64_t N, int64_t K, const REAL *x, const REAL *s, const REAL *W, REAL *r) {
-  int64_t j, m;
+/* r[0..K) = x[0..K) + sum over active m (ascending) of s[m] * W[m, :]: the
+   active neurons are listed 256 at a time, then 4 vectors of columns at a
+   time are summed in registers over the listed rows (r read and written once
+   per batch of 256 active neurons). */
+LIF_CLONES static void FN(lif_recur)(int64_t N, int64_t K, const REAL *restrict x, const REAL *restrict s,
+                                     const REAL *restrict W, REAL *restrict r) {
+  const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
+  int32_t act[256];
+  REAL av[256];
+  int64_t j, m = 0, e, na;
   for (j = 0; j < K; j++) r[j] = x[j];
-  for (m = 0; m < N; m++) {
-    const REAL sm = s[m], *wm = W + m * K;
-    if (sm == 0) continue;
-    if (sm == 1) for (j = 0; j < K; j++) r[j] += wm[j];
-    else for (j = 0; j < K; j++) r[j] += sm * wm[j];
+  while (m < N) {
+    for (na = 0; m < N && na < 256; m++)
+      if (s[m] != 0) { act[na] = (int32_t)m; av[na] = s[m]; na++; }
+    if (!na) break;
+    for (j = 0; j + 4 * VW <= K; j += 4 * VW) {
+      FN(vec) a0 = *(FN(vec) *)(r + j), a1 = *(FN(vec) *)(r + j + VW);
+      FN(vec) a2 = *(FN(vec) *)(r + j + 2 * VW), a3 = *(FN(vec) *)(r + j + 3 * VW);
+      for (e = 0; e < na; e++) {
+        const REAL *w = W + (int64_t)act[e] * K + j, v = av[e];
+        a0 += v * *(const FN(vec) *)w;
+        a1 += v * *(const FN(vec) *)(w + VW);
+        a2 += v * *(const FN(vec) *)(w + 2 * VW);
+        a3 += v * *(const FN(vec) *)(w + 3 * VW);
+      }
+      *(FN(vec) *)(r + j) = a0; *(FN(vec) *)(r + j + VW) = a1;
+      *(FN(vec) *)(r + j + 2 * VW) = a2; *(FN(vec) *)(r + j + 3 * VW) = a3;
+    }
+    for (; j < K; j++) {
+      REAL a0 = r[j];
+      for (e = 0; e < na; e++) a0 += av[e] * W[(int64_t)act[e] * K + j];
+      r[j] = a0;
+    }
   }
 }
 

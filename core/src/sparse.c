@@ -5,8 +5,8 @@
 ** built on it: row gathers (x . W: each output row is the sum of W's rows
 ** picked by the input's events) and scatter-adds (x^T . g, the weight
 ** gradient: the index is transposed by a stable counting sort, so each
-** output row again gathers the g rows of its events). Gathers sum SP_BLK
-** output columns in registers and write each output element once. Not
+** output row again gathers the g rows of its events). Gathers sum 4 x 64
+** bytes of output columns in registers and write each output element once. Not
 ** here: the dense path and the NumPy semantics of matmul (linalg.c).
 ** Reproducibility: every element of the result sums its terms in the same
 ** order (k ascending) on any thread count; threads split output rows.
@@ -46,7 +46,10 @@ static inline unsigned nzmask16_f64(const double *p) {
   return m;
 }
 
-#define SP_BLK 64                /* output columns accumulated in registers */
+/* 64-byte vectors of any alignment (GCC / Clang vector extensions): the
+   gathers' accumulators; the default clone lowers them to SSE pairs. */
+typedef float VEC_f32 __attribute__((vector_size(64), aligned(4), may_alias));
+typedef double VEC_f64 __attribute__((vector_size(64), aligned(8), may_alias));
 
 /* Per-type kernels. */
 #define SP_KERNELS(REAL, SUF)                                                                   \
@@ -111,43 +114,39 @@ static inline unsigned nzmask16_f64(const double *p) {
     rp2[0] = 0;                                                                                  \
   }                                                                                              \
   /* C[i, :] = sum over row i's events (k, v), k ascending, of v * B[k, :], rows i0..i1;        \
-     SP_BLK columns at a time summed in registers, C written once. */                            \
+     4 vectors (64 bytes each) of columns at a time summed in registers, then single vectors,   \
+     then the last columns one by one; C written once. */                                        \
   SP_CLONES static void gather_rows_##SUF(int64_t i0, int64_t i1, int64_t N,                   \
                                           const int64_t *restrict rowptr,                       \
                                           const int32_t *restrict idx, const REAL *restrict val,\
                                           const REAL *restrict B, int64_t ldb, REAL *restrict C) {\
+    const int64_t VW = (int64_t)(sizeof(VEC_##SUF) / sizeof(REAL));                              \
     int64_t i;                                                                                   \
     for (i = i0; i < i1; i++) {                                                                  \
       REAL *c = C + i * N;                                                                       \
       const int64_t e0 = rowptr[i], e1 = rowptr[i + 1];                                          \
-      int64_t e, j = 0, jj;                                                                      \
-      for (; j + SP_BLK <= N; j += SP_BLK) {                                                     \
-        REAL acc[SP_BLK];                                                                        \
-        for (jj = 0; jj < SP_BLK; jj++) acc[jj] = 0;                                             \
+      int64_t e, j = 0;                                                                          \
+      for (; j + 4 * VW <= N; j += 4 * VW) {                                                     \
+        VEC_##SUF a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};                                        \
         for (e = e0; e < e1; e++) {                                                              \
           const REAL *b = B + (int64_t)idx[e] * ldb + j, v = val[e];                             \
-          for (jj = 0; jj < SP_BLK; jj++) acc[jj] += v * b[jj];                                  \
+          a0 += v * *(const VEC_##SUF *)b;                                                       \
+          a1 += v * *(const VEC_##SUF *)(b + VW);                                                \
+          a2 += v * *(const VEC_##SUF *)(b + 2 * VW);                                            \
+          a3 += v * *(const VEC_##SUF *)(b + 3 * VW);                                            \
         }                                                                                        \
-        for (jj = 0; jj < SP_BLK; jj++) c[j + jj] = acc[jj];                                     \
+        *(VEC_##SUF *)(c + j) = a0; *(VEC_##SUF *)(c + j + VW) = a1;                             \
+        *(VEC_##SUF *)(c + j + 2 * VW) = a2; *(VEC_##SUF *)(c + j + 3 * VW) = a3;                \
       }                                                                                          \
-      for (; j + 16 <= N; j += 16) {  /* then 16 columns at a time */                           \
-        REAL acc[16];                                                                            \
-        for (jj = 0; jj < 16; jj++) acc[jj] = 0;                                                 \
-        for (e = e0; e < e1; e++) {                                                              \
-          const REAL *b = B + (int64_t)idx[e] * ldb + j, v = val[e];                             \
-          for (jj = 0; jj < 16; jj++) acc[jj] += v * b[jj];                                      \
-        }                                                                                        \
-        for (jj = 0; jj < 16; jj++) c[j + jj] = acc[jj];                                         \
+      for (; j + VW <= N; j += VW) {                                                             \
+        VEC_##SUF a0 = {0};                                                                      \
+        for (e = e0; e < e1; e++) a0 += val[e] * *(const VEC_##SUF *)(B + (int64_t)idx[e] * ldb + j); \
+        *(VEC_##SUF *)(c + j) = a0;                                                              \
       }                                                                                          \
-      if (j < N) {                    /* the last N mod 16 */                                   \
-        const int64_t w = N - j;                                                                 \
-        REAL acc[16];                                                                            \
-        for (jj = 0; jj < 16; jj++) acc[jj] = 0;                                                 \
-        for (e = e0; e < e1; e++) {                                                              \
-          const REAL *b = B + (int64_t)idx[e] * ldb + j, v = val[e];                             \
-          for (jj = 0; jj < w; jj++) acc[jj] += v * b[jj];                                       \
-        }                                                                                        \
-        for (jj = 0; jj < w; jj++) c[j + jj] = acc[jj];                                          \
+      for (; j < N; j++) {                                                                       \
+        REAL a0 = 0;                                                                             \
+        for (e = e0; e < e1; e++) a0 += val[e] * B[(int64_t)idx[e] * ldb + j];                   \
+        c[j] = a0;                                                                               \
       }                                                                                          \
     }                                                                                            \
   }                                                                                              \

@@ -17,7 +17,8 @@
    A: element (i, k) at a[i*lda + k] (trans_a = 0) or a[k*lda + i]
    (trans_a = 1). B: row-major, row stride ldb. When A's density is at most
    LP_SP_DENSITY_MAX, computes C as row gathers of B over A's nonzeros
-   (trans_a = 0) or scatter-adds of B's rows (trans_a = 1), sets *done = 1;
+   (trans_a = 1: over the nonzeros of A's transposed index, the scatter-add
+   written as a gather), sets *done = 1;
    otherwise leaves C alone and sets *done = 0. The summation order per
    element of C is k ascending whatever the thread count. Returns LP_ENOMEM
    (recorded in ctx) when its index cannot be allocated. */

@@ -24,6 +24,7 @@
 #define XY_MAX_OUT  1
 #define XY_SMIN     (-32768)
 #define XY_SMAX     32767
+#define XY_OUT_DENSE 64        /* readouts up to this size are delivered as dense rows */
 
 struct lp_xylo {
   lp_ctx *ctx;
@@ -34,6 +35,14 @@ struct lp_xylo {
   int64_t n_dense;                       /* rows also stored densely */
   int32_t *in_dense, *rec_dense;         /* per row: dense row number or -1 */
   int32_t *dense;                        /* n_dense rows of nsyn*nhid (w << shift, zeros kept) */
+  int32_t *dense_span;                   /* per dense row: first and one past the last nonzero */
+  int64_t n_pair;                        /* recurrent (pre, post) pairs with a nonzero weight */
+  int32_t *pair_ptr, *pair_tgt;          /* CSR per hidden neuron: post ids ascending */
+  int32_t *pair_w;                       /* nsyn weights (w << shift, zeros kept) per pair */
+  uint64_t *pair_pn;                     /* the same as P/N words: w >= 0 ? w : -w << 32 */
+  int pn;                                /* recurrent events go through the P/N sums (rec_pn) */
+  int out_is_dense;                      /* readout rows stored densely in out_dense */
+  int32_t *out_dense;                    /* nhid rows of nout (w << shift, zeros kept) */
   int32_t *in_ptr, *in_tgt, *in_w;       /* CSR per input channel  */
   int32_t *rec_ptr, *rec_tgt, *rec_w;    /* CSR per hidden neuron  */
   int32_t *out_ptr, *out_tgt, *out_w;    /* CSR per hidden neuron  */
@@ -154,6 +163,12 @@ static size_t layout(lp_xylo *x, char *base) {
   x->in_dense = carve(base, &off, (size_t)x->nin, 4);
   x->rec_dense = carve(base, &off, (size_t)nh, 4);
   x->dense = carve(base, &off, (size_t)x->n_dense * (size_t)x->nsyn * (size_t)nh, 4);
+  x->dense_span = carve(base, &off, 2 * (size_t)x->n_dense, 4);
+  x->pair_ptr = carve(base, &off, x->pn ? (size_t)nh + 1 : 0, 4);
+  x->pair_tgt = carve(base, &off, (size_t)x->n_pair, 4);
+  x->pair_w = carve(base, &off, (size_t)x->n_pair * (size_t)x->nsyn, 4);
+  x->pair_pn = carve(base, &off, (size_t)x->n_pair * (size_t)x->nsyn, 8);
+  x->out_dense = carve(base, &off, x->out_is_dense ? (size_t)nh * (size_t)no : 0, 4);
   x->alias_ptr = carve(base, &off, (size_t)nh + 1, 4);
   x->alias_idx = carve(base, &off, (size_t)x->n_alias, 4);
   x->dsyn = carve(base, &off, 2 * (size_t)nh, 4);
@@ -204,7 +219,7 @@ static int row_is_dense(const int32_t *w, int64_t i, int64_t npost, int nsyn) {
 
 /* Mark dense rows (numbered from *next) and fill them. */
 static void fill_dense(const int32_t *w, int64_t npre, int64_t npost, int nsyn, int shift, int32_t *rowmap,
-                       int32_t *dense, int64_t *next) {
+                       int32_t *dense, int32_t *span, int64_t *next) {
   int64_t i, j;
   int s;
   for (i = 0; i < npre; i++) {
@@ -212,10 +227,53 @@ static void fill_dense(const int32_t *w, int64_t npre, int64_t npost, int nsyn, 
     if (!w || !row_is_dense(w, i, npost, nsyn)) continue;
     if (dense) {
       int32_t *d = dense + *next * nsyn * npost;
+      int64_t lo = -1, hi = 0;
       for (s = 0; s < nsyn; s++)
-        for (j = 0; j < npost; j++) d[s * npost + j] = w[(i * npost + j) * nsyn + s] * (1 << shift);
+        for (j = 0; j < npost; j++) {
+          int32_t v = w[(i * npost + j) * nsyn + s];
+          d[s * npost + j] = v * (1 << shift);
+          if (v) { if (lo < 0) lo = s * npost + j; hi = s * npost + j + 1; }
+        }
+      span[2 * *next] = (int32_t)lo;
+      span[2 * *next + 1] = (int32_t)hi;
     }
     rowmap[i] = (int32_t)(*next)++;
+  }
+}
+
+/* (pre, post) pairs of a (nh, nh, nsyn) matrix with some nonzero weight */
+static int64_t count_pairs(const int32_t *w, int64_t nh, int nsyn) {
+  int64_t i, c = 0;
+  for (i = 0; i < nh * nh; i++) {
+    int s, any = 0;
+    for (s = 0; s < nsyn; s++) any |= w[i * nsyn + s] != 0;
+    c += any;
+  }
+  return c;
+}
+
+/* The pair CSR: per pre-neuron its post ids ascending, with the nsyn
+   weights of each (the order inside a row does not matter: every target
+   synapse gets at most one add per row). */
+static void fill_pairs(const int32_t *w, int64_t nh, int nsyn, int shift, lp_xylo *x) {
+  int64_t i, j, k = 0;
+  int s;
+  x->pair_ptr[0] = 0;
+  for (i = 0; i < nh; i++) {
+    for (j = 0; j < nh; j++) {
+      const int32_t *v = w + (i * nh + j) * nsyn;
+      int any = 0;
+      for (s = 0; s < nsyn; s++) any |= v[s] != 0;
+      if (!any) continue;
+      x->pair_tgt[k] = (int32_t)j;
+      for (s = 0; s < nsyn; s++) {
+        int32_t u = v[s] * (1 << shift);
+        x->pair_w[k * nsyn + s] = u;
+        x->pair_pn[k * nsyn + s] = u >= 0 ? (uint64_t)u : (uint64_t)-u << 32;
+      }
+      k++;
+    }
+    x->pair_ptr[i + 1] = (int32_t)k;
   }
 }
 
@@ -246,6 +304,16 @@ lp_status lp_xylo_new(lp_ctx *ctx, const lp_xylo_spec *s, lp_xylo **out) {
   for (i = 0; i < s->nin; i++) tmp.n_dense += row_is_dense(s->w_in, i, nh, s->nsyn);
   if (s->w_rec)
     for (i = 0; i < nh; i++) tmp.n_dense += row_is_dense(s->w_rec, i, nh, s->nsyn);
+  tmp.out_is_dense = no <= XY_OUT_DENSE;
+  {  /* P/N sums stay below 2^30: at most one event of <= 31 counts per pre-neuron and target */
+    int64_t maxw = 0, n = s->w_rec ? nh * nh * s->nsyn : 0;
+    for (i = 0; i < n; i++) {
+      int64_t a = s->w_rec[i] < 0 ? -(int64_t)s->w_rec[i] : s->w_rec[i];
+      if (a > maxw) maxw = a;
+    }
+    tmp.pn = s->w_rec && XY_MAX_HID * (maxw << s->shift_rec) * nh < ((int64_t)1 << 30);
+    if (tmp.pn) tmp.n_pair = count_pairs(s->w_rec, nh, s->nsyn);
+  }
   bytes = layout(&tmp, NULL);
   if (!(x = lp_ctx_alloc(ctx, bytes))) return LP_ENOMEM;
   *x = tmp;
@@ -257,9 +325,12 @@ lp_status lp_xylo_new(lp_ctx *ctx, const lp_xylo_spec *s, lp_xylo **out) {
   fill_csr(s->w_out, nh, no, 1, no, s->shift_out, x->out_ptr, x->out_tgt, x->out_w);
   {
     int64_t next = 0;
-    fill_dense(s->w_in, s->nin, nh, s->nsyn, s->shift_in, x->in_dense, x->dense, &next);
-    fill_dense(s->w_rec, nh, nh, s->nsyn, s->shift_rec, x->rec_dense, x->dense, &next);
+    fill_dense(s->w_in, s->nin, nh, s->nsyn, s->shift_in, x->in_dense, x->dense, x->dense_span, &next);
+    fill_dense(s->w_rec, nh, nh, s->nsyn, s->shift_rec, x->rec_dense, x->dense, x->dense_span, &next);
   }
+  if (x->pn) fill_pairs(s->w_rec, nh, s->nsyn, s->shift_rec, x);
+  if (x->out_is_dense)
+    for (i = 0; i < nh * no; i++) x->out_dense[i] = s->w_out[i] * (1 << s->shift_out);
   if (s->alias_ptr) {
     memcpy(x->alias_ptr, s->alias_ptr, (size_t)(nh + 1) * 4);
     if (x->n_alias) memcpy(x->alias_idx, s->alias_idx, (size_t)x->n_alias * 4);
@@ -398,6 +469,9 @@ typedef struct xy_work {
   uint8_t *prev, *cur;                     /* hidden counts t-1, t     */
   int32_t *plist, *clist;                  /* ascending ids with counts */
   int32_t np, nc;
+  uint64_t *acc;                           /* P/N sums, nsyn per hidden neuron; zero between steps */
+  int32_t *flist;                          /* neurons whose recurrent events are replayed */
+  uint8_t *fire;                           /* per hidden neuron: Vmem >= threshold (padded to 8) */
 } xy_work;
 
 /* Records of one step (NULL: not recorded). */
@@ -412,127 +486,277 @@ static inline void deliver(int32_t *restrict I, const int32_t *restrict tgt, con
   int32_t k;
   for (k = lo; k < hi; k++) {
     int32_t j = tgt[k];
-    int32_t v = I[j];
-    int32_t y = v + m * w[k];
-    y = y < XY_SMIN ? XY_SMIN : y;
-    y = y > XY_SMAX ? XY_SMAX : y;
-    I[j] = y;
+    I[j] = sat16(I[j] + m * w[k]);
   }
 }
 
-/* Isyn decay and Vmem integration of every hidden neuron (independent of
-   spike counts, hence one vector loop). The per-lane variable shifts need
-   AVX2 or AVX-512 on x86; a copy is compiled for each and chosen at run time. */
-static inline void integrate_body(int32_t nh, int nsyn, int32_t *restrict I1, int32_t *restrict I2,
-                                  int32_t *restrict V, const int32_t *restrict d1, const int32_t *restrict d2,
-                                  const int32_t *restrict dm, const int32_t *restrict bias) {
-  int32_t i;
+/* Isyn decay, Vmem integration and the threshold test of hidden neuron i,
+   whose synapse states (after this step's events) are a and b. */
+static inline void neuron_update(int32_t *a, int32_t *b, int32_t *v, uint8_t *f, int32_t d1, int32_t d2,
+                                 int32_t dm, int32_t bias, int32_t th) {
+  *a -= leak(*a, d1);
+  *b -= leak(*b, d2);
+  *v = vmem_step(*v, dm, *a + *b, bias);
+  *f = (uint8_t)(*v >= th);
+}
+
+/* The recurrent events of a step are summed per target synapse without
+   clamping, and without order, into a word of P/N sums: the positive part
+   in the low 32 bits, the magnitude of the negative part in the high 32
+   bits (lp_xylo_new keeps both below 2^30). Every partial sum of the events
+   in any order lies in I - N .. I + P, so when that range is inside int16
+   no add saturates and I + P - N is exactly what the ordered saturating
+   adds give. The other targets (few) get their events again, in xylosim's
+   order and saturating (replay). */
+static inline uint64_t pn_word(int32_t v) {
+  return v >= 0 ? (uint64_t)(uint32_t)v : (uint64_t)(uint32_t)-v << 32;
+}
+
+/* Integration of every hidden neuron, vectorised (spike counts are not
+   needed: the spike loop follows in id order): the neuron's P/N sums A
+   (nsyn words per neuron, interleaved) are added to its Isyn when they
+   cannot saturate, and A is cleared; otherwise the neuron is left as it is
+   (Isyn as delivered so far, Vmem, F = 0, A kept) and counted. F[i] =
+   Vmem >= threshold. Returns the count. The per-lane variable shifts need
+   AVX2 or AVX-512 on x86; each vector kernel is compiled for both and
+   chosen at run time. */
+static inline int32_t integrate_body(int32_t nh, int nsyn, int32_t *restrict I1, int32_t *restrict I2,
+                                     int32_t *restrict V, uint64_t *restrict A, const int32_t *restrict d1,
+                                     const int32_t *restrict d2, const int32_t *restrict dm,
+                                     const int32_t *restrict bias, const int32_t *restrict th,
+                                     uint8_t *restrict F) {
+  int32_t i, bad = 0;
   if (nsyn == 2) {
-#pragma omp simd
+#pragma omp simd reduction(+:bad)
     for (i = 0; i < nh; i++) {
-      int32_t a = I1[i], b = I2[i];
+      uint64_t s1 = A[2 * i], s2 = A[2 * i + 1];
+      int32_t a0 = I1[i], b0 = I2[i], v0 = V[i];
+      int32_t p1 = (int32_t)(uint32_t)s1, q1 = (int32_t)(s1 >> 32);
+      int32_t p2 = (int32_t)(uint32_t)s2, q2 = (int32_t)(s2 >> 32);
+      int32_t ok = (a0 + p1 <= XY_SMAX) & (a0 - q1 >= XY_SMIN) & (b0 + p2 <= XY_SMAX) & (b0 - q2 >= XY_SMIN);
+      int32_t a = a0 + p1 - q1, b = b0 + p2 - q2, v;
       a -= leak(a, d1[i]);
       b -= leak(b, d2[i]);
-      I1[i] = a;
-      I2[i] = b;
-      V[i] = vmem_step(V[i], dm[i], a + b, bias[i]);
+      v = vmem_step(v0, dm[i], a + b, bias[i]);
+      I1[i] = ok ? a : a0;
+      I2[i] = ok ? b : b0;
+      V[i] = ok ? v : v0;
+      F[i] = (uint8_t)(ok & (v >= th[i]));
+      A[2 * i] = ok ? 0 : s1;
+      A[2 * i + 1] = ok ? 0 : s2;
+      bad += !ok;
     }
   } else {
-#pragma omp simd
+#pragma omp simd reduction(+:bad)
     for (i = 0; i < nh; i++) {
-      int32_t a = I1[i];
+      uint64_t s1 = A[i];
+      int32_t a0 = I1[i], v0 = V[i];
+      int32_t p1 = (int32_t)(uint32_t)s1, q1 = (int32_t)(s1 >> 32);
+      int32_t ok = (a0 + p1 <= XY_SMAX) & (a0 - q1 >= XY_SMIN);
+      int32_t a = a0 + p1 - q1, v;
       a -= leak(a, d1[i]);
-      I1[i] = a;
-      V[i] = vmem_step(V[i], dm[i], a, bias[i]);
+      v = vmem_step(v0, dm[i], a, bias[i]);
+      I1[i] = ok ? a : a0;
+      V[i] = ok ? v : v0;
+      F[i] = (uint8_t)(ok & (v >= th[i]));
+      A[i] = ok ? 0 : s1;
+      bad += !ok;
     }
   }
+  return bad;
 }
 
 /* I[k] = sat16(I[k] + m * W[k]) over a dense row. */
 static inline void dense_body(int32_t *restrict I, const int32_t *restrict W, int32_t n, int32_t m) {
   int32_t k;
 #pragma omp simd
-  for (k = 0; k < n; k++) {
-    int32_t y = I[k] + m * W[k];
-    y = y < XY_SMIN ? XY_SMIN : y;
-    I[k] = y > XY_SMAX ? XY_SMAX : y;
-  }
+  for (k = 0; k < n; k++) I[k] = sat16(I[k] + m * W[k]);
 }
+
+/* The P/N sums of a dense row of one synapse block: A[k * stride] += m * W[k]. */
+static inline void dense_pn_body(uint64_t *restrict A, const int32_t *restrict W, int32_t n, int32_t m,
+                                 int32_t stride) {
+  int32_t k;
+#pragma omp simd
+  for (k = 0; k < n; k++) A[(int64_t)k * stride] += pn_word(m * W[k]);
+}
+
 #define DENSE_ARGS int32_t *restrict I, const int32_t *restrict W, int32_t n, int32_t m
-typedef void (*dense_fn)(DENSE_ARGS);
-static void dense_generic(DENSE_ARGS) { dense_body(I, W, n, m); }
-
+#define DENSE_PN_ARGS uint64_t *restrict A, const int32_t *restrict W, int32_t n, int32_t m, int32_t stride
 #define INTEGRATE_ARGS int32_t nh, int nsyn, int32_t *restrict I1, int32_t *restrict I2, int32_t *restrict V, \
-  const int32_t *restrict d1, const int32_t *restrict d2, const int32_t *restrict dm, const int32_t *restrict bias
-typedef void (*integrate_fn)(INTEGRATE_ARGS);
-typedef struct xy_kernels { integrate_fn integrate; dense_fn dense; } xy_kernels;
+  uint64_t *restrict A, const int32_t *restrict d1, const int32_t *restrict d2, const int32_t *restrict dm, \
+  const int32_t *restrict bias, const int32_t *restrict th, uint8_t *restrict F
+#define INTEGRATE_CALL integrate_body(nh, nsyn, I1, I2, V, A, d1, d2, dm, bias, th, F)
+typedef void (*dense_fn)(DENSE_ARGS);
+typedef void (*dense_pn_fn)(DENSE_PN_ARGS);
+typedef int32_t (*integrate_fn)(INTEGRATE_ARGS);
+typedef struct xy_kernels { integrate_fn integrate; dense_fn dense; dense_pn_fn dense_pn; } xy_kernels;
 
-static void integrate_generic(INTEGRATE_ARGS) { integrate_body(nh, nsyn, I1, I2, V, d1, d2, dm, bias); }
+/* One copy of the vector kernels per instruction set. */
+#define XY_KERNELS(attr, sfx) \
+  attr static int32_t integrate_##sfx(INTEGRATE_ARGS) { return INTEGRATE_CALL; } \
+  attr static void dense_##sfx(DENSE_ARGS) { dense_body(I, W, n, m); } \
+  attr static void dense_pn_##sfx(DENSE_PN_ARGS) { dense_pn_body(A, W, n, m, stride); }
+#define XY_PICK(k, sfx) ((k)->integrate = integrate_##sfx, (k)->dense = dense_##sfx, (k)->dense_pn = dense_pn_##sfx)
 
+XY_KERNELS(, generic)
 #if defined(__GNUC__) && defined(__x86_64__)
-__attribute__((target("avx2")))
-static void integrate_avx2(INTEGRATE_ARGS) { integrate_body(nh, nsyn, I1, I2, V, d1, d2, dm, bias); }
-__attribute__((target("avx512f,avx512bw,avx512vl")))
-static void integrate_avx512(INTEGRATE_ARGS) { integrate_body(nh, nsyn, I1, I2, V, d1, d2, dm, bias); }
-__attribute__((target("avx2")))
-static void dense_avx2(DENSE_ARGS) { dense_body(I, W, n, m); }
-__attribute__((target("avx512f,avx512bw,avx512vl")))
-static void dense_avx512(DENSE_ARGS) { dense_body(I, W, n, m); }
+XY_KERNELS(__attribute__((target("avx2"))), avx2)
+XY_KERNELS(__attribute__((target("avx512f,avx512bw,avx512vl"))), avx512)
 static void pick_kernels(xy_kernels *k) {
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
-    k->integrate = integrate_avx512; k->dense = dense_avx512;
-  } else if (__builtin_cpu_supports("avx2")) {
-    k->integrate = integrate_avx2; k->dense = dense_avx2;
-  } else {
-    k->integrate = integrate_generic; k->dense = dense_generic;
-  }
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) XY_PICK(k, avx512);
+  else if (__builtin_cpu_supports("avx2")) XY_PICK(k, avx2);
+  else XY_PICK(k, generic);
 }
 #else
-static void pick_kernels(xy_kernels *k) { k->integrate = integrate_generic; k->dense = dense_generic; }
+static void pick_kernels(xy_kernels *k) { XY_PICK(k, generic); }
 #endif
+
+/* Recurrent events of the last step in xylosim's order, every add saturating. */
+static void rec_ordered(const lp_xylo *x, xy_work *w, const xy_kernels *kern) {
+  int32_t k, width = x->nsyn * x->nhid;
+  for (k = 0; k < w->np; k++) {
+    int32_t p = w->plist[k], d = x->rec_dense[p];
+    if (d >= 0) {
+      const int32_t *sp = x->dense_span + 2 * d;
+      kern->dense(w->isyn + sp[0], x->dense + (size_t)d * width + sp[0], sp[1] - sp[0], w->prev[p]);
+    } else {
+      deliver(w->isyn, x->rec_tgt, x->rec_w, x->rec_ptr[p], x->rec_ptr[p + 1], w->prev[p]);
+    }
+  }
+}
+
+/* Recurrent events of the last step into the P/N sums (see pn_word). */
+static void rec_pn(const lp_xylo *x, xy_work *w, const xy_kernels *kern) {
+  int32_t k, e, nh = x->nhid, ns = x->nsyn;
+  uint64_t *restrict A = w->acc;
+  const int32_t *tgt = x->pair_tgt;
+  const uint64_t *pn = x->pair_pn;
+  for (k = 0; k < w->np; k++) {
+    int32_t p = w->plist[k], d = x->rec_dense[p], lo = x->pair_ptr[p], hi = x->pair_ptr[p + 1];
+    uint64_t m = w->prev[p];
+    if (d >= 0) {
+      const int32_t *W = x->dense + (size_t)d * ns * nh;
+      int32_t s;
+      for (s = 0; s < ns; s++) kern->dense_pn(A + s, W + (size_t)s * nh, nh, (int32_t)m, ns);
+    } else if (ns == 2) {
+      if (m == 1)
+        for (e = lo; e < hi; e++) {
+          uint64_t *a = A + 2 * tgt[e];
+          a[0] += pn[2 * e];
+          a[1] += pn[2 * e + 1];
+        }
+      else
+        for (e = lo; e < hi; e++) {
+          uint64_t *a = A + 2 * tgt[e];
+          a[0] += m * pn[2 * e];
+          a[1] += m * pn[2 * e + 1];
+        }
+    } else {
+      for (e = lo; e < hi; e++) A[tgt[e]] += m * pn[e];
+    }
+  }
+}
+
+/* The neurons the vector pass left (A nonzero): their recurrent events
+   again, pre-neurons ascending and every add saturating, then their
+   integration. */
+static void replay(const lp_xylo *x, xy_work *w) {
+  int32_t nh = x->nhid, ns = x->nsyn, nf = 0, i, k, f, s;
+  int32_t *I = w->isyn, *fl = w->flist;
+  uint64_t *A = w->acc;
+  for (i = 0; i < nh; i++) {
+    int any = 0;
+    for (s = 0; s < ns; s++) any |= A[i * ns + s] != 0;
+    if (any) { fl[nf++] = i; A[i * ns] = 1; }   /* A[i * ns] marks neuron i */
+  }
+  for (k = 0; k < w->np; k++) {
+    int32_t p = w->plist[k], d = x->rec_dense[p], m = w->prev[p], e;
+    if (d >= 0) {
+      const int32_t *W = x->dense + (size_t)d * ns * nh;
+      for (f = 0; f < nf; f++)
+        for (s = 0; s < ns; s++) {
+          int32_t j = s * nh + fl[f];
+          I[j] = sat16(I[j] + m * W[j]);
+        }
+    } else {
+      for (e = x->pair_ptr[p]; e < x->pair_ptr[p + 1]; e++) {
+        int32_t j = x->pair_tgt[e];
+        if (!A[j * ns]) continue;
+        for (s = 0; s < ns; s++) I[s * nh + j] = sat16(I[s * nh + j] + m * x->pair_w[e * ns + s]);
+      }
+    }
+  }
+  for (f = 0; f < nf; f++) {
+    int32_t j = fl[f], b = 0;
+    int32_t *b_ = ns == 2 ? &I[nh + j] : &b;
+    neuron_update(&I[j], b_, &w->vmem[j], &w->fire[j], x->dsyn[j], x->dsyn[nh + j], x->dmem[j], x->bias[j],
+                  x->th[j]);
+    for (s = 0; s < ns; s++) A[j * ns + s] = 0;
+  }
+}
 
 static void xy_step(const lp_xylo *x, xy_work *w, const uint8_t *in, const xy_rec *r, const xy_kernels *kern) {
   int32_t nh = x->nhid, no = x->nout, i, k, nc = 0, unsorted = 0, width = x->nsyn * x->nhid;
   int32_t *I = w->isyn, *V = w->vmem, *Io = w->isyn_o, *Vo = w->vmem_o;
-  uint8_t *cur = w->cur;
+  uint8_t *cur = w->cur, *F = w->fire;
   const int32_t *th = x->th;
   /* 1. input events, channels ascending (counts already clipped to 15) */
   for (i = 0; i < x->nin; i++) {
+    int32_t d = x->in_dense[i];
     if (!in[i]) continue;
-    if (x->in_dense[i] >= 0) kern->dense(I, x->dense + (size_t)x->in_dense[i] * width, width, in[i]);
-    else deliver(I, x->in_tgt, x->in_w, x->in_ptr[i], x->in_ptr[i + 1], in[i]);
+    if (d >= 0) {
+      const int32_t *sp = x->dense_span + 2 * d;
+      kern->dense(I + sp[0], x->dense + (size_t)d * width + sp[0], sp[1] - sp[0], in[i]);
+    } else {
+      deliver(I, x->in_tgt, x->in_w, x->in_ptr[i], x->in_ptr[i + 1], in[i]);
+    }
   }
   /* 2. and 3. hidden counts of the last step, pre-neurons ascending */
-  for (k = 0; k < w->np; k++) {
-    int32_t p = w->plist[k];
-    if (x->rec_dense[p] >= 0) kern->dense(I, x->dense + (size_t)x->rec_dense[p] * width, width, w->prev[p]);
-    else deliver(I, x->rec_tgt, x->rec_w, x->rec_ptr[p], x->rec_ptr[p + 1], w->prev[p]);
+  if (w->np) {
+    if (x->pn) rec_pn(x, w, kern);
+    else rec_ordered(x, w, kern);
   }
   for (k = 0; k < w->np; k++) {
     int32_t p = w->plist[k];
-    deliver(Io, x->out_tgt, x->out_w, x->out_ptr[p], x->out_ptr[p + 1], w->prev[p]);
+    if (x->out_is_dense) kern->dense(Io, x->out_dense + (size_t)p * no, no, w->prev[p]);
+    else deliver(Io, x->out_tgt, x->out_w, x->out_ptr[p], x->out_ptr[p + 1], w->prev[p]);
   }
   /* 5. hidden neurons: integrate all, then spikes and aliases in id order */
-  kern->integrate(nh, x->nsyn, I, I + nh, V, x->dsyn, x->dsyn + nh, x->dmem, x->bias);
+  if (kern->integrate(nh, x->nsyn, I, I + nh, V, w->acc, x->dsyn, x->dsyn + nh, x->dmem, x->bias, th, F))
+    replay(x, w);
   memset(cur, 0, (size_t)x->nhid_bytes);
-  for (i = 0; i < nh; i++) {
-    int32_t n = cur[i];
-    if (V[i] >= th[i] && n < XY_MAX_HID) n = fire(&V[i], th[i], n, XY_MAX_HID);
-    if (n) {
-      cur[i] = (uint8_t)n;
-      w->clist[nc++] = i;
-      if (x->n_alias)
+  if (!x->n_alias) {                    /* only neurons at threshold: 8 flags at a time */
+    for (i = 0; i < nh; i += 8) {
+      uint64_t word;
+      int32_t j;
+      memcpy(&word, F + i, 8);
+      if (!word) continue;
+      for (j = i; j < i + 8; j++)
+        if (F[j]) {
+          cur[j] = (uint8_t)fire(&V[j], th[j], 0, XY_MAX_HID);
+          w->clist[nc++] = j;
+        }
+    }
+  } else {
+    for (i = 0; i < nh; i++) {
+      int32_t n = cur[i];
+      if (F[i] && n < XY_MAX_HID) n = fire(&V[i], th[i], n, XY_MAX_HID);
+      if (n) {
+        cur[i] = (uint8_t)n;
+        w->clist[nc++] = i;
         for (k = x->alias_ptr[i]; k < x->alias_ptr[i + 1]; k++) {
           int32_t a = x->alias_idx[k], sa = cur[a] + n;
           if (a < i && cur[a] == 0) unsorted = 1;
           cur[a] = (uint8_t)(sa > XY_MAX_HID ? XY_MAX_HID : sa);
         }
+      }
     }
-  }
-  if (unsorted) {                       /* an alias lit a lower id: rebuild */
-    nc = 0;
-    for (i = 0; i < nh; i++) if (cur[i]) w->clist[nc++] = i;
+    if (unsorted) {                     /* an alias lit a lower id: rebuild */
+      nc = 0;
+      for (i = 0; i < nh; i++) if (cur[i]) w->clist[nc++] = i;
+    }
   }
   /* 6. output neurons */
   for (k = 0; k < no; k++) {
@@ -630,8 +854,9 @@ lp_status lp_xylo_evolve(lp_ctx *ctx, lp_xylo *x, const lp_tensor *input, lp_xyl
   off = 0;
   {
     size_t n4 = (size_t)(2 * nh + nh + 2 * no);
+    size_t width = (size_t)x->nsyn * (size_t)nh;
     bytes = align64(n4 * 4) * 2 + align64((size_t)nh) * 3 + align64((size_t)nh * 4) * 2 +
-            align64((size_t)(B * T * nin));
+            align64(width * 8) + align64(width * 4) + align64((size_t)nh + 8) + align64((size_t)(B * T * nin));
   }
   if (!(blk = lp_ctx_alloc_raw(ctx, bytes))) { st = LP_ENOMEM; goto fail; }
   w.isyn = (int32_t *)blk; w.vmem = w.isyn + 2 * nh; w.isyn_o = w.vmem + nh; w.vmem_o = w.isyn_o + no;
@@ -643,6 +868,11 @@ lp_status lp_xylo_evolve(lp_ctx *ctx, lp_xylo *x, const lp_tensor *input, lp_xyl
   f_spk = (uint8_t *)(blk + off); off += align64((size_t)nh);
   w.plist = (int32_t *)(blk + off); off += align64((size_t)nh * 4);
   w.clist = (int32_t *)(blk + off); off += align64((size_t)nh * 4);
+  w.acc = (uint64_t *)(blk + off); off += align64((size_t)x->nsyn * (size_t)nh * 8);
+  w.flist = (int32_t *)(blk + off); off += align64((size_t)x->nsyn * (size_t)nh * 4);
+  w.fire = (uint8_t *)(blk + off); off += align64((size_t)nh + 8);
+  memset(w.acc, 0, (size_t)x->nsyn * (size_t)nh * 8);
+  memset(w.fire, 0, (size_t)nh + 8);
   counts = (uint8_t *)(blk + off);
   if ((st = convert_input(ctx, input, counts))) goto fail;
   for (b = 0; b < B; b++) {
