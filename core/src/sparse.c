@@ -182,6 +182,40 @@ int64_t lp_sp_count_nonzero(lp_dtype dt, const void *p, int64_t n, int64_t cap) 
   return dt == LP_F64 ? count_f64(p, n, cap) : count_f32(p, n, cap);
 }
 
+int lp_sp_index(lp_dtype dt, const void *p, int64_t R, int64_t L, int64_t ld, int64_t cap, int64_t *rowptr,
+                int32_t *idx, void *val) {
+  return dt == LP_F64 ? index_f64(p, R, L, ld, cap, rowptr, idx, val)
+                      : index_f32_best(p, R, L, ld, cap, rowptr, idx, val);
+}
+
+lp_status lp_sp_gemm_tn_index(lp_ctx *ctx, lp_dtype dt, int64_t R, int64_t L, int64_t N, const int64_t *rowptr,
+                              const int32_t *idx, const void *val, const void *b, int64_t ldb, void *c,
+                              int threads) {
+  const size_t es = lp_dtype_size(dt);
+  const int64_t nz = rowptr[R];
+  const size_t nrp2 = (size_t)(L + 1) * sizeof *rowptr, nix2 = (size_t)(nz ? nz : 1) * sizeof *idx,
+               nval2 = (size_t)(nz ? nz : 1) * es;
+  int64_t *rp2 = lp_ctx_alloc_raw(ctx, nrp2);
+  int32_t *ix2 = rp2 ? lp_ctx_alloc_raw(ctx, nix2) : NULL;
+  void *val2 = ix2 ? lp_ctx_alloc_raw(ctx, nval2) : NULL;
+  if (!val2) {
+    if (ix2) lp_ctx_dealloc(ctx, ix2, nix2);
+    if (rp2) lp_ctx_dealloc(ctx, rp2, nrp2);
+    return LP_ENOMEM;
+  }
+  if (dt == LP_F64) {
+    transpose_f64(R, L, rowptr, idx, val, rp2, ix2, val2);
+    gather_f64(L, N, rp2, ix2, val2, b, ldb, c, threads);
+  } else {
+    transpose_f32(R, L, rowptr, idx, val, rp2, ix2, val2);
+    gather_f32(L, N, rp2, ix2, val2, b, ldb, c, threads);
+  }
+  lp_ctx_dealloc(ctx, val2, nval2);
+  lp_ctx_dealloc(ctx, ix2, nix2);
+  lp_ctx_dealloc(ctx, rp2, nrp2);
+  return LP_OK;
+}
+
 lp_status lp_sp_gemm(lp_ctx *ctx, lp_dtype dt, int64_t M, int64_t N, int64_t K, const void *a, int64_t lda,
                      int trans_a, const void *b, int64_t ldb, void *c, int threads, int *done) {
   const size_t es = lp_dtype_size(dt);
@@ -212,30 +246,13 @@ lp_status lp_sp_gemm(lp_ctx *ctx, lp_dtype dt, int64_t M, int64_t N, int64_t K, 
     else gather_f32(M, N, rowptr, idx, val, b, ldb, c, threads);
     *done = 1;
   } else if (ok) {                             /* rows of A^T: transpose the index, then gather */
-    const int64_t nz = rowptr[R];
-    const size_t nrp2 = (size_t)(M + 1) * sizeof *rowptr, nix2 = (size_t)(nz ? nz : 1) * sizeof *idx,
-                 nval2 = (size_t)(nz ? nz : 1) * es;
-    int64_t *rp2 = lp_ctx_alloc_raw(ctx, nrp2);
-    int32_t *ix2 = rp2 ? lp_ctx_alloc_raw(ctx, nix2) : NULL;
-    void *val2 = ix2 ? lp_ctx_alloc_raw(ctx, nval2) : NULL;
-    if (!val2) {
-      if (ix2) lp_ctx_dealloc(ctx, ix2, nix2);
-      if (rp2) lp_ctx_dealloc(ctx, rp2, nrp2);
+    lp_status st = lp_sp_gemm_tn_index(ctx, dt, R, L, N, rowptr, idx, val, b, ldb, c, threads);
+    if (st != LP_OK) {
       lp_ctx_dealloc(ctx, val, nval);
       lp_ctx_dealloc(ctx, idx, nix);
       lp_ctx_dealloc(ctx, rowptr, nrp);
-      return LP_ENOMEM;
+      return st;
     }
-    if (dt == LP_F64) {
-      transpose_f64(R, L, rowptr, idx, val, rp2, ix2, val2);
-      gather_f64(M, N, rp2, ix2, val2, b, ldb, c, threads);
-    } else {
-      transpose_f32(R, L, rowptr, idx, val, rp2, ix2, val2);
-      gather_f32(M, N, rp2, ix2, val2, b, ldb, c, threads);
-    }
-    lp_ctx_dealloc(ctx, val2, nval2);
-    lp_ctx_dealloc(ctx, ix2, nix2);
-    lp_ctx_dealloc(ctx, rp2, nrp2);
     *done = 1;
   }
   lp_ctx_dealloc(ctx, val, nval);

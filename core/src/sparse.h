@@ -29,4 +29,20 @@ lp_status lp_sp_gemm(lp_ctx *ctx, lp_dtype dt, int64_t M, int64_t N, int64_t K, 
    past cap (returns cap + 1 then). */
 int64_t lp_sp_count_nonzero(lp_dtype dt, const void *p, int64_t n, int64_t cap);
 
+/* The compressed index of a float matrix's R stored rows (length L, row
+   stride ld): rowptr[R + 1], column idx and values of the nonzeros, rows in
+   order, columns ascending. Returns 0 (index unusable) when there are more
+   than cap nonzeros. Lets a caller index an operand once and use it twice
+   (the fused LIF input projection: forward gathers, backward scatter-add). */
+int lp_sp_index(lp_dtype dt, const void *p, int64_t R, int64_t L, int64_t ld, int64_t cap, int64_t *rowptr,
+                int32_t *idx, void *val);
+
+/* C (L x N, contiguous) = A^T . B where A (R x L) is given by its index (as
+   lp_sp_index makes it) and B is (R x N), row stride ldb: the scatter-add of
+   a weight gradient, as lp_sp_gemm with trans_a = 1 computes it (same sums
+   in the same order). Returns LP_ENOMEM when its scratch cannot be had. */
+lp_status lp_sp_gemm_tn_index(lp_ctx *ctx, lp_dtype dt, int64_t R, int64_t L, int64_t N, const int64_t *rowptr,
+                              const int32_t *idx, const void *val, const void *b, int64_t ldb, void *c,
+                              int threads);
+
 #endif

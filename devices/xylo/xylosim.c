@@ -24,7 +24,13 @@
 #define XY_MAX_OUT  1
 #define XY_SMIN     (-32768)
 #define XY_SMAX     32767
-#define XY_OUT_DENSE 64        /* readouts up to this size are delivered as dense rows */
+#define XY_OUT_DENSE 64
+/* the vector kernels are inlined into their per-instruction-set copies */
+#if defined(__GNUC__)
+#define XY_INLINE static inline __attribute__((always_inline))
+#else
+#define XY_INLINE static inline
+#endif        /* readouts up to this size are delivered as dense rows */
 
 struct lp_xylo {
   lp_ctx *ctx;
@@ -469,7 +475,7 @@ typedef struct xy_work {
   uint8_t *prev, *cur;                     /* hidden counts t-1, t     */
   int32_t *plist, *clist;                  /* ascending ids with counts */
   int32_t np, nc;
-  uint64_t *acc;                           /* P/N sums, nsyn per hidden neuron; zero between steps */
+  uint64_t *acc;                           /* P/N sums per synapse (as isyn); zero between steps */
   int32_t *flist;                          /* neurons whose recurrent events are replayed */
   uint8_t *fire;                           /* per hidden neuron: Vmem >= threshold (padded to 8) */
 } xy_work;
@@ -492,7 +498,7 @@ static inline void deliver(int32_t *restrict I, const int32_t *restrict tgt, con
 
 /* Isyn decay, Vmem integration and the threshold test of hidden neuron i,
    whose synapse states (after this step's events) are a and b. */
-static inline void neuron_update(int32_t *a, int32_t *b, int32_t *v, uint8_t *f, int32_t d1, int32_t d2,
+XY_INLINE void neuron_update(int32_t *a, int32_t *b, int32_t *v, uint8_t *f, int32_t d1, int32_t d2,
                                  int32_t dm, int32_t bias, int32_t th) {
   *a -= leak(*a, d1);
   *b -= leak(*b, d2);
@@ -514,22 +520,20 @@ static inline uint64_t pn_word(int32_t v) {
 
 /* Integration of every hidden neuron, vectorised (spike counts are not
    needed: the spike loop follows in id order): the neuron's P/N sums A
-   (nsyn words per neuron, interleaved) are added to its Isyn when they
+   (laid out as Isyn) are added to its Isyn when they
    cannot saturate, and A is cleared; otherwise the neuron is left as it is
-   (Isyn as delivered so far, Vmem, F = 0, A kept) and counted. F[i] =
-   Vmem >= threshold. Returns the count. The per-lane variable shifts need
+   (Isyn as delivered so far, Vmem, A kept) and counted. Returns the count. The per-lane variable shifts need
    AVX2 or AVX-512 on x86; each vector kernel is compiled for both and
    chosen at run time. */
-static inline int32_t integrate_body(int32_t nh, int nsyn, int32_t *restrict I1, int32_t *restrict I2,
+XY_INLINE int32_t integrate_body(int32_t nh, int nsyn, int32_t *restrict I1, int32_t *restrict I2,
                                      int32_t *restrict V, uint64_t *restrict A, const int32_t *restrict d1,
                                      const int32_t *restrict d2, const int32_t *restrict dm,
-                                     const int32_t *restrict bias, const int32_t *restrict th,
-                                     uint8_t *restrict F) {
+                                     const int32_t *restrict bias) {
   int32_t i, bad = 0;
   if (nsyn == 2) {
 #pragma omp simd reduction(+:bad)
     for (i = 0; i < nh; i++) {
-      uint64_t s1 = A[2 * i], s2 = A[2 * i + 1];
+      uint64_t s1 = A[i], s2 = A[nh + i];
       int32_t a0 = I1[i], b0 = I2[i], v0 = V[i];
       int32_t p1 = (int32_t)(uint32_t)s1, q1 = (int32_t)(s1 >> 32);
       int32_t p2 = (int32_t)(uint32_t)s2, q2 = (int32_t)(s2 >> 32);
@@ -541,9 +545,8 @@ static inline int32_t integrate_body(int32_t nh, int nsyn, int32_t *restrict I1,
       I1[i] = ok ? a : a0;
       I2[i] = ok ? b : b0;
       V[i] = ok ? v : v0;
-      F[i] = (uint8_t)(ok & (v >= th[i]));
-      A[2 * i] = ok ? 0 : s1;
-      A[2 * i + 1] = ok ? 0 : s2;
+      A[i] = ok ? 0 : s1;
+      A[nh + i] = ok ? 0 : s2;
       bad += !ok;
     }
   } else {
@@ -558,7 +561,6 @@ static inline int32_t integrate_body(int32_t nh, int nsyn, int32_t *restrict I1,
       v = vmem_step(v0, dm[i], a, bias[i]);
       I1[i] = ok ? a : a0;
       V[i] = ok ? v : v0;
-      F[i] = (uint8_t)(ok & (v >= th[i]));
       A[i] = ok ? 0 : s1;
       bad += !ok;
     }
@@ -566,38 +568,52 @@ static inline int32_t integrate_body(int32_t nh, int nsyn, int32_t *restrict I1,
   return bad;
 }
 
+/* F[i] = V[i] >= th[i] (a separate pass: bytes in the loop above would
+   make the compiler pick short vectors). */
+XY_INLINE void flags_body(int32_t n, const int32_t *restrict V, const int32_t *restrict th, uint8_t *restrict F) {
+  int32_t i;
+#pragma omp simd
+  for (i = 0; i < n; i++) F[i] = (uint8_t)(V[i] >= th[i]);
+}
+
 /* I[k] = sat16(I[k] + m * W[k]) over a dense row. */
-static inline void dense_body(int32_t *restrict I, const int32_t *restrict W, int32_t n, int32_t m) {
+XY_INLINE void dense_body(int32_t *restrict I, const int32_t *restrict W, int32_t n, int32_t m) {
   int32_t k;
 #pragma omp simd
   for (k = 0; k < n; k++) I[k] = sat16(I[k] + m * W[k]);
 }
 
-/* The P/N sums of a dense row of one synapse block: A[k * stride] += m * W[k]. */
-static inline void dense_pn_body(uint64_t *restrict A, const int32_t *restrict W, int32_t n, int32_t m,
-                                 int32_t stride) {
+/* The P/N sums of a dense row: A[k] += m * W[k]. */
+XY_INLINE void dense_pn_body(uint64_t *restrict A, const int32_t *restrict W, int32_t n, int32_t m) {
   int32_t k;
 #pragma omp simd
-  for (k = 0; k < n; k++) A[(int64_t)k * stride] += pn_word(m * W[k]);
+  for (k = 0; k < n; k++) A[k] += pn_word(m * W[k]);
 }
 
 #define DENSE_ARGS int32_t *restrict I, const int32_t *restrict W, int32_t n, int32_t m
-#define DENSE_PN_ARGS uint64_t *restrict A, const int32_t *restrict W, int32_t n, int32_t m, int32_t stride
+#define DENSE_PN_ARGS uint64_t *restrict A, const int32_t *restrict W, int32_t n, int32_t m
 #define INTEGRATE_ARGS int32_t nh, int nsyn, int32_t *restrict I1, int32_t *restrict I2, int32_t *restrict V, \
   uint64_t *restrict A, const int32_t *restrict d1, const int32_t *restrict d2, const int32_t *restrict dm, \
-  const int32_t *restrict bias, const int32_t *restrict th, uint8_t *restrict F
-#define INTEGRATE_CALL integrate_body(nh, nsyn, I1, I2, V, A, d1, d2, dm, bias, th, F)
+  const int32_t *restrict bias
+#define INTEGRATE_CALL integrate_body(nh, nsyn, I1, I2, V, A, d1, d2, dm, bias)
+#define FLAGS_ARGS int32_t n, const int32_t *restrict V, const int32_t *restrict th, uint8_t *restrict F
 typedef void (*dense_fn)(DENSE_ARGS);
 typedef void (*dense_pn_fn)(DENSE_PN_ARGS);
 typedef int32_t (*integrate_fn)(INTEGRATE_ARGS);
-typedef struct xy_kernels { integrate_fn integrate; dense_fn dense; dense_pn_fn dense_pn; } xy_kernels;
+typedef void (*flags_fn)(FLAGS_ARGS);
+typedef struct xy_kernels {
+  integrate_fn integrate; flags_fn flags; dense_fn dense; dense_pn_fn dense_pn;
+} xy_kernels;
 
 /* One copy of the vector kernels per instruction set. */
 #define XY_KERNELS(attr, sfx) \
   attr static int32_t integrate_##sfx(INTEGRATE_ARGS) { return INTEGRATE_CALL; } \
   attr static void dense_##sfx(DENSE_ARGS) { dense_body(I, W, n, m); } \
-  attr static void dense_pn_##sfx(DENSE_PN_ARGS) { dense_pn_body(A, W, n, m, stride); }
-#define XY_PICK(k, sfx) ((k)->integrate = integrate_##sfx, (k)->dense = dense_##sfx, (k)->dense_pn = dense_pn_##sfx)
+  attr static void dense_pn_##sfx(DENSE_PN_ARGS) { dense_pn_body(A, W, n, m); } \
+  attr static void flags_##sfx(FLAGS_ARGS) { flags_body(n, V, th, F); }
+#define XY_PICK(k, sfx) \
+  ((k)->integrate = integrate_##sfx, (k)->flags = flags_##sfx, (k)->dense = dense_##sfx, \
+   (k)->dense_pn = dense_pn_##sfx)
 
 XY_KERNELS(, generic)
 #if defined(__GNUC__) && defined(__x86_64__)
@@ -637,21 +653,21 @@ static void rec_pn(const lp_xylo *x, xy_work *w, const xy_kernels *kern) {
     int32_t p = w->plist[k], d = x->rec_dense[p], lo = x->pair_ptr[p], hi = x->pair_ptr[p + 1];
     uint64_t m = w->prev[p];
     if (d >= 0) {
-      const int32_t *W = x->dense + (size_t)d * ns * nh;
-      int32_t s;
-      for (s = 0; s < ns; s++) kern->dense_pn(A + s, W + (size_t)s * nh, nh, (int32_t)m, ns);
+      const int32_t *sp = x->dense_span + 2 * d;
+      kern->dense_pn(A + sp[0], x->dense + (size_t)d * ns * nh + sp[0], sp[1] - sp[0], (int32_t)m);
     } else if (ns == 2) {
+      uint64_t *restrict A2 = A + nh;
       if (m == 1)
         for (e = lo; e < hi; e++) {
-          uint64_t *a = A + 2 * tgt[e];
-          a[0] += pn[2 * e];
-          a[1] += pn[2 * e + 1];
+          int32_t j = tgt[e];
+          A[j] += pn[2 * e];
+          A2[j] += pn[2 * e + 1];
         }
       else
         for (e = lo; e < hi; e++) {
-          uint64_t *a = A + 2 * tgt[e];
-          a[0] += m * pn[2 * e];
-          a[1] += m * pn[2 * e + 1];
+          int32_t j = tgt[e];
+          A[j] += m * pn[2 * e];
+          A2[j] += m * pn[2 * e + 1];
         }
     } else {
       for (e = lo; e < hi; e++) A[tgt[e]] += m * pn[e];
@@ -668,8 +684,8 @@ static void replay(const lp_xylo *x, xy_work *w) {
   uint64_t *A = w->acc;
   for (i = 0; i < nh; i++) {
     int any = 0;
-    for (s = 0; s < ns; s++) any |= A[i * ns + s] != 0;
-    if (any) { fl[nf++] = i; A[i * ns] = 1; }   /* A[i * ns] marks neuron i */
+    for (s = 0; s < ns; s++) any |= A[s * nh + i] != 0;
+    if (any) { fl[nf++] = i; A[i] = 1; }         /* A[i] != 0 marks neuron i */
   }
   for (k = 0; k < w->np; k++) {
     int32_t p = w->plist[k], d = x->rec_dense[p], m = w->prev[p], e;
@@ -683,7 +699,7 @@ static void replay(const lp_xylo *x, xy_work *w) {
     } else {
       for (e = x->pair_ptr[p]; e < x->pair_ptr[p + 1]; e++) {
         int32_t j = x->pair_tgt[e];
-        if (!A[j * ns]) continue;
+        if (!A[j]) continue;
         for (s = 0; s < ns; s++) I[s * nh + j] = sat16(I[s * nh + j] + m * x->pair_w[e * ns + s]);
       }
     }
@@ -693,7 +709,7 @@ static void replay(const lp_xylo *x, xy_work *w) {
     int32_t *b_ = ns == 2 ? &I[nh + j] : &b;
     neuron_update(&I[j], b_, &w->vmem[j], &w->fire[j], x->dsyn[j], x->dsyn[nh + j], x->dmem[j], x->bias[j],
                   x->th[j]);
-    for (s = 0; s < ns; s++) A[j * ns + s] = 0;
+    for (s = 0; s < ns; s++) A[s * nh + j] = 0;
   }
 }
 
@@ -724,8 +740,11 @@ static void xy_step(const lp_xylo *x, xy_work *w, const uint8_t *in, const xy_re
     else deliver(Io, x->out_tgt, x->out_w, x->out_ptr[p], x->out_ptr[p + 1], w->prev[p]);
   }
   /* 5. hidden neurons: integrate all, then spikes and aliases in id order */
-  if (kern->integrate(nh, x->nsyn, I, I + nh, V, w->acc, x->dsyn, x->dsyn + nh, x->dmem, x->bias, th, F))
-    replay(x, w);
+  {
+    int32_t bad = kern->integrate(nh, x->nsyn, I, I + nh, V, w->acc, x->dsyn, x->dsyn + nh, x->dmem, x->bias);
+    kern->flags(nh, V, th, F);
+    if (bad) replay(x, w);
+  }
   memset(cur, 0, (size_t)x->nhid_bytes);
   if (!x->n_alias) {                    /* only neurons at threshold: 8 flags at a time */
     for (i = 0; i < nh; i += 8) {
