@@ -22,6 +22,7 @@
 
 #include "tensor_impl.h"
 #include "limpet/data.h"
+#include "io_impl.h"
 
 #define GZ_CHUNK (256 * 1024)
 #define GZ_MIN_CAP (64 * 1024)
@@ -80,24 +81,7 @@ lp_status lp_file_read(lp_ctx *ctx, const char *path, lp_tensor **out) {
 }
 
 /* ---- gzip --------------------------------------------------------------- */
-/* zlib's allocations go through the ctx (accounted, and failable in tests);
-   a size word sits in front of each block. */
-#define ZHDR 16
-static voidpf gz_zalloc(voidpf opaque, uInt items, uInt size) {
-  size_t n = (size_t)items * size + ZHDR;
-  char *p = lp_ctx_alloc_raw(opaque, n);
-  if (!p) return Z_NULL;
-  memcpy(p, &n, sizeof n);
-  return p + ZHDR;
-}
-static void gz_zfree(voidpf opaque, voidpf ptr) {
-  size_t n;
-  char *p;
-  if (!ptr) return;
-  p = (char *)ptr - ZHDR;
-  memcpy(&n, p, sizeof n);
-  lp_ctx_dealloc(opaque, p, n);
-}
+/* zlib's allocations go through the ctx: lp_zalloc_/lp_zfree_ (npz.c). */
 
 /* Where inflated bytes go: a growing uint8 tensor, or a file. */
 typedef struct gz_sink {
@@ -161,7 +145,7 @@ static lp_status gz_run(lp_ctx *ctx, const char *path, gz_sink *s) {
   in = lp_ctx_alloc_raw(ctx, GZ_CHUNK);
   if (!in) { st = LP_ENOMEM; goto done; }
   memset(&z, 0, sizeof z);
-  z.zalloc = gz_zalloc; z.zfree = gz_zfree; z.opaque = ctx;
+  z.zalloc = lp_zalloc_; z.zfree = lp_zfree_; z.opaque = ctx;
   zr = inflateInit2(&z, 15 + 16);
   if (zr != Z_OK) { st = zr == Z_MEM_ERROR ? LP_ENOMEM : lp_ctx_error(ctx, LP_EIO, 0, "zlib: %s", z.msg ? z.msg : "init failed"); goto done; }
   zinit = 1;

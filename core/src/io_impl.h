@@ -55,4 +55,10 @@ void      lp_io_tmp_abort(lp_ctx *ctx, lp_io_tmp *f);
 /* Keep the message in ctx but put prefix ("'x.npy': ") in front of it. */
 lp_status lp_io_prefix_error(lp_ctx *ctx, lp_status st, const char *label);
 
+/* zlib allocation callbacks routing zlib's memory through the ctx (opaque =
+   lp_ctx *): accounted, and failable by the test allocator. */
+#include <zlib.h>
+voidpf lp_zalloc_(voidpf opaque, uInt items, uInt size);
+void   lp_zfree_(voidpf opaque, voidpf ptr);
+
 #endif

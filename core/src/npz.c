@@ -48,16 +48,17 @@ static uint32_t crc_update(uint32_t crc, const void *p, size_t n) {
 }
 
 /* zlib's own allocations go through the ctx, so they are accounted and the
-   test allocator can fail them. A size word sits in front of each block. */
+   test allocator can fail them. A size word sits in front of each block.
+   Shared with gz.c through io_impl.h. */
 #define ZHDR 16
-static voidpf z_alloc(voidpf opaque, uInt items, uInt size) {
+voidpf lp_zalloc_(voidpf opaque, uInt items, uInt size) {
   size_t n = (size_t)items * size + ZHDR;
   char *p = lp_ctx_alloc_raw(opaque, n);
   if (!p) return Z_NULL;
   memcpy(p, &n, sizeof n);
   return p + ZHDR;
 }
-static void z_free(voidpf opaque, voidpf ptr) {
+void lp_zfree_(voidpf opaque, voidpf ptr) {
   size_t n;
   char *p;
   if (!ptr) return;
@@ -336,7 +337,7 @@ static lp_status read_entry(lp_ctx *ctx, FILE *fp, const char *path, uint64_t fs
   if (s.deflated) {
     int rc;
     if (!(s.in = lp_ctx_alloc_raw(ctx, ZIP_CHUNK))) return LP_ENOMEM;
-    s.z.zalloc = z_alloc; s.z.zfree = z_free; s.z.opaque = ctx;
+    s.z.zalloc = lp_zalloc_; s.z.zfree = lp_zfree_; s.z.opaque = ctx;
     rc = inflateInit2(&s.z, -MAX_WBITS);
     if (rc != Z_OK) {
       lp_ctx_dealloc(ctx, s.in, ZIP_CHUNK);
@@ -524,7 +525,7 @@ static lp_status write_entry(lp_ctx *ctx, FILE *fp, const char *path, const char
   if (compress) {
     int rc;
     if (!(s.out = lp_ctx_alloc_raw(ctx, ZIP_CHUNK))) return LP_ENOMEM;
-    s.z.zalloc = z_alloc; s.z.zfree = z_free; s.z.opaque = ctx;
+    s.z.zalloc = lp_zalloc_; s.z.zfree = lp_zfree_; s.z.opaque = ctx;
     rc = deflateInit2(&s.z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
     if (rc != Z_OK) {
       lp_ctx_dealloc(ctx, s.out, ZIP_CHUNK);
