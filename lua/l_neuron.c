@@ -65,11 +65,42 @@ static void setfield_tensor(lua_State *L, const char *name, lp_tensor **t) {
   lua_setfield(L, -2, name);
 }
 
-/* core.lif(x, opts) -> spikes, rec | nil, final */
+/* core.lif(x, opts) -> spikes, rec | nil, final. opts.record: true (all
+   records) or a list of names; opts.w_in / b_in: the fused input projection. */
 static const char *const lif_fields[] = {
   "alpha", "beta", "bias", "threshold", "w_rec", "noise", "vmem", "isyn", "spikes", "iahp",
   "max_spikes_per_dt", "spike_fn", "learning_window", "surrogate_scale", "w_ahp", "beta_ahp",
-  "record", "membrane_only", NULL};
+  "record", "membrane_only", "w_in", "b_in", NULL};
+
+/* opts.record: a boolean, or a list of the records wanted ("vmem", "isyn",
+   "irec", "spikes"): sets o->record and o->record_mask. */
+static void record_opt(lua_State *L, int arg, lp_lif_opts *o) {
+  static const char *const names[] = {"vmem", "isyn", "irec", "spikes", NULL};
+  static const unsigned bits[] = {LP_LIF_REC_VMEM, LP_LIF_REC_ISYN, LP_LIF_REC_IREC, LP_LIF_REC_SPIKES};
+  lua_Integer i, n;
+  lua_getfield(L, arg, "record");
+  if (!lua_istable(L, -1)) {
+    o->record = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return;
+  }
+  o->record = 1;
+  o->record_mask = LP_LIF_REC_SPIKES;
+  n = (lua_Integer)lua_rawlen(L, -1);
+  for (i = 1; i <= n; i++) {
+    int j, found = 0;
+    const char *s;
+    lua_rawgeti(L, -1, i);
+    s = lua_tostring(L, -1);
+    for (j = 0; s && names[j]; j++)
+      if (strcmp(s, names[j]) == 0) { o->record_mask |= bits[j]; found = 1; break; }
+    if (!found)
+      luaL_argerror(L, arg, lua_pushfstring(L, "field 'record': unknown record '%s' (vmem, isyn, irec or spikes)",
+                                            luaL_tolstring(L, -1, NULL)));
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
 
 static int l_lif(lua_State *L) {
   lp_lif_args a;
@@ -90,9 +121,7 @@ static int l_lif(lua_State *L) {
   o.max_spikes_per_dt = opt_number(L, 2, "max_spikes_per_dt", o.max_spikes_per_dt);
   o.learning_window = opt_number(L, 2, "learning_window", o.learning_window);
   o.surrogate_scale = opt_number(L, 2, "surrogate_scale", lp_surrogate_default_scale(o.surrogate));
-  lua_getfield(L, 2, "record");
-  o.record = lua_toboolean(L, -1);
-  lua_pop(L, 1);
+  record_opt(L, 2, &o);
   lua_getfield(L, 2, "membrane_only");
   o.membrane_only = lua_toboolean(L, -1);
   lua_pop(L, 1);
@@ -108,6 +137,8 @@ static int l_lif(lua_State *L) {
   a.isyn = opt_tensor(L, 2, "isyn");
   a.spikes = opt_tensor(L, 2, "spikes");
   a.iahp = opt_tensor(L, 2, "iahp");
+  a.w_in = opt_tensor(L, 2, "w_in");
+  a.b_in = opt_tensor(L, 2, "b_in");
   lua_checkstack(L, 8);
   st = lp_lif(lt_ctx(L), &a, &o, &r);
   if (st != LP_OK) return lt_raise(L, st);

@@ -4,7 +4,7 @@
 -- report format, and the "dense-GEMM limit": the same GEMM shapes as a
 -- workload, timed through lp.matmul on dense tensors in the same run.
 -- Line format:
---   <workload>  median <ms> ms  min <ms> ms  rss <MiB> MiB  threads <n>  x<r> dense-GEMM limit (<ms> ms)
+--   <workload>  median <ms> ms  min <ms> ms  rss <MiB> MiB  threads <n>  [wait <policy>]  x<r> dense-GEMM limit (<ms> ms)
 -- ratio r = median / limit (below 1 is faster than the dense GEMMs alone).
 local lp = require "limpet"
 
@@ -20,6 +20,10 @@ end
 if os.getenv("QUICK") and os.getenv("QUICK") ~= "" and os.getenv("QUICK") ~= "0" then H.quick = true end
 
 function H.threads() return lp.config().threads end
+
+-- libgomp's idle policy, fixed at start-up from the environment (passive:
+-- idle workers sleep; the default spins a while first)
+H.wait_policy = (os.getenv("OMP_WAIT_POLICY") or "default"):lower()
 
 -- ms timings of fn over reps runs after warm runs: median, min
 function H.time(fn, reps, warm)
@@ -60,6 +64,7 @@ H.baseline_rss = lp.peak_rss()
 function H.report(name, med, min, limit, extra)
   local line = ("%-28s median %8.2f ms  min %8.2f ms  rss %6.1f MiB  threads %d"):format(
     name, med, min, mib(lp.peak_rss()), H.threads())
+  if H.threads() > 1 then line = line .. "  wait " .. H.wait_policy end
   if limit then line = line .. ("  x%.2f dense-GEMM limit (%.2f ms)"):format(med / limit, limit) end
   if extra then line = line .. "  " .. extra end
   print(line)

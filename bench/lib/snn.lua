@@ -33,13 +33,14 @@ function S.build(N, rec)
   local w = { net = net, x = x, y = y, opt = opt, N = N, rec = rec }
   local last = net[#net]
 
-  -- forward: the hidden layers, then the readout LIF recording its membrane
+  -- forward: the whole chain recording membranes only ({"vmem"}: each
+  -- Linear is fused into the LIF after it, no isyn records); the loss reads
+  -- the readout LIF's membrane
+  local last_name = last.name
   function w.forward()
     net:reset_state()
-    local h = x
-    for i = 1, #net - 1 do h = net[i](h) end
-    local _, _, r = last(h, true)
-    return lp.loss.cross_entropy(r.vmem:sum(2), y), h
+    local out, _, r = net(x, { "vmem" })
+    return lp.loss.cross_entropy(r[last_name].vmem:sum(2), y), out
   end
   function w.train_step()
     opt:zero_grad()

@@ -18,6 +18,7 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#include <cblas.h>
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #define CACHE_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
@@ -85,6 +86,7 @@ lp_status lp_ctx_new(lp_ctx **out) {
 #else
   ctx->threads = 1;
 #endif
+  openblas_set_num_threads(ctx->threads);
   return LP_OK;
 }
 
@@ -229,9 +231,18 @@ double lp_random_uniform(uint64_t seed, uint64_t counter) {
   return (double)(lp_random_u64(seed, counter) >> 11) * 0x1.0p-53;
 }
 
+/* Thread policy: OpenBLAS's pool is kept at the engine's thread count, so a
+   GEMM never runs more threads than the OpenMP regions around it (two
+   pools of n on n cores, never 2n busy threads). Idle threads: libgomp
+   reads OMP_WAIT_POLICY / GOMP_SPINCOUNT once, when the library loads, and
+   offers no call to change them later; on a shared or busy machine run with
+   OMP_WAIT_POLICY=passive so that idle workers sleep instead of spinning
+   (bench/ prints the policy in effect). OpenBLAS's own workers sleep after
+   a short spin (its THREAD_TIMEOUT build option). */
 void lp_ctx_set_threads(lp_ctx *ctx, int n) {
   if (n < 1) n = 1;
   ctx->threads = n;
+  openblas_set_num_threads(n);
 }
 int lp_ctx_threads(const lp_ctx *ctx) { return ctx->threads; }
 

@@ -16,6 +16,7 @@
 #include "limpet/neuron.h"
 #include "limpet/autograd.h"
 #include "limpet/ops.h"
+#include "sparse.h"
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
@@ -44,6 +45,9 @@ typedef struct lif_tensors {
   lp_tensor *v, *isyn, *s, *iahp;          /* (B, N) ... running state -> final  */
   lp_tensor *S, *V, *Isr, *Rec;                /* outputs                            */
   lp_tensor *U, *C, *A, *V0, *S0;          /* saved for backward                 */
+  lp_tensor *win, *bin;                    /* fused input projection (or NULL)   */
+  lp_tensor *xrp, *xix, *xval;             /* x's index when sparse: int64, int32, dt */
+  lp_tensor *xin;                          /* x (B, T, Nin) when dense and fused */
 } lif_tensors;
 
 #define REAL float
@@ -87,6 +91,7 @@ void lp_lif_opts_default(lp_lif_opts *o) {
   o->learning_window = 0.5;
   o->surrogate_scale = 10;
   o->record = 0;
+  o->record_mask = 0;
   o->membrane_only = 0;
 }
 
@@ -156,10 +161,12 @@ static void release_all(lp_tensor **ts, size_t n) {
 }
 
 /* Saved-tensor slots of the LIF node. */
-enum { SV_ALPHA, SV_BETA, SV_TH, SV_W, SV_WAHP, SV_BAHP, SV_S, SV_V, SV_U, SV_C, SV_A, SV_V0, SV_S0, SV_N };
+enum { SV_ALPHA, SV_BETA, SV_TH, SV_W, SV_WAHP, SV_BAHP, SV_S, SV_V, SV_U, SV_C, SV_A, SV_V0, SV_S0,
+       SV_WIN, SV_XRP, SV_XIX, SV_XVAL, SV_XIN, SV_N };
 typedef struct lif_payload {
   lif_dims d;
   lp_dtype dt;
+  int64_t nin;                   /* fused input projection: x's channels (0: none) */
   int slot[SV_N];                /* index for lp_node_saved, -1 when absent */
 } lif_payload;
 
@@ -205,9 +212,54 @@ static lp_status grad_w(lp_ctx *ctx, const lif_dims *d, lp_dtype dt, const lp_te
   return LP_OK;
 }
 
+/* Gradients of the fused input projection c_in = x . w_in + b_in from
+   dL/dc_in = dX (B*T rows of K): w_in (input 8) = x^T . dX, as a
+   scatter-add over x's saved index (or one GEMM when x was dense); b_in
+   (input 9) = column sums of dX; x (input 0) = dX . w_in^T, only when x
+   needs it. */
+static lp_status fused_in_grads(lp_ctx *ctx, lp_node *node, const lif_payload *pl, const lif_dims *d,
+                                lp_dtype dt, const lp_tensor *dX, lp_tensor **gin) {
+  const int64_t BT = d->B * d->T, K = d->N * d->k, nin = pl->nin;
+  const lp_tensor *win = lp_node_saved(node, pl->slot[SV_WIN]);
+  lp_status st;
+  if (lp_node_input_needs_grad(node, 8)) {
+    if ((st = lp_tensor_new(ctx, dt, 2, lp_node_input_shape(node, 8), &gin[8])) != LP_OK) return st;
+    if (BT > 0 && K > 0 && nin > 0) {
+      if (pl->slot[SV_XIX] >= 0) {
+        st = lp_sp_gemm_tn_index(ctx, dt, BT, nin, K, lp_tensor_data(lp_node_saved(node, pl->slot[SV_XRP])),
+                                 lp_tensor_data(lp_node_saved(node, pl->slot[SV_XIX])),
+                                 lp_tensor_data(lp_node_saved(node, pl->slot[SV_XVAL])), lp_tensor_data(dX), K,
+                                 lp_tensor_data(gin[8]), d->threads);
+        if (st != LP_OK) return st;
+      } else {
+        const void *xp = lp_tensor_data(lp_node_saved(node, pl->slot[SV_XIN]));
+        if (dt == LP_F32)
+          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)nin, (int)K, (int)BT, 1.0f, xp, (int)nin,
+                      lp_tensor_data(dX), (int)K, 0.0f, lp_tensor_data(gin[8]), (int)K);
+        else
+          cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)nin, (int)K, (int)BT, 1.0, xp, (int)nin,
+                      lp_tensor_data(dX), (int)K, 0.0, lp_tensor_data(gin[8]), (int)K);
+      }
+    }
+  }
+  if ((st = grad_from_rows(ctx, node, 9, dt, lp_tensor_data(dX), BT, K, gin)) != LP_OK) return st;
+  if (lp_node_input_needs_grad(node, 0)) {
+    if ((st = lp_tensor_new(ctx, dt, 3, lp_node_input_shape(node, 0), &gin[0])) != LP_OK) return st;
+    if (BT > 0 && K > 0 && nin > 0) {
+      if (dt == LP_F32)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)BT, (int)nin, (int)K, 1.0f, lp_tensor_data(dX),
+                    (int)K, lp_tensor_data(win), (int)K, 0.0f, lp_tensor_data(gin[0]), (int)nin);
+      else
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)BT, (int)nin, (int)K, 1.0, lp_tensor_data(dX),
+                    (int)K, lp_tensor_data(win), (int)K, 0.0, lp_tensor_data(gin[0]), (int)nin);
+    }
+  }
+  return LP_OK;
+}
+
 /* ---- LIF: backward ----------------------------------------------------------- */
-/* inputs: 0 x, 1 alpha, 2 beta, 3 bias, 4 threshold, 5 w_rec, 6 w_ahp, 7 beta_ahp
-   outputs: 0 spikes (B, T, N), 1 vmem (B, T, N) */
+/* inputs: 0 x, 1 alpha, 2 beta, 3 bias, 4 threshold, 5 w_rec, 6 w_ahp, 7 beta_ahp,
+   8 w_in, 9 b_in; outputs: 0 spikes (B, T, N), 1 vmem (B, T, N) */
 static lp_status lif_backward_node(lp_ctx *ctx, lp_node *node, lp_tensor *const *gout, lp_tensor **gin) {
   lif_payload *pl = lp_node_payload(node);
   lif_dims d = pl->d;
@@ -247,7 +299,8 @@ static lp_status lif_backward_node(lp_ctx *ctx, lp_node *node, lp_tensor *const 
   if ((st = grad_from_rows(ctx, node, 2, dt, scratch + 5 * BN * es, d.B, K, gin)) != LP_OK) goto done;
   if (ts.W && lp_node_input_needs_grad(node, 5) &&
       (st = grad_w(ctx, &d, dt, ts.S, ts.S0, dX, K, &gin[5])) != LP_OK) goto done;
-  if (lp_node_input_needs_grad(node, 0)) { gin[0] = dX; dX = NULL; }
+  if (pl->nin) st = fused_in_grads(ctx, node, pl, &d, dt, dX, gin);
+  else if (lp_node_input_needs_grad(node, 0)) { gin[0] = dX; dX = NULL; }
 done:
   if (scratch) lp_ctx_dealloc(ctx, scratch, nscratch ? nscratch : 1);
   lp_tensor_release(gS);
@@ -257,6 +310,74 @@ done:
 }
 
 /* ---- LIF: forward ------------------------------------------------------------- */
+/* The fused input projection's operands: x (B*T rows of nin) indexed into
+   ts->xrp/xix/xval when sparse enough for row gathers (as lp_matmul would
+   choose), else the projection x . w_in + b_in computed here by one GEMM and
+   put in ts->x's place (the original x kept in ts->xin for dL/dw_in). */
+static lp_status fused_in_setup(lp_ctx *ctx, const lif_dims *d, lp_dtype dt, int64_t nin, lif_tensors *ts) {
+  const int64_t BT = d->B * d->T, K = d->N * d->k;
+  const size_t es = lp_dtype_size(dt);
+  int64_t cap = (int64_t)(LP_SP_DENSITY_MAX * (double)BT * (double)nin), sh[3];
+  lp_status st;
+  if (BT > 0 && nin > 0 && K >= 4 && nin <= INT32_MAX) {
+    size_t nix, nval;
+    int32_t *idx;
+    void *val;
+    int ok;
+    if (cap < 1) cap = 1;
+    nix = (size_t)cap * sizeof *idx; nval = (size_t)cap * es;
+    sh[0] = BT + 1;
+    if ((st = lp_tensor_empty(ctx, LP_I64, 1, sh, &ts->xrp)) != LP_OK) return st;
+    idx = lp_ctx_alloc_raw(ctx, nix);
+    val = idx ? lp_ctx_alloc_raw(ctx, nval) : NULL;
+    if (!val) {
+      if (idx) lp_ctx_dealloc(ctx, idx, nix);
+      return LP_ENOMEM;
+    }
+    ok = lp_sp_index(dt, lp_tensor_data(ts->x), BT, nin, nin, cap, lp_tensor_data(ts->xrp), idx, val);
+    if (ok) {
+      sh[0] = ((const int64_t *)lp_tensor_data(ts->xrp))[BT];
+      if ((st = lp_tensor_empty(ctx, LP_I32, 1, sh, &ts->xix)) == LP_OK &&
+          (st = lp_tensor_empty(ctx, dt, 1, sh, &ts->xval)) == LP_OK) {
+        memcpy(lp_tensor_data(ts->xix), idx, (size_t)sh[0] * sizeof *idx);
+        memcpy(lp_tensor_data(ts->xval), val, (size_t)sh[0] * es);
+      }
+    }
+    lp_ctx_dealloc(ctx, val, nval);
+    lp_ctx_dealloc(ctx, idx, nix);
+    if (ok) return st;
+    lp_tensor_release(ts->xrp);
+    ts->xrp = NULL;
+  }
+  sh[0] = d->B; sh[1] = d->T; sh[2] = K;
+  ts->xin = ts->x;
+  ts->x = NULL;
+  if ((st = lp_tensor_new(ctx, dt, 3, sh, &ts->x)) != LP_OK) return st;
+  if (BT > 0 && K > 0 && nin > 0) {
+    if (dt == LP_F32)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)BT, (int)K, (int)nin, 1.0f,
+                  lp_tensor_data(ts->xin), (int)nin, lp_tensor_data(ts->win), (int)K, 0.0f, lp_tensor_data(ts->x),
+                  (int)K);
+    else
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)BT, (int)K, (int)nin, 1.0,
+                  lp_tensor_data(ts->xin), (int)nin, lp_tensor_data(ts->win), (int)K, 0.0, lp_tensor_data(ts->x),
+                  (int)K);
+  }
+  if (ts->bin) {
+    int64_t r, j;
+    if (dt == LP_F32) {
+      float *P = lp_tensor_data(ts->x);
+      const float *bv = lp_tensor_data(ts->bin);
+      for (r = 0; r < BT; r++) for (j = 0; j < K; j++) P[r * K + j] = P[r * K + j] + bv[j];
+    } else {
+      double *P = lp_tensor_data(ts->x);
+      const double *bv = lp_tensor_data(ts->bin);
+      for (r = 0; r < BT; r++) for (j = 0; j < K; j++) P[r * K + j] = P[r * K + j] + bv[j];
+    }
+  }
+  return LP_OK;
+}
+
 void lp_lif_out_release(lp_lif_out *out) {
   lp_tensor **ts[] = {&out->spikes, &out->vmem, &out->isyn, &out->irec, &out->vmem_final,
                       &out->isyn_final, &out->spikes_final, &out->iahp_final};
@@ -283,7 +404,17 @@ static lp_status lif_check(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts 
     snprintf(want, sizeof want, "(%lld, k)", (long long)*N);
     return bad_shape(ctx, 2, "beta", a->beta, want);
   }
-  if (lp_tensor_shape(a->x)[2] != *N * *k) {
+  if (a->b_in && !a->w_in) return lp_ctx_error(ctx, LP_EARG, 2, "field 'b_in' needs 'w_in'");
+  if (a->w_in) {
+    if (lp_tensor_ndim(a->w_in) != 2 || lp_tensor_shape(a->w_in)[1] != *N * *k) {
+      snprintf(want, sizeof want, "(Nin, %lld)", (long long)(*N * *k));
+      return bad_shape(ctx, 2, "w_in", a->w_in, want);
+    }
+    if (lp_tensor_shape(a->x)[2] != lp_tensor_shape(a->w_in)[0]) {
+      snprintf(want, sizeof want, "(B, T, %lld)", (long long)lp_tensor_shape(a->w_in)[0]);
+      return bad_shape(ctx, 1, NULL, a->x, want);
+    }
+  } else if (lp_tensor_shape(a->x)[2] != *N * *k) {
     snprintf(want, sizeof want, "(B, T, %lld)", (long long)(*N * *k));
     return bad_shape(ctx, 1, NULL, a->x, want);
   }
@@ -296,6 +427,7 @@ static lp_status lif_check(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts 
   if (a->beta_ahp && (st = want_shape(ctx, 2, "beta_ahp", a->beta_ahp, 1, sh)) != LP_OK) return st;
   sh[1] = *N * *k;
   if (a->w_rec && (st = want_shape(ctx, 2, "w_rec", a->w_rec, 2, sh)) != LP_OK) return st;
+  if (a->b_in && (st = want_shape(ctx, 2, "b_in", a->b_in, 1, sh + 1)) != LP_OK) return st;
   sh[0] = lp_tensor_shape(a->x)[0]; sh[1] = lp_tensor_shape(a->x)[1]; sh[2] = *N;
   if (a->noise && (st = want_shape(ctx, 2, "noise", a->noise, 3, sh)) != LP_OK) return st;
   if (!(o->max_spikes_per_dt > 0))
@@ -314,11 +446,11 @@ lp_status lp_lif(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts *o, lp_lif
   lp_status st;
   lp_dtype dt;
   int64_t N = 0, k = 1, sh[4];
-  int need_grad, stop = 0, i;
+  int need_grad, stop = 0, i, rec_v, rec_i, rec_r;
   void *r = NULL;
   size_t rbytes = 0;
   lp_node *node = NULL;
-  const lp_tensor *inputs[8];
+  const lp_tensor *inputs[10];
   memset(out, 0, sizeof *out);
   memset(&ts, 0, sizeof ts);
   if ((st = lif_check(ctx, a, o, &N, &k)) != LP_OK) return st;
@@ -330,14 +462,20 @@ lp_status lp_lif(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts *o, lp_lif
   d.membrane_only = o->membrane_only;
   inputs[0] = a->x; inputs[1] = a->alpha; inputs[2] = a->beta; inputs[3] = a->bias;
   inputs[4] = a->threshold; inputs[5] = a->w_rec; inputs[6] = a->w_ahp; inputs[7] = a->beta_ahp;
-  need_grad = lp_needs_grad(ctx, 8, inputs);
+  inputs[8] = a->w_in; inputs[9] = a->b_in;
+  need_grad = lp_needs_grad(ctx, 10, inputs);
+  rec_v = o->record && (!o->record_mask || (o->record_mask & LP_LIF_REC_VMEM));
+  rec_i = o->record && (!o->record_mask || (o->record_mask & LP_LIF_REC_ISYN));
+  rec_r = o->record && (!o->record_mask || (o->record_mask & LP_LIF_REC_IREC));
 
   if ((st = prep(ctx, a->x, dt, &ts.x)) != LP_OK || (st = prep(ctx, a->alpha, dt, &ts.alpha)) != LP_OK ||
       (st = prep(ctx, a->beta, dt, &ts.beta)) != LP_OK || (st = prep(ctx, a->bias, dt, &ts.bias)) != LP_OK ||
       (st = prep(ctx, a->threshold, dt, &ts.th)) != LP_OK || (st = prep(ctx, a->w_rec, dt, &ts.W)) != LP_OK ||
       (st = prep(ctx, a->w_ahp, dt, &ts.wahp)) != LP_OK || (st = prep(ctx, a->beta_ahp, dt, &ts.bahp)) != LP_OK ||
-      (st = prep(ctx, a->noise, dt, &ts.noise)) != LP_OK)
+      (st = prep(ctx, a->noise, dt, &ts.noise)) != LP_OK || (st = prep(ctx, a->w_in, dt, &ts.win)) != LP_OK ||
+      (st = prep(ctx, a->b_in, dt, &ts.bin)) != LP_OK)
     goto fail;
+  if (a->w_in && (st = fused_in_setup(ctx, &d, dt, lp_tensor_shape(a->w_in)[0], &ts)) != LP_OK) goto fail;
   sh[0] = N; sh[1] = k;
   if ((st = state_rows(ctx, "vmem", a->vmem, dt, d.B, 1, sh, &ts.v)) != LP_OK) goto fail;
   if ((st = state_rows(ctx, "isyn", a->isyn, dt, d.B, 2, sh, &ts.isyn)) != LP_OK) goto fail;
@@ -347,9 +485,9 @@ lp_status lp_lif(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts *o, lp_lif
 
   sh[0] = d.B; sh[1] = d.T; sh[2] = N; sh[3] = k;
   if ((st = lp_tensor_empty(ctx, dt, 3, sh, &ts.S)) != LP_OK) goto fail;
-  if ((o->record || need_grad) && (st = lp_tensor_empty(ctx, dt, 3, sh, &ts.V)) != LP_OK) goto fail;
-  if (o->record && (st = lp_tensor_empty(ctx, dt, 4, sh, &ts.Isr)) != LP_OK) goto fail;
-  if (o->record && a->w_rec && (st = lp_tensor_empty(ctx, dt, 4, sh, &ts.Rec)) != LP_OK) goto fail;
+  if ((rec_v || need_grad) && (st = lp_tensor_empty(ctx, dt, 3, sh, &ts.V)) != LP_OK) goto fail;
+  if (rec_i && (st = lp_tensor_empty(ctx, dt, 4, sh, &ts.Isr)) != LP_OK) goto fail;
+  if (rec_r && a->w_rec && (st = lp_tensor_empty(ctx, dt, 4, sh, &ts.Rec)) != LP_OK) goto fail;
   if (need_grad) {
     if ((st = lp_tensor_empty(ctx, dt, 3, sh, &ts.U)) != LP_OK) goto fail;
     if ((st = lp_tensor_empty(ctx, dt, 4, sh, &ts.C)) != LP_OK) goto fail;
@@ -357,8 +495,8 @@ lp_status lp_lif(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts *o, lp_lif
     if ((st = lp_tensor_clone(ctx, ts.v, &ts.V0)) != LP_OK) goto fail;
     if ((st = lp_tensor_clone(ctx, ts.s, &ts.S0)) != LP_OK) goto fail;
   }
-  {                            /* recurrent input / scratch rows: 3 rows of k*N per batch row */
-    rbytes = (size_t)(3 * d.B * N * k) * lp_dtype_size(dt);
+  {                            /* recurrent input / projection / scratch rows: 4 of k*N per batch row */
+    rbytes = (size_t)(4 * d.B * N * k) * lp_dtype_size(dt);
     if (!(r = lp_ctx_alloc_raw(ctx, rbytes ? rbytes : 1))) { st = LP_ENOMEM; goto fail; }
   }
 
@@ -372,21 +510,25 @@ lp_status lp_lif(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts *o, lp_lif
     lp_tensor *saves[SV_N];
     lif_payload *pl;
     outs[0] = ts.S; outs[1] = ts.V;
-    if ((st = lp_node_record(ctx, "lif", lif_backward_node, 8, inputs, 2, outs, sizeof *pl, &node)) != LP_OK)
+    if ((st = lp_node_record(ctx, "lif", lif_backward_node, a->w_in ? 10 : 8, inputs, 2, outs, sizeof *pl,
+                             &node)) != LP_OK)
       goto fail;
     pl = lp_node_payload(node);
     pl->d = d;
     pl->dt = dt;
+    pl->nin = a->w_in ? lp_tensor_shape(a->w_in)[0] : 0;
     saves[SV_ALPHA] = ts.alpha; saves[SV_BETA] = ts.beta; saves[SV_TH] = ts.th; saves[SV_W] = ts.W;
     saves[SV_WAHP] = ts.wahp; saves[SV_BAHP] = ts.bahp; saves[SV_S] = ts.S; saves[SV_V] = ts.V;
     saves[SV_U] = ts.U; saves[SV_C] = ts.C; saves[SV_A] = ts.A; saves[SV_V0] = ts.V0; saves[SV_S0] = ts.S0;
+    saves[SV_WIN] = ts.win; saves[SV_XRP] = ts.xrp; saves[SV_XIX] = ts.xix; saves[SV_XVAL] = ts.xval;
+    saves[SV_XIN] = ts.xin;
     for (i = 0; i < SV_N; i++) {
       pl->slot[i] = -1;
       if (saves[i] && (st = lp_node_save(ctx, node, saves[i], &pl->slot[i])) != LP_OK) goto fail;
     }
   }
   out->spikes = ts.S; ts.S = NULL;
-  if (o->record) { out->vmem = ts.V; ts.V = NULL; }
+  if (rec_v) { out->vmem = ts.V; ts.V = NULL; }
   out->isyn = ts.Isr; ts.Isr = NULL;
   out->irec = ts.Rec; ts.Rec = NULL;
   out->vmem_final = ts.v; ts.v = NULL;

@@ -73,8 +73,47 @@ typedef struct FN(lif_bufs) {
   REAL *U;                        /* (B, T, N) membrane before reset         */
   REAL *C;                        /* (B, T, N, k) synaptic current before decay */
   REAL *A;                        /* (B, T, N) ahp current before decay      */
-  REAL *r;                        /* scratch (B, K): recurrent input         */
+  REAL *r;                        /* scratch (B, 4K): recurrent input, rows  */
+  /* fused input projection from sparse x: x's index (rows b*T+t) and w_in
+     (Nin, K), b_in (K) or NULL; xix NULL when not fused or x was dense
+     (then x already holds the projection) */
+  const int64_t *xrp;
+  const int32_t *xix;
+  const REAL *xval, *win, *bin;
 } FN(lif_bufs);
+
+/* out[0..K) = sum over the events e0..e1 (ascending) of val[e] * win[idx[e], :],
+   then + bin: the same sums in the same order as sparse.c's row gathers
+   followed by the bias add, so fused and unfused inputs agree. */
+LIF_CLONES static void FN(lif_inproj)(int64_t K, int64_t e0, int64_t e1, const int32_t *restrict idx,
+                                      const REAL *restrict val, const REAL *restrict win,
+                                      const REAL *restrict bin, REAL *restrict out) {
+  const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
+  int64_t e, j = 0;
+  for (; j + 4 * VW <= K; j += 4 * VW) {
+    FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    for (e = e0; e < e1; e++) {
+      const REAL *w = win + (int64_t)idx[e] * K + j, v = val[e];
+      a0 += v * *(const FN(vec) *)w;
+      a1 += v * *(const FN(vec) *)(w + VW);
+      a2 += v * *(const FN(vec) *)(w + 2 * VW);
+      a3 += v * *(const FN(vec) *)(w + 3 * VW);
+    }
+    *(FN(vec) *)(out + j) = a0; *(FN(vec) *)(out + j + VW) = a1;
+    *(FN(vec) *)(out + j + 2 * VW) = a2; *(FN(vec) *)(out + j + 3 * VW) = a3;
+  }
+  for (; j + VW <= K; j += VW) {
+    FN(vec) a0 = {0};
+    for (e = e0; e < e1; e++) a0 += val[e] * *(const FN(vec) *)(win + (int64_t)idx[e] * K + j);
+    *(FN(vec) *)(out + j) = a0;
+  }
+  for (; j < K; j++) {
+    REAL a0 = 0;
+    for (e = e0; e < e1; e++) a0 += val[e] * win[(int64_t)idx[e] * K + j];
+    out[j] = a0;
+  }
+  if (bin) for (j = 0; j < K; j++) out[j] = out[j] + bin[j];
+}
 
 /* One step of the plain LIF (k = 1, no ahp, synaptic memory) for one batch
    row, as unit-stride loops the compiler vectorises: in = x_t (+ recurrent
@@ -155,12 +194,14 @@ static void FN(lif_forward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *
 #pragma omp parallel for schedule(static) num_threads(d->threads) if (d->threads > 1 && B > 1)
     for (b = 0; b < B; b++) {
       REAL *v = p->v + b * N, *isyn = p->isyn + b * N, *s = p->s + b * N;
-      REAL *r = p->r + b * 3 * N, *uscr = r + N, *cscr = r + 2 * N;   /* 3 rows per batch row */
+      REAL *r = p->r + b * 4 * N, *uscr = r + N, *cscr = r + 2 * N, *prow = r + 3 * N;  /* 4 rows per batch row */
       int64_t t;
       for (t = 0; t < T; t++) {
         const int64_t bt = b * T + t;
-        const REAL *in = p->x + bt * N;
+        const REAL *in;
         if (*stop || lp_ctx_interrupted(ctx)) { *stop = 1; break; }
+        if (p->xix) { FN(lif_inproj)(N, p->xrp[bt], p->xrp[bt + 1], p->xix, p->xval, p->win, p->bin, prow); in = prow; }
+        else in = p->x + bt * N;
         if (p->W) { FN(lif_recur)(N, N, in, s, p->W, r); in = r; }
         FN(lif_step1)(N, in, p->alpha, p->beta, p->bias, p->th, p->noise ? p->noise + bt * N : NULL, maxs,
                       v, isyn, s, p->S + bt * N, p->U ? p->U + bt * N : uscr, p->C ? p->C + bt * N : cscr);
@@ -173,12 +214,15 @@ static void FN(lif_forward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *
 #pragma omp parallel for schedule(static) num_threads(d->threads) if (d->threads > 1 && B > 1)
   for (b = 0; b < B; b++) {
     REAL *v = p->v + b * N, *isyn = p->isyn + b * N * k, *s = p->s + b * N;
-    REAL *iahp = p->iahp ? p->iahp + b * N : NULL, *r = p->W ? p->r + b * K : NULL;
+    REAL *iahp = p->iahp ? p->iahp + b * N : NULL, *r = p->W ? p->r + b * 4 * K : NULL;
+    REAL *prow = p->r + b * 4 * K + K;
     int64_t t, n, j, m;
     for (t = 0; t < T; t++) {
-      const REAL *xt = p->x + (b * T + t) * K;
       const int64_t bt = b * T + t;
+      const REAL *xt;
       if (*stop || lp_ctx_interrupted(ctx)) { *stop = 1; break; }
+      if (p->xix) { FN(lif_inproj)(K, p->xrp[bt], p->xrp[bt + 1], p->xix, p->xval, p->win, p->bin, prow); xt = prow; }
+      else xt = p->x + bt * K;
       if (p->W) {                               /* r = s_prev . W, gathering rows of active neurons */
         for (j = 0; j < K; j++) r[j] = 0;
         for (m = 0; m < N; m++) {
@@ -549,6 +593,9 @@ static void FN(lif_forward_t)(lp_ctx *ctx, const lif_dims *d, const lif_tensors 
   p.S = PTR(ts->S); p.V = PTR(ts->V); p.Isr = PTR(ts->Isr); p.Rec = PTR(ts->Rec);
   p.U = PTR(ts->U); p.C = PTR(ts->C); p.A = PTR(ts->A);
   p.r = scratch;
+  p.xrp = ts->xrp ? (const int64_t *)lp_tensor_data(ts->xrp) : NULL;
+  p.xix = ts->xix ? (const int32_t *)lp_tensor_data(ts->xix) : NULL;
+  p.xval = PTR(ts->xval); p.win = PTR(ts->win); p.bin = PTR(ts->bin);
   FN(lif_forward)(ctx, d, &p, stop);
 }
 

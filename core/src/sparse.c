@@ -30,7 +30,7 @@
    one AVX-512 compare where the CPU has it, a loop elsewhere */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #include <immintrin.h>
-__attribute__((target("avx512f"))) static inline unsigned nzmask16_f32_avx512(const float *p) {
+__attribute__((target("avx512f"), always_inline)) static inline unsigned nzmask16_f32_avx512(const float *p) {
   return (unsigned)_mm512_cmp_ps_mask(_mm512_loadu_ps(p), _mm512_setzero_ps(), _CMP_NEQ_UQ);
 }
 #define SP_HAVE_AVX512_MASK 1
@@ -66,7 +66,7 @@ typedef double VEC_f64 __attribute__((vector_size(64), aligned(8), may_alias));
   }                                                                                              \
   /* Index the R stored rows (length L, stride ld) of p: rowptr[R + 1], idx, val.               \
      Returns 0 when more than cap nonzeros. */                                                   \
-  static inline int index_body_##SUF(const REAL *p, int64_t R, int64_t L, int64_t ld,          \
+  __attribute__((always_inline)) static inline int index_body_##SUF(const REAL *p, int64_t R, int64_t L, int64_t ld,          \
                                      int64_t cap, int64_t *rowptr, int32_t *idx, REAL *val,      \
                                      unsigned (*mask)(const REAL *)) {                           \
     int64_t r, j, nz = 0;                                                                        \

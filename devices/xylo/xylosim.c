@@ -7,13 +7,23 @@
 ** separate syn-1 / syn-2 blocks so that a synapse target is one index
 ** (s * nhid + j) and the neuron update runs as a vector loop.
 **
-** Two facts make the loop fast without changing a single bit:
+** Four facts make the loop fast without changing a single bit:
 ** - n successive saturating adds of the same w equal one add of n*w
 **   clamped once (the partial sums move monotonically towards one limit),
 **   so a pre-neuron with n events costs one add per synapse;
+** - a dense row (input rows usually) touches every target once, so it runs
+**   as a vector loop over the row's nonzero span, rows in order;
+** - recurrent events are summed without order into P/N words and applied
+**   where no order could saturate; the rest are replayed in order (see
+**   rec_pn), so the scattered adds are plain 64-bit adds, one per
+**   (pre, post) pair for both synapses;
 ** - the Isyn/Vmem update of a neuron does not depend on spike counts, so it
-**   runs for all neurons first (vectorised), and the spike loop and aliases
-**   follow in ascending id order, which is all the order they need.
+**   runs for all neurons first (vectorised, the last P/N run settled in the
+**   same pass), and the spike loop and aliases follow in ascending id
+**   order, which is all the order they need; without aliases it visits
+**   only the neurons at threshold.
+** Nothing is recorded unless asked for. test_xylosim checks all of it
+** against a plain reference loop on random networks made to saturate.
 */
 #include "xylosim.h"
 #include <string.h>
@@ -44,9 +54,9 @@ struct lp_xylo {
   int32_t *dense_span;                   /* per dense row: first and one past the last nonzero */
   int64_t n_pair;                        /* recurrent (pre, post) pairs with a nonzero weight */
   int32_t *pair_ptr, *pair_tgt;          /* CSR per hidden neuron: post ids ascending */
-  int32_t *pair_w;                       /* nsyn weights (w << shift, zeros kept) per pair */
-  uint64_t *pair_pn;                     /* the same as P/N words: w >= 0 ? w : -w << 32 */
-  int pn;                                /* recurrent events go through the P/N sums (rec_pn) */
+  uint64_t *pair_pn;                     /* per pair: 16-bit fields P1 N1 P2 N2 (see rec_pn) */
+  int32_t *rec_max;                      /* per hidden neuron: largest |w << shift| of its row */
+  int pn;                                /* there are recurrent synapses (pair CSR filled) */
   int out_is_dense;                      /* readout rows stored densely in out_dense */
   int32_t *out_dense;                    /* nhid rows of nout (w << shift, zeros kept) */
   int32_t *in_ptr, *in_tgt, *in_w;       /* CSR per input channel  */
@@ -65,7 +75,11 @@ struct lp_xylo {
 static inline int32_t sat16(int32_t v) { return v > XY_SMAX ? XY_SMAX : (v < XY_SMIN ? XY_SMIN : v); }
 static inline int32_t wrap16(int32_t v) { return (int32_t)((uint32_t)(v + 32768) & 0xffffu) - 32768; }
 /* arithmetic right shift, explicit (>> on a negative int is implementation-defined) */
+#if defined(__GNUC__)                   /* GCC and Clang define >> on negatives as sign-extending */
+static inline int32_t asr(int32_t v, int32_t d) { return v >> d; }
+#else
 static inline int32_t asr(int32_t v, int32_t d) { return v < 0 ? ~(~v >> d) : v >> d; }
+#endif
 /* xylosim's decrement: floor(v / 2^d), at least 1 for positive v (§3.1) */
 static inline int32_t leak(int32_t v, int32_t d) {
   int32_t q = asr(v, d);
@@ -80,11 +94,16 @@ static inline int32_t vmem_step(int32_t v, int32_t dmem, int32_t s, int32_t bias
   dv = sat16(dv + bias);
   return sat16(v + dv);
 }
+/* The spike loop reads 8 threshold flags (bytes) as one little-endian word. */
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define XY_FLAG_WORDS 1
+#endif
+
 /* subtractive reset, multi-spike: n counts already present, up to max */
 static inline int32_t fire(int32_t *pv, int32_t th, int32_t n, int32_t max) {
   int32_t v = *pv;
   if (th > 0) {
-    int32_t k = v / th;                  /* v >= th > 0: k >= 1, v - k*th >= 0 */
+    int32_t k = v - th < th ? 1 : v / th; /* v >= th > 0: k >= 1, v - k*th >= 0 */
     if (k > max - n) k = max - n;
     v -= k * th;
     n += k;
@@ -172,8 +191,8 @@ static size_t layout(lp_xylo *x, char *base) {
   x->dense_span = carve(base, &off, 2 * (size_t)x->n_dense, 4);
   x->pair_ptr = carve(base, &off, x->pn ? (size_t)nh + 1 : 0, 4);
   x->pair_tgt = carve(base, &off, (size_t)x->n_pair, 4);
-  x->pair_w = carve(base, &off, (size_t)x->n_pair * (size_t)x->nsyn, 4);
-  x->pair_pn = carve(base, &off, (size_t)x->n_pair * (size_t)x->nsyn, 8);
+  x->pair_pn = carve(base, &off, (size_t)x->n_pair, 8);
+  x->rec_max = carve(base, &off, x->pn ? (size_t)nh : 0, 4);
   x->out_dense = carve(base, &off, x->out_is_dense ? (size_t)nh * (size_t)no : 0, 4);
   x->alias_ptr = carve(base, &off, (size_t)nh + 1, 4);
   x->alias_idx = carve(base, &off, (size_t)x->n_alias, 4);
@@ -258,24 +277,30 @@ static int64_t count_pairs(const int32_t *w, int64_t nh, int nsyn) {
   return c;
 }
 
-/* The pair CSR: per pre-neuron its post ids ascending, with the nsyn
-   weights of each (the order inside a row does not matter: every target
+/* The pair CSR: per pre-neuron its post ids ascending, with the weights
+   of both synapses as P/N halves (see rec_pn; the order inside a row does not matter: every target
    synapse gets at most one add per row). */
 static void fill_pairs(const int32_t *w, int64_t nh, int nsyn, int shift, lp_xylo *x) {
   int64_t i, j, k = 0;
   int s;
   x->pair_ptr[0] = 0;
   for (i = 0; i < nh; i++) {
+    x->rec_max[i] = 0;
+    for (j = 0; j < nh * nsyn; j++) {
+      int32_t u = w[i * nh * nsyn + j] * (1 << shift);
+      if (u < 0) u = -u;
+      if (u > x->rec_max[i]) x->rec_max[i] = u;
+    }
     for (j = 0; j < nh; j++) {
       const int32_t *v = w + (i * nh + j) * nsyn;
       int any = 0;
       for (s = 0; s < nsyn; s++) any |= v[s] != 0;
       if (!any) continue;
       x->pair_tgt[k] = (int32_t)j;
+      x->pair_pn[k] = 0;
       for (s = 0; s < nsyn; s++) {
-        int32_t u = v[s] * (1 << shift);
-        x->pair_w[k * nsyn + s] = u;
-        x->pair_pn[k * nsyn + s] = u >= 0 ? (uint64_t)u : (uint64_t)-u << 32;
+        int32_t u = v[s] * (1 << shift);    /* |u| <= 16384 */
+        x->pair_pn[k] |= (uint64_t)(u < 0 ? -u : u) << (32 * s + 16 * (u < 0));
       }
       k++;
     }
@@ -311,15 +336,8 @@ lp_status lp_xylo_new(lp_ctx *ctx, const lp_xylo_spec *s, lp_xylo **out) {
   if (s->w_rec)
     for (i = 0; i < nh; i++) tmp.n_dense += row_is_dense(s->w_rec, i, nh, s->nsyn);
   tmp.out_is_dense = no <= XY_OUT_DENSE;
-  {  /* P/N sums stay below 2^30: at most one event of <= 31 counts per pre-neuron and target */
-    int64_t maxw = 0, n = s->w_rec ? nh * nh * s->nsyn : 0;
-    for (i = 0; i < n; i++) {
-      int64_t a = s->w_rec[i] < 0 ? -(int64_t)s->w_rec[i] : s->w_rec[i];
-      if (a > maxw) maxw = a;
-    }
-    tmp.pn = s->w_rec && XY_MAX_HID * (maxw << s->shift_rec) * nh < ((int64_t)1 << 30);
-    if (tmp.pn) tmp.n_pair = count_pairs(s->w_rec, nh, s->nsyn);
-  }
+  tmp.pn = tmp.n_rec > 0;
+  if (tmp.pn) tmp.n_pair = count_pairs(s->w_rec, nh, s->nsyn);
   bytes = layout(&tmp, NULL);
   if (!(x = lp_ctx_alloc(ctx, bytes))) return LP_ENOMEM;
   *x = tmp;
@@ -475,7 +493,7 @@ typedef struct xy_work {
   uint8_t *prev, *cur;                     /* hidden counts t-1, t     */
   int32_t *plist, *clist;                  /* ascending ids with counts */
   int32_t np, nc;
-  uint64_t *acc;                           /* P/N sums per synapse (as isyn); zero between steps */
+  uint64_t *acc;                           /* per hidden neuron: P/N words (rec_pn); zero between steps */
   int32_t *flist;                          /* neurons whose recurrent events are replayed */
   uint8_t *fire;                           /* per hidden neuron: Vmem >= threshold (padded to 8) */
 } xy_work;
@@ -496,84 +514,107 @@ static inline void deliver(int32_t *restrict I, const int32_t *restrict tgt, con
   }
 }
 
-/* Isyn decay, Vmem integration and the threshold test of hidden neuron i,
-   whose synapse states (after this step's events) are a and b. */
-XY_INLINE void neuron_update(int32_t *a, int32_t *b, int32_t *v, uint8_t *f, int32_t d1, int32_t d2,
-                                 int32_t dm, int32_t bias, int32_t th) {
-  *a -= leak(*a, d1);
-  *b -= leak(*b, d2);
-  *v = vmem_step(*v, dm, *a + *b, bias);
-  *f = (uint8_t)(*v >= th);
-}
+/* Recurrent events through P/N sums. A step's recurrent events are summed
+   per target synapse without clamping, and so without order: P, the sum of
+   the positive adds, and N, the magnitude of the sum of the negative ones.
+   Every partial sum of the events, in any order, lies in I - N .. I + P, so
+   when that range is inside int16 no add saturates and I + P - N is exactly
+   what xylosim's ordered saturating adds give (settle). The neurons where
+   it is not get their events again, in order and saturating (replay).
+   The four sums of a hidden neuron (P1 N1 P2 N2) are 16-bit fields of one
+   uint64, and a pair event (one pre-neuron, one post-neuron, both synapses)
+   is one 64-bit add of the pair's word times the count. The pre-neurons of
+   a step are taken in runs whose sum of count * (largest field of the
+   row) stays below 2^16, so that no field can carry into the next; each
+   run is settled before the next one starts (runs are consecutive in the
+   delivery order, so this is exact too). A pre-neuron that alone could
+   carry is delivered the ordered way. */
+#define XY_RUN_MAX 65536
 
-/* The recurrent events of a step are summed per target synapse without
-   clamping, and without order, into a word of P/N sums: the positive part
-   in the low 32 bits, the magnitude of the negative part in the high 32
-   bits (lp_xylo_new keeps both below 2^30). Every partial sum of the events
-   in any order lies in I - N .. I + P, so when that range is inside int16
-   no add saturates and I + P - N is exactly what the ordered saturating
-   adds give. The other targets (few) get their events again, in xylosim's
-   order and saturating (replay). */
-static inline uint64_t pn_word(int32_t v) {
-  return v >= 0 ? (uint64_t)(uint32_t)v : (uint64_t)(uint32_t)-v << 32;
-}
-
-/* Integration of every hidden neuron, vectorised (spike counts are not
-   needed: the spike loop follows in id order): the neuron's P/N sums A
-   (laid out as Isyn) are added to its Isyn when they
-   cannot saturate, and A is cleared; otherwise the neuron is left as it is
-   (Isyn as delivered so far, Vmem, A kept) and counted. Returns the count. The per-lane variable shifts need
+/* Isyn decay and Vmem integration of every hidden neuron (independent of
+   spike counts, hence one vector loop). The per-lane variable shifts need
    AVX2 or AVX-512 on x86; each vector kernel is compiled for both and
    chosen at run time. */
-XY_INLINE int32_t integrate_body(int32_t nh, int nsyn, int32_t *restrict I1, int32_t *restrict I2,
-                                     int32_t *restrict V, uint64_t *restrict A, const int32_t *restrict d1,
-                                     const int32_t *restrict d2, const int32_t *restrict dm,
-                                     const int32_t *restrict bias) {
-  int32_t i, bad = 0;
+XY_INLINE void integrate_body(int32_t nh, int nsyn, int32_t *restrict I1, int32_t *restrict I2,
+                              int32_t *restrict V, const int32_t *restrict d1, const int32_t *restrict d2,
+                              const int32_t *restrict dm, const int32_t *restrict bias) {
+  int32_t i;
   if (nsyn == 2) {
-#pragma omp simd reduction(+:bad)
+#pragma omp simd
     for (i = 0; i < nh; i++) {
-      uint64_t s1 = A[i], s2 = A[nh + i];
-      int32_t a0 = I1[i], b0 = I2[i], v0 = V[i];
-      int32_t p1 = (int32_t)(uint32_t)s1, q1 = (int32_t)(s1 >> 32);
-      int32_t p2 = (int32_t)(uint32_t)s2, q2 = (int32_t)(s2 >> 32);
-      int32_t ok = (a0 + p1 <= XY_SMAX) & (a0 - q1 >= XY_SMIN) & (b0 + p2 <= XY_SMAX) & (b0 - q2 >= XY_SMIN);
-      int32_t a = a0 + p1 - q1, b = b0 + p2 - q2, v;
+      int32_t a = I1[i], b = I2[i];
       a -= leak(a, d1[i]);
       b -= leak(b, d2[i]);
-      v = vmem_step(v0, dm[i], a + b, bias[i]);
-      I1[i] = ok ? a : a0;
-      I2[i] = ok ? b : b0;
-      V[i] = ok ? v : v0;
-      A[i] = ok ? 0 : s1;
-      A[nh + i] = ok ? 0 : s2;
-      bad += !ok;
+      I1[i] = a;
+      I2[i] = b;
+      V[i] = vmem_step(V[i], dm[i], a + b, bias[i]);
     }
   } else {
-#pragma omp simd reduction(+:bad)
+#pragma omp simd
     for (i = 0; i < nh; i++) {
-      uint64_t s1 = A[i];
-      int32_t a0 = I1[i], v0 = V[i];
-      int32_t p1 = (int32_t)(uint32_t)s1, q1 = (int32_t)(s1 >> 32);
-      int32_t ok = (a0 + p1 <= XY_SMAX) & (a0 - q1 >= XY_SMIN);
-      int32_t a = a0 + p1 - q1, v;
+      int32_t a = I1[i];
       a -= leak(a, d1[i]);
-      v = vmem_step(v0, dm[i], a, bias[i]);
-      I1[i] = ok ? a : a0;
-      V[i] = ok ? v : v0;
-      A[i] = ok ? 0 : s1;
-      bad += !ok;
+      I1[i] = a;
+      V[i] = vmem_step(V[i], dm[i], a, bias[i]);
     }
+  }
+}
+
+/* integrate_body with the last run's P/N words settled in the same pass
+   (see settle_body): a neuron whose words could saturate is left as it is
+   (Isyn, Vmem, words) and counted; the count is returned. With one synapse
+   I2 is the zero syn-2 block and d2 is 0. */
+XY_INLINE int32_t integrate_pn_body(int32_t nh, int32_t *restrict I1, int32_t *restrict I2, int32_t *restrict V,
+                                    uint64_t *restrict A, const int32_t *restrict d1, const int32_t *restrict d2,
+                                    const int32_t *restrict dm, const int32_t *restrict bias) {
+  int32_t i, bad = 0;
+#pragma omp simd reduction(+:bad)
+  for (i = 0; i < nh; i++) {
+    uint64_t s = A[i];
+    int32_t p1 = (int32_t)(s & 0xffff), q1 = (int32_t)((s >> 16) & 0xffff);
+    int32_t p2 = (int32_t)((s >> 32) & 0xffff), q2 = (int32_t)(s >> 48);
+    int32_t a0 = I1[i], b0 = I2[i], v0 = V[i];
+    int32_t ok = (a0 + p1 <= XY_SMAX) & (a0 - q1 >= XY_SMIN) & (b0 + p2 <= XY_SMAX) & (b0 - q2 >= XY_SMIN);
+    int32_t a = a0 + p1 - q1, b = b0 + p2 - q2, v;
+    a -= leak(a, d1[i]);
+    b -= leak(b, d2[i]);
+    v = vmem_step(v0, dm[i], a + b, bias[i]);
+    I1[i] = ok ? a : a0;
+    I2[i] = ok ? b : b0;
+    V[i] = ok ? v : v0;
+    A[i] = ok ? 0 : s;
+    bad += !ok;
   }
   return bad;
 }
 
-/* F[i] = V[i] >= th[i] (a separate pass: bytes in the loop above would
-   make the compiler pick short vectors). */
+/* F[i] = V[i] >= th[i] (its own pass: bytes in the loop above would make
+   the compiler pick short vectors). */
 XY_INLINE void flags_body(int32_t n, const int32_t *restrict V, const int32_t *restrict th, uint8_t *restrict F) {
   int32_t i;
 #pragma omp simd
   for (i = 0; i < n; i++) F[i] = (uint8_t)(V[i] >= th[i]);
+}
+
+/* Settle the P/N words A of a run (see above): where no add can saturate
+   I += P - N and A = 0, elsewhere both are kept. Returns how many neurons
+   were kept. (Syn-2 fields are zero with one synapse; I2 then points to a
+   zero block.) */
+XY_INLINE int32_t settle_body(int32_t nh, int32_t *restrict I1, int32_t *restrict I2, uint64_t *restrict A) {
+  int32_t i, bad = 0;
+#pragma omp simd reduction(+:bad)
+  for (i = 0; i < nh; i++) {
+    uint64_t s = A[i];
+    int32_t p1 = (int32_t)(s & 0xffff), q1 = (int32_t)((s >> 16) & 0xffff);
+    int32_t p2 = (int32_t)((s >> 32) & 0xffff), q2 = (int32_t)(s >> 48);
+    int32_t a = I1[i], b = I2[i];
+    int32_t ok = (a + p1 <= XY_SMAX) & (a - q1 >= XY_SMIN) & (b + p2 <= XY_SMAX) & (b - q2 >= XY_SMIN);
+    I1[i] = ok ? a + p1 - q1 : a;
+    I2[i] = ok ? b + p2 - q2 : b;
+    A[i] = ok ? 0 : s;
+    bad += !ok;
+  }
+  return bad;
 }
 
 /* I[k] = sat16(I[k] + m * W[k]) over a dense row. */
@@ -583,37 +624,34 @@ XY_INLINE void dense_body(int32_t *restrict I, const int32_t *restrict W, int32_
   for (k = 0; k < n; k++) I[k] = sat16(I[k] + m * W[k]);
 }
 
-/* The P/N sums of a dense row: A[k] += m * W[k]. */
-XY_INLINE void dense_pn_body(uint64_t *restrict A, const int32_t *restrict W, int32_t n, int32_t m) {
-  int32_t k;
-#pragma omp simd
-  for (k = 0; k < n; k++) A[k] += pn_word(m * W[k]);
-}
-
 #define DENSE_ARGS int32_t *restrict I, const int32_t *restrict W, int32_t n, int32_t m
-#define DENSE_PN_ARGS uint64_t *restrict A, const int32_t *restrict W, int32_t n, int32_t m
 #define INTEGRATE_ARGS int32_t nh, int nsyn, int32_t *restrict I1, int32_t *restrict I2, int32_t *restrict V, \
+  const int32_t *restrict d1, const int32_t *restrict d2, const int32_t *restrict dm, const int32_t *restrict bias
+#define FLAGS_ARGS int32_t n, const int32_t *restrict V, const int32_t *restrict th, uint8_t *restrict F
+#define SETTLE_ARGS int32_t nh, int32_t *restrict I1, int32_t *restrict I2, uint64_t *restrict A
+#define INTEGRATE_PN_ARGS int32_t nh, int32_t *restrict I1, int32_t *restrict I2, int32_t *restrict V, \
   uint64_t *restrict A, const int32_t *restrict d1, const int32_t *restrict d2, const int32_t *restrict dm, \
   const int32_t *restrict bias
-#define INTEGRATE_CALL integrate_body(nh, nsyn, I1, I2, V, A, d1, d2, dm, bias)
-#define FLAGS_ARGS int32_t n, const int32_t *restrict V, const int32_t *restrict th, uint8_t *restrict F
 typedef void (*dense_fn)(DENSE_ARGS);
-typedef void (*dense_pn_fn)(DENSE_PN_ARGS);
-typedef int32_t (*integrate_fn)(INTEGRATE_ARGS);
+typedef void (*integrate_fn)(INTEGRATE_ARGS);
 typedef void (*flags_fn)(FLAGS_ARGS);
+typedef int32_t (*settle_fn)(SETTLE_ARGS);
+typedef int32_t (*integrate_pn_fn)(INTEGRATE_PN_ARGS);
 typedef struct xy_kernels {
-  integrate_fn integrate; flags_fn flags; dense_fn dense; dense_pn_fn dense_pn;
+  integrate_fn integrate; integrate_pn_fn integrate_pn; flags_fn flags; dense_fn dense; settle_fn settle;
 } xy_kernels;
 
 /* One copy of the vector kernels per instruction set. */
 #define XY_KERNELS(attr, sfx) \
-  attr static int32_t integrate_##sfx(INTEGRATE_ARGS) { return INTEGRATE_CALL; } \
+  attr static void integrate_##sfx(INTEGRATE_ARGS) { integrate_body(nh, nsyn, I1, I2, V, d1, d2, dm, bias); } \
   attr static void dense_##sfx(DENSE_ARGS) { dense_body(I, W, n, m); } \
-  attr static void dense_pn_##sfx(DENSE_PN_ARGS) { dense_pn_body(A, W, n, m); } \
-  attr static void flags_##sfx(FLAGS_ARGS) { flags_body(n, V, th, F); }
+  attr static void flags_##sfx(FLAGS_ARGS) { flags_body(n, V, th, F); } \
+  attr static int32_t settle_##sfx(SETTLE_ARGS) { return settle_body(nh, I1, I2, A); } \
+  attr static int32_t integrate_pn_##sfx(INTEGRATE_PN_ARGS) { \
+    return integrate_pn_body(nh, I1, I2, V, A, d1, d2, dm, bias); }
 #define XY_PICK(k, sfx) \
-  ((k)->integrate = integrate_##sfx, (k)->flags = flags_##sfx, (k)->dense = dense_##sfx, \
-   (k)->dense_pn = dense_pn_##sfx)
+  ((k)->integrate = integrate_##sfx, (k)->integrate_pn = integrate_pn_##sfx, (k)->flags = flags_##sfx, \
+   (k)->dense = dense_##sfx, (k)->settle = settle_##sfx)
 
 XY_KERNELS(, generic)
 #if defined(__GNUC__) && defined(__x86_64__)
@@ -629,65 +667,27 @@ static void pick_kernels(xy_kernels *k) {
 static void pick_kernels(xy_kernels *k) { XY_PICK(k, generic); }
 #endif
 
-/* Recurrent events of the last step in xylosim's order, every add saturating. */
-static void rec_ordered(const lp_xylo *x, xy_work *w, const xy_kernels *kern) {
-  int32_t k, width = x->nsyn * x->nhid;
-  for (k = 0; k < w->np; k++) {
-    int32_t p = w->plist[k], d = x->rec_dense[p];
-    if (d >= 0) {
-      const int32_t *sp = x->dense_span + 2 * d;
-      kern->dense(w->isyn + sp[0], x->dense + (size_t)d * width + sp[0], sp[1] - sp[0], w->prev[p]);
-    } else {
-      deliver(w->isyn, x->rec_tgt, x->rec_w, x->rec_ptr[p], x->rec_ptr[p + 1], w->prev[p]);
-    }
+/* The recurrent events of pre-neuron p (count m), every add saturating. */
+static void rec_one(const lp_xylo *x, xy_work *w, int32_t p, int32_t m, const xy_kernels *kern) {
+  int32_t d = x->rec_dense[p];
+  if (d >= 0) {
+    const int32_t *sp = x->dense_span + 2 * d;
+    kern->dense(w->isyn + sp[0], x->dense + (size_t)d * x->nsyn * x->nhid + sp[0], sp[1] - sp[0], m);
+  } else {
+    deliver(w->isyn, x->rec_tgt, x->rec_w, x->rec_ptr[p], x->rec_ptr[p + 1], m);
   }
 }
 
-/* Recurrent events of the last step into the P/N sums (see pn_word). */
-static void rec_pn(const lp_xylo *x, xy_work *w, const xy_kernels *kern) {
-  int32_t k, e, nh = x->nhid, ns = x->nsyn;
-  uint64_t *restrict A = w->acc;
-  const int32_t *tgt = x->pair_tgt;
-  const uint64_t *pn = x->pair_pn;
-  for (k = 0; k < w->np; k++) {
-    int32_t p = w->plist[k], d = x->rec_dense[p], lo = x->pair_ptr[p], hi = x->pair_ptr[p + 1];
-    uint64_t m = w->prev[p];
-    if (d >= 0) {
-      const int32_t *sp = x->dense_span + 2 * d;
-      kern->dense_pn(A + sp[0], x->dense + (size_t)d * ns * nh + sp[0], sp[1] - sp[0], (int32_t)m);
-    } else if (ns == 2) {
-      uint64_t *restrict A2 = A + nh;
-      if (m == 1)
-        for (e = lo; e < hi; e++) {
-          int32_t j = tgt[e];
-          A[j] += pn[2 * e];
-          A2[j] += pn[2 * e + 1];
-        }
-      else
-        for (e = lo; e < hi; e++) {
-          int32_t j = tgt[e];
-          A[j] += m * pn[2 * e];
-          A2[j] += m * pn[2 * e + 1];
-        }
-    } else {
-      for (e = lo; e < hi; e++) A[tgt[e]] += m * pn[e];
-    }
-  }
-}
-
-/* The neurons the vector pass left (A nonzero): their recurrent events
-   again, pre-neurons ascending and every add saturating, then their
-   integration. */
-static void replay(const lp_xylo *x, xy_work *w) {
+/* After a settle that kept some neurons (A nonzero): their events of the
+   run plist[k0..k1-1] again, in order and saturating; A cleared. The
+   neurons are left in w->flist; their count is returned. */
+static int32_t replay(const lp_xylo *x, xy_work *w, int32_t k0, int32_t k1) {
   int32_t nh = x->nhid, ns = x->nsyn, nf = 0, i, k, f, s;
   int32_t *I = w->isyn, *fl = w->flist;
   uint64_t *A = w->acc;
-  for (i = 0; i < nh; i++) {
-    int any = 0;
-    for (s = 0; s < ns; s++) any |= A[s * nh + i] != 0;
-    if (any) { fl[nf++] = i; A[i] = 1; }         /* A[i] != 0 marks neuron i */
-  }
-  for (k = 0; k < w->np; k++) {
+  for (i = 0; i < nh; i++)                      /* A[i] != 0 marks a kept neuron */
+    if (A[i]) fl[nf++] = i;
+  for (k = k0; k < k1; k++) {
     int32_t p = w->plist[k], d = x->rec_dense[p], m = w->prev[p], e;
     if (d >= 0) {
       const int32_t *W = x->dense + (size_t)d * ns * nh;
@@ -699,22 +699,71 @@ static void replay(const lp_xylo *x, xy_work *w) {
     } else {
       for (e = x->pair_ptr[p]; e < x->pair_ptr[p + 1]; e++) {
         int32_t j = x->pair_tgt[e];
+        uint64_t h = x->pair_pn[e];
         if (!A[j]) continue;
-        for (s = 0; s < ns; s++) I[s * nh + j] = sat16(I[s * nh + j] + m * x->pair_w[e * ns + s]);
+        for (s = 0; s < ns; s++) {
+          int32_t v = (int32_t)((h >> (32 * s)) & 0xffff) - (int32_t)((h >> (32 * s + 16)) & 0xffff);
+          I[s * nh + j] = sat16(I[s * nh + j] + m * v);
+        }
       }
     }
   }
-  for (f = 0; f < nf; f++) {
-    int32_t j = fl[f], b = 0;
-    int32_t *b_ = ns == 2 ? &I[nh + j] : &b;
-    neuron_update(&I[j], b_, &w->vmem[j], &w->fire[j], x->dsyn[j], x->dsyn[nh + j], x->dmem[j], x->bias[j],
-                  x->th[j]);
-    for (s = 0; s < ns; s++) A[s * nh + j] = 0;
+  for (f = 0; f < nf; f++) A[fl[f]] = 0;
+  return nf;
+}
+
+/* Settle the run of pre-neurons plist[k0..k1-1], replaying where needed. */
+static void rec_flush(const lp_xylo *x, xy_work *w, int32_t k0, int32_t k1, const xy_kernels *kern) {
+  if (k1 > k0 && kern->settle(x->nhid, w->isyn, w->isyn + x->nhid, w->acc)) replay(x, w, k0, k1);
+}
+
+/* The recurrent events of the last step (plist, pre-neurons ascending).
+   Returns where the last run starts: plist[k0..np-1] are left in A for
+   integrate_pn (none when k0 == np). */
+static int32_t rec_pn(const lp_xylo *x, xy_work *w, const xy_kernels *kern) {
+  int32_t k, k0 = 0, e, nh = x->nhid, ns = x->nsyn, run = 0;
+  uint64_t *restrict A = w->acc;
+  const int32_t *tgt = x->pair_tgt;
+  const uint64_t *pn = x->pair_pn;
+  for (k = 0; k < w->np; k++) {
+    int32_t p = w->plist[k], d = x->rec_dense[p], lo = x->pair_ptr[p], hi = x->pair_ptr[p + 1];
+    int32_t m = w->prev[p], c = m * x->rec_max[p];
+    if (c >= XY_RUN_MAX) {              /* alone it could carry: the ordered way */
+      rec_flush(x, w, k0, k, kern);
+      rec_one(x, w, p, m, kern);
+      k0 = k + 1;
+      run = 0;
+      continue;
+    }
+    if (run + c >= XY_RUN_MAX) {
+      rec_flush(x, w, k0, k, kern);
+      k0 = k;
+      run = 0;
+    }
+    run += c;
+    if (d >= 0) {                       /* a dense row: its nonzero span, both blocks */
+      const int32_t *W = x->dense + (size_t)d * ns * nh, *sp = x->dense_span + 2 * d;
+      for (e = sp[0]; e < sp[1]; e++) {
+        int32_t v = m * W[e], j = e % nh, sl = e / nh;
+        if (v) A[j] += (uint64_t)(v < 0 ? -v : v) << (32 * sl + 16 * (v < 0));
+      }
+    } else if (m == 1) {
+      for (e = lo; e + 4 <= hi; e += 4) {
+        int32_t j0 = tgt[e], j1 = tgt[e + 1], j2 = tgt[e + 2], j3 = tgt[e + 3];
+        uint64_t h0 = pn[e], h1 = pn[e + 1], h2 = pn[e + 2], h3 = pn[e + 3];
+        A[j0] += h0; A[j1] += h1; A[j2] += h2; A[j3] += h3;
+      }
+      for (; e < hi; e++) A[tgt[e]] += pn[e];
+    } else {
+      uint64_t mm = (uint64_t)m;
+      for (e = lo; e < hi; e++) A[tgt[e]] += mm * pn[e];
+    }
   }
+  return k0;
 }
 
 static void xy_step(const lp_xylo *x, xy_work *w, const uint8_t *in, const xy_rec *r, const xy_kernels *kern) {
-  int32_t nh = x->nhid, no = x->nout, i, k, nc = 0, unsorted = 0, width = x->nsyn * x->nhid;
+  int32_t nh = x->nhid, no = x->nout, i, k, nc = 0, unsorted = 0, width = x->nsyn * x->nhid, k0 = w->np;
   int32_t *I = w->isyn, *V = w->vmem, *Io = w->isyn_o, *Vo = w->vmem_o;
   uint8_t *cur = w->cur, *F = w->fire;
   const int32_t *th = x->th;
@@ -730,33 +779,53 @@ static void xy_step(const lp_xylo *x, xy_work *w, const uint8_t *in, const xy_re
     }
   }
   /* 2. and 3. hidden counts of the last step, pre-neurons ascending */
-  if (w->np) {
-    if (x->pn) rec_pn(x, w, kern);
-    else rec_ordered(x, w, kern);
-  }
+  if (w->np && x->pn) k0 = rec_pn(x, w, kern);
   for (k = 0; k < w->np; k++) {
     int32_t p = w->plist[k];
     if (x->out_is_dense) kern->dense(Io, x->out_dense + (size_t)p * no, no, w->prev[p]);
     else deliver(Io, x->out_tgt, x->out_w, x->out_ptr[p], x->out_ptr[p + 1], w->prev[p]);
   }
   /* 5. hidden neurons: integrate all, then spikes and aliases in id order */
-  {
-    int32_t bad = kern->integrate(nh, x->nsyn, I, I + nh, V, w->acc, x->dsyn, x->dsyn + nh, x->dmem, x->bias);
+  if (k0 < w->np) {                     /* the last run settled in the same pass */
+    int32_t nf = 0, f;
+    if (kern->integrate_pn(nh, I, I + nh, V, w->acc, x->dsyn, x->dsyn + nh, x->dmem, x->bias))
+      nf = replay(x, w, k0, w->np);
     kern->flags(nh, V, th, F);
-    if (bad) replay(x, w);
+    for (f = 0; f < nf; f++) {          /* the neurons it left */
+      int32_t j = w->flist[f], a = I[j], b = I[nh + j];
+      a -= leak(a, x->dsyn[j]);
+      b -= leak(b, x->dsyn[nh + j]);
+      I[j] = a;
+      I[nh + j] = b;
+      V[j] = vmem_step(V[j], x->dmem[j], a + b, x->bias[j]);
+      F[j] = (uint8_t)(V[j] >= th[j]);
+    }
+  } else {
+    kern->integrate(nh, x->nsyn, I, I + nh, V, x->dsyn, x->dsyn + nh, x->dmem, x->bias);
+    kern->flags(nh, V, th, F);
   }
   memset(cur, 0, (size_t)x->nhid_bytes);
   if (!x->n_alias) {                    /* only neurons at threshold: 8 flags at a time */
     for (i = 0; i < nh; i += 8) {
       uint64_t word;
-      int32_t j;
       memcpy(&word, F + i, 8);
-      if (!word) continue;
-      for (j = i; j < i + 8; j++)
-        if (F[j]) {
-          cur[j] = (uint8_t)fire(&V[j], th[j], 0, XY_MAX_HID);
-          w->clist[nc++] = j;
-        }
+#ifdef XY_FLAG_WORDS
+      while (word) {                    /* flags are 0 or 1: one bit per set byte */
+        int32_t j = i + (__builtin_ctzll(word) >> 3);
+        word &= word - 1;
+        cur[j] = (uint8_t)fire(&V[j], th[j], 0, XY_MAX_HID);
+        w->clist[nc++] = j;
+      }
+#else
+      if (word) {
+        int32_t j;
+        for (j = i; j < i + 8; j++)
+          if (F[j]) {
+            cur[j] = (uint8_t)fire(&V[j], th[j], 0, XY_MAX_HID);
+            w->clist[nc++] = j;
+          }
+      }
+#endif
     }
   } else {
     for (i = 0; i < nh; i++) {
@@ -875,7 +944,7 @@ lp_status lp_xylo_evolve(lp_ctx *ctx, lp_xylo *x, const lp_tensor *input, lp_xyl
     size_t n4 = (size_t)(2 * nh + nh + 2 * no);
     size_t width = (size_t)x->nsyn * (size_t)nh;
     bytes = align64(n4 * 4) * 2 + align64((size_t)nh) * 3 + align64((size_t)nh * 4) * 2 +
-            align64(width * 8) + align64(width * 4) + align64((size_t)nh + 8) + align64((size_t)(B * T * nin));
+            align64((size_t)nh * 8) + align64(width * 4) + align64((size_t)nh + 8) + align64((size_t)(B * T * nin));
   }
   if (!(blk = lp_ctx_alloc_raw(ctx, bytes))) { st = LP_ENOMEM; goto fail; }
   w.isyn = (int32_t *)blk; w.vmem = w.isyn + 2 * nh; w.isyn_o = w.vmem + nh; w.vmem_o = w.isyn_o + no;
@@ -887,10 +956,10 @@ lp_status lp_xylo_evolve(lp_ctx *ctx, lp_xylo *x, const lp_tensor *input, lp_xyl
   f_spk = (uint8_t *)(blk + off); off += align64((size_t)nh);
   w.plist = (int32_t *)(blk + off); off += align64((size_t)nh * 4);
   w.clist = (int32_t *)(blk + off); off += align64((size_t)nh * 4);
-  w.acc = (uint64_t *)(blk + off); off += align64((size_t)x->nsyn * (size_t)nh * 8);
+  w.acc = (uint64_t *)(blk + off); off += align64((size_t)nh * 8);
   w.flist = (int32_t *)(blk + off); off += align64((size_t)x->nsyn * (size_t)nh * 4);
   w.fire = (uint8_t *)(blk + off); off += align64((size_t)nh + 8);
-  memset(w.acc, 0, (size_t)x->nsyn * (size_t)nh * 8);
+  memset(w.acc, 0, (size_t)nh * 8);
   memset(w.fire, 0, (size_t)nh + 8);
   counts = (uint8_t *)(blk + off);
   if ((st = convert_input(ctx, input, counts))) goto fail;

@@ -193,6 +193,195 @@ static void test_alloc_failures(void) {
   lp_tensor_release(X);
 }
 
+/* ---- randomised: the simulator against a plain reference loop --------- */
+
+/* The reference: §3.5 written out directly, dense weights, every event one
+   saturating add (n events: n adds), hidden neurons in id order. */
+typedef struct refnet {
+  int nin, nh, nout, nsyn, sh_in, sh_rec, sh_out;
+  int32_t w_in[6 * 40 * 2], w_rec[40 * 40 * 2], w_out[40 * 5];
+  int32_t dm[40], ds[40], ds2[40], th[40], bias[40], dmo[5], dso[5], tho[5], bo[5];
+  int32_t aptr[41], aidx[80];
+  int alias;
+} refnet;
+
+static int32_t r_sat(int64_t v) { return v > 32767 ? 32767 : v < -32768 ? -32768 : (int32_t)v; }
+static int32_t r_wrap(int64_t v) { return (int32_t)(((v + 32768) % 65536 + 65536) % 65536) - 32768; }
+static int32_t r_floordiv(int32_t v, int32_t d) {         /* floor(v / 2^d) */
+  int64_t p = (int64_t)1 << d, q = v / p;
+  if (v < 0 && q * p != v) q--;
+  return (int32_t)q;
+}
+static int32_t r_leak(int32_t v, int32_t d) {
+  int32_t q = r_floordiv(v, d);
+  if (q == 0 && v > 0) q = 1;
+  return q;
+}
+
+/* T steps from zero state; in (T, nin). Records (T, nh) / (T, nout). Returns
+   the number of adds that saturated. */
+static long ref_run(const refnet *n, int T, const int32_t *in, int32_t *spk, int32_t *isyn, int32_t *isyn2,
+                    int32_t *vmem, int32_t *out, int32_t *vo_r, int32_t *io_r) {
+  int32_t I[40][2], V[40], Io[5], Vo[5], S[40], NS[40];
+  int t, c, j, s, k, r, i;
+  long nsat = 0;
+  memset(I, 0, sizeof I); memset(V, 0, sizeof V); memset(Io, 0, sizeof Io); memset(Vo, 0, sizeof Vo);
+  memset(S, 0, sizeof S);
+#define R_ADD(dst, w) do { int64_t y_ = (int64_t)(dst) + (w); nsat += y_ > 32767 || y_ < -32768; \
+    (dst) = r_sat(y_); } while (0)
+  for (t = 0; t < T; t++) {
+    for (c = 0; c < n->nin; c++) {
+      int m = in[t * n->nin + c] > 15 ? 15 : in[t * n->nin + c];
+      for (s = 0; s < n->nsyn; s++)
+        for (j = 0; j < n->nh; j++) {
+          int32_t w = n->w_in[(c * n->nh + j) * n->nsyn + s] * (1 << n->sh_in);
+          if (w) for (r = 0; r < m; r++) R_ADD(I[j][s], w);
+        }
+    }
+    for (i = 0; i < n->nh; i++)
+      for (s = 0; s < n->nsyn; s++)
+        for (j = 0; j < n->nh; j++) {
+          int32_t w = n->w_rec[(i * n->nh + j) * n->nsyn + s] * (1 << n->sh_rec);
+          if (w) for (r = 0; r < S[i]; r++) R_ADD(I[j][s], w);
+        }
+    for (i = 0; i < n->nh; i++)
+      for (k = 0; k < n->nout; k++) {
+        int32_t w = n->w_out[i * n->nout + k] * (1 << n->sh_out);
+        if (w) for (r = 0; r < S[i]; r++) R_ADD(Io[k], w);
+      }
+    memset(NS, 0, sizeof NS);
+    for (i = 0; i < n->nh; i++) {
+      const int32_t ds_[2] = {n->ds[i], n->ds2[i]};
+      int64_t sum = 0;
+      int32_t dv, cnt = NS[i];
+      for (s = 0; s < n->nsyn; s++) { I[i][s] -= r_leak(I[i][s], ds_[s]); sum += I[i][s]; }
+      dv = r_sat(r_wrap(-(int64_t)r_leak(V[i], n->dm[i])) + sum);
+      dv = r_sat((int64_t)dv + n->bias[i]);
+      V[i] = r_sat((int64_t)V[i] + dv);
+      while (V[i] >= n->th[i] && cnt < 31) { cnt++; V[i] = r_wrap((int64_t)V[i] - n->th[i]); }
+      NS[i] = cnt;
+      if (n->alias)
+        for (k = n->aptr[i]; k < n->aptr[i + 1]; k++) {
+          int32_t a = n->aidx[k];
+          NS[a] = NS[a] + cnt > 31 ? 31 : NS[a] + cnt;
+        }
+      isyn[t * n->nh + i] = I[i][0];
+      isyn2[t * n->nh + i] = n->nsyn == 2 ? I[i][1] : 0;
+      vmem[t * n->nh + i] = V[i];
+    }
+    for (i = 0; i < n->nh; i++) spk[t * n->nh + i] = NS[i];   /* after aliases into lower ids */
+    for (k = 0; k < n->nout; k++) {
+      int32_t dv, cnt = 0;
+      Io[k] -= r_leak(Io[k], n->dso[k]);
+      dv = r_sat(r_wrap(-(int64_t)r_leak(Vo[k], n->dmo[k])) + Io[k]);
+      dv = r_sat((int64_t)dv + n->bo[k]);
+      Vo[k] = r_sat((int64_t)Vo[k] + dv);
+      while (Vo[k] >= n->tho[k] && cnt < 1) { cnt++; Vo[k] = r_wrap((int64_t)Vo[k] - n->tho[k]); }
+      out[t * n->nout + k] = cnt;
+      vo_r[t * n->nout + k] = Vo[k];
+      io_r[t * n->nout + k] = Io[k];
+    }
+    memcpy(S, NS, sizeof S);
+  }
+#undef R_ADD
+  return nsat;
+}
+
+static uint32_t rnd_state;
+static int rnd_int(int lo, int hi) {                   /* lo..hi inclusive */
+  rnd_state = rnd_state * 1664525u + 1013904223u;
+  return lo + (int)((rnd_state >> 8) % (uint32_t)(hi - lo + 1));
+}
+
+/* A random network made to saturate: large weights and shifts, rows dense
+   (vector path) or sparse (event path), low thresholds (multi-spike counts,
+   so count * weight can exceed what the P/N words take), aliases. */
+static void random_net(refnet *n, int trial) {
+  int i, j, s, k, dense_rec = trial % 3 == 0;
+  memset(n, 0, sizeof *n);
+  n->nin = rnd_int(1, 6); n->nh = rnd_int(1, 40); n->nout = rnd_int(1, 5); n->nsyn = rnd_int(1, 2);
+  n->sh_in = rnd_int(0, 7); n->sh_rec = rnd_int(2, 7); n->sh_out = rnd_int(0, 7);
+  for (i = 0; i < n->nin * n->nh * n->nsyn; i++) n->w_in[i] = rnd_int(0, 3) ? 0 : rnd_int(-128, 127);
+  for (i = 0; i < n->nh; i++)
+    for (j = 0; j < n->nh; j++)
+      for (s = 0; s < n->nsyn; s++)
+        if (rnd_int(0, 99) < (dense_rec ? 40 : 8)) n->w_rec[(i * n->nh + j) * n->nsyn + s] = rnd_int(-128, 127);
+  for (i = 0; i < n->nh * n->nout; i++) n->w_out[i] = rnd_int(0, 2) ? rnd_int(-128, 127) : 0;
+  for (i = 0; i < n->nh; i++) {
+    n->dm[i] = rnd_int(0, 15); n->ds[i] = rnd_int(0, 15); n->ds2[i] = rnd_int(0, 15);
+    n->th[i] = rnd_int(0, 9) == 0 ? rnd_int(-50, 0) : rnd_int(1, 20000);
+    n->bias[i] = rnd_int(0, 2) ? 0 : rnd_int(-3000, 3000);
+  }
+  for (k = 0; k < n->nout; k++) {
+    n->dmo[k] = rnd_int(0, 15); n->dso[k] = rnd_int(0, 15); n->tho[k] = rnd_int(1, 30000);
+    n->bo[k] = rnd_int(-100, 100);
+  }
+  n->alias = trial % 4 == 1;
+  n->aptr[0] = 0;
+  for (i = 0; i < n->nh; i++) {
+    int na = n->alias && rnd_int(0, 3) == 0 ? rnd_int(1, 2) : 0;
+    for (k = 0; k < na; k++) n->aidx[n->aptr[i] + k] = rnd_int(0, n->nh - 1);
+    n->aptr[i + 1] = n->aptr[i] + na;
+  }
+}
+
+static int same_i32(const lp_tensor *t, int64_t off, const int32_t *ref, int64_t n) {
+  const int32_t *p = (const int32_t *)lp_tensor_data(t) + off;
+  return memcmp(p, ref, (size_t)n * 4) == 0;
+}
+
+static void test_random_vs_reference(void) {
+  enum { T = 60, B = 2, TRIALS = 300 };
+  static refnet n;
+  static int32_t in[B * T * 6], spk[T * 40], is1[T * 40], is2[T * 40], vm[T * 40], out[T * 5], vo[T * 5], io[T * 5];
+  long nsat = 0;
+  int trial, b, bad = 0;
+  rnd_state = 12345u;
+  for (trial = 0; trial < TRIALS && bad < 3; trial++) {
+    lp_xylo_spec sp;
+    lp_xylo *x = NULL;
+    lp_xylo_result r, rv;
+    lp_tensor *X;
+    int64_t shape[3];
+    int i, ok = 1;
+    random_net(&n, trial);
+    for (i = 0; i < B * T * n.nin; i++) in[i] = rnd_int(0, 2) ? 0 : rnd_int(1, 20);
+    shape[0] = B; shape[1] = T; shape[2] = n.nin;
+    if (lp_tensor_from_data(ctx, LP_I32, 3, shape, in, &X) != LP_OK) { CHECK(0); return; }
+    memset(&sp, 0, sizeof sp);
+    sp.nin = n.nin; sp.nhid = n.nh; sp.nout = n.nout; sp.nsyn = n.nsyn;
+    sp.w_in = n.w_in; sp.w_rec = n.w_rec; sp.w_out = n.w_out;
+    sp.dash_mem = n.dm; sp.dash_syn = n.ds; sp.dash_syn2 = n.ds2; sp.threshold = n.th; sp.bias = n.bias;
+    sp.dash_mem_out = n.dmo; sp.dash_syn_out = n.dso; sp.threshold_out = n.tho; sp.bias_out = n.bo;
+    sp.alias_ptr = n.alias ? n.aptr : NULL; sp.alias_idx = n.aidx;
+    sp.shift_in = n.sh_in; sp.shift_rec = n.sh_rec; sp.shift_out = n.sh_out;
+    CHECK_OK(lp_xylo_new(ctx, &sp, &x));
+    CHECK_OK(lp_xylo_evolve(ctx, x, X, LP_XYLO_SPIKE, 1, &r));
+    lp_xylo_reset(x);                    /* output modes without records, from zero again */
+    CHECK_OK(lp_xylo_evolve(ctx, x, X, trial % 2 ? LP_XYLO_VMEM : LP_XYLO_ISYN, 0, &rv));
+    for (b = 0; b < B; b++) {            /* every row starts from the zero state */
+      int64_t oh = (int64_t)b * T * n.nh, oo = (int64_t)b * T * n.nout;
+      nsat += ref_run(&n, T, in + b * T * n.nin, spk, is1, is2, vm, out, vo, io);
+      ok &= same_i32(r.spikes, oh, spk, T * n.nh) && same_i32(r.isyn, oh, is1, T * n.nh) &&
+            same_i32(r.vmem, oh, vm, T * n.nh) && same_i32(r.output, oo, out, T * n.nout) &&
+            same_i32(r.vmem_out, oo, vo, T * n.nout) && same_i32(r.isyn_out, oo, io, T * n.nout) &&
+            (n.nsyn == 1 || same_i32(r.isyn2, oh, is2, T * n.nh));
+      ok &= same_i32(rv.output, oo, trial % 2 ? vo : io, T * n.nout);
+    }
+    if (!ok) {
+      bad++;
+      fprintf(stderr, "random net %d (nin %d nh %d nout %d nsyn %d alias %d) differs from the reference\n", trial,
+              n.nin, n.nh, n.nout, n.nsyn, n.alias);
+    }
+    CHECK(ok);
+    lp_xylo_result_release(&r);
+    lp_xylo_result_release(&rv);
+    lp_xylo_free(x);
+    lp_tensor_release(X);
+  }
+  CHECK(nsat > 10000);                   /* the networks did saturate, often */
+}
+
 int main(void) {
   if (lp_ctx_new(&ctx) != LP_OK) return 1;
   RUN(test_decay);
@@ -200,6 +389,7 @@ int main(void) {
   RUN(test_spikes_aliases);
   RUN(test_checks);
   RUN(test_alloc_failures);
+  RUN(test_random_vs_reference);
   lp_ctx_free(ctx);
   return TEST_REPORT("test_xylosim");
 }

@@ -18,6 +18,11 @@
 **   v    = u - s * th                            subtractive reset; the
 **                                                surrogate grad flows through it
 ** Recorded: v (after reset), isyn (after decay), irec = s_prev . w_rec.
+** Fused input projection (optional w_in, b_in): x is then (B, T, Nin) and
+** the step's input is x[t] . w_in + b_in, computed inside the loop: row
+** gathers of w_in over the active inputs when x is sparse (x indexed once,
+** the index reused by backward's scatter-add for dL/dw_in), one GEMM before
+** the loop when it is dense. Same values as lp_matmul then + b_in.
 */
 #ifndef LIMPET_NEURON_H
 #define LIMPET_NEURON_H
@@ -42,7 +47,7 @@ const char *lp_surrogate_name(lp_surrogate sg);
 double      lp_surrogate_default_scale(lp_surrogate sg);    /* 10 (FastSigmoid), 2 (ATan) */
 
 /* ---- LIF ---------------------------------------------------------------- */
-/* All tensors borrowed. Differentiable: x and alpha..beta_ahp. Optional
+/* All tensors borrowed. Differentiable: x, alpha..beta_ahp, w_in, b_in. Optional
    (NULL): w_rec, w_ahp/beta_ahp (both or neither), noise, initial states
    (zeros). Parameters of another float dtype are cast to x's. */
 typedef struct lp_lif_args {
@@ -54,7 +59,13 @@ typedef struct lp_lif_args {
   const lp_tensor *w_ahp, *beta_ahp;     /* (N) or NULL                            */
   const lp_tensor *noise;                /* (B, T, N) or NULL, added to u          */
   const lp_tensor *vmem, *isyn, *spikes, *iahp;  /* initial: (N)|(B,N), (N,k)|(B,N,k), ... */
+  const lp_tensor *w_in;                 /* (Nin, k*N) or NULL: x is (B, T, Nin)  */
+  const lp_tensor *b_in;                 /* (k*N) or NULL (needs w_in)            */
 } lp_lif_args;
+
+/* Which records lp_lif_opts.record fills (a mask; 0 = all of them). The
+   spikes are always returned; LP_LIF_REC_SPIKES alone asks for nothing more. */
+enum { LP_LIF_REC_VMEM = 1, LP_LIF_REC_ISYN = 2, LP_LIF_REC_IREC = 4, LP_LIF_REC_SPIKES = 8 };
 
 typedef struct lp_lif_opts {
   lp_surrogate surrogate;
@@ -62,6 +73,7 @@ typedef struct lp_lif_opts {
   double learning_window;                /* 0.5                                   */
   double surrogate_scale;                /* FastSigmoid / ATan                    */
   int record;                            /* fill vmem/isyn/irec records           */
+  unsigned record_mask;                  /* with record: LP_LIF_REC_* bits, 0 = all */
   int membrane_only;                     /* LIFNeuron: c_t = x_t (+ rec), no synaptic
                                             memory; pass beta = 1              */
 } lp_lif_opts;

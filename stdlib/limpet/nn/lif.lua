@@ -200,10 +200,22 @@ function LIF:_keep(final)
   end
 end
 
-function LIF:evolve(x, record)
+-- record: true (all records), or a list of names: the ones core.lif knows
+-- (vmem, isyn, irec, spikes) are asked for, the rest left to others.
+local LIF_RECORDS = { vmem = true, isyn = true, irec = true, spikes = true }
+local function lif_record(record)
+  if type(record) ~= "table" then return record and true or false end
+  local out = {}
+  for _, n in ipairs(record) do if LIF_RECORDS[n] then out[#out + 1] = n end end
+  return out
+end
+
+-- proj (from nn.Sequential): a Linear before this layer, fused into core.lif
+-- (x is then the Linear's input; its output is never materialised).
+function LIF:evolve(x, record, proj)
   if not core.lif then error("LIF: the fused kernel core.lif is not built in", 2) end
   local B, T
-  x, B, T = Module._auto_batch(self, x)
+  x, B, T = Module._auto_batch(proj or self, x)
   local N = self.size_out
   local alpha, beta = self:decays()
   local opts = self:_extra {
@@ -212,7 +224,7 @@ function LIF:evolve(x, record)
     vmem = self.vmem, isyn = self.isyn, spikes = self.spikes,
     max_spikes_per_dt = self.max_spikes_per_dt, spike_fn = self.spike_generation_fn,
     learning_window = self.learning_window, surrogate_scale = self.surrogate_scale,
-    record = record and true or false,
+    record = lif_record(record), w_in = proj and proj.weight, b_in = proj and proj.bias,
   }
   local spikes, rec, final = core.lif(x, opts)
   self:_keep(final)

@@ -3,7 +3,9 @@
 -- Owns: auto-names `<position>_<Class>` (1-based), indexing by position
 -- (net[2]) and by name (net["2_LIF"]), append, the channel check between
 -- neighbours, and nesting of states and records by sub-module name (records
--- also hold each sub-module's output as `<name>_output`, as Rockpool).
+-- also hold each sub-module's output as `<name>_output`, as Rockpool), and
+-- the fusion of a Linear into the LIF-family layer after it (core.lif's
+-- w_in: the projection is gathered inside the time loop).
 local class = require "limpet.class"
 local Module = require "limpet.nn.module"
 local U = require "limpet.nn.util"
@@ -71,16 +73,48 @@ function Sequential.rebuild(C) return C() end
 
 function Sequential:__len() return #self._mod_order end
 
+-- Are the sub-modules' outputs recorded? record = true, or a list naming "output".
+local function records_outputs(record)
+  if type(record) ~= "table" then return record and true or false end
+  for _, n in ipairs(record) do if n == "output" then return true end end
+  return false
+end
+
+-- Can m (a Linear) be fused into nxt (a LIF-family layer)? Only the stock
+-- evolve methods, whose fused equivalent core.lif computes (w_in, b_in).
+local function fusable(m, nxt)
+  local Linear = require "limpet.nn.linear"
+  local LIF = require("limpet.nn.lif").LIF
+  return getmetatable(m) == Linear and m.evolve == Linear.evolve and nxt ~= nil
+    and class.is_a(nxt, LIF) and nxt.evolve == LIF.evolve and m.size_out == nxt.size_in
+end
+
+-- record: true, or a list of the records wanted ("vmem", "isyn", "irec",
+-- "spikes", "output" for each sub-module's output). A Linear followed by a
+-- LIF-family layer runs as one fused op unless outputs are recorded.
 function Sequential:evolve(x, record)
   local state, rec = {}, {}
-  for _, n in ipairs(self._mod_order) do
-    local out, st, r = self._mods[n]:evolve(x, record)
+  local order, mods = self._mod_order, self._mods
+  local outs = records_outputs(record)
+  local i = 1
+  while i <= #order do
+    local n, m = order[i], mods[order[i]]
+    local out, st, r
+    if not outs and fusable(m, mods[order[i + 1]]) then
+      local n2 = order[i + 1]
+      state[n], rec[n] = {}, record and {} or nil
+      out, st, r = mods[n2]:evolve(x, record, m)
+      i, n = i + 1, n2
+    else
+      out, st, r = m:evolve(x, record)
+    end
     state[n] = st or {}
     if record then
       rec[n] = r or {}
-      rec[n .. "_output"] = out
+      if outs then rec[n .. "_output"] = out end
     end
     x = out
+    i = i + 1
   end
   return x, state, rec
 end

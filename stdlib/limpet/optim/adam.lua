@@ -7,6 +7,9 @@
 --   m = b1 m + (1 - b1) g ;  v = b2 v + (1 - b2) g^2   (t = step count)
 --   p -= lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps)
 -- With amsgrad, v is replaced by the running maximum of v.
+-- The step runs as one fused C pass (core._adam_step) when the parameter
+-- and its buffers are contiguous floats of one dtype; the tensor-op version
+-- below is the reference and the fallback.
 -- Not here: the shared machinery (base.lua).
 local base = require "limpet.optim.base"
 local core = require "limpet.core"
@@ -25,8 +28,24 @@ end
 
 function Adam:init() check_betas(self, self.__name) end
 
+local FLOATS = { float32 = true, float64 = true }
+
 function Adam:update(p, g)
   local b1, b2, t = self.betas[1], self.betas[2], self.step_count
+  local pt = p.t
+  if core._adam_step and FLOATS[pt.dtype] and pt:is_contiguous() and math.type(t) == "integer" then
+    -- one fused pass over p, g, m, v (core/src/optim.c): the same numbers
+    -- as the tensor ops below
+    local m = self:buffer("exp_avg", p)
+    local v = self:buffer("exp_avg_sq", p)
+    local vmax = self.amsgrad and self:buffer("max_exp_avg_sq", p) or nil
+    if m.dtype == pt.dtype and v.dtype == pt.dtype and m:is_contiguous() and v:is_contiguous()
+       and (not vmax or vmax.dtype == pt.dtype and vmax:is_contiguous()) then
+      core._adam_step(pt, g, m, v, vmax, self.lr, b1, b2, self.eps, self.weight_decay,
+        self.decoupled and true or false, t)
+      return
+    end
+  end
   if self.decoupled then
     if self.weight_decay ~= 0 then p.t:mul_(1 - self.lr * self.weight_decay) end
   elseif self.weight_decay ~= 0 then
