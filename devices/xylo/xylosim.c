@@ -28,6 +28,9 @@
 #include "xylosim.h"
 #include <string.h>
 #include <math.h>
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #define XY_MAX_IN   15
 #define XY_MAX_HID  31
@@ -38,8 +41,10 @@
 /* the vector kernels are inlined into their per-instruction-set copies */
 #if defined(__GNUC__)
 #define XY_INLINE static inline __attribute__((always_inline))
+#define XY_PREFETCH(p) __builtin_prefetch(p)
 #else
 #define XY_INLINE static inline
+#define XY_PREFETCH(p) ((void)(p))
 #endif        /* readouts up to this size are delivered as dense rows */
 
 struct lp_xylo {
@@ -53,8 +58,9 @@ struct lp_xylo {
   int32_t *dense;                        /* n_dense rows of nsyn*nhid (w << shift, zeros kept) */
   int32_t *dense_span;                   /* per dense row: first and one past the last nonzero */
   int64_t n_pair;                        /* recurrent (pre, post) pairs with a nonzero weight */
-  int32_t *pair_ptr, *pair_tgt;          /* CSR per hidden neuron: post ids ascending */
-  uint64_t *pair_pn;                     /* per pair: 16-bit fields P1 N1 P2 N2 (see rec_pn) */
+  int32_t *pair_ptr;                     /* CSR per hidden neuron ... */
+  uint16_t *pair_tgt;                    /* ... post ids ascending (nhid <= 65536) */
+  uint64_t *pair_pn;                     /* per pair: the memory image of its 2 P/N words (rec_pn) */
   int32_t *rec_max;                      /* per hidden neuron: largest |w << shift| of its row */
   int pn;                                /* there are recurrent synapses (pair CSR filled) */
   int out_is_dense;                      /* readout rows stored densely in out_dense */
@@ -94,10 +100,6 @@ static inline int32_t vmem_step(int32_t v, int32_t dmem, int32_t s, int32_t bias
   dv = sat16(dv + bias);
   return sat16(v + dv);
 }
-/* The spike loop reads 8 threshold flags (bytes) as one little-endian word. */
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define XY_FLAG_WORDS 1
-#endif
 
 /* subtractive reset, multi-spike: n counts already present, up to max */
 static inline int32_t fire(int32_t *pv, int32_t th, int32_t n, int32_t max) {
@@ -190,7 +192,7 @@ static size_t layout(lp_xylo *x, char *base) {
   x->dense = carve(base, &off, (size_t)x->n_dense * (size_t)x->nsyn * (size_t)nh, 4);
   x->dense_span = carve(base, &off, 2 * (size_t)x->n_dense, 4);
   x->pair_ptr = carve(base, &off, x->pn ? (size_t)nh + 1 : 0, 4);
-  x->pair_tgt = carve(base, &off, (size_t)x->n_pair, 4);
+  x->pair_tgt = carve(base, &off, (size_t)x->n_pair, 2);
   x->pair_pn = carve(base, &off, (size_t)x->n_pair, 8);
   x->rec_max = carve(base, &off, x->pn ? (size_t)nh : 0, 4);
   x->out_dense = carve(base, &off, x->out_is_dense ? (size_t)nh * (size_t)no : 0, 4);
@@ -296,11 +298,14 @@ static void fill_pairs(const int32_t *w, int64_t nh, int nsyn, int shift, lp_xyl
       int any = 0;
       for (s = 0; s < nsyn; s++) any |= v[s] != 0;
       if (!any) continue;
-      x->pair_tgt[k] = (int32_t)j;
-      x->pair_pn[k] = 0;
-      for (s = 0; s < nsyn; s++) {
-        int32_t u = v[s] * (1 << shift);    /* |u| <= 16384 */
-        x->pair_pn[k] |= (uint64_t)(u < 0 ? -u : u) << (32 * s + 16 * (u < 0));
+      x->pair_tgt[k] = (uint16_t)j;
+      {
+        uint32_t half[2] = {0, 0};          /* the memory image of two P/N words */
+        for (s = 0; s < nsyn; s++) {
+          int32_t u = v[s] * (1 << shift);  /* |u| <= 16384 */
+          half[s] = (uint32_t)(u < 0 ? -u : u) << (16 * (u < 0));
+        }
+        memcpy(&x->pair_pn[k], half, 8);
       }
       k++;
     }
@@ -493,7 +498,7 @@ typedef struct xy_work {
   uint8_t *prev, *cur;                     /* hidden counts t-1, t     */
   int32_t *plist, *clist;                  /* ascending ids with counts */
   int32_t np, nc;
-  uint64_t *acc;                           /* per hidden neuron: P/N words (rec_pn); zero between steps */
+  uint32_t *acc;                           /* per hidden neuron 2 P/N words (rec_pn); zero between steps */
   int32_t *flist;                          /* neurons whose recurrent events are replayed */
   uint8_t *fire;                           /* per hidden neuron: Vmem >= threshold (padded to 8) */
 } xy_work;
@@ -521,9 +526,11 @@ static inline void deliver(int32_t *restrict I, const int32_t *restrict tgt, con
    when that range is inside int16 no add saturates and I + P - N is exactly
    what xylosim's ordered saturating adds give (settle). The neurons where
    it is not get their events again, in order and saturating (replay).
-   The four sums of a hidden neuron (P1 N1 P2 N2) are 16-bit fields of one
-   uint64, and a pair event (one pre-neuron, one post-neuron, both synapses)
-   is one 64-bit add of the pair's word times the count. The pre-neurons of
+   The four sums of a hidden neuron are 16-bit fields of two uint32 words
+   (word s: P in the low half, N in the high half, for synapse s), and a
+   pair event (one pre-neuron, one post-neuron, both synapses) is one
+   64-bit add, onto the two words, of the pair's word image times the
+   count. The pre-neurons of
    a step are taken in runs whose sum of count * (largest field of the
    row) stays below 2^16, so that no field can carry into the next; each
    run is settled before the next one starts (runs are consecutive in the
@@ -565,14 +572,14 @@ XY_INLINE void integrate_body(int32_t nh, int nsyn, int32_t *restrict I1, int32_
    (Isyn, Vmem, words) and counted; the count is returned. With one synapse
    I2 is the zero syn-2 block and d2 is 0. */
 XY_INLINE int32_t integrate_pn_body(int32_t nh, int32_t *restrict I1, int32_t *restrict I2, int32_t *restrict V,
-                                    uint64_t *restrict A, const int32_t *restrict d1, const int32_t *restrict d2,
+                                    uint32_t *restrict A, const int32_t *restrict d1, const int32_t *restrict d2,
                                     const int32_t *restrict dm, const int32_t *restrict bias) {
   int32_t i, bad = 0;
 #pragma omp simd reduction(+:bad)
   for (i = 0; i < nh; i++) {
-    uint64_t s = A[i];
-    int32_t p1 = (int32_t)(s & 0xffff), q1 = (int32_t)((s >> 16) & 0xffff);
-    int32_t p2 = (int32_t)((s >> 32) & 0xffff), q2 = (int32_t)(s >> 48);
+    uint32_t s1 = A[2 * i], s2 = A[2 * i + 1];
+    int32_t p1 = (int32_t)(s1 & 0xffff), q1 = (int32_t)(s1 >> 16);
+    int32_t p2 = (int32_t)(s2 & 0xffff), q2 = (int32_t)(s2 >> 16);
     int32_t a0 = I1[i], b0 = I2[i], v0 = V[i];
     int32_t ok = (a0 + p1 <= XY_SMAX) & (a0 - q1 >= XY_SMIN) & (b0 + p2 <= XY_SMAX) & (b0 - q2 >= XY_SMIN);
     int32_t a = a0 + p1 - q1, b = b0 + p2 - q2, v;
@@ -582,7 +589,8 @@ XY_INLINE int32_t integrate_pn_body(int32_t nh, int32_t *restrict I1, int32_t *r
     I1[i] = ok ? a : a0;
     I2[i] = ok ? b : b0;
     V[i] = ok ? v : v0;
-    A[i] = ok ? 0 : s;
+    A[2 * i] = s1 & ((uint32_t)ok - 1u);   /* kept unless ok */
+    A[2 * i + 1] = s2 & ((uint32_t)ok - 1u);
     bad += !ok;
   }
   return bad;
@@ -600,21 +608,32 @@ XY_INLINE void flags_body(int32_t n, const int32_t *restrict V, const int32_t *r
    I += P - N and A = 0, elsewhere both are kept. Returns how many neurons
    were kept. (Syn-2 fields are zero with one synapse; I2 then points to a
    zero block.) */
-XY_INLINE int32_t settle_body(int32_t nh, int32_t *restrict I1, int32_t *restrict I2, uint64_t *restrict A) {
+XY_INLINE int32_t settle_body(int32_t nh, int32_t *restrict I1, int32_t *restrict I2, uint32_t *restrict A) {
   int32_t i, bad = 0;
 #pragma omp simd reduction(+:bad)
   for (i = 0; i < nh; i++) {
-    uint64_t s = A[i];
-    int32_t p1 = (int32_t)(s & 0xffff), q1 = (int32_t)((s >> 16) & 0xffff);
-    int32_t p2 = (int32_t)((s >> 32) & 0xffff), q2 = (int32_t)(s >> 48);
+    uint32_t s1 = A[2 * i], s2 = A[2 * i + 1];
+    int32_t p1 = (int32_t)(s1 & 0xffff), q1 = (int32_t)(s1 >> 16);
+    int32_t p2 = (int32_t)(s2 & 0xffff), q2 = (int32_t)(s2 >> 16);
     int32_t a = I1[i], b = I2[i];
     int32_t ok = (a + p1 <= XY_SMAX) & (a - q1 >= XY_SMIN) & (b + p2 <= XY_SMAX) & (b - q2 >= XY_SMIN);
     I1[i] = ok ? a + p1 - q1 : a;
     I2[i] = ok ? b + p2 - q2 : b;
-    A[i] = ok ? 0 : s;
+    A[2 * i] = s1 & ((uint32_t)ok - 1u);   /* kept unless ok */
+    A[2 * i + 1] = s2 & ((uint32_t)ok - 1u);
     bad += !ok;
   }
   return bad;
+}
+
+/* L = the ids i with V[i] >= th[i], ascending; returns how many. */
+XY_INLINE int32_t list_body(int32_t n, const int32_t *restrict V, const int32_t *restrict th, int32_t *restrict L) {
+  int32_t i, c = 0;
+  for (i = 0; i < n; i++) {             /* branch-free: L[c] is overwritten until kept */
+    L[c] = i;
+    c += V[i] >= th[i];
+  }
+  return c;
 }
 
 /* I[k] = sat16(I[k] + m * W[k]) over a dense row. */
@@ -628,17 +647,20 @@ XY_INLINE void dense_body(int32_t *restrict I, const int32_t *restrict W, int32_
 #define INTEGRATE_ARGS int32_t nh, int nsyn, int32_t *restrict I1, int32_t *restrict I2, int32_t *restrict V, \
   const int32_t *restrict d1, const int32_t *restrict d2, const int32_t *restrict dm, const int32_t *restrict bias
 #define FLAGS_ARGS int32_t n, const int32_t *restrict V, const int32_t *restrict th, uint8_t *restrict F
-#define SETTLE_ARGS int32_t nh, int32_t *restrict I1, int32_t *restrict I2, uint64_t *restrict A
+#define LIST_ARGS int32_t n, const int32_t *restrict V, const int32_t *restrict th, int32_t *restrict L
+#define SETTLE_ARGS int32_t nh, int32_t *restrict I1, int32_t *restrict I2, uint32_t *restrict A
 #define INTEGRATE_PN_ARGS int32_t nh, int32_t *restrict I1, int32_t *restrict I2, int32_t *restrict V, \
-  uint64_t *restrict A, const int32_t *restrict d1, const int32_t *restrict d2, const int32_t *restrict dm, \
+  uint32_t *restrict A, const int32_t *restrict d1, const int32_t *restrict d2, const int32_t *restrict dm, \
   const int32_t *restrict bias
 typedef void (*dense_fn)(DENSE_ARGS);
 typedef void (*integrate_fn)(INTEGRATE_ARGS);
 typedef void (*flags_fn)(FLAGS_ARGS);
+typedef int32_t (*list_fn)(LIST_ARGS);
 typedef int32_t (*settle_fn)(SETTLE_ARGS);
 typedef int32_t (*integrate_pn_fn)(INTEGRATE_PN_ARGS);
 typedef struct xy_kernels {
-  integrate_fn integrate; integrate_pn_fn integrate_pn; flags_fn flags; dense_fn dense; settle_fn settle;
+  integrate_fn integrate; integrate_pn_fn integrate_pn; flags_fn flags; list_fn list; dense_fn dense;
+  settle_fn settle;
 } xy_kernels;
 
 /* One copy of the vector kernels per instruction set. */
@@ -649,22 +671,43 @@ typedef struct xy_kernels {
   attr static int32_t settle_##sfx(SETTLE_ARGS) { return settle_body(nh, I1, I2, A); } \
   attr static int32_t integrate_pn_##sfx(INTEGRATE_PN_ARGS) { \
     return integrate_pn_body(nh, I1, I2, V, A, d1, d2, dm, bias); }
-#define XY_PICK(k, sfx) \
+#define XY_PICK(k, sfx, lst) \
   ((k)->integrate = integrate_##sfx, (k)->integrate_pn = integrate_pn_##sfx, (k)->flags = flags_##sfx, \
-   (k)->dense = dense_##sfx, (k)->settle = settle_##sfx)
+   (k)->list = lst, (k)->dense = dense_##sfx, (k)->settle = settle_##sfx)
 
+static int32_t list_generic(LIST_ARGS) { return list_body(n, V, th, L); }
 XY_KERNELS(, generic)
 #if defined(__GNUC__) && defined(__x86_64__)
 XY_KERNELS(__attribute__((target("avx2"))), avx2)
 XY_KERNELS(__attribute__((target("avx512f,avx512bw,avx512vl"))), avx512)
+/* 16 compares and one compress per step of 16 (a register compress and a
+   full store: L has room, c <= i) */
+__attribute__((target("avx512f,avx512bw,avx512vl")))
+static int32_t list_avx512(LIST_ARGS) {
+  __m512i idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i step = _mm512_set1_epi32(16);
+  int32_t i, c = 0;
+  for (i = 0; i + 16 <= n; i += 16) {
+    __mmask16 k = _mm512_cmpge_epi32_mask(_mm512_loadu_si512((const void *)(V + i)),
+                                          _mm512_loadu_si512((const void *)(th + i)));
+    _mm512_storeu_si512((void *)(L + c), _mm512_maskz_compress_epi32(k, idx));
+    c += __builtin_popcount((unsigned)k);
+    idx = _mm512_add_epi32(idx, step);
+  }
+  for (; i < n; i++) {
+    L[c] = i;
+    c += V[i] >= th[i];
+  }
+  return c;
+}
 static void pick_kernels(xy_kernels *k) {
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) XY_PICK(k, avx512);
-  else if (__builtin_cpu_supports("avx2")) XY_PICK(k, avx2);
-  else XY_PICK(k, generic);
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) XY_PICK(k, avx512, list_avx512);
+  else if (__builtin_cpu_supports("avx2")) XY_PICK(k, avx2, list_generic);
+  else XY_PICK(k, generic, list_generic);
 }
 #else
-static void pick_kernels(xy_kernels *k) { XY_PICK(k, generic); }
+static void pick_kernels(xy_kernels *k) { XY_PICK(k, generic, list_generic); }
 #endif
 
 /* The recurrent events of pre-neuron p (count m), every add saturating. */
@@ -684,9 +727,9 @@ static void rec_one(const lp_xylo *x, xy_work *w, int32_t p, int32_t m, const xy
 static int32_t replay(const lp_xylo *x, xy_work *w, int32_t k0, int32_t k1) {
   int32_t nh = x->nhid, ns = x->nsyn, nf = 0, i, k, f, s;
   int32_t *I = w->isyn, *fl = w->flist;
-  uint64_t *A = w->acc;
-  for (i = 0; i < nh; i++)                      /* A[i] != 0 marks a kept neuron */
-    if (A[i]) fl[nf++] = i;
+  uint32_t *A = w->acc;
+  for (i = 0; i < nh; i++)                      /* A[2i] != 0 marks a kept neuron */
+    if (A[2 * i] | A[2 * i + 1]) { fl[nf++] = i; A[2 * i] = 1; }
   for (k = k0; k < k1; k++) {
     int32_t p = w->plist[k], d = x->rec_dense[p], m = w->prev[p], e;
     if (d >= 0) {
@@ -699,16 +742,17 @@ static int32_t replay(const lp_xylo *x, xy_work *w, int32_t k0, int32_t k1) {
     } else {
       for (e = x->pair_ptr[p]; e < x->pair_ptr[p + 1]; e++) {
         int32_t j = x->pair_tgt[e];
-        uint64_t h = x->pair_pn[e];
-        if (!A[j]) continue;
+        uint32_t h[2];
+        if (!A[2 * j]) continue;
+        memcpy(h, &x->pair_pn[e], 8);
         for (s = 0; s < ns; s++) {
-          int32_t v = (int32_t)((h >> (32 * s)) & 0xffff) - (int32_t)((h >> (32 * s + 16)) & 0xffff);
+          int32_t v = (int32_t)(h[s] & 0xffff) - (int32_t)(h[s] >> 16);
           I[s * nh + j] = sat16(I[s * nh + j] + m * v);
         }
       }
     }
   }
-  for (f = 0; f < nf; f++) A[fl[f]] = 0;
+  for (f = 0; f < nf; f++) A[2 * fl[f]] = A[2 * fl[f] + 1] = 0;
   return nf;
 }
 
@@ -717,17 +761,31 @@ static void rec_flush(const lp_xylo *x, xy_work *w, int32_t k0, int32_t k1, cons
   if (k1 > k0 && kern->settle(x->nhid, w->isyn, w->isyn + x->nhid, w->acc)) replay(x, w, k0, k1);
 }
 
+/* One pair event: the two words at a (a memory image, as the pair's word)
+   plus h; no field carries (see above), so this is four 16-bit adds. */
+XY_INLINE void pn_add(uint32_t *a, uint64_t h) {
+  uint64_t v;
+  memcpy(&v, a, 8);
+  v += h;
+  memcpy(a, &v, 8);
+}
+
 /* The recurrent events of the last step (plist, pre-neurons ascending).
    Returns where the last run starts: plist[k0..np-1] are left in A for
    integrate_pn (none when k0 == np). */
 static int32_t rec_pn(const lp_xylo *x, xy_work *w, const xy_kernels *kern) {
   int32_t k, k0 = 0, e, nh = x->nhid, ns = x->nsyn, run = 0;
-  uint64_t *restrict A = w->acc;
-  const int32_t *tgt = x->pair_tgt;
+  uint32_t *restrict A = w->acc;
+  const uint16_t *tgt = x->pair_tgt;
   const uint64_t *pn = x->pair_pn;
   for (k = 0; k < w->np; k++) {
     int32_t p = w->plist[k], d = x->rec_dense[p], lo = x->pair_ptr[p], hi = x->pair_ptr[p + 1];
     int32_t m = w->prev[p], c = m * x->rec_max[p];
+    if (k + 1 < w->np) {                /* the next row, while this one runs */
+      int32_t q = x->pair_ptr[w->plist[k + 1]];
+      XY_PREFETCH(pn + q);
+      XY_PREFETCH(tgt + q);
+    }
     if (c >= XY_RUN_MAX) {              /* alone it could carry: the ordered way */
       rec_flush(x, w, k0, k, kern);
       rec_one(x, w, p, m, kern);
@@ -745,18 +803,13 @@ static int32_t rec_pn(const lp_xylo *x, xy_work *w, const xy_kernels *kern) {
       const int32_t *W = x->dense + (size_t)d * ns * nh, *sp = x->dense_span + 2 * d;
       for (e = sp[0]; e < sp[1]; e++) {
         int32_t v = m * W[e], j = e % nh, sl = e / nh;
-        if (v) A[j] += (uint64_t)(v < 0 ? -v : v) << (32 * sl + 16 * (v < 0));
+        if (v) A[2 * j + sl] += (uint32_t)(v < 0 ? -v : v) << (16 * (v < 0));
       }
     } else if (m == 1) {
-      for (e = lo; e + 4 <= hi; e += 4) {
-        int32_t j0 = tgt[e], j1 = tgt[e + 1], j2 = tgt[e + 2], j3 = tgt[e + 3];
-        uint64_t h0 = pn[e], h1 = pn[e + 1], h2 = pn[e + 2], h3 = pn[e + 3];
-        A[j0] += h0; A[j1] += h1; A[j2] += h2; A[j3] += h3;
-      }
-      for (; e < hi; e++) A[tgt[e]] += pn[e];
+      for (e = lo; e < hi; e++) pn_add(A + 2 * tgt[e], pn[e]);
     } else {
       uint64_t mm = (uint64_t)m;
-      for (e = lo; e < hi; e++) A[tgt[e]] += mm * pn[e];
+      for (e = lo; e < hi; e++) pn_add(A + 2 * tgt[e], mm * pn[e]);
     }
   }
   return k0;
@@ -790,7 +843,6 @@ static void xy_step(const lp_xylo *x, xy_work *w, const uint8_t *in, const xy_re
     int32_t nf = 0, f;
     if (kern->integrate_pn(nh, I, I + nh, V, w->acc, x->dsyn, x->dsyn + nh, x->dmem, x->bias))
       nf = replay(x, w, k0, w->np);
-    kern->flags(nh, V, th, F);
     for (f = 0; f < nf; f++) {          /* the neurons it left */
       int32_t j = w->flist[f], a = I[j], b = I[nh + j];
       a -= leak(a, x->dsyn[j]);
@@ -798,36 +850,19 @@ static void xy_step(const lp_xylo *x, xy_work *w, const uint8_t *in, const xy_re
       I[j] = a;
       I[nh + j] = b;
       V[j] = vmem_step(V[j], x->dmem[j], a + b, x->bias[j]);
-      F[j] = (uint8_t)(V[j] >= th[j]);
     }
   } else {
     kern->integrate(nh, x->nsyn, I, I + nh, V, x->dsyn, x->dsyn + nh, x->dmem, x->bias);
-    kern->flags(nh, V, th, F);
   }
   memset(cur, 0, (size_t)x->nhid_bytes);
-  if (!x->n_alias) {                    /* only neurons at threshold: 8 flags at a time */
-    for (i = 0; i < nh; i += 8) {
-      uint64_t word;
-      memcpy(&word, F + i, 8);
-#ifdef XY_FLAG_WORDS
-      while (word) {                    /* flags are 0 or 1: one bit per set byte */
-        int32_t j = i + (__builtin_ctzll(word) >> 3);
-        word &= word - 1;
-        cur[j] = (uint8_t)fire(&V[j], th[j], 0, XY_MAX_HID);
-        w->clist[nc++] = j;
-      }
-#else
-      if (word) {
-        int32_t j;
-        for (j = i; j < i + 8; j++)
-          if (F[j]) {
-            cur[j] = (uint8_t)fire(&V[j], th[j], 0, XY_MAX_HID);
-            w->clist[nc++] = j;
-          }
-      }
-#endif
+  if (!x->n_alias) {                    /* only the neurons at threshold, listed ascending */
+    nc = kern->list(nh, V, th, w->clist);
+    for (k = 0; k < nc; k++) {
+      int32_t j = w->clist[k];
+      cur[j] = (uint8_t)fire(&V[j], th[j], 0, XY_MAX_HID);
     }
   } else {
+    kern->flags(nh, V, th, F);
     for (i = 0; i < nh; i++) {
       int32_t n = cur[i];
       if (F[i] && n < XY_MAX_HID) n = fire(&V[i], th[i], n, XY_MAX_HID);
@@ -956,7 +991,7 @@ lp_status lp_xylo_evolve(lp_ctx *ctx, lp_xylo *x, const lp_tensor *input, lp_xyl
   f_spk = (uint8_t *)(blk + off); off += align64((size_t)nh);
   w.plist = (int32_t *)(blk + off); off += align64((size_t)nh * 4);
   w.clist = (int32_t *)(blk + off); off += align64((size_t)nh * 4);
-  w.acc = (uint64_t *)(blk + off); off += align64((size_t)nh * 8);
+  w.acc = (uint32_t *)(blk + off); off += align64((size_t)nh * 8);
   w.flist = (int32_t *)(blk + off); off += align64((size_t)x->nsyn * (size_t)nh * 4);
   w.fire = (uint8_t *)(blk + off); off += align64((size_t)nh + 8);
   memset(w.acc, 0, (size_t)nh * 8);
