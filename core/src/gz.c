@@ -27,20 +27,7 @@
 #define GZ_CHUNK (256 * 1024)
 #define GZ_MIN_CAP (64 * 1024)
 
-static lp_status at_error(lp_ctx *ctx, const char *path, uint64_t off, const char *fmt, ...)
-#if defined(__GNUC__)
-  __attribute__((format(printf, 4, 5)))
-#endif
-  ;
-static lp_status at_error(lp_ctx *ctx, const char *path, uint64_t off, const char *fmt, ...) {
-  char msg[LP_ERRMSG_MAX];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  return lp_ctx_error(ctx, LP_EFORMAT, 0, "'%s' at offset %llu: %s", path,
-                      (unsigned long long)off, msg);
-}
+#define at_error lp_file_error_   /* "'path' at offset N: ..." (npz.c) */
 
 /* Open path for reading; a folder is refused like a missing file. */
 static lp_status open_read(lp_ctx *ctx, const char *path, FILE **fp, uint64_t *size) {

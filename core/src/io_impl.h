@@ -61,4 +61,11 @@ lp_status lp_io_prefix_error(lp_ctx *ctx, lp_status st, const char *label);
 voidpf lp_zalloc_(voidpf opaque, uInt items, uInt size);
 void   lp_zfree_(voidpf opaque, voidpf ptr);
 
+/* Record LP_EFORMAT with "'path' at offset N: <message>" (npz.c). */
+lp_status lp_file_error_(lp_ctx *ctx, const char *path, uint64_t off, const char *fmt, ...)
+#if defined(__GNUC__)
+  __attribute__((format(printf, 4, 5)))
+#endif
+  ;
+
 #endif

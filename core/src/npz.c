@@ -67,12 +67,7 @@ void lp_zfree_(voidpf opaque, voidpf ptr) {
   lp_ctx_dealloc(opaque, p, n);
 }
 
-static lp_status zip_error(lp_ctx *ctx, const char *path, uint64_t off, const char *fmt, ...)
-#if defined(__GNUC__)
-  __attribute__((format(printf, 4, 5)))
-#endif
-  ;
-static lp_status zip_error(lp_ctx *ctx, const char *path, uint64_t off, const char *fmt, ...) {
+lp_status lp_file_error_(lp_ctx *ctx, const char *path, uint64_t off, const char *fmt, ...) {
   char msg[LP_ERRMSG_MAX];
   va_list ap;
   va_start(ap, fmt);
@@ -81,6 +76,7 @@ static lp_status zip_error(lp_ctx *ctx, const char *path, uint64_t off, const ch
   return lp_ctx_error(ctx, LP_EFORMAT, 0, "'%s' at offset %llu: %s", path,
                       (unsigned long long)off, msg);
 }
+#define zip_error lp_file_error_
 
 static lp_status read_error(lp_ctx *ctx, const char *path) {
   return lp_ctx_error(ctx, LP_EIO, 0, "cannot read '%s': %s", path, strerror(errno));

@@ -29,10 +29,7 @@ function ExpSyn:evolve(x, record)
   if not core.expsyn then error("ExpSyn: the fused kernel core.expsyn is not built in", 2) end
   local B, T
   x, B, T = self:_auto_batch(x)
-  local noise
-  if self.training and self.noise_std > 0 then
-    noise = lp.randn(B, T, self.size_out) * (self.noise_std * math.sqrt(self.dt))
-  end
+  local noise = self:_noise(B, T, self.size_out)
   local out, final = core.expsyn(x, { beta = lp.exp((-self.dt) / self.tau), isyn = self.isyn, noise = noise })
   self._values.isyn = final.isyn[1]:clone()
   return out, self:state(), {}

@@ -181,13 +181,6 @@ function LIF:decays()
   return lp.exp(ndt / self.tau_mem), lp.exp(ndt / self.tau_syn)
 end
 
-function LIF:_noise(B, T, N)
-  if self.training and self.noise_std > 0 then
-    return lp.randn(B, T, N) * (self.noise_std * math.sqrt(self.dt))
-  end
-  return nil
-end
-
 -- Extra fields for core.lif (aLIF adds its current).
 function LIF:_extra(opts) return opts end
 

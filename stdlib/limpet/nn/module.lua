@@ -425,4 +425,13 @@ function Module:__tostring()
   return table.concat(out, "\n")
 end
 
+-- Noise for the fused neuron ops: (B, T, N) Gaussian scaled by
+-- noise_std * sqrt(dt), only in training mode and when noise_std > 0.
+function Module:_noise(B, T, N)
+  if self.training and (self.noise_std or 0) > 0 then
+    return lp.randn(B, T, N) * (self.noise_std * math.sqrt(self.dt))
+  end
+  return nil
+end
+
 return Module

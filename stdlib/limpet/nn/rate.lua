@@ -46,10 +46,7 @@ function Rate:evolve(x, record)
   if not core.rate then error("Rate: the fused kernel core.rate is not built in", 2) end
   local B, T
   x, B, T = self:_auto_batch(x)
-  local noise
-  if self.training and self.noise_std > 0 then
-    noise = lp.randn(B, T, self.size_out) * (self.noise_std * math.sqrt(self.dt))
-  end
+  local noise = self:_noise(B, T, self.size_out)
   local out, final = core.rate(x, { alpha = self.dt / self.tau, bias = self.bias,
     threshold = self.threshold, w_rec = self.w_rec, act = self.activation,
     x = self._values.x, noise = noise })
