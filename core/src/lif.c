@@ -10,8 +10,10 @@
 ** Shapes: (B, T, N) = batch, time, neurons; K = k*N input columns.
 ** Recurrent product: forward gathers the rows of w_rec of the neurons that
 ** spiked (spikes are sparse: cost ~ spikes*K rather than N*K); backward
-** needs W.dc per step (dense, plain loops) and dW = sum_t s_{t-1}^T dc_t,
-** done after the loop as one GEMM over all (b, t).
+** needs W.dc per step (only for the neurons inside the surrogate's window)
+** and dW = sum_t s_{t-1}^T dc_t, done after the loop over all (b, t) as a
+** scatter-add over the spikes (one GEMM when they are dense).
+** With w_in, x may be uint8 / bool spikes, indexed as bytes.
 */
 #include "limpet/neuron.h"
 #include "limpet/autograd.h"
@@ -182,12 +184,14 @@ static lp_status grad_from_rows(lp_ctx *ctx, lp_node *node, int i, lp_dtype dt, 
   return LP_OK;
 }
 
-/* dW (N, K) = sum_{b,t} s_{b,t-1}^T dX_{b,t}, with s_{b,-1} = S0[b]: one GEMM. */
+/* dW (N, K) = sum_{b,t} s_{b,t-1}^T dX_{b,t}, with s_{b,-1} = S0[b]: a
+   scatter-add over the spikes' events when sparse, else one GEMM. */
 static lp_status grad_w(lp_ctx *ctx, const lif_dims *d, lp_dtype dt, const lp_tensor *S,
                         const lp_tensor *S0, const lp_tensor *dX, int64_t ncols, lp_tensor **out) {
   const int64_t B = d->B, T = d->T, N = d->N, BT = B * T;
   const size_t es = lp_dtype_size(dt), row = (size_t)N * es;
   int64_t shape[2], b;
+  int done = 0;
   char *sprev;
   const char *ps = lp_tensor_data(S), *p0 = lp_tensor_data(S0);
   lp_status st;
@@ -200,11 +204,19 @@ static lp_status grad_w(lp_ctx *ctx, const lif_dims *d, lp_dtype dt, const lp_te
     memcpy(sprev + (size_t)(b * T) * row, p0 + (size_t)b * row, row);
     if (T > 1) memcpy(sprev + (size_t)(b * T + 1) * row, ps + (size_t)(b * T) * row, (size_t)(T - 1) * row);
   }
-  if (dt == LP_F32)
+  /* spikes are sparse: the scatter-add over s's events (sparse.c) when
+     sparse enough, else one GEMM */
+  if ((st = lp_sp_gemm(ctx, dt, N, ncols, BT, sprev, N, 1, lp_tensor_data(dX), ncols, lp_tensor_data(*out),
+                       d->threads, &done)) != LP_OK) {
+    lp_ctx_dealloc(ctx, sprev, (size_t)BT * row);
+    lp_tensor_release(*out); *out = NULL;
+    return st;
+  }
+  if (!done && dt == LP_F32)
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)ncols, (int)BT, 1.0f,
                 (const float *)sprev, (int)N, (const float *)lp_tensor_data(dX), (int)ncols, 0.0f,
                 (float *)lp_tensor_data(*out), (int)ncols);
-  else
+  else if (!done)
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)ncols, (int)BT, 1.0,
                 (const double *)sprev, (int)N, (const double *)lp_tensor_data(dX), (int)ncols, 0.0,
                 (double *)lp_tensor_data(*out), (int)ncols);
@@ -334,7 +346,8 @@ static lp_status fused_in_setup(lp_ctx *ctx, const lif_dims *d, lp_dtype dt, int
       if (idx) lp_ctx_dealloc(ctx, idx, nix);
       return LP_ENOMEM;
     }
-    ok = lp_sp_index(dt, lp_tensor_data(ts->x), BT, nin, nin, cap, lp_tensor_data(ts->xrp), idx, val);
+    ok = lp_sp_index_mt(dt, lp_tensor_dtype(ts->x), lp_tensor_data(ts->x), BT, nin, nin, cap, lp_tensor_data(ts->xrp),
+                        idx, val, d->threads);
     if (ok) {
       sh[0] = ((const int64_t *)lp_tensor_data(ts->xrp))[BT];
       if ((st = lp_tensor_empty(ctx, LP_I32, 1, sh, &ts->xix)) == LP_OK &&
@@ -348,6 +361,12 @@ static lp_status fused_in_setup(lp_ctx *ctx, const lif_dims *d, lp_dtype dt, int
     if (ok) return st;
     lp_tensor_release(ts->xrp);
     ts->xrp = NULL;
+  }
+  if (lp_tensor_dtype(ts->x) != dt) {          /* spikes as bytes, too dense to index: as floats */
+    lp_tensor *xf = NULL;
+    if ((st = lp_tensor_astype(ctx, ts->x, dt, &xf)) != LP_OK) return st;
+    lp_tensor_release(ts->x);
+    ts->x = xf;
   }
   sh[0] = d->B; sh[1] = d->T; sh[2] = K;
   ts->xin = ts->x;
@@ -455,6 +474,8 @@ lp_status lp_lif(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts *o, lp_lif
   memset(&ts, 0, sizeof ts);
   if ((st = lif_check(ctx, a, o, &N, &k)) != LP_OK) return st;
   dt = lp_tensor_dtype(a->x) == LP_F64 ? LP_F64 : LP_F32;
+  if (a->w_in && (lp_tensor_dtype(a->x) == LP_U8 || lp_tensor_dtype(a->x) == LP_BOOL))
+    dt = lp_tensor_dtype(a->w_in) == LP_F64 ? LP_F64 : LP_F32;     /* byte spikes: w_in's precision */
   d.B = lp_tensor_shape(a->x)[0]; d.T = lp_tensor_shape(a->x)[1]; d.N = N; d.k = k;
   d.threads = lp_ctx_threads(ctx);
   d.sg = o->surrogate; d.window = o->learning_window; d.scale = o->surrogate_scale;
@@ -468,7 +489,12 @@ lp_status lp_lif(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts *o, lp_lif
   rec_i = o->record && (!o->record_mask || (o->record_mask & LP_LIF_REC_ISYN));
   rec_r = o->record && (!o->record_mask || (o->record_mask & LP_LIF_REC_IREC));
 
-  if ((st = prep(ctx, a->x, dt, &ts.x)) != LP_OK || (st = prep(ctx, a->alpha, dt, &ts.alpha)) != LP_OK ||
+  /* with w_in, spikes given as bytes (uint8 / bool) are indexed as they are */
+  if (a->w_in && (lp_tensor_dtype(a->x) == LP_U8 || lp_tensor_dtype(a->x) == LP_BOOL))
+    st = lp_tensor_contiguous(ctx, (lp_tensor *)a->x, &ts.x);
+  else
+    st = prep(ctx, a->x, dt, &ts.x);
+  if (st != LP_OK || (st = prep(ctx, a->alpha, dt, &ts.alpha)) != LP_OK ||
       (st = prep(ctx, a->beta, dt, &ts.beta)) != LP_OK || (st = prep(ctx, a->bias, dt, &ts.bias)) != LP_OK ||
       (st = prep(ctx, a->threshold, dt, &ts.th)) != LP_OK || (st = prep(ctx, a->w_rec, dt, &ts.W)) != LP_OK ||
       (st = prep(ctx, a->w_ahp, dt, &ts.wahp)) != LP_OK || (st = prep(ctx, a->beta_ahp, dt, &ts.bahp)) != LP_OK ||

@@ -146,38 +146,48 @@ LIF_CLONES static void FN(lif_step1)(int64_t N, const REAL *restrict in, const R
 }
 
 /* r[0..K) = x[0..K) + sum over active m (ascending) of s[m] * W[m, :]: the
-   active neurons are listed 256 at a time, then 4 vectors of columns at a
-   time are summed in registers over the listed rows (r read and written once
-   per batch of 256 active neurons). */
+   active rows are added four at a time, each a sequential stream through
+   W (what the hardware prefetchers follow best: a gather over many rows at
+   once runs out of streams when W is past L2), r kept in L1. Every element
+   sums its terms in the same order as a register accumulation would. */
 LIF_CLONES static void FN(lif_recur)(int64_t N, int64_t K, const REAL *restrict x, const REAL *restrict s,
                                      const REAL *restrict W, REAL *restrict r) {
   const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
-  int32_t act[256];
-  REAL av[256];
-  int64_t j, m = 0, e, na;
+  int32_t act[4];
+  REAL av[4];
+  int64_t j, m = 0, na;
   for (j = 0; j < K; j++) r[j] = x[j];
-  while (m < N) {
-    for (na = 0; m < N && na < 256; m++)
+  for (;;) {
+    for (na = 0; m < N && na < 4; m++)
       if (s[m] != 0) { act[na] = (int32_t)m; av[na] = s[m]; na++; }
-    if (!na) break;
-    for (j = 0; j + 4 * VW <= K; j += 4 * VW) {
-      FN(vec) a0 = *(FN(vec) *)(r + j), a1 = *(FN(vec) *)(r + j + VW);
-      FN(vec) a2 = *(FN(vec) *)(r + j + 2 * VW), a3 = *(FN(vec) *)(r + j + 3 * VW);
-      for (e = 0; e < na; e++) {
-        const REAL *w = W + (int64_t)act[e] * K + j, v = av[e];
-        a0 += v * *(const FN(vec) *)w;
-        a1 += v * *(const FN(vec) *)(w + VW);
-        a2 += v * *(const FN(vec) *)(w + 2 * VW);
-        a3 += v * *(const FN(vec) *)(w + 3 * VW);
+    if (na == 4) {
+      const REAL *w0 = W + (int64_t)act[0] * K, *w1 = W + (int64_t)act[1] * K;
+      const REAL *w2 = W + (int64_t)act[2] * K, *w3 = W + (int64_t)act[3] * K;
+      const REAL v0 = av[0], v1 = av[1], v2 = av[2], v3 = av[3];
+      for (j = 0; j + VW <= K; j += VW) {
+        FN(vec) a = *(FN(vec) *)(r + j);
+        a += v0 * *(const FN(vec) *)(w0 + j);
+        a += v1 * *(const FN(vec) *)(w1 + j);
+        a += v2 * *(const FN(vec) *)(w2 + j);
+        a += v3 * *(const FN(vec) *)(w3 + j);
+        *(FN(vec) *)(r + j) = a;
       }
-      *(FN(vec) *)(r + j) = a0; *(FN(vec) *)(r + j + VW) = a1;
-      *(FN(vec) *)(r + j + 2 * VW) = a2; *(FN(vec) *)(r + j + 3 * VW) = a3;
+      for (; j < K; j++) {
+        REAL a = r[j];
+        a += v0 * w0[j]; a += v1 * w1[j]; a += v2 * w2[j]; a += v3 * w3[j];
+        r[j] = a;
+      }
+      continue;
     }
-    for (; j < K; j++) {
-      REAL a0 = r[j];
-      for (e = 0; e < na; e++) a0 += av[e] * W[(int64_t)act[e] * K + j];
-      r[j] = a0;
+    {
+      int64_t e;
+      for (e = 0; e < na; e++) {
+        const REAL *w = W + (int64_t)act[e] * K, v = av[e];
+        for (j = 0; j + VW <= K; j += VW) *(FN(vec) *)(r + j) += v * *(const FN(vec) *)(w + j);
+        for (; j < K; j++) r[j] += v * w[j];
+      }
     }
+    break;
   }
 }
 
@@ -281,84 +291,131 @@ typedef struct FN(lif_grads) {
         gs_t = dL/ds_t + ds_t (carried) - th gv_t  (through the reset).      */
 LIF_CLONES static void FN(lif_bstep1)(int64_t N, REAL window, const REAL *restrict alpha,
                                       const REAL *restrict beta, const REAL *restrict th,
+                                      const REAL *restrict ith, const REAL *restrict ith2,
                                       const REAL *restrict U, const REAL *restrict S, const REAL *restrict C,
-                                      const REAL *restrict vprev, const REAL *restrict gS,
+                                      const REAL *restrict Uprev, const REAL *restrict Sprev,
+                                      const REAL *restrict V0, const REAL *restrict gS,
                                       const REAL *restrict gV, REAL *restrict gv, REAL *restrict gs,
                                       REAL *restrict gi, REAL *restrict dc, REAL *restrict dalpha,
                                       REAL *restrict dbeta, REAL *restrict dbias, REAL *restrict dth) {
   int64_t n;
-  /* the same loop body for each case of the optional gradients, so that
-     every version is a straight vector loop */
-#define LIF_BSTEP1_BODY(GS, GV)                                                   \
+  /* v_{t-1} = u_{t-1} - s_{t-1} th is recomputed as the forward's reset
+     computed it (the rows of step t-1 are read again at the next step
+     anyway: one stream fewer than reading V); 1/th and 1/th^2 come
+     precomputed (ith, ith2): no division in the loop. The same loop body
+     for each case of the optional gradients, so that every version is a
+     straight vector loop. */
+#define LIF_BSTEP1_BODY(GS, GV, VPREV)                                            \
   for (n = 0; n < N; n++) {                                                      \
-    const REAL thn = th[n], u = U[n], ith = (REAL)1 / thn;                       \
+    const REAL thn = th[n], u = U[n];                                            \
     const REAL gvn = gv[n] + (GV);                                               \
     const REAL gsn = gs[n] + (GS) - thn * gvn;                                   \
     const int on = u >= thn - window;                                            \
-    const REAL su = on ? ith : 0, sth = on ? -u / (thn * thn) : 0;               \
+    const REAL su = on ? ith[n] : 0, sth = on ? -u * ith2[n] : 0;                \
     const REAL d_u = gvn + gsn * su, di = d_u + gi[n], dcn = beta[n] * di;       \
     dth[n] += -gvn * S[n] + gsn * sth;                                           \
-    dalpha[n] += d_u * vprev[n];                                                 \
+    dalpha[n] += d_u * (VPREV);                                                  \
     dbias[n] += d_u;                                                             \
     gv[n] = alpha[n] * d_u;                                                      \
     dbeta[n] += di * C[n];                                                       \
     dc[n] = dcn;                                                                 \
     gi[n] = dcn;                                                                 \
   }
-  if (gS && gV) { LIF_BSTEP1_BODY(gS[n], gV[n]) }
-  else if (gS) { LIF_BSTEP1_BODY(gS[n], 0) }
-  else if (gV) { LIF_BSTEP1_BODY(0, gV[n]) }
-  else { LIF_BSTEP1_BODY(0, 0) }
+#define LIF_BSTEP1_CASES(VPREV)                                                   \
+  if (gS && gV) { LIF_BSTEP1_BODY(gS[n], gV[n], VPREV) }                         \
+  else if (gS) { LIF_BSTEP1_BODY(gS[n], 0, VPREV) }                              \
+  else if (gV) { LIF_BSTEP1_BODY(0, gV[n], VPREV) }                              \
+  else { LIF_BSTEP1_BODY(0, 0, VPREV) }
+  if (Uprev) { LIF_BSTEP1_CASES(Uprev[n] - Sprev[n] * thn) }
+  else { LIF_BSTEP1_CASES(V0[n]) }
+#undef LIF_BSTEP1_CASES
 #undef LIF_BSTEP1_BODY
+}
+
+/* gs[m] = W[m, :] . dc for the neurons m whose membrane u_prev[m] (step
+   t-1) is within the StepPWL window of threshold, else 0: dL/ds_{t-1}
+   through the recurrent weights enters the backward only multiplied by
+   the surrogate ds/du_{t-1} (zero outside the window), so only those dot
+   products are needed (a quarter of them at W1r's activity). Each a row of
+   W against dc, in a fixed order: two vector accumulators, then their
+   lanes in order. */
+LIF_CLONES static void FN(lif_rec_back)(int64_t N, REAL window, const REAL *restrict W,
+                                        const REAL *restrict th, const REAL *restrict uprev,
+                                        const REAL *restrict dc, REAL *restrict gs) {
+  const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
+  int64_t m, j, i;
+  for (m = 0; m < N; m++) {
+    const REAL *w = W + m * N;
+    FN(vec) a0 = {0}, a1 = {0};
+    REAL acc = 0;
+    if (!(uprev[m] >= th[m] - window)) { gs[m] = 0; continue; }
+    for (j = 0; j + 2 * VW <= N; j += 2 * VW) {
+      a0 += *(const FN(vec) *)(w + j) * *(const FN(vec) *)(dc + j);
+      a1 += *(const FN(vec) *)(w + j + VW) * *(const FN(vec) *)(dc + j + VW);
+    }
+    a0 += a1;
+    for (i = 0; i < VW; i++) acc += a0[i];
+    for (; j < N; j++) acc += w[j] * dc[j];
+    gs[m] = acc;
+  }
 }
 
 /* Backward of the fast forward with the StepPWL surrogate. Without w_rec the
    batch rows are independent through time: one parallel region over rows,
-   each walking t = T-1 .. 0 (no barrier per step). With w_rec: time outer,
-   batch rows in parallel within a step, then dL/ds_{t-1} = dc_t . W^T for
-   all rows as one GEMM (BLAS threads outside the parallel region: one pool). */
+   each walking t = T-1 .. 0 (no barrier per step). With w_rec the same,
+   blocks of rows per thread, dL/ds_{t-1} = dc_t . W^T per step (below). */
 static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *p,
                                   const FN(lif_grads) *g, int *stop) {
   const int64_t B = d->B, T = d->T, N = d->N;
   const REAL window = (REAL)d->window;
-  int64_t t, b;
+  REAL *ith = g->du, *ith2 = g->ga;     /* (N) each, in scratch the fast path has no other use for */
+  int64_t b;
   for (b = 0; b < B * N; b++) { g->gv[b] = 0; g->gs[b] = 0; g->gi[b] = 0; }
+  for (b = 0; b < N; b++) { ith[b] = (REAL)1 / p->th[b]; ith2[b] = (REAL)1 / (p->th[b] * p->th[b]); }
   if (!p->W) {
 #pragma omp parallel for schedule(static) num_threads(d->threads) if (d->threads > 1 && B > 1)
     for (b = 0; b < B; b++) {
       int64_t tt;
       for (tt = T - 1; tt >= 0; tt--) {
         const int64_t bt = b * T + tt;
-        const REAL *vprev = tt ? p->V + (bt - 1) * N : g->V0 + b * N;
         if (*stop || ((tt & 15) == 0 && lp_ctx_interrupted(ctx))) { *stop = 1; break; }
-        FN(lif_bstep1)(N, window, p->alpha, p->beta, p->th, p->U + bt * N, p->S + bt * N, p->C + bt * N,
-                       vprev, g->gS ? g->gS + bt * N : NULL, g->gV ? g->gV + bt * N : NULL,
+        FN(lif_bstep1)(N, window, p->alpha, p->beta, p->th, ith, ith2, p->U + bt * N, p->S + bt * N,
+                       p->C + bt * N, tt ? p->U + (bt - 1) * N : NULL, tt ? p->S + (bt - 1) * N : NULL,
+                       g->V0 + b * N,
+                       g->gS ? g->gS + bt * N : NULL, g->gV ? g->gV + bt * N : NULL,
                        g->gv + b * N, g->gs + b * N, g->gi + b * N, g->dX + bt * N,
                        g->dalpha + b * N, g->dbeta + b * N, g->dbias + b * N, g->dth + b * N);
       }
     }
     return;
   }
-  for (t = T - 1; t >= 0; t--) {
-    if (*stop || lp_ctx_interrupted(ctx)) { *stop = 1; return; }
-#pragma omp parallel for schedule(static) num_threads(d->threads) if (d->threads > 1 && B > 1)
-    for (b = 0; b < B; b++) {
-      const int64_t bt = b * T + t;
-      const REAL *vprev = t ? p->V + (bt - 1) * N : g->V0 + b * N;
-      FN(lif_bstep1)(N, window, p->alpha, p->beta, p->th, p->U + bt * N, p->S + bt * N, p->C + bt * N, vprev,
-                     g->gS ? g->gS + bt * N : NULL, g->gV ? g->gV + bt * N : NULL,
-                     g->gv + b * N, g->gs + b * N, g->gi + b * N, g->dX + bt * N,
-                     g->dalpha + b * N, g->dbeta + b * N, g->dbias + b * N, g->dth + b * N);
+  /* w_rec: each batch row's adjoints depend only on that row, so the rows
+     are split between threads once and each thread walks t = T-1 .. 0 over
+     its rows (no barrier or BLAS call per step); dL/ds_{t-1} = W . dc_t
+     only where the surrogate at t-1 is nonzero (lif_rec_back). Each
+     element summed in the same order on any thread count. */
+  {
+    const int64_t nth = d->threads > 1 && B > 1 ? (B < d->threads ? B : d->threads) : 1;
+    int64_t q;
+#pragma omp parallel for schedule(static) num_threads(nth) if (nth > 1)
+    for (q = 0; q < nth; q++) {
+      const int64_t b0 = B * q / nth, b1 = B * (q + 1) / nth;
+      int64_t tt, bb;
+      for (tt = T - 1; tt >= 0; tt--) {
+        if (*stop || ((tt & 15) == 0 && lp_ctx_interrupted(ctx))) { *stop = 1; break; }
+        for (bb = b0; bb < b1; bb++) {
+          const int64_t bt = bb * T + tt;
+          FN(lif_bstep1)(N, window, p->alpha, p->beta, p->th, ith, ith2, p->U + bt * N, p->S + bt * N,
+                         p->C + bt * N, tt ? p->U + (bt - 1) * N : NULL, tt ? p->S + (bt - 1) * N : NULL,
+                         g->V0 + bb * N,
+                         g->gS ? g->gS + bt * N : NULL, g->gV ? g->gV + bt * N : NULL,
+                         g->gv + bb * N, g->gs + bb * N, g->gi + bb * N, g->dX + bt * N,
+                         g->dalpha + bb * N, g->dbeta + bb * N, g->dbias + bb * N, g->dth + bb * N);
+          if (tt)
+            FN(lif_rec_back)(N, window, p->W, p->th, p->U + (bt - 1) * N, g->dX + bt * N, g->gs + bb * N);
+        }
+      }
     }
-    /* gs (B, N) = dc_t (B, N; row stride T*N) . W^T */
-    if (sizeof(REAL) == sizeof(float))
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)N, (int)N, 1.0f,
-                  (const float *)(g->dX + t * N), (int)(T * N), (const float *)p->W, (int)N, 0.0f,
-                  (float *)g->gs, (int)N);
-    else
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)N, (int)N, 1.0,
-                  (const double *)(g->dX + t * N), (int)(T * N), (const double *)p->W, (int)N, 0.0,
-                  (double *)g->gs, (int)N);
   }
 }
 

@@ -1,7 +1,8 @@
 /*
 ** core/src/sparse.c -- event-driven matrix products over spike tensors.
 ** Owns: density detection on the fly, the compressed index of a sparse
-** operand (rows of nonzero positions and values), and the two products
+** operand (rows of nonzero positions and values; of float rows or of
+** uint8 / bool spike rows, on several threads), and the two products
 ** built on it: row gathers (x . W: each output row is the sum of W's rows
 ** picked by the input's events) and scatter-adds (x^T . g, the weight
 ** gradient: the index is transposed by a stable counting sort, so each
@@ -14,6 +15,7 @@
 #include "sparse.h"
 #include "tensor_impl.h"
 #include <stdint.h>
+#include <string.h>
 
 /* The inner loops are short vector loops: compile them at O3 and, on x86-64
    with GCC, in AVX-512 / AVX2 / baseline versions picked at load time. */
@@ -64,13 +66,12 @@ typedef double VEC_f64 __attribute__((vector_size(64), aligned(8), may_alias));
     }                                                                                            \
     return nz;                                                                                   \
   }                                                                                              \
-  /* Index the R stored rows (length L, stride ld) of p: rowptr[R + 1], idx, val.               \
-     Returns 0 when more than cap nonzeros. */                                                   \
+  /* Index the R stored rows (length L, stride ld) of p: rowptr[1..R] (rowptr[0], 0, is the     \
+     caller's), idx, val. Returns 0 when more than cap nonzeros. */                              \
   __attribute__((always_inline)) static inline int index_body_##SUF(const REAL *p, int64_t R, int64_t L, int64_t ld,          \
                                      int64_t cap, int64_t *rowptr, int32_t *idx, REAL *val,      \
                                      unsigned (*mask)(const REAL *)) {                           \
     int64_t r, j, nz = 0;                                                                        \
-    rowptr[0] = 0;                                                                               \
     for (r = 0; r < R; r++) {                                                                    \
       const REAL *row = p + r * ld;                                                              \
       for (j = 0; j + 16 <= L; j += 16) {                                                        \
@@ -162,6 +163,59 @@ typedef double VEC_f64 __attribute__((vector_size(64), aligned(8), may_alias));
 SP_KERNELS(float, f32)
 SP_KERNELS(double, f64)
 
+/* bit u of the result set when p[u] != 0, u < 64: four SSE2 byte compares
+   on x86-64 (its baseline), a loop elsewhere */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+static inline uint64_t nzmask64_u8(const uint8_t *p) {
+  const __m128i z = _mm_setzero_si128();
+  const uint64_t m0 = (uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)p), z));
+  const uint64_t m1 = (uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + 16)), z));
+  const uint64_t m2 = (uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + 32)), z));
+  const uint64_t m3 = (uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + 48)), z));
+  return ~(m0 | m1 << 16 | m2 << 32 | m3 << 48);
+}
+#else
+static inline uint64_t nzmask64_u8(const uint8_t *p) {
+  uint64_t m = 0;
+  int u;
+  for (u = 0; u < 64; u++) m |= (uint64_t)(p[u] != 0) << u;
+  return m;
+}
+#endif
+
+/* The index of R rows of bytes (uint8 / bool spike tensors: a quarter of
+   the float32 bytes to scan), values converted to float or double: 64
+   bytes tested at a time, then the set ones by bit scans. Same contract
+   as index_f32. */
+#define SP_INDEX_U8(REAL, SUF)                                                                   \
+  static int index_u8_##SUF(const uint8_t *p, int64_t R, int64_t L, int64_t ld, int64_t cap,    \
+                            int64_t *rowptr, int32_t *idx, REAL *val) {                         \
+    int64_t r, j, nz = 0;                                                                        \
+    for (r = 0; r < R; r++) {                                                                    \
+      const uint8_t *row = p + r * ld;                                                           \
+      for (j = 0; j + 64 <= L; j += 64) {                                                        \
+        uint64_t m = nzmask64_u8(row + j);                                                       \
+        if (!m) continue;                                                                        \
+        if (nz + __builtin_popcountll(m) > cap) return 0;                                        \
+        while (m) {                                                                              \
+          const int64_t c = j + __builtin_ctzll(m);                                              \
+          m &= m - 1;                                                                            \
+          idx[nz] = (int32_t)c; val[nz] = (REAL)row[c]; nz++;                                    \
+        }                                                                                        \
+      }                                                                                          \
+      for (; j < L; j++)                                                                         \
+        if (row[j]) {                                                                            \
+          if (nz >= cap) return 0;                                                               \
+          idx[nz] = (int32_t)j; val[nz] = (REAL)row[j]; nz++;                                    \
+        }                                                                                        \
+      rowptr[r + 1] = nz;                                                                        \
+    }                                                                                            \
+    return 1;                                                                                    \
+  }
+SP_INDEX_U8(float, f32)
+SP_INDEX_U8(double, f64)
+
 #ifdef SP_HAVE_AVX512_MASK
 __attribute__((target("avx512f"))) static int index_f32_avx512(const float *p, int64_t R, int64_t L, int64_t ld,
                                                               int64_t cap, int64_t *rowptr, int32_t *idx,
@@ -184,8 +238,62 @@ int64_t lp_sp_count_nonzero(lp_dtype dt, const void *p, int64_t n, int64_t cap) 
 
 int lp_sp_index(lp_dtype dt, const void *p, int64_t R, int64_t L, int64_t ld, int64_t cap, int64_t *rowptr,
                 int32_t *idx, void *val) {
+  rowptr[0] = 0;
   return dt == LP_F64 ? index_f64(p, R, L, ld, cap, rowptr, idx, val)
                       : index_f32_best(p, R, L, ld, cap, rowptr, idx, val);
+}
+
+static int64_t index_chunks(int64_t R, int threads) {
+  return threads > 1 && R >= 64 ? (R < threads ? R : threads) : 1;
+}
+
+/* Chunk q of the rows is indexed by one thread into slots [q*c, (q+1)*c),
+   c = cap / nch, of idx/val with rowptr counts local to the chunk; then the
+   chunks are moved down to follow each other and rowptr made global. When
+   a chunk has more than c nonzeros (activity far from uniform, or near the
+   cap), the whole index is made again on one thread. Same index as
+   lp_sp_index. */
+int lp_sp_index_mt(lp_dtype dt, lp_dtype src, const void *p, int64_t R, int64_t L, int64_t ld, int64_t cap,
+                   int64_t *rowptr, int32_t *idx, void *val, int threads) {
+  const int64_t nch = index_chunks(R, threads);
+  const size_t es = lp_dtype_size(dt), ses = lp_dtype_size(src);
+  const int bytes = src == LP_U8 || src == LP_BOOL;
+  const int64_t c = cap / nch;
+  int64_t q, base = 0, r;
+  int ok = 1;
+  rowptr[0] = 0;
+  if (nch == 1 || c < 1) goto serial;
+#pragma omp parallel for schedule(static) num_threads((int)nch) reduction(&& : ok) if (nch > 1)
+  for (q = 0; q < nch; q++) {
+    const int64_t r0 = R * q / nch, r1 = R * (q + 1) / nch;
+    const char *pq = (const char *)p + (size_t)(r0 * ld) * ses;
+    int32_t *iq = idx + q * c;
+    void *vq = (char *)val + (size_t)(q * c) * es;
+    int okq;
+    if (bytes)
+      okq = dt == LP_F64 ? index_u8_f64((const uint8_t *)pq, r1 - r0, L, ld, c, rowptr + r0, iq, vq)
+                         : index_u8_f32((const uint8_t *)pq, r1 - r0, L, ld, c, rowptr + r0, iq, vq);
+    else
+      okq = dt == LP_F64 ? index_f64((const double *)pq, r1 - r0, L, ld, c, rowptr + r0, iq, vq)
+                         : index_f32_best((const float *)pq, r1 - r0, L, ld, c, rowptr + r0, iq, vq);
+    ok = ok && okq;
+  }
+  if (!ok) goto serial;
+  for (q = 0; q < nch; q++) {       /* rowptr[r0] is already global (the previous chunk's end) */
+    const int64_t r0 = R * q / nch, r1 = R * (q + 1) / nch, n = r1 > r0 ? rowptr[r1] : 0;
+    if (q > 0 && n > 0) {
+      memmove(idx + base, idx + q * c, (size_t)n * sizeof *idx);
+      memmove((char *)val + (size_t)base * es, (char *)val + (size_t)(q * c) * es, (size_t)n * es);
+    }
+    for (r = r0 + 1; r <= r1; r++) rowptr[r] += base;
+    base += n;
+  }
+  return 1;
+serial:
+  rowptr[0] = 0;
+  if (bytes) return dt == LP_F64 ? index_u8_f64(p, R, L, ld, cap, rowptr, idx, val)
+                                 : index_u8_f32(p, R, L, ld, cap, rowptr, idx, val);
+  return lp_sp_index(dt, p, R, L, ld, cap, rowptr, idx, val);
 }
 
 lp_status lp_sp_gemm_tn_index(lp_ctx *ctx, lp_dtype dt, int64_t R, int64_t L, int64_t N, const int64_t *rowptr,
@@ -239,8 +347,7 @@ lp_status lp_sp_gemm(lp_ctx *ctx, lp_dtype dt, int64_t M, int64_t N, int64_t K, 
     if (rowptr) lp_ctx_dealloc(ctx, rowptr, nrp);
     return LP_ENOMEM;
   }
-  ok = dt == LP_F64 ? index_f64(a, R, L, lda, cap, rowptr, idx, val)
-                    : index_f32_best(a, R, L, lda, cap, rowptr, idx, val);
+  ok = lp_sp_index(dt, a, R, L, lda, cap, rowptr, idx, val);
   if (ok && !trans_a) {
     if (dt == LP_F64) gather_f64(M, N, rowptr, idx, val, b, ldb, c, threads);
     else gather_f32(M, N, rowptr, idx, val, b, ldb, c, threads);

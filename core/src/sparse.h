@@ -37,6 +37,14 @@ int64_t lp_sp_count_nonzero(lp_dtype dt, const void *p, int64_t n, int64_t cap);
 int lp_sp_index(lp_dtype dt, const void *p, int64_t R, int64_t L, int64_t ld, int64_t cap, int64_t *rowptr,
                 int32_t *idx, void *val);
 
+/* lp_sp_index on up to `threads` threads, each indexing a chunk of rows
+   into its share of the cap slots of idx and val (when one chunk has more
+   than its share: again on one thread); the same result as lp_sp_index's.
+   p's elements are of dtype src: dt, or LP_U8 / LP_BOOL (spikes as bytes,
+   values converted to dt). Returns 0 when more than cap nonzeros. */
+int lp_sp_index_mt(lp_dtype dt, lp_dtype src, const void *p, int64_t R, int64_t L, int64_t ld, int64_t cap,
+                   int64_t *rowptr, int32_t *idx, void *val, int threads);
+
 /* C (L x N, contiguous) = A^T . B where A (R x L) is given by its index (as
    lp_sp_index makes it) and B is (R x N), row stride ldb: the scatter-add of
    a weight gradient, as lp_sp_gemm with trans_a = 1 computes it (same sums

@@ -22,7 +22,9 @@
 ** the step's input is x[t] . w_in + b_in, computed inside the loop: row
 ** gathers of w_in over the active inputs when x is sparse (x indexed once,
 ** the index reused by backward's scatter-add for dL/dw_in), one GEMM before
-** the loop when it is dense. Same values as lp_matmul then + b_in.
+** the loop when it is dense. Same values as lp_matmul then + b_in. x may
+** then also be uint8 or bool spikes (indexed as bytes; compute in w_in's
+** float type).
 */
 #ifndef LIMPET_NEURON_H
 #define LIMPET_NEURON_H
@@ -51,7 +53,7 @@ double      lp_surrogate_default_scale(lp_surrogate sg);    /* 10 (FastSigmoid),
    (NULL): w_rec, w_ahp/beta_ahp (both or neither), noise, initial states
    (zeros). Parameters of another float dtype are cast to x's. */
 typedef struct lp_lif_args {
-  const lp_tensor *x;                    /* (B, T, k*N) float32 or float64        */
+  const lp_tensor *x;                    /* (B, T, k*N) float32 or float64 (+ u8/bool with w_in) */
   const lp_tensor *alpha;                /* (N)       membrane decay               */
   const lp_tensor *beta;                 /* (N, k), or (N) when k = 1              */
   const lp_tensor *bias, *threshold;     /* (N)                                    */

@@ -1,0 +1,123 @@
+-- spec/lif_fast_spec.lua -- the fast LIF backward (k = 1, StepPWL, no aLIF)
+-- against the general loop (the same network with a zero after-
+-- hyperpolarisation current, which takes the general path), with w_rec at
+-- sizes that use the vector and remainder loops of the recurrent backward
+-- (dot products only where the surrogate is nonzero); dL/dw_rec against
+-- sum_t s_{t-1}^T dL/dx_t written out; thread counts give identical results.
+-- Also: the fused input projection (w_in) takes spikes as uint8 / bool.
+local lp = require "limpet"
+local core = require "limpet.core"
+
+local function maxdiff(a, b) return (a:astype("float64") - b:astype("float64")):abs():max():item() end
+
+local function near(name, a, b, tol)
+  local scale = a:astype("float64"):abs():max():item()
+  local d = maxdiff(a, b)
+  if not (d <= tol * (1 + scale)) then error(("%s: differs by %g (scale %g)"):format(name, d, scale), 2) end
+end
+
+local B, T, N = 9, 30, 40
+
+local function operands(dt)
+  lp.seed(17)
+  local t = {
+    x = (lp.randn({ B, T, N }) * 0.3 - 0.03):astype(dt),
+    alpha = lp.full({ N }, 0.9):astype(dt),
+    beta = lp.full({ N }, 0.8):astype(dt),
+    bias = (lp.randn({ N }) * 0.05):astype(dt),
+    threshold = lp.full({ N }, 1.0):astype(dt),
+    w_rec = (lp.randn({ N, N }) * 0.05):astype(dt),
+  }
+  for _, v in pairs(t) do v:requires_grad(true) end
+  return t
+end
+
+local function run(t, general)
+  local opts = { alpha = t.alpha, beta = t.beta, bias = t.bias, threshold = t.threshold, w_rec = t.w_rec,
+                 max_spikes_per_dt = 2, record = true }
+  if general then
+    opts.w_ahp = lp.zeros({ N }):astype(t.x.dtype)
+    opts.beta_ahp = lp.zeros({ N }):astype(t.x.dtype)
+  end
+  local s, rec = core.lif(t.x, opts)
+  local loss = (rec.vmem * rec.vmem):sum() + (s * lp.linspace(0.5, 1.5, N):astype(s.dtype)):sum()
+  loss:backward()
+  local g = {}
+  for k, v in pairs(t) do g[k] = v.grad end
+  return s, g
+end
+
+describe("core.lif fast backward with w_rec", function()
+  for _, dt in ipairs { "float64", "float32" } do
+    local tol = dt == "float64" and 1e-10 or 2e-5
+    it("equals the general loop, " .. dt, function()
+      local t1, t2 = operands(dt), operands(dt)
+      local s1, g1 = run(t1, false)
+      local s2, g2 = run(t2, true)
+      assert.are.equal(0, maxdiff(s1, s2))
+      local rate = s1:astype("float64"):mean():item()
+      assert.is_true(rate > 0.01 and rate < 0.1, "spike rate " .. rate)   -- sparse: dw_rec by scatter-add
+      for k in pairs(t1) do near("d " .. k, g2[k], g1[k], tol) end
+    end)
+  end
+  it("dL/dw_rec = sum over b, t of s_{t-1}^T dL/dx_t", function()
+    local t = operands("float64")
+    local s, g = run(t, false)
+    local S, DX = s:totable(), g.x:totable()
+    local want = {}
+    for m = 1, N do
+      want[m] = {}
+      for j = 1, N do
+        local acc = 0
+        for b = 1, B do
+          for tt = 2, T do
+            local sm = S[b][tt - 1][m]
+            if sm ~= 0 then acc = acc + sm * DX[b][tt][j] end
+          end
+        end
+        want[m][j] = acc
+      end
+    end
+    near("d w_rec", lp.tensor(want, "float64"), g.w_rec, 1e-10)
+  end)
+  it("gives the same results on 1 and 2 threads", function()
+    local threads0 = lp.config().threads
+    local out = {}
+    for i, n in ipairs { 1, 2 } do
+      lp.config { threads = n }
+      local t = operands("float32")
+      local _, g = run(t, false)
+      out[i] = g
+    end
+    lp.config { threads = threads0 }
+    for k in pairs(out[1]) do assert.are.equal(0, maxdiff(out[1][k], out[2][k]), "d " .. k) end
+  end)
+end)
+
+describe("core.lif with w_in and spikes given as bytes", function()
+  for _, xdt in ipairs { "uint8", "bool" } do
+    for _, dens in ipairs { 0.05, 0.5 } do   -- indexed as bytes; too dense: converted, one GEMM
+      it(("%s input, density %g: as the float32 input"):format(xdt, dens), function()
+        lp.seed(3)
+        local xf = lp.rand({ 5, 30, 150 }):lt(dens):astype("float32")
+        local w = (lp.randn({ 150, 40 }) * 0.3):requires_grad(true)
+        local function run(x)
+          local s, rec = core.lif(x, { alpha = lp.full({ 40 }, 0.9), beta = lp.full({ 40 }, 0.8),
+            bias = lp.zeros({ 40 }), threshold = lp.ones({ 40 }), w_in = w, record = true })
+          local loss = (rec.vmem * rec.vmem):sum() + s:sum()
+          loss:backward()
+          local g = w.grad:clone()
+          w.grad = nil
+          return s, rec.vmem, g
+        end
+        local s1, v1, g1 = run(xf)
+        local s2, v2, g2 = run(xf:astype(xdt))
+        assert.are.equal("float32", s2.dtype)
+        assert.is_true(s1:sum():item() > 0)
+        assert.are.equal(0, maxdiff(s1, s2))
+        assert.are.equal(0, maxdiff(v1, v2))
+        assert.are.equal(0, maxdiff(g1, g2))
+      end)
+    end
+  end
+end)
