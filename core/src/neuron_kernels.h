@@ -289,19 +289,27 @@ typedef struct FN(lif_grads) {
      ds_{t-1}    = W . dc_t + w_ahp da_t  da_t = beta_ahp (du_t + da_{t+1})
    with du_t = gv_t + gs_t s'(u_t),  gv_t = dL/dv_t + dv_t (carried),
         gs_t = dL/ds_t + ds_t (carried) - th gv_t  (through the reset).      */
-LIF_CLONES static void FN(lif_bstep1)(int64_t N, REAL window, const REAL *restrict alpha,
+/* the spike count of membrane u as lif_step1 computes it (the same operations, so the same bits) */
+static inline REAL FN(spike_step1)(REAL u, REAL th, REAL maxs) {
+  const REAL q = FLOOR_R(u / th);
+  REAL sp = u >= th ? q : (REAL)0;
+  sp = sp > maxs ? maxs : sp;
+  return sp < 0 ? 0 : sp;
+}
+
+LIF_CLONES static void FN(lif_bstep1)(int64_t N, REAL window, REAL maxs, const REAL *restrict alpha,
                                       const REAL *restrict beta, const REAL *restrict th,
                                       const REAL *restrict ith, const REAL *restrict ith2,
-                                      const REAL *restrict U, const REAL *restrict S, const REAL *restrict C,
-                                      const REAL *restrict Uprev, const REAL *restrict Sprev,
-                                      const REAL *restrict V0, const REAL *restrict gS,
+                                      const REAL *restrict U, const REAL *restrict C,
+                                      const REAL *restrict Uprev, const REAL *restrict V0, const REAL *restrict gS,
                                       const REAL *restrict gV, REAL *restrict gv, REAL *restrict gs,
                                       REAL *restrict gi, REAL *restrict dc, REAL *restrict dalpha,
                                       REAL *restrict dbeta, REAL *restrict dbias, REAL *restrict dth) {
   int64_t n;
-  /* v_{t-1} = u_{t-1} - s_{t-1} th is recomputed as the forward's reset
-     computed it (the rows of step t-1 are read again at the next step
-     anyway: one stream fewer than reading V); 1/th and 1/th^2 come
+  /* s_t and s_{t-1} are recomputed from u as the forward's step computed
+     them, and v_{t-1} = u_{t-1} - s_{t-1} th as its reset did (the row of
+     u_{t-1} is read again at the next step anyway: two streams fewer than
+     reading S and V); 1/th and 1/th^2 come
      precomputed (ith, ith2): no division in the loop. The same loop body
      for each case of the optional gradients, so that every version is a
      straight vector loop. */
@@ -313,7 +321,7 @@ LIF_CLONES static void FN(lif_bstep1)(int64_t N, REAL window, const REAL *restri
     const int on = u >= thn - window;                                            \
     const REAL su = on ? ith[n] : 0, sth = on ? -u * ith2[n] : 0;                \
     const REAL d_u = gvn + gsn * su, di = d_u + gi[n], dcn = beta[n] * di;       \
-    dth[n] += -gvn * S[n] + gsn * sth;                                           \
+    dth[n] += -gvn * FN(spike_step1)(u, thn, maxs) + gsn * sth;                                           \
     dalpha[n] += d_u * (VPREV);                                                  \
     dbias[n] += d_u;                                                             \
     gv[n] = alpha[n] * d_u;                                                      \
@@ -326,7 +334,7 @@ LIF_CLONES static void FN(lif_bstep1)(int64_t N, REAL window, const REAL *restri
   else if (gS) { LIF_BSTEP1_BODY(gS[n], 0, VPREV) }                              \
   else if (gV) { LIF_BSTEP1_BODY(0, gV[n], VPREV) }                              \
   else { LIF_BSTEP1_BODY(0, 0, VPREV) }
-  if (Uprev) { LIF_BSTEP1_CASES(Uprev[n] - Sprev[n] * thn) }
+  if (Uprev) { LIF_BSTEP1_CASES(Uprev[n] - FN(spike_step1)(Uprev[n], thn, maxs) * thn) }
   else { LIF_BSTEP1_CASES(V0[n]) }
 #undef LIF_BSTEP1_CASES
 #undef LIF_BSTEP1_BODY
@@ -367,7 +375,7 @@ LIF_CLONES static void FN(lif_rec_back)(int64_t N, REAL window, const REAL *rest
 static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *p,
                                   const FN(lif_grads) *g, int *stop) {
   const int64_t B = d->B, T = d->T, N = d->N;
-  const REAL window = (REAL)d->window;
+  const REAL window = (REAL)d->window, maxs = (REAL)d->maxs;
   REAL *ith = g->du, *ith2 = g->ga;     /* (N) each, in scratch the fast path has no other use for */
   int64_t b;
   for (b = 0; b < B * N; b++) { g->gv[b] = 0; g->gs[b] = 0; g->gi[b] = 0; }
@@ -379,8 +387,8 @@ static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_b
       for (tt = T - 1; tt >= 0; tt--) {
         const int64_t bt = b * T + tt;
         if (*stop || ((tt & 15) == 0 && lp_ctx_interrupted(ctx))) { *stop = 1; break; }
-        FN(lif_bstep1)(N, window, p->alpha, p->beta, p->th, ith, ith2, p->U + bt * N, p->S + bt * N,
-                       p->C + bt * N, tt ? p->U + (bt - 1) * N : NULL, tt ? p->S + (bt - 1) * N : NULL,
+        FN(lif_bstep1)(N, window, maxs, p->alpha, p->beta, p->th, ith, ith2, p->U + bt * N,
+                       p->C + bt * N, tt ? p->U + (bt - 1) * N : NULL,
                        g->V0 + b * N,
                        g->gS ? g->gS + bt * N : NULL, g->gV ? g->gV + bt * N : NULL,
                        g->gv + b * N, g->gs + b * N, g->gi + b * N, g->dX + bt * N,
@@ -405,8 +413,8 @@ static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_b
         if (*stop || ((tt & 15) == 0 && lp_ctx_interrupted(ctx))) { *stop = 1; break; }
         for (bb = b0; bb < b1; bb++) {
           const int64_t bt = bb * T + tt;
-          FN(lif_bstep1)(N, window, p->alpha, p->beta, p->th, ith, ith2, p->U + bt * N, p->S + bt * N,
-                         p->C + bt * N, tt ? p->U + (bt - 1) * N : NULL, tt ? p->S + (bt - 1) * N : NULL,
+          FN(lif_bstep1)(N, window, maxs, p->alpha, p->beta, p->th, ith, ith2, p->U + bt * N,
+                         p->C + bt * N, tt ? p->U + (bt - 1) * N : NULL,
                          g->V0 + bb * N,
                          g->gS ? g->gS + bt * N : NULL, g->gV ? g->gV + bt * N : NULL,
                          g->gv + bb * N, g->gs + bb * N, g->gi + bb * N, g->dX + bt * N,

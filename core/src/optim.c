@@ -1,7 +1,9 @@
 /*
 ** core/src/optim.c -- fused optimiser steps (limpet/optim.h): Adam and
-** AdamW as one pass over p, g, m, v. Owns the kernel and its argument
-** checks; the optimiser classes are stdlib/limpet/optim/.
+** AdamW as one pass over p, g, m, v (split between threads on large
+** tensors: elementwise, so the same bits on any thread count). Owns the
+** kernel and its argument checks; the optimiser classes are
+** stdlib/limpet/optim/.
 ** Bit-compatibility with the tensor-op formulation: no FMA contraction, each
 ** scalar factor rounded to the dtype first, the operations in the same order.
 */
@@ -12,6 +14,9 @@
 #include "limpet/autograd.h"
 #include "tensor_impl.h"
 #include <math.h>
+
+/* the fewest elements for which the step runs on several threads */
+#define ADAM_PAR_MIN ((int64_t)65536)
 
 #define ADAM_KERNEL(REAL, SUF, SQRT)                                                                \
   static void adam_##SUF(int64_t n, REAL *restrict p, const REAL *restrict g, REAL *restrict m,      \
@@ -69,12 +74,29 @@ lp_status lp_adam_step(lp_ctx *ctx, lp_tensor *p, const lp_tensor *g, lp_tensor 
   if (g->dtype != p->dtype) st = lp_tensor_astype(ctx, g, p->dtype, &gc);
   else st = lp_tensor_contiguous(ctx, (lp_tensor *)g, &gc);
   if (st != LP_OK) return st;
-  if (p->dtype == LP_F32)
-    adam_f32(lp_tensor_numel(p), lp_tensor_data(p), lp_tensor_data(gc), lp_tensor_data(m), lp_tensor_data(v),
-             vmax ? lp_tensor_data(vmax) : NULL, o);
-  else
-    adam_f64(lp_tensor_numel(p), lp_tensor_data(p), lp_tensor_data(gc), lp_tensor_data(m), lp_tensor_data(v),
-             vmax ? lp_tensor_data(vmax) : NULL, o);
+  {
+    /* elementwise: chunks of 64 bytes' multiples on several threads when the tensor is big
+       enough to pay for the parallel region; the same bits on any thread count */
+    const int64_t n = lp_tensor_numel(p), es = (int64_t)lp_dtype_size(p->dtype);
+    const int th = lp_ctx_threads(ctx);
+    const int64_t nch = th > 1 && n >= ADAM_PAR_MIN ? th : 1;
+    char *pd = lp_tensor_data(p), *md = lp_tensor_data(m), *vd = lp_tensor_data(v);
+    char *xd = vmax ? lp_tensor_data(vmax) : NULL;
+    const char *gd = lp_tensor_data(gc);
+    int64_t q;
+#pragma omp parallel for schedule(static) num_threads((int)nch) if (nch > 1)
+    for (q = 0; q < nch; q++) {
+      const int64_t i0 = n * q / nch / 16 * 16, i1 = q + 1 == nch ? n : n * (q + 1) / nch / 16 * 16;
+      const size_t off = (size_t)(i0 * es);
+      if (i1 <= i0) continue;
+      if (p->dtype == LP_F32)
+        adam_f32(i1 - i0, (float *)(pd + off), (const float *)(gd + off), (float *)(md + off),
+                 (float *)(vd + off), xd ? (float *)(xd + off) : NULL, o);
+      else
+        adam_f64(i1 - i0, (double *)(pd + off), (const double *)(gd + off), (double *)(md + off),
+                 (double *)(vd + off), xd ? (double *)(xd + off) : NULL, o);
+    }
+  }
   lp_tensor_release(gc);
   lp_tensor_bump_version(p);
   return LP_OK;

@@ -186,29 +186,31 @@ static inline uint64_t nzmask64_u8(const uint8_t *p) {
 
 /* The index of R rows of bytes (uint8 / bool spike tensors: a quarter of
    the float32 bytes to scan), values converted to float or double: 64
-   bytes tested at a time, then the set ones by bit scans. Same contract
-   as index_f32. */
+   bytes tested at a time, then the set ones by bit scans; the last partial
+   block of a row by one more 64-byte test that ends at the row's end (its
+   bits already seen shifted out), or, on rows shorter than 64, of a
+   zero-padded copy. Same contract as index_f32. */
 #define SP_INDEX_U8(REAL, SUF)                                                                   \
   static int index_u8_##SUF(const uint8_t *p, int64_t R, int64_t L, int64_t ld, int64_t cap,    \
                             int64_t *rowptr, int32_t *idx, REAL *val) {                         \
     int64_t r, j, nz = 0;                                                                        \
+    uint8_t pad[64];                                                                             \
     for (r = 0; r < R; r++) {                                                                    \
       const uint8_t *row = p + r * ld;                                                           \
-      for (j = 0; j + 64 <= L; j += 64) {                                                        \
-        uint64_t m = nzmask64_u8(row + j);                                                       \
+      for (j = 0; j < L; j += 64) {                                                              \
+        uint64_t m;                                                                              \
+        const uint8_t *blk = row + j;                                                            \
+        if (j + 64 <= L) m = nzmask64_u8(blk);                                                   \
+        else if (L >= 64) { blk = row + L - 64; m = nzmask64_u8(blk) >> (j - (L - 64)); blk = row + j; } \
+        else { memset(pad, 0, sizeof pad); memcpy(pad, row, (size_t)L); m = nzmask64_u8(pad); }  \
         if (!m) continue;                                                                        \
-        if (nz + __builtin_popcountll(m) > cap) return 0;                                        \
+        if (nz + 64 > cap && nz + __builtin_popcountll(m) > cap) return 0;                       \
         while (m) {                                                                              \
-          const int64_t c = j + __builtin_ctzll(m);                                              \
+          const int u = __builtin_ctzll(m);                                                      \
           m &= m - 1;                                                                            \
-          idx[nz] = (int32_t)c; val[nz] = (REAL)row[c]; nz++;                                    \
+          idx[nz] = (int32_t)(j + u); val[nz] = (REAL)blk[u]; nz++;                              \
         }                                                                                        \
       }                                                                                          \
-      for (; j < L; j++)                                                                         \
-        if (row[j]) {                                                                            \
-          if (nz >= cap) return 0;                                                               \
-          idx[nz] = (int32_t)j; val[nz] = (REAL)row[j]; nz++;                                    \
-        }                                                                                        \
       rowptr[r + 1] = nz;                                                                        \
     }                                                                                            \
     return 1;                                                                                    \
