@@ -29,12 +29,15 @@ static lp_status vec_out(lp_ctx *ctx, lp_dtype dt, int64_t n, lp_tensor **out) {
 
 /* ---- argsort: bottom-up stable merge sort of positions by key ---------- */
 
+/* NaN-last total order on doubles (NumPy's sort order). */
+static int before(double a, double b) { return a < b || (a == a && b != b); }
+
 static void merge_pass(const double *key, const int64_t *src, int64_t *dst, int64_t n, int64_t w) {
   int64_t lo;
   for (lo = 0; lo < n; lo += 2 * w) {
     int64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
     int64_t i = lo, j = mid, k = lo;
-    while (i < mid && j < hi) dst[k++] = key[src[j]] < key[src[i]] ? src[j++] : src[i++];
+    while (i < mid && j < hi) dst[k++] = before(key[src[j]], key[src[i]]) ? src[j++] : src[i++];
     while (i < mid) dst[k++] = src[i++];
     while (j < hi) dst[k++] = src[j++];
   }
@@ -54,7 +57,7 @@ lp_status lp_events_argsort(lp_ctx *ctx, const lp_tensor *v, lp_tensor **out) {
   a = lp_tensor_data(*out);
   for (i = 0; i < n; i++) {
     a[i] = i;
-    if (i > 0 && key[i] < key[i - 1]) sorted = 0;
+    if (i > 0 && before(key[i], key[i - 1])) sorted = 0;
   }
   if (sorted) goto done;
   b = lp_ctx_alloc_raw(ctx, (size_t)n * sizeof *b);
@@ -64,7 +67,7 @@ lp_status lp_events_argsort(lp_ctx *ctx, const lp_tensor *v, lp_tensor **out) {
     int64_t hi = i + 16 < n ? i + 16 : n, j;
     for (j = i + 1; j < hi; j++) {
       int64_t p = a[j], k = j;
-      while (k > i && key[p] < key[a[k - 1]]) { a[k] = a[k - 1]; k--; }
+      while (k > i && before(key[p], key[a[k - 1]])) { a[k] = a[k - 1]; k--; }
       a[k] = p;
     }
   }

@@ -1,11 +1,13 @@
 /*
 ** core/src/tseries.c -- time-series kernels (see limpet/tseries.h): event
-** rasters, a stable merge sort of event times, interpolation.
+** rasters, sorting event times (through the merge sort of events.c),
+** interpolation.
 */
 #include <math.h>
 #include <string.h>
 
 #include "limpet/tseries.h"
+#include "limpet/events.h"
 
 /* A contiguous float64 / int64 copy-or-view of a 1-d tensor. */
 static lp_status as_1d(lp_ctx *ctx, const lp_tensor *t, lp_dtype dt, int arg, const char *what,
@@ -73,46 +75,15 @@ done:
   return st;
 }
 
-/* NaN-last total order on doubles. */
-static int before(double a, double b) { return a < b || (a == a && b != b); }
-
+/* Stable, NaN-last: the event kernels' merge sort (events.c), after the
+   check that names the argument "times". */
 lp_status lp_ts_argsort(lp_ctx *ctx, const lp_tensor *v, lp_tensor **out) {
-  lp_tensor *vv = NULL, *r = NULL;
-  int64_t n, i, w, *a, *tmp = NULL, shape[1];
-  const double *x;
+  lp_tensor *vv = NULL;
   lp_status st;
-  size_t nb;
   *out = NULL;
   if ((st = as_1d(ctx, v, LP_F64, 1, "times", &vv)) != LP_OK) return st;
-  n = lp_tensor_size(vv, 0);
-  shape[0] = n;
-  if ((st = lp_tensor_empty(ctx, LP_I64, 1, shape, &r)) != LP_OK) goto done;
-  a = lp_tensor_data(r);
-  x = lp_tensor_data(vv);
-  for (i = 0; i < n; i++) a[i] = i;
-  for (i = 1; i < n && !before(x[i], x[i - 1]); i++) {}
-  if (i < n) {                      /* not already sorted: bottom-up merge sort */
-    nb = (size_t)n * sizeof *tmp;
-    tmp = lp_ctx_alloc_raw(ctx, nb);
-    if (!tmp) { st = LP_ENOMEM; goto done; }
-    for (w = 1; w < n; w *= 2) {
-      int64_t lo;
-      for (lo = 0; lo < n; lo += 2 * w) {
-        int64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
-        int64_t p = lo, q = mid, k = lo;
-        while (p < mid && q < hi) tmp[k++] = before(x[a[q]], x[a[p]]) ? a[q++] : a[p++];
-        while (p < mid) tmp[k++] = a[p++];
-        while (q < hi) tmp[k++] = a[q++];
-      }
-      memcpy(a, tmp, nb);
-    }
-    lp_ctx_dealloc(ctx, tmp, nb);
-  }
-  *out = r;
-  r = NULL;
-done:
+  st = lp_events_argsort(ctx, vv, out);
   lp_tensor_release(vv);
-  lp_tensor_release(r);
   return st;
 }
 
