@@ -489,7 +489,7 @@ static unsigned name_flags(const char *name) {
   return 0;
 }
 
-/* One entry: local header with placeholders, data, then patch crc/sizes. */
+/* One entry: local header with zero crc/sizes, data, then patch crc/sizes. */
 static lp_status write_entry(lp_ctx *ctx, FILE *fp, const char *path, const char *name,
                              const lp_tensor *t, int compress, unsigned dtime, unsigned ddate,
                              zout *o) {
