@@ -47,7 +47,7 @@ LIBSO      := $(BUILD)/liblimpet.so
 LUAMOD     := $(BUILD)/lib/lua/5.4/limpet/core.so
 HOST       := $(BUILD)/examples/embed/host
 
-.PHONY: all test test-c test-lua check demo bench install uninstall clean deps
+.PHONY: all test test-c test-lua check demo bench install clean deps
 all: $(EXE) $(LIBA) $(LIBSO) $(LUAMOD) $(HOST) $(CTESTS) $(BUILD)/limpet.pc
 
 $(BUILD)/obj/%.o: %.c
