@@ -66,6 +66,26 @@ describe("event-driven matmul", function()
     assert.are.equal(0, maxdiff(g1, g2))
   end)
 
+  it("gives the same bits on 1, 2 and 3 threads when the index transpose is threaded", function()
+    -- W1-sized: ~45,000 events, above the size where the transpose of the
+    -- input index is split between threads
+    local x = spikes({ 32, 100, 700 }, 0.02)
+    local gy = lp.randn({ 32, 100, 64 })
+    local W0 = lp.randn({ 700, 64 })
+    local function run()
+      local W = W0:clone():requires_grad(true)
+      ;(lp.matmul(x, W) * gy):sum():backward()
+      return W.grad
+    end
+    local g1 = with_threads(1, run)
+    local g2 = with_threads(2, run)
+    local g3 = with_threads(3, run)
+    assert.are.equal(0, maxdiff(g1, g2))
+    assert.are.equal(0, maxdiff(g1, g3))
+    local ref = lp.matmul(gy:reshape({ 3200, 64 }):transpose(1, 2), x:reshape({ 3200, 700 })):transpose(1, 2)
+    assert.is_true(maxdiff(ref, g1) < 1e-3)
+  end)
+
   it("the weight gradient of a batched product matches the dense formula", function()
     local x = spikes({ 6, 10, 50 }, 0.05)
     local W = lp.randn({ 50, 20 }):requires_grad(true)

@@ -98,21 +98,41 @@ typedef double VEC_f64 __attribute__((vector_size(64), aligned(8), may_alias));
                          int64_t *rowptr, int32_t *idx, REAL *val) {                             \
     return index_body_##SUF(p, R, L, ld, cap, rowptr, idx, val, nzmask16_##SUF);                 \
   }                                                                                              \
-  /* The transposed index (rows = the L columns), by a stable counting sort:                    \
-     each new row lists its events in ascending old-row order. */                                \
+  /* The transposed index (rows = the L columns), by a stable counting sort on nch threads:       \
+     chunk q of the rows counts its events per column into hist[q*L ..]; the counts become each   \
+     chunk's first slot in each new row (chunks in order); each chunk then places its events.     \
+     Each new row lists its events in ascending old-row order: the same index on any nch. */     \
   static void transpose_##SUF(int64_t R, int64_t L, const int64_t *rowptr, const int32_t *idx,  \
-                              const REAL *val, int64_t *rp2, int32_t *ix2, REAL *val2) {        \
-    int64_t r, e, i;                                                                             \
-    for (i = 0; i <= L; i++) rp2[i] = 0;                                                         \
-    for (e = 0; e < rowptr[R]; e++) rp2[idx[e] + 1]++;                                           \
-    for (i = 0; i < L; i++) rp2[i + 1] += rp2[i];                                                \
-    for (r = 0; r < R; r++)                                                                      \
-      for (e = rowptr[r]; e < rowptr[r + 1]; e++) {                                              \
-        const int64_t q = rp2[idx[e]]++;                                                         \
-        ix2[q] = (int32_t)r; val2[q] = val[e];                                                   \
+                              const REAL *val, int64_t *rp2, int32_t *ix2, REAL *val2,          \
+                              int64_t *hist, int nch) {                                         \
+    int64_t i, run = 0;                                                                          \
+    int q;                                                                                       \
+    _Pragma("omp parallel for schedule(static) num_threads(nch) if (nch > 1)")                   \
+    for (q = 0; q < nch; q++) {                                                                  \
+      int64_t *h = hist + (int64_t)q * L, e;                                                     \
+      const int64_t e0 = rowptr[R * q / nch], e1 = rowptr[R * (q + 1) / nch];                    \
+      memset(h, 0, (size_t)L * sizeof *h);                                                       \
+      for (e = e0; e < e1; e++) h[idx[e]]++;                                                     \
+    }                                                                                            \
+    for (i = 0; i < L; i++) {                                                                    \
+      int qq;                                                                                    \
+      rp2[i] = run;                                                                              \
+      for (qq = 0; qq < nch; qq++) {                                                             \
+        const int64_t n = hist[(int64_t)qq * L + i];                                             \
+        hist[(int64_t)qq * L + i] = run; run += n;                                               \
       }                                                                                          \
-    for (i = L; i > 0; i--) rp2[i] = rp2[i - 1];                                                 \
-    rp2[0] = 0;                                                                                  \
+    }                                                                                            \
+    rp2[L] = run;                                                                                \
+    _Pragma("omp parallel for schedule(static) num_threads(nch) if (nch > 1)")                   \
+    for (q = 0; q < nch; q++) {                                                                  \
+      int64_t *h = hist + (int64_t)q * L, r, e;                                                  \
+      const int64_t r1 = R * (q + 1) / nch;                                                      \
+      for (r = R * q / nch; r < r1; r++)                                                         \
+        for (e = rowptr[r]; e < rowptr[r + 1]; e++) {                                            \
+          const int64_t p = h[idx[e]]++;                                                         \
+          ix2[p] = (int32_t)r; val2[p] = val[e];                                                 \
+        }                                                                                        \
+    }                                                                                            \
   }                                                                                              \
   /* C[i, :] = sum over row i's events (k, v), k ascending, of v * B[k, :], rows i0..i1;        \
      4 vectors (64 bytes each) of columns at a time summed in registers, then single vectors,   \
@@ -303,23 +323,28 @@ lp_status lp_sp_gemm_tn_index(lp_ctx *ctx, lp_dtype dt, int64_t R, int64_t L, in
                               int threads) {
   const size_t es = lp_dtype_size(dt);
   const int64_t nz = rowptr[R];
+  /* the transpose on several threads only when there are events enough to share */
+  const int nch = threads > 1 && nz >= 8192 && R >= 2 * (int64_t)threads ? threads : 1;
   const size_t nrp2 = (size_t)(L + 1) * sizeof *rowptr, nix2 = (size_t)(nz ? nz : 1) * sizeof *idx,
-               nval2 = (size_t)(nz ? nz : 1) * es;
+               nval2 = (size_t)(nz ? nz : 1) * es, nh = (size_t)(L > 0 ? L : 1) * (size_t)nch * sizeof *rowptr;
   int64_t *rp2 = lp_ctx_alloc_raw(ctx, nrp2);
   int32_t *ix2 = rp2 ? lp_ctx_alloc_raw(ctx, nix2) : NULL;
   void *val2 = ix2 ? lp_ctx_alloc_raw(ctx, nval2) : NULL;
-  if (!val2) {
+  int64_t *hist = val2 ? lp_ctx_alloc_raw(ctx, nh) : NULL;
+  if (!hist) {
+    if (val2) lp_ctx_dealloc(ctx, val2, nval2);
     if (ix2) lp_ctx_dealloc(ctx, ix2, nix2);
     if (rp2) lp_ctx_dealloc(ctx, rp2, nrp2);
     return LP_ENOMEM;
   }
   if (dt == LP_F64) {
-    transpose_f64(R, L, rowptr, idx, val, rp2, ix2, val2);
+    transpose_f64(R, L, rowptr, idx, val, rp2, ix2, val2, hist, nch);
     gather_f64(L, N, rp2, ix2, val2, b, ldb, c, threads);
   } else {
-    transpose_f32(R, L, rowptr, idx, val, rp2, ix2, val2);
+    transpose_f32(R, L, rowptr, idx, val, rp2, ix2, val2, hist, nch);
     gather_f32(L, N, rp2, ix2, val2, b, ldb, c, threads);
   }
+  lp_ctx_dealloc(ctx, hist, nh);
   lp_ctx_dealloc(ctx, val2, nval2);
   lp_ctx_dealloc(ctx, ix2, nix2);
   lp_ctx_dealloc(ctx, rp2, nrp2);
