@@ -5,29 +5,9 @@ local lp = require "limpet"
 local nn = lp.nn
 local M = require "limpet.xylo.mapper"
 local Q = require "limpet.xylo.quantize"
-local json = require "limpet.json"
 
-local function load_cases()
-  local f = assert(io.open("spec/fixtures/xylo_mapper/mapper_1.json", "rb"))
-  local cases = json.decode(f:read("a"))
-  f:close()
-  return cases
-end
-
-local function build(layers)
-  local mods = {}
-  for _, L in ipairs(layers) do
-    if L.kind == "Linear" then
-      mods[#mods + 1] = nn.Linear(L.shape, { weight = L.weight })
-    elseif L.kind == "LIF" then
-      mods[#mods + 1] = nn.LIF(L.shape, { tau_mem = L.tau_mem, tau_syn = L.tau_syn,
-        threshold = L.threshold, dt = L.dt, w_rec = L.has_rec and L.w_rec or nil })
-    else
-      mods[#mods + 1] = nn.Residual(build(L.layers))
-    end
-  end
-  return mods
-end
+local cases_lib = require "support.mapper_cases"
+local load_cases, build = cases_lib.load, cases_lib.build
 
 local function ints(t) return t:reshape(-1):totable() end
 
