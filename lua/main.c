@@ -86,25 +86,16 @@ static void print_version(void) {
 
 /* ---- Ctrl-C -------------------------------------------------------------- */
 
-/* Did a kernel already stop on this interrupt (and raise)? Its context
-   then holds the "interrupted" error of lp_ctx_check_interrupt. */
-static int kernel_took_interrupt(lua_State *L) {
-  lp_ctx *ctx = lt_ctx(L);
-  const char *msg = lp_ctx_errmsg(ctx);
-  if (msg == NULL || strcmp(msg, "interrupted") != 0) return 0;
-  lp_ctx_clear_error(ctx);
-  return 1;
-}
-
 /* Runs at the next Lua call, return or instruction after a SIGINT: one
-   Ctrl-C, one error. When a kernel saw the flag first and raised, the hook
-   only disarms itself, so a pcall around the kernel catches the one error. */
+   Ctrl-C, one error. When a kernel saw the flag first and raised, lt_raise
+   lowered the flag, so the hook only disarms itself and a pcall around the
+   kernel catches the one error. */
 static void stop_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
   lua_sethook(L, NULL, 0, 0);
   if (sigstate.interrupted) {
     sigstate.interrupted = 0;
-    if (!kernel_took_interrupt(L)) luaL_error(L, "interrupted!");
+    luaL_error(L, "interrupted!");
   }
 }
 
@@ -129,7 +120,6 @@ static void catch_sigint(struct sigaction *old) {
    kernel already reported. */
 static void clear_interrupt(lua_State *L) {
   if (lua_gethook(L) == stop_hook) lua_sethook(L, NULL, 0, 0);
-  if (sigstate.interrupted) kernel_took_interrupt(L);
   sigstate.interrupted = 0;
 }
 
