@@ -2,43 +2,29 @@
 -- Today: loads real Fashion-MNIST images from Debian's dataset package,
 -- turns them into spike trains (rate coding), pushes them through a random
 -- spiking layer written with tensor ops, scores a nearest-class-mean readout
--- on held-out images, and saves the result as .npz that NumPy can read. Later issues grow this into train-and-deploy.
+-- on held-out images, and saves the result as .npz that NumPy can read.
 -- Usage: limpet examples/demo.lua [--quick]
 local lp = require "limpet"
 
 local quick = false
 for _, a in ipairs(arg or {}) do if a == "--quick" then quick = true end end
 
-local function read_idx_gz(path)
-  -- IDX files are gzip'd; limpet reads them through gzip -dc so the demo
-  -- needs nothing beyond the Debian package (the data-set issue adds a
-  -- native reader).
-  local f = io.popen("gzip -dc " .. path, "r")
-  if not f then return nil, "cannot run gzip on " .. path end
-  local data = f:read("a")
-  f:close()
-  return data
-end
-
-local root = "/usr/share/datasets/fashion-mnist/"
+-- images (n, 784) float32 in [0, 1] and labels 1..10 of the first n images
+-- of a split, read by lp.data's Fashion-MNIST reader
 local function load_split(split, n)
-  local raw, err = read_idx_gz(root .. split .. "-images-idx3-ubyte.gz")
-  if not raw or #raw < 16 then
-    io.stderr:write("demo: cannot read Fashion-MNIST (", tostring(err), "); install dataset-fashion-mnist\n")
+  local ds, err = lp.data.FashionMNIST { split = split }
+  if not ds then
+    io.stderr:write("demo: ", err, "\n")
     os.exit(1)
   end
-  local labels_raw = assert(read_idx_gz(root .. split .. "-labels-idx1-ubyte.gz"))
-  local total, rows, cols = string.unpack(">I4", raw, 5), string.unpack(">I4", raw, 9), string.unpack(">I4", raw, 13)
-  n = math.min(n, total)
-  local pixels = {}
-  for i = 1, n do pixels[i] = { raw:byte(16 + (i - 1) * rows * cols + 1, 16 + i * rows * cols) } end
-  -- images -> (n, 784) float32 in [0, 1]; labels 0..9 in the file are classes 1..10 here
-  return lp.tensor(pixels, "float32") / 255, lp.tensor({ labels_raw:byte(9, 8 + n) }, "int64") + 1, total
+  local images, labels = ds:tensors()
+  n = math.min(n, #ds)
+  return images:slice(1, 1, n):reshape(n, 784), labels:slice(1, 1, n), #ds
 end
 
 local n_train, n_test = quick and 500 or 5000, quick and 200 or 2000
 local x_train, y_train, total_train = load_split("train", n_train)
-local x_test, y_test, total_test = load_split("t10k", n_test)
+local x_test, y_test, total_test = load_split("test", n_test)
 print(("Fashion-MNIST: %d train / %d test images of 28x28 from Debian's package; using %d / %d")
   :format(total_train, total_test, n_train, n_test))
 
