@@ -11,8 +11,8 @@ CC       ?= cc
 
 DEB_PKGS := liblua5.4-dev lua5.4 lua-busted zlib1g-dev libusb-1.0-0-dev libhdf5-dev \
             libopenblas-openmp-dev libreadline-dev dataset-fashion-mnist pkg-config \
-            libjansson-dev
-PKGS     := openblas lua5.4 zlib hdf5 jansson
+            libjansson-dev libplplot-dev plplot-driver-cairo fonts-dejavu-core libpng-dev luarocks
+PKGS     := openblas lua5.4 zlib hdf5 jansson plplot libpng
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -48,7 +48,7 @@ LIBSO      := $(BUILD)/liblimpet.so
 LUAMOD     := $(BUILD)/lib/lua/5.4/limpet/core.so
 HOST       := $(BUILD)/examples/embed/host
 
-.PHONY: all test test-c test-lua check demo bench install clean deps
+.PHONY: all test test-c test-lua check demo bench install clean deps rock rock-install
 all: $(EXE) $(LIBA) $(LIBSO) $(LUAMOD) $(HOST) $(CTESTS) $(BUILD)/limpet.pc
 
 $(BUILD)/obj/%.o: %.c
@@ -120,16 +120,31 @@ bench: all
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/limpet \
-	  $(DESTDIR)$(PREFIX)/lib/lua/5.4/limpet $(DESTDIR)$(PREFIX)/share/lua/5.4
+	  $(DESTDIR)$(PREFIX)/lib/lua/5.4/limpet $(DESTDIR)$(PREFIX)/share/lua/5.4 $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(EXE) $(DESTDIR)$(PREFIX)/bin/limpet
+	install -m 644 lua/limpet.1 $(DESTDIR)$(PREFIX)/share/man/man1/limpet.1
 	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/liblimpet.a
 	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/liblimpet.so
 	install -m 755 $(LUAMOD) $(DESTDIR)$(PREFIX)/lib/lua/5.4/limpet/core.so
 	install -m 644 core/include/limpet/*.h lua/include/limpet/*.h $(DESTDIR)$(PREFIX)/include/limpet/
 	sed 's|^prefix=.*|prefix=$(PREFIX)|' $(BUILD)/limpet.pc > $(DESTDIR)$(PREFIX)/lib/pkgconfig/limpet.pc
-	cp -R stdlib/limpet $(DESTDIR)$(PREFIX)/share/lua/5.4/
-	for d in devices/*/; do [ -f $$d/init.lua ] && mkdir -p $(DESTDIR)$(PREFIX)/share/lua/5.4/limpet/$$(basename $$d) \
-	  && cp $$d*.lua $(DESTDIR)$(PREFIX)/share/lua/5.4/limpet/$$(basename $$d)/; done; true
+	$(call install_lua,$(DESTDIR)$(PREFIX)/share/lua/5.4)
+
+# The pure-Lua library into folder $(1): stdlib/limpet, and each chip's Lua
+# files as limpet/<chip>/.
+define install_lua
+	cp -R stdlib/limpet $(1)/
+	for d in devices/*/; do [ -f $$d/init.lua ] && mkdir -p $(1)/limpet/$$(basename $$d) \
+	  && cp $$d*.lua $(1)/limpet/$$(basename $$d)/; done; true
+endef
+
+# LuaRocks (`luarocks make` with limpet-0.1.0-1.rockspec): the C module, then
+# it and the Lua library into the rock tree's folders.
+rock: $(LUAMOD)
+rock-install: rock
+	install -d $(ROCK_LIBDIR)/limpet $(ROCK_LUADIR)
+	install -m 755 $(LUAMOD) $(ROCK_LIBDIR)/limpet/core.so
+	$(call install_lua,$(ROCK_LUADIR))
 
 clean:
 	rm -rf build

@@ -4,12 +4,12 @@
 ** sequences marked with the caller's array metatable, null -> the caller's
 ** sentinel, integers -> Lua integers, reals -> floats) and back (keys
 ** sorted, so output is deterministic), with the errors of limpet.json.
-**   json_decode(text, null, array_mt[, tensors]) -> value
+**   _json_decode(text, null, array_mt[, tensors]) -> value
 **     tensors: when the document is an object, a member whose value is a
 **     rectangular numeric array is returned as a float64 tensor, read by
 **     core's scanner (core/include/limpet/json.h says why).
-**   json_encode(value, null, array_mt[, indent]) -> text
-**   json_numbers(tensor) -> text    (the compact nested-array text)
+**   _json_encode(value, null, array_mt[, indent]) -> text
+**   _json_numbers(tensor) -> text    (the compact nested-array text)
 ** Errors: "bad argument #1 to 'decode' (<jansson's message> at position N)"
 ** (N: 1-based byte), "bad argument #1 to 'encode' (...)". Duplicate keys and
 ** text that is not UTF-8 are refused.
@@ -304,9 +304,9 @@ static int l_json_numbers(lua_State *L) {
 
 void lt_open_json(lua_State *L, int mod) {
   static const luaL_Reg fns[] = {
-    { "json_decode", l_json_decode },
-    { "json_encode", l_json_encode },
-    { "json_numbers", l_json_numbers },
+    { "_json_decode", l_json_decode },
+    { "_json_encode", l_json_encode },
+    { "_json_numbers", l_json_numbers },
     { NULL, NULL },
   };
   mod = lua_absindex(L, mod);

@@ -48,7 +48,7 @@ function json.encode(v, opts)
   elseif indent ~= nil and math.type(indent) ~= "integer" then
     error(("bad argument #2 to 'encode' (indent must be an integer or a string of spaces, got %s)"):format(type(indent)), 2)
   end
-  return core.json_encode(v, json.null, array_mt, indent)
+  return core._json_encode(v, json.null, array_mt, indent)
 end
 
 --- json.decode(text[, {tensors = true}]) -> value (null becomes json.null).
@@ -59,11 +59,11 @@ function json.decode(s, opts)
     error(("bad argument #1 to 'decode' (string expected, got %s)"):format(type(s)), 2)
   end
   opts = check_opts(opts, { tensors = true }, "decode")
-  return core.json_decode(s, json.null, array_mt, opts.tensors and true or false)
+  return core._json_decode(s, json.null, array_mt, opts.tensors and true or false)
 end
 
 --- json.numbers(tensor) -> the compact JSON text of a tensor as nested arrays
 --- (integers for integer dtypes; NaN/inf refused).
-json.numbers = core.json_numbers
+json.numbers = core._json_numbers
 
 return json
