@@ -10,8 +10,10 @@ PREFIX   ?= /usr/local
 CC       ?= cc
 
 DEB_PKGS := liblua5.4-dev lua5.4 lua-busted zlib1g-dev libusb-1.0-0-dev libhdf5-dev \
-            libopenblas-openmp-dev libreadline-dev dataset-fashion-mnist pkg-config
-PKGS     := openblas lua5.4 zlib hdf5
+            libopenblas-openmp-dev libreadline-dev dataset-fashion-mnist pkg-config \
+            libjansson-dev libplplot-dev plplot-driver-cairo fonts-dejavu-core libpng-dev luarocks \
+            libzip-dev
+PKGS     := openblas lua5.4 zlib hdf5 jansson plplot libpng libzip
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -47,7 +49,7 @@ LIBSO      := $(BUILD)/liblimpet.so
 LUAMOD     := $(BUILD)/lib/lua/5.4/limpet/core.so
 HOST       := $(BUILD)/examples/embed/host
 
-.PHONY: all test test-c test-lua check demo bench install clean deps
+.PHONY: all test test-c test-lua check demo bench install clean deps rock rock-install
 all: $(EXE) $(LIBA) $(LIBSO) $(LUAMOD) $(HOST) $(CTESTS) $(BUILD)/limpet.pc
 
 $(BUILD)/obj/%.o: %.c
@@ -77,7 +79,7 @@ $(BUILD)/tests/%: spec/c/%.c spec/c/check.h $(LIBCORE)
 	$(CC) $(CFLAGS_ALL) -Icore/src $(LDOPT) -o $@ $< $(LIBCORE) $(LIBS_CORE)
 $(BUILD)/limpet.pc: Makefile
 	@mkdir -p $(dir $@)
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: limpet\nDescription: spiking neural networks: C engine with embedded Lua\nVersion: 0.1.0\nRequires.private: lua5.4 openblas zlib hdf5\nCflags: -I$${includedir}\nLibs: -L$${libdir} -llimpet\nLibs.private: -fopenmp -lm -ldl\n' '$(PREFIX)' > $@
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: limpet\nDescription: spiking neural networks: C engine with embedded Lua\nVersion: 0.1.0\nRequires.private: lua5.4 openblas zlib hdf5 jansson plplot libpng libzip\nCflags: -I$${includedir}\nLibs: -L$${libdir} -llimpet\nLibs.private: -fopenmp -lm -ldl\n' '$(PREFIX)' > $@
 
 # Missing Debian packages are installed (as root, or through sudo).
 deps:
@@ -119,16 +121,31 @@ bench: all
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/limpet \
-	  $(DESTDIR)$(PREFIX)/lib/lua/5.4/limpet $(DESTDIR)$(PREFIX)/share/lua/5.4
+	  $(DESTDIR)$(PREFIX)/lib/lua/5.4/limpet $(DESTDIR)$(PREFIX)/share/lua/5.4 $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(EXE) $(DESTDIR)$(PREFIX)/bin/limpet
+	install -m 644 lua/limpet.1 $(DESTDIR)$(PREFIX)/share/man/man1/limpet.1
 	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/liblimpet.a
 	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/liblimpet.so
 	install -m 755 $(LUAMOD) $(DESTDIR)$(PREFIX)/lib/lua/5.4/limpet/core.so
 	install -m 644 core/include/limpet/*.h lua/include/limpet/*.h $(DESTDIR)$(PREFIX)/include/limpet/
 	sed 's|^prefix=.*|prefix=$(PREFIX)|' $(BUILD)/limpet.pc > $(DESTDIR)$(PREFIX)/lib/pkgconfig/limpet.pc
-	cp -R stdlib/limpet $(DESTDIR)$(PREFIX)/share/lua/5.4/
-	for d in devices/*/; do [ -f $$d/init.lua ] && mkdir -p $(DESTDIR)$(PREFIX)/share/lua/5.4/limpet/$$(basename $$d) \
-	  && cp $$d*.lua $(DESTDIR)$(PREFIX)/share/lua/5.4/limpet/$$(basename $$d)/; done; true
+	$(call install_lua,$(DESTDIR)$(PREFIX)/share/lua/5.4)
+
+# The pure-Lua library into folder $(1): stdlib/limpet, and each chip's Lua
+# files as limpet/<chip>/.
+define install_lua
+	cp -R stdlib/limpet $(1)/
+	for d in devices/*/; do [ -f $$d/init.lua ] && mkdir -p $(1)/limpet/$$(basename $$d) \
+	  && cp $$d*.lua $(1)/limpet/$$(basename $$d)/; done; true
+endef
+
+# LuaRocks (`luarocks make` with limpet-0.1.0-1.rockspec): the C module, then
+# it and the Lua library into the rock tree's folders.
+rock: $(LUAMOD)
+rock-install: rock
+	install -d $(ROCK_LIBDIR)/limpet $(ROCK_LUADIR)
+	install -m 755 $(LUAMOD) $(ROCK_LIBDIR)/limpet/core.so
+	$(call install_lua,$(ROCK_LUADIR))
 
 clean:
 	rm -rf build

@@ -109,7 +109,7 @@ static int l_save(lua_State *L) {
       if (!lt_totensor(L, -1))
         return luaL_argerror(L, 2, lua_pushfstring(L, "field '%s' holds a released tensor",
                                                    lua_tostring(L, -2)));
-      if (n == 0xFFFF) return luaL_argerror(L, 2, "more than 65535 arrays");
+      if (n == 0x7FFFFFFF) return luaL_argerror(L, 2, "more than 2^31 - 1 arrays");
       n++;
       lua_pop(L, 1);
     }

@@ -72,3 +72,30 @@ int main(void) {
     assert.are.equal("6\n", out)
   end)
 end)
+
+-- `luarocks make` (limpet-0.1.0-1.rockspec) into a fresh Lua 5.4 rock tree:
+-- a plain lua5.4 with that tree's paths then loads limpet, its C module and
+-- a chip's Lua files.
+describe("luarocks make", function()
+  if sanitized then
+    pending("skipped under sanitizers")
+    return
+  end
+  local _, has = run("command -v luarocks")
+  if has ~= 0 then
+    pending("skipped: luarocks is not installed (`make deps` installs it)")
+    return
+  end
+  it("installs a working require 'limpet' into a rock tree", function()
+    local tree = os.tmpname()
+    os.remove(tree)
+    local out, code = run(("luarocks --lua-version=5.4 make --tree=%s limpet-0.1.0-1.rockspec"):format(tree))
+    assert.are.equal(0, code, out)
+    local got, rc = run(("eval \"$(luarocks --lua-version=5.4 --tree=%s path)\" && cd / && lua5.4 -e "
+      .. "'local lp = require \"limpet\"; print(lp.version, lp.ones(2, 3):sum():item(), "
+      .. "package.searchpath(\"limpet.core\", package.cpath) ~= nil, lp.xylo.audio2 ~= nil)'"):format(tree))
+    run("rm -rf " .. tree)
+    assert.are.equal(0, rc, got)
+    assert.matches("^0%.1%.0\t6%.0\ttrue\ttrue\n$", got)
+  end)
+end)
