@@ -28,13 +28,30 @@ static lp_figure *checkfig(lua_State *L) {
   return b->f;
 }
 
-/* A float64 contiguous copy of arg (tensor or list of numbers); pushes the
-   tensor that owns the data (keep it on the stack while the data is used). */
+/* A float64 contiguous copy of arg (tensor or list of numbers; a list is
+   read as doubles, never through float32); pushes the tensor that owns the
+   data (keep it on the stack while the data is used). */
 static const double *doubles(lua_State *L, int arg, int64_t *n) {
-  lp_tensor *t = lt_checktensorlike(L, arg);
   lp_tensor *c = NULL;
-  lp_status st = lp_tensor_astype(lt_ctx(L), t, LP_F64, &c);
-  lp_tensor_release(t);
+  lp_status st;
+  if (lua_type(L, arg) == LUA_TTABLE) {
+    int64_t len = (int64_t)lua_rawlen(L, arg);
+    st = lp_tensor_empty(lt_ctx(L), LP_F64, 1, &len, &c);
+    if (st != LP_OK) lt_raise(L, st);
+    lt_pushtensor(L, c);
+    double *d = lp_tensor_data(c);
+    for (int64_t i = 0; i < len; i++) {
+      lua_rawgeti(L, arg, (lua_Integer)i + 1);
+      int isnum;
+      d[i] = lua_tonumberx(L, -1, &isnum);
+      lua_pop(L, 1);
+      if (!isnum) luaL_argerror(L, arg, lua_pushfstring(L, "element %d is not a number", (int)i + 1));
+    }
+    *n = len;
+    return d;
+  }
+  lp_tensor *t = lt_checktensor(L, arg);
+  st = lp_tensor_astype(lt_ctx(L), t, LP_F64, &c);
   if (st != LP_OK) lt_raise(L, st);
   lt_pushtensor(L, c);
   *n = lp_tensor_numel(c);

@@ -60,13 +60,30 @@ local function check_color(c, fname, k)
   return c
 end
 
+-- An axis range from the finite extremes lo, hi (lo = math.huge when there are
+-- none): kept within ±1e300 so that padding and PLplot's arithmetic stay finite.
+local BIG = 1e300
 local function finite_range(lo, hi)
   if lo == math.huge then return 0, 1 end
+  lo, hi = math.max(-BIG, math.min(BIG, lo)), math.max(-BIG, math.min(BIG, hi))
   if hi <= lo then
     local pad = math.max(math.abs(hi) * 0.05, 0.5)
     return lo - pad, hi + pad
   end
   return lo, hi
+end
+
+-- lo, hi widened by frac of their span on each side, without overflow.
+local function pad_range(lo, hi, frac)
+  local p = hi * frac - lo * frac
+  return lo - p, hi + p
+end
+
+-- A value clamped into a band around the window (PLplot clips what lies
+-- outside; the band keeps coordinates finite and small enough to convert).
+local function into(v, lo, hi)
+  local span = hi * 0.5 - lo * 0.5
+  return math.max(lo - span, math.min(hi + span, v))
 end
 
 -- min and max of the finite values of a float64 tensor (or nil, nil)
@@ -196,7 +213,7 @@ K.traces = {
     local span = 0
     for c = 1, C do
       local lo, hi = finite_minmax(x:slice(2, c, c):reshape(-1))
-      if lo and hi > lo then span = math.max(span, hi - lo) end
+      if lo and hi > lo then span = math.max(span, math.min(hi * 0.5 - lo * 0.5, BIG / 4) * 2) end
     end
     local stagger = o.stagger or (span > 0 and span * 1.1 or 1)
     local lo, hi, bad = finite_minmax(x + core.arange(0, C, "float64") * stagger)
@@ -209,9 +226,9 @@ K.traces = {
       end
     end
     ylo, yhi = finite_range(ylo, yhi)
-    local pad = (yhi - ylo) * 0.05
+    ylo, yhi = pad_range(ylo, yhi, 0.05)
     local t0, t1 = finite_range(t:numel() > 0 and t[1] or 0, t:numel() > 0 and t[T] or 1)
-    local area = axes(F, viewport(), { t0, t1, ylo - pad, yhi + pad }, o, nil, nil, o.__xlabel, nil)
+    local area = axes(F, viewport(), { t0, t1, ylo, yhi }, o, nil, nil, o.__xlabel, nil)
     F:width(1.5)
     for c = 1, C do
       ink(F, PALETTE[(c - 1) % #PALETTE + 1])
@@ -221,12 +238,13 @@ K.traces = {
       local xs, ys = {}, {}
       local function flush() if #xs > 1 then F:line(xs, ys) elseif #xs == 1 then F:points(xs, ys, 0.5) end xs, ys = {}, {} end
       for i = 1, T do
-        if good[i] then xs[#xs + 1] = tt[i]; ys[#ys + 1] = yt[i] else flush() end
+        if good[i] then xs[#xs + 1] = tt[i]; ys[#ys + 1] = into(yt[i], ylo, yhi) else flush() end
       end
       flush()
       if d.th then
         F:dashed(true)
-        F:line({ t0, t1 }, { d.th[c] + (c - 1) * stagger, d.th[c] + (c - 1) * stagger })
+        local y = into(d.th[c] + (c - 1) * stagger, ylo, yhi)
+        F:line({ t0, t1 }, { y, y })
         F:dashed(false)
       end
       if o.labels and o.labels[c] then
@@ -349,8 +367,7 @@ K.curve = {
     end
     local function padded(r)
       local lo, hi = finite_range(r[1], r[2])
-      local p = (hi - lo) * 0.05
-      return lo - p, hi + p
+      return pad_range(lo, hi, 0.05)
     end
     local vp = viewport(has_right)
     vp.vy1 = 0.80                                   -- room for the legend row above
@@ -360,12 +377,12 @@ K.curve = {
       has_right and "binstv" or "bcinstv", "epoch", has_right and (o.ylabel or "loss") or o.ylabel)
     if o.title then ink(F); F:mtext("t", 3.4, 0.5, 0.5, o.title) end
     local rlo, rhi = padded(rng.r)
-    local function draw_series(j, k)
+    local function draw_series(j, k, ylo_, yhi_)
       local xs, ys = {}, {}
       local function flush() if #xs > 1 then F:line(xs, ys) end if #xs >= 1 then F:points(xs, ys, 0.6) end xs, ys = {}, {} end
       for i = 1, n do
         local v = d.named[k][i]
-        if v and v == v and math.abs(v) ~= math.huge then xs[#xs + 1] = i; ys[#ys + 1] = v else flush() end
+        if v and v == v and math.abs(v) ~= math.huge then xs[#xs + 1] = i; ys[#ys + 1] = into(v, ylo_, yhi_) else flush() end
       end
       flush()
       -- legend: one row above the data area, an entry per series in its colour
@@ -373,7 +390,7 @@ K.curve = {
     end
     F:width(2)
     for j, k in ipairs(d.names) do
-      if not d.right[k] then ink(F, PALETTE[(j - 1) % #PALETTE + 1]); draw_series(j, k) end
+      if not d.right[k] then ink(F, PALETTE[(j - 1) % #PALETTE + 1]); draw_series(j, k, llo, lhi) end
     end
     if has_right then
       F:width(1)
@@ -381,7 +398,7 @@ K.curve = {
       F:mtext("r", 4.5, 0.5, 0.5, o.ylabel_right or "accuracy")
       F:width(2)
       for j, k in ipairs(d.names) do
-        if d.right[k] then ink(F, PALETTE[(j - 1) % #PALETTE + 1]); draw_series(j, k) end
+        if d.right[k] then ink(F, PALETTE[(j - 1) % #PALETTE + 1]); draw_series(j, k, rlo, rhi) end
       end
     end
     F:width(1)
