@@ -207,6 +207,10 @@ lp_status lp_npz_write(lp_ctx *ctx, const char *path, int n, const char *const *
   lp_status st = lp_io_tmp_open(ctx, path, &probe);
   if (st != LP_OK) return st;
   lp_io_tmp_abort(ctx, &probe);
+  struct stat sb;
+  if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+    return lp_ctx_error(ctx, LP_EIO, 0, "cannot write '%s': %s", path, strerror(EISDIR));
+
   if (n == 0) {   /* libzip writes no file for an empty archive; NumPy writes the end record alone */
     static const unsigned char eocd[22] = { 'P', 'K', 5, 6 };
     lp_io_tmp f;
@@ -234,6 +238,11 @@ lp_status lp_npz_write(lp_ctx *ctx, const char *path, int n, const char *const *
     if (!entry || !s) { free(entry); free(s); st = lp_ctx_error(ctx, LP_ENOMEM, 0, "not enough memory writing '%s'", path); goto fail; }
     memcpy(entry, names[i], len);
     memcpy(entry + len, ".npy", 5);
+    if (zip_name_locate(za, entry, 0) >= 0) {   /* an archive cannot hold both */
+      free(entry); free(s);
+      st = lp_ctx_error(ctx, LP_EARG, 0, "'%s': duplicate array name '%s'", path, names[i]);
+      goto fail;
+    }
     zip_error_init(&s->err);
     if ((st = lp_tensor_contiguous(ctx, ts[i], &s->t)) != LP_OK) { free(entry); free(s); goto fail; }
     s->hlen = lp_npy_header(s->t, s->head, sizeof s->head);
@@ -245,7 +254,7 @@ lp_status lp_npz_write(lp_ctx *ctx, const char *path, int n, const char *const *
     }
     zip_source_t *src = zip_source_function(za, npysrc_cb, s);
     if (!src) { lp_tensor_release(s->t); free(entry); free(s); st = write_error(ctx, path, zip_get_error(za)); goto fail; }
-    zip_int64_t idx = zip_file_add(za, entry, src, ZIP_FL_ENC_UTF_8 | ZIP_FL_OVERWRITE);
+    zip_int64_t idx = zip_file_add(za, entry, src, ZIP_FL_ENC_UTF_8);
     free(entry);
     if (idx < 0) { zip_source_free(src); st = write_error(ctx, path, zip_get_error(za)); goto fail; }
     if (zip_set_file_compression(za, (zip_uint64_t)idx, compress ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 0) != 0) {

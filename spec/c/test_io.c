@@ -423,21 +423,15 @@ static void expect_npz_error(const char *path, lp_status want, const char *msg) 
   CHECK(lp_ctx_bytes_live(ctx) == before);
 }
 
-static void test_npz_errors(void) {
-  expect_npz_error(FX "bad_crc.npz", LP_EFORMAT,
-                   "'" FX "bad_crc.npz' at offset 0: CRC mismatch in entry 'a.npy' "
-                   "(stored 9608e34b, computed 172d866c)");
+static void test_npz_errors(void) {      /* libzip's words, naming the file and entry */
+  expect_npz_error(FX "bad_crc.npz", LP_EFORMAT, "'" FX "bad_crc.npz' entry 'a.npy': CRC error");
   expect_npz_error(FX "bad_sig.npz", LP_EFORMAT,
-                   "'" FX "bad_sig.npz' at offset 0: bad local header signature for entry 'a.npy'");
+                   "'" FX "bad_sig.npz': not a valid zip archive (Not a zip archive)");
   expect_npz_error(FX "truncated.npz", LP_EFORMAT,
-                   "'" FX "truncated.npz' at offset 767: no end of central directory record "
-                   "(truncated, or not a zip archive)");
-  expect_npz_error(FX "f8.npy", LP_EFORMAT,
-                   "'" FX "f8.npy' at offset 176: no end of central directory record "
-                   "(truncated, or not a zip archive)");
+                   "'" FX "truncated.npz': not a valid zip archive (Not a zip archive)");
+  expect_npz_error(FX "f8.npy", LP_EFORMAT, "'" FX "f8.npy': not a valid zip archive (Not a zip archive)");
   expect_npz_error(FX "bad_deflate.npz", LP_EFORMAT,
-                   "'" FX "bad_deflate.npz' at offset 201: corrupt deflate data in entry 'b.npy' "
-                   "(invalid block type)");
+                   "'" FX "bad_deflate.npz' entry 'b.npy': Zlib error: data error");
   expect_npz_error(FX "nope.npz", LP_EIO,
                    "cannot open '" FX "nope.npz': No such file or directory");
 }
