@@ -224,23 +224,30 @@ static void lut_init(jsvd_lut *L) {
   }
 }
 
-/* Row of the table for a, b, c >= 0 (b != 0). */
+/* Row of the table for a, b, c >= 0 (b != 0): the count of table rows that
+   pass the reference's test. Both tests are monotone along the table (tan 2θ
+   grows over the low rows, cot 2θ falls over the high ones), so the rows that
+   pass are a prefix and the count is found by bisection. */
 static int lut_row(const jsvd_lut *L, int64_t a, int64_t b, int64_t c) {
-  int64_t d = iabs64(a - c), b2 = 2 * b;
-  int row, i;
+  const int64_t d = iabs64(a - c), b2 = 2 * b, one = (int64_t)1 << NUM_BITS;
+  int lo, hi;
   if (a == c) return NUM_ANGLES - 1;
   if (b2 <= d) {
-    /* count the low rows with tan(2θ)·|a−c| <= |2b|·2^16 */
-    row = 0;
-    for (i = 0; i < L->nlow; i++) row += L->tan2[i] * d <= b2 * ((int64_t)1 << NUM_BITS);
-    if (row >= L->nlow) row = L->nlow - 1;
-  } else {
-    /* the low rows count as matches; then the high rows with cot(2θ)·|2b| >= |a−c|·2^16 */
-    row = L->nlow;
-    for (i = L->nlow; i < NUM_ANGLES; i++) row += L->cot2[i] * b2 >= d * ((int64_t)1 << NUM_BITS);
-    if (row == NUM_ANGLES) row = NUM_ANGLES - 1;
+    /* low rows with tan(2θ)·|a−c| <= |2b|·2^16 */
+    lo = 0; hi = L->nlow;                 /* the answer is in [lo, hi] */
+    while (lo < hi) {
+      int mid = (lo + hi) / 2;
+      if (L->tan2[mid] * d <= b2 * one) lo = mid + 1; else hi = mid;
+    }
+    return lo >= L->nlow ? L->nlow - 1 : lo;
   }
-  return row;
+  /* every low row counts; then the high rows with cot(2θ)·|2b| >= |a−c|·2^16 */
+  lo = L->nlow; hi = NUM_ANGLES;
+  while (lo < hi) {
+    int mid = (lo + hi) / 2;
+    if (L->cot2[mid] * b2 >= d * one) lo = mid + 1; else hi = mid;
+  }
+  return lo == NUM_ANGLES ? NUM_ANGLES - 1 : lo;
 }
 
 static lp_status jsvd_run(lp_ctx *ctx, const jsvd_lut *L, const int64_t C[9], int64_t Rout[9],
