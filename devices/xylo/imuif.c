@@ -648,6 +648,7 @@ lp_status lp_imuif_run(lp_ctx *ctx, const lp_imuif_params *p, const lp_tensor *x
       memcpy(c, state, sizeof c);
       rot_init(&rs);
       for (t = 0; t < T && st == LP_OK; t++) {
+        if ((t & 0xFFFF) == 0xFFFF && lp_ctx_interrupted(ctx)) { st = lp_ctx_check_interrupt(ctx); break; }
         if (cov_step(c, xs + 3 * t, k, lim)) { st = cov_overflow(ctx, k); break; }
         if (t % p->sah_period == 0) for (i = 0; i < 9; i++) held[i] = c[i] >> k;
         if (cv) memcpy(cv + 9 * t, held, sizeof held);
@@ -659,6 +660,7 @@ lp_status lp_imuif_run(lp_ctx *ctx, const lp_imuif_params *p, const lp_tensor *x
     for (f = 0; f < nf && st == LP_OK; f++) {
       int64_t *zf = record ? (int64_t *)lp_tensor_data(out->filtered) + b * T * nf + f : z;
       int64_t zs = record ? nf : 1;
+      if (lp_ctx_interrupted(ctx)) { st = lp_ctx_check_interrupt(ctx); break; }
       st = filter_channel(ctx, sig + p->chan[f], 3, T, &p->filt[f], 1, zf, zs, f);
       if (st != LP_OK) break;
       if (p->select_iaf_output) encode_iaf_channel(zf, zs, T, p->threshold[f], spk + f, nf);
