@@ -13,7 +13,7 @@ DEB_PKGS := liblua5.4-dev lua5.4 lua-busted zlib1g-dev libusb-1.0-0-dev libhdf5-
             libopenblas-openmp-dev libreadline-dev dataset-fashion-mnist pkg-config \
             libjansson-dev libplplot-dev plplot-driver-cairo fonts-dejavu-core libpng-dev luarocks \
             libzip-dev
-PKGS     := openblas lua5.4 zlib hdf5 jansson plplot libpng libzip
+PKGS     := openblas lua5.4 zlib hdf5 jansson plplot libpng libzip libusb-1.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -79,7 +79,7 @@ $(BUILD)/tests/%: spec/c/%.c spec/c/check.h $(LIBCORE)
 	$(CC) $(CFLAGS_ALL) -Icore/src $(LDOPT) -o $@ $< $(LIBCORE) $(LIBS_CORE)
 $(BUILD)/limpet.pc: Makefile
 	@mkdir -p $(dir $@)
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: limpet\nDescription: spiking neural networks: C engine with embedded Lua\nVersion: 0.1.0\nRequires.private: lua5.4 openblas zlib hdf5 jansson plplot libpng libzip\nCflags: -I$${includedir}\nLibs: -L$${libdir} -llimpet\nLibs.private: -fopenmp -lm -ldl\n' '$(PREFIX)' > $@
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: limpet\nDescription: spiking neural networks: C engine with embedded Lua\nVersion: 0.1.0\nRequires.private: lua5.4 openblas zlib hdf5 jansson plplot libpng libzip\nCflags: -I$${includedir}\nLibs: -L$${libdir} -llimpet\nLibs.private: -fopenmp -lm -ldl -lusb-1.0\n' '$(PREFIX)' > $@
 
 # Missing Debian packages are installed (as root, or through sudo).
 deps:
@@ -113,6 +113,7 @@ demo: deps
 	$(EXE) examples/spiking_regression.lua --quick
 	$(EXE) examples/xylo_deploy.lua --quick
 	$(EXE) examples/fashion_mnist_snn.lua --quick --out $(BUILD)
+	$(EXE) examples/xylo_imu.lua --quick --out $(BUILD)
 
 # `make bench QUICK=1`: fewer repetitions (under a minute).
 bench: all
