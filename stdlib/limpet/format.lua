@@ -1,9 +1,11 @@
 -- stdlib/limpet/format.lua -- pretty-printing of tensors and tables.
 -- Owns: `lp.format(value, opts)` (NumPy-like tensor text: aligned columns,
 -- a common float format, summarised middles for large tensors; tables
--- recursively with sorted keys, cycles and a depth limit), `t:show()`'s text
--- and the REPL's result printing. Not here: `tostring(t)` (the short
--- `limpet.Tensor(f32, (3, 4))` of lua/l_tensor.c), the REPL loop (repl.lua).
+-- recursively with sorted keys, cycles and a depth limit; module tables
+-- such as `lp.nn` as a short summary), `t:show()`'s and `tostring(t)`'s
+-- text and the REPL's result printing. Not here: the one-line
+-- `limpet.Tensor(f32, (3, 4))` (t:brief(), lua/l_tensor.c), the REPL loop
+-- (repl.lua).
 -- Uses only the public tensor API: t.shape, t.dtype, t:dim(), t:numel(),
 -- t:totable(), t:slice(), t[i].
 --
@@ -209,7 +211,7 @@ end
 
 function M._tensor(t, o)
   local shape = t.shape
-  if shape == nil then return tostring(t) end          -- released
+  if shape == nil then return t:brief() end            -- released
   local dtype, nd, numel = t.dtype, #shape, t:numel()
   local tail = ", dtype=" .. dtype .. ", shape=" .. shape_str(shape) .. ")"
   if nd == 0 then
@@ -292,7 +294,7 @@ function value_str(v, o, depth, seen, indent)
   if is_tensor(v) then
     local shape = v.shape
     if shape and #shape <= 1 and v:numel() <= 16 then return M._tensor(v, o) end
-    return tostring(v)
+    return v:brief()
   end
   if math.type(v) == "integer" then return ("%d"):format(v) end
   return tostring(v)
@@ -304,6 +306,13 @@ function M.format(v, opts)
   local o = options("format", 2, opts)
   if is_tensor(v) then return M._tensor(v, o) end
   return value_str(v, o, 1, {}, "")
+end
+
+--- format.tostring(t) -> string: tostring(t) of a tensor (the values with
+--- the session's defaults; summarised with `...` beyond `threshold`
+--- elements, as NumPy's print).
+function M.tostring(t)
+  return M._tensor(t, M.defaults)
 end
 
 --- format.show(value, opts): print format(value, opts).

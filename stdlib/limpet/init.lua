@@ -9,8 +9,16 @@ for k, v in pairs(core) do lp[k] = v end
 lp.core = core
 lp.version = core.version
 
--- Tensor methods written in Lua join the C ones.
-require "limpet.tensor"
+-- Tensor methods written in Lua join the C ones, and are module functions
+-- too (lp.diff(t) == t:diff()), as the C ones are.
+local T = require "limpet.tensor"
+for _, name in ipairs { "ptp", "count_nonzero", "diff", "clip", "deg2rad", "rad2deg", "average" } do
+  local m = T[name]
+  lp[name] = function(t, ...)
+    if not core.is_tensor(t) then t = core.tensor(t) end
+    return m(t, ...)
+  end
+end
 
 -- Sub-libraries load on first touch so `require "limpet"` stays fast.
 local lazy = {
