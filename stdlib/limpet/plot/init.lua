@@ -61,7 +61,30 @@ function Png:rect(x, y, w, h, c)        -- pixel rectangle [x, x+w) × [y, y+h),
     end
   end
 end
+-- The part of segment a-b inside [lo_x, hi_x] x [lo_y, hi_y] (Liang-Barsky),
+-- or nil: Bresenham then walks only pixels near the canvas, however far off
+-- it the ends are.
+local function clip_segment(xa, ya, xb, yb, lox, loy, hix, hiy)
+  local t0, t1, dx, dy = 0, 1, xb - xa, yb - ya
+  for _, pq in ipairs { { -dx, xa - lox }, { dx, hix - xa }, { -dy, ya - loy }, { dy, hiy - ya } } do
+    local p, q = pq[1], pq[2]
+    if p == 0 then
+      if q < 0 then return nil end
+    else
+      local r = q / p
+      if p < 0 then if r > t1 then return nil elseif r > t0 then t0 = r end
+      else if r < t0 then return nil elseif r < t1 then t1 = r end end
+    end
+  end
+  return xa + t0 * dx, ya + t0 * dy, xa + t1 * dx, ya + t1 * dy
+end
+
 function Png:line(xa, ya, xb, yb, c)     -- Bresenham, 1 px
+  for _, v in ipairs { xa, ya, xb, yb } do
+    if v ~= v or v == math.huge or v == -math.huge then return end
+  end
+  xa, ya, xb, yb = clip_segment(xa, ya, xb, yb, -2, -2, self.w + 1, self.h + 1)
+  if not xa then return end
   xa, ya, xb, yb = math.floor(xa + 0.5), math.floor(ya + 0.5), math.floor(xb + 0.5), math.floor(yb + 0.5)
   local dx, dy = math.abs(xb - xa), -math.abs(yb - ya)
   local sx, sy = xa < xb and 1 or -1, ya < yb and 1 or -1
@@ -146,7 +169,12 @@ end
 
 -- ---- axes --------------------------------------------------------------------
 
+local function finite(v) return v == v and v ~= math.huge and v ~= -math.huge end
+
+-- Round tick positions covering [lo, hi]; none for a range that is not
+-- finite or too narrow to step through (never loops forever).
 local function nice_ticks(lo, hi, target)
+  if not (finite(lo) and finite(hi)) then return {} end
   if hi <= lo then hi = lo + 1 end
   local raw = (hi - lo) / (target or 5)
   local mag = 10 ^ math.floor(math.log(raw, 10))
@@ -154,8 +182,9 @@ local function nice_ticks(lo, hi, target)
   for _, m in ipairs { 1, 2, 2.5, 5, 10 } do
     if m * mag >= raw then step = m * mag; break end
   end
+  if not (finite(step) and step > 0) or lo + step == lo then return { lo, hi } end
   local ticks, v = {}, math.ceil(lo / step - 1e-9) * step
-  while v <= hi + step * 1e-9 do
+  while v <= hi + step * 1e-9 and #ticks < 100 do
     ticks[#ticks + 1] = math.abs(v) < step * 1e-9 and 0 or v
     v = v + step
   end
@@ -183,6 +212,13 @@ local function figure(fmt, o, xr, yr, fname)
   function fig.X(x) return fig.x0 + (x - xr[1]) / (xr[2] - xr[1]) * (fig.x1 - fig.x0) end
   function fig.Y(y) return fig.y1 - (y - yr[1]) / (yr[2] - yr[1]) * (fig.y1 - fig.y0) end
   return fig
+end
+
+-- A value held inside the figure's y range (+-inf at the frame's edges).
+local function clip_y(fig, v)
+  if v > fig.yr[2] then return fig.yr[2] end
+  if v < fig.yr[1] then return fig.yr[1] end
+  return v
 end
 
 local function axes(fig, o, opts)
@@ -298,7 +334,7 @@ function P.traces(data, path, opts)
   local span = 0
   for _, c in ipairs(chans) do
     local lo, hi = math.huge, -math.huge
-    for _, v in ipairs(c) do if v == v then lo = math.min(lo, v); hi = math.max(hi, v) end end
+    for _, v in ipairs(c) do if finite(v) then lo = math.min(lo, v); hi = math.max(hi, v) end end
     if hi > lo then span = math.max(span, hi - lo) end
   end
   local stagger = o.stagger or (span > 0 and span * 1.1 or 1)
@@ -307,7 +343,7 @@ function P.traces(data, path, opts)
     for i, v in ipairs(c) do
       local y = v + (k - 1) * stagger
       c[i] = y
-      if y == y then ylo = math.min(ylo, y); yhi = math.max(yhi, y) end
+      if finite(y) then ylo = math.min(ylo, y); yhi = math.max(yhi, y) end
     end
   end
   if ylo == math.huge then ylo, yhi = 0, 1 end
@@ -315,8 +351,8 @@ function P.traces(data, path, opts)
   local fig = figure(fmt, o, { ts[1] or 0, ts[#ts] or 1 }, { ylo - pad, yhi + pad }, F)
   for k, c in ipairs(chans) do
     local xs, ys = {}, {}
-    for i, v in ipairs(c) do
-      if v == v then xs[#xs + 1] = fig.X(ts[i]); ys[#ys + 1] = fig.Y(v) end
+    for i, v in ipairs(c) do        -- +-inf drawn at the frame's edge, NaN left out
+      if v == v then xs[#xs + 1] = fig.X(ts[i]); ys[#ys + 1] = fig.Y(clip_y(fig, v)) end
     end
     fig.cv:polyline(xs, ys, PALETTE[(k - 1) % #PALETTE + 1])
   end
@@ -328,7 +364,8 @@ end
 
 -- plot.histogram(values (tensor or list), path[, {bins = 20, range = {lo, hi},
 -- title, xlabel, ylabel, width, height}]): counts of values in equal bins
--- (the last bin closed); NaNs ignored. info.counts holds the bin counts.
+-- (the last bin closed); NaNs and infinities ignored. info.counts holds
+-- the bin counts.
 function P.histogram(values, path, opts)
   local F = "histogram"
   local fmt = format_of(path, F)
@@ -339,9 +376,13 @@ function P.histogram(values, path, opts)
   else argerror(F, 1, "expected a tensor or a list of numbers, got " .. type(values)) end
   local bins = o.bins or 20
   if math.type(bins) ~= "integer" or bins < 1 then argerror(F, 3, "field 'bins' must be a positive integer") end
-  if v:numel() > 0 then v = v[v:isnan():logical_not()] end
+  if v:numel() > 0 then v = v[v:isfinite()] end
   local lo, hi
-  if o.range then lo, hi = o.range[1], o.range[2]
+  if o.range then
+    lo, hi = o.range[1], o.range[2]
+    if type(lo) ~= "number" or type(hi) ~= "number" or not (finite(lo) and finite(hi)) then
+      argerror(F, 3, "field 'range' must be two finite numbers")
+    end
   elseif v:numel() > 0 then lo, hi = v:min():item(), v:max():item()
   else lo, hi = 0, 1 end
   if hi <= lo then hi = lo + 1; lo = lo - 0 end
@@ -379,6 +420,8 @@ end
 -- plot.curve(series, path[, {title, xlabel, ylabel, width, height}]): one line
 -- per named series. series: {name = values (list or tensor), ...} or a
 -- history list {{loss = , accuracy = , ...}, ...} (one entry per epoch).
+-- The y range covers the finite values; +-inf is drawn at the frame's top
+-- or bottom edge (a diverged run), NaN is left out.
 function P.curve(series, path, opts)
   local F = "curve"
   local fmt = format_of(path, F)
@@ -407,7 +450,7 @@ function P.curve(series, path, opts)
     local s = named[k]
     for i, v in pairs(s) do
       n = math.max(n, i)
-      if v == v then ylo = math.min(ylo, v); yhi = math.max(yhi, v) end
+      if finite(v) then ylo = math.min(ylo, v); yhi = math.max(yhi, v) end
     end
   end
   if ylo == math.huge then ylo, yhi = 0, 1 end
@@ -417,8 +460,8 @@ function P.curve(series, path, opts)
   for j, k in ipairs(names) do
     local xs, ys = {}, {}
     for i = 1, n do
-      local v = named[k][i]
-      if v and v == v then xs[#xs + 1] = fig.X(i); ys[#ys + 1] = fig.Y(v) end
+      local v = named[k][i]     -- +-inf (a diverged run) drawn at the frame's edge, NaN left out
+      if v and v == v then xs[#xs + 1] = fig.X(i); ys[#ys + 1] = fig.Y(clip_y(fig, v)) end
     end
     local col = PALETTE[(j - 1) % #PALETTE + 1]
     fig.cv:polyline(xs, ys, col)
