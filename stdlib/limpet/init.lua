@@ -33,7 +33,13 @@ for _, name in ipairs { "nn", "optim", "loss", "train", "data", "plot", "autogra
   lazy[name] = function() return require("limpet." .. name) end
 end
 
+local lazy_names = {}
+for k in pairs(lazy) do lazy_names[#lazy_names + 1] = k end
+table.sort(lazy_names)
+
 return setmetatable(lp, {
+  -- the names that load on first touch, for the REPL's Tab and printing
+  __complete = lazy_names,
   __index = function(t, k)
     local load = lazy[k]
     if not load then return nil end
