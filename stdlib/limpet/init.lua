@@ -27,6 +27,9 @@ local lazy = {
 }
 lazy.TSContinuous = function() return require "limpet.timeseries.continuous" end
 lazy.TSEvent = function() return require "limpet.timeseries.event" end
+lazy.timeseries = function() return require "limpet.timeseries" end
+lazy.load_ts_from_file = function() return require("limpet.timeseries").load_ts_from_file end
+lazy.TSDictOnDisk = function() return require("limpet.timeseries").TSDictOnDisk end
 local function chip(name) return function() return require("limpet." .. name) end end
 lazy.xylo, lazy.dynapse2 = chip "xylo", chip "dynapse2"
 for _, name in ipairs { "nn", "optim", "loss", "train", "data", "plot", "autograd", "graph" } do
