@@ -25,6 +25,7 @@
 **   t:where(cond, other) == lp.where(cond, t, other)
 **   t:sum([dim[, keepdim]]) mean max min argmax argmin prod all any median
 **     nansum nanmean nanmax nanmin logsumexp
+**   t:quantile(q[, dim[, keepdim]]) (q in [0, 1]) t:percentile(p, ...)  (NumPy, 'linear')
 **   t:cumsum([dim]) cumprod cummax cummin                  (no dim: over the
 **     flattened tensor, NumPy)
 **   t:var([dim[, keepdim[, ddof]]]) t:std(...)             (ddof defaults to 0, NumPy)
@@ -331,6 +332,25 @@ REDUCE_FN(nanmax, LP_NANMAX)
 REDUCE_FN(nanmin, LP_NANMIN)
 REDUCE_FN(logsumexp, LP_LOGSUMEXP)
 
+/* t:quantile(q[, dim[, keepdim]]), q in [0, 1]; t:percentile(p, ...), p in
+   [0, 100] (NumPy's quantile / percentile, 'linear' method). */
+static int do_quantile(lua_State *L, double scale) {
+  lp_tensor *a = check_operand(L, 1);
+  double q = luaL_checknumber(L, 2) * scale;
+  int dim = lt_optdim(L, 3, lp_tensor_ndim(a), -1);
+  int keepdim = lua_toboolean(L, 4);
+  lt_Box *r;
+  lp_status st;
+  luaL_argcheck(L, q >= 0 && q <= 1, 2, scale == 1 ? "quantile must be in [0, 1]" : "percentile must be in [0, 100]");
+  r = lt_newbox(L);
+  st = lp_ag_quantile(lt_ctx(L), a, q, dim, keepdim, &r->t);
+  if (st != LP_OK) return lt_raise(L, st);
+  lt_account(L);
+  return 1;
+}
+static int o_quantile(lua_State *L) { return do_quantile(L, 1); }
+static int o_percentile(lua_State *L) { return do_quantile(L, 0.01); }
+
 /* ---- cumulative scans ----------------------------------------------------------- */
 static int do_scan(lua_State *L, lp_scanop op) {
   lp_ctx *ctx = lt_ctx(L);
@@ -397,7 +417,8 @@ static int o_dot(lua_State *L) { return do_product(L, lp_ag_dot); }
   {"all", o_all}, {"any", o_any}, {"median", o_median}, {"nansum", o_nansum},         \
   {"nanmean", o_nanmean}, {"nanmax", o_nanmax}, {"nanmin", o_nanmin},                 \
   {"logsumexp", o_logsumexp}, {"cumsum", o_cumsum}, {"cumprod", o_cumprod},           \
-  {"cummax", o_cummax}, {"cummin", o_cummin},                                         \
+  {"cummax", o_cummax}, {"cummin", o_cummin}, {"quantile", o_quantile},               \
+  {"percentile", o_percentile},                                                       \
   {"floor_divide", o_floor_divide}, {"arctan2", o_arctan2}, {"atan2", o_arctan2},     \
   {"hypot", o_hypot}, {"isfinite", o_isfinite},                                       \
   {"sin", o_sin}, {"cos", o_cos}, {"tan", o_tan}, {"arcsin", o_arcsin},               \

@@ -14,7 +14,8 @@
 **     gradient is zero; mod passes the gradient to a unchanged and
 **     -floor(a/b) to b.
 **   - median passes the gradient to the middle element of each line (half
-**     to each of the two middle ones for an even count); nanmax/nanmin and
+**     to each of the two middle ones for an even count), quantile to the
+**     two sorted neighbours it interpolates between; nanmax/nanmin and
 **     nansum/nanmean give NaN elements a zero gradient.
 **   - cumsum's gradient is the reverse cumulative sum of g; cumprod's is
 **     computed per line without dividing by zeros; cummax/cummin pass the
@@ -550,7 +551,7 @@ lp_status lp_ag_where(lp_ctx *ctx, const lp_tensor *cond, const lp_tensor *a, co
 }
 
 /* ---- reductions ------------------------------------------------------------- */
-typedef struct red_pl { int op, dim, keepdim, ddof, sa, so; } red_pl;
+typedef struct red_pl { int op, dim, keepdim, ddof, sa, so; double q; } red_pl;
 
 /* Exclusive products along the last dim of a contiguous float64 tensor. */
 static void excl_prod(const double *x, double *e, int64_t lines, int64_t n) {
@@ -616,12 +617,13 @@ static int cmp_vi(const void *x, const void *y) {
   return (((const vi *)x)->i > ((const vi *)y)->i) - (((const vi *)x)->i < ((const vi *)y)->i);
 }
 
-/* d median / d a: 1 at each line's middle element, 1/2 at each of the two
-   middle ones for an even count, 0 elsewhere and on lines holding a NaN
-   (float64, a's shape). The (value, position) pairs live in a float64
-   tensor (two slots per element) so that the memory is the context's. */
-static lp_status median_weight(lp_ctx *ctx, lp_tensor *a, int dim, lp_tensor **out) {
-  lp_tensor *x = NULL, *w = NULL, *pairs = NULL, *pw = NULL;
+/* d quantile / d a (median: q = 0.5): weight 1 - t and t at the two sorted
+   neighbours of position q (n - 1) of each line (1/2 and 1/2 for an even
+   median), 0 elsewhere and on lines holding a NaN (float64, a's shape).
+   The (value, position) pairs live in a float64 tensor (two slots per
+   element) so that the memory is the context's. */
+static lp_status quantile_weight(lp_ctx *ctx, lp_tensor *a, double q, int dim, lp_tensor **out) {
+  lp_tensor *x = NULL, *w = NULL, *pairs = NULL;
   int perm[LP_MAXDIM], inv[LP_MAXDIM], d, k = 0, nd = a->ndim;
   int64_t len, lines, l, shape2[1];
   lp_status st;
@@ -634,14 +636,18 @@ static lp_status median_weight(lp_ctx *ctx, lp_tensor *a, int dim, lp_tensor **o
   lines = len ? lp_tensor_numel(x) / len : 0;
   for (l = 0; l < lines; l++) {
     const double *xl = (const double *)lp_tensor_data(x) + l * len;
-    double *wl = (double *)lp_tensor_data(w) + l * len;
+    double *wl = (double *)lp_tensor_data(w) + l * len, pos, t;
     vi *pv = lp_tensor_data(pairs);
-    int64_t i, nan = 0;
+    int64_t i, nan = 0, il;
     for (i = 0; i < len; i++) { pv[i].v = xl[i]; pv[i].i = i; nan |= xl[i] != xl[i]; }
     if (nan) continue;
     qsort(pv, (size_t)len, sizeof *pv, cmp_vi);
-    if (len % 2) wl[pv[len / 2].i] = 1;
-    else { wl[pv[len / 2 - 1].i] += 0.5; wl[pv[len / 2].i] += 0.5; }
+    pos = q * (double)(len - 1);
+    il = (int64_t)floor(pos);
+    if (il >= len - 1) { wl[pv[len - 1].i] += 1; continue; }
+    t = pos - (double)il;
+    wl[pv[il].i] += 1 - t;
+    wl[pv[il + 1].i] += t;
   }
   if (dim < 0) { *out = w; w = NULL; goto done; }
   for (d = 0; d < nd; d++) if (d != dim) perm[k++] = d;
@@ -652,7 +658,6 @@ done:
   lp_tensor_release(x);
   lp_tensor_release(w);
   lp_tensor_release(pairs);
-  lp_tensor_release(pw);
   return st;
 }
 
@@ -702,8 +707,8 @@ static lp_status reduce_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_t
       st = lp_binary(ctx, LP_MUL, t[2], t[3], &gin[0]);
       break;
     }
-    case LP_MEDIAN:
-      TRY(median_weight(ctx, a, p->dim, &t[0]));
+    case LP_MEDIAN: case LP_NREDOPS:                /* LP_NREDOPS: lp_ag_quantile's node */
+      TRY(quantile_weight(ctx, a, p->op == LP_MEDIAN ? 0.5 : p->q, p->dim, &t[0]));
       TRY(lp_tensor_astype(ctx, t[0], gk->dtype, &t[1]));
       st = lp_binary(ctx, LP_MUL, t[1], gk, &gin[0]);
       break;
@@ -753,6 +758,19 @@ lp_status lp_ag_reduce(lp_ctx *ctx, lp_redop op, const lp_tensor *a, int dim, in
                       op == LP_NANMIN || op == LP_LOGSUMEXP))
     st = lp_node_save(ctx, n, *out, &p->so);
   return settle(st, out);
+}
+
+lp_status lp_ag_quantile(lp_ctx *ctx, const lp_tensor *a, double q, int dim, int keepdim,
+                         lp_tensor **out) {
+  lp_node *n;
+  red_pl *p;
+  lp_status st = lp_quantile(ctx, a, q, dim, keepdim, out);
+  if (st != LP_OK || !lp_needs_grad(ctx, 1, &a)) return st;
+  if ((st = rec1(ctx, "quantile", reduce_bw, 1, &a, *out, sizeof(red_pl), &n)) != LP_OK || !n)
+    return settle(st, out);
+  p = lp_node_payload(n);
+  p->op = LP_NREDOPS; p->dim = dim; p->keepdim = keepdim; p->ddof = 0; p->sa = p->so = -1; p->q = q;
+  return settle(lp_node_save(ctx, n, a, &p->sa), out);
 }
 
 /* ---- cumulative scans ----------------------------------------------------------- */

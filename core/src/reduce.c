@@ -15,8 +15,9 @@
 ** median/nanmean/logsumexp of ints and bools -> float32; max/min/nanmax/
 ** nanmin keep the dtype; all/any -> bool; argmax/argmin -> int64, 0-based,
 ** first occurrence, a NaN wins (NumPy). var/std divide by max(n - ddof, 0).
-** median sorts a float64 copy of each line (the mean of the two middle
-** values for an even count; NaN when a NaN is present, as NumPy).
+** median and lp_quantile sort a float64 copy of each line (median: the
+** mean of the two middle values for an even count; quantile: NumPy's
+** 'linear' method; NaN when a NaN is present, as NumPy).
 ** Empty lines: sum/nansum 0, prod 1, all true, any false, logsumexp -inf,
 ** mean/var/std/median/nanmean NaN; max/min/argmax/argmin/nanmax/nanmin are
 ** an error (LP_EARG).
@@ -272,9 +273,12 @@ static int cmp_double(const void *x, const void *y) {
   return (a > b) - (a < b);
 }
 
-/* NumPy's median over dim (or every element): each line of a float64 copy
-   is sorted in place. */
-static lp_status median(lp_ctx *ctx, const lp_tensor *a, int dim, int keepdim, lp_tensor **out) {
+/* NumPy's quantile q (method 'linear') over dim (or every element), or its
+   median (median = 1: the mean of the two middle values, NumPy's formula):
+   each line of a float64 copy is sorted in place; a line holding a NaN
+   gives NaN. */
+static lp_status quantile_lines(lp_ctx *ctx, const lp_tensor *a, double q, int median, int dim,
+                                int keepdim, lp_tensor **out) {
   int64_t oshape[LP_MAXDIM], n, lines, k;
   int ond = 0, d, nt = lp_ctx_threads(ctx);
   lp_tensor *x = NULL, *r = NULL, *res = NULL;
@@ -294,12 +298,18 @@ static lp_status median(lp_ctx *ctx, const lp_tensor *a, int dim, int keepdim, l
   if (nt < 1) nt = 1;
   #pragma omp parallel for num_threads(nt) schedule(static) if (lines > 1 && lines * n >= LP_PAR_MIN)
   for (k = 0; k < lines; k++) {
-    double *l = xv + k * n;
-    int64_t i, nan = 0;
+    double *l = xv + k * n, pos, t, lo, hi;
+    int64_t i, nan = 0, il;
     for (i = 0; i < n && !nan; i++) nan = l[i] != l[i];
     if (n == 0 || nan) { rv[k] = NAN; continue; }
     qsort(l, (size_t)n, sizeof *l, cmp_double);
-    rv[k] = n % 2 ? l[n / 2] : 0.5 * (l[n / 2 - 1] + l[n / 2]);
+    if (median) { rv[k] = n % 2 ? l[n / 2] : 0.5 * (l[n / 2 - 1] + l[n / 2]); continue; }
+    pos = q * (double)(n - 1);
+    il = (int64_t)floor(pos);
+    if (il >= n - 1) { rv[k] = l[n - 1]; continue; }
+    t = pos - (double)il;
+    lo = l[il]; hi = l[il + 1];
+    rv[k] = t >= 0.5 ? hi - (hi - lo) * (1 - t) : lo + (hi - lo) * t;   /* NumPy's _lerp */
   }
   if (red_dtype(LP_MEDIAN, a->dtype) == LP_F64) { res = r; r = NULL; }
   else st = lp_tensor_astype(ctx, r, red_dtype(LP_MEDIAN, a->dtype), &res);
@@ -308,6 +318,14 @@ done:
   lp_tensor_release(x);
   lp_tensor_release(r);
   return st;
+}
+
+lp_status lp_quantile(lp_ctx *ctx, const lp_tensor *a, double q, int dim, int keepdim, lp_tensor **out) {
+  *out = NULL;
+  if (!(q >= 0 && q <= 1)) return lp_ctx_error(ctx, LP_EARG, 2, "quantile %g is not in [0, 1]", q);
+  if (dim < -1 || dim >= a->ndim || (dim >= 0 && a->ndim == 0))
+    return lp_ctx_error(ctx, LP_ERANGE, 3, "dim %d out of range for a %d-d tensor", dim, a->ndim);
+  return quantile_lines(ctx, a, q, 0, dim, keepdim, out);
 }
 
 /* ---- cumulative scans ---------------------------------------------------- */
@@ -396,7 +414,7 @@ lp_status lp_reduce(lp_ctx *ctx, lp_redop op, const lp_tensor *a, int dim, int k
   for (d = 0; d < nk; d++) nout *= kshape[d];
   if (n == 0 && nout > 0 && needs_nonempty(op))
     return lp_ctx_error(ctx, LP_EARG, 0, "cannot reduce an empty dim with %s", lp_redop_name(op));
-  if (op == LP_MEDIAN) return median(ctx, a, dim, keepdim, out);
+  if (op == LP_MEDIAN) return quantile_lines(ctx, a, 0.5, 1, dim, keepdim, out);
   if ((st = lp_tensor_empty(ctx, odt, ond, oshape, &r)) != LP_OK) return st;
   obase = lp_ptr(r);
   oes = lp_dtype_size(odt);

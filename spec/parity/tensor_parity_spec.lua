@@ -171,6 +171,30 @@ describe("item 25: NumPy's reductions", function()
       m:average(1, { 2, 1 }), 1e-12)
   end)
 
+  it("quantile and percentile as NumPy's 'linear' method", function()
+    local x = F { 7, 1, 3, 9, 5 }
+    assert.are.equal(5, x:quantile(0.5):item())
+    assert.are.equal(3, x:quantile(0.25):item())
+    assert.are.equal(2.6, x:quantile(0.2):item())         -- np.quantile([7,1,3,9,5], 0.2) = 2.6
+    assert.are.equal(9, x:percentile(100):item())
+    assert.are.equal(1, x:percentile(0):item())
+    assert.are.same({ 2, 4 }, flat(m:quantile(0.5, 2)))
+    assert.are.same({ 2, 1 }, m:percentile(50, 2, true).shape)
+    assert.are.equal(m:median():item(), m:quantile(0.5):item())
+    assert.are.equal("bad argument #1 to 'quantile' (quantile must be in [0, 1])",
+      msg(function() local r = x:quantile(1.5); return r end))
+    check(function(a) return a:quantile(0.3, 2) + a:percentile(80):reshape(1) end,
+      { F { { 0.3, -0.7, 1.1, 0.2 }, { 0.9, 0.4, -0.5, 0.6 } } })
+  end)
+
+  it("isclose and allclose as NumPy", function()
+    assert.are.same({ true, false, true }, flat(F { 1, 2, 1 / 0 }:isclose { 1 + 1e-9, 2.1, 1 / 0 }))
+    assert.is_true(F { 1, 2 }:allclose { 1, 2 + 1e-6 })
+    assert.is_false(F { 1, 0 / 0 }:allclose { 1, 0 / 0 })
+    assert.is_true(F { 1, 0 / 0 }:allclose({ 1, 0 / 0 }, { equal_nan = true }))
+    assert.is_true(lp.allclose(F { 1 }, { 1.05 }, { rtol = 0.1 }))
+  end)
+
   it("cumsum, cumprod, cummax, cummin along a dim or over the flattened tensor", function()
     assert.are.same({ 3, 4, 6, 0, 5, 9 }, flat(m:cumsum(2)))
     assert.are.same({ 3, 1, 2, 3, 6, 6 }, flat(m:cumsum(1)))

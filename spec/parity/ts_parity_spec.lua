@@ -656,6 +656,8 @@ describe("item 19: files and TSDictOnDisk (test_save_load, test_tsdictondisk)", 
     eq(tsc, lp.TSContinuous.load(dir .. "/test_tsc.npz"))
     eq(tse, lp.TSEvent.load(dir .. "/test_tse.npz"))
     eq(tsc, lp.load_ts_from_file(dir .. "/test_tsc.npz", "TSContinuous"))
+    eq(tse, lp.timeseries.TimeSeries.load(dir .. "/test_tse.npz"))
+    eq(tse, lp.timeseries.TimeSeries.load(dir .. "/test_tse.npz", "TSEvent"))
     assert.has_error(function() lp.TSEvent.load(dir .. "/test_tsc.npz") end)
     assert.has_error(function() lp.TSContinuous.load(dir .. "/test_tse.npz") end)
     assert.has_error(function() lp.load_ts_from_file(dir .. "/test_tsc.npz", "TSEvent") end)

@@ -12,7 +12,8 @@ lp.version = core.version
 -- Tensor methods written in Lua join the C ones, and are module functions
 -- too (lp.diff(t) == t:diff()), as the C ones are.
 local T = require "limpet.tensor"
-for _, name in ipairs { "ptp", "count_nonzero", "diff", "clip", "deg2rad", "rad2deg", "average" } do
+for _, name in ipairs { "ptp", "count_nonzero", "diff", "clip", "deg2rad", "rad2deg", "average",
+                        "isclose", "allclose" } do
   local m = T[name]
   lp[name] = function(t, ...)
     if not core.is_tensor(t) then t = core.tensor(t) end

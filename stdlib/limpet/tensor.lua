@@ -4,7 +4,7 @@
 -- large; t:brief() is the one-line "limpet.Tensor(f32, (3, 4))"),
 -- t:float()/t:double()/t:long()/t:bool() casts, and the NumPy helpers that
 -- are compositions of core ops: ptp, count_nonzero, diff, clip (= clamp),
--- deg2rad, rad2deg, average. Not here: kernels (core/), printing format
+-- deg2rad, rad2deg, average, isclose, allclose. Not here: kernels (core/), printing format
 -- (format.lua).
 local core = require "limpet.core"
 local T = core.Tensor
@@ -74,6 +74,26 @@ end
 
 -- NumPy's clip: clamp under its NumPy name.
 function T:clip(lo, hi) return self:clamp(lo, hi) end
+
+-- NumPy's isclose / allclose: |a - b| <= atol + rtol |b| elementwise
+-- (rtol 1e-5, atol 1e-8; NaNs equal only with equal_nan).
+local CLOSE_OPTS = { rtol = true, atol = true, equal_nan = true }
+local function close(self, other, opts, fname)
+  if opts ~= nil and type(opts) ~= "table" then argerr(3, fname, "expected an options table, got " .. type(opts)) end
+  opts = opts or {}
+  for k in pairs(opts) do
+    if not CLOSE_OPTS[k] then argerr(3, fname, ("unknown field '%s'"):format(tostring(k))) end
+  end
+  local rtol, atol = opts.rtol or 1e-5, opts.atol or 1e-8
+  if not core.is_tensor(other) then other = core.tensor(other) end
+  local a, b = self:astype "float64", other:astype "float64"
+  local r = (a - b):abs():le((b:abs() * rtol) + atol)
+  r = r:logical_or(a:eq(b))                    -- equal infinities
+  if opts.equal_nan then r = r:logical_or(a:isnan():logical_and(b:isnan())) end
+  return r
+end
+function T:isclose(other, opts) return close(self, other, opts, "isclose") end
+function T:allclose(other, opts) return close(self, other, opts, "allclose"):all():item() end
 
 function T:deg2rad() return self * (math.pi / 180) end
 function T:rad2deg() return self * (180 / math.pi) end

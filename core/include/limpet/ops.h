@@ -82,6 +82,11 @@ lp_status lp_where(lp_ctx *ctx, const lp_tensor *cond, const lp_tensor *a, const
 lp_status lp_reduce(lp_ctx *ctx, lp_redop op, const lp_tensor *a, int dim, int keepdim,
                     int ddof, lp_tensor **out);
 
+/* NumPy's quantile(a, q, axis) with its default 'linear' method: q in
+   [0, 1], over dim (0-based) or every element (dim = -1); dtypes as median
+   (float32 for integers), NaN for a line holding a NaN. */
+lp_status lp_quantile(lp_ctx *ctx, const lp_tensor *a, double q, int dim, int keepdim, lp_tensor **out);
+
 /* Cumulative sum / product along dim (0-based), the shape of a; reverse:
    from the end of the dim (NumPy's a[::-1].cumsum()[::-1]). Sum of ints
    and bools gives int64 (NumPy), floats keep their dtype and accumulate
