@@ -111,6 +111,24 @@ describe("Rockpool's test_timeseries.py, TSContinuous", function()
     assert.are.equal(0, ts1:min()); assert.are.equal(2, ts1:max())
   end)
 
+  it("test_continuous_indexing, the part Lua can write (ts[t], ts[{t...}] by time)", function()
+    local times = lp.arange(0, 6, "float64") * 0.1
+    local samples = lp.arange(0, 6):reshape(6, 1) + lp.arange(0, 4)
+    local ts = lp.TSContinuous(times, samples)
+    local T = times:totable()
+    local t3 = ts[{ T[6], T[1], T[2] }]
+    assert.are.same({ T[6], T[1], T[2] }, t3.times:totable())
+    assert.tensor_near(lp.stack({ samples[6], samples[1], samples[2] }):astype "float32", t3.samples, 0)
+    local t4 = ts[T[3]]
+    assert.are.same({ T[3] }, t4.times:totable())
+    assert.tensor_near(samples[3]:reshape(1, 4):astype "float32", t4.samples, 0)
+    -- slices and channel indices: ts:clip and the channels option
+    local c = ts:clip(T[3], T[5], { include_stop = false, sample_limits = false, channels = { 4, 2 } })
+    assert.are.same({ T[3], T[4] }, c.times:totable())
+    assert.are.same({ 5, 3, 6, 4 }, flat(c.samples))
+    assert.are.same({ 3, 1, 4, 2 }, flat(ts:resample({ T[1], T[2] }, { channels = { 4, 2 } }).samples))
+  end)
+
   it("test_continuous_call (item 3)", function()
     local times = lp.arange(1, 5, "float64") * 0.1
     local samples = lp.tensor { { 0, 2 }, { 1, 3 }, { 2, 4 }, { 3, 5 } }

@@ -1,8 +1,8 @@
 -- stdlib/limpet/timeseries/continuous.lua -- lp.TSContinuous: a sampled,
 -- multichannel signal in continuous time (Rockpool's TSContinuous).
 -- Owns: construction (times + samples, or from_clocked), interpolation on
--- call, arithmetic with numbers / tensors / other series (Rockpool's NaN
--- rules), matmul, clip, resample, to_clocked, merge, append_c, append_t,
+-- call, ts[t] (resampling at times), arithmetic with numbers / tensors /
+-- other series (Rockpool's NaN rules), matmul, clip, resample, to_clocked, merge, append_c, append_t,
 -- concatenate_t, delay, start_at, periodic series, the `inplace` option,
 -- print. Not here: the kernels (core/src/tseries.c), files (io.lua),
 -- plotting (limpet.plot).
@@ -130,10 +130,17 @@ local props = {
   num_traces = function(s) return s.samples.shape[2] end,
   num_samples = function(s) return s.times.shape[1] end,
 }
+-- ts[t] and ts[{t1, t2, ...}] (times, not positions, as Rockpool's ts[t]):
+-- the series resampled at those times.
 C.__index = function(s, k)
   local p = props[k]
   if p then return p(s) end
-  return C[k]
+  local m = C[k]
+  if m ~= nil or type(k) == "string" then return m end
+  if type(k) == "number" or (type(k) == "table" and getmetatable(k) == nil) or core.is_tensor(k) then
+    return s:resample(k)
+  end
+  return nil
 end
 
 local FC_OPTS = { dt = true, t_start = true, periodic = true, name = true, units = true, interp_kind = true,
