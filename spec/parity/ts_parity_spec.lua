@@ -614,6 +614,10 @@ describe("item 7: options tables", function()
       assert.are.equal("bad argument #2 to 'merge' (unknown field 'inplce')", msg(s.merge, s, s, { inplce = true }))
     end
     assert.are.equal("bad argument #2 to 'resample' (unknown field 'channel')", msg(c.resample, c, { 0 }, { channel = 1 }))
+    assert.are.equal("bad argument #2 to 'sample' (unexpected argument (table): sample takes no options)",
+      msg(c.sample, c, 0, { inplace = true }))
+    assert.are.equal("bad argument #2 to 'contains' (unexpected argument (number): contains takes no options)",
+      msg(c.contains, c, 0, 1))
     assert.are.equal("bad argument #2 to 'remap_channels' (unknown field 'inplce')",
       msg(e.remap_channels, e, { 1 }, { inplce = true }))
   end)

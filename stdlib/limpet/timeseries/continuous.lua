@@ -207,10 +207,8 @@ local function prepare(self, q, fname)
   return q, nan:any():item() and nan or false
 end
 
--- ts:sample(times) -> (m, C): the series at the given times (number, table
--- or tensor). ts(times) is the same.
-function C:sample(times, fname)
-  fname = fname or "sample"
+-- The series at the given times; fname names the API function in errors.
+local function sample(self, times, fname)
   local q = U.times(times, fname, 1)
   if self.times.shape[1] == 0 then           -- Rockpool: no samples, no values
     return core.full({ q.shape[1], self.num_channels }, 0 / 0, self.samples.dtype)
@@ -222,7 +220,16 @@ function C:sample(times, fname)
   if nan then r = core.where(nan:reshape(q.shape[1], 1), 0 / 0, r):astype(r.dtype):contiguous() end
   return r
 end
-C.__call = function(self, times) return self:sample(times, "TSContinuous") end
+-- ts:sample(times) -> (m, C): the series at the given times (number, table
+-- or tensor). ts(times) is the same.
+function C:sample(times, ...)
+  U.no_more("sample", 2, ...)
+  return sample(self, times, "sample")
+end
+C.__call = function(self, times, ...)
+  U.no_more("TSContinuous", 2, ...)
+  return sample(self, times, "TSContinuous")
+end
 
 function C:copy(...)
   U.no_more("copy", 1, ...)
@@ -278,7 +285,7 @@ function C:min(...) U.no_more("min", 1, ...); return self.samples:nanmin():item(
 -- The other operand as something samples can be combined with.
 local function operand(self, other, fname)
   if getmetatable(other) == TSContinuous then
-    local v = other:sample(self.times, fname)
+    local v = sample(other, self.times, fname)
     if v.shape[2] ~= self.num_channels and v.shape[2] ~= 1 and self.num_channels ~= 1 then
       U.argerror(fname, 2, ("series have %d and %d channels"):format(self.num_channels, v.shape[2]), 3)
     end
@@ -382,12 +389,12 @@ function C:clip(t0, t1, opts)
     if #lo == 1 then
       if not self:contains(t0) then U.warn("TSContinuous clip: t_start is beyond the series' range") end
       times = core.cat({ core.tensor(lo, "float64"), times }, 1)
-      samples = core.cat({ self:sample(lo, F):astype(samples.dtype), samples }, 1)
+      samples = core.cat({ sample(self, lo, F):astype(samples.dtype), samples }, 1)
     end
     if #hi == 1 then
       if not self:contains(t1) then U.warn("TSContinuous clip: t_stop is beyond the series' range") end
       times = core.cat({ times, core.tensor(hi, "float64") }, 1)
-      samples = core.cat({ samples, self:sample(hi, F):astype(samples.dtype) }, 1)
+      samples = core.cat({ samples, sample(self, hi, F):astype(samples.dtype) }, 1)
     end
   end
   samples = select_channels(samples:contiguous(), opts.channels, F, 3)
@@ -402,7 +409,7 @@ function C:resample(times, opts)
   opts = U.opts(opts, RS_OPTS, F, 2)
   local inplace = U.inplace(opts, F, 2)
   local q = U.times(times, F, 1)
-  local x = select_channels(self:sample(q, F), opts.channels, F, 2)
+  local x = select_channels(sample(self, q, F), opts.channels, F, 2)
   local n = q.shape[1]
   return U.result(self, make(q:clone(), x, settings(self, {
     t_start = n > 0 and q[1] or self.t_start, t_stop = n > 0 and q[n] or self.t_stop })), inplace)
@@ -419,7 +426,7 @@ function C:to_clocked(dt, opts)
   local t0 = opts.t_start or self.t_start
   local T = opts.num_timesteps or U.nsteps((opts.t_stop or self.t_stop) - t0, dt)
   if T == 0 then return core.zeros({ 0, self.num_channels }, self.samples.dtype) end
-  return self:sample(core.arange(0, T, "float64") * dt + t0, F)
+  return sample(self, core.arange(0, T, "float64") * dt + t0, F)
 end
 
 local function as_list(x, fname)
@@ -490,7 +497,7 @@ function C:append_c(other, opts)
   opts = U.opts(opts, { inplace = true }, F, 2)
   local inplace = U.inplace(opts, F, 2)
   if getmetatable(other) ~= TSContinuous then U.argerror(F, 1, "expected a TSContinuous", 2) end
-  local v = other:sample(self.times, F):astype(self.samples.dtype)
+  local v = sample(other, self.times, F):astype(self.samples.dtype)
   return U.result(self, make(self.times:clone(), core.cat({ self.samples, v }, 2):contiguous(), settings(self)), inplace)
 end
 
