@@ -58,6 +58,11 @@ $(BUILD)/obj/%.o: %.c
 # lua/paths.c falls back on the source tree and the install prefix to find
 # limpet's Lua modules (embedding hosts that live elsewhere).
 $(BUILD)/obj/lua/paths.o: CFLAGS_ALL += -DLIMPET_SOURCE_ROOT=\"$(CURDIR)\" -DLIMPET_PREFIX=\"$(PREFIX)\"
+# ... so it is rebuilt when PREFIX changes (`make` then `make install PREFIX=/opt/x`).
+$(BUILD)/obj/lua/paths.o: $(BUILD)/prefix.stamp
+$(BUILD)/prefix.stamp: FORCE
+	@mkdir -p $(dir $@); echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
+FORCE:
 
 $(LIBCORE): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -77,9 +82,12 @@ $(HOST): examples/embed/host.c $(LIBA)
 $(BUILD)/tests/%: spec/c/%.c spec/c/check.h $(LIBCORE)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Icore/src $(LDOPT) -o $@ $< $(LIBCORE) $(LIBS_CORE)
+# Lua is in Requires, not only Requires.private: an embedding host calls the
+# Lua API itself (lua_settop, ...), so `pkg-config --libs limpet` must link it.
+# The rpath lets a host built against any prefix run without LD_LIBRARY_PATH.
 $(BUILD)/limpet.pc: Makefile
 	@mkdir -p $(dir $@)
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: limpet\nDescription: spiking neural networks: C engine with embedded Lua\nVersion: 0.1.0\nRequires.private: lua5.4 openblas zlib hdf5 jansson plplot libpng libzip\nCflags: -I$${includedir}\nLibs: -L$${libdir} -llimpet\nLibs.private: -fopenmp -lm -ldl -lusb-1.0\n' '$(PREFIX)' > $@
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: limpet\nDescription: spiking neural networks: C engine with embedded Lua\nVersion: 0.1.0\nRequires: lua5.4\nRequires.private: openblas zlib hdf5 jansson plplot libpng libzip\nCflags: -I$${includedir}\nLibs: -L$${libdir} -Wl,-rpath,$${libdir} -llimpet\nLibs.private: -fopenmp -lm -ldl -lusb-1.0\n' '$(PREFIX)' > $@
 
 # Missing Debian packages are installed (as root, or through sudo).
 deps:

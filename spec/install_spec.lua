@@ -1,5 +1,7 @@
 -- spec/install_spec.lua -- `make install PREFIX=...` into a temporary
--- prefix, then the installed `limpet` and plain `lua5.4` both load limpet.
+-- prefix, then the installed `limpet` and plain `lua5.4` both load limpet,
+-- and the README's embedding command (`pkg-config --cflags --libs limpet`)
+-- builds examples/embed/host.c, which then runs with no environment.
 -- Skipped under the sanitizer build: a sanitized core.so cannot be loaded
 -- into the plain lua5.4 interpreter.
 local build = os.getenv("LIMPET_BUILD") or "build/release"
@@ -51,6 +53,28 @@ describe("make install", function()
     local out, code = run(cmd)
     assert.are.equal(0, code, out)
     assert.are.equal("0.1.0\t4.0\n", out)
+  end)
+
+  it("builds and runs the embedding host with the README's command, as printed", function()
+    -- the command line of the README's embedding block, taken verbatim
+    local readme = assert(io.open("README.md")):read("a")
+    local cmd
+    for line in readme:gmatch("[^\n]+") do
+      if line:find("pkg-config --cflags --libs limpet", 1, true) and line:match("^cc ") then cmd = line end
+    end
+    assert.is_not_nil(cmd, "README.md has no `cc ... $(pkg-config --cflags --libs limpet)` line")
+    local dir = prefix .. "/hostbuild"
+    local out, code = run(("mkdir -p %s/examples/embed && cp examples/embed/host.c %s/examples/embed/"):format(dir, dir))
+    assert.are.equal(0, code, out)
+    out, code = run(("cd %s && export PKG_CONFIG_PATH=%s/lib/pkgconfig && %s"):format(dir, prefix, cmd))
+    assert.are.equal(0, code, cmd .. "\n" .. out)
+    -- no LD_LIBRARY_PATH, no LIMPET_ROOT: the run path and the installed modules
+    out, code = run(("cd / && env -i %s/host"):format(dir))
+    assert.are.equal(0, code, out)
+    assert.matches("ok\n$", out)
+    -- the host links the installed shared library
+    out = run(("ldd %s/host"):format(dir))
+    assert.truthy(out:find(prefix .. "/lib/liblimpet.so", 1, true), out)
   end)
 
   it("builds a C program against the installed library with pkg-config", function()

@@ -218,7 +218,21 @@ static void expect_read_error(const char *path, lp_status want, const char *msg)
 
 static void test_read_errors(void) {
   expect_read_error(FX "c16.npy", LP_ETYPE, "'" FX "c16.npy': unsupported dtype '<c16'");
-  expect_read_error(FX "u5.npy", LP_ETYPE, "'" FX "u5.npy': unsupported dtype '<U5'");
+  {  /* a NumPy unicode array: code points along an extra last dim */
+    lp_tensor *t = read_ok(FX "u5.npy");
+    CHECK(lp_npy_text_kind(t) == 2 && lp_tensor_dtype(t) == LP_I32);
+    CHECK(lp_tensor_ndim(t) == 2 && lp_tensor_shape(t)[0] == 1 && lp_tensor_shape(t)[1] == 5);
+    CHECK(((int32_t *)lp_tensor_data(t))[0] == 'a' && ((int32_t *)lp_tensor_data(t))[1] == 'b' &&
+          ((int32_t *)lp_tensor_data(t))[2] == 0);
+    lp_tensor_release(t);
+    t = read_ok(FX "fortran_s2.npy");                 /* bytes, Fortran order: (2, 3, 2) */
+    CHECK(lp_npy_text_kind(t) == 1 && lp_tensor_dtype(t) == LP_U8 && lp_tensor_ndim(t) == 3);
+    CHECK(memcmp((char *)lp_tensor_data(t) + 2 * (1 * 3 + 2), "12", 2) == 0);
+    lp_tensor_release(t);
+    t = read_ok(FX "f4.npy");
+    CHECK(lp_npy_text_kind(t) == 0);
+    lp_tensor_release(t);
+  }
   expect_read_error(FX "u2.npy", LP_ETYPE, "'" FX "u2.npy': unsupported dtype '<u2'");
   expect_read_error(FX "obj.npy", LP_ETYPE, "'" FX "obj.npy': unsupported dtype '|O'");
   expect_read_error(FX "struct.npy", LP_ETYPE,
