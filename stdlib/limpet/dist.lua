@@ -168,9 +168,10 @@ function D.average_gradients(params, n)
   core.no_grad(function()
     for i, p in ipairs(ps) do
       local g = p.grad
-      if g then bucket:slice(1, off + 1, off + sizes[i]):copy_((g:reshape(-1) * n):astype(dtype)) end
+      if g then bucket:slice(1, off + 1, off + sizes[i]):copy_(g:reshape(-1)) end
       off = off + sizes[i]
     end
+    if n ~= 1 then bucket:mul_(n) end
   end)
   bucket[total + 1] = n
   D.all_reduce(bucket, "sum")
@@ -178,8 +179,10 @@ function D.average_gradients(params, n)
   if weight <= 0 then return end
   off = 0
   core.no_grad(function()
-    for i, p in ipairs(ps) do
-      p.grad = (bucket:slice(1, off + 1, off + sizes[i]) / weight):reshape(p.shape):astype(p.dtype)
+    bucket:div_(weight)
+    for i, p in ipairs(ps) do      -- views of the bucket, cast only where dtypes differ
+      local g = bucket:slice(1, off + 1, off + sizes[i]):reshape(p.shape)
+      p.grad = p.dtype == dtype and g or g:astype(p.dtype)
       off = off + sizes[i]
     end
   end)
