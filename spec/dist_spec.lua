@@ -57,6 +57,25 @@ describe("lp.dist without MPI", function()
   end)
 end)
 
+describe("examples/xylo_sweep.lua", function()
+  it("sweeps Xylo quantisers in one process and resumes from its file", function()
+    local path = os.tmpname() .. ".jsonl"
+    local cmd = ("cd %s && %s examples/xylo_sweep.lua --quick --out %s"):format(sh(root), sh(exe), sh(path))
+    local out, code = run(cmd)
+    assert.are.equal(0, code, out)
+    assert.truthy(out:find("(4 records)", 1, true), out)
+    local n = 0
+    for _ in io.lines(path) do n = n + 1 end
+    assert.are.equal(4, n)
+    out, code = run(cmd)                                      -- everything done: nothing re-run
+    assert.are.equal(0, code, out)
+    n = 0
+    for _ in io.lines(path) do n = n + 1 end
+    assert.are.equal(4, n)
+    os.remove(path)
+  end)
+end)
+
 describe("lp.dist under mpirun -np 2", function()
   local sanitized = os.getenv("LIMPET_SANITIZED") == "1"
   local _, has_mpirun = run("command -v mpirun")
