@@ -11,6 +11,7 @@ CC       ?= cc
 
 DEB_PKGS := liblua5.4-dev lua5.4 lua-busted zlib1g-dev libusb-1.0-0-dev libhdf5-dev \
             libopenblas-openmp-dev libreadline-dev dataset-fashion-mnist pkg-config \
+            libopenmpi-dev openmpi-bin \
             libjansson-dev libplplot-dev plplot-driver-cairo fonts-dejavu-core libpng-dev luarocks \
             libzip-dev
 PKGS     := openblas lua5.4 zlib hdf5 jansson plplot libpng libzip libusb-1.0
@@ -36,6 +37,10 @@ LIBS_ALL   := -fopenmp $(PKG_LIBS) -lreadline -lm -ldl
 
 CORE_SRC   := $(wildcard core/src/*.c) $(wildcard devices/*/*.c)
 LUA_SRC    := $(filter-out lua/main.c,$(wildcard lua/*.c))
+# lp.dist's MPI module: its own shared object, built when Open MPI is there
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   := $(shell pkg-config --libs ompi-c 2>/dev/null)
+MPIMOD     := $(if $(MPI_LIBS),$(BUILD)/lib/lua/5.4/limpet/mpi.so)
 CORE_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRC))
 LUA_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(LUA_SRC))
 MAIN_OBJ   := $(BUILD)/obj/lua/main.o
@@ -50,7 +55,7 @@ LUAMOD     := $(BUILD)/lib/lua/5.4/limpet/core.so
 HOST       := $(BUILD)/examples/embed/host
 
 .PHONY: all test test-c test-lua check demo bench install clean deps rock rock-install
-all: $(EXE) $(LIBA) $(LIBSO) $(LUAMOD) $(HOST) $(CTESTS) $(BUILD)/limpet.pc
+all: $(EXE) $(LIBA) $(LIBSO) $(LUAMOD) $(MPIMOD) $(HOST) $(CTESTS) $(BUILD)/limpet.pc
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -74,6 +79,9 @@ $(LIBSO): $(CORE_OBJ) $(LUA_OBJ)
 $(LUAMOD): $(CORE_OBJ) $(LUA_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(LDOPT) -o $@ $^ $(LIBS_CORE) -lm
+$(BUILD)/lib/lua/5.4/limpet/mpi.so: lua/mpi/mpi.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(MPI_CFLAGS) -shared $(LDOPT) -o $@ $< $(MPI_LIBS) -ldl
 $(EXE): $(MAIN_OBJ) $(LIBA)
 	$(CC) $(LDOPT) -rdynamic -o $@ $(MAIN_OBJ) $(LIBA) $(LIBS_ALL)
 $(HOST): examples/embed/host.c $(LIBA)
@@ -120,6 +128,7 @@ demo: deps
 	$(EXE) examples/temporal_xor.lua --quick
 	$(EXE) examples/spiking_regression.lua --quick
 	$(EXE) examples/xylo_deploy.lua --quick
+	$(EXE) examples/xylo_sweep.lua --quick --out $(BUILD)/xylo_sweep.jsonl
 	$(EXE) examples/fashion_mnist_snn.lua --quick --out $(BUILD)
 	$(EXE) examples/xylo_imu.lua --quick --out $(BUILD)
 
@@ -136,6 +145,7 @@ install: all
 	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/liblimpet.a
 	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/liblimpet.so
 	install -m 755 $(LUAMOD) $(DESTDIR)$(PREFIX)/lib/lua/5.4/limpet/core.so
+	$(if $(MPIMOD),install -m 755 $(MPIMOD) $(DESTDIR)$(PREFIX)/lib/lua/5.4/limpet/mpi.so)
 	install -m 644 core/include/limpet/*.h lua/include/limpet/*.h $(DESTDIR)$(PREFIX)/include/limpet/
 	sed 's|^prefix=.*|prefix=$(PREFIX)|' $(BUILD)/limpet.pc > $(DESTDIR)$(PREFIX)/lib/pkgconfig/limpet.pc
 	$(call install_lua,$(DESTDIR)$(PREFIX)/share/lua/5.4)

@@ -794,6 +794,18 @@ static int l_stack(lua_State *L) { return join(L, 1); }
 
 static int l_is_tensor(lua_State *L) { lua_pushboolean(L, lt_totensor(L, 1) != NULL); return 1; }
 
+/* _memory(t) -> address (light userdata), bytes, dtype name: the storage of a
+   contiguous tensor, for modules that move bytes without knowing tensors
+   (limpet.mpi). The address is valid while t lives. */
+static int l_memory(lua_State *L) {
+  lp_tensor *t = lt_checktensor(L, 1);
+  if (!lp_tensor_is_contiguous(t)) return luaL_argerror(L, 1, "expected a contiguous tensor");
+  lua_pushlightuserdata(L, lp_tensor_data(t));
+  lua_pushinteger(L, (lua_Integer)((size_t)lp_tensor_numel(t) * lp_dtype_size(lp_tensor_dtype(t))));
+  lua_pushstring(L, lp_dtype_name(lp_tensor_dtype(t)));
+  return 3;
+}
+
 /* lp.config{max_bytes = , threads = } and lp.config() -> current values */
 static int l_config(lua_State *L) {
   lp_ctx *ctx = lt_ctx(L);
@@ -844,7 +856,7 @@ static const luaL_Reg tensor_meta[] = {
 static const luaL_Reg module_fns[] = {
   {"tensor", l_tensor}, {"zeros", l_zeros}, {"ones", l_ones}, {"full", l_full},
   {"zeros_like", l_zeros_like}, {"ones_like", l_ones_like},
-  {"cat", l_cat}, {"stack", l_stack}, {"is_tensor", l_is_tensor}, {"config", l_config},
+  {"cat", l_cat}, {"stack", l_stack}, {"is_tensor", l_is_tensor}, {"_memory", l_memory}, {"config", l_config},
   {NULL, NULL}
 };
 

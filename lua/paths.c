@@ -2,7 +2,8 @@
 ** lua/paths.c -- where a Lua state finds limpet's modules.
 ** Owns: lp_lua_setup (limpet.core in package.preload, limpet's Lua folders
 ** in front of package.path, the searcher for devices/<chip>/ in a source
-** tree). Used by the executable (main.c) and by embedding hosts (embed.c).
+** tree, the folder of limpet's optional C modules in front of package.cpath).
+** Used by the executable (main.c) and by embedding hosts (embed.c).
 ** Not here: the command line (main.c), running code (embed.c).
 **
 ** A root is looked for in this order; the first that holds limpet's
@@ -112,13 +113,15 @@ static int devices_searcher(lua_State *L) {
 
 /* Prepend "a;b;" to package[field] unless it is already there. Expects the
    package table at the top. */
-static void prepend_path(lua_State *L, const char *entries) {
+static void prepend_field(lua_State *L, const char *field, const char *entries);
+static void prepend_path(lua_State *L, const char *entries) { prepend_field(L, "path", entries); }
+static void prepend_field(lua_State *L, const char *field, const char *entries) {
   const char *old;
-  lua_getfield(L, -1, "path");
+  lua_getfield(L, -1, field);
   old = lua_tostring(L, -1);
   if (old && strncmp(old, entries, strlen(entries)) == 0) { lua_pop(L, 1); return; }
   lua_pushfstring(L, "%s%s", entries, old ? old : "");
-  lua_setfield(L, -3, "path");
+  lua_setfield(L, -3, field);
   lua_pop(L, 1);
 }
 
@@ -174,6 +177,19 @@ int lp_lua_setup(lua_State *L) {
     snprintf(entries, sizeof entries, "%s/?.lua;%s/?/init.lua;", root, root);
   prepend_path(L, entries);
   if (layout == LAYOUT_SOURCE) add_devices_searcher(L, root);
+  /* C modules built beside limpet (limpet.mpi, loaded only by lp.dist): the
+     build tree keeps them next to the executable, an install under
+     <prefix>/lib/lua/5.4 */
+  {
+    char dir[PATH_MAX];
+    if (layout == LAYOUT_SOURCE && exe_dir(dir))
+      snprintf(entries, sizeof entries, "%s/lib/lua/5.4/?.so;", dir);
+    else if (layout == LAYOUT_SHARE)
+      snprintf(entries, sizeof entries, "%s/../../../lib/lua/5.4/?.so;", root);
+    else
+      entries[0] = '\0';
+    if (entries[0]) prepend_field(L, "cpath", entries);
+  }
   lua_pop(L, 1);
   return 0;
 }

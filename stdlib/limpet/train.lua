@@ -8,6 +8,7 @@
 local core = require "limpet.core"
 local base = require "limpet.optim.base"
 local progress = require "limpet.progress"
+local shard = require "limpet.data.shard"
 
 local argerror = base.argerror
 local M = {}
@@ -58,16 +59,23 @@ function M.TensorLoader(x, y, opts)
       argerror(2, "TensorLoader", ("expected %d samples, got %s"):format(N, y:dim() < 1 and "a scalar" or tostring(y.shape[1])))
     end
   end
-  local o = base.options("TensorLoader", 3, opts, { batch_size = 32, shuffle = false, seed = -1, drop_last = false })
+  local o = base.options("TensorLoader", 3, opts, { batch_size = 32, shuffle = false, seed = -1, drop_last = false,
+    shard = {} })
   if math.type(o.batch_size) ~= "integer" or o.batch_size < 1 then
     argerror(3, "TensorLoader", "field 'batch_size' must be an integer >= 1")
   end
   if math.type(o.seed) ~= "integer" then argerror(3, "TensorLoader", "field 'seed' must be an integer") end
+  local srank, ssize = shard.check(next(o.shard) ~= nil and o.shard or nil, "TensorLoader", 3)
+  if srank and o.shuffle and o.seed < 0 then
+    argerror(3, "TensorLoader", "field 'shard' with shuffle needs a 'seed' (every rank must draw the same order)")
+  end
   return setmetatable({ x = x, y = y, n = N, batch_size = o.batch_size, shuffle = o.shuffle,
-    seed = o.seed >= 0 and o.seed or nil, drop_last = o.drop_last, epoch = 0 }, TensorLoader)
+    seed = o.seed >= 0 and o.seed or nil, drop_last = o.drop_last, epoch = 0,
+    shard_rank = srank, shard_size = ssize }, TensorLoader)
 end
 
 function TensorLoader:__len()
+  if self.shard_rank then return #shard.ranges(self.n, self.batch_size, self.shard_rank, self.shard_size, self.drop_last) end
   if self.drop_last then return self.n // self.batch_size end
   return (self.n + self.batch_size - 1) // self.batch_size
 end
@@ -89,11 +97,13 @@ function TensorLoader:iter()
     idx = permutation(self.n, seed)
   end
   local i, B, N, nb = 1, self.batch_size, self.n, #self
+  local spans = self.shard_rank and shard.ranges(N, B, self.shard_rank, self.shard_size, self.drop_last)
   local count = 0
   return function()
     if count >= nb then return nil end
     count = count + 1
     local j = math.min(i + B - 1, N)
+    if spans then i, j = spans[count][1], spans[count][2] end
     local xb, yb = rows(self.x, idx, i, j), rows(self.y, idx, i, j)
     i = j + 1
     return xb, yb
@@ -192,7 +202,7 @@ end
 local fit_fields = {
   net = true, loss = true, data = true, val_data = true, epochs = true, optimizer = true,
   metrics = true, on_epoch = true, checkpoint = true, patience = true, clip_grad_norm = true,
-  schedule = true, reset_state = true, progress = true,
+  schedule = true, reset_state = true, progress = true, distributed = true,
 }
 
 local function check_fit(o)
@@ -249,6 +259,9 @@ local function check_fit(o)
   end
   if o.reset_state ~= nil and type(o.reset_state) ~= "boolean" then
     argerror(1, "fit", "field 'reset_state' must be a boolean", 3)
+  end
+  if o.distributed ~= nil and type(o.distributed) ~= "boolean" then
+    argerror(1, "fit", "field 'distributed' must be a boolean", 3)
   end
   local pr = o.progress
   if pr == nil then pr = true end
@@ -322,6 +335,7 @@ local function run_epoch(o, data, train, acc, bar_label, pr, epoch)
         error(("fit: loss is NaN at epoch %d, batch %d: %s"):format(epoch, b, diagnose(net, x, out, reset)), 0)
       end
       l:backward()
+      if o.__dist then o.__dist.average_gradients(o.__params, batch_size(x)) end
       if o.clip_grad_norm then require("limpet.optim.clip").clip_grad_norm(opt, o.clip_grad_norm) end
       opt:step()
     else
@@ -337,6 +351,10 @@ local function run_epoch(o, data, train, acc, bar_label, pr, epoch)
       n_correct = n_correct + core.no_grad(correct, out, y)
     end
     if bar then bar:update(b, fields()) end
+  end
+  if o.__dist then                       -- the epoch's figures over all ranks
+    local tot = o.__dist.all_reduce(core.tensor({ sum_loss, n, n_correct }, "float64"), "sum")
+    sum_loss, n, n_correct = tot[1], tot[2], tot[3]
   end
   if bar and pr ~= false then bar:finish(fields()) end
   if n == 0 then return 0 / 0, acc and 0 / 0 or nil end
@@ -361,6 +379,20 @@ end
 -- a table with tty = true).
 function M.fit(o)
   local epochs, acc, pr = check_fit(o)
+  if o.distributed then
+    -- data parallel (lp.dist): the same net on every rank, parameters from rank 1,
+    -- gradients averaged after each backward (weighted by each rank's samples),
+    -- figures reduced over ranks; progress and checkpoints on rank 1 only
+    local dist = require "limpet.dist"
+    dist.init()
+    local params = o.net:parameters()
+    dist.broadcast_parameters(params)
+    local shadow = {}
+    for k, v in pairs(o) do shadow[k] = v end
+    shadow.__dist, shadow.__params = dist, params
+    if not dist.is_main() then shadow.progress, pr, shadow.checkpoint = false, false, nil end
+    o = shadow
+  end
   local hist = { train_loss = {}, val_loss = o.val_data and {} or nil, lr = {},
                  train_accuracy = acc and {} or nil, val_accuracy = (acc and o.val_data) and {} or nil,
                  epochs = 0, stopped_early = false }

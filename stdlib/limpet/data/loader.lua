@@ -6,6 +6,7 @@
 --   local loader = lp.data.DataLoader{dataset = ds, batch_size = 32,
 --     shuffle = true, drop_last = false, collate = nil, seed = nil}
 --   for x, y, idx in loader:iter() do ... end   -- x (B, T, N), y int64 (B)
+--   shard = {rank, size}: this rank's part of each global batch (data/shard.lua)
 --   #loader                                      -- number of batches
 --
 -- A sample (ds:get(i) -> sample, label, meta) is a (T, N) tensor, a frame
@@ -19,6 +20,7 @@
 local core = require "limpet.core"
 require "limpet.tensor"
 local K = core._events
+local shard = require "limpet.data.shard"
 
 local DataLoader = {}
 DataLoader.__index = DataLoader
@@ -30,6 +32,7 @@ end
 
 local fields = {
   dataset = true, batch_size = true, shuffle = true, drop_last = true, collate = true, seed = true,
+  shard = true,
 }
 
 local function new(_, opts)
@@ -59,14 +62,20 @@ local function new(_, opts)
   if opts.seed ~= nil and math.type(opts.seed) ~= "integer" then
     argerr("field 'seed' must be an integer, got " .. tostring(opts.seed), 2)
   end
+  local srank, ssize = shard.check(opts.shard, "DataLoader", 1)
+  if srank and opts.shuffle and opts.seed == nil then
+    argerr("field 'shard' with shuffle needs a 'seed' (every rank must draw the same order)", 2)
+  end
   return setmetatable({
     dataset = ds, batch_size = bs, shuffle = opts.shuffle or false,
     drop_last = opts.drop_last or false, collate = opts.collate, seed = opts.seed, epoch = 0,
+    shard_rank = srank, shard_size = ssize,
   }, DataLoader)
 end
 
 function DataLoader:__len()
   local n = #self.dataset
+  if self.shard_rank then return #shard.ranges(n, self.batch_size, self.shard_rank, self.shard_size, self.drop_last) end
   if self.drop_last then return n // self.batch_size end
   return (n + self.batch_size - 1) // self.batch_size
 end
@@ -147,13 +156,15 @@ function DataLoader:iter()
   local n, bs = #o, self.batch_size
   local nb = #self
   local ds, coll = self.dataset, self.collate or collate
+  local spans = self.shard_rank and shard.ranges(n, bs, self.shard_rank, self.shard_size, self.drop_last)
   local b = 0
   return function()
     b = b + 1
     if b > nb then return nil end
     local samples, labels, metas, idx = {}, {}, {}, {}
-    local first = (b - 1) * bs
-    for k = 1, math.min(bs, n - first) do
+    local first, count = (b - 1) * bs, math.min(bs, n - (b - 1) * bs)
+    if spans then first, count = spans[b][1] - 1, spans[b][2] - spans[b][1] + 1 end
+    for k = 1, count do
       local i = o[first + k]
       idx[k] = i
       samples[k], labels[k], metas[k] = ds:get(i)
