@@ -78,6 +78,7 @@ void       lt_open_neuron(lua_State *L, int mod);   /* core.lif/expsyn/rate (l_n
 void       lt_open_sys(lua_State *L, int mod);      /* core.clock/peak_rss (l_sys.c) */
 void       lt_open_xylo(lua_State *L, int mod);     /* core._xylo (l_xylo.c) */
 void       lt_open_optim(lua_State *L, int mod);    /* core._adam_step (l_optim.c) */
+void       lt_open_afe(lua_State *L, int mod);      /* core._afe (l_afe.c) */
 
 /* Autograd properties of a tensor (t.grad, t.is_leaf, t.grad_fn): push and
    return 1 when k is one of them, else return 0 (l_autograd.c). */
