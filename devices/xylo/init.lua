@@ -59,6 +59,9 @@ function xylo.compare(net, sim, input, opts) return module("compare").compare(ne
 
 -- Per-variant tables ------------------------------------------------------------------
 
+-- front-end modules of each variant (their names resolve on first use)
+local FRONTENDS = { audio2 = { "afe2", "dn" }, audio3 = { "afe3" } }
+
 local function variant(name)
   local v = { name = name, limits = limits.for_variant(name) }
 
@@ -94,6 +97,10 @@ local function variant(name)
         local cls = module("xylosim").for_variant(name)
         rawset(t, k, cls)
         return cls
+      end
+      for _, m in ipairs(FRONTENDS[name] or {}) do
+        local f = type(k) == "string" and module(m)[k]
+        if f ~= nil and f ~= false then rawset(t, k, f); return f end
       end
       return nil
     end,
