@@ -49,7 +49,7 @@ lp_status lp_dn2_evolve(lp_ctx *ctx, const lp_tensor *input, const lp_dn2_params
   lp_tensor *xc = NULL, *r = NULL, *rE = NULL, *rM = NULL;
   lp_status s = LP_OK;
   int64_t B, T, n, nf, cpf, nbins, b, t, f, i, shape[3];
-  int64_t *E = NULL, *M = NULL, *Mst = NULL, *iaf = NULL, lidx0 = st->lfsr_index, lidx_final = 0;
+  int64_t *E = NULL, *M = NULL, *Mst = NULL, *iaf = NULL, *iaf0 = NULL, lidx0 = st->lfsr_index, lidx_final = 0;
   size_t ebytes = 0;
   const double dt = p->dt, fdt = p->frame_dt;
   int half = p->p_local / 2, ch;
@@ -88,13 +88,16 @@ lp_status lp_dn2_evolve(lp_ctx *ctx, const lp_tensor *input, const lp_dn2_params
   M = lp_ctx_alloc(ctx, ebytes);
   Mst = lp_ctx_alloc(ctx, (size_t)n * sizeof(int64_t));
   iaf = lp_ctx_alloc(ctx, (size_t)n * sizeof(int64_t));
-  if (!E || !M || !Mst || !iaf) { s = LP_ENOMEM; goto done; }
+  iaf0 = lp_ctx_alloc(ctx, 2 * (size_t)n * sizeof(int64_t));   /* the initial M and IAF of every row */
+  if (!E || !M || !Mst || !iaf || !iaf0) { s = LP_ENOMEM; goto done; }
+  memcpy(iaf0, st->M, (size_t)n * sizeof(int64_t));
+  memcpy(iaf0 + n, st->iaf, (size_t)n * sizeof(int64_t));
   for (b = 0; b < B; b++) {
     const int64_t *xv = (const int64_t *)lp_tensor_data(xc) + b * T * n;
     int32_t *ov = (int32_t *)lp_tensor_data(r) + b * nbins * n;
     int64_t lidx = lidx0;
-    memcpy(Mst, st->M, (size_t)n * sizeof(int64_t));
-    memcpy(iaf, st->iaf, (size_t)n * sizeof(int64_t));
+    memcpy(Mst, iaf0, (size_t)n * sizeof(int64_t));
+    memcpy(iaf, iaf0 + n, (size_t)n * sizeof(int64_t));
     /* (1) events per frame, clipped */
     memset(E, 0, ebytes);
     for (t = 0; t < T; t++) {
@@ -174,6 +177,7 @@ done:
   if (M) lp_ctx_dealloc(ctx, M, ebytes);
   if (Mst) lp_ctx_dealloc(ctx, Mst, (size_t)n * sizeof(int64_t));
   if (iaf) lp_ctx_dealloc(ctx, iaf, (size_t)n * sizeof(int64_t));
+  if (iaf0) lp_ctx_dealloc(ctx, iaf0, 2 * (size_t)n * sizeof(int64_t));
   lp_tensor_release(xc);
   lp_tensor_release(r); lp_tensor_release(rE); lp_tensor_release(rM);
   return s;
