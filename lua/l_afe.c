@@ -24,6 +24,7 @@
 **   core._afe.afe2(x (B, T), p, lif (16) float64, record) -> spikes, lif', rec | nil
 **   core._afe.design_bandpass(lo, hi, fs) -> {{6}, {6}};  design_highpass(fc, fs) -> {b0, b1}, {a0, a1}
 **   core._afe.afe2_raster(spikes, dt, raster_period, maxcount) -> int32
+**   core._afe.uniform(seed, counter) -> number in [0, 1)
 */
 #include "lbind.h"
 #include "../devices/xylo/afe.h"
@@ -406,13 +407,19 @@ static int l_afe2_raster(lua_State *L) {
   return 1;
 }
 
+/* uniform(seed, counter) -> [0, 1): the engine's counter-based generator */
+static int l_uniform(lua_State *L) {
+  lua_pushnumber(L, lp_random_uniform((uint64_t)luaL_checkinteger(L, 1), (uint64_t)luaL_checkinteger(L, 2)));
+  return 1;
+}
+
 void lt_open_afe(lua_State *L, int mod) {
   static const luaL_Reg fns[] = {
     {"resample", l_resample}, {"quantize", l_quantize}, {"pdm_mic", l_pdm_mic}, {"pdm_fir", l_pdm_fir},
     {"fir_taps", l_fir_taps}, {"filter_coeffs", l_filter_coeffs}, {"filterbank", l_filterbank},
     {"dn3", l_dn3}, {"raster3", l_raster3}, {"lfsr10", l_lfsr10}, {"dn2", l_dn2}, {"afe2", l_afe2},
     {"design_bandpass", l_design_bandpass}, {"design_highpass", l_design_highpass},
-    {"afe2_raster", l_afe2_raster}, {NULL, NULL}};
+    {"afe2_raster", l_afe2_raster}, {"uniform", l_uniform}, {NULL, NULL}};
   mod = lua_absindex(L, mod);
   luaL_newlib(L, fns);
   lua_setfield(L, mod, "_afe");
