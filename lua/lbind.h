@@ -79,6 +79,7 @@ void       lt_open_sys(lua_State *L, int mod);      /* core.clock/peak_rss (l_sy
 void       lt_open_xylo(lua_State *L, int mod);     /* core._xylo (l_xylo.c) */
 void       lt_open_optim(lua_State *L, int mod);    /* core._adam_step (l_optim.c) */
 void       lt_open_afe(lua_State *L, int mod);      /* core._afe (l_afe.c) */
+void       lt_open_audio(lua_State *L, int mod);    /* core.audio_load/audio_save (l_audio.c) */
 
 /* Autograd properties of a tensor (t.grad, t.is_leaf, t.grad_fn): push and
    return 1 when k is one of them, else return 0 (l_autograd.c). */
