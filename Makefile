@@ -78,7 +78,7 @@ $(BUILD)/tests/%: spec/c/%.c spec/c/check.h $(LIBCORE)
 	$(CC) $(CFLAGS_ALL) -Icore/src $(LDOPT) -o $@ $< $(LIBCORE) $(LIBS_CORE)
 $(BUILD)/limpet.pc: Makefile
 	@mkdir -p $(dir $@)
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: limpet\nDescription: spiking neural networks: C engine with embedded Lua\nVersion: 0.1.0\nRequires.private: lua5.4 openblas zlib hdf5 sndfile\nCflags: -I$${includedir}\nLibs: -L$${libdir} -llimpet\nLibs.private: -fopenmp -lm -ldl\n' '$(PREFIX)' > $@
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: limpet\nDescription: spiking neural networks: C engine with embedded Lua\nVersion: 0.1.0\nRequires.private: lua5.4 openblas zlib hdf5\nCflags: -I$${includedir}\nLibs: -L$${libdir} -llimpet\nLibs.private: -lsndfile -fopenmp -lm -ldl\n' '$(PREFIX)' > $@
 
 # Missing Debian packages are installed (as root, or through sudo).
 deps:

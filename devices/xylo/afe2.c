@@ -16,8 +16,9 @@
 ** (the reference's boundary trick). Per sample the 16 channels sit side by
 ** side in memory, (2T, 16), so that the channel loops vectorise.
 ** Operation orders copied from the reference (NumPy / SciPy):
-**   mic   y = u + (THD·vc)·((3u)/vc − 4·pow(u/vc, 3)), clipped, + input_offset
-**   LNA   s = g·(y + off); y = vc·(s/vc − D·pow(s/vc, 3)), clipped, + off
+**   mic   y = u + (THD·vc)·((3u)/vc − 4·(u/vc)³), clipped, + input_offset
+**   LNA   s = g·(y + off); y = vc·(s/vc − D·(s/vc)³), clipped, + off
+**   (cubes as products: within an ulp of NumPy's power, which the tolerance allows)
 **   sos   y = b0·x + z0; z0 = (b1·x − a1·y) + z1; z1 = b2·x − a2·y  (per section)
 **   lfilter (first order) y = z + b0·x; z = x·b1 − y·a1
 **   filtfilt: odd extension by 6, zi = (b1 − a1·b0)/(1 + a1) times the first
@@ -152,6 +153,72 @@ static lp_status as_f64(lp_ctx *ctx, const lp_tensor *t, lp_tensor **out) {
 
 static inline double clipv(double v, double m) { return v > m ? m : v < -m ? -m : v; }
 
+/* The 16 band-pass filters over n samples of x + offset into y (n, 16):
+   two sections each, scipy's sosfilt operations lane by lane (structure of
+   arrays, so that the channel loop vectorises). */
+#define BPF_KERNEL(ATTR, NAME)                                                      \
+  ATTR static void NAME(const double (*c)[NC], double off, const double *x, int64_t n, double *y) { \
+    double z0[NC], z1[NC], z2[NC], z3[NC];                                          \
+    int64_t i;                                                                      \
+    int j;                                                                          \
+    for (j = 0; j < NC; j++) z0[j] = z1[j] = z2[j] = z3[j] = 0;                     \
+    for (i = 0; i < n; i++) {                                                       \
+      const double xin = x[i] + off;                                                \
+      double *yi = y + i * NC;                                                      \
+      for (j = 0; j < NC; j++) {                                                    \
+        double v0 = c[0][j] * xin + z0[j], v1;                                      \
+        z0[j] = c[1][j] * xin - c[2][j] * v0 + z1[j];                               \
+        z1[j] = c[3][j] * xin - c[4][j] * v0;                                       \
+        v1 = c[5][j] * v0 + z2[j];                                                  \
+        z2[j] = c[6][j] * v0 - c[7][j] * v1 + z3[j];                                \
+        z3[j] = c[8][j] * v0 - c[9][j] * v1;                                        \
+        yi[j] = v1;                                                                 \
+      }                                                                             \
+    }                                                                               \
+  }
+/* First-order lfilter over n rows of buf (n, 16) in place, forward (dir 1)
+   or backward (dir −1), from the states z. */
+#define HP_KERNEL(ATTR, NAME)                                                       \
+  ATTR static void NAME(double *buf, int64_t n, int dir, double b0, double b1, double a1, double *z) { \
+    int64_t i;                                                                      \
+    int j;                                                                          \
+    for (i = dir > 0 ? 0 : n - 1; dir > 0 ? i < n : i >= 0; i += dir) {             \
+      double *v = buf + i * NC;                                                     \
+      for (j = 0; j < NC; j++) {                                                    \
+        double xn = v[j], yn = z[j] + b0 * xn;                                      \
+        z[j] = xn * b1 - yn * a1;                                                   \
+        v[j] = yn;                                                                  \
+      }                                                                             \
+    }                                                                               \
+  }
+BPF_KERNEL(, bpf_generic)
+HP_KERNEL(, hp_generic)
+#if defined(__GNUC__) && defined(__x86_64__)
+BPF_KERNEL(__attribute__((target("avx2"))), bpf_avx2)
+HP_KERNEL(__attribute__((target("avx2"))), hp_avx2)
+#endif
+
+static void bpf_run(const lp_afe2_params *p, const double *x, int64_t n, double *y) {
+  double c[10][NC];
+  int j;
+  for (j = 0; j < NC; j++) {
+    const double *s0 = p->sos[j][0], *s1 = p->sos[j][1];
+    c[0][j] = s0[0]; c[1][j] = s0[1]; c[2][j] = s0[4]; c[3][j] = s0[2]; c[4][j] = s0[5];
+    c[5][j] = s1[0]; c[6][j] = s1[1]; c[7][j] = s1[4]; c[8][j] = s1[2]; c[9][j] = s1[5];
+  }
+#if defined(__GNUC__) && defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2")) { bpf_avx2((const double (*)[NC])c, p->bpf_offset, x, n, y); return; }
+#endif
+  bpf_generic((const double (*)[NC])c, p->bpf_offset, x, n, y);
+}
+
+static void hp_run(double *buf, int64_t n, int dir, double b0, double b1, double a1, double *z) {
+#if defined(__GNUC__) && defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2")) { hp_avx2(buf, n, dir, b0, b1, a1, z); return; }
+#endif
+  hp_generic(buf, n, dir, b0, b1, a1, z);
+}
+
 lp_status lp_afe2_evolve(lp_ctx *ctx, const lp_tensor *x, const lp_afe2_params *p, double *lif,
                          lp_tensor **spikes, lp_afe2_record *rec) {
   lp_tensor *xc = NULL, *rs = NULL, *rmic = NULL, *rlna = NULL, *rbpf = NULL, *rrect = NULL, *rpre = NULL;
@@ -201,12 +268,12 @@ lp_status lp_afe2_evolve(lp_ctx *ctx, const lp_tensor *x, const lp_afe2_params *
     for (i = 0; i < N; i++) {
       double u = i < T ? xv[T - 1 - i] : xv[i - T], m, s;
       double uv = u / p->mic_vc;
-      m = u + thd_vc * ((3 * u) / p->mic_vc - 4 * pow(uv, 3));
+      m = u + thd_vc * ((3 * u) / p->mic_vc - 4 * (uv * uv * uv));
       m = clipv(m, p->max_amp);
       if (rmic && i >= T) ((double *)lp_tensor_data(rmic))[b * T + i - T] = m;
       m += p->input_offset;
       s = p->lna_gain * (m + p->lna_offset);
-      s = p->lna_vc * (s / p->lna_vc - p->lna_dist * pow(s / p->lna_vc, 3));
+      { double sv = s / p->lna_vc; s = p->lna_vc * (sv - p->lna_dist * (sv * sv * sv)); }
       s = clipv(s, p->max_amp);
       s += p->lna_offset;
       lna[i] = s;
@@ -214,23 +281,8 @@ lp_status lp_afe2_evolve(lp_ctx *ctx, const lp_tensor *x, const lp_afe2_params *
     if (p->add_noise) noise(lna, 1, N, p->fs, p->noise_lna, lp_random_u64(seed, 1000), work, nfft);
     if (rlna) memcpy((double *)lp_tensor_data(rlna) + b * T, lna + T, (size_t)T * sizeof *lna);
     /* band-pass filters: every filter sees lna + bpf_offset */
-    memset(zi, 0, 4 * NC * sizeof *zi);
-    for (i = 0; i < N; i++) {
-      const double xin = lna[i] + p->bpf_offset;
-      double *yi = y + i * NC;
-      for (c = 0; c < NC; c++) {
-        const double *s0 = p->sos[c][0], *s1 = p->sos[c][1];
-        double *z = zi + 4 * c;
-        double v0 = s0[0] * xin + z[0], v1;
-        z[0] = s0[1] * xin - s0[4] * v0 + z[1];
-        z[1] = s0[2] * xin - s0[5] * v0;
-        v1 = s1[0] * v0 + z[2];
-        z[2] = s1[1] * v0 - s1[4] * v1 + z[3];
-        z[3] = s1[2] * v0 - s1[5] * v1;
-        yi[c] = v1;
-      }
-      if ((i & 0xffff) == 0xffff && lp_ctx_interrupted(ctx)) { st = lp_ctx_check_interrupt(ctx); goto done; }
-    }
+    bpf_run(p, lna, N, y);
+    if (lp_ctx_interrupted(ctx)) { st = lp_ctx_check_interrupt(ctx); goto done; }
     if (p->add_noise)
       for (c = 0; c < NC; c++) noise(y + c, NC, N, p->fs, p->noise_bpf, lp_random_u64(seed, 2000 + (uint64_t)c), work, nfft);
     if (rbpf)
@@ -247,23 +299,9 @@ lp_status lp_afe2_evolve(lp_ctx *ctx, const lp_tensor *x, const lp_afe2_params *
           buf[(EDGE + N + i) * NC + c] = 2 * y[(N - 1) * NC + c] - y[(N - 2 - i) * NC + c];
         }
       for (c = 0; c < NC; c++) z[c] = zic * buf[c];
-      for (i = 0; i < N + 2 * EDGE; i++) {
-        double *v = buf + i * NC;
-        for (c = 0; c < NC; c++) {
-          double xn = v[c], yn = z[c] + bb0 * xn;
-          z[c] = xn * bb1 - yn * a1;
-          v[c] = yn;
-        }
-      }
+      hp_run(buf, N + 2 * EDGE, 1, bb0, bb1, a1, z);
       for (c = 0; c < NC; c++) z[c] = zic * buf[(N + 2 * EDGE - 1) * NC + c];
-      for (i = N + 2 * EDGE - 1; i >= 0; i--) {
-        double *v = buf + i * NC;
-        for (c = 0; c < NC; c++) {
-          double xn = v[c], yn = z[c] + bb0 * xn;
-          z[c] = xn * bb1 - yn * a1;
-          v[c] = yn;
-        }
-      }
+      hp_run(buf, N + 2 * EDGE, -1, bb0, bb1, a1, z);
     }
     if (p->add_noise)
       for (c = 0; c < NC; c++) noise(y + c, NC, N, p->fs, p->noise_fwr, lp_random_u64(seed, 3000 + (uint64_t)c), work, nfft);

@@ -25,6 +25,9 @@
 #include "afe.h"
 #include <math.h>
 #include <string.h>
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 /* no a·b + c contraction: -std=c11 builds with -ffp-contract=off */
 
@@ -100,6 +103,28 @@ static lp_status as_contig(lp_ctx *ctx, const lp_tensor *t, lp_dtype dt, lp_tens
   return lp_tensor_astype(ctx, t, dt, out);
 }
 
+/* A contiguous int32 copy-or-view of integer tensor t; values beyond int32
+   are refused (arg names the operand). */
+static lp_status as_i32(lp_ctx *ctx, const lp_tensor *t, int arg, lp_tensor **out) {
+  lp_tensor *t64 = NULL;
+  lp_status st;
+  int64_t i, n;
+  lp_dtype dt = lp_tensor_dtype(t);
+  if (dt == LP_I32 || dt == LP_I16 || dt == LP_I8 || dt == LP_U8 || dt == LP_BOOL) return as_contig(ctx, t, LP_I32, out);
+  if ((st = as_contig(ctx, t, LP_I64, &t64)) != LP_OK) return st;
+  n = lp_tensor_numel(t64);
+  for (i = 0; i < n; i++) {
+    int64_t v = ((const int64_t *)lp_tensor_data(t64))[i];
+    if (v > INT32_MAX || v < -INT32_MAX) {
+      lp_tensor_release(t64);
+      return lp_ctx_error(ctx, LP_ERANGE, arg, "value %lld is beyond 31 bits", (long long)v);
+    }
+  }
+  st = lp_tensor_astype(ctx, t64, LP_I32, out);
+  lp_tensor_release(t64);
+  return st;
+}
+
 static int poll(lp_ctx *ctx, lp_status *st) {
   if (lp_ctx_interrupted(ctx)) { *st = lp_ctx_check_interrupt(ctx); return 1; }
   return 0;
@@ -133,6 +158,34 @@ static inline double interp_at(const double *x, int64_t T, double fs_in, double 
   if (t == xj) return x[j];
   s = (x[j + 1] - x[j]) / ((double)(j + 1) / fs_in - xj);
   return s * (t - xj) + x[j];
+}
+
+/* The same for increasing t, one segment cached (its ends and slope are the
+   values NumPy computes: j/fs_in and (x[j+1] − x[j]) / (xp[j+1] − xp[j])). */
+typedef struct seg_interp {
+  const double *x;
+  int64_t T, j;
+  double fs_in, xj, xj1, slope;
+} seg_interp;
+
+static void seg_init(seg_interp *s, const double *x, int64_t T, double fs_in) {
+  s->x = x; s->T = T; s->fs_in = fs_in; s->j = 0;
+  s->xj = 0.0 / fs_in; s->xj1 = 1.0 / fs_in;
+  s->slope = T > 1 ? (x[1] - x[0]) / (s->xj1 - s->xj) : 0;
+}
+
+static inline double seg_at(seg_interp *s, double t) {
+  if (s->xj1 <= t) {
+    while (s->j + 1 < s->T && s->xj1 <= t) {
+      s->j++;
+      s->xj = s->xj1;
+      s->xj1 = (double)(s->j + 1) / s->fs_in;
+    }
+    if (s->j + 1 < s->T) s->slope = (s->x[s->j + 1] - s->x[s->j]) / (s->xj1 - s->xj);
+  }
+  if (s->j >= s->T - 1) return s->x[s->T - 1];
+  if (t == s->xj) return s->x[s->j];
+  return s->slope * (t - s->xj) + s->x[s->j];
 }
 
 lp_status lp_afe_resample(lp_ctx *ctx, const lp_tensor *x, double fs_in, double fs_out,
@@ -201,12 +254,45 @@ done:
 
 /* ---- PDM microphone ----------------------------------------------------------------- */
 
+#if defined(__GNUC__) && defined(__x86_64__)
+/* The same loop with the state as one vector (s0..s3): d = (B0·u, A0·s0, A1·s1,
+   A2·s2) + AQ·q, s += d / fs, lane by lane the operations of the scalar loop. */
+__attribute__((target("avx2"))) static void mic_run_avx2(seg_interp *si, const double *xv, int direct,
+                                                         int64_t Tp, double step, uint8_t *bv) {
+  const __m256d A4 = _mm256_setr_pd(DS_B0, DS_A[0], DS_A[1], DS_A[2]);
+  const __m256d AQ = _mm256_setr_pd(DS_AQ[0], DS_AQ[1], DS_AQ[2], DS_AQ[3]);
+  const __m256d fsv = _mm256_set1_pd(LP_AFE3_PDM_FS);
+  const __m256d nAQ = _mm256_sub_pd(_mm256_setzero_pd(), AQ);
+  __m256d sv = _mm256_setzero_pd(), aq = _mm256_setzero_pd();   /* AQ·q, q = 0 at first */
+  int64_t k;
+  for (k = 0; k < Tp; k++) {
+    double u = direct ? xv[k] : seg_at(si, (double)k * step);
+    /* (u, s0, s1, s2): shift the lanes up by one and put u in lane 0 */
+    __m256d sh = _mm256_permute4x64_pd(sv, 0x90);           /* s0 s0 s1 s2 */
+    __m256d d, s3v;
+    sh = _mm256_blend_pd(sh, _mm256_set1_pd(u), 1);
+    d = _mm256_add_pd(_mm256_mul_pd(A4, sh), aq);
+    sv = _mm256_add_pd(sv, _mm256_div_pd(d, fsv));
+    s3v = _mm256_permute4x64_pd(sv, 0xff);
+    {
+      __m256d m = _mm256_cmp_pd(s3v, _mm256_setzero_pd(), _CMP_GT_OQ);   /* s3 > 0, no branch */
+      aq = _mm256_blendv_pd(nAQ, AQ, m);
+      bv[k] = (uint8_t)(_mm256_movemask_pd(m) & 1);
+    }
+  }
+}
+#endif
+
 lp_status lp_afe3_pdm_mic(lp_ctx *ctx, const lp_tensor *x, double fs_in, int64_t npre,
                           lp_tensor **bits, lp_tensor **pre_q) {
   lp_tensor *xc = NULL, *rb = NULL, *rp = NULL;
   lp_status st;
   int64_t B, T, Tp, b, k, shape[2];
   const double fs = LP_AFE3_PDM_FS, step = 1.0 / LP_AFE3_PDM_FS;
+  int use_avx2 = 0;
+#if defined(__GNUC__) && defined(__x86_64__)
+  use_avx2 = __builtin_cpu_supports("avx2");
+#endif
   *bits = NULL;
   if (pre_q) *pre_q = NULL;
   if (lp_tensor_ndim(x) != 2) return lp_ctx_error(ctx, LP_ESHAPE, 1, "expected audio (B, T)");
@@ -236,15 +322,19 @@ lp_status lp_afe3_pdm_mic(lp_ctx *ctx, const lp_tensor *x, double fs_in, int64_t
     double *pv = rp ? (double *)lp_tensor_data(rp) + b * lp_tensor_size(rp, 1) : NULL;
     int64_t np = rp ? lp_tensor_size(rp, 1) : 0, g = 0;
     double s0 = 0, s1 = 0, s2 = 0, s3 = 0, q = 0;
+    seg_interp si;
+    seg_init(&si, xv, T, fs_in);
+    (void)g;
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (use_avx2 && np == 0) {
+      mic_run_avx2(&si, xv, fs_in == fs, Tp, step, bv);
+      continue;
+    }
+#endif
     for (k = 0; k < Tp; k++) {
       double u, d0, d1, d2, d3;
-      if (fs_in == fs) {
-        u = xv[k];
-      } else {
-        double t = (double)k * step;
-        if (k > 0) g = (int64_t)(t * fs_in);
-        u = interp_at(xv, T, fs_in, t, &g);
-      }
+      if (fs_in == fs) u = xv[k];
+      else u = seg_at(&si, (double)k * step);
       /* d = A·s + B·u + AQ·q in the reference's order (its zero terms are exact) */
       d0 = DS_B0 * u + DS_AQ[0] * q;
       d1 = DS_A[0] * s0 + DS_AQ[1] * q;
@@ -268,20 +358,53 @@ done:
 
 /* ---- polyphase decimation FIR ------------------------------------------------------------ */
 
+#if defined(__GNUC__) && defined(__x86_64__)
+/* The FIR dot products with vpmaddwd: 16 int16 products per instruction
+   (|h| < 2^15, bits 0/1, sums < 2^21: exact in int32). */
+__attribute__((target("avx2"))) static void fir_run_avx2(const int16_t *hr, const int16_t *pad, int64_t M,
+                                                         int32_t hsum, int32_t *yv) {
+  __m256i h[LP_AFE3_FIR_TAPS / 16];
+  int64_t m;
+  int i;
+  for (i = 0; i < LP_AFE3_FIR_TAPS / 16; i++) h[i] = _mm256_loadu_si256((const __m256i *)(hr + 16 * i));
+  for (m = 0; m < M; m++) {
+    const int16_t *p = pad + LP_AFE3_PDM_DECIM * m;
+    __m256i acc = _mm256_setzero_si256();
+    __m128i a;
+    int32_t sum;
+    for (i = 0; i < LP_AFE3_FIR_TAPS / 16; i++)
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(h[i], _mm256_loadu_si256((const __m256i *)(p + 16 * i))));
+    a = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    a = _mm_add_epi32(a, _mm_shuffle_epi32(a, 0x4e));
+    a = _mm_add_epi32(a, _mm_shuffle_epi32(a, 0xb1));
+    sum = _mm_cvtsi128_si32(a);
+    yv[m] = (2 * sum - hsum) >> FIR_SHIFT;
+  }
+}
+#endif
+
 lp_status lp_afe3_pdm_fir(lp_ctx *ctx, const lp_tensor *bits, lp_tensor **out) {
   lp_tensor *bc = NULL, *r = NULL;
   lp_status st;
   int64_t B, Tp, M, b, m, i, shape[2];
   int16_t hr[LP_AFE3_FIR_TAPS];
+  lp_dtype bdt;
+  size_t es;
   int16_t *pad = NULL;
   size_t padn = 0;
   int32_t hsum = 0;
+  int use_avx2 = 0;
+#if defined(__GNUC__) && defined(__x86_64__)
+  use_avx2 = __builtin_cpu_supports("avx2");
+#endif
   *out = NULL;
   if (lp_tensor_ndim(bits) != 2) return lp_ctx_error(ctx, LP_ESHAPE, 1, "expected PDM bits (B, T)");
   if (lp_dtype_is_float(lp_tensor_dtype(bits))) return lp_ctx_error(ctx, LP_ETYPE, 1, "PDM bits must be integers 0/1");
-  if ((st = as_contig(ctx, bits, LP_I64, &bc)) != LP_OK) return st;
+  if ((st = lp_tensor_contiguous(ctx, (lp_tensor *)bits, &bc)) != LP_OK) return st;
   B = lp_tensor_size(bc, 0); Tp = lp_tensor_size(bc, 1);
   M = (Tp + LP_AFE3_PDM_DECIM - 1) / LP_AFE3_PDM_DECIM + 8;
+  bdt = lp_tensor_dtype(bc);
+  es = lp_dtype_size(bdt);
   shape[0] = B; shape[1] = M;
   if ((st = lp_tensor_empty(ctx, LP_I32, 2, shape, &r)) != LP_OK) goto done;
   for (i = 0; i < LP_AFE3_FIR_TAPS; i++) { hr[i] = FIR_H[LP_AFE3_FIR_TAPS - 1 - i]; hsum += FIR_H[i]; }
@@ -291,18 +414,32 @@ lp_status lp_afe3_pdm_fir(lp_ctx *ctx, const lp_tensor *bits, lp_tensor **out) {
   pad = lp_ctx_alloc(ctx, padn * sizeof *pad);
   if (!pad) { st = LP_ENOMEM; goto done; }
   for (b = 0; b < B; b++) {
-    const int64_t *bv = (const int64_t *)lp_tensor_data(bc) + b * Tp;
+    const char *bv = (const char *)lp_tensor_data(bc) + (size_t)(b * Tp) * es;
     int32_t *yv = (int32_t *)lp_tensor_data(r) + b * M;
+    int16_t *pb = pad + LP_AFE3_FIR_TAPS - 1;
+    int bad = 0;
     memset(pad, 0, padn * sizeof *pad);
-    for (i = 0; i < Tp; i++) {
-      if (bv[i] != 0 && bv[i] != 1) {
-        st = lp_ctx_error(ctx, LP_ERANGE, 1, "PDM bit %lld of row %lld is %lld: bits must be 0 or 1",
-                          (long long)(i + 1), (long long)(b + 1), (long long)bv[i]);
-        goto done;
-      }
-      pad[LP_AFE3_FIR_TAPS - 1 + i] = (int16_t)bv[i];
+    switch (bdt) {     /* the bits, as 0/1 int16; any other value is refused below */
+    case LP_U8: case LP_BOOL: for (i = 0; i < Tp; i++) { uint8_t v = ((const uint8_t *)bv)[i]; bad |= v > 1; pb[i] = v; } break;
+    case LP_I8: for (i = 0; i < Tp; i++) { int8_t v = ((const int8_t *)bv)[i]; bad |= (v & ~1) != 0; pb[i] = (int16_t)(v & 1); } break;
+    case LP_I32: for (i = 0; i < Tp; i++) { int32_t v = ((const int32_t *)bv)[i]; bad |= (v & ~1) != 0; pb[i] = (int16_t)(v & 1); } break;
+    case LP_I64: for (i = 0; i < Tp; i++) { int64_t v = ((const int64_t *)bv)[i]; bad |= (v & ~(int64_t)1) != 0; pb[i] = (int16_t)(v & 1); } break;
+    default: for (i = 0; i < Tp; i++) { int64_t v = lp_load_i(bdt, bv + i * es); bad |= (v & ~(int64_t)1) != 0; pb[i] = (int16_t)(v & 1); }
     }
+    if (bad)
+      for (i = 0; i < Tp; i++) {
+        int64_t v = lp_load_i(bdt, bv + i * es);
+        if (v != 0 && v != 1) {
+          st = lp_ctx_error(ctx, LP_ERANGE, 1, "PDM bit %lld of row %lld is %lld: bits must be 0 or 1",
+                            (long long)(i + 1), (long long)(b + 1), (long long)v);
+          goto done;
+        }
+      }
     /* y[m] = Σ_k h[k]·b[32m − k] = Σ_i hr[i]·pad[32m + i] */
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (use_avx2) fir_run_avx2(hr, pad, M, hsum, yv);
+    else
+#endif
     for (m = 0; m < M; m++) {
       const int16_t *p = pad + LP_AFE3_PDM_DECIM * m;
       int32_t acc = 0;
@@ -372,8 +509,69 @@ typedef struct fb_lanes {
   }
 
 FB_KERNEL(, fb_run_generic)
+
 #if defined(__GNUC__) && defined(__x86_64__)
-FB_KERNEL(__attribute__((target("avx2"))), fb_run_avx2)
+#include <immintrin.h>
+#define AVX2 __attribute__((target("avx2")))
+
+/* v >> k per 64-bit lane, arithmetic (AVX2 has only the logical shift). */
+AVX2 static inline __m256i sra64(__m256i v, __m256i k) {
+  __m256i s = _mm256_cmpgt_epi64(_mm256_setzero_si256(), v);
+  return _mm256_xor_si256(_mm256_srlv_epi64(_mm256_xor_si256(v, s), k), s);
+}
+/* the low 32 bits of the 4 lanes of v, packed */
+AVX2 static inline __m128i pack32(__m256i v) {
+  const __m256i idx = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+  return _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, idx));
+}
+
+/* The filter bank with 4 vectors of 4 lanes. |W| < 2^28 and |a| < 2^15, so
+   the products are 32×32 → 64-bit (vpmuldq). The overflow check keeps the OR
+   of (v ^ sign) over the run (|v| or |v| − 1) per lane; when a lane reaches
+   its limit − 1 the generic kernel runs again to find the exact sample. */
+AVX2 static int64_t fb_run_avx2(const fb_lanes *L, const int32_t *x, int64_t T, int flip, int n,
+                               int32_t *out) {
+  __m256i w1[4], w2[4], w3[4], na1[4], na2[4], baf[4], bb[4], orz[4];
+  int32_t row[NF];
+  int64_t t, dir, t0, t1;
+  int v, pass;
+  for (v = 0; v < 4; v++) {
+    w1[v] = w2[v] = w3[v] = orz[v] = _mm256_setzero_si256();
+    na1[v] = _mm256_setr_epi64x(-L->a1[4 * v], -L->a1[4 * v + 1], -L->a1[4 * v + 2], -L->a1[4 * v + 3]);
+    na2[v] = _mm256_setr_epi64x(-L->a2[4 * v], -L->a2[4 * v + 1], -L->a2[4 * v + 2], -L->a2[4 * v + 3]);
+    baf[v] = _mm256_loadu_si256((const __m256i *)(L->baf + 4 * v));
+    bb[v] = _mm256_loadu_si256((const __m256i *)(L->bb + 4 * v));
+  }
+  for (pass = flip ? 0 : 1; pass < 2; pass++) {
+    if (pass == 0) { t0 = T - 1; t1 = -1; dir = -1; } else { t0 = 0; t1 = T; dir = 1; }
+    for (t = t0; t != t1; t += dir) {
+      const __m256i u = _mm256_set1_epi64x((int64_t)x[t] * (1 << B_WF));
+      for (v = 0; v < 4; v++) {
+        __m256i fbk, wn;
+        if (pass == 1) {
+          __m256i z = _mm256_sub_epi64(w1[v], w3[v]);
+          __m256i sz = _mm256_cmpgt_epi64(_mm256_setzero_si256(), z);
+          __m256i sw = _mm256_cmpgt_epi64(_mm256_setzero_si256(), w1[v]);
+          orz[v] = _mm256_or_si256(orz[v], _mm256_or_si256(_mm256_xor_si256(z, sz), _mm256_xor_si256(w1[v], sw)));
+          if (n == NF) _mm_storeu_si128((__m128i *)(out + t * n + 4 * v), pack32(z));
+          else _mm_storeu_si128((__m128i *)(row + 4 * v), pack32(z));
+        }
+        fbk = _mm256_add_epi64(_mm256_mul_epi32(w2[v], na2[v]), _mm256_mul_epi32(w1[v], na1[v]));
+        wn = sra64(_mm256_add_epi64(u, sra64(fbk, baf[v])), bb[v]);
+        w3[v] = w2[v]; w2[v] = w1[v]; w1[v] = wn;
+      }
+      if (pass == 1 && n < NF) memcpy(out + t * n, row, (size_t)n * sizeof *row);
+    }
+  }
+  {
+    int64_t o[NF];
+    int j;
+    for (v = 0; v < 4; v++) _mm256_storeu_si256((__m256i *)(o + 4 * v), orz[v]);
+    for (j = 0; j < n; j++)
+      if (o[j] >= L->lim_z[j] - 1 || o[j] >= L->lim_w[j] - 1) return fb_run_generic(L, x, T, flip, n, out);
+  }
+  return -1;
+}
 #endif
 
 lp_status lp_afe3_filterbank(lp_ctx *ctx, const lp_tensor *x, int n, const int *sel, int flip,
@@ -395,23 +593,21 @@ lp_status lp_afe3_filterbank(lp_ctx *ctx, const lp_tensor *x, int n, const int *
     L.lim_w[j] = L.lim_z[j] = (int64_t)1 << (B_IN + FB[f][0] + B_WF - 1);
   }
   if (lp_dtype_is_float(lp_tensor_dtype(x))) return lp_ctx_error(ctx, LP_ETYPE, 1, "audio samples must be integers");
+  if ((st = as_i32(ctx, x, 1, &xc)) != LP_OK) return st;
+  B = lp_tensor_size(xc, 0); T = lp_tensor_size(xc, 1);
   {
-    lp_tensor *x64 = NULL;
-    if ((st = as_contig(ctx, x, LP_I64, &x64)) != LP_OK) return st;
-    B = lp_tensor_size(x64, 0); T = lp_tensor_size(x64, 1);
-    for (i = 0; i < B * T; i++) {
-      int64_t v = ((const int64_t *)lp_tensor_data(x64))[i];
-      if (v >= (1 << (B_IN - 1)) || v <= -(1 << (B_IN - 1))) {
-        st = lp_ctx_error(ctx, LP_ERANGE, 1,
-                          "audio sample %lld of row %lld is %lld: the filter bank takes 14-bit audio (|x| < 8192)",
-                          (long long)(i % T + 1), (long long)(i / T + 1), (long long)v);
-        lp_tensor_release(x64);
-        return st;
-      }
-    }
-    st = lp_tensor_astype(ctx, x64, LP_I32, &xc);
-    lp_tensor_release(x64);
-    if (st != LP_OK) return st;
+    const int32_t *xv = lp_tensor_data(xc);
+    int32_t lo = 0, hi = 0;
+    for (i = 0; i < B * T; i++) { lo = xv[i] < lo ? xv[i] : lo; hi = xv[i] > hi ? xv[i] : hi; }
+    if (hi >= (1 << (B_IN - 1)) || lo <= -(1 << (B_IN - 1)))
+      for (i = 0; i < B * T; i++)
+        if (xv[i] >= (1 << (B_IN - 1)) || xv[i] <= -(1 << (B_IN - 1))) {
+          st = lp_ctx_error(ctx, LP_ERANGE, 1,
+                            "audio sample %lld of row %lld is %lld: the filter bank takes 14-bit audio (|x| < 8192)",
+                            (long long)(i % T + 1), (long long)(i / T + 1), (long long)xv[i]);
+          lp_tensor_release(xc);
+          return st;
+        }
   }
   shape[0] = B; shape[1] = T; shape[2] = n;
   if ((st = lp_tensor_empty(ctx, LP_I32, 3, shape, &r)) != LP_OK) goto done;
@@ -513,8 +709,80 @@ typedef struct dn_out {
   }
 
 DN_KERNEL(, dn_run_generic)
+
 #if defined(__GNUC__) && defined(__x86_64__)
-DN_KERNEL(__attribute__((target("avx2"))), dn_run_avx2)
+/* The DN with 4 vectors of 4 lanes, for the common case: joint threshold,
+   no state records. Spikes are stored when asked; the raster is kept as
+   per-lane counts and written at the end of each block of k samples. */
+AVX2 static void dn_run_avx2(const dn_lanes *D, const int32_t *z, int64_t T, int n, int flip,
+                             const dn_out *o) {
+  __m256i H[4], acc[4], L[4], eps[4], b1[4], b2[4], en[4], fix[4], live[4], cnt[4];
+  int32_t zr[NF];
+  int64_t t, t0, t1, dir, blk = 0;
+  int v, pass, j;
+  const __m256i zero = _mm256_setzero_si256();
+  memset(zr, 0, sizeof zr);
+  for (v = 0; v < 4; v++) {
+    H[v] = acc[v] = cnt[v] = zero;
+    L[v] = _mm256_loadu_si256((const __m256i *)(D->L + 4 * v));
+    eps[v] = _mm256_loadu_si256((const __m256i *)(D->eps + 4 * v));
+    b1[v] = _mm256_loadu_si256((const __m256i *)(D->b1 + 4 * v));
+    b2[v] = _mm256_loadu_si256((const __m256i *)(D->b2 + 4 * v));
+    en[v] = _mm256_loadu_si256((const __m256i *)(D->en + 4 * v));
+    fix[v] = _mm256_loadu_si256((const __m256i *)(D->fix + 4 * v));
+    live[v] = _mm256_loadu_si256((const __m256i *)(D->live + 4 * v));
+  }
+  for (pass = flip ? 0 : 1; pass < 2; pass++) {
+    if (pass == 0) { t0 = T - 1; t1 = -1; dir = -1; } else { t0 = 0; t1 = T; dir = 1; }
+    for (t = t0; t != t1; t += dir) {
+      __m256i r[4], thr[4], m, s;
+      const int32_t *zp = z + t * n;
+      if (n < NF) { memcpy(zr, zp, (size_t)n * sizeof *zr); zp = zr; }
+      for (v = 0; v < 4; v++) {
+        __m256i lo, tt;
+        r[v] = _mm256_cvtepu32_epi64(_mm_abs_epi32(_mm_loadu_si128((const __m128i *)(zp + 4 * v))));
+        lo = _mm256_srlv_epi64(H[v], L[v]);
+        H[v] = _mm256_add_epi64(_mm256_sub_epi64(H[v], lo), r[v]);
+        tt = _mm256_blendv_epi8(eps[v], lo, _mm256_cmpgt_epi64(lo, eps[v]));
+        tt = _mm256_sub_epi64(_mm256_sllv_epi64(tt, b1[v]), _mm256_sllv_epi64(tt, b2[v]));
+        thr[v] = _mm256_and_si256(tt, live[v]);
+      }
+      /* joint threshold: the max over the 16 lanes, broadcast */
+      m = _mm256_blendv_epi8(thr[1], thr[0], _mm256_cmpgt_epi64(thr[0], thr[1]));
+      s = _mm256_blendv_epi8(thr[3], thr[2], _mm256_cmpgt_epi64(thr[2], thr[3]));
+      m = _mm256_blendv_epi8(s, m, _mm256_cmpgt_epi64(m, s));
+      s = _mm256_permute4x64_epi64(m, 0x4e);
+      m = _mm256_blendv_epi8(s, m, _mm256_cmpgt_epi64(m, s));
+      s = _mm256_permute4x64_epi64(m, 0xb1);
+      m = _mm256_blendv_epi8(s, m, _mm256_cmpgt_epi64(m, s));
+      for (v = 0; v < 4; v++) {
+        __m256i ap = _mm256_blendv_epi8(fix[v], m, en[v]);
+        __m256i sp;
+        acc[v] = _mm256_add_epi64(acc[v], r[v]);
+        sp = _mm256_andnot_si256(_mm256_cmpgt_epi64(ap, acc[v]), live[v]);   /* acc >= ap */
+        acc[v] = _mm256_sub_epi64(acc[v], _mm256_and_si256(ap, sp));
+        if (pass == 1) {
+          cnt[v] = _mm256_sub_epi64(cnt[v], sp);
+          if (o->spikes) {
+            __m128i p32 = _mm_sub_epi32(_mm_setzero_si128(), pack32(sp));
+            if (n == NF) _mm_storeu_si128((__m128i *)(o->spikes + t * n + 4 * v), p32);
+            else _mm_storeu_si128((__m128i *)(zr + 4 * v), p32);
+          }
+        }
+      }
+      if (pass == 1) {
+        if (o->spikes && n < NF) memcpy(o->spikes + t * n, zr, (size_t)n * sizeof *zr);
+        if (o->raster && (++blk == o->k || t == T - 1)) {
+          int64_t c[NF];
+          int32_t *rowp = o->raster + (t / o->k) * n;
+          for (v = 0; v < 4; v++) { _mm256_storeu_si256((__m256i *)(c + 4 * v), cnt[v]); cnt[v] = zero; }
+          for (j = 0; j < n; j++) rowp[j] += (int32_t)c[j];
+          blk = 0;
+        }
+      }
+    }
+  }
+}
 #endif
 
 static lp_status new_btn(lp_ctx *ctx, lp_dtype dt, int64_t B, int64_t T, int64_t n, int zero,
@@ -551,20 +819,7 @@ lp_status lp_afe3_dn(lp_ctx *ctx, const lp_tensor *z, const lp_afe3_dn_params *p
     D.eps[j] = p->eps[j]; D.fix[j] = p->threshold[j]; D.live[j] = -1;
   }
   if (lp_dtype_is_float(lp_tensor_dtype(z))) return lp_ctx_error(ctx, LP_ETYPE, 1, "filter-bank output must be integers");
-  {
-    lp_tensor *z64 = NULL;
-    if ((st = as_contig(ctx, z, LP_I64, &z64)) != LP_OK) return st;
-    for (i = 0; i < lp_tensor_numel(z64); i++) {
-      int64_t v = ((const int64_t *)lp_tensor_data(z64))[i];
-      if (v >= ((int64_t)1 << 31) || v <= -((int64_t)1 << 31)) {
-        lp_tensor_release(z64);
-        return lp_ctx_error(ctx, LP_ERANGE, 1, "filter-bank value %lld is beyond 31 bits", (long long)v);
-      }
-    }
-    st = lp_tensor_astype(ctx, z64, LP_I32, &zc);
-    lp_tensor_release(z64);
-    if (st != LP_OK) return st;
-  }
+  if ((st = as_i32(ctx, z, 1, &zc)) != LP_OK) return st;   /* |z| of int32 is exact in the kernels */
   B = lp_tensor_size(zc, 0); T = lp_tensor_size(zc, 1);
   if (spikes && (st = new_btn(ctx, LP_I32, B, T, n, 0, &rs)) != LP_OK) goto done;
   if (raster) {
@@ -592,7 +847,7 @@ lp_status lp_afe3_dn(lp_ctx *ctx, const lp_tensor *z, const lp_afe3_dn_params *p
     if (ri) o.iaf = (int64_t *)lp_tensor_data(ri) + b * T * n;
     if (rt) o.thr = (int64_t *)lp_tensor_data(rt) + b * T * n;
 #if defined(__GNUC__) && defined(__x86_64__)
-    if (use_avx2) dn_run_avx2(&D, zv, T, n, flip, p->joint, &o);
+    if (use_avx2 && p->joint && !o.high && !o.low && !o.iaf && !o.thr) dn_run_avx2(&D, zv, T, n, flip, &o);
     else dn_run_generic(&D, zv, T, n, flip, p->joint, &o);
 #else
     (void)use_avx2;
