@@ -15,6 +15,10 @@
 --   local hz = xylo.audio2.est_clock_freq(config, dt)                 -- limpet.xylo.cycles
 --   local report = xylo.compare(float_net, sim, input)                -- limpet.xylo.compare
 --   xylo.audio2.limits                                                -- limpet.xylo.limits
+--   xylo.audio3.AFESimExternal{...}, AFESimPDM{...} and their stages,
+--   xylo.audio3.get_dn_rate_scale_bitshift(...) ...                    -- limpet.xylo.afe3
+--   xylo.audio2.AFESim{...}                                           -- limpet.xylo.afe2
+--   xylo.audio2.DivisiveNormalisation(n, opts), ...NoLFSR(n, opts)    -- limpet.xylo.dn
 local limits = require "limpet.xylo.limits"
 local config = require "limpet.xylo.config"
 
