@@ -157,7 +157,7 @@ static inline double clipv(double v, double m) { return v > m ? m : v < -m ? -m 
    two sections each, scipy's sosfilt operations lane by lane (structure of
    arrays, so that the channel loop vectorises). */
 #define BPF_KERNEL(ATTR, NAME)                                                      \
-  ATTR static void NAME(const double (*c)[NC], double off, const double *x, int64_t n, double *y) { \
+  ATTR static void NAME(const double (*restrict c)[NC], double off, const double *restrict x, int64_t n, double *restrict y) { \
     double z0[NC], z1[NC], z2[NC], z3[NC];                                          \
     int64_t i;                                                                      \
     int j;                                                                          \
