@@ -7,6 +7,16 @@
 -- model (resampled to 110 kHz, all 16 analog channels, noise and mismatch off).
 -- One core. Targets: A3 external >= 1000x real time, PDM >= 200x, A2 >= 100x.
 -- Reported as ms per 10 s of audio and x real time (median of the runs).
+-- Recorded on one core of the 2-vCPU AMD EPYC (Zen 4) VM, gcc 12 -O2 with the
+-- AVX2 kernels, while the machine ran other jobs (load average 7-9), so
+-- medians vary by 2-3x between runs; best runs, ms per 10 s (x real time):
+--   A3 external 38 (x261) -- stages alone, best of 5: filter bank 10, DN 20,
+--     quantiser 1 ms: x300 on a quiet core, short of x1000;
+--   A3 PDM from audio 256 min (x28-39) -- the float64 delta-sigma loop (1.56 M
+--     steps per s of audio) is latency bound: every step needs s += d / fs on
+--     the previous state (a division the reference makes; a reciprocal would
+--     change bits), ~25 cycles, so x200 is out of reach for the exact model;
+--   A3 PDM from bits 97 (x100), A2 at 110 kHz 184 (x54 in the 2 s runs).
 package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path
 local lp = require "limpet"
 local H = require "harness"
