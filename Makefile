@@ -13,8 +13,8 @@ DEB_PKGS := liblua5.4-dev lua5.4 lua-busted zlib1g-dev libusb-1.0-0-dev libhdf5-
             libopenblas-openmp-dev libreadline-dev dataset-fashion-mnist pkg-config \
             libopenmpi-dev openmpi-bin \
             libjansson-dev libplplot-dev plplot-driver-cairo fonts-dejavu-core libpng-dev luarocks \
-            libzip-dev
-PKGS     := openblas lua5.4 zlib hdf5 jansson plplot libpng libzip libusb-1.0
+            libzip-dev libsndfile1-dev espeak-ng
+PKGS     := openblas lua5.4 zlib hdf5 jansson plplot libpng libzip libusb-1.0 sndfile
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -95,7 +95,7 @@ $(BUILD)/tests/%: spec/c/%.c spec/c/check.h $(LIBCORE)
 # The rpath lets a host built against any prefix run without LD_LIBRARY_PATH.
 $(BUILD)/limpet.pc: Makefile
 	@mkdir -p $(dir $@)
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: limpet\nDescription: spiking neural networks: C engine with embedded Lua\nVersion: 0.1.0\nRequires: lua5.4\nRequires.private: openblas zlib hdf5 jansson plplot libpng libzip\nCflags: -I$${includedir}\nLibs: -L$${libdir} -Wl,-rpath,$${libdir} -llimpet\nLibs.private: -fopenmp -lm -ldl -lusb-1.0\n' '$(PREFIX)' > $@
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: limpet\nDescription: spiking neural networks: C engine with embedded Lua\nVersion: 0.1.0\nRequires: lua5.4\nRequires.private: openblas zlib hdf5 jansson plplot libpng libzip\nCflags: -I$${includedir}\nLibs: -L$${libdir} -Wl,-rpath,$${libdir} -llimpet\nLibs.private: -lsndfile -fopenmp -lm -ldl -lusb-1.0\n' '$(PREFIX)' > $@
 
 # Missing Debian packages are installed (as root, or through sudo).
 deps:
@@ -129,6 +129,7 @@ demo: deps
 	$(EXE) examples/spiking_regression.lua --quick
 	$(EXE) examples/xylo_deploy.lua --quick
 	$(EXE) examples/xylo_sweep.lua --quick --out $(BUILD)/xylo_sweep.jsonl
+	$(EXE) examples/xylo_audio_frontend.lua --quick --out $(BUILD)/examples/xylo_audio_frontend
 	$(EXE) examples/fashion_mnist_snn.lua --quick --out $(BUILD)
 	$(EXE) examples/xylo_imu.lua --quick --out $(BUILD)
 

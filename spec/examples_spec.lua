@@ -111,3 +111,25 @@ describe("examples/fashion_mnist_snn.lua", function()
     assert.is_true(rw > 100 and rh > 100)
   end)
 end)
+
+describe("examples/xylo_audio_frontend.lua", function()
+  it("runs a chirp (and the spoken word where espeak-ng is installed) through both front ends", function()
+    local d = tmpdir()
+    local out, code = run { "examples/xylo_audio_frontend.lua", "--quick", "--out", d }
+    local pngs = { "chirp_a3_filterbank.png", "chirp_a3_raster.png", "chirp_a3_pdm_raster.png", "chirp_a2_filterbank.png",
+      "chirp_a2_raster.png", "a3_frequency_response.png", "a2_frequency_response.png" }
+    local sizes = {}
+    for i, f in ipairs(pngs) do sizes[i] = { png_size(d .. "/" .. f) } end
+    local word = exists(d .. "/word_a3_raster.png")
+    rmdir(d)
+    assert.equals(0, code, out)
+    assert.matches("chirp  0%.40 s of audio: Audio 3 external %d+ spikes", out)
+    assert.matches("Xylo Audio 3 filter bank: measured peak", out)
+    assert.matches("filter 16 +%d+ +16822 +16611", out)
+    for i, f in ipairs(pngs) do
+      assert.is_truthy(sizes[i][1], "no " .. f)
+      assert.is_true(sizes[i][1] > 100 and sizes[i][2] > 100)
+    end
+    if out:find("spoken word:", 1, true) then assert.is_true(word) end
+  end)
+end)

@@ -19,6 +19,10 @@
 --   local image = xylo.imu.config_to_image(config)                    -- limpet.xylo.image
 --   local hdk = xylo.imu.VirtualHDK(); hdk:write_image(image)         -- limpet.xylo.hdk
 --   xylo.find_hdks(), xylo.open_hdk(dev)                              -- limpet.usb
+--   xylo.audio3.AFESimExternal{...}, AFESimPDM{...} and their stages,
+--   xylo.audio3.get_dn_rate_scale_bitshift(...) ...                    -- limpet.xylo.afe3
+--   xylo.audio2.AFESim{...}                                           -- limpet.xylo.afe2
+--   xylo.audio2.DivisiveNormalisation(n, opts), ...NoLFSR(n, opts)    -- limpet.xylo.dn
 local limits = require "limpet.xylo.limits"
 local config = require "limpet.xylo.config"
 
@@ -71,6 +75,8 @@ local VARIANT_EXPORTS = {
     ScaleSpikeEncoder = "imuif", IAFSpikeEncoder = "imuif", DEFAULT_FILTER_BANDS = "imuif",
   },
 }
+-- front-end modules of each variant (their names resolve on first use)
+local FRONTENDS = { audio2 = { "afe2", "dn" }, audio3 = { "afe3" } }
 
 local function variant(name)
   local v = { name = name, limits = limits.for_variant(name) }
@@ -121,6 +127,10 @@ local function variant(name)
         local val = module(from)[k]
         rawset(t, k, val)
         return val
+      end
+      for _, m in ipairs(FRONTENDS[name] or {}) do
+        local f = type(k) == "string" and module(m)[k]
+        if f ~= nil and f ~= false then rawset(t, k, f); return f end
       end
       return nil
     end,

@@ -1,0 +1,114 @@
+/*
+** core/src/audio.c -- sound files through libsndfile (see limpet/audio.h).
+** Reading goes through sf_readf_double (libsndfile scales integer formats to
+** [-1, 1]); writing goes to "<path>.tmp.XXXXXX" (io_impl.h) through
+** sf_open_fd and is renamed over path only when everything was written.
+*/
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sndfile.h>
+
+#include "limpet/audio.h"
+#include "io_impl.h"
+
+lp_status lp_audio_load(lp_ctx *ctx, const char *path, lp_tensor **samples, double *rate) {
+  SF_INFO info;
+  SNDFILE *sf;
+  FILE *probe;
+  lp_tensor *t = NULL;
+  lp_status st;
+  int64_t shape[2];
+  sf_count_t got;
+  *samples = NULL;
+  *rate = 0;
+  probe = fopen(path, "rb");              /* missing / unreadable: the environment's failure */
+  if (!probe) return lp_ctx_error(ctx, LP_EIO, 1, "cannot open '%s': %s", path, strerror(errno));
+  fclose(probe);
+  memset(&info, 0, sizeof info);
+  sf = sf_open(path, SFM_READ, &info);
+  if (!sf) return lp_ctx_error(ctx, LP_EFORMAT, 1, "'%s' is not a sound file libsndfile can read (%s)", path, sf_strerror(NULL));
+  if (info.channels < 1 || info.frames < 0 || info.samplerate <= 0) {
+    sf_close(sf);
+    return lp_ctx_error(ctx, LP_EFORMAT, 1, "'%s': bad header (%d channels, rate %d)", path, info.channels, info.samplerate);
+  }
+  shape[0] = (int64_t)info.frames;
+  shape[1] = info.channels;
+  if ((st = lp_tensor_new(ctx, LP_F64, 2, shape, &t)) != LP_OK) { sf_close(sf); return st; }
+  got = info.frames > 0 ? sf_readf_double(sf, lp_tensor_data(t), info.frames) : 0;
+  if (got != info.frames) {
+    st = lp_ctx_error(ctx, LP_EFORMAT, 1, "'%s': truncated after %lld of %lld frames (%s)", path, (long long)got,
+                      (long long)info.frames, sf_strerror(sf));
+    sf_close(sf);
+    lp_tensor_release(t);
+    return st;
+  }
+  sf_close(sf);
+  *samples = t;
+  *rate = (double)info.samplerate;
+  return LP_OK;
+}
+
+static int ends_with(const char *s, const char *ext) {
+  size_t n = strlen(s), m = strlen(ext);
+  return n >= m && strcasecmp(s + n - m, ext) == 0;
+}
+
+lp_status lp_audio_save(lp_ctx *ctx, const char *path, const lp_tensor *samples, int rate,
+                        lp_audio_subtype subtype) {
+  SF_INFO info;
+  SNDFILE *sf;
+  lp_io_tmp tmp;
+  lp_tensor *c = NULL;
+  lp_status st;
+  int major, minor, nd = lp_tensor_ndim(samples);
+  int64_t frames, ch;
+  static const int SUB[] = { SF_FORMAT_PCM_16, SF_FORMAT_PCM_24, SF_FORMAT_PCM_32, SF_FORMAT_FLOAT,
+                             SF_FORMAT_DOUBLE, SF_FORMAT_VORBIS };
+  if (ends_with(path, ".wav")) major = SF_FORMAT_WAV;
+  else if (ends_with(path, ".flac")) major = SF_FORMAT_FLAC;
+  else if (ends_with(path, ".aiff") || ends_with(path, ".aif")) major = SF_FORMAT_AIFF;
+  else if (ends_with(path, ".ogg")) major = SF_FORMAT_OGG;
+  else return lp_ctx_error(ctx, LP_EARG, 1, "unknown sound file extension in '%s' (use .wav, .flac, .aiff or .ogg)", path);
+  if ((int)subtype < 0 || (int)subtype > LP_AUDIO_VORBIS) return lp_ctx_error(ctx, LP_EARG, 4, "unknown encoding");
+  minor = SUB[subtype];
+  if (major == SF_FORMAT_OGG && subtype == LP_AUDIO_PCM16) minor = SF_FORMAT_VORBIS;
+  if (nd != 1 && nd != 2) return lp_ctx_error(ctx, LP_ESHAPE, 2, "expected samples (T) or (T, C), got %d dims", nd);
+  frames = lp_tensor_size(samples, 0);
+  ch = nd == 2 ? lp_tensor_size(samples, 1) : 1;
+  if (ch < 1 || ch > 1024) return lp_ctx_error(ctx, LP_ESHAPE, 2, "expected 1 to 1024 channels, got %lld", (long long)ch);
+  if (rate < 1) return lp_ctx_error(ctx, LP_EARG, 3, "sample rate must be a positive integer, got %d", rate);
+  memset(&info, 0, sizeof info);
+  info.samplerate = rate;
+  info.channels = (int)ch;
+  info.format = major | minor;
+  if (!sf_format_check(&info))
+    return lp_ctx_error(ctx, LP_EARG, 4, "'%s': this container cannot hold that encoding", path);
+  if (lp_tensor_dtype(samples) == LP_F64) st = lp_tensor_contiguous(ctx, (lp_tensor *)samples, &c);
+  else st = lp_tensor_astype(ctx, samples, LP_F64, &c);
+  if (st != LP_OK) return st;
+  if ((st = lp_io_tmp_open(ctx, path, &tmp)) != LP_OK) { lp_tensor_release(c); return st; }
+  sf = sf_open_fd(fileno(tmp.fp), SFM_WRITE, &info, 0);
+  if (!sf) {
+    st = lp_ctx_error(ctx, LP_EIO, 1, "cannot write '%s': %s", path, sf_strerror(NULL));
+    lp_io_tmp_abort(ctx, &tmp);
+    lp_tensor_release(c);
+    return st;
+  }
+  sf_command(sf, SFC_SET_CLIPPING, NULL, SF_TRUE);
+  if (frames > 0 && sf_writef_double(sf, lp_tensor_data(c), frames) != frames) {
+    st = lp_ctx_error(ctx, LP_EIO, 1, "cannot write '%s': %s", path, sf_strerror(sf));
+    sf_close(sf);
+    lp_io_tmp_abort(ctx, &tmp);
+    lp_tensor_release(c);
+    return st;
+  }
+  lp_tensor_release(c);
+  if (sf_close(sf) != 0) {
+    st = lp_ctx_error(ctx, LP_EIO, 1, "cannot write '%s'", path);
+    lp_io_tmp_abort(ctx, &tmp);
+    return st;
+  }
+  return lp_io_tmp_commit(ctx, path, &tmp);
+}
