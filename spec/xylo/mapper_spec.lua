@@ -162,7 +162,7 @@ describe("xylo mapper", function()
 
   it("maps LIFBitshift, and LIFs in other leak modes, through their time constants", function()
     local net = nn.Sequential { lin(2, 2), nn.LIFBitshift(2, { tau_mem = 0.016, tau_syn = 0.004 }), lin(2, 1),
-                                nn.LIF(1, { tau_mem = 0.032, tau_syn = 0.008, leak_mode = "bitshifts" }) }
+                                nn.LIF(1, { dash_mem = 5, dash_syn = 3, leak_mode = "bitshifts" }) }
     local spec = M.mapper(net:as_graph(), "audio2")
     assert.tensor_near(lp.tensor({ 4, 4 }, "float64"), spec.dash_mem, 1e-6)
     assert.tensor_near(lp.tensor({ 2, 2 }, "float64"), spec.dash_syn, 1e-6)
