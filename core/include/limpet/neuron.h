@@ -130,7 +130,8 @@ lp_status lp_rate(lp_ctx *ctx, const lp_rate_args *a, lp_rate_act act, lp_tensor
                   lp_tensor **state_final);
 
 /* ---- parameter ranges ----------------------------------------------------
-   The first element of t (float32 or float64, any layout; flat row-major
+   The first element of t (float32 or float64, any layout; other dtypes
+   have none; flat row-major
    0-based index) that is not finite or lies outside lo < v (lo_open) or
    lo <= v, and v <= hi: *index and *value; *index = -1 when every element
    is inside. One pass, no allocation: the nn modules run it on every

@@ -12,6 +12,7 @@ local LIF = require("limpet.nn.lif").LIF
 
 local ExpSyn = Module:extend("ExpSyn")
 ExpSyn._checks_in_evolve = true
+ExpSyn._spiking_input, ExpSyn._spiking_output = true, false   -- as ExpSynTorch
 ExpSyn.defaults = { tau = 10e-3, dt = 1e-3, noise_std = 0 }
 
 --- nn.ExpSyn(N, {tau = 10e-3, dt = 1e-3, noise_std = 0})

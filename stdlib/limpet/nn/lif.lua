@@ -29,6 +29,7 @@ local LEAK_MODES = { taus = true, decays = true, bitshifts = true }
 
 local LIF = Module:extend("LIF")
 LIF._checks_in_evolve = true
+LIF._spiking_input, LIF._spiking_output = true, true
 -- The leak parameters have no default here: each leak mode takes its own
 -- (taus: tau_mem, tau_syn = 20 ms; decays: alpha, beta = 0.5; bitshifts:
 -- dash_mem, dash_syn = 1, Rockpool's defaults) and refuses the others.
@@ -48,9 +49,9 @@ local LEAK_PARAMS = {
 --- LIF.decay_of(dt, tau) -> exp(-dt / tau), computed in float64 and
 -- rounded once to tau's dtype (differentiable).
 local function decay_of(dt, tau)
-  local d = lp.exp(lp.tensor(-dt, "float64") / tau:astype("float64"))
-  if tau.dtype ~= "float64" then d = d:astype(tau.dtype) end
-  return d
+  local dtype = tau.dtype
+  if dtype == "float64" then return lp.exp((-dt) / tau) end
+  return lp.exp((-dt) / tau:astype("float64")):astype(dtype)
 end
 LIF.decay_of = decay_of
 
@@ -517,12 +518,16 @@ function aLIF:_extra(opts)
   return opts
 end
 
--- Rockpool's aLIF record: iahp (B, T, N), and isyn (B, T, N, k + 1) with
--- the ahp current as the last synapse; irec zeros without w_rec.
+-- Rockpool's aLIF record: iahp (B, T, N), isyn (B, T, N, k + 1) with the
+-- ahp current as the last synapse, irec (zeros without w_rec), and U.
 function aLIF:_records(rec, record, B, T)
   rec = LIF._records(self, rec, record, B, T)
   if rec.isyn and rec.iahp then
     rec.isyn = lp.cat({ rec.isyn, rec.iahp:reshape({ B, T, self.size_out, 1 }) }, 4)
+  end
+  -- U: Rockpool's aLIF records the surrogate activity tanh(20 vmem + 1 - threshold)/2 + 1/2
+  if rec.vmem and wants(record, "U") then
+    rec.U = lp.tanh(rec.vmem:detach() * 20 + (1 - self.threshold:detach())) * 0.5 + 0.5
   end
   return rec
 end

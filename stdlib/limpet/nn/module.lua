@@ -38,6 +38,21 @@ function props.full_name(self)
   return cls
 end
 function props.class_name(self) return getmetatable(self).__name end
+-- Rockpool's spiking_input / spiking_output: the class says (_spiking_input,
+-- _spiking_output), else a chain answers as its first / last member.
+function props.spiking_input(self)
+  local v = getmetatable(self)._spiking_input
+  if v ~= nil then return v end
+  local first = rawget(self, "_mod_order")[1]
+  return first ~= nil and rawget(self, "_mods")[first].spiking_input or false
+end
+function props.spiking_output(self)
+  local v = getmetatable(self)._spiking_output
+  if v ~= nil then return v end
+  local order = rawget(self, "_mod_order")
+  local last = order[#order]
+  return last ~= nil and rawget(self, "_mods")[last].spiking_output or false
+end
 
 local function make_index(C)
   return function(t, k)
@@ -136,9 +151,34 @@ function Module:_register(kind, name, value, opts, level)
   if const and kind == "parameter" then kind = "simulation" end
   local shape = opts.shape
   if type(shape) == "number" then shape = { shape } end
+  -- a list of permitted shapes (Rockpool's shape=[(N,), ()]): the first is
+  -- made by init; a value takes the first it fits, as it is or reshaped
+  local shapes
+  if type(shape) == "table" and (type(shape[1]) == "table" or (#shape > 1 and type(shape[#shape]) == "table")) then
+    shapes = {}
+    for i, sh in ipairs(shape) do shapes[i] = type(sh) == "number" and { sh } or sh end
+    shape = shapes[1]
+  end
   if v == nil then
     if not opts.init then fail(self, ("%s: a value or an init function is required"):format(name), level) end
     v = opts.init(shape)
+  end
+  if shapes and not P.is_constant(v) then
+    local t = U.to_tensor(v)
+    if t then
+      local pick
+      for _, sh in ipairs(shapes) do if U.same_shape(t.shape, sh) then pick = sh break end end
+      if not pick then
+        for _, sh in ipairs(shapes) do if U.numel(sh) == t:numel() then pick = sh break end end
+      end
+      if not pick then
+        local names = {}
+        for i, sh in ipairs(shapes) do names[i] = U.fmt_shape(sh) end
+        fail(self, ("%s: expected one of the shapes %s, got %s"):format(name, table.concat(names, ", "),
+          U.fmt_shape(t.shape)), level)
+      end
+      shape = pick
+    end
   end
   local meta = { kind = kind, family = opts.family, init = opts.init, shape = shape }
   v = convert(self, meta, name, v, level)
@@ -310,6 +350,27 @@ end
 function Module:attribute_kind(name) local m = self._attrs[name]; return m and m.kind end
 function Module:attribute_family(name) local m = self._attrs[name]; return m and m.family end
 
+--- mod:attributes_named(name | {names}) -> nested table of the attributes
+-- of that name (any kind) in this module and its sub-modules (Rockpool's
+-- attributes_named), e.g. net:attributes_named("dt").
+function Module:attributes_named(names)
+  if type(names) == "string" then names = { names } end
+  if type(names) ~= "table" then
+    U.argerror("attributes_named", 1, "string or list of strings expected, got " .. type(names), 2)
+  end
+  local want = {}
+  for _, n in ipairs(names) do want[n] = true end
+  local out = {}
+  for _, n in ipairs(self._order) do
+    if want[n] then out[n] = self._values[n] end
+  end
+  for _, n in ipairs(self._mod_order) do
+    local sub = self._mods[n]:attributes_named(names)
+    if next(sub) ~= nil then out[n] = sub end
+  end
+  return out
+end
+
 --- mod:modules() -> the direct sub-modules, in order (each knows its .name).
 function Module:modules()
   local out = {}
@@ -394,9 +455,19 @@ end
 -- Calling a module evolves it. The built-in modules check their parameters'
 -- ranges in evolve itself (class field _checks_in_evolve); for the others,
 -- the call does it.
-function Module:__call(...)
+-- m2(m1(x)) hands m2 all three results of m1 (Lua passes them on): m1's
+-- state and record are then dropped (Rockpool's chaining of a call's
+-- tuple); use nn.Sequential to keep them.
+local function chained(record, n, third)
+  return n >= 3 and type(record) == "table" and getmetatable(record) == nil
+    and type(third) == "table" and getmetatable(third) == nil
+end
+Module._chained = chained
+
+function Module:__call(x, record, ...)
+  if chained(record, select("#", ...) + 2, (...)) then record = nil; return self(x, record) end
   if not self._checks_in_evolve then V.check_forward(self, 2) end
-  return self:evolve(...)
+  return self:evolve(x, record, ...)
 end
 
 --- mod:timed{dt =, output_num = 1, add_events = false} -> a

@@ -7,7 +7,7 @@ local Sequential = require "limpet.nn.sequential"
 local Residual = Sequential:extend("Residual")
 -- block(x) + x is not a spike raster even when the block spikes (the timed
 -- API returns it as a TSContinuous)
-Residual.spiking_output = false
+Residual._spiking_output = false
 
 function Residual:init(...)
   Sequential.init(self, ...)

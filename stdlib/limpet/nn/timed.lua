@@ -39,16 +39,10 @@ local V = require "limpet.nn.validate"
 
 local TimedModule = Module:extend("TimedModule")
 
-local SPIKING = { LIF = true, LIFBitshift = true, LIFNeuron = true, aLIF = true }
-
--- Does `mod` emit spikes? Its own `spiking_output` when it says; a
--- sequence answers as its last member; the LIF family spikes.
+-- Does `mod` emit spikes? Its spiking_output (nn/module.lua: the LIF
+-- family spikes, a chain answers as its last member).
 local function spiking(mod)
-  local s = mod.spiking_output
-  if type(s) == "boolean" then return s end
-  local subs = mod:modules()
-  if #subs > 0 then return spiking(subs[#subs]) end
-  return SPIKING[getmetatable(mod).__name] == true
+  return mod.spiking_output == true
 end
 
 -- The module's own dt, or the first its sub-modules have.
@@ -232,7 +226,8 @@ function TimedModule:_gen_timeseries(out, opts)
 end
 
 -- Calling a timed module: evolve, then the clock advances by T steps.
-function TimedModule:__call(ts, opts)
+function TimedModule:__call(ts, opts, ...)
+  if Module._chained(opts, select("#", ...) + 2, (...)) then opts = nil end   -- tm2(tm1(ts))
   ts, opts = call_args("evolve", ts, opts, 2)
   if not self._checks_in_evolve then V.check_forward(self, 2) end
   local T = self:_determine_timesteps(ts, opts, 2)
@@ -265,7 +260,7 @@ function TimedModuleWrapper:init(mod, opts)
     U.argerror("timed", 1, "field 'add_events' must be a boolean", 4)
   end
   TimedModule.init(self, mod.shape or { 1 }, { dt = dt, add_events = o.add_events,
-                                              spiking_output = spiking(mod) })
+                                              spiking_input = mod.spiking_input, spiking_output = spiking(mod) })
   if not mod.shape then Module.init(self, nil) end
   rawset(self, "module", mod)             -- not a sub-module: mod keeps its name
   rawset(self, "output_num", o.output_num)
@@ -321,7 +316,8 @@ end
 --- output series, the wrapped module's new state, record (a tree of
 --- series when asked, else {}). The series start at the old tmod.t, which
 --- then advances by T·dt.
-function TimedModuleWrapper:evolve(ts, opts)
+function TimedModuleWrapper:evolve(ts, opts, ...)
+  if Module._chained(opts, select("#", ...) + 2, (...)) then opts = nil end   -- tm2(tm1(ts))
   ts, opts = call_args("evolve", ts, opts, 2)
   local _, x, T = self:_prepare_input(ts, opts, 2)
   x = x:reshape(1, T, -1)
