@@ -30,7 +30,8 @@ describe("mod:timed", function()
     assert.equals(5e-4, nn.Sequential { nn.Linear({ 2, 2 }), nn.LIF(2, { dt = 5e-4 }) }:timed().dt)
     assert.is_true(nn.Sequential { nn.Linear({ 2, 2 }), nn.LIF(2) }:timed().spiking_output)
     assert.is_false(nn.Sequential { nn.LIF(2), nn.Linear({ 2, 2 }) }:timed().spiking_output)
-    assert.equals(0.25, nn.LIF(2):timed { dt = 0.25 }.dt)
+    assert.equals(0.25, nn.Linear({ 2, 2 }):timed { dt = 0.25 }.dt)  -- a module without dt
+    assert.equals(1e-3, nn.LIF(2):timed { dt = 1e-3 }.dt)
   end)
 
   it("rasterises events on dt from t, bool or (add_events) counts, and returns a clocked series", function()

@@ -289,6 +289,14 @@ describe("issue 14 item 15: the timed API", function()
     assert.same({ 4, 1 }, c.samples.shape)
   end)
 
+  it("steps on the module's dt: another dt, or sub-modules that disagree, are errors", function()
+    assert.matches("bad argument #1 to 'timed' %(field 'dt' = 0.25 differs from the module's dt = 0.001",
+      err_of(function() return nn.LIF(2):timed { dt = 0.25 } end))
+    assert.matches("the module's sub%-modules have different dt %(0.001, 0.002%)",
+      err_of(function() return nn.Sequential { nn.LIF(2), nn.Linear { 2, 2 }, nn.LIF(2, { dt = 2e-3 }) }:timed() end))
+    assert.equals(0.25, nn.Linear { 2, 2 }:timed { dt = 0.25 }.dt)
+  end)
+
   it("broadcasts a one-channel input across the module's channels", function()
     local lin = nn.Linear { 3, 3, weight = lp.eye(3) }
     local ts = lp.TSContinuous.from_clocked(lp.tensor { 1, 2 }, { dt = 1e-3 })
@@ -516,6 +524,22 @@ describe("issue 14, further differences found in Rockpool's tests", function()
     assert.same({ 3 }, M(nn.Parameter({ 1, 2, 3 }, { shape = { { 3 }, {} } })).param.shape)
     assert.matches("param: expected one of the shapes %(3,%), %(%), got %(2,%)",
       err_of(M, nn.Parameter({ 1, 2 }, { shape = { { 3 }, {} } })))
+  end)
+
+  it("weight_init_func / bias_init_func as in LinearTorch, LIFTorch and RateTorch", function()
+    local zeros = function(s) return lp.zeros(s) end
+    local lin = nn.Linear { 2, 5, has_bias = true, weight_init_func = zeros, bias_init_func = function(s) return lp.ones(s) end }
+    assert.equals(0, lin.weight:abs():sum():item())
+    assert.equals(5, lin.bias:sum():item())
+    lp.no_grad(function() lin.weight:fill_(3) end)
+    lin:reset_parameters()
+    assert.equals(0, lin.weight:abs():sum():item())
+    assert.equals(0, nn.LIF(3, { has_rec = true, weight_init_func = zeros }).w_rec:abs():sum():item())
+    assert.equals(0, nn.Rate(3, { has_rec = true, weight_init_func = zeros }).w_rec:abs():sum():item())
+    local path = os.tmpname() .. ".npz"
+    assert.is_true(lin:save(path))
+    assert.equals(5, nn.load(path).bias:sum():item())
+    os.remove(path)
   end)
 
   it("LIF tau_syn may be given as (1, k), shared by all neurons", function()

@@ -36,7 +36,7 @@ LIF._spiking_input, LIF._spiking_output = true, true
 LIF.defaults = {
   tau_mem = U.NONE, tau_syn = U.NONE, alpha = U.NONE, beta = U.NONE,
   dash_mem = U.NONE, dash_syn = U.NONE, bias = 0, threshold = 1,
-  has_rec = false, w_rec = U.NONE, dt = 1e-3, noise_std = 0,
+  has_rec = false, w_rec = U.NONE, weight_init_func = U.NONE, dt = 1e-3, noise_std = 0,
   max_spikes_per_dt = 65536, spike_generation_fn = "StepPWL",
   surrogate_scale = U.NONE, learning_window = 0.5, leak_mode = "taus",
 }
@@ -168,9 +168,12 @@ function LIF:_setup(fname, shape, opts, defaults)
   self:parameter("threshold", per_neuron(fname, "threshold", opts.threshold, N),
     { shape = { N }, family = "thresholds", range = "positive" })
   local has_rec = opts.has_rec or opts.w_rec ~= nil
+  if opts.weight_init_func ~= nil and type(opts.weight_init_func) ~= "function" then
+    U.argerror(fname, 2, "field 'weight_init_func' must be a function(shape) -> tensor", 4)
+  end
   if has_rec then
     self:parameter("w_rec", opts.w_rec, { shape = { N, k * N }, family = "weights",
-      init = function(s)
+      init = opts.weight_init_func or function(s)
         local bound = math.sqrt(6 / (k * N))
         return lp.rand(s) * (2 * bound) - bound
       end })
@@ -190,7 +193,7 @@ function LIF:_setup(fname, shape, opts, defaults)
 end
 
 --- nn.LIF(shape, {tau_mem, tau_syn | alpha, beta | dash_mem, dash_syn,
---   bias, threshold, has_rec, w_rec, dt, noise_std, max_spikes_per_dt,
+--   bias, threshold, has_rec, w_rec, weight_init_func, dt, noise_std, max_spikes_per_dt,
 --   spike_generation_fn, surrogate_scale, learning_window, leak_mode});
 --   the options may also sit in the shape table: nn.LIF{8, tau_mem = 0.05}
 function LIF:init(shape, opts) self:_setup("LIF", shape, opts, LIF.defaults) end

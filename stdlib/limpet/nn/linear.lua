@@ -12,14 +12,16 @@ local V = require "limpet.nn.validate"
 
 local Linear = Module:extend("Linear")
 Linear._checks_in_evolve = true
-Linear.defaults = { weight = U.NONE, bias = U.NONE, has_bias = false }
+Linear.defaults = { weight = U.NONE, bias = U.NONE, has_bias = false,
+                   weight_init_func = U.NONE, bias_init_func = U.NONE }
 Linear.bias = 0           -- read when no bias parameter is registered
 
 local function uniform(shape, bound)
   return lp.rand(shape) * (2 * bound) - bound
 end
 
---- nn.Linear({Nin, Nout}, {weight = W, bias = b, has_bias = false})
+--- nn.Linear({Nin, Nout}, {weight = W, bias = b, has_bias = false,
+---   weight_init_func = function(shape) -> tensor, bias_init_func = ...})
 function Linear:init(shape, opts)
   local split
   shape, opts, split = U.split_shape("Linear", shape, opts, 3)
@@ -30,12 +32,17 @@ function Linear:init(shape, opts)
   opts = U.options("Linear", 2, opts, Linear.defaults, 3)
   Module.init(self, shape)
   local nin, nout = self.size_in, self.size_out
+  for _, f in ipairs { "weight_init_func", "bias_init_func" } do
+    if opts[f] ~= nil and type(opts[f]) ~= "function" then
+      U.argerror("Linear", 2, ("field '%s' must be a function(shape) -> tensor"):format(f), 3)
+    end
+  end
   self:parameter("weight", opts.weight, { shape = { nin, nout }, family = "weights",
-    init = function(s) return uniform(s, math.sqrt(6 / nin)) end })
+    init = opts.weight_init_func or function(s) return uniform(s, math.sqrt(6 / nin)) end })
   if type(opts.has_bias) ~= "boolean" then U.argerror("Linear", 2, "field 'has_bias' must be a boolean", 3) end
   if opts.has_bias or opts.bias ~= nil then
     self:parameter("bias", opts.bias, { shape = { nout }, family = "biases",
-      init = function(s) return uniform(s, math.sqrt(1 / nin)) end })
+      init = opts.bias_init_func or function(s) return uniform(s, math.sqrt(1 / nin)) end })
   end
   rawset(self, "has_bias", opts.has_bias or opts.bias ~= nil)
 end

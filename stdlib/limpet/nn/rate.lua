@@ -17,10 +17,11 @@ local ACTS = { relu = true, tanh = true, sigmoid = true }
 local Rate = Module:extend("Rate")
 Rate._checks_in_evolve = true
 Rate.defaults = { tau = 20e-3, bias = 0, threshold = 0, activation = U.NONE, activation_func = U.NONE,
-                  has_rec = false, w_rec = U.NONE, dt = 1e-3, noise_std = 0 }
+                  has_rec = false, w_rec = U.NONE, weight_init_func = U.NONE, dt = 1e-3, noise_std = 0 }
 
 --- nn.Rate(N, {tau, bias, threshold, activation_func = "relu" | "tanh" |
---   "sigmoid" | function(x, threshold), has_rec, w_rec, dt, noise_std});
+--   "sigmoid" | function(x, threshold), has_rec, w_rec, weight_init_func, dt,
+--   noise_std});
 --   `activation` is another name of activation_func.
 function Rate:init(shape, opts)
   local split
@@ -47,9 +48,12 @@ function Rate:init(shape, opts)
   self:parameter("bias", opts.bias, { shape = { N }, family = "biases" })
   self:parameter("threshold", opts.threshold, { shape = { N }, family = "thresholds" })
   local has_rec = opts.has_rec or opts.w_rec ~= nil
+  if opts.weight_init_func ~= nil and type(opts.weight_init_func) ~= "function" then
+    U.argerror("Rate", 2, "field 'weight_init_func' must be a function(shape) -> tensor", 3)
+  end
   if has_rec then
     self:parameter("w_rec", opts.w_rec, { shape = { N, N }, family = "weights",
-      init = function(s) local b = math.sqrt(6 / N); return lp.rand(s) * (2 * b) - b end })
+      init = opts.weight_init_func or function(s) local b = math.sqrt(6 / N); return lp.rand(s) * (2 * b) - b end })
   end
   rawset(self, "has_rec", has_rec and true or false)
   self:simulation_parameter("activation", act)

@@ -45,16 +45,18 @@ local function spiking(mod)
   return mod.spiking_output == true
 end
 
--- The module's own dt, or the first its sub-modules have.
-local function module_dt(mod)
+-- The dts of mod and its sub-modules, in order, without repeats.
+local function module_dts(mod, out)
+  out = out or {}
   local d = mod.dt
-  if type(d) == "number" and d > 0 then return d end
-  if lp.is_tensor(d) and d:numel() == 1 then return d:item() end
-  for _, m in ipairs(mod:modules()) do
-    local x = module_dt(m)
-    if x then return x end
+  if lp.is_tensor(d) and d:numel() == 1 then d = d:item() end
+  if type(d) == "number" and d > 0 then
+    local seen = false
+    for _, x in ipairs(out) do if math.abs(x - d) <= 1e-12 * math.max(x, d) then seen = true end end
+    if not seen then out[#out + 1] = d end
   end
-  return nil
+  for _, m in ipairs(mod:modules()) do module_dts(m, out) end
+  return out
 end
 
 local function name_of(x)
@@ -242,16 +244,32 @@ end
 local TimedModuleWrapper = TimedModule:extend("TimedModuleWrapper")
 
 --- nn.TimedModuleWrapper(mod, {dt =, output_num = 1, add_events = false}),
---- also mod:timed{...}. dt defaults to the module's (or its first
---- sub-module's) dt, else 1e-3. output_num picks one of several outputs
---- (1-based).
+--- also mod:timed{...}. dt is the module's (its sub-modules' common) dt;
+--- give it only for a module without one (default 1e-3). output_num picks
+--- one of several outputs (1-based).
 function TimedModuleWrapper:init(mod, opts)
   if not class.is_a(mod, Module) then
     U.argerror("timed", 1, "module expected, got " .. name_of(mod), 4)
   end
   local o = U.options("timed", 1, opts, { dt = U.NONE, output_num = 1, add_events = false }, 4)
+  -- the module's dt is the clock: one dt for the whole module, and a dt
+  -- given here only for a module that has none (Rockpool ignores it then,
+  -- with a warning; rasterising on another dt than the module steps on
+  -- would be a silent error)
+  local dts = module_dts(mod)
+  if #dts > 1 then
+    local list = {}
+    for i, d in ipairs(dts) do list[i] = ("%g"):format(d) end
+    U.argerror("timed", 1, ("the module's sub-modules have different dt (%s); give them one dt")
+      :format(table.concat(list, ", ")), 4)
+  end
   local dt = o.dt
-  if dt == nil then dt = module_dt(mod) or 1e-3 end
+  if dt ~= nil then check_dt("timed", 1, dt, 4) end
+  if dt ~= nil and dts[1] and math.abs(dt - dts[1]) > 1e-12 * math.max(math.abs(dt), dts[1]) then
+    U.argerror("timed", 1, ("field 'dt' = %g differs from the module's dt = %g (the module steps on its own dt)")
+      :format(dt, dts[1]), 4)
+  end
+  if dt == nil then dt = dts[1] or 1e-3 end
   check_dt("timed", 1, dt, 4)
   if math.type(o.output_num) ~= "integer" or o.output_num < 1 then
     U.argerror("timed", 1, "field 'output_num' must be an integer >= 1", 4)
