@@ -77,6 +77,22 @@ describe("issue 14 item 22: Xylo as Rockpool's tests call it", function()
       "bad argument #3 to 'cycles_model' (field 'input' is given twice (as input and input_sp))")
   end)
 
+  it("XyloSim is a module: set_attributes takes the state it returns; .timed() on event series", function()
+    local net = nn.Sequential { nn.Linear { 2, 3 }, nn.LIF(3), nn.Linear { 3, 2 }, nn.LIF(2) }
+    local sim = xylo.audio2.XyloSim.from_specification(xylo.channel_quantize(xylo.audio2.mapper(net:as_graph())))
+    local _, state = sim(lp.ones(5, 2):astype("int32") * 3)
+    assert.equals(sim, sim:set_attributes(state))
+    assert.equals(sim, sim:reset_state())
+    assert.is_true(sim.spiking_input and sim.spiking_output)
+    local tsim = sim:timed { add_events = true }
+    local ev = lp.TSEvent({ 0.001, 0.002, 0.002 }, { 1, 2, 2 }, { t_start = 0, t_stop = 0.01, num_channels = 2 })
+    local out, st, rec = tsim(ev, true)
+    assert.equals("TSEvent", getmetatable(out).__name)
+    assert.equals("TSContinuous", getmetatable(rec.Vmem).__name)
+    assert.equals(tsim, tsim:set_attributes(st))
+    assert.near(0.01, tsim.t, 1e-12)
+  end)
+
   it("exports Xylo2Neurons, Xylo2HiddenNeurons, Xylo2OutputNeurons and DRCError", function()
     local A2 = xylo.audio2
     assert.is_true(G.is_a(setmetatable({}, A2.Xylo2HiddenNeurons), A2.Xylo2Neurons))

@@ -247,8 +247,16 @@ local TimedModuleWrapper = TimedModule:extend("TimedModuleWrapper")
 --- also mod:timed{...}. dt is the module's (its sub-modules' common) dt;
 --- give it only for a module without one (default 1e-3). output_num picks
 --- one of several outputs (1-based).
+-- A module, or an object with the module face (evolve, state, shape:
+-- XyloSim).
+local function module_like(mod)
+  if class.is_a(mod, Module) then return true end
+  return type(mod) == "table" and type(mod.evolve) == "function" and type(mod.state) == "function"
+    and type(mod.set_attributes) == "function"
+end
+
 function TimedModuleWrapper:init(mod, opts)
-  if not class.is_a(mod, Module) then
+  if not module_like(mod) then
     U.argerror("timed", 1, "module expected, got " .. name_of(mod), 4)
   end
   local o = U.options("timed", 1, opts, { dt = U.NONE, output_num = 1, add_events = false }, 4)
@@ -287,19 +295,32 @@ end
 function TimedModuleWrapper:_wrapped_name() return self.module.full_name end
 
 -- Transparent: the wrapped module's attributes are the wrapper's.
-function TimedModuleWrapper:_collect(kind, family) return self.module:_collect(kind, family) end
+function TimedModuleWrapper:_collect(kind, family)
+  local m = self.module
+  if m._collect then return m:_collect(kind, family) end
+  if kind == "state" then return m:state() end
+  if kind == "parameter" and m.parameters then return m:parameters(family) end
+  return {}
+end
 function TimedModuleWrapper:set_attributes(tbl)
   self.module:set_attributes(tbl)
   return self
 end
 function TimedModuleWrapper:reset_state() self.module:reset_state(); return self end
-function TimedModuleWrapper:reset_parameters() self.module:reset_parameters(); return self end
-function TimedModuleWrapper:train(mode)
-  self.module:train(mode)
-  rawset(self, "training", self.module.training)
+function TimedModuleWrapper:reset_parameters()
+  if self.module.reset_parameters then self.module:reset_parameters() end
   return self
 end
-function TimedModuleWrapper:count_parameters() return self.module:count_parameters() end
+function TimedModuleWrapper:train(mode)
+  if self.module.train then
+    self.module:train(mode)
+    rawset(self, "training", self.module.training)
+  end
+  return self
+end
+function TimedModuleWrapper:count_parameters()
+  return self.module.count_parameters and self.module:count_parameters() or 0
+end
 function TimedModuleWrapper:modules() return { self.module } end
 function TimedModuleWrapper:as_graph() return self.module:as_graph() end
 
@@ -318,10 +339,11 @@ local function record_series(rec, mod, dt, t0)
     if lp.is_tensor(v) then
       local spikes = k == "spikes"
       local member = type(k) == "string" and k:match("^(.*)_output$")
-      if member and mod._mods[member] then spikes = spiking(mod._mods[member]) end
+      local mods = rawget(mod, "_mods") or {}
+      if member and mods[member] then spikes = spiking(mods[member]) end
       out[k] = as_series(v, spikes, dt, t0, type(k) == "string" and k or nil)
     elseif type(v) == "table" then
-      local sub = type(k) == "string" and mod._mods[k] or mod
+      local sub = type(k) == "string" and (rawget(mod, "_mods") or {})[k] or mod
       out[k] = record_series(v, sub, dt, t0)
     else
       out[k] = v
