@@ -10,8 +10,10 @@ PREFIX   ?= /usr/local
 CC       ?= cc
 
 DEB_PKGS := liblua5.4-dev lua5.4 lua-busted zlib1g-dev libusb-1.0-0-dev libhdf5-dev \
-            libopenblas-openmp-dev libreadline-dev dataset-fashion-mnist pkg-config
-PKGS     := openblas lua5.4 zlib hdf5
+            libopenblas-openmp-dev libreadline-dev dataset-fashion-mnist pkg-config \
+            libjansson-dev libplplot-dev plplot-driver-cairo fonts-dejavu-core libpng-dev luarocks \
+            libzip-dev
+PKGS     := openblas lua5.4 zlib hdf5 jansson plplot libpng libzip libusb-1.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -47,7 +49,7 @@ LIBSO      := $(BUILD)/liblimpet.so
 LUAMOD     := $(BUILD)/lib/lua/5.4/limpet/core.so
 HOST       := $(BUILD)/examples/embed/host
 
-.PHONY: all test test-c test-lua check demo bench install clean deps
+.PHONY: all test test-c test-lua check demo bench install clean deps rock rock-install
 all: $(EXE) $(LIBA) $(LIBSO) $(LUAMOD) $(HOST) $(CTESTS) $(BUILD)/limpet.pc
 
 $(BUILD)/obj/%.o: %.c
@@ -56,6 +58,11 @@ $(BUILD)/obj/%.o: %.c
 # lua/paths.c falls back on the source tree and the install prefix to find
 # limpet's Lua modules (embedding hosts that live elsewhere).
 $(BUILD)/obj/lua/paths.o: CFLAGS_ALL += -DLIMPET_SOURCE_ROOT=\"$(CURDIR)\" -DLIMPET_PREFIX=\"$(PREFIX)\"
+# ... so it is rebuilt when PREFIX changes (`make` then `make install PREFIX=/opt/x`).
+$(BUILD)/obj/lua/paths.o: $(BUILD)/prefix.stamp
+$(BUILD)/prefix.stamp: FORCE
+	@mkdir -p $(dir $@); echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
+FORCE:
 
 $(LIBCORE): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -75,9 +82,12 @@ $(HOST): examples/embed/host.c $(LIBA)
 $(BUILD)/tests/%: spec/c/%.c spec/c/check.h $(LIBCORE)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Icore/src $(LDOPT) -o $@ $< $(LIBCORE) $(LIBS_CORE)
+# Lua is in Requires, not only Requires.private: an embedding host calls the
+# Lua API itself (lua_settop, ...), so `pkg-config --libs limpet` must link it.
+# The rpath lets a host built against any prefix run without LD_LIBRARY_PATH.
 $(BUILD)/limpet.pc: Makefile
 	@mkdir -p $(dir $@)
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: limpet\nDescription: spiking neural networks: C engine with embedded Lua\nVersion: 0.1.0\nRequires.private: lua5.4 openblas zlib hdf5\nCflags: -I$${includedir}\nLibs: -L$${libdir} -llimpet\nLibs.private: -fopenmp -lm -ldl\n' '$(PREFIX)' > $@
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: limpet\nDescription: spiking neural networks: C engine with embedded Lua\nVersion: 0.1.0\nRequires: lua5.4\nRequires.private: openblas zlib hdf5 jansson plplot libpng libzip\nCflags: -I$${includedir}\nLibs: -L$${libdir} -Wl,-rpath,$${libdir} -llimpet\nLibs.private: -fopenmp -lm -ldl -lusb-1.0\n' '$(PREFIX)' > $@
 
 # Missing Debian packages are installed (as root, or through sudo).
 deps:
@@ -111,6 +121,7 @@ demo: deps
 	$(EXE) examples/spiking_regression.lua --quick
 	$(EXE) examples/xylo_deploy.lua --quick
 	$(EXE) examples/fashion_mnist_snn.lua --quick --out $(BUILD)
+	$(EXE) examples/xylo_imu.lua --quick --out $(BUILD)
 
 # `make bench QUICK=1`: fewer repetitions (under a minute).
 bench: all
@@ -119,16 +130,31 @@ bench: all
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/limpet \
-	  $(DESTDIR)$(PREFIX)/lib/lua/5.4/limpet $(DESTDIR)$(PREFIX)/share/lua/5.4
+	  $(DESTDIR)$(PREFIX)/lib/lua/5.4/limpet $(DESTDIR)$(PREFIX)/share/lua/5.4 $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(EXE) $(DESTDIR)$(PREFIX)/bin/limpet
+	install -m 644 lua/limpet.1 $(DESTDIR)$(PREFIX)/share/man/man1/limpet.1
 	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/liblimpet.a
 	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/liblimpet.so
 	install -m 755 $(LUAMOD) $(DESTDIR)$(PREFIX)/lib/lua/5.4/limpet/core.so
 	install -m 644 core/include/limpet/*.h lua/include/limpet/*.h $(DESTDIR)$(PREFIX)/include/limpet/
 	sed 's|^prefix=.*|prefix=$(PREFIX)|' $(BUILD)/limpet.pc > $(DESTDIR)$(PREFIX)/lib/pkgconfig/limpet.pc
-	cp -R stdlib/limpet $(DESTDIR)$(PREFIX)/share/lua/5.4/
-	for d in devices/*/; do [ -f $$d/init.lua ] && mkdir -p $(DESTDIR)$(PREFIX)/share/lua/5.4/limpet/$$(basename $$d) \
-	  && cp $$d*.lua $(DESTDIR)$(PREFIX)/share/lua/5.4/limpet/$$(basename $$d)/; done; true
+	$(call install_lua,$(DESTDIR)$(PREFIX)/share/lua/5.4)
+
+# The pure-Lua library into folder $(1): stdlib/limpet, and each chip's Lua
+# files as limpet/<chip>/.
+define install_lua
+	cp -R stdlib/limpet $(1)/
+	for d in devices/*/; do [ -f $$d/init.lua ] && mkdir -p $(1)/limpet/$$(basename $$d) \
+	  && cp $$d*.lua $(1)/limpet/$$(basename $$d)/; done; true
+endef
+
+# LuaRocks (`luarocks make` with limpet-0.1.0-1.rockspec): the C module, then
+# it and the Lua library into the rock tree's folders.
+rock: $(LUAMOD)
+rock-install: rock
+	install -d $(ROCK_LIBDIR)/limpet $(ROCK_LUADIR)
+	install -m 755 $(LUAMOD) $(ROCK_LIBDIR)/limpet/core.so
+	$(call install_lua,$(ROCK_LUADIR))
 
 clean:
 	rm -rf build

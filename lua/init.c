@@ -21,6 +21,10 @@ int luaopen_limpet_core(lua_State *L) {
   lt_open_sys(L, -1);
   lt_open_xylo(L, -1);
   lt_open_optim(L, -1);
+  lt_open_json(L, -1);
+  lt_open_plot(L, -1);
+  lt_open_imuif(L, -1);
+  lt_open_usb(L, -1);
   lua_pushliteral(L, LP_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

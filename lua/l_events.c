@@ -9,8 +9,11 @@
 **   _events.argsort(v) -> int64 positions          (stable, ascending)
 **   _events.take(v, positions) -> rows of v at the positions
 **   _events.searchsorted(sorted, values[, right]) -> int64 insertion points
+**   _events.micros(t) -> int64 whole microseconds of times in seconds
+**   _events.time_slices(t, nslices, a1, a2, b1, b2, w1, w2, c) -> start, stop
+**       (int64 positions of the exact windows a1 a2 + k b1 b2 <= t c < ... + w1 w2)
 **   _events.count(cell, start, stop, ncells) -> float32 (T, ncells)
-**   _events.denoise(t, x, y, filter_time) -> bool keep mask
+**   _events.denoise(t, x, y, filter_time) -> bool keep mask (integer times)
 **   _events.choose(n, k, seed, counter) -> bool mask with k true entries
 **   _events.uniform(n, seed, counter), _events.normal(n, seed, counter) -> float64 (n)
 */
@@ -55,6 +58,30 @@ static int e_searchsorted(lua_State *L) {
   return finish(L, lp_events_searchsorted(lt_ctx(L), s, v, right, &b->t));
 }
 
+static int e_micros(lua_State *L) {
+  lp_tensor *t = lt_checktensor(L, 1);
+  lt_Box *b = lt_newbox(L);
+  return finish(L, lp_events_micros(lt_ctx(L), t, &b->t));
+}
+
+static int e_time_slices(lua_State *L) {
+  lp_tensor *t = lt_checktensor(L, 1);
+  lua_Integer ns = luaL_checkinteger(L, 2);
+  int64_t a[2], b[2], w[2], c;
+  lt_Box *s, *e;
+  lp_status st;
+  a[0] = (int64_t)luaL_checkinteger(L, 3); a[1] = (int64_t)luaL_checkinteger(L, 4);
+  b[0] = (int64_t)luaL_checkinteger(L, 5); b[1] = (int64_t)luaL_checkinteger(L, 6);
+  w[0] = (int64_t)luaL_checkinteger(L, 7); w[1] = (int64_t)luaL_checkinteger(L, 8);
+  c = (int64_t)luaL_checkinteger(L, 9);
+  s = lt_newbox(L);
+  e = lt_newbox(L);
+  st = lp_events_time_slices(lt_ctx(L), t, (int64_t)ns, a, b, w, c, &s->t, &e->t);
+  if (st != LP_OK) return lt_raise(L, st);
+  lt_account(L);
+  return 2;
+}
+
 static int e_count(lua_State *L) {
   lp_tensor *c = lt_checktensor(L, 1), *a = lt_checktensor(L, 2), *z = lt_checktensor(L, 3);
   lua_Integer ncells = luaL_checkinteger(L, 4);
@@ -64,9 +91,9 @@ static int e_count(lua_State *L) {
 
 static int e_denoise(lua_State *L) {
   lp_tensor *t = lt_checktensor(L, 1), *x = lt_checktensor(L, 2), *y = lt_checktensor(L, 3);
-  double ft = luaL_checknumber(L, 4);
+  lua_Integer ft = luaL_checkinteger(L, 4);
   lt_Box *b = lt_newbox(L);
-  return finish(L, lp_events_denoise(lt_ctx(L), t, x, y, ft, &b->t));
+  return finish(L, lp_events_denoise(lt_ctx(L), t, x, y, (int64_t)ft, &b->t));
 }
 
 static int e_choose(lua_State *L) {
@@ -92,7 +119,8 @@ static int e_uniform(lua_State *L) { return draw(L, 0); }
 static int e_normal(lua_State *L) { return draw(L, 1); }
 
 static const luaL_Reg fns[] = {
-  {"argsort", e_argsort}, {"take", e_take}, {"searchsorted", e_searchsorted}, {"count", e_count},
+  {"argsort", e_argsort}, {"take", e_take}, {"searchsorted", e_searchsorted}, {"micros", e_micros},
+  {"time_slices", e_time_slices}, {"count", e_count},
   {"denoise", e_denoise}, {"choose", e_choose}, {"uniform", e_uniform}, {"normal", e_normal},
   {NULL, NULL}
 };

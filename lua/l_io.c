@@ -109,7 +109,7 @@ static int l_save(lua_State *L) {
       if (!lt_totensor(L, -1))
         return luaL_argerror(L, 2, lua_pushfstring(L, "field '%s' holds a released tensor",
                                                    lua_tostring(L, -2)));
-      if (n == 0xFFFF) return luaL_argerror(L, 2, "more than 65535 arrays");
+      if (n == 0x7FFFFFFF) return luaL_argerror(L, 2, "more than 2^31 - 1 arrays");
       n++;
       lua_pop(L, 1);
     }
@@ -131,7 +131,63 @@ static int l_save(lua_State *L) {
   }
 }
 
-/* load(path) -> tensor (.npy) | {name = tensor, ...} (.npz) | nil, msg, code */
+/* ---- NumPy string arrays -> Lua strings ---------------------------------- */
+/* One element: n units (bytes, or UTF-32 code points written as UTF-8),
+   trailing NULs dropped as NumPy does. */
+static void push_item(lua_State *L, const lp_tensor *t, int kind, int64_t off, int64_t n) {
+  luaL_Buffer b;
+  int64_t i, len = n;
+  if (kind == 1) {
+    const char *p = (const char *)lp_tensor_data(t) + off;
+    while (len > 0 && p[len - 1] == 0) len--;
+    lua_pushlstring(L, p, (size_t)len);
+    return;
+  }
+  {
+    const int32_t *p = (const int32_t *)lp_tensor_data(t) + off;
+    while (len > 0 && p[len - 1] == 0) len--;
+    luaL_buffinit(L, &b);
+    for (i = 0; i < len; i++) {
+      uint32_t c = (uint32_t)p[i];
+      char u[4];
+      int k;
+      if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+        luaL_error(L, "load: invalid unicode code point %d in a string array", (int)p[i]);
+      if (c < 0x80) { u[0] = (char)c; k = 1; }
+      else if (c < 0x800) { u[0] = (char)(0xC0 | c >> 6); u[1] = (char)(0x80 | (c & 0x3F)); k = 2; }
+      else if (c < 0x10000) {
+        u[0] = (char)(0xE0 | c >> 12); u[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+        u[2] = (char)(0x80 | (c & 0x3F)); k = 3;
+      } else {
+        u[0] = (char)(0xF0 | c >> 18); u[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+        u[2] = (char)(0x80 | ((c >> 6) & 0x3F)); u[3] = (char)(0x80 | (c & 0x3F)); k = 4;
+      }
+      luaL_addlstring(&b, u, (size_t)k);
+    }
+    luaL_pushresult(&b);
+  }
+}
+
+/* Dims d.. of a string array (contiguous; last dim: characters) as nested
+   tables of strings. */
+static void push_strings(lua_State *L, const lp_tensor *t, int kind, int d, int64_t off) {
+  int nd = lp_tensor_ndim(t);
+  const int64_t *shape = lp_tensor_shape(t);
+  int64_t i, inner = 1;
+  int k;
+  if (d == nd - 1) { push_item(L, t, kind, off, shape[d]); return; }
+  luaL_checkstack(L, 3, "string array nested too deep");
+  for (k = d + 1; k < nd; k++) inner *= shape[k];
+  lua_createtable(L, shape[d] < 1 << 20 ? (int)shape[d] : 0, 0);
+  for (i = 0; i < shape[d]; i++) {
+    push_strings(L, t, kind, d + 1, off + i * inner);
+    lua_rawseti(L, -2, (lua_Integer)(i + 1));
+  }
+}
+
+/* load(path) -> tensor (.npy) | {name = tensor, ...} (.npz) | nil, msg, code
+   A NumPy string array ('S' bytes or 'U' unicode) loads as a Lua string (0-d)
+   or nested tables of strings (UTF-8). */
 static int l_load(lua_State *L) {
   const char *path;
   int fmt = check_path(L, 1, &path), i;
@@ -144,6 +200,7 @@ static int l_load(lua_State *L) {
     st = lp_npy_read(ctx, path, &b->t);
     if (st) return st == LP_EIO ? lt_fail(L, st) : lt_raise(L, st);
     lt_account(L);
+    if (lp_npy_text_kind(b->t)) push_strings(L, b->t, lp_npy_text_kind(b->t), 0, 0);
     return 1;
   }
   g = lua_newuserdatauv(L, sizeof *g, 0);
@@ -153,9 +210,15 @@ static int l_load(lua_State *L) {
   if (st) return st == LP_EIO ? lt_fail(L, st) : lt_raise(L, st);
   lua_createtable(L, 0, g->n);
   for (i = 0; i < g->n; i++) {
-    lt_Box *b = lt_newbox(L);
-    b->t = g->ts[i];                  /* the box owns it from here */
-    g->ts[i] = NULL;
+    if (lp_npy_text_kind(g->ts[i])) {          /* strings; the guard still owns the tensor */
+      push_strings(L, g->ts[i], lp_npy_text_kind(g->ts[i]), 0, 0);
+      lp_tensor_release(g->ts[i]);
+      g->ts[i] = NULL;
+    } else {
+      lt_Box *b = lt_newbox(L);
+      b->t = g->ts[i];                  /* the box owns it from here */
+      g->ts[i] = NULL;
+    }
     lua_setfield(L, -2, g->names[i]);
   }
   lp_npz_free(g->n, g->names, g->ts);

@@ -16,10 +16,18 @@
 **                                                            Lua requires booleans there)
 **   t:logical_and(x) logical_or logical_xor logical_not
 **   t:abs() exp log sqrt tanh sigmoid relu floor ceil round sign isnan isinf neg
+**   t:sin() cos tan arcsin arccos arctan sinh cosh arcsinh arccosh arctanh
+**     (asin acos atan asinh acosh atanh: the same) log1p expm1 log2 log10
+**     exp2 square reciprocal cbrt trunc isfinite         (NumPy's ufuncs)
+**   t:floor_divide(x) (also t // x) arctan2(x) (atan2) hypot(x)
 **   t:clamp(lo, hi)  t:clamp_(lo, hi)                      (either bound may be nil)
 **   t:add_(x[, scale]) (t += scale * x)  t:sub_(x) t:mul_(x) t:div_(x)  (return t)
 **   t:where(cond, other) == lp.where(cond, t, other)
-**   t:sum([dim[, keepdim]]) mean max min argmax argmin prod
+**   t:sum([dim[, keepdim]]) mean max min argmax argmin prod all any median
+**     nansum nanmean nanmax nanmin logsumexp
+**   t:quantile(q[, dim[, keepdim]]) (q in [0, 1]) t:percentile(p, ...)  (NumPy, 'linear')
+**   t:cumsum([dim]) cumprod cummax cummin                  (no dim: over the
+**     flattened tensor, NumPy)
 **   t:var([dim[, keepdim[, ddof]]]) t:std(...)             (ddof defaults to 0, NumPy)
 **     dim: 1-based, negative from the end; none: every element (0-d result).
 **     Reductions always return tensors (t:sum():item() gives the number).
@@ -95,6 +103,9 @@ BINARY_FN(ne, LP_NE)
 BINARY_FN(logical_and, LP_AND)
 BINARY_FN(logical_or, LP_OR)
 BINARY_FN(logical_xor, LP_XOR)
+BINARY_FN(floor_divide, LP_FLOORDIV)
+BINARY_FN(arctan2, LP_ATAN2)
+BINARY_FN(hypot, LP_HYPOT)
 
 /* In place: t op= x; returns t. */
 static int do_binary_(lua_State *L, lp_binop op) {
@@ -156,6 +167,27 @@ UNARY_FN(sign, LP_SIGN)
 UNARY_FN(logical_not, LP_NOT)
 UNARY_FN(isnan, LP_ISNAN)
 UNARY_FN(isinf, LP_ISINF)
+UNARY_FN(isfinite, LP_ISFINITE)
+UNARY_FN(sin, LP_SIN)
+UNARY_FN(cos, LP_COS)
+UNARY_FN(tan, LP_TAN)
+UNARY_FN(arcsin, LP_ASIN)
+UNARY_FN(arccos, LP_ACOS)
+UNARY_FN(arctan, LP_ATAN)
+UNARY_FN(sinh, LP_SINH)
+UNARY_FN(cosh, LP_COSH)
+UNARY_FN(arcsinh, LP_ASINH)
+UNARY_FN(arccosh, LP_ACOSH)
+UNARY_FN(arctanh, LP_ATANH)
+UNARY_FN(log1p, LP_LOG1P)
+UNARY_FN(expm1, LP_EXPM1)
+UNARY_FN(log2, LP_LOG2)
+UNARY_FN(log10, LP_LOG10)
+UNARY_FN(exp2, LP_EXP2)
+UNARY_FN(square, LP_SQUARE)
+UNARY_FN(reciprocal, LP_RECIPROCAL)
+UNARY_FN(cbrt, LP_CBRT)
+UNARY_FN(trunc, LP_TRUNC)
 
 /* __unm receives the operand twice */
 static int o_unm(lua_State *L) { lua_settop(L, 1); return do_unary(L, LP_NEG); }
@@ -291,6 +323,61 @@ REDUCE_FN(argmin, LP_ARGMIN)
 REDUCE_FN(var, LP_VAR)
 REDUCE_FN(std, LP_STD)
 REDUCE_FN(prod, LP_PROD)
+REDUCE_FN(all, LP_ALL)
+REDUCE_FN(any, LP_ANY)
+REDUCE_FN(median, LP_MEDIAN)
+REDUCE_FN(nansum, LP_NANSUM)
+REDUCE_FN(nanmean, LP_NANMEAN)
+REDUCE_FN(nanmax, LP_NANMAX)
+REDUCE_FN(nanmin, LP_NANMIN)
+REDUCE_FN(logsumexp, LP_LOGSUMEXP)
+
+/* t:quantile(q[, dim[, keepdim]]), q in [0, 1]; t:percentile(p, ...), p in
+   [0, 100] (NumPy's quantile / percentile, 'linear' method). */
+static int do_quantile(lua_State *L, double scale) {
+  lp_tensor *a = check_operand(L, 1);
+  double q = luaL_checknumber(L, 2) * scale;
+  int dim = lt_optdim(L, 3, lp_tensor_ndim(a), -1);
+  int keepdim = lua_toboolean(L, 4);
+  lt_Box *r;
+  lp_status st;
+  luaL_argcheck(L, q >= 0 && q <= 1, 2, scale == 1 ? "quantile must be in [0, 1]" : "percentile must be in [0, 100]");
+  r = lt_newbox(L);
+  st = lp_ag_quantile(lt_ctx(L), a, q, dim, keepdim, &r->t);
+  if (st != LP_OK) return lt_raise(L, st);
+  lt_account(L);
+  return 1;
+}
+static int o_quantile(lua_State *L) { return do_quantile(L, 1); }
+static int o_percentile(lua_State *L) { return do_quantile(L, 0.01); }
+
+/* ---- cumulative scans ----------------------------------------------------------- */
+static int do_scan(lua_State *L, lp_scanop op) {
+  lp_ctx *ctx = lt_ctx(L);
+  lp_tensor *a = check_operand(L, 1), *flat = NULL;
+  lt_Box *r;
+  lp_status st;
+  int dim;
+  if (lua_isnoneornil(L, 2) || lp_tensor_ndim(a) == 0) {     /* NumPy: over the flattened tensor */
+    int64_t n = lp_tensor_numel(a);
+    if (!lua_isnoneornil(L, 2)) lt_checkdim(L, 2, lp_tensor_ndim(a));
+    r = lt_newbox(L);
+    st = lp_ag_reshape(ctx, a, 1, &n, &flat);
+    if (st == LP_OK) st = lp_ag_scan(ctx, op, flat, 0, 0, &r->t);
+    lp_tensor_release(flat);
+  } else {
+    dim = lt_checkdim(L, 2, lp_tensor_ndim(a));
+    r = lt_newbox(L);
+    st = lp_ag_scan(ctx, op, a, dim, 0, &r->t);
+  }
+  if (st != LP_OK) return lt_raise(L, st);
+  lt_account(L);
+  return 1;
+}
+static int o_cumsum(lua_State *L) { return do_scan(L, LP_CUMSUM); }
+static int o_cumprod(lua_State *L) { return do_scan(L, LP_CUMPROD); }
+static int o_cummax(lua_State *L) { return do_scan(L, LP_CUMMAX); }
+static int o_cummin(lua_State *L) { return do_scan(L, LP_CUMMIN); }
 static int o_max(lua_State *L) { return do_maxmin(L, LP_RMAX, LP_ARGMAX); }
 static int o_min(lua_State *L) { return do_maxmin(L, LP_RMIN, LP_ARGMIN); }
 
@@ -326,7 +413,21 @@ static int o_dot(lua_State *L) { return do_product(L, lp_ag_dot); }
   {"add_", o_add_}, {"sub_", o_sub_}, {"mul_", o_mul_}, {"div_", o_div_},             \
   {"sum", o_sum}, {"mean", o_mean}, {"max", o_max}, {"min", o_min},                   \
   {"argmax", o_argmax}, {"argmin", o_argmin}, {"var", o_var}, {"std", o_std},         \
-  {"prod", o_prod}, {"matmul", o_matmul}, {"outer", o_outer}, {"dot", o_dot}
+  {"prod", o_prod}, {"matmul", o_matmul}, {"outer", o_outer}, {"dot", o_dot},         \
+  {"all", o_all}, {"any", o_any}, {"median", o_median}, {"nansum", o_nansum},         \
+  {"nanmean", o_nanmean}, {"nanmax", o_nanmax}, {"nanmin", o_nanmin},                 \
+  {"logsumexp", o_logsumexp}, {"cumsum", o_cumsum}, {"cumprod", o_cumprod},           \
+  {"cummax", o_cummax}, {"cummin", o_cummin}, {"quantile", o_quantile},               \
+  {"percentile", o_percentile},                                                       \
+  {"floor_divide", o_floor_divide}, {"arctan2", o_arctan2}, {"atan2", o_arctan2},     \
+  {"hypot", o_hypot}, {"isfinite", o_isfinite},                                       \
+  {"sin", o_sin}, {"cos", o_cos}, {"tan", o_tan}, {"arcsin", o_arcsin},               \
+  {"arccos", o_arccos}, {"arctan", o_arctan}, {"asin", o_arcsin}, {"acos", o_arccos}, \
+  {"atan", o_arctan}, {"sinh", o_sinh}, {"cosh", o_cosh}, {"arcsinh", o_arcsinh},     \
+  {"arccosh", o_arccosh}, {"arctanh", o_arctanh}, {"asinh", o_arcsinh},               \
+  {"acosh", o_arccosh}, {"atanh", o_arctanh}, {"log1p", o_log1p}, {"expm1", o_expm1}, \
+  {"log2", o_log2}, {"log10", o_log10}, {"exp2", o_exp2}, {"square", o_square},       \
+  {"reciprocal", o_reciprocal}, {"cbrt", o_cbrt}, {"trunc", o_trunc}
 
 static const luaL_Reg ops_methods[] = {
   COMMON_FNS,
@@ -343,7 +444,7 @@ static const luaL_Reg ops_module[] = {
 /* No __eq / __lt / __le: Lua turns their results into booleans. */
 static const luaL_Reg ops_meta[] = {
   {"__add", o_add}, {"__sub", o_sub}, {"__mul", o_mul}, {"__div", o_div},
-  {"__pow", o_pow}, {"__mod", o_mod}, {"__unm", o_unm},
+  {"__pow", o_pow}, {"__mod", o_mod}, {"__unm", o_unm}, {"__idiv", o_floor_divide},
   {NULL, NULL}
 };
 

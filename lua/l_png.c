@@ -5,7 +5,7 @@
 ** (core/src/png.c).
 **   png_write(path, img (H, W, C) uint8, C in 1..4) -> true | nil, msg, code
 **   png_read(path) -> uint8 (H, W, C) | nil, msg, code; a corrupt file raises
-**   "png_read: 'path' at offset N: ...".
+**   "png_read: 'path' at offset N: ..." or "png_read: 'path': corrupt PNG (libpng: ...)".
 */
 #include <string.h>
 

@@ -78,6 +78,10 @@ void       lt_open_neuron(lua_State *L, int mod);   /* core.lif/expsyn/rate (l_n
 void       lt_open_sys(lua_State *L, int mod);      /* core.clock/peak_rss (l_sys.c) */
 void       lt_open_xylo(lua_State *L, int mod);     /* core._xylo (l_xylo.c) */
 void       lt_open_optim(lua_State *L, int mod);    /* core._adam_step (l_optim.c) */
+void       lt_open_json(lua_State *L, int mod);     /* core._json_decode/_json_encode/_json_numbers (l_json.c) */
+void       lt_open_plot(lua_State *L, int mod);     /* core._figure (l_plot.c) */
+void       lt_open_imuif(lua_State *L, int mod);    /* core._imuif (l_imuif.c) */
+void       lt_open_usb(lua_State *L, int mod);      /* core._usb (l_usb.c) */
 
 /* Autograd properties of a tensor (t.grad, t.is_leaf, t.grad_fn): push and
    return 1 when k is one of them, else return 0 (l_autograd.c). */

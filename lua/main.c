@@ -63,6 +63,39 @@ static void print_usage(const char *badopt) {
   fflush(stderr);
 }
 
+/* limpet --help: what the man page (lua/limpet.1) says, in short. */
+static void print_help(void) {
+  printf(
+    "limpet %s -- spiking neural networks: a C engine under Lua 5.4\n"
+    "\n"
+    "usage: limpet [options] [script [args]]\n"
+    "       limpet                 an interactive prompt (REPL) with limpet loaded as lp\n"
+    "       limpet experiment.lua  run a script; `local lp = require \"limpet\"` inside it\n"
+    "\n"
+    "options (those of lua5.4, plus two):\n"
+    "  -e stat   execute string 'stat'\n"
+    "  -i        enter interactive mode after executing 'script'\n"
+    "  -l mod    require library 'mod' into global 'mod'\n"
+    "  -l g=mod  require library 'mod' into global 'g'\n"
+    "  -v        show version information\n"
+    "  -E        ignore environment variables\n"
+    "  -W        turn warnings on\n"
+    "  --        stop handling options\n"
+    "  -         stop handling options and execute stdin\n"
+    "  --help    show this help and exit\n"
+    "  --version show the version and exit\n"
+    "\n"
+    "environment:\n"
+    "  LIMPET_ROOT       folder holding stdlib/ and devices/ (default: found next to the executable)\n"
+    "  OMP_NUM_THREADS   engine threads (OpenMP and OpenBLAS); lp.config{threads = n} at run time\n"
+    "  OMP_WAIT_POLICY   idle-thread policy; limpet picks 'passive' unless you set one\n"
+    "  LUA_INIT_5_4, LUA_INIT, LUA_PATH, LUA_CPATH   as for lua5.4\n"
+    "\n"
+    "In the REPL: Tab completes, Ctrl-C interrupts a running computation, help() lists the areas.\n"
+    "More: man limpet, and the README.\n", LP_VERSION);
+  fflush(stdout);
+}
+
 static void print_message(const char *pname, const char *msg) {
   if (pname) fprintf(stderr, "%s: ", pname);
   fprintf(stderr, "%s\n", msg);
@@ -213,7 +246,7 @@ static int handle_script(lua_State *L, char **argv) {
   return report(L, status);
 }
 
-enum { ARG_ERROR = 1, ARG_I = 2, ARG_V = 4, ARG_E = 8, ARG_NOENV = 16 };
+enum { ARG_ERROR = 1, ARG_I = 2, ARG_V = 4, ARG_E = 8, ARG_NOENV = 16, ARG_HELP = 32, ARG_VERSION = 64 };
 
 /* Scan the options; *script is the index of the script (argc if none), or
    of the bad option on ARG_ERROR. */
@@ -224,7 +257,9 @@ static int collect_args(char **argv, int *script) {
     *script = i;
     if (a[0] != '-') return flags;                 /* the script */
     switch (a[1]) {
-      case '-':                                    /* -- */
+      case '-':                                    /* --, --help, --version */
+        if (!strcmp(a, "--help")) return flags | ARG_HELP;
+        if (!strcmp(a, "--version")) return flags | ARG_VERSION;
         if (a[2] != '\0') return ARG_ERROR;
         *script = i + 1;
         return flags;
@@ -496,6 +531,11 @@ static int pmain(lua_State *L) {
   if (flags & ARG_ERROR) {
     print_usage(argv[script]);
     return 0;
+  }
+  if (flags & (ARG_HELP | ARG_VERSION)) {     /* print and leave, like any Unix tool */
+    if (flags & ARG_HELP) print_help(); else print_version();
+    lua_pushboolean(L, 1);
+    return 1;
   }
   if (flags & ARG_NOENV) {
     lua_pushboolean(L, 1);

@@ -42,6 +42,20 @@ describe("limpet command line", function()
     assert.matches("^limpet %d+%.%d+%.%d+ %(Lua 5%.4%.%d+%)\n$", out)
   end)
 
+  it("prints help with --help and its version with --version, then exits 0", function()
+    local out, code = run { "--help" }
+    assert.are.equal(0, code)
+    assert.truthy(out:find("usage: limpet [options] [script [args]]", 1, true))
+    assert.truthy(out:find("--version", 1, true))
+    assert.truthy(out:find("OMP_NUM_THREADS", 1, true))
+    local v, vcode = run { "--version", "-e", "print('not run')" }
+    assert.are.equal(0, vcode)
+    assert.matches("^limpet %d+%.%d+%.%d+ %(Lua 5%.4%.%d+%)\n$", v)
+    local bad, bcode = run { "--hepl" }
+    assert.are_not.equal(0, bcode)
+    assert.truthy(bad:find("unrecognized option '--hepl'", 1, true))
+  end)
+
   it("runs -e chunks in order", function()
     local out, code = run { "-e", "x = 20", "-e", "print(x + 1)" }
     assert.equals(0, code)

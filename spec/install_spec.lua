@@ -1,5 +1,7 @@
 -- spec/install_spec.lua -- `make install PREFIX=...` into a temporary
--- prefix, then the installed `limpet` and plain `lua5.4` both load limpet.
+-- prefix, then the installed `limpet` and plain `lua5.4` both load limpet,
+-- and the README's embedding command (`pkg-config --cflags --libs limpet`)
+-- builds examples/embed/host.c, which then runs with no environment.
 -- Skipped under the sanitizer build: a sanitized core.so cannot be loaded
 -- into the plain lua5.4 interpreter.
 local build = os.getenv("LIMPET_BUILD") or "build/release"
@@ -53,6 +55,28 @@ describe("make install", function()
     assert.are.equal("0.1.0\t4.0\n", out)
   end)
 
+  it("builds and runs the embedding host with the README's command, as printed", function()
+    -- the command line of the README's embedding block, taken verbatim
+    local readme = assert(io.open("README.md")):read("a")
+    local cmd
+    for line in readme:gmatch("[^\n]+") do
+      if line:find("pkg-config --cflags --libs limpet", 1, true) and line:match("^cc ") then cmd = line end
+    end
+    assert.is_not_nil(cmd, "README.md has no `cc ... $(pkg-config --cflags --libs limpet)` line")
+    local dir = prefix .. "/hostbuild"
+    local out, code = run(("mkdir -p %s/examples/embed && cp examples/embed/host.c %s/examples/embed/"):format(dir, dir))
+    assert.are.equal(0, code, out)
+    out, code = run(("cd %s && export PKG_CONFIG_PATH=%s/lib/pkgconfig && %s"):format(dir, prefix, cmd))
+    assert.are.equal(0, code, cmd .. "\n" .. out)
+    -- no LD_LIBRARY_PATH, no LIMPET_ROOT: the run path and the installed modules
+    out, code = run(("cd / && env -i %s/host"):format(dir))
+    assert.are.equal(0, code, out)
+    assert.matches("ok\n$", out)
+    -- the host links the installed shared library
+    out = run(("ldd %s/host"):format(dir))
+    assert.truthy(out:find(prefix .. "/lib/liblimpet.so", 1, true), out)
+  end)
+
   it("builds a C program against the installed library with pkg-config", function()
     local src = prefix .. "/t.c"
     local f = io.open(src, "w")
@@ -70,5 +94,32 @@ int main(void) {
     local out, code = run(("cc -o %s/t %s $(PKG_CONFIG_PATH=%s/lib/pkgconfig pkg-config --cflags --static --libs limpet) -Wl,-rpath,%s/lib && %s/t"):format(prefix, src, prefix, prefix, prefix))
     assert.are.equal(0, code, out)
     assert.are.equal("6\n", out)
+  end)
+end)
+
+-- `luarocks make` (limpet-0.1.0-1.rockspec) into a fresh Lua 5.4 rock tree:
+-- a plain lua5.4 with that tree's paths then loads limpet, its C module and
+-- a chip's Lua files.
+describe("luarocks make", function()
+  if sanitized then
+    pending("skipped under sanitizers")
+    return
+  end
+  local _, has = run("command -v luarocks")
+  if has ~= 0 then
+    pending("skipped: luarocks is not installed (`make deps` installs it)")
+    return
+  end
+  it("installs a working require 'limpet' into a rock tree", function()
+    local tree = os.tmpname()
+    os.remove(tree)
+    local out, code = run(("luarocks --lua-version=5.4 make --tree=%s limpet-0.1.0-1.rockspec"):format(tree))
+    assert.are.equal(0, code, out)
+    local got, rc = run(("eval \"$(luarocks --lua-version=5.4 --tree=%s path)\" && cd / && lua5.4 -e "
+      .. "'local lp = require \"limpet\"; print(lp.version, lp.ones(2, 3):sum():item(), "
+      .. "package.searchpath(\"limpet.core\", package.cpath) ~= nil, lp.xylo.audio2 ~= nil)'"):format(tree))
+    run("rm -rf " .. tree)
+    assert.are.equal(0, rc, got)
+    assert.matches("^0%.1%.0\t6%.0\ttrue\ttrue\n$", got)
   end)
 end)

@@ -182,19 +182,21 @@ describe("lp.load", function()
     for _, c in ipairs(cases) do
       assert.has_error(function() lp.load(FX .. c[1]) end, "load: '" .. FX .. c[1] .. "' " .. c[2])
     end
+    -- .npz through libzip: its words, naming the file and the entry
     local zcases = {
-      { "bad_crc.npz", "at offset 0: CRC mismatch in entry 'a.npy' (stored 9608e34b, computed 172d866c)" },
-      { "bad_sig.npz", "at offset 0: bad local header signature for entry 'a.npy'" },
-      { "truncated.npz", "at offset 767: no end of central directory record (truncated, or not a zip archive)" },
-      { "bad_deflate.npz", "at offset 201: corrupt deflate data in entry 'b.npy' (invalid block type)" },
+      { "bad_crc.npz", "entry 'a.npy': CRC error" },
+      { "bad_sig.npz", ": not a valid zip archive (Not a zip archive)" },
+      { "truncated.npz", ": not a valid zip archive (Not a zip archive)" },
+      { "bad_deflate.npz", "entry 'b.npy': Zlib error: data error" },
     }
     for _, c in ipairs(zcases) do
-      assert.has_error(function() lp.load(FX .. c[1]) end, "load: '" .. FX .. c[1] .. "' " .. c[2])
+      local sep = c[2]:sub(1, 1) == ":" and "'" or "' "
+      assert.has_error(function() lp.load(FX .. c[1]) end, "load: '" .. FX .. c[1] .. sep .. c[2])
     end
   end)
 
   it("raises for dtypes limpet does not have", function()
-    for f, descr in pairs { ["c16.npy"] = "'<c16'", ["u5.npy"] = "'<U5'", ["u2.npy"] = "'<u2'",
+    for f, descr in pairs { ["c16.npy"] = "'<c16'", ["u2.npy"] = "'<u2'",
                             ["obj.npy"] = "'|O'", ["struct.npy"] = "[('a', '<i4'), ('b', '<f8')]" } do
       assert.has_error(function() lp.load(FX .. f) end,
         "load: '" .. FX .. f .. "': unsupported dtype " .. descr)
@@ -307,6 +309,18 @@ describe("lp.save", function()
     -- an empty table gives an empty archive
     assert.is_true(lp.save(tmp("none.npz"), {}))
     assert.are.same({}, lp.load(tmp("none.npz")))
+  end)
+
+  it("writes and reads archives of more than 65,535 arrays (zip64)", function()
+    local many = {}
+    for i = 1, 70000 do many["m" .. i] = lp.tensor({ i }, "int32") end
+    assert.is_true(lp.save(tmp("many.npz"), many))
+    local back = lp.load(tmp("many.npz"))
+    local n = 0
+    for _ in pairs(back) do n = n + 1 end
+    assert.are.equal(70000, n)
+    assert.are.equal(69999, back.m69999[1])
+    os.remove(tmp("many.npz"))
   end)
 
   it("writes the same archive for the same table (names sorted)", function()

@@ -207,7 +207,7 @@ describe("limpet.repl", function()
     local env = { t = lp.zeros(2, 3) }
     assert.same({ "t:reshape" }, repl.complete("t:res", env))
     assert.same({ "t.shape", "t.show" }, repl.complete("t.sh", env))
-    assert.same({ "t:dim", "t:div", "t:div_" }, repl.complete("t:di", env))
+    assert.same({ "t:diff", "t:dim", "t:div", "t:div_" }, repl.complete("t:di", env))
   end)
 
   it("completes only functions after ':'", function()

@@ -331,9 +331,10 @@ describe("in-place methods", function()
 end)
 
 describe("the tensor userdata", function()
-  it("prints a short description and keeps user fields", function()
-    assert.are.equal("limpet.Tensor(f32, (2, 3))", tostring(lp.zeros(2, 3)))
-    assert.are.equal("limpet.Tensor(i64, ())", tostring(lp.tensor(1)))
+  it("prints its values, has a one-line description, and keeps user fields", function()
+    assert.are.equal("tensor(1, dtype=int64, shape=())", tostring(lp.tensor(1)))
+    assert.are.equal("limpet.Tensor(f32, (2, 3))", lp.zeros(2, 3):brief())
+    assert.are.equal("limpet.Tensor(i64, ())", lp.tensor(1):brief())
     local t = lp.zeros(1)
     t.note = "hello"
     assert.are.equal("hello", t.note)

@@ -29,21 +29,26 @@ describe("TSContinuous", function()
     assert.tensor_near({ 1, 1.5, 2.25, 3 }, flat(l { 0, 0.5, 1.25, 2 }))
   end)
 
-  it("raises outside [t_start, t_stop], or fills when asked", function()
+  it("raises outside its samples, or reads NaN outside [t_start, t_stop] (Rockpool 3)", function()
     local ts = lp.TSContinuous({ 0, 1 }, { 1, 2 }, { t_stop = 2 })
-    assert.are.same({ 2 }, flat(ts(2)))                -- held up to t_stop
+    assert.are.same({ 2 }, flat(ts(2)))                -- 'previous' holds up to t_stop
     assert.are.same({ 1 }, flat(ts(-1e-12)))           -- rounding at the limits is forgiven
-    assert.are.equal("bad argument #1 to 'sample' (time 3 is outside the series' range [0, 2] (set beyond_range_exception = false to fill))",
+    assert.are.equal("bad argument #1 to 'sample' (time 3 is outside the sampled range [0, 2] of the series (set beyond_range_exception = false for NaN there))",
       msg(ts.sample, ts, { 0, 3 }))
-    assert.are.equal("bad argument #1 to 'TSContinuous' (time -1 is outside the series' range [0, 2] (set beyond_range_exception = false to fill))",
+    assert.are.equal("bad argument #1 to 'TSContinuous' (time -1 is outside the sampled range [0, 2] of the series (set beyond_range_exception = false for NaN there))",
       msg(ts, -1))
+    local U = require "limpet.timeseries.util"
+    local warned = {}
+    local saved = U.warn
+    U.warn = function(m) warned[#warned + 1] = m end
     local f = lp.TSContinuous({ 0, 1 }, { 1, 2 }, { beyond_range_exception = false, fill_value = 0 })
-    assert.are.same({ 0, 1, 0 }, flat(f { -1, 0.5, 3 }))
-    local x = lp.TSContinuous({ 0, 1 }, { 1, 2 }, { beyond_range_exception = false })
-    local r = flat(x { -1, 3 })                        -- scipy's 'previous' extrapolation
-    assert.is_true(r[1] ~= r[1]); assert.are.equal(2, r[2])
-    local lx = lp.TSContinuous({ 0, 1 }, { 1, 2 }, { beyond_range_exception = false, interp_kind = "linear" })
-    assert.tensor_near({ 0, 4 }, flat(lx { -1, 3 }))
+    local r = flat(f { -1, 0.5, 3 })
+    assert.is_true(r[1] ~= r[1]); assert.are.equal(1, r[2]); assert.is_true(r[3] ~= r[3])
+    local lx = lp.TSContinuous({ 0, 1, 2 }, { 1, 2, 4 }, { beyond_range_exception = false, interp_kind = "linear", t_start = -1, t_stop = 3 })
+    r = flat(lx { -2, -1, 2.5, 4 })                   -- extrapolated inside [t_start, t_stop], NaN beyond
+    assert.is_true(r[1] ~= r[1]); assert.are.equal(0, r[2]); assert.are.equal(5, r[3]); assert.is_true(r[4] ~= r[4])
+    U.warn = saved
+    assert.are.equal(2, #warned)
   end)
 
   it("wraps time for periodic series", function()
@@ -105,11 +110,12 @@ describe("TSContinuous", function()
     assert.are.equal(3, m.t_stop)
     local c = ts:append_c(lp.TSContinuous({ 0, 2 }, { 7, 8 }))
     assert.are.same({ 1, 7, 2, 7, 3, 8 }, flat(c.samples))
-    local t = ts:append_t(lp.TSContinuous({ 0, 1 }, { 5, 6 }))
+    local t = ts:append_t(lp.TSContinuous({ 0, 1 }, { 5, 6 }), { offset = 0 })
     assert.are.same({ 0, 1, 2, 2, 3 }, t.times:totable())
     assert.are.equal(3, t.t_stop)
-    local t2 = ts:append_t(lp.TSContinuous({ 0, 1 }, { 5, 6 }), { offset = 1 })
+    local t2 = ts:append_t(lp.TSContinuous({ 0, 1 }, { 5, 6 }))    -- Rockpool: the median step
     assert.are.same({ 0, 1, 2, 3, 4 }, t2.times:totable())
+    assert.are.equal(4, t2.t_stop)
   end)
 
   it("delays and starts at a given time", function()

@@ -23,7 +23,13 @@
 **    exact value.
 **  - NEG of a bool tensor gives int64; ABS/SIGN/RELU/FLOOR/CEIL/ROUND of
 **    bools and integers keep the dtype. ROUND is half-to-even (NumPy).
-**  - exp/log/sqrt/tanh/sigmoid of integers and bools give float32.
+**  - exp/log/sqrt/tanh/sigmoid and the other transcendental functions
+**    (sin ... atanh, log1p, expm1, log2, log10, exp2, reciprocal, cbrt) of
+**    integers and bools give float32; square and trunc keep the dtype
+**    (square of an integer wraps, as NumPy).
+**  - FLOORDIV is NumPy's floor_divide (`//`): floor(a / b) for floats,
+**    exact floor division for integers (x // 0 gives 0, as NumPy with a
+**    warning). ATAN2 and HYPOT of integers give float32.
 */
 #include "limpet/ops.h"
 #include "limpet/autograd.h"
@@ -34,11 +40,15 @@
 
 static const char *const binop_names[LP_NBINOPS] = {
   "add", "sub", "mul", "div", "pow", "mod", "maximum", "minimum",
-  "gt", "ge", "lt", "le", "eq", "ne", "logical_and", "logical_or", "logical_xor"
+  "gt", "ge", "lt", "le", "eq", "ne", "logical_and", "logical_or", "logical_xor",
+  "floor_divide", "arctan2", "hypot"
 };
 static const char *const unop_names[LP_NUNOPS] = {
   "neg", "abs", "exp", "log", "sqrt", "tanh", "sigmoid", "relu",
-  "floor", "ceil", "round", "sign", "logical_not", "isnan", "isinf"
+  "floor", "ceil", "round", "sign", "logical_not", "isnan", "isinf",
+  "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arccosh",
+  "arctanh", "log1p", "expm1", "log2", "log10", "exp2", "square", "reciprocal", "cbrt", "trunc",
+  "isfinite"
 };
 
 const char *lp_binop_name(lp_binop op) {
@@ -50,12 +60,13 @@ const char *lp_unop_name(lp_unop op) {
 
 static int is_cmp(lp_binop op) { return op >= LP_GT && op <= LP_NE; }
 static int is_logical(lp_binop op) { return op >= LP_AND && op <= LP_XOR; }
+static int float_binop(lp_binop op) { return op == LP_DIV || op == LP_ATAN2 || op == LP_HYPOT; }
 
 /* The dtype the kernel computes in, given the promoted operand dtype. */
 static lp_dtype binop_compute(lp_binop op, lp_dtype p) {
   if (is_logical(op)) return LP_BOOL;
   if (is_cmp(op)) return p;
-  if (op == LP_DIV && !lp_dtype_is_float(p)) return LP_F32;
+  if (float_binop(op) && !lp_dtype_is_float(p)) return LP_F32;
   if (p == LP_BOOL && op != LP_MAXIMUM && op != LP_MINIMUM) return LP_I64;
   return p;
 }
@@ -144,12 +155,15 @@ typedef void (*kern3)(int op, int64_t n, char *po, int64_t so, const char *pa, i
   const T *a = (const T *)pa, *b = (const T *)pb;                                  \
   so /= (int64_t)sizeof(OT); sa /= (int64_t)sizeof(T); sb /= (int64_t)sizeof(T)
 
-#define FLOAT_BINARY(NAME, T, POW, MODF)                                           \
+#define FLOAT_BINARY(NAME, T, POW, MODF, SUF)                                      \
   static void NAME(int op, int64_t n, char *po, int64_t so, const char *pa,       \
                    int64_t sa, const char *pb, int64_t sb) {                      \
     KERN3_PROLOGUE(T, T);                                                          \
     switch ((lp_binop)op) {                                                        \
       case LP_ADD: LOOP3(T, x + y); break;                                         \
+      case LP_FLOORDIV: LOOP3(T, floor##SUF(x / y)); break;                        \
+      case LP_ATAN2: LOOP3(T, atan2##SUF(x, y)); break;                            \
+      case LP_HYPOT: LOOP3(T, hypot##SUF(x, y)); break;                            \
       case LP_SUB: LOOP3(T, x - y); break;                                         \
       case LP_MUL: LOOP3(T, x * y); break;                                         \
       case LP_DIV: LOOP3(T, x / y); break;                                         \
@@ -170,7 +184,7 @@ typedef void (*kern3)(int op, int64_t n, char *po, int64_t so, const char *pa, i
       case LP_ADD: LOOP3(T, (T)((UT)x + (UT)y)); break;                            \
       case LP_SUB: LOOP3(T, (T)((UT)x - (UT)y)); break;                            \
       case LP_MUL: LOOP3(T, (T)((UT)x * (UT)y)); break;                            \
-      case LP_DIV: LOOP3(T, (T)ifloordiv(x, y)); break;                            \
+      case LP_DIV: case LP_FLOORDIV: LOOP3(T, (T)ifloordiv(x, y)); break;          \
       case LP_POW: LOOP3(T, (T)ipow(x, y)); break;                                 \
       case LP_MOD: LOOP3(T, (T)imod(x, y)); break;                                 \
       case LP_MAXIMUM: LOOP3(T, x > y ? x : y); break;                             \
@@ -194,8 +208,8 @@ typedef void (*kern3)(int op, int64_t n, char *po, int64_t so, const char *pa, i
     }                                                                              \
   }
 
-FLOAT_BINARY(bin_f32, float, powf, fmodf_floor)
-FLOAT_BINARY(bin_f64, double, pow, fmod_floor)
+FLOAT_BINARY(bin_f32, float, powf, fmodf_floor, f)
+FLOAT_BINARY(bin_f64, double, pow, fmod_floor, )
 INT_BINARY(bin_i8, int8_t, uint32_t)
 INT_BINARY(bin_i16, int16_t, uint32_t)
 INT_BINARY(bin_i32, int32_t, uint32_t)
@@ -517,6 +531,26 @@ typedef void (*kern2)(int op, int64_t n, char *po, int64_t so, const char *pa, i
       case LP_CEIL: LOOP2(T, ceil##SUF(x)); break;                                 \
       case LP_ROUND: LOOP2(T, rint##SUF(x)); break;                                \
       case LP_SIGN: LOOP2(T, x != x ? x : (T)((x > 0) - (x < 0))); break;          \
+      case LP_SIN: LOOP2(T, sin##SUF(x)); break;                                   \
+      case LP_COS: LOOP2(T, cos##SUF(x)); break;                                   \
+      case LP_TAN: LOOP2(T, tan##SUF(x)); break;                                   \
+      case LP_ASIN: LOOP2(T, asin##SUF(x)); break;                                 \
+      case LP_ACOS: LOOP2(T, acos##SUF(x)); break;                                 \
+      case LP_ATAN: LOOP2(T, atan##SUF(x)); break;                                 \
+      case LP_SINH: LOOP2(T, sinh##SUF(x)); break;                                 \
+      case LP_COSH: LOOP2(T, cosh##SUF(x)); break;                                 \
+      case LP_ASINH: LOOP2(T, asinh##SUF(x)); break;                               \
+      case LP_ACOSH: LOOP2(T, acosh##SUF(x)); break;                               \
+      case LP_ATANH: LOOP2(T, atanh##SUF(x)); break;                               \
+      case LP_LOG1P: LOOP2(T, log1p##SUF(x)); break;                               \
+      case LP_EXPM1: LOOP2(T, expm1##SUF(x)); break;                               \
+      case LP_LOG2: LOOP2(T, log2##SUF(x)); break;                                 \
+      case LP_LOG10: LOOP2(T, log10##SUF(x)); break;                               \
+      case LP_EXP2: LOOP2(T, exp2##SUF(x)); break;                                 \
+      case LP_SQUARE: LOOP2(T, x * x); break;                                      \
+      case LP_RECIPROCAL: LOOP2(T, (T)1 / x); break;                               \
+      case LP_CBRT: LOOP2(T, cbrt##SUF(x)); break;                                 \
+      case LP_TRUNC: LOOP2(T, trunc##SUF(x)); break;                               \
       default: break;                                                              \
     }                                                                              \
   }
@@ -529,7 +563,8 @@ typedef void (*kern2)(int op, int64_t n, char *po, int64_t so, const char *pa, i
       case LP_ABS: LOOP2(T, NEG_(x) ? (T)((UT)0 - (UT)x) : x); break;                \
       case LP_RELU: LOOP2(T, x > 0 ? x : (T)0); break;                             \
       case LP_SIGN: LOOP2(T, (T)((x > 0) - NEG_(x))); break;                         \
-      default: LOOP2(T, x); break;   /* floor, ceil, round: identity */            \
+      case LP_SQUARE: LOOP2(T, (T)((UT)x * (UT)x)); break;                         \
+      default: LOOP2(T, x); break;   /* floor, ceil, round, trunc: identity */     \
     }                                                                              \
   }
 
@@ -540,6 +575,7 @@ typedef void (*kern2)(int op, int64_t n, char *po, int64_t so, const char *pa, i
       case LP_NOT: LOOP2(T, (uint8_t)(x == 0)); break;                             \
       case LP_ISNAN: LOOP2(T, (uint8_t)ISNAN(x)); break;                           \
       case LP_ISINF: LOOP2(T, (uint8_t)ISINF(x)); break;                           \
+      case LP_ISFINITE: LOOP2(T, (uint8_t)(!ISNAN(x) && !ISINF(x))); break;        \
       default: break;                                                              \
     }                                                                              \
   }
@@ -572,9 +608,12 @@ static const kern2 pred_table[LP_NDTYPES] = {
   pred_f32, pred_f64, pred_i8, pred_i16, pred_i32, pred_i64, pred_u8, pred_u8
 };
 
-static int is_pred(lp_unop op) { return op == LP_NOT || op == LP_ISNAN || op == LP_ISINF; }
+static int is_pred(lp_unop op) {
+  return op == LP_NOT || op == LP_ISNAN || op == LP_ISINF || op == LP_ISFINITE;
+}
 static int is_transcendental(lp_unop op) {
-  return op == LP_EXP || op == LP_LOG || op == LP_SQRT || op == LP_TANH || op == LP_SIGMOID;
+  if (op == LP_EXP || op == LP_LOG || op == LP_SQRT || op == LP_TANH || op == LP_SIGMOID) return 1;
+  return op >= LP_SIN && op <= LP_CBRT && op != LP_SQUARE;
 }
 static lp_dtype unop_compute(lp_unop op, lp_dtype a) {
   if (is_transcendental(op)) return lp_dtype_is_float(a) ? a : LP_F32;

@@ -2,8 +2,10 @@
 ** core/src/events.c -- kernels for event streams: argsort, searchsorted,
 ** per-slice cell counts (ToFrame), Tonic's Denoise filter, choosing k of n,
 ** and draws from an explicit (seed, counter).
-** Owns: the loops a Lua transform cannot vectorise with tensor ops. Not
-** here: slicing rules, options, 1-based ids (stdlib/limpet/data/transforms.lua).
+** Owns: the loops a Lua transform cannot vectorise with tensor ops, and the
+** exact integer time arithmetic (whole microseconds, 128-bit window bounds).
+** Not here: slicing rules, options, 1-based ids
+** (stdlib/limpet/data/transforms.lua).
 ** Notation: n events, T slices, 0-based positions and coordinates.
 */
 #include "limpet/events.h"
@@ -159,6 +161,90 @@ done:
   return st;
 }
 
+/* ---- the microsecond grid ------------------------------------------------ */
+
+#define TIME_LIMIT 9007199254740992.0   /* 2^53 microseconds: times x 1000 (ns) fit int64 */
+
+lp_status lp_events_micros(lp_ctx *ctx, const lp_tensor *t, lp_tensor **out) {
+  lp_tensor *tv;
+  lp_status st;
+  int64_t n, i, *o;
+  const double *tp;
+  *out = NULL;
+  if ((st = as_vec(ctx, t, LP_F64, 1, &tv)) != LP_OK) return st;
+  n = tv->shape[0];
+  tp = (const double *)lp_ptr(tv);
+  if ((st = vec_out(ctx, LP_I64, n, out)) != LP_OK) goto done;
+  o = lp_tensor_data(*out);
+  for (i = 0; i < n; i++) {
+    double p = tp[i] * 1e6, r, tol;
+    if (!(fabs(p) < TIME_LIMIT)) {
+      st = lp_ctx_error(ctx, LP_ERANGE, 1, "event %lld has time %g s, outside the microsecond range",
+                        (long long)(i + 1), tp[i]);
+      goto done;
+    }
+    r = nearbyint(p);
+    tol = fabs(p) > 1.0 ? fabs(p) * 0x1p-40 : 0x1p-40;
+    o[i] = (int64_t)(fabs(p - r) <= tol ? r : floor(p));
+  }
+done:
+  lp_tensor_release(tv);
+  if (st != LP_OK) { lp_tensor_release(*out); *out = NULL; }
+  return st;
+}
+
+/* ---- exact time windows ------------------------------------------------- */
+
+typedef __int128 i128;
+
+/* First position i in t[0..n) with t[i] * c >= x (t ascending). */
+static int64_t first_at_or_after(const int64_t *t, int64_t n, i128 c, i128 x) {
+  int64_t lo = 0, hi = n;
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if ((i128)t[mid] * c < x) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+lp_status lp_events_time_slices(lp_ctx *ctx, const lp_tensor *t, int64_t nslices,
+                                const int64_t a[2], const int64_t b[2], const int64_t w[2],
+                                int64_t c, lp_tensor **start, lp_tensor **stop) {
+  const i128 cap = (i128)1 << 124;
+  lp_tensor *tv;
+  lp_status st;
+  i128 A = (i128)a[0] * a[1], B = (i128)b[0] * b[1], W = (i128)w[0] * w[1];
+  int64_t n, k, *sp, *ep;
+  const int64_t *tp;
+  *start = *stop = NULL;
+  if (nslices < 0 || c <= 0)
+    return lp_ctx_error(ctx, LP_EARG, 0, "need nslices >= 0 and c > 0, got %lld and %lld",
+                        (long long)nslices, (long long)c);
+  if (A >= cap || A <= -cap || W >= cap || W <= -cap || B >= cap || B <= -cap ||
+      (nslices > 0 && (B >= cap / nslices || B <= -cap / nslices)))
+    return lp_ctx_error(ctx, LP_EARG, 0, "time window bounds too large for exact arithmetic");
+  if ((st = as_vec(ctx, t, LP_I64, 1, &tv)) != LP_OK) return st;
+  n = tv->shape[0];
+  tp = (const int64_t *)lp_ptr(tv);
+  if ((st = vec_out(ctx, LP_I64, nslices, start)) != LP_OK) goto done;
+  if ((st = vec_out(ctx, LP_I64, nslices, stop)) != LP_OK) goto done;
+  sp = lp_tensor_data(*start); ep = lp_tensor_data(*stop);
+  for (k = 0; k < nslices; k++) {
+    i128 lo = A + (i128)k * B;
+    if (k % CHUNK == CHUNK - 1 && (st = lp_ctx_check_interrupt(ctx)) != LP_OK) goto done;
+    sp[k] = first_at_or_after(tp, n, c, lo);
+    ep[k] = first_at_or_after(tp, n, c, lo + W);
+    if (ep[k] < sp[k]) ep[k] = sp[k];   /* unsorted times: never a negative slice */
+  }
+done:
+  lp_tensor_release(tv);
+  if (st != LP_OK) {
+    lp_tensor_release(*start); lp_tensor_release(*stop);
+    *start = *stop = NULL;
+  }
+  return st;
+}
+
 /* ---- per-slice counts --------------------------------------------------- */
 
 lp_status lp_events_count(lp_ctx *ctx, const lp_tensor *cell, const lp_tensor *start,
@@ -209,17 +295,19 @@ done:
 /* ---- denoise ------------------------------------------------------------ */
 
 lp_status lp_events_denoise(lp_ctx *ctx, const lp_tensor *t, const lp_tensor *x,
-                            const lp_tensor *y, double filter_time, lp_tensor **out) {
+                            const lp_tensor *y, int64_t filter_time, lp_tensor **out) {
+  const int64_t limit = (int64_t)1 << 62;
   lp_tensor *tv = NULL, *xv = NULL, *yv = NULL;
   lp_status st;
   int64_t n, i, W = 0, H = 0;
-  const double *tp;
-  const int64_t *xp, *yp;
-  double *stamp = NULL;
+  const int64_t *tp, *xp, *yp;
+  int64_t *stamp = NULL;
   size_t nb = 0;
   uint8_t *keep;
   *out = NULL;
-  if ((st = as_vec(ctx, t, LP_F64, 1, &tv)) != LP_OK) return st;
+  if (filter_time < 0 || filter_time >= limit)
+    return lp_ctx_error(ctx, LP_EARG, 4, "filter time must lie in [0, 2^62), got %lld", (long long)filter_time);
+  if ((st = as_vec(ctx, t, LP_I64, 1, &tv)) != LP_OK) return st;
   if ((st = as_vec(ctx, x, LP_I64, 2, &xv)) != LP_OK) goto done;
   if ((st = as_vec(ctx, y, LP_I64, 3, &yv)) != LP_OK) goto done;
   n = tv->shape[0];
@@ -227,8 +315,13 @@ lp_status lp_events_denoise(lp_ctx *ctx, const lp_tensor *t, const lp_tensor *x,
     st = lp_ctx_error(ctx, LP_ESHAPE, xv->shape[0] != n ? 2 : 3, "expected %lld events", (long long)n);
     goto done;
   }
-  tp = (const double *)lp_ptr(tv); xp = (const int64_t *)lp_ptr(xv); yp = (const int64_t *)lp_ptr(yv);
+  tp = (const int64_t *)lp_ptr(tv); xp = (const int64_t *)lp_ptr(xv); yp = (const int64_t *)lp_ptr(yv);
   for (i = 0; i < n; i++) {
+    if (tp[i] >= limit || tp[i] <= -limit) {
+      st = lp_ctx_error(ctx, LP_ERANGE, 1, "event %lld has time %lld, outside (-2^62, 2^62)",
+                        (long long)(i + 1), (long long)tp[i]);
+      goto done;
+    }
     if (xp[i] < 0 || yp[i] < 0) {
       st = lp_ctx_error(ctx, LP_ERANGE, xp[i] < 0 ? 2 : 3, "event %lld has a negative coordinate",
                         (long long)(i + 1));
@@ -243,15 +336,14 @@ lp_status lp_events_denoise(lp_ctx *ctx, const lp_tensor *t, const lp_tensor *x,
   {
     int64_t shape[2]; size_t bytes;
     shape[0] = W; shape[1] = H;
-    if ((st = lp_tensor_check_size(ctx, LP_F64, 2, shape, &bytes)) != LP_OK) goto done;
+    if ((st = lp_tensor_check_size(ctx, LP_I64, 2, shape, &bytes)) != LP_OK) goto done;
     nb = bytes;
   }
   stamp = lp_ctx_alloc_raw(ctx, nb);
   if (!stamp) { st = LP_ENOMEM; goto done; }
   for (i = 0; i < W * H; i++) stamp[i] = filter_time;
   for (i = 0; i < n; i++) {
-    int64_t px = xp[i], py = yp[i], c = px * H + py;
-    double ti = tp[i];
+    int64_t px = xp[i], py = yp[i], c = px * H + py, ti = tp[i];
     if (i % CHUNK == CHUNK - 1 && (st = lp_ctx_check_interrupt(ctx)) != LP_OK) goto done;
     stamp[c] = ti + filter_time;
     keep[i] = (px > 0 && stamp[c - H] > ti) || (px < W - 1 && stamp[c + H] > ti) ||

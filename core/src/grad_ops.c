@@ -10,8 +10,16 @@
 **   - maximum/minimum give the gradient to the chosen operand and split it
 **     equally on ties; max/min reductions split it equally among tied
 **     extrema (over the reduced dim, or over every element).
-**   - floor, ceil, round and sign record a node whose gradient is zero;
-**     mod passes the gradient to a unchanged and -floor(a/b) to b.
+**   - floor, ceil, round, trunc, sign and floor_divide record a node whose
+**     gradient is zero; mod passes the gradient to a unchanged and
+**     -floor(a/b) to b.
+**   - median passes the gradient to the middle element of each line (half
+**     to each of the two middle ones for an even count), quantile to the
+**     two sorted neighbours it interpolates between; nanmax/nanmin and
+**     nansum/nanmean give NaN elements a zero gradient.
+**   - cumsum's gradient is the reverse cumulative sum of g; cumprod's is
+**     computed per line without dividing by zeros; cummax/cummin pass the
+**     gradient to the running extremum's position.
 **   - results that are not float (comparisons, logical ops, argmax/argmin,
 **     isnan/isinf, casts to integers) never record.
 **   - pow: d(a^b)/db is taken as 0 where a == 0.
@@ -22,6 +30,7 @@
 #include "limpet/random.h"
 #include "tensor_impl.h"
 #include <math.h>
+#include <stdlib.h>
 
 #define TRY(x) do { if ((st = (x)) != LP_OK) goto done; } while (0)
 
@@ -169,6 +178,26 @@ static lp_status binary_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_t
         TRY(lp_unary(ctx, LP_NEG, t[2], &gb));
       }
       break;
+    case LP_FLOORDIV:                               /* piecewise constant */
+      if (na) TRY(zeros_input(ctx, n, 0, g->dtype, &gin[0]));
+      if (nb) TRY(zeros_input(ctx, n, 1, g->dtype, &gin[1]));
+      break;
+    case LP_ATAN2:                                  /* atan2(a, b): (g b, -g a) / (a^2 + b^2) */
+      TRY(lp_binary(ctx, LP_HYPOT, a, b, &t[0]));
+      TRY(lp_binary(ctx, LP_MUL, t[0], t[0], &t[1]));
+      TRY(lp_binary(ctx, LP_DIV, g, t[1], &t[2]));
+      if (na) TRY(lp_binary(ctx, LP_MUL, t[2], b, &ga));
+      if (nb) {
+        TRY(lp_binary(ctx, LP_MUL, t[2], a, &t[3]));
+        TRY(lp_unary(ctx, LP_NEG, t[3], &gb));
+      }
+      break;
+    case LP_HYPOT:                                  /* (g a, g b) / hypot(a, b) */
+      TRY(lp_binary(ctx, LP_HYPOT, a, b, &t[0]));
+      TRY(lp_binary(ctx, LP_DIV, g, t[0], &t[1]));
+      if (na) TRY(lp_binary(ctx, LP_MUL, t[1], a, &ga));
+      if (nb) TRY(lp_binary(ctx, LP_MUL, t[1], b, &gb));
+      break;
     default:
       break;
   }
@@ -181,7 +210,9 @@ done:
   return st;
 }
 
-static int differentiable_binop(lp_binop op) { return op <= LP_MINIMUM; }
+static int differentiable_binop(lp_binop op) {
+  return op <= LP_MINIMUM || op == LP_FLOORDIV || op == LP_ATAN2 || op == LP_HYPOT;
+}
 
 lp_status lp_ag_binary(lp_ctx *ctx, lp_binop op, const lp_tensor *a, const lp_tensor *b, lp_tensor **out) {
   const lp_tensor *in[2];
@@ -199,7 +230,9 @@ lp_status lp_ag_binary(lp_ctx *ctx, lp_binop op, const lp_tensor *a, const lp_te
   switch (op) {
     case LP_MUL: save_a = nb; save_b = na; break;
     case LP_DIV: save_a = nb; save_b = 1; break;
-    case LP_POW: case LP_MAXIMUM: case LP_MINIMUM: save_a = save_b = 1; break;
+    case LP_POW: case LP_MAXIMUM: case LP_MINIMUM: case LP_ATAN2: case LP_HYPOT:
+      save_a = save_b = 1;
+      break;
     case LP_MOD: save_a = save_b = nb; break;
     default: break;
   }
@@ -260,6 +293,21 @@ static lp_status binary_scalar_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gou
         st = lp_unary(ctx, LP_NEG, t[2], &gin[0]);
       }
       break;
+    case LP_FLOORDIV:
+      st = zeros_input(ctx, n, 0, g->dtype, &gin[0]);
+      break;
+    case LP_ATAN2: {                                  /* atan2(a, s): g s / r^2; atan2(s, a): -g s / r^2 */
+      TRY(lp_binary_scalar(ctx, LP_HYPOT, a, lp_float(s), 0, &t[0]));
+      TRY(lp_binary(ctx, LP_MUL, t[0], t[0], &t[1]));
+      TRY(lp_binary(ctx, LP_DIV, g, t[1], &t[2]));
+      st = mul_s(ctx, t[2], left ? -s : s, &gin[0]);
+      break;
+    }
+    case LP_HYPOT:                                    /* g a / hypot(a, s) */
+      TRY(lp_binary_scalar(ctx, LP_HYPOT, a, lp_float(s), 0, &t[0]));
+      TRY(lp_binary(ctx, LP_DIV, a, t[0], &t[1]));
+      st = lp_binary(ctx, LP_MUL, g, t[1], &gin[0]);
+      break;
     default:
       break;
   }
@@ -281,7 +329,7 @@ lp_status lp_ag_binary_scalar(lp_ctx *ctx, lp_binop op, const lp_tensor *a, lp_s
   p->op = (int)op; p->sa = p->sb = -1; p->scalar_left = scalar_left; p->s = lp_scalar_f(s);
   switch (op) {
     case LP_DIV: case LP_MOD: save_a = scalar_left; break;
-    case LP_POW: case LP_MAXIMUM: case LP_MINIMUM: save_a = 1; break;
+    case LP_POW: case LP_MAXIMUM: case LP_MINIMUM: case LP_ATAN2: case LP_HYPOT: save_a = 1; break;
     default: break;
   }
   if (save_a) st = lp_node_save(ctx, n, a, &p->sa);
@@ -323,7 +371,86 @@ static lp_status unary_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_te
       TRY(lp_binary_scalar(ctx, LP_GT, x, lp_int(0), 0, &t[0]));
       st = keep(ctx, t[0], g, &gin[0]);
       break;
-    default:                                            /* floor, ceil, round, sign */
+    case LP_SIN:                                        /* g cos a */
+      TRY(lp_unary(ctx, LP_COS, x, &t[0]));
+      st = lp_binary(ctx, LP_MUL, g, t[0], &gin[0]);
+      break;
+    case LP_COS:                                        /* -g sin a */
+      TRY(lp_unary(ctx, LP_SIN, x, &t[0]));
+      TRY(lp_binary(ctx, LP_MUL, g, t[0], &t[1]));
+      st = lp_unary(ctx, LP_NEG, t[1], &gin[0]);
+      break;
+    case LP_TAN:                                        /* g (1 + out^2) */
+      TRY(lp_binary(ctx, LP_MUL, x, x, &t[0]));
+      TRY(lp_binary_scalar(ctx, LP_ADD, t[0], lp_int(1), 0, &t[1]));
+      st = lp_binary(ctx, LP_MUL, g, t[1], &gin[0]);
+      break;
+    case LP_ASIN: case LP_ACOS:                         /* +-g / sqrt(1 - a^2) */
+      TRY(lp_binary(ctx, LP_MUL, x, x, &t[0]));
+      TRY(lp_binary_scalar(ctx, LP_SUB, t[0], lp_int(1), 1, &t[1]));
+      lp_tensor_release(t[0]); t[0] = NULL;
+      TRY(lp_unary(ctx, LP_SQRT, t[1], &t[0]));
+      lp_tensor_release(t[1]); t[1] = NULL;
+      TRY(lp_binary(ctx, LP_DIV, g, t[0], &t[1]));
+      if (p->op == LP_ASIN) { gin[0] = t[1]; t[1] = NULL; }
+      else st = lp_unary(ctx, LP_NEG, t[1], &gin[0]);
+      break;
+    case LP_ATAN:                                       /* g / (1 + a^2) */
+      TRY(lp_binary(ctx, LP_MUL, x, x, &t[0]));
+      TRY(lp_binary_scalar(ctx, LP_ADD, t[0], lp_int(1), 0, &t[1]));
+      st = lp_binary(ctx, LP_DIV, g, t[1], &gin[0]);
+      break;
+    case LP_SINH:                                       /* g cosh a */
+      TRY(lp_unary(ctx, LP_COSH, x, &t[0]));
+      st = lp_binary(ctx, LP_MUL, g, t[0], &gin[0]);
+      break;
+    case LP_COSH:                                       /* g sinh a */
+      TRY(lp_unary(ctx, LP_SINH, x, &t[0]));
+      st = lp_binary(ctx, LP_MUL, g, t[0], &gin[0]);
+      break;
+    case LP_ASINH: case LP_ACOSH:                       /* g / sqrt(a^2 +- 1) */
+      TRY(lp_binary(ctx, LP_MUL, x, x, &t[0]));
+      TRY(lp_binary_scalar(ctx, p->op == LP_ASINH ? LP_ADD : LP_SUB, t[0], lp_int(1), 0, &t[1]));
+      lp_tensor_release(t[0]); t[0] = NULL;
+      TRY(lp_unary(ctx, LP_SQRT, t[1], &t[0]));
+      st = lp_binary(ctx, LP_DIV, g, t[0], &gin[0]);
+      break;
+    case LP_ATANH:                                      /* g / (1 - a^2) */
+      TRY(lp_binary(ctx, LP_MUL, x, x, &t[0]));
+      TRY(lp_binary_scalar(ctx, LP_SUB, t[0], lp_int(1), 1, &t[1]));
+      st = lp_binary(ctx, LP_DIV, g, t[1], &gin[0]);
+      break;
+    case LP_LOG1P:                                      /* g / (1 + a) */
+      TRY(lp_binary_scalar(ctx, LP_ADD, x, lp_int(1), 0, &t[0]));
+      st = lp_binary(ctx, LP_DIV, g, t[0], &gin[0]);
+      break;
+    case LP_EXPM1:                                      /* g (out + 1) */
+      TRY(lp_binary_scalar(ctx, LP_ADD, x, lp_int(1), 0, &t[0]));
+      st = lp_binary(ctx, LP_MUL, g, t[0], &gin[0]);
+      break;
+    case LP_LOG2: case LP_LOG10:                        /* g / (a ln b) */
+      TRY(lp_binary(ctx, LP_DIV, g, x, &t[0]));
+      st = mul_s(ctx, t[0], p->op == LP_LOG2 ? 1.0 / log(2.0) : 1.0 / log(10.0), &gin[0]);
+      break;
+    case LP_EXP2:                                       /* g out ln 2 */
+      TRY(lp_binary(ctx, LP_MUL, g, x, &t[0]));
+      st = mul_s(ctx, t[0], log(2.0), &gin[0]);
+      break;
+    case LP_SQUARE:                                     /* 2 g a */
+      TRY(lp_binary(ctx, LP_MUL, g, x, &t[0]));
+      st = mul_s(ctx, t[0], 2.0, &gin[0]);
+      break;
+    case LP_RECIPROCAL:                                 /* -g out^2 */
+      TRY(lp_binary(ctx, LP_MUL, x, x, &t[0]));
+      TRY(lp_binary(ctx, LP_MUL, g, t[0], &t[1]));
+      st = lp_unary(ctx, LP_NEG, t[1], &gin[0]);
+      break;
+    case LP_CBRT:                                       /* g / (3 out^2) */
+      TRY(lp_binary(ctx, LP_MUL, x, x, &t[0]));
+      TRY(lp_binary(ctx, LP_DIV, g, t[0], &t[1]));
+      st = mul_s(ctx, t[1], 1.0 / 3.0, &gin[0]);
+      break;
+    default:                                            /* floor, ceil, round, sign, trunc */
       st = zeros_input(ctx, n, 0, g->dtype, &gin[0]);
       break;
   }
@@ -342,8 +469,15 @@ lp_status lp_ag_unary(lp_ctx *ctx, lp_unop op, const lp_tensor *a, lp_tensor **o
   p = lp_node_payload(n);
   p->op = (int)op; p->slot = -1;
   switch (op) {
-    case LP_ABS: case LP_LOG: case LP_RELU: st = lp_node_save(ctx, n, a, &p->slot); break;
-    case LP_EXP: case LP_SQRT: case LP_TANH: case LP_SIGMOID: st = lp_node_save(ctx, n, *out, &p->slot); break;
+    case LP_ABS: case LP_LOG: case LP_RELU: case LP_SIN: case LP_COS: case LP_ASIN: case LP_ACOS:
+    case LP_ATAN: case LP_SINH: case LP_COSH: case LP_ASINH: case LP_ACOSH: case LP_ATANH:
+    case LP_LOG1P: case LP_LOG2: case LP_LOG10: case LP_SQUARE:
+      st = lp_node_save(ctx, n, a, &p->slot);
+      break;
+    case LP_EXP: case LP_SQRT: case LP_TANH: case LP_SIGMOID: case LP_TAN: case LP_EXPM1:
+    case LP_EXP2: case LP_RECIPROCAL: case LP_CBRT:
+      st = lp_node_save(ctx, n, *out, &p->slot);
+      break;
     default: break;
   }
   return settle(st, out);
@@ -417,7 +551,7 @@ lp_status lp_ag_where(lp_ctx *ctx, const lp_tensor *cond, const lp_tensor *a, co
 }
 
 /* ---- reductions ------------------------------------------------------------- */
-typedef struct red_pl { int op, dim, keepdim, ddof, sa, so; } red_pl;
+typedef struct red_pl { int op, dim, keepdim, ddof, sa, so; double q; } red_pl;
 
 /* Exclusive products along the last dim of a contiguous float64 tensor. */
 static void excl_prod(const double *x, double *e, int64_t lines, int64_t n) {
@@ -463,6 +597,70 @@ done:
   return st;
 }
 
+/* t with `dim` moved last, a contiguous float64 copy. */
+static lp_status last_dim_f64(lp_ctx *ctx, const lp_tensor *t, int dim, lp_tensor **out) {
+  int perm[LP_MAXDIM], d, k = 0;
+  lp_tensor *pt = NULL;
+  lp_status st;
+  for (d = 0; d < t->ndim; d++) if (d != dim) perm[k++] = d;
+  perm[k] = dim;
+  if ((st = lp_tensor_permute(ctx, (lp_tensor *)t, perm, &pt)) != LP_OK) return st;
+  st = lp_tensor_astype(ctx, pt, LP_F64, out);
+  lp_tensor_release(pt);
+  return st;
+}
+
+typedef struct vi { double v; int64_t i; } vi;
+static int cmp_vi(const void *x, const void *y) {
+  double a = ((const vi *)x)->v, b = ((const vi *)y)->v;
+  if (a != b) return (a > b) - (a < b);
+  return (((const vi *)x)->i > ((const vi *)y)->i) - (((const vi *)x)->i < ((const vi *)y)->i);
+}
+
+/* d quantile / d a (median: q = 0.5): weight 1 - t and t at the two sorted
+   neighbours of position q (n - 1) of each line (1/2 and 1/2 for an even
+   median), 0 elsewhere and on lines holding a NaN (float64, a's shape).
+   The (value, position) pairs live in a float64 tensor (two slots per
+   element) so that the memory is the context's. */
+static lp_status quantile_weight(lp_ctx *ctx, lp_tensor *a, double q, int dim, lp_tensor **out) {
+  lp_tensor *x = NULL, *w = NULL, *pairs = NULL;
+  int perm[LP_MAXDIM], inv[LP_MAXDIM], d, k = 0, nd = a->ndim;
+  int64_t len, lines, l, shape2[1];
+  lp_status st;
+  *out = NULL;
+  if (dim < 0) { TRY(lp_tensor_astype(ctx, a, LP_F64, &x)); len = lp_tensor_numel(x); }
+  else { TRY(last_dim_f64(ctx, a, dim, &x)); len = a->shape[dim]; }
+  TRY(lp_tensor_new(ctx, LP_F64, x->ndim, x->shape, &w));
+  shape2[0] = 2 * (len > 0 ? len : 1);
+  TRY(lp_tensor_empty(ctx, LP_F64, 1, shape2, &pairs));
+  lines = len ? lp_tensor_numel(x) / len : 0;
+  for (l = 0; l < lines; l++) {
+    const double *xl = (const double *)lp_tensor_data(x) + l * len;
+    double *wl = (double *)lp_tensor_data(w) + l * len, pos, t;
+    vi *pv = lp_tensor_data(pairs);
+    int64_t i, nan = 0, il;
+    for (i = 0; i < len; i++) { pv[i].v = xl[i]; pv[i].i = i; nan |= xl[i] != xl[i]; }
+    if (nan) continue;
+    qsort(pv, (size_t)len, sizeof *pv, cmp_vi);
+    pos = q * (double)(len - 1);
+    il = (int64_t)floor(pos);
+    if (il >= len - 1) { wl[pv[len - 1].i] += 1; continue; }
+    t = pos - (double)il;
+    wl[pv[il].i] += 1 - t;
+    wl[pv[il + 1].i] += t;
+  }
+  if (dim < 0) { *out = w; w = NULL; goto done; }
+  for (d = 0; d < nd; d++) if (d != dim) perm[k++] = d;
+  perm[k] = dim;
+  for (d = 0; d < nd; d++) inv[perm[d]] = d;
+  st = lp_tensor_permute(ctx, w, inv, out);
+done:
+  lp_tensor_release(x);
+  lp_tensor_release(w);
+  lp_tensor_release(pairs);
+  return st;
+}
+
 static lp_status reduce_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_tensor **gin) {
   red_pl *p = lp_node_payload(n);
   int nd = lp_node_input_ndim(n, 0), d;
@@ -486,12 +684,38 @@ static lp_status reduce_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_t
       TRY(mul_s(ctx, gk, 1.0 / (double)cnt, &t[0]));
       st = lp_tensor_expand(ctx, t[0], nd, ish, &gin[0]);
       break;
-    case LP_RMAX: case LP_RMIN:                     /* equal shares among tied extrema */
+    case LP_RMAX: case LP_RMIN: case LP_NANMAX: case LP_NANMIN:   /* equal shares among tied extrema */
       TRY(lp_binary(ctx, LP_EQ, a, ok, &t[0]));
       TRY(lp_tensor_astype(ctx, t[0], gk->dtype, &t[1]));
-      TRY(lp_reduce(ctx, LP_SUM, t[1], p->dim, 1, 0, &t[2]));
+      lp_tensor_release(t[0]); t[0] = NULL;
+      TRY(lp_reduce(ctx, LP_SUM, t[1], p->dim, 1, 0, &t[0]));
+      TRY(lp_clamp(ctx, t[0], 1, 1.0, 0, 0.0, &t[2]));   /* an all-NaN line: no share */
       TRY(lp_binary(ctx, LP_DIV, gk, t[2], &t[3]));
       st = lp_binary(ctx, LP_MUL, t[1], t[3], &gin[0]);
+      break;
+    case LP_NANSUM: case LP_NANMEAN: {              /* g [/ count], 0 at NaNs */
+      TRY(lp_unary(ctx, LP_ISNAN, a, &t[0]));
+      TRY(lp_unary(ctx, LP_NOT, t[0], &t[1]));
+      TRY(lp_tensor_astype(ctx, t[1], gk->dtype, &t[2]));
+      if (p->op == LP_NANMEAN) {
+        lp_tensor_release(t[0]); t[0] = NULL;
+        TRY(lp_reduce(ctx, LP_SUM, t[2], p->dim, 1, 0, &t[0]));
+        TRY(lp_binary(ctx, LP_DIV, gk, t[0], &t[3]));
+      } else {
+        t[3] = lp_tensor_retain(gk);
+      }
+      st = lp_binary(ctx, LP_MUL, t[2], t[3], &gin[0]);
+      break;
+    }
+    case LP_MEDIAN: case LP_NREDOPS:                /* LP_NREDOPS: lp_ag_quantile's node */
+      TRY(quantile_weight(ctx, a, p->op == LP_MEDIAN ? 0.5 : p->q, p->dim, &t[0]));
+      TRY(lp_tensor_astype(ctx, t[0], gk->dtype, &t[1]));
+      st = lp_binary(ctx, LP_MUL, t[1], gk, &gin[0]);
+      break;
+    case LP_LOGSUMEXP:                              /* g exp(a - out) */
+      TRY(lp_binary(ctx, LP_SUB, a, ok, &t[0]));
+      TRY(lp_unary(ctx, LP_EXP, t[0], &t[1]));
+      st = lp_binary(ctx, LP_MUL, t[1], gk, &gin[0]);
       break;
     case LP_VAR: case LP_STD: {                     /* 2 (a - mean) / (n - ddof) [/ (2 std)] */
       double den = (double)cnt - (double)p->ddof;
@@ -530,7 +754,118 @@ lp_status lp_ag_reduce(lp_ctx *ctx, lp_redop op, const lp_tensor *a, int dim, in
   p = lp_node_payload(n);
   p->op = (int)op; p->dim = dim; p->keepdim = keepdim; p->ddof = ddof; p->sa = p->so = -1;
   if (op != LP_SUM && op != LP_MEAN) st = lp_node_save(ctx, n, a, &p->sa);
-  if (st == LP_OK && (op == LP_RMAX || op == LP_RMIN || op == LP_STD)) st = lp_node_save(ctx, n, *out, &p->so);
+  if (st == LP_OK && (op == LP_RMAX || op == LP_RMIN || op == LP_STD || op == LP_NANMAX ||
+                      op == LP_NANMIN || op == LP_LOGSUMEXP))
+    st = lp_node_save(ctx, n, *out, &p->so);
+  return settle(st, out);
+}
+
+lp_status lp_ag_quantile(lp_ctx *ctx, const lp_tensor *a, double q, int dim, int keepdim,
+                         lp_tensor **out) {
+  lp_node *n;
+  red_pl *p;
+  lp_status st = lp_quantile(ctx, a, q, dim, keepdim, out);
+  if (st != LP_OK || !lp_needs_grad(ctx, 1, &a)) return st;
+  if ((st = rec1(ctx, "quantile", reduce_bw, 1, &a, *out, sizeof(red_pl), &n)) != LP_OK || !n)
+    return settle(st, out);
+  p = lp_node_payload(n);
+  p->op = LP_NREDOPS; p->dim = dim; p->keepdim = keepdim; p->ddof = 0; p->sa = p->so = -1; p->q = q;
+  return settle(lp_node_save(ctx, n, a, &p->sa), out);
+}
+
+/* ---- cumulative scans ----------------------------------------------------------- */
+typedef struct scan_pl { int op, dim, reverse, sa, so; } scan_pl;
+
+/* The gradient of cumprod / cummax / cummin along dim, per line in scan
+   order (x: input, g: upstream gradient, both (lines, n) float64). */
+static void scan_grad_lines(int op, int reverse, const double *x, const double *g, double *r,
+                            int64_t lines, int64_t n) {
+  int64_t l, j;
+  for (l = 0; l < lines; l++) {
+    const double *xl = x + l * n, *gl = g + l * n;
+    double *rl = r + l * n;
+#define AT(j_) (reverse ? n - 1 - (j_) : (j_))
+    for (j = 0; j < n; j++) rl[j] = 0;
+    if (op == LP_CUMPROD) {
+      /* d out_j / d x_i = prod_{k <= j, k != i} x_k (scan order). Before the
+         first zero z: (1 / x_i) sum_{j >= i} g_j out_j; at z: a forward sum;
+         after z: 0. */
+      int64_t z = n;
+      double pre = 1, suffix = 0, q, acc = 0;
+      for (j = 0; j < n; j++) if (xl[AT(j)] == 0) { z = j; break; }
+      for (j = 0; j < z; j++) pre *= xl[AT(j)];            /* out_{z-1} */
+      {
+        double o = 1;
+        double *outs = rl;                                 /* reuse r for out_j, j < z */
+        for (j = 0; j < z; j++) { o *= xl[AT(j)]; outs[AT(j)] = o; }
+        for (j = z - 1; j >= 0; j--) {
+          suffix += gl[AT(j)] * outs[AT(j)];
+          outs[AT(j)] = suffix / xl[AT(j)];
+        }
+      }
+      if (z < n) {
+        q = pre;
+        for (j = z; j < n; j++) {
+          if (j > z) q *= xl[AT(j)];
+          acc += gl[AT(j)] * q;
+        }
+        rl[AT(z)] = acc;
+        /* the part of the sums for i < z that runs past z adds nothing:
+           out_j = 0 there */
+      }
+    } else {                                 /* cummax / cummin: to the running extremum */
+      int64_t best = 0;
+      for (j = 0; j < n; j++) {
+        double v = xl[AT(j)], b = xl[AT(best)];
+        if (j == 0) best = 0;
+        else if (b == b && (v != v || (op == LP_CUMMAX ? v > b : v < b))) best = j;
+        rl[AT(best)] += gl[AT(j)];
+      }
+    }
+#undef AT
+  }
+}
+
+static lp_status scan_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_tensor **gin) {
+  scan_pl *p = lp_node_payload(n);
+  lp_tensor *a = p->sa >= 0 ? lp_node_saved(n, p->sa) : NULL;
+  lp_tensor *x = NULL, *g = NULL, *r = NULL, *pr = NULL, *t = NULL;
+  int perm[LP_MAXDIM], inv[LP_MAXDIM], d, k = 0, nd;
+  int64_t len, lines;
+  lp_status st;
+  if (p->op == LP_CUMSUM) return lp_scan(ctx, LP_CUMSUM, gout[0], p->dim, !p->reverse, &gin[0]);
+  nd = a->ndim;
+  len = a->shape[p->dim];
+  TRY(last_dim_f64(ctx, a, p->dim, &x));
+  TRY(last_dim_f64(ctx, gout[0], p->dim, &g));
+  TRY(lp_tensor_empty(ctx, LP_F64, x->ndim, x->shape, &r));
+  lines = len ? lp_tensor_numel(x) / len : 0;
+  scan_grad_lines(p->op, p->reverse, lp_tensor_data(x), lp_tensor_data(g), lp_tensor_data(r), lines, len);
+  for (d = 0; d < nd; d++) if (d != p->dim) perm[k++] = d;
+  perm[k] = p->dim;
+  for (d = 0; d < nd; d++) inv[perm[d]] = d;
+  TRY(lp_tensor_permute(ctx, r, inv, &pr));
+  st = lp_tensor_astype(ctx, pr, gout[0]->dtype, &gin[0]);
+done:
+  lp_tensor_release(x);
+  lp_tensor_release(g);
+  lp_tensor_release(r);
+  lp_tensor_release(pr);
+  lp_tensor_release(t);
+  return st;
+}
+
+lp_status lp_ag_scan(lp_ctx *ctx, lp_scanop op, const lp_tensor *a, int dim, int reverse,
+                     lp_tensor **out) {
+  lp_node *n;
+  scan_pl *p;
+  lp_status st = lp_scan(ctx, op, a, dim, reverse, out);
+  if (st != LP_OK || !lp_needs_grad(ctx, 1, &a)) return st;
+  if ((st = rec1(ctx, lp_scanop_name(op), scan_bw, 1, &a, *out, sizeof(scan_pl), &n)) != LP_OK || !n)
+    return settle(st, out);
+  p = lp_node_payload(n);
+  p->op = (int)op; p->dim = dim; p->reverse = reverse; p->sa = p->so = -1;
+  if (op != LP_CUMSUM) st = lp_node_save(ctx, n, a, &p->sa);
   return settle(st, out);
 }
 

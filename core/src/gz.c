@@ -27,7 +27,7 @@
 #define GZ_CHUNK (256 * 1024)
 #define GZ_MIN_CAP (64 * 1024)
 
-#define at_error lp_file_error_   /* "'path' at offset N: ..." (npz.c) */
+#define at_error lp_file_error_   /* "'path' at offset N: ..." (below) */
 
 /* Open path for reading; a folder is refused like a missing file. */
 static lp_status open_read(lp_ctx *ctx, const char *path, FILE **fp, uint64_t *size) {
@@ -68,7 +68,37 @@ lp_status lp_file_read(lp_ctx *ctx, const char *path, lp_tensor **out) {
 }
 
 /* ---- gzip --------------------------------------------------------------- */
-/* zlib's allocations go through the ctx: lp_zalloc_/lp_zfree_ (npz.c). */
+/* zlib's own allocations go through the ctx, so they are accounted and the
+   test allocator can fail them. A size word sits in front of each block.
+   Declared in io_impl.h. */
+#define ZHDR 16
+voidpf lp_zalloc_(voidpf opaque, uInt items, uInt size) {
+  size_t n = (size_t)items * size + ZHDR;
+  char *p = lp_ctx_alloc_raw(opaque, n);
+  if (!p) return Z_NULL;
+  memcpy(p, &n, sizeof n);
+  return p + ZHDR;
+}
+void lp_zfree_(voidpf opaque, voidpf ptr) {
+  size_t n;
+  char *p;
+  if (!ptr) return;
+  p = (char *)ptr - ZHDR;
+  memcpy(&n, p, sizeof n);
+  lp_ctx_dealloc(opaque, p, n);
+}
+
+lp_status lp_file_error_(lp_ctx *ctx, const char *path, uint64_t off, const char *fmt, ...) {
+  char msg[LP_ERRMSG_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return lp_ctx_error(ctx, LP_EFORMAT, 0, "'%s' at offset %llu: %s", path,
+                      (unsigned long long)off, msg);
+}
+
+
 
 /* Where inflated bytes go: a growing uint8 tensor, or a file. */
 typedef struct gz_sink {

@@ -1,10 +1,10 @@
 /*
-** core/src/io_impl.h -- private: the plumbing shared by npy.c and npz.c.
+** core/src/io_impl.h -- private: the plumbing shared by npy.c, npz.c and gz.c.
 ** Owns: byte sources and sinks (callbacks, so a .npy image can stream from
-** a file, a memory buffer or an inflating zip entry), the streaming .npy
+** a file, a memory buffer or a zip entry), the streaming .npy
 ** reader and writer built on them, and atomic file replacement (temporary
 ** file in the target's folder, then rename). Not here: the zip container
-** (npz.c), the public entry points (limpet/io.h).
+** (npz.c, over libzip), the public entry points (limpet/io.h).
 ** Offsets in messages are byte offsets from the start of the named source.
 */
 #ifndef LIMPET_IO_IMPL_H
@@ -61,7 +61,7 @@ lp_status lp_io_prefix_error(lp_ctx *ctx, lp_status st, const char *label);
 voidpf lp_zalloc_(voidpf opaque, uInt items, uInt size);
 void   lp_zfree_(voidpf opaque, voidpf ptr);
 
-/* Record LP_EFORMAT with "'path' at offset N: <message>" (npz.c). */
+/* Record LP_EFORMAT with "'path' at offset N: <message>" (gz.c). */
 lp_status lp_file_error_(lp_ctx *ctx, const char *path, uint64_t off, const char *fmt, ...)
 #if defined(__GNUC__)
   __attribute__((format(printf, 4, 5)))

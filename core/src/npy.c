@@ -230,11 +230,28 @@ static lp_status parse_header(lp_ctx *ctx, const char *label, const char *h, siz
   return LP_OK;
 }
 
-/* descr ("<f4", ">i8", "|b1", "=u1", "f8") -> dtype and whether to swap. */
-static int parse_descr(const char *s, size_t n, lp_dtype *dt, int *swap) {
+/* descr ("<f4", ">i8", "|b1", "=u1", "f8") -> dtype and whether to swap.
+   String arrays ("|S5", "<U3"; "a5" is numpy's old name of S) give *text
+   1 (bytes: uint8) or 2 (unicode: int32 code points) and *chars, the
+   characters per element, which become an extra last dim. */
+static int parse_descr(const char *s, size_t n, lp_dtype *dt, int *swap, int *text, int64_t *chars) {
   char order = '=';
   size_t i = 0;
+  *text = 0;
   if (n > 0 && (s[0] == '<' || s[0] == '>' || s[0] == '=' || s[0] == '|')) order = s[i++];
+  if (n - i >= 2 && (s[i] == 'S' || s[i] == 'a' || s[i] == 'U')) {
+    int64_t k = 0;
+    size_t j;
+    for (j = i + 1; j < n; j++) {
+      if (s[j] < '0' || s[j] > '9' || k > (INT64_MAX - 9) / 10) return 0;
+      k = k * 10 + (s[j] - '0');
+    }
+    *text = s[i] == 'U' ? 2 : 1;
+    *chars = k;
+    *dt = s[i] == 'U' ? LP_I32 : LP_U8;
+    *swap = *text == 2 && ((order == '>' && host_is_le()) || (order == '<' && !host_is_le()));
+    return 1;
+  }
   if (n - i != 2) return 0;
   switch (s[i]) {
   case 'f': if (s[i + 1] == '4') *dt = LP_F32; else if (s[i + 1] == '8') *dt = LP_F64; else return 0; break;
@@ -270,6 +287,8 @@ lp_status lp_npy_read_src(lp_ctx *ctx, const char *label, const lp_io_src *src,
   lp_tensor *t = NULL;
   lp_status st;
   char sbuf[200];
+  int text = 0;
+  int64_t chars = 0;
   *out = NULL;
   memset(&info, 0, sizeof info);
 
@@ -301,7 +320,8 @@ lp_status lp_npy_read_src(lp_ctx *ctx, const char *label, const lp_io_src *src,
     goto hfail;
   }
   if ((st = parse_header(ctx, label, hbuf, (size_t)hlen, hstart, &info))) goto hfail;
-  if (!info.descr_is_str || !parse_descr(info.descr, info.descr_len, &info.dt, &info.swap)) {
+  if (!info.descr_is_str ||
+      !parse_descr(info.descr, info.descr_len, &info.dt, &info.swap, &text, &chars)) {
     st = lp_ctx_error(ctx, LP_ETYPE, 0, "%s: unsupported dtype %s%.*s%s", label,
                       info.descr_is_str ? "'" : "", (int)(info.descr_len < 80 ? info.descr_len : 80),
                       info.descr, info.descr_is_str ? "'" : "");
@@ -310,9 +330,10 @@ lp_status lp_npy_read_src(lp_ctx *ctx, const char *label, const lp_io_src *src,
   lp_ctx_dealloc(ctx, hbuf, (size_t)hlen + 1);
   hbuf = NULL;
 
-  if (info.ndim > LP_MAXDIM)
+  if (info.ndim + (text != 0) > LP_MAXDIM)
     return lp_ctx_error(ctx, LP_ESHAPE, 0, "%s: %d dims, limpet tensors have at most %d",
-                        label, info.ndim, LP_MAXDIM);
+                        label, info.ndim + (text != 0), LP_MAXDIM);
+  if (text) info.shape[info.ndim++] = chars;   /* the characters: an extra, innermost dim */
   if ((st = lp_tensor_check_size(ctx, info.dt, info.ndim, info.shape, &nbytes)))
     return lp_io_prefix_error(ctx, st, label);
   dstart = hstart + hlen;
@@ -322,10 +343,11 @@ lp_status lp_npy_read_src(lp_ctx *ctx, const char *label, const lp_io_src *src,
                      lp_shape_str(info.ndim, info.shape, sbuf, sizeof sbuf),
                      lp_dtype_name(info.dt), nbytes, (unsigned long long)(src->size - dstart));
 
-  if (info.fortran && info.ndim > 1) {
+  if (info.fortran && info.ndim - (text != 0) > 1) {
     int64_t rev[LP_MAXDIM];
-    int d;
-    for (d = 0; d < info.ndim; d++) rev[d] = info.shape[info.ndim - 1 - d];
+    int d, ne = info.ndim - (text != 0);    /* element dims; the char dim stays last */
+    for (d = 0; d < ne; d++) rev[d] = info.shape[ne - 1 - d];
+    if (text) rev[ne] = chars;
     st = lp_tensor_empty(ctx, info.dt, info.ndim, rev, &t);
   } else {
     st = lp_tensor_empty(ctx, info.dt, info.ndim, info.shape, &t);
@@ -356,10 +378,11 @@ lp_status lp_npy_read_src(lp_ctx *ctx, const char *label, const lp_io_src *src,
     size_t i;
     for (i = 0; i < nbytes; i++) b[i] = b[i] != 0;
   }
-  if (info.fortran && info.ndim > 1) {
-    int perm[LP_MAXDIM], d;
+  if (info.fortran && info.ndim - (text != 0) > 1) {
+    int perm[LP_MAXDIM], d, ne = info.ndim - (text != 0);
     lp_tensor *v = NULL, *c = NULL;
-    for (d = 0; d < info.ndim; d++) perm[d] = info.ndim - 1 - d;
+    for (d = 0; d < ne; d++) perm[d] = ne - 1 - d;
+    if (text) perm[ne] = ne;
     if ((st = lp_tensor_permute(ctx, t, perm, &v))) goto fail;
     st = lp_tensor_clone(ctx, v, &c);
     lp_tensor_release(v);
@@ -367,6 +390,7 @@ lp_status lp_npy_read_src(lp_ctx *ctx, const char *label, const lp_io_src *src,
     lp_tensor_release(t);
     t = c;
   }
+  t->text = (unsigned char)text;
   *out = t;
   return LP_OK;
 
@@ -377,6 +401,8 @@ fail:
   lp_tensor_release(t);
   return st;
 }
+
+int lp_npy_text_kind(const lp_tensor *t) { return t ? t->text : 0; }
 
 typedef struct mem_src { const unsigned char *p; size_t len, pos; } mem_src;
 

@@ -48,6 +48,7 @@ struct lp_tensor {
   int64_t shape[LP_MAXDIM];
   int64_t stride[LP_MAXDIM];  /* in elements */
   struct lp_agmeta *ext;      /* autograd attributes, NULL for plain tensors */
+  unsigned char text;         /* read from a NumPy string array (npy.c): 1 bytes 'S', 2 unicode 'U' */
 };
 
 /* Autograd attributes of one tensor header (core/src/autograd.c). */

@@ -672,21 +672,13 @@ end
 
 -- JSON save / load ---------------------------------------------------------------------
 
--- Integer tensors are written by hand (json.encode of a million small tables is slow):
--- a matrix field is a list of row texts, a vector one text.
-local function ints_text(x)          -- x: nested Lua table of integers from totable()
-  if type(x[1]) == "table" then
-    local parts = {}
-    for i = 1, #x do parts[i] = ints_text(x[i]) end
-    return "[" .. table.concat(parts, ",") .. "]"
-  end
-  return "[" .. table.concat(x, ",") .. "]"
-end
+-- Integer tensors are written by core's numeric-array writer (json.numbers): a
+-- matrix field is a list of row texts (one row per line), a vector one text.
 local Raw = {}                        -- marks pre-encoded text in the document
 local function to_text(t)
-  if t:dim() == 1 then return setmetatable({ text = ints_text(t:totable()) }, Raw) end
-  local rows, tab = {}, t:totable()
-  for i = 1, t.shape[1] do rows[i] = ints_text(tab[i]) end
+  if t:dim() == 1 then return setmetatable({ text = json.numbers(t) }, Raw) end
+  local rows = {}
+  for i = 1, t.shape[1] do rows[i] = json.numbers(t[i]) end
   return setmetatable({ rows = rows }, Raw)
 end
 
@@ -780,14 +772,17 @@ local function file_error(path, msg) error(("load_config: '%s' %s"):format(path,
 
 -- nested JSON arrays -> int32 tensor of the expected shape; errors name the field.
 local function load_tensor(path, name, v, shape)
-  if type(v) ~= "table" then file_error(path, ("field '%s': expected an array, got %s"):format(name, type(v))) end
+  if type(v) ~= "table" and not lp.is_tensor(v) then
+    file_error(path, ("field '%s': expected an array, got %s"):format(name, type(v)))
+  end
   local numel = 1
   for i = 1, #shape do numel = numel * shape[i] end
   local t
   if numel == 0 then
     t = lp.zeros(shape, "int32")
   else
-    local ok, res = pcall(lp.tensor, v, "float64")
+    local ok, res = true, v
+    if not lp.is_tensor(v) then ok, res = pcall(lp.tensor, v, "float64") end
     if not ok then
       file_error(path, ("field '%s': %s"):format(name, tostring(res):match("%((.*)%)$") or tostring(res)))
     end
@@ -820,7 +815,7 @@ function M.load(path)
   local text, rerr = f:read("a")
   f:close()
   if not text then return nil, ("load_config: '%s': %s"):format(path, tostring(rerr)) end
-  local ok, doc = pcall(json.decode, text)
+  local ok, doc = pcall(json.decode, text, { tensors = true })
   if not ok then
     file_error(path, ("is not valid JSON (%s)"):format(tostring(doc):match("%((.*)%)$") or tostring(doc)))
   end

@@ -218,7 +218,21 @@ static void expect_read_error(const char *path, lp_status want, const char *msg)
 
 static void test_read_errors(void) {
   expect_read_error(FX "c16.npy", LP_ETYPE, "'" FX "c16.npy': unsupported dtype '<c16'");
-  expect_read_error(FX "u5.npy", LP_ETYPE, "'" FX "u5.npy': unsupported dtype '<U5'");
+  {  /* a NumPy unicode array: code points along an extra last dim */
+    lp_tensor *t = read_ok(FX "u5.npy");
+    CHECK(lp_npy_text_kind(t) == 2 && lp_tensor_dtype(t) == LP_I32);
+    CHECK(lp_tensor_ndim(t) == 2 && lp_tensor_shape(t)[0] == 1 && lp_tensor_shape(t)[1] == 5);
+    CHECK(((int32_t *)lp_tensor_data(t))[0] == 'a' && ((int32_t *)lp_tensor_data(t))[1] == 'b' &&
+          ((int32_t *)lp_tensor_data(t))[2] == 0);
+    lp_tensor_release(t);
+    t = read_ok(FX "fortran_s2.npy");                 /* bytes, Fortran order: (2, 3, 2) */
+    CHECK(lp_npy_text_kind(t) == 1 && lp_tensor_dtype(t) == LP_U8 && lp_tensor_ndim(t) == 3);
+    CHECK(memcmp((char *)lp_tensor_data(t) + 2 * (1 * 3 + 2), "12", 2) == 0);
+    lp_tensor_release(t);
+    t = read_ok(FX "f4.npy");
+    CHECK(lp_npy_text_kind(t) == 0);
+    lp_tensor_release(t);
+  }
   expect_read_error(FX "u2.npy", LP_ETYPE, "'" FX "u2.npy': unsupported dtype '<u2'");
   expect_read_error(FX "obj.npy", LP_ETYPE, "'" FX "obj.npy': unsupported dtype '|O'");
   expect_read_error(FX "struct.npy", LP_ETYPE,
@@ -423,21 +437,15 @@ static void expect_npz_error(const char *path, lp_status want, const char *msg) 
   CHECK(lp_ctx_bytes_live(ctx) == before);
 }
 
-static void test_npz_errors(void) {
-  expect_npz_error(FX "bad_crc.npz", LP_EFORMAT,
-                   "'" FX "bad_crc.npz' at offset 0: CRC mismatch in entry 'a.npy' "
-                   "(stored 9608e34b, computed 172d866c)");
+static void test_npz_errors(void) {      /* libzip's words, naming the file and entry */
+  expect_npz_error(FX "bad_crc.npz", LP_EFORMAT, "'" FX "bad_crc.npz' entry 'a.npy': CRC error");
   expect_npz_error(FX "bad_sig.npz", LP_EFORMAT,
-                   "'" FX "bad_sig.npz' at offset 0: bad local header signature for entry 'a.npy'");
+                   "'" FX "bad_sig.npz': not a valid zip archive (Not a zip archive)");
   expect_npz_error(FX "truncated.npz", LP_EFORMAT,
-                   "'" FX "truncated.npz' at offset 767: no end of central directory record "
-                   "(truncated, or not a zip archive)");
-  expect_npz_error(FX "f8.npy", LP_EFORMAT,
-                   "'" FX "f8.npy' at offset 176: no end of central directory record "
-                   "(truncated, or not a zip archive)");
+                   "'" FX "truncated.npz': not a valid zip archive (Not a zip archive)");
+  expect_npz_error(FX "f8.npy", LP_EFORMAT, "'" FX "f8.npy': not a valid zip archive (Not a zip archive)");
   expect_npz_error(FX "bad_deflate.npz", LP_EFORMAT,
-                   "'" FX "bad_deflate.npz' at offset 201: corrupt deflate data in entry 'b.npy' "
-                   "(invalid block type)");
+                   "'" FX "bad_deflate.npz' entry 'b.npy': Zlib error: data error");
   expect_npz_error(FX "nope.npz", LP_EIO,
                    "cannot open '" FX "nope.npz': No such file or directory");
 }

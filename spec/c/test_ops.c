@@ -93,7 +93,10 @@ static void test_binops_int(void) {
     {-7, -3, 0, 0, 7},             /* minimum */
     {0, 1, 0, 1, 0}, {0, 1, 0, 1, 1}, {1, 0, 1, 0, 0}, {1, 0, 1, 0, 1},
     {0, 0, 0, 0, 1}, {1, 1, 1, 1, 0},
-    {1, 1, 0, 0, 1}, {1, 1, 1, 1, 1}, {0, 0, 1, 1, 0}   /* and or xor */
+    {1, 1, 0, 0, 1}, {1, 1, 1, 1, 1}, {0, 0, 1, 1, 0},  /* and or xor */
+    {-4, 0, 0, 0, 1},              /* floor_divide: floor, x // 0 = 0 */
+    {-1.2924967, -2.8198421, 0, 1.5707964, 0.78539819},  /* arctan2 -> f32 */
+    {7.2801099, 3.1622777, 4, 5, 9.8994949}             /* hypot -> f32 */
   };
   int op;
   for (op = 0; op < LP_NBINOPS; op++) {
@@ -300,6 +303,55 @@ static void test_inplace_clamp_where(void) {
     lp_tensor_release(c2); lp_tensor_release(bi);
   }
   lp_tensor_release(a); lp_tensor_release(b); lp_tensor_release(c); lp_tensor_release(ai);
+}
+
+/* NumPy's ufuncs, scans and the added reductions (values from NumPy). */
+static void test_numpy_extras(void) {
+  double vx[4] = {-0.5, 0.25, 2, -3};
+  int64_t s23[2] = {2, 3};
+  double va[6] = {3, 1, 2, 0, 5, 4}, vn[6] = {1, NAN, 3, NAN, NAN, NAN};
+  lp_tensor *x = mk1(LP_F64, 4, vx), *a = mk(LP_F64, 2, s23, va), *n = mk(LP_F64, 2, s23, vn);
+  lp_tensor *ai = mk(LP_I32, 2, s23, va), *r = NULL;
+  { double w[4] = {-0.479425539, 0.247403959, 0.909297427, -0.141120008};
+    CHECK_OK(lp_unary(ctx, LP_SIN, x, &r)); CHECK(same(r, w, 4)); lp_tensor_release(r); }
+  { double w[4] = {-0.693147181, 0.223143551, 1.098612289, NAN};
+    CHECK_OK(lp_unary(ctx, LP_LOG1P, x, &r)); CHECK(same(r, w, 4)); lp_tensor_release(r); }
+  { double w[4] = {0.25, 0.0625, 4, 9};
+    CHECK_OK(lp_unary(ctx, LP_SQUARE, x, &r)); CHECK(same(r, w, 4)); lp_tensor_release(r); }
+  { double w[6] = {9, 1, 4, 0, 25, 16};                 /* int square stays int */
+    CHECK_OK(lp_unary(ctx, LP_SQUARE, ai, &r)); CHECK(same(r, w, 6));
+    CHECK(lp_tensor_dtype(r) == LP_I32); lp_tensor_release(r); }
+  { double w[6] = {0.141120008, 0.841470985, 0.909297427, 0, -0.958924275, -0.756802495};
+    CHECK_OK(lp_unary(ctx, LP_SIN, ai, &r)); CHECK(same(r, w, 6));
+    CHECK(lp_tensor_dtype(r) == LP_F32); lp_tensor_release(r); }
+  { double w[2] = {2, 4};                               /* np.median(a, axis=1) */
+    CHECK_OK(lp_reduce(ctx, LP_MEDIAN, a, 1, 0, 0, &r)); CHECK(same(r, w, 2)); lp_tensor_release(r); }
+  { double w[1] = {2.5};
+    CHECK_OK(lp_reduce(ctx, LP_MEDIAN, ai, -1, 0, 0, &r)); CHECK(same(r, w, 1));
+    CHECK(lp_tensor_dtype(r) == LP_F32); lp_tensor_release(r); }
+  { double w[2] = {1, 0};                               /* all over dim 1 */
+    CHECK_OK(lp_reduce(ctx, LP_ALL, a, 1, 0, 0, &r)); CHECK(same(r, w, 2));
+    CHECK(lp_tensor_dtype(r) == LP_BOOL); lp_tensor_release(r); }
+  { double w[2] = {4, 0};
+    CHECK_OK(lp_reduce(ctx, LP_NANSUM, n, 1, 0, 0, &r)); CHECK(same(r, w, 2)); lp_tensor_release(r); }
+  { double w[2] = {2, NAN};
+    CHECK_OK(lp_reduce(ctx, LP_NANMEAN, n, 1, 0, 0, &r)); CHECK(same(r, w, 2)); lp_tensor_release(r); }
+  { double w[2] = {3.40760596, 5.31817543};             /* scipy.special.logsumexp(a, axis=1) */
+    CHECK_OK(lp_reduce(ctx, LP_LOGSUMEXP, a, 1, 0, 0, &r)); CHECK(same(r, w, 2)); lp_tensor_release(r); }
+  { double w[6] = {3, 4, 6, 0, 5, 9};
+    CHECK_OK(lp_scan(ctx, LP_CUMSUM, a, 1, 0, &r)); CHECK(same(r, w, 6)); lp_tensor_release(r); }
+  { double w[6] = {6, 3, 2, 9, 9, 4};                   /* reverse: a[:, ::-1].cumsum(1)[:, ::-1] */
+    CHECK_OK(lp_scan(ctx, LP_CUMSUM, a, 1, 1, &r)); CHECK(same(r, w, 6)); lp_tensor_release(r); }
+  { double w[6] = {3, 1, 2, 0, 5, 8};
+    CHECK_OK(lp_scan(ctx, LP_CUMPROD, a, 0, 0, &r)); CHECK(same(r, w, 6)); lp_tensor_release(r); }
+  { double w[6] = {3, 3, 3, 0, 5, 5};
+    CHECK_OK(lp_scan(ctx, LP_CUMMAX, ai, 1, 0, &r)); CHECK(same(r, w, 6));
+    CHECK(lp_tensor_dtype(r) == LP_I32); lp_tensor_release(r); }
+  { double w[6] = {3, 4, 6, 0, 5, 9};
+    CHECK_OK(lp_scan(ctx, LP_CUMSUM, ai, 1, 0, &r)); CHECK(same(r, w, 6));
+    CHECK(lp_tensor_dtype(r) == LP_I64); lp_tensor_release(r); }
+  CHECK(lp_scan(ctx, LP_CUMSUM, a, 2, 0, &r) == LP_ERANGE && r == NULL);
+  lp_tensor_release(x); lp_tensor_release(a); lp_tensor_release(n); lp_tensor_release(ai);
 }
 
 static void test_reduce(void) {
@@ -551,6 +603,10 @@ static lp_status f_sum_all_t(lp_tensor *a, lp_tensor *b, lp_tensor *c, lp_tensor
   lp_tensor_release(t);
   return st;
 }
+static lp_status f_sin(lp_tensor *a, lp_tensor *b, lp_tensor *c, lp_tensor **out) { (void)a; (void)b; return lp_unary(ctx, LP_SIN, c, out); }
+static lp_status f_median(lp_tensor *a, lp_tensor *b, lp_tensor *c, lp_tensor **out) { (void)a; (void)c; return lp_reduce(ctx, LP_MEDIAN, b, 1, 0, 0, out); }
+static lp_status f_cumprod(lp_tensor *a, lp_tensor *b, lp_tensor *c, lp_tensor **out) { (void)b; (void)c; return lp_scan(ctx, LP_CUMPROD, a, 0, 1, out); }
+static lp_status f_atan2(lp_tensor *a, lp_tensor *b, lp_tensor *c, lp_tensor **out) { (void)b; return lp_binary(ctx, LP_ATAN2, c, a, out); }
 static lp_status f_matmul(lp_tensor *a, lp_tensor *b, lp_tensor *c, lp_tensor **out) { (void)c; return lp_matmul(ctx, a, b, out); }
 static lp_status f_matmul_mixed(lp_tensor *a, lp_tensor *b, lp_tensor *c, lp_tensor **out) { (void)b; return lp_matmul(ctx, c, a, out); }
 static lp_status f_matmul_t(lp_tensor *a, lp_tensor *b, lp_tensor *c, lp_tensor **out) {
@@ -565,7 +621,8 @@ static lp_status f_outer(lp_tensor *a, lp_tensor *b, lp_tensor *c, lp_tensor **o
 static void test_alloc_failures(void) {
   static const op_fn fns[] = {
     f_binary, f_div, f_scalar, f_inplace, f_inplace_cast, f_scalar_, f_axpy, f_axpy_int, f_unary,
-    f_unary_, f_clamp, f_where, f_sum, f_sum_all_t, f_matmul, f_matmul_mixed, f_matmul_t, f_outer
+    f_unary_, f_clamp, f_where, f_sum, f_sum_all_t, f_matmul, f_matmul_mixed, f_matmul_t, f_outer,
+    f_sin, f_median, f_cumprod, f_atan2
   };
   int64_t s33[2] = {3, 3};
   double v[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
@@ -608,6 +665,7 @@ int main(void) {
   RUN(test_strided);
   RUN(test_unary);
   RUN(test_inplace_clamp_where);
+  RUN(test_numpy_extras);
   RUN(test_reduce);
   RUN(test_matmul);
   RUN(test_large);

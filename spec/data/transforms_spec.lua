@@ -45,9 +45,13 @@ describe("limpet.data.transforms.ToFrame", function()
     local g = tf.ToFrame { sensor_size = SZ, event_count = 2, include_incomplete = true }(sample())
     assert.same({ 2, 2, 1 }, list(g:reshape(3, -1):sum(2)))
     local h = tf.ToFrame { sensor_size = SZ, n_time_bins = 2 }(sample())
-    -- bins of 2.5 ms: [0, 2.5) holds 3 events, [2.5, 5] the other 2 (the last bin closes at t_last)
-    assert.same({ 3, 2 }, list(h:reshape(2, -1):sum(2)))
+    -- Tonic's bins of 5000 // 2 = 2500 us: [0, 2.5) ms holds 3 events, [2.5, 5) ms one,
+    -- t_last = 5 ms lies in no bin
+    assert.same({ 3, 1 }, list(h:reshape(2, -1):sum(2)))
     assert.same({ { 1, 0, 0 }, { 0, 0, 1 } }, list(h[1][1]))
+    -- bins = "even": the last bin closes at t_last
+    local v = tf.ToFrame { sensor_size = SZ, n_time_bins = 2, bins = "even" }(sample())
+    assert.same({ 3, 2 }, list(v:reshape(2, -1):sum(2)))
     local e = tf.ToFrame { sensor_size = SZ, n_event_bins = 2 }(sample())
     assert.same({ 2, 2 }, list(e:reshape(2, -1):sum(2)))          -- 5 // 2 = 2 events per bin
   end)
@@ -57,13 +61,13 @@ describe("limpet.data.transforms.ToFrame", function()
     local f = tf.ToFrame { sensor_size = { 700 }, time_window = 0.001, include_incomplete = true }(s)
     assert.same({ 2, 700 }, f.shape)
     assert.equal(1, f[1][700]); assert.equal(1, f[1][1]); assert.equal(1, f[2][700])
-    local g = tf.ToFrame { sensor_size = { 700, 1, 1 }, n_time_bins = 1 }(s)
+    local g = tf.ToFrame { sensor_size = { 700, 1, 1 }, n_time_bins = 1, bins = "even" }(s)
     assert.same({ 1, 1, 700 }, g.shape)
     assert.equal(2, g[1][1][700])
   end)
 
   it("forces one polarity on a single-polarity sensor; empty input gives zero frames", function()
-    local f = tf.ToFrame { sensor_size = { 3, 2, 1 }, n_time_bins = 1 }(sample())
+    local f = tf.ToFrame { sensor_size = { 3, 2, 1 }, n_event_bins = 1 }(sample())
     assert.same({ 1, 1, 2, 3 }, f.shape)
     assert.equal(5, f:sum():item())
     local empty = { t = T({}, "float64"), x = T({}, "int16"), y = T({}, "int16"), p = T({}, "int8") }
@@ -224,7 +228,7 @@ describe("limpet.data.transforms event transforms", function()
 
   it("Compose applies in order and describes itself", function()
     local c = tf.Compose { tf.CropTime { min = 0.001 }, tf.ToFrame { sensor_size = SZ, n_time_bins = 1 } }
-    assert.equal(4, c(sample()):sum():item())
+    assert.equal(3, c(sample()):sum():item())                 -- 4 events left, the last in no bin
     assert.equal("Compose{CropTime{min=0.001},ToFrame{n_time_bins=1,sensor_size={3,2,2}}}", tf.describe(c))
     assert.has_error(function() tf.Compose { 1 } end,
       "bad argument #1 to 'Compose' (element 1 must be a function, got number)")
@@ -262,5 +266,91 @@ describe("limpet.data.transforms event transforms", function()
     }
     local f = pipeline(s)
     assert.equal(34, f.shape[4])
+  end)
+end)
+
+describe("limpet.data.transforms: Tonic's integer-microsecond arithmetic", function()
+  it("ToFrame puts an event lying exactly on a window start into that window", function()
+    -- 9 * 0.001 = 0.0090000000000000011 > 0.009: float window bounds put the
+    -- 9 ms event into frame 9; Tonic (whole microseconds) puts it into frame 10
+    local s = { t = T({ 0, 0.009, 0.012 }, "float64"), x = T({ 1, 2, 3 }, "int32") }
+    local f = tf.ToFrame { sensor_size = { 700 }, time_window = 0.001 }(s)
+    assert.same({ 12, 700 }, f.shape)                  -- floor((12000 - 1000) / 1000) + 1
+    assert.equal(1, f[1][1])
+    assert.equal(0, f[9]:sum():item())
+    assert.equal(1, f[10][2])
+    assert.equal(2, f:sum():item())                    -- t = 12 ms lies past the last window
+  end)
+
+  it("Downsample applies the spatial factor in float64, as NumPy", function()
+    -- 49 * (1/49) = 0.99999999999999989 in float64 (Tonic: 0), 1 in float32
+    local s = { t = T({ 0, 0.001 }, "float64"), x = T({ 50, 99 }, "int16"), y = T({ 50, 1 }, "int16") }
+    local r = tf.Downsample { spatial_factor = 1 / 49 }(s)
+    assert.same({ 1, 2 }, list(r.x))                   -- 0-based 49 -> 0, 98 -> 1
+    assert.same({ 1, 1 }, list(r.y))
+    assert.equal("int16", r.x.dtype)
+  end)
+
+  it("Denoise drops an event whose neighbour fired exactly filter_time earlier", function()
+    -- Tonic keeps an event when t_prev + filter_time > t: 10 ms + 3 ms is not > 13 ms
+    -- (in float seconds 0.01 + 0.003 = 0.013000000000000001 > 0.013)
+    local s = { t = T({ 0.01, 0.013, 0.0135 }, "float64"), x = T({ 1, 2, 1 }, "int16"), y = T({ 1, 1, 1 }, "int16") }
+    local r = tf.Denoise { filter_time = 0.003 }(s)
+    assert.same({ 0.0135 }, list(r.t))                 -- its neighbour fired 0.5 ms before
+  end)
+end)
+
+describe("limpet.data.transforms: Tonic's choices by default, limpet's on request", function()
+  it("ToFrame takes start_time and end_time with time_window", function()
+    local s = { t = T({ 0.0005, 0.001, 0.0025, 0.0031 }, "float64"), x = T({ 1, 2, 3, 4 }, "int32") }
+    -- windows [0, 1), [1, 2), [2, 3) ms: floor((3 - 0 - 1) / 1) + 1 = 3; t = 3.1 ms in none
+    local f = tf.ToFrame { sensor_size = { 4 }, time_window = 0.001, start_time = 0, end_time = 0.003 }(s)
+    assert.same({ { 1, 0, 0, 0 }, { 0, 1, 0, 0 }, { 0, 0, 1, 0 } }, list(f))
+    -- from the first event (0.5 ms) by default: [0.5, 1.5), [1.5, 2.5)
+    local g = tf.ToFrame { sensor_size = { 4 }, time_window = 0.001 }(s)
+    assert.same({ { 1, 1, 0, 0 }, { 0, 0, 0, 0 } }, list(g))
+    -- events before start_time lie in no window
+    local h = tf.ToFrame { sensor_size = { 4 }, time_window = 0.001, start_time = 0.001, include_incomplete = true }(s)
+    assert.same({ { 0, 1, 0, 0 }, { 0, 0, 1, 0 }, { 0, 0, 0, 1 } }, list(h))
+    assert.has_error(function() tf.ToFrame { sensor_size = { 4 }, n_time_bins = 2, start_time = 0 } end,
+      "bad argument #1 to 'ToFrame' (fields 'start_time' and 'end_time' need time_window)")
+    assert.has_error(function() tf.ToFrame { sensor_size = { 4 }, time_window = 1, bins = "even" } end,
+      "bad argument #1 to 'ToFrame' (field 'bins' needs n_time_bins)")
+    assert.has_error(function() tf.ToFrame { sensor_size = { 4 }, n_time_bins = 2, bins = "exact" } end,
+      "bad argument #1 to 'ToFrame' (field 'bins' must be 'tonic' or 'even', got exact)")
+    assert.has_error(function() tf.ToFrame { sensor_size = { 4 }, time_window = 1e-12 } end,
+      "bad argument #1 to 'ToFrame' (field 'time_window' must be at least 1e-9 (one nanosecond))")
+    assert.has_error(function() tf.CropTime { max = math.huge } end,
+      "bad argument #1 to 'CropTime' (field 'max' must lie in (-4.6e9, 4.6e9) seconds, got inf)")
+  end)
+
+  it("n_time_bins with overlap: Tonic's floored bins, or even bins covering every event", function()
+    -- t_last - t_first = 1003 us; 2 bins: Tonic's window 501 * 1.5 = 751.5 us, stride 375.75 us
+    local s = { t = T({ 0, 0.000375, 0.000376, 0.0007515, 0.001003 }, "float64"), x = T({ 1, 2, 3, 4, 5 }, "int32") }
+    local f = tf.ToFrame { sensor_size = { 5 }, n_time_bins = 2, overlap = 0.5 }(s)
+    -- [0, 751.5): 0, 375, 376; [375.75, 1127.25): 376, 751 (t = 751.5 us reads as 751), 1003
+    assert.same({ { 1, 1, 1, 1, 0 }, { 0, 0, 1, 1, 1 } }, list(f))
+    -- even: window 1003 / 2 * 1.5 = 752.25, stride 376.125; the last bin ends at t_last
+    local g = tf.ToFrame { sensor_size = { 5 }, n_time_bins = 2, overlap = 0.5, bins = "even" }(s)
+    assert.same({ { 1, 1, 1, 1, 0 }, { 0, 0, 0, 1, 1 } }, list(g))
+  end)
+
+  it("Downsample truncates t * time_factor to whole microseconds unless truncate = false", function()
+    local s = { t = T({ 0.0015, 0.0031, 1.0 }, "float64"), x = T({ 1, 2, 3 }, "int16") }
+    local r = tf.Downsample { time_factor = 0.001 }(s)             -- 1.5, 3.1, 1000 us
+    assert.same({ 1e-6, 3e-6, 0.001 }, list(r.t))
+    local e = tf.Downsample { time_factor = 0.001, truncate = false }(s)
+    assert.tensor_near(T({ 1.5e-6, 3.1e-6, 0.001 }, "float64"), e.t, 1e-15)
+    assert.same(list(s.t), list(tf.Downsample { spatial_factor = 0.5 }(s).t))   -- factor 1: t untouched
+  end)
+
+  it("Denoise and DropPixel take 1-d (audio) samples", function()
+    -- (every channel counts as having fired at time 0, so the events start past filter_time)
+    local s = { t = T({ 0.0051, 0.0055, 0.007, 0.0151, 0.0152 }, "float64"), x = T({ 10, 11, 700, 3, 5 }, "int32") }
+    local d = tf.Denoise { filter_time = 0.001 }(s)
+    assert.same({ 11 }, list(d.x))            -- x = 11 follows x = 10 by 0.4 ms; 3 and 5 are not neighbours
+    local h = tf.DropPixel { hot_pixel_frequency = 100 }(
+      { t = T({ 0, 0.001, 0.002, 0.01 }, "float64"), x = T({ 7, 7, 2, 7 }, "int32") })
+    assert.same({ 2 }, list(h.x))              -- 3 events > 100 Hz x 10 ms = 1
   end)
 end)

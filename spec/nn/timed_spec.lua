@@ -168,7 +168,7 @@ describe("mod:timed", function()
     assert.matches("bad argument #2 to 'evolve' %(field 'duration' must be a number >= 0%)",
       err(tm.evolve, tm, nil, { duration = -1 }))
     assert.matches("bad argument #1 to 'evolve' %(LIF expects 3 input channels, got a TSEvent with 4%)",
-      err(tm.evolve, tm, lp.TSEvent({ 0.001 }, { 4 })))
+      err(tm.evolve, tm, lp.TSEvent({ 0.001 }, { 4 }, { t_stop = 0.002 })))
     assert.matches("bad argument #1 to 'evolve' %(LIF expects 3 input channels, got a TSContinuous with 2%)",
       err(tm.evolve, tm, lp.TSContinuous.from_clocked(lp.zeros(4, 2))))
     tm(events())

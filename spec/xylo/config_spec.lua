@@ -409,6 +409,6 @@ describe("limpet.xylo save_config / load_config", function()
     bad(sub('"format": "limpet.xylo.config"', '"format": "samna"'),
       "is not a limpet Xylo configuration (field 'format' must be 'limpet.xylo.config')")
     bad(function(s) return s:sub(1, 100) end,
-      "is not valid JSON (unexpected end of input at position 101)")
+      "is not valid JSON (']' expected near end of file at position 101)")
   end)
 end)

@@ -1,9 +1,11 @@
 -- stdlib/limpet/format.lua -- pretty-printing of tensors and tables.
 -- Owns: `lp.format(value, opts)` (NumPy-like tensor text: aligned columns,
 -- a common float format, summarised middles for large tensors; tables
--- recursively with sorted keys, cycles and a depth limit), `t:show()`'s text
--- and the REPL's result printing. Not here: `tostring(t)` (the short
--- `limpet.Tensor(f32, (3, 4))` of lua/l_tensor.c), the REPL loop (repl.lua).
+-- recursively with sorted keys, cycles and a depth limit; module tables
+-- such as `lp.nn` as a short summary), `t:show()`'s and `tostring(t)`'s
+-- text and the REPL's result printing. Not here: the one-line
+-- `limpet.Tensor(f32, (3, 4))` (t:brief(), lua/l_tensor.c), the REPL loop
+-- (repl.lua).
 -- Uses only the public tensor API: t.shape, t.dtype, t:dim(), t:numel(),
 -- t:totable(), t:slice(), t[i].
 --
@@ -209,7 +211,7 @@ end
 
 function M._tensor(t, o)
   local shape = t.shape
-  if shape == nil then return tostring(t) end          -- released
+  if shape == nil then return t:brief() end            -- released
   local dtype, nd, numel = t.dtype, #shape, t:numel()
   local tail = ", dtype=" .. dtype .. ", shape=" .. shape_str(shape) .. ")"
   if nd == 0 then
@@ -281,18 +283,118 @@ local function table_str(v, o, depth, seen, indent)
   return "{\n" .. indent .. "  " .. table.concat(items, ",\n" .. indent .. "  ") .. "\n" .. indent .. "}"
 end
 
+-- ---- module and class tables: a summary, not their internals ----------
+
+-- table -> its name in package.loaded (the shortest, if several).
+local function loaded_modules()
+  local map = {}
+  for name, m in pairs(package.loaded) do
+    if type(name) == "string" and type(m) == "table" and (not map[m] or #name < #map[m]) then
+      map[m] = name
+    end
+  end
+  return map
+end
+
+-- A class (limpet/class.lua, the time-series classes): a table with a
+-- string __name and an __index of its own.
+local function class_name(v)
+  local n = rawget(v, "__name")
+  if type(n) == "string" and rawget(v, "__index") ~= nil then return n end
+  return nil
+end
+
+-- "head: a, b, c" wrapped at o.linewidth with a hanging indent.
+local function wrapped(head, names, o, indent)
+  local lines, line = {}, indent .. head
+  local pad = indent .. (" "):rep(#head)
+  for i, n in ipairs(names) do
+    local piece = n .. (i < #names and "," or "")
+    if #line + 1 + #piece > o.linewidth and line ~= indent .. head then
+      lines[#lines + 1] = line
+      line = pad .. piece
+    else
+      line = line .. (line:sub(-1) == " " and "" or " ") .. piece
+    end
+  end
+  lines[#lines + 1] = line
+  return table.concat(lines, "\n")
+end
+
+local function module_summary(v, name, o)
+  local groups = { classes = {}, submodules = {}, functions = {}, tables = {}, values = {} }
+  local count = 0
+  for k, x in next, v do
+    if type(k) == "string" then
+      count = count + 1
+      local tx = type(x)
+      if tx == "function" then groups.functions[#groups.functions + 1] = k
+      elseif tx == "table" and class_name(x) then groups.classes[#groups.classes + 1] = k
+      elseif tx == "table" and o.mods[x] then groups.submodules[#groups.submodules + 1] = k
+      elseif tx == "table" or tx == "userdata" then groups.tables[#groups.tables + 1] = k
+      else groups.values[#groups.values + 1] = k .. " = " .. (tx == "string" and quote(x) or tostring(x)) end
+    end
+  end
+  local lazy = {}
+  local mt = getmetatable(v)
+  local more = type(mt) == "table" and rawget(mt, "__complete")
+  if type(more) == "function" then more = more(v) end
+  if type(more) == "table" then
+    for _, k in ipairs(more) do
+      if rawget(v, k) == nil then lazy[#lazy + 1] = k; count = count + 1 end
+    end
+  end
+  local out = { ("module '%s': %d entries"):format(name, count) }
+  for _, g in ipairs { { "classes", "classes: " }, { "submodules", "modules: " },
+                       { "functions", "functions: " }, { "tables", "tables: " }, { "values", "values: " } } do
+    local list = groups[g[1]]
+    if #list > 0 then
+      table.sort(list)
+      out[#out + 1] = wrapped(g[2], list, o, "  ")
+    end
+  end
+  if #lazy > 0 then
+    table.sort(lazy)
+    out[#out + 1] = wrapped("loaded on first use: ", lazy, o, "  ")
+  end
+  return table.concat(out, "\n")
+end
+
+local function class_summary(v, name, o)
+  local methods, fields = {}, {}
+  for k, x in next, v do
+    if type(k) == "string" and k:sub(1, 2) ~= "__" and k ~= "super" then
+      if type(x) == "function" then methods[#methods + 1] = k else fields[#fields + 1] = k end
+    end
+  end
+  table.sort(methods)
+  table.sort(fields)
+  local super = rawget(v, "super")
+  local head = ("class '%s'"):format(name)
+  if type(super) == "table" and class_name(super) then head = head .. (" (a subclass of '%s')"):format(class_name(super)) end
+  local out = { head }
+  if #methods > 0 then out[#out + 1] = wrapped("methods: ", methods, o, "  ") end
+  if #fields > 0 then out[#out + 1] = wrapped("fields: ", fields, o, "  ") end
+  return table.concat(out, "\n")
+end
+
 function value_str(v, o, depth, seen, indent)
   local tv = type(v)
   if tv == "string" then return quote(v) end
   if tv == "table" then
     local mt = getmetatable(v)
     if mt and mt.__tostring then return tostring(v) end
+    o.mods = o.mods or loaded_modules()
+    local cls = class_name(v)
+    if cls then return depth == 1 and class_summary(v, cls, o) or ("<class '%s'>"):format(cls) end
+    local mod = o.mods[v]
+    if mod then return depth == 1 and module_summary(v, mod, o) or ("<module '%s'>"):format(mod) end
     return table_str(v, o, depth, seen, indent)
   end
   if is_tensor(v) then
     local shape = v.shape
     if shape and #shape <= 1 and v:numel() <= 16 then return M._tensor(v, o) end
-    return tostring(v)
+    return v:brief()
   end
   if math.type(v) == "integer" then return ("%d"):format(v) end
   return tostring(v)
@@ -304,6 +406,13 @@ function M.format(v, opts)
   local o = options("format", 2, opts)
   if is_tensor(v) then return M._tensor(v, o) end
   return value_str(v, o, 1, {}, "")
+end
+
+--- format.tostring(t) -> string: tostring(t) of a tensor (the values with
+--- the session's defaults; summarised with `...` beyond `threshold`
+--- elements, as NumPy's print).
+function M.tostring(t)
+  return M._tensor(t, M.defaults)
 end
 
 --- format.show(value, opts): print format(value, opts).

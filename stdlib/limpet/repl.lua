@@ -2,8 +2,10 @@
 -- results print, what Tab offers.
 -- Owns: start (the `lp` global and the banner), compile (expressions print
 -- without `=`; incomplete chunks ask for more), print (tensors and tables
--- pretty-printed through limpet.format), complete (globals, fields, methods,
--- through metatables), run (a plain-Lua REPL for hosts without main.c).
+-- pretty-printed through limpet.format; module tables summarised), complete
+-- (globals, fields, methods, through metatables, and the names a table
+-- loads on first use, listed in its metatable's __complete), run (a
+-- plain-Lua REPL for hosts without main.c).
 -- Not here: the terminal (readline, history, Ctrl-C: lua/main.c), the text
 -- of tensors and tables (format.lua).
 local format = require "limpet.format"
@@ -108,6 +110,13 @@ local function collect(v, out, seen)
     seen[v] = true
     for k, x in next, v do if type(k) == "string" then out[k] = x end end
     local mt = getmetatable(v)
+    -- names a table loads on first use (lp.nn, lp.xylo, ...): its metatable's
+    -- __complete list (or a function returning one)
+    local more = type(mt) == "table" and rawget(mt, "__complete")
+    if type(more) == "function" then more = more(v) end
+    if type(more) == "table" then
+      for _, k in ipairs(more) do if type(k) == "string" and out[k] == nil then out[k] = true end end
+    end
     if type(mt) == "table" and type(mt.__index) == "table" then collect(mt.__index, out, seen) end
   elseif tv == "userdata" then
     seen[v] = true

@@ -1,7 +1,11 @@
 -- stdlib/limpet/tensor.lua -- tensor methods that are plain Lua on top of
--- the C core: conveniences that compute nothing themselves.
--- Owns: t:show(), t:tolist() alias, t:float()/t:double()/t:long()/t:bool()
--- casts. Not here: anything numeric (core/), printing format (format.lua).
+-- the C core: conveniences composed of core ops.
+-- Owns: t:show(), tostring(t) (the values, NumPy-style, summarised when
+-- large; t:brief() is the one-line "limpet.Tensor(f32, (3, 4))"),
+-- t:float()/t:double()/t:long()/t:bool() casts, and the NumPy helpers that
+-- are compositions of core ops: ptp, count_nonzero, diff, clip (= clamp),
+-- deg2rad, rad2deg, average, isclose, allclose. Not here: kernels (core/), printing format
+-- (format.lua).
 local core = require "limpet.core"
 local T = core.Tensor
 
@@ -15,6 +19,96 @@ function T:bool() return self:astype "bool" end
 function T:show(opts)
   print(require("limpet.format").format(self, opts))
   return self
+end
+
+-- tostring(t) shows the values (as print(a) does in NumPy); the C core's
+-- one-line description stays reachable as t:brief().
+local mt = getmetatable(core.zeros { 0 })
+local brief = mt.__tostring
+function T:brief() return brief(self) end
+mt.__tostring = function(t) return require("limpet.format").tostring(t) end
+
+-- luaL_argerror's words; k counts self, as for lp.diff(t, ...), and drops
+-- by one for a method call t:diff(...), as the C methods do.
+local function argerr(k, fname, msg)
+  local info = debug.getinfo(2, "n")
+  if info and info.namewhat == "method" then k = k - 1 end
+  error(("bad argument #%d to '%s' (%s)"):format(k, fname, msg), 3)
+end
+
+-- NumPy's ptp: max - min (over dim, or every element).
+function T:ptp(dim, keepdim)
+  if dim == nil then return self:max() - self:min() end
+  return self:max(dim, keepdim) - self:min(dim, keepdim)
+end
+
+-- NumPy's count_nonzero: int64 counts (over dim, or every element).
+function T:count_nonzero(dim, keepdim)
+  return self:ne(0):sum(dim, keepdim)
+end
+
+-- NumPy's diff: the n-th discrete difference along dim (default the last).
+function T:diff(n, dim)
+  n = n == nil and 1 or n
+  if math.type(n) ~= "integer" or n < 0 then argerr(2, "diff", "n must be a non-negative integer") end
+  if self:dim() == 0 then argerr(1, "diff", "diff needs at least one dim") end
+  dim = dim == nil and self:dim() or dim
+  if math.type(dim) ~= "integer" then argerr(3, "diff", "dim must be an integer") end
+  if dim < 0 then dim = self:dim() + 1 + dim end
+  if dim < 1 or dim > self:dim() then
+    argerr(3, "diff", ("dim %d out of range for a %d-d tensor"):format(dim, self:dim()))
+  end
+  local x = self
+  for _ = 1, n do
+    local len = x.shape[dim]
+    if len <= 1 then
+      local shape = {}
+      for i, s in ipairs(x.shape) do shape[i] = s end
+      shape[dim] = 0
+      return core.zeros(shape, x.dtype)
+    end
+    x = x:slice(dim, 2, len) - x:slice(dim, 1, len - 1)
+  end
+  return x
+end
+
+-- NumPy's clip: clamp under its NumPy name.
+function T:clip(lo, hi) return self:clamp(lo, hi) end
+
+-- NumPy's isclose / allclose: |a - b| <= atol + rtol |b| elementwise
+-- (rtol 1e-5, atol 1e-8; NaNs equal only with equal_nan).
+local CLOSE_OPTS = { rtol = true, atol = true, equal_nan = true }
+local function close(self, other, opts, fname)
+  if opts ~= nil and type(opts) ~= "table" then argerr(3, fname, "expected an options table, got " .. type(opts)) end
+  opts = opts or {}
+  for k in pairs(opts) do
+    if not CLOSE_OPTS[k] then argerr(3, fname, ("unknown field '%s'"):format(tostring(k))) end
+  end
+  local rtol, atol = opts.rtol or 1e-5, opts.atol or 1e-8
+  if not core.is_tensor(other) then other = core.tensor(other) end
+  local a, b = self:astype "float64", other:astype "float64"
+  local r = (a - b):abs():le((b:abs() * rtol) + atol)
+  r = r:logical_or(a:eq(b))                    -- equal infinities
+  if opts.equal_nan then r = r:logical_or(a:isnan():logical_and(b:isnan())) end
+  return r
+end
+function T:isclose(other, opts) return close(self, other, opts, "isclose") end
+function T:allclose(other, opts) return close(self, other, opts, "allclose"):all():item() end
+
+function T:deg2rad() return self * (math.pi / 180) end
+function T:rad2deg() return self * (180 / math.pi) end
+
+-- NumPy's average: the mean, weighted along dim (weights 1-d of that dim's
+-- length) or over every element (weights of self's shape).
+function T:average(dim, weights)
+  if weights == nil then return self:mean(dim) end
+  if not core.is_tensor(weights) then weights = core.tensor(weights) end
+  if dim == nil then return (self * weights):sum() / weights:sum() end
+  if dim < 0 then dim = self:dim() + 1 + dim end
+  local shape = {}
+  for i = 1, self:dim() do shape[i] = i == dim and -1 or 1 end
+  local w = weights:reshape(table.unpack(shape))
+  return (self * w):sum(dim) / weights:sum()
 end
 
 return T

@@ -97,6 +97,10 @@ lp_status lp_ag_where(lp_ctx *ctx, const lp_tensor *cond, const lp_tensor *a, co
                       lp_tensor **out);
 lp_status lp_ag_reduce(lp_ctx *ctx, lp_redop op, const lp_tensor *a, int dim, int keepdim,
                        int ddof, lp_tensor **out);
+lp_status lp_ag_quantile(lp_ctx *ctx, const lp_tensor *a, double q, int dim, int keepdim,
+                         lp_tensor **out);
+lp_status lp_ag_scan(lp_ctx *ctx, lp_scanop op, const lp_tensor *a, int dim, int reverse,
+                     lp_tensor **out);
 lp_status lp_ag_matmul(lp_ctx *ctx, const lp_tensor *a, const lp_tensor *b, lp_tensor **out);
 lp_status lp_ag_outer(lp_ctx *ctx, const lp_tensor *a, const lp_tensor *b, lp_tensor **out);
 lp_status lp_ag_dot(lp_ctx *ctx, const lp_tensor *a, const lp_tensor *b, lp_tensor **out);

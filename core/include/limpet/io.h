@@ -21,6 +21,12 @@ lp_status lp_npy_decode(lp_ctx *ctx, const void *buf, size_t len, const char *wh
                         lp_tensor **out);
 lp_status lp_npy_encode(lp_ctx *ctx, const lp_tensor *t, void **out_buf, size_t *out_len);
 
+/* NumPy string arrays ('|S<n>' bytes, '<U<n>' unicode) are read as their
+   characters along an extra last dim of n: uint8 bytes, or int32 code
+   points. lp_npy_text_kind(t) says which: 1 bytes, 2 unicode, 0 for a
+   numeric array (lp.load turns string arrays into Lua strings). */
+int       lp_npy_text_kind(const lp_tensor *t);
+
 /* .npz: n arrays named names[i] (without ".npy"). On read, *names and *ts
    are arrays of n entries allocated with malloc; free them with
    lp_npz_free. compress: 1 = deflate (np.savez_compressed), 0 = stored. */

@@ -1,13 +1,14 @@
 /*
 ** core/include/limpet/png.h -- PNG images to and from uint8 tensors.
 ** Owns: encoding an (H, W, C) uint8 tensor (C = 1 gray, 2 gray+alpha,
-** 3 RGB, 4 RGBA) as an 8-bit PNG (zlib), written atomically; decoding a PNG
-** (8- or 16-bit gray, gray+alpha, RGB, RGBA; 1/2/4/8-bit gray and palette;
-** not interlaced) to an (H, W, C) uint8 tensor (16-bit samples keep their
-** high byte, palettes expand to RGB or RGBA). Not here: drawing (the Lua
-** plot module), other image formats.
+** 3 RGB, 4 RGBA) as an 8-bit PNG, written atomically; decoding any PNG
+** libpng reads to an (H, W, C) uint8 tensor (palettes expand to RGB or
+** RGBA; 16-bit samples become 8-bit sRGB values as libpng's simplified API
+** converts them). Both through libpng. Not here: drawing (figure.h), other
+** image formats.
 ** Errors: a file that cannot be opened or written gives LP_EIO; malformed
-** content LP_EFORMAT with "'path' at offset N: ..." in the message.
+** content LP_EFORMAT: "'path' at offset N: ..." for a broken chunk
+** structure or CRC, "'path': corrupt PNG (libpng: ...)" for bad content.
 ** Implemented in core/src/png.c.
 */
 #ifndef LIMPET_PNG_H

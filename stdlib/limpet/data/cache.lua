@@ -10,7 +10,9 @@
 --   cached.hits, cached.misses                     (counters)
 --
 -- The key is transform_key, else the description of the data set's
--- `transform` (lp.data.transforms.describe), else "none"; entries live in
+-- `transform` (lp.data.transforms.describe) with the transforms' version
+-- (lp.data.transforms.version: entries made before a transform's output
+-- changed for the same options miss), else "none"; entries live in
 -- `<path>/<i>-<16 hex digits of the key's FNV-1a hash>.npz` and also store
 -- the key and index, which are checked on every read. A sample, label and
 -- meta may be tensors, numbers, booleans, strings and tables of these.
@@ -145,9 +147,9 @@ local function new(_, opts)
   local key = opts.transform_key
   if key == nil then
     local tf = type(ds) == "table" and ds.transform or nil
-    key = tf and (transforms.describe(tf) or error(
+    local desc = tf and (transforms.describe(tf) or error(
       "bad argument #1 to 'DiskCache' (the data set's transform has no description; give transform_key)", 2))
-      or "none"
+    key = desc and ("%s (transforms %d)"):format(desc, transforms.version) or "none"
   end
   local path = opts.path:gsub("/+$", "")
   if path == "" then path = "/" end

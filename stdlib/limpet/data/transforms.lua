@@ -2,8 +2,9 @@
 -- Owns: ToFrame, Downsample, Denoise, TimeJitter, SpatialJitter, DropEvent,
 -- DropPixel, RandomFlipPolarity, RandomTimeReversal, CropTime, Compose, and
 -- `describe(fn)` (a canonical text of a transform and its options, used as
--- DiskCache's key). Not here: the loops tensor ops cannot express
--- (core/src/events.c through core._events), readers (data/init.lua).
+-- DiskCache's key). Not here: the loops tensor ops cannot express and the
+-- exact time arithmetic (core/src/events.c through core._events), readers
+-- (data/init.lua).
 --
 -- An event sample is a table of equal-length tensors {t = , x = , y = , p = }:
 -- t in seconds (float64), ids 1-based (x in 1..W, y in 1..H, polarity p in
@@ -12,24 +13,63 @@
 -- other fields are passed on untouched. A transform is a function
 -- sample -> sample that never modifies its input.
 --
--- Differences from Tonic (which works in integer microseconds, 0-based ids):
---  * time options (time_window, filter_time, std, min/max) are in seconds;
+-- Time is Tonic's: whole microseconds, exact integer arithmetic. ToFrame,
+-- Downsample, Denoise, CropTime, DropPixel's hot-pixel rate and
+-- RandomTimeReversal read an event time t (seconds) as the microsecond
+-- nearest to t * 1e6 when it lies within floating rounding of it (times
+-- written as microseconds / 1e6, as every reader gives them), else as
+-- floor(t * 1e6) (Tonic's readers truncate finer times, e.g. SHD's float16
+-- seconds). Time options (time_window, overlap, start_time, end_time,
+-- filter_time, min, max) are taken to whole nanoseconds, overlap fractions
+-- (n_time_bins, n_event_bins) to 6 decimals; window bounds and comparisons
+-- are then exact rationals (128-bit integers), so an event lying exactly on
+-- a window bound lands where Tonic puts it. Times a transform writes
+-- (Downsample, RandomTimeReversal) are whole microseconds / 1e6.
+--
+-- Tonic's behaviour is the default where the difference is only a choice:
+--  * ToFrame{n_time_bins}: bins = "tonic" (default) floors the bin length to
+--    whole microseconds, (t_last - t_first) // n * (1 + overlap) from t_first,
+--    so the last event (and any within the floored remainder) lies in no
+--    bin; bins = "even" (limpet's own) divides t_last - t_first exactly and
+--    closes the last bin at t_last, so every event lands in a bin;
+--  * Downsample{time_factor}: truncate = true (default) truncates t * factor
+--    to whole microseconds, as Tonic's integer times; truncate = false keeps
+--    the exact product t * factor.
+-- ToFrame{start_time, end_time} (with time_window, as Tonic's): the windows
+-- start at start_time (default: the first event) and their number follows
+-- from end_time - start_time (end_time default: the last event), so frames
+-- line up across samples; events before start_time fall in no window.
+-- Other differences from Tonic (integer microseconds, 0-based ids):
+--  * time options are in seconds, ids 1-based;
 --  * ToFrame returns float32 (Tonic: int16), shaped (T, P, H, W) for a
 --    sensor {W, H, P}, (T, P, W) for {W, 1, P} samples without y, and (T, W)
---    for a 1-d sensor {W}; slice counts are computed tolerant to float
---    rounding and never below 1; n_time_bins divides the duration exactly
---    (Tonic floors it in microseconds) and the last bin also counts the events
---    at its right end, so every event lands in a bin;
---  * CropTime's default max is each sample's last time (Tonic keeps the
---    first sample's);
+--    for a 1-d sensor {W}; never fewer than 1 slice;
+--  * CropTime's default max is each sample's last time (Tonic's transform
+--    keeps the first sample's for every later sample);
+--  * DropPixel{hot_pixel_frequency} counts each pixel's events exactly
+--    (Tonic's histogram takes its x bins from the y range and merges the
+--    last two columns); the threshold is Tonic's, frequency x (t_last -
+--    t_first in microseconds) x 1e-6;
+--  * Denoise and DropPixel take 1-d (audio) samples too: a sensor of height
+--    1, x neighbours only (Tonic's need y);
+--  * TimeJitter keeps the jittered times exact (Tonic's integer field
+--    truncates them toward zero to whole microseconds);
 --  * random transforms draw from the limpet stream (lp.seed) or, with a
 --    `seed` option, from their own stream: a new transform with the same
---    seed repeats the same sequence of draws.
+--    seed repeats the same sequence of draws. They cannot repeat NumPy's
+--    draws; their deterministic parts match Tonic's (p = 0 or 1, std = 0,
+--    clipping, round(p N) dropped events, order kept).
 local core = require "limpet.core"
 require "limpet.tensor"
 local K = core._events
 
 local M = {}
+
+-- Raised whenever a transform's output changes for the same options
+-- (DiskCache keys carry it, so older cache entries are rebuilt). 2: Tonic's
+-- integer-microsecond arithmetic, ToFrame{n_time_bins} bins = "tonic",
+-- Downsample truncating t to whole microseconds.
+M.version = 2
 
 -- ---- options --------------------------------------------------------------
 
@@ -81,6 +121,15 @@ end
 local function positive(v)
   if type(v) ~= "number" or v ~= v then return "must be a number, got " .. type(v) end
   if v <= 0 then return "must be positive, got " .. serialize(v) end
+end
+-- A time option in seconds: exact in whole nanoseconds below 2^62 ns.
+local TIME_MAX = 4.6e9
+local function seconds(v)
+  if type(v) ~= "number" or v ~= v then return "must be a number, got " .. type(v) end
+  if v <= -TIME_MAX or v >= TIME_MAX then return "must lie in (-4.6e9, 4.6e9) seconds, got " .. serialize(v) end
+end
+local function positive_seconds(v)
+  return positive(v) or seconds(v)
 end
 local function count(v)
   if math.type(v) ~= "integer" then return "must be an integer, got " .. serialize(v) end
@@ -188,17 +237,42 @@ end
 -- Casts v back to dtype dt (floats to ints truncate, as NumPy's assignment).
 local function as(v, dt) return v.dtype == dt and v or v:astype(dt) end
 
+-- ---- time ---------------------------------------------------------------
+
+-- Event times on Tonic's grid: int64 whole microseconds (core/src/events.c).
+local function micros(t) return K.micros(t) end
+
+-- A time option (seconds) in whole nanoseconds.
+local function nanos(v) return math.floor(v * 1e9 + 0.5) end
+
+local function gcd(a, b)
+  while b ~= 0 do a, b = b, a % b end
+  return a
+end
+
+-- An overlap fraction o in [0, 1) as O / D (6 decimals, reduced).
+local function fraction(o)
+  local D = 1000000
+  local O = math.floor(o * D + 0.5)
+  local g = gcd(O, D)
+  return O // g, D // g
+end
+
+local function ceil_div(a, b) return -((-a) // b) end
+
 -- ---- ToFrame ---------------------------------------------------------------
 
-local function floor_tol(v) return math.floor(v + 1e-9) end
-local function ceil_tol(v) return math.ceil(v - 1e-9) end
-
 --- ToFrame{sensor_size, time_window | event_count | n_time_bins | n_event_bins,
----   overlap = 0, include_incomplete = false}
+---   overlap = 0, include_incomplete = false, start_time, end_time,
+---   bins = "tonic" | "even"}
 function M.ToFrame(opts)
   local o = options("ToFrame", opts, {
-    sensor_size = sensor, time_window = positive, event_count = count, n_time_bins = count,
+    sensor_size = sensor, time_window = positive_seconds, event_count = count, n_time_bins = count,
     n_event_bins = count, overlap = number(0), include_incomplete = boolean,
+    start_time = seconds, end_time = seconds,
+    bins = function(v)
+      if v ~= "tonic" and v ~= "even" then return "must be 'tonic' or 'even', got " .. serialize(v) end
+    end,
   })
   if not o.sensor_size then argerr("ToFrame", "field 'sensor_size' is required", 2) end
   local modes = 0
@@ -208,35 +282,51 @@ function M.ToFrame(opts)
   if modes ~= 1 then
     argerr("ToFrame", "exactly one of time_window, event_count, n_time_bins, n_event_bins is required", 2)
   end
+  if (o.start_time or o.end_time) and not o.time_window then
+    argerr("ToFrame", "fields 'start_time' and 'end_time' need time_window", 2)
+  end
+  if o.bins and not o.n_time_bins then argerr("ToFrame", "field 'bins' needs n_time_bins", 2) end
   local overlap = o.overlap or 0
-  if o.time_window and overlap >= o.time_window then
-    argerr("ToFrame", "field 'overlap' must be smaller than time_window", 2)
+  local window_ns, stride_ns, O, D
+  if o.time_window then
+    window_ns = nanos(o.time_window)
+    if window_ns < 1 then argerr("ToFrame", "field 'time_window' must be at least 1e-9 (one nanosecond)", 2) end
+    stride_ns = window_ns - nanos(overlap)
+    if stride_ns <= 0 then argerr("ToFrame", "field 'overlap' must be smaller than time_window", 2) end
   elseif o.event_count and (math.type(overlap) ~= "integer" or overlap >= o.event_count) then
     argerr("ToFrame", "field 'overlap' must be an integer smaller than event_count", 2)
-  elseif (o.n_time_bins or o.n_event_bins) and overlap >= 1 then
-    argerr("ToFrame", "field 'overlap' must be smaller than 1 with n_time_bins or n_event_bins", 2)
+  elseif (o.n_time_bins or o.n_event_bins) then
+    if overlap >= 1 then
+      argerr("ToFrame", "field 'overlap' must be smaller than 1 with n_time_bins or n_event_bins", 2)
+    end
+    O, D = fraction(overlap)
+    if O >= D then argerr("ToFrame", "field 'overlap' must be smaller than 1 with n_time_bins or n_event_bins", 2) end
+    if o.n_time_bins and o.n_time_bins > (1 << 61) // (D * D) then
+      argerr("ToFrame", "field 'n_time_bins' too large for an overlap of that many decimals", 2)
+    end
   end
   local incomplete = o.include_incomplete or false
+  local even = o.bins == "even"
   local sz = o.sensor_size
   local W, H, P = sz[1], sz[2] or 1, sz[3] or 1
 
-  -- slice bounds as 0-based half-open event positions (Lua tables)
+  -- slice bounds as 0-based half-open event positions (int64 tensors)
   local function slices(t, n)
     local starts, stops = {}, {}
     if n == 0 then
       local nb = o.n_time_bins or o.n_event_bins or 1
       for k = 1, nb do starts[k], stops[k] = 0, 0 end
-      return starts, stops
+      return core.tensor(starts, "int64"), core.tensor(stops, "int64")
     end
     if o.event_count or o.n_event_bins then
       local cnt, stride, ns
       if o.event_count then
         cnt, stride = o.event_count, o.event_count - overlap
-        local r = (n - cnt) / stride
-        ns = (incomplete and math.ceil(r) or math.floor(r)) + 1
+        local r = n - math.min(cnt, n)
+        ns = (incomplete and ceil_div(r, stride) or r // stride) + 1
       else
-        cnt = math.floor((n // o.n_event_bins) * (1 + overlap))
-        stride = math.floor(cnt * (1 - overlap))
+        cnt = (n // o.n_event_bins) * (D + O) // D        -- Tonic: int(n // B * (1 + o))
+        stride = cnt * (D - O) // D                      --        int(count * (1 - o))
         ns = o.n_event_bins
       end
       if ns < 1 then ns = 1 end
@@ -244,26 +334,30 @@ function M.ToFrame(opts)
         local a = (k - 1) * stride
         starts[k], stops[k] = math.min(a, n), math.min(a + cnt, n)
       end
-      return starts, stops
+      return core.tensor(starts, "int64"), core.tensor(stops, "int64")
     end
-    local t0, t1 = t[1], t[n]
-    local window, stride, ns
+    local u = micros(t)
+    local u0, u1 = u[1], u[n]
     if o.time_window then
-      window, stride = o.time_window, o.time_window - overlap
-      local r = ((t1 - t0) - window) / stride
-      ns = (incomplete and ceil_tol(r) or floor_tol(r)) + 1
-    else
-      window = (t1 - t0) / o.n_time_bins * (1 + overlap)
-      stride = window * (1 - overlap)
-      ns = o.n_time_bins
+      -- windows [S + k s, S + k s + w) in nanoseconds; t in microseconds
+      local S = o.start_time and nanos(o.start_time) or u0 * 1000
+      local E = o.end_time and nanos(o.end_time) or u1 * 1000
+      local r = E - S - window_ns
+      local ns = (incomplete and ceil_div(r, stride_ns) or r // stride_ns) + 1
+      if ns < 1 then ns = 1 end
+      return K.time_slices(u, ns, S, 1, stride_ns, 1, window_ns, 1, 1000)
     end
-    if ns < 1 then ns = 1 end
-    local lo = core.arange(0, ns, 1, "float64") * stride + t0
-    local hi = lo + window
-    local a = K.searchsorted(t, lo, false):totable()
-    local b = K.searchsorted(t, hi, false):totable()
-    if o.n_time_bins then b[ns] = n end   -- the last bin closes at t_last
-    return a, b
+    local B = o.n_time_bins
+    if even then
+      -- window d (1 + o) / B, stride window (1 - o): t B D^2 against u0 B D^2 + k d (D+O)(D-O)
+      local d = u1 - u0
+      local a, b = K.time_slices(u, B, u0, B * D * D, d, (D + O) * (D - O), d, (D + O) * D, B * D * D)
+      b[B] = n                                            -- the last bin closes at t_last
+      return a, b
+    end
+    -- Tonic: window q (1 + o), stride window (1 - o), q = (t_last - t_first) // B microseconds
+    local q = (u1 - u0) // B
+    return K.time_slices(u, B, u0, D * D, q, (D + O) * (D - O), q, (D + O) * D, D * D)
   end
 
   local function check_range(fname, v, name, hi)
@@ -297,9 +391,8 @@ function M.ToFrame(opts)
       cell = cell + (p - 1) * (has_y and W * H or W)
     end
     local a, b = slices(s.t, n)
-    local frames = K.count(cell, core.tensor(a, "int64"), core.tensor(b, "int64"),
-      has_y and W * H * P or W * P)
-    local T = #a
+    local frames = K.count(cell, a, b, has_y and W * H * P or W * P)
+    local T = a.shape[1]
     if #sz == 1 then return frames:reshape(T, W) end
     if has_y then return frames:reshape(T, P, H, W) end
     return frames:reshape(T, P, W)
@@ -308,12 +401,15 @@ end
 
 -- ---- event -> event transforms ----------------------------------------------
 
---- Downsample{time_factor = 1, spatial_factor = 1 (or {fx, fy}), sensor_size, target_size}
---- t <- t * time_factor; x0 <- trunc(x0 * fx), y0 <- trunc(y0 * fy) on
---- 0-based coordinates (x = x0 + 1); with target_size, fx, fy = target / sensor.
+--- Downsample{time_factor = 1, spatial_factor = 1 (or {fx, fy}), sensor_size, target_size,
+---   truncate = true}
+--- t <- t * time_factor, truncated to whole microseconds (Tonic's integer
+--- times; truncate = false keeps the exact product); x0 <- trunc(x0 * fx),
+--- y0 <- trunc(y0 * fy) in float64 (NumPy's) on 0-based coordinates
+--- (x = x0 + 1); with target_size, fx, fy = target / sensor.
 function M.Downsample(opts)
   local o = options("Downsample", opts, {
-    time_factor = positive, spatial_factor = factor, sensor_size = sensor,
+    time_factor = positive, spatial_factor = factor, sensor_size = sensor, truncate = boolean,
     target_size = function(v)
       if type(v) ~= "table" or #v < 1 or #v > 2 or count(v[1]) or (v[2] ~= nil and count(v[2])) then
         return "must be {W, H} or {W}"
@@ -331,30 +427,41 @@ function M.Downsample(opts)
     if type(f) == "table" then fx, fy = f[1], f[2] else fx, fy = f, f end
   end
   local tf = o.time_factor or 1
+  local truncate = o.truncate ~= false
+  -- 0-based coordinates times f in float64 (an int16 tensor times a Lua
+  -- number would be float32), truncated back to the coordinates' dtype
+  local function scale(v, f) return as((v - 1):astype("float64") * f, v.dtype) + 1 end
   return make("Downsample", o, function(s)
     events_of("Downsample", s)
     local r = copy(s)
-    if tf ~= 1 then r.t = s.t * tf end
-    if core.is_tensor(s.x) and fx ~= 1 then r.x = as((s.x - 1) * fx, s.x.dtype) + 1 end
-    if core.is_tensor(s.y) and fy ~= 1 then r.y = as((s.y - 1) * fy, s.y.dtype) + 1 end
+    if tf ~= 1 then
+      if truncate then
+        r.t = as(micros(s.t):astype("float64") * tf, "int64"):astype("float64") / 1e6
+      else
+        r.t = s.t * tf
+      end
+    end
+    if core.is_tensor(s.x) and fx ~= 1 then r.x = scale(s.x, fx) end
+    if core.is_tensor(s.y) and fy ~= 1 then r.y = scale(s.y, fy) end
     return r
   end)
 end
 
 --- Denoise{filter_time}: keeps an event when one of its 4 neighbouring pixels
---- fired within filter_time seconds before it (Tonic's filter, including its
---- start: every pixel counts as having fired at time 0). 1-d samples use the
---- 2 neighbours in x.
+--- fired less than filter_time seconds before it (Tonic's filter, including
+--- its start: every pixel counts as having fired at time 0), compared exactly
+--- on the microsecond grid. 1-d samples (no y) use the 2 neighbours in x.
 function M.Denoise(opts)
-  local o = options("Denoise", opts, { filter_time = positive })
+  local o = options("Denoise", opts, { filter_time = positive_seconds })
   if not o.filter_time then argerr("Denoise", "field 'filter_time' is required", 2) end
+  local ft = nanos(o.filter_time)
   return make("Denoise", o, function(s)
     local n = events_of("Denoise", s, { "x" })
     if n == 0 then return copy(s) end
     local x0 = s.x:astype("int64") - 1
     local y0 = core.is_tensor(s.y) and s.y:astype("int64") - 1 or core.zeros(n, "int64")
     if x0:min():item() < 0 or y0:min():item() < 0 then argerr("Denoise", "ids must be 1-based", 2) end
-    return select(s, n, K.denoise(s.t, x0, y0, o.filter_time))
+    return select(s, n, K.denoise(micros(s.t) * 1000, x0, y0, ft))
   end)
 end
 
@@ -437,7 +544,8 @@ end
 
 --- DropPixel{coordinates = {{x, y}, ...} | hot_pixel_frequency = Hz}: deletes
 --- every event of the listed pixels (1-based; {x} or x for 1-d samples), or
---- of the pixels whose event count exceeds hot_pixel_frequency x duration.
+--- of the pixels whose event count exceeds hot_pixel_frequency x duration
+--- (Tonic's threshold: frequency x (t_last - t_first in microseconds) x 1e-6).
 function M.DropPixel(opts)
   local o = options("DropPixel", opts, {
     hot_pixel_frequency = positive,
@@ -464,9 +572,10 @@ function M.DropPixel(opts)
     local cell = y and (y - 1) * W + (x - 1) or x - 1
     local hot
     if o.hot_pixel_frequency then
-      local duration = s.t[n] - s.t[1]
+      local u = micros(s.t)
+      local limit = o.hot_pixel_frequency * (u[n] - u[1]) * 1e-6
       local counts = K.count(cell, core.tensor({ 0 }, "int64"), core.tensor({ n }, "int64"), W * H)
-      hot = counts:reshape(W * H):gt(o.hot_pixel_frequency * duration)
+      hot = counts:reshape(W * H):astype("float64"):gt(limit)
     else
       local cells = {}
       for _, c in ipairs(o.coordinates) do
@@ -504,8 +613,8 @@ function M.RandomFlipPolarity(opts)
 end
 
 --- RandomTimeReversal{p = 0.5, flip_polarities = true, seed}: with
---- probability p, t <- max(t) - t, the events in reverse order, polarities
---- swapped.
+--- probability p, t <- max(t) - t (whole microseconds), the events in
+--- reverse order, polarities swapped.
 function M.RandomTimeReversal(opts)
   local o = options("RandomTimeReversal", opts, { p = number(0, 1), flip_polarities = boolean, seed = integer })
   local prob = o.p or 0.5
@@ -516,21 +625,25 @@ function M.RandomTimeReversal(opts)
     local seed, base = draw()
     if not (uniform1(seed, base) < prob) or n == 0 then return copy(s) end
     local r = select(s, n, reverse_index(n))
-    r.t = r.t:max():item() - r.t
+    local u = micros(r.t)
+    r.t = (u:max():item() - u):astype("float64") / 1e6
     if flip and core.is_tensor(r.p) then r.p = flip_p(r.p) end
     return r
   end)
 end
 
---- CropTime{min = 0, max = last t}: keeps events with min <= t <= max (seconds).
+--- CropTime{min = 0, max = last t}: keeps events with min <= t <= max
+--- (seconds; compared exactly on the microsecond grid).
 function M.CropTime(opts)
-  local o = options("CropTime", opts, { min = number(), max = number() })
+  local o = options("CropTime", opts, { min = seconds, max = seconds })
+  local lo = nanos(o.min or 0)
+  local hi = o.max and nanos(o.max)
   return make("CropTime", o, function(s)
     local n = events_of("CropTime", s)
     if n == 0 then return copy(s) end
-    local lo, hi = o.min or 0, o.max
-    local keep = s.t:ge(lo)
-    if hi then keep = keep:logical_and(s.t:le(hi)) end
+    local t = micros(s.t) * 1000
+    local keep = t:ge(lo)
+    if hi then keep = keep:logical_and(t:le(hi)) end
     return select(s, n, keep)
   end)
 end

@@ -1,434 +1,580 @@
--- stdlib/limpet/plot/init.lua -- lp.plot: spike rasters, staggered traces,
--- histograms and training curves as PNG (our encoder over zlib, a 5×7
--- bitmap font of our own) or SVG (text), chosen by the path's extension.
--- Owns: the canvas (pixels or SVG elements), axes with ticks and labels,
--- and the four plots. Files are written atomically (PNG by core.png_write,
--- SVG through a temporary file and rename). Each plot returns true, info
--- (info.plot_area = {x0, y0, x1, y1}: the data area in pixels, 0-based,
--- x1/y1 exclusive) or nil, msg when the file cannot be written.
+-- stdlib/limpet/plot/init.lua -- lp.plot: the figures researchers put in
+-- papers, drawn by PLplot's cairo devices (core/src/figure.c): PNG, SVG or PDF
+-- by the path's extension, antialiased, with real fonts.
+-- Owns: the plot kinds (spike rasters, traces with thresholds, histograms,
+-- training curves on two y axes, weight matrices with a colour bar,
+-- confusion matrices with counts), multi-panel figures and the house style:
+-- white page, black axes with outward ticks, the Okabe-Ito colour-blind-safe
+-- palette, a diverging blue-white-red map for signed values and a sequential
+-- map for counts.
+-- Every plot function takes (data, path[, opts]) and returns true, info
+-- (info.plot_area = {x0, y0, x1, y1}: the data area in pixels, top-left
+-- origin; info.width, info.height; kind-specific fields such as
+-- info.counts) or nil, msg when the file cannot be written. The same kinds
+-- are methods of a figure: lp.plot.figure{rows =, cols =, width =, height =}
+-- then fig:raster(k, data[, opts]) ... fig:save(path) (panel k row-major).
+-- Files are written atomically. Options a plot does not know are errors.
 local core = require "limpet.core"
-local font = require "limpet.plot.font"
 
 local P = {}
 
-local function argerror(fname, k, msg) error(("bad argument #%d to '%s' (%s)"):format(k, fname, msg), 3) end
+-- Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
+local PALETTE = { { 0, 114, 178 }, { 213, 94, 0 }, { 0, 158, 115 }, { 230, 159, 0 },
+                  { 204, 121, 167 }, { 86, 180, 233 }, { 240, 228, 66 }, { 0, 0, 0 } }
+P.palette = PALETTE
+local INK = { 30, 30, 30 }
+
+local function argerror(fname, k, msg) error(("bad argument #%d to '%s' (%s)"):format(k, fname, msg), 4) end
 
 local function check_opts(o, allowed, fname, k)
   if o == nil then return {} end
   if type(o) ~= "table" then argerror(fname, k, "expected an options table, got " .. type(o)) end
   for key in pairs(o) do
-    if not allowed[key] then error(("bad argument #%d to '%s' (unknown field '%s')"):format(k, fname, tostring(key)), 3) end
+    if not allowed[key] then argerror(fname, k, ("unknown field '%s'"):format(tostring(key))) end
   end
   return o
 end
 
-local function format_of(path, fname)
-  if type(path) ~= "string" then argerror(fname, 2, "expected a path, got " .. type(path)) end
+local function check_path(path, fname, k)
+  if type(path) ~= "string" then argerror(fname, k, "expected a path, got " .. type(path)) end
   local ext = path:match "%.([%w]+)$"
   ext = ext and ext:lower()
-  if ext ~= "png" and ext ~= "svg" then
-    argerror(fname, 2, ("expected a path ending in .png or .svg, got '%s'"):format(path))
+  if ext ~= "png" and ext ~= "svg" and ext ~= "pdf" then
+    argerror(fname, k, ("expected a path ending in .png, .svg or .pdf, got '%s'"):format(path))
   end
-  return ext
 end
 
-local PALETTE = { { 31, 119, 180 }, { 214, 39, 40 }, { 44, 160, 44 }, { 255, 127, 14 }, { 148, 103, 189 },
-                  { 140, 86, 75 }, { 227, 119, 194 }, { 127, 127, 127 }, { 188, 189, 34 }, { 23, 190, 207 } }
-local BLACK, WHITE, GREY = { 0, 0, 0 }, { 255, 255, 255 }, { 200, 200, 200 }
-
--- ---- canvases ----------------------------------------------------------------
-
--- PNG: an RGB pixel array in a Lua table, written through core.png_write.
-local Png = {}
-Png.__index = Png
-local function png_canvas(w, h)
-  local px = {}
-  for i = 1, w * h * 3 do px[i] = 255 end
-  return setmetatable({ w = w, h = h, px = px }, Png)
+local function is_ts(v, name)
+  local mt = type(v) == "table" and getmetatable(v)
+  return mt and mt.__name == name
 end
-function Png:rect(x, y, w, h, c)        -- pixel rectangle [x, x+w) × [y, y+h), clipped
-  local x0, y0 = math.max(0, math.floor(x)), math.max(0, math.floor(y))
-  local x1, y1 = math.min(self.w, math.floor(x + w)), math.min(self.h, math.floor(y + h))
-  if x1 <= x0 then x1 = x0 + 1 end
-  if y1 <= y0 then y1 = y0 + 1 end
-  x1, y1 = math.min(x1, self.w), math.min(y1, self.h)
-  local px, W, r, g, b = self.px, self.w, c[1], c[2], c[3]
-  for yy = y0, y1 - 1 do
-    local base = yy * W * 3
-    for xx = x0, x1 - 1 do
-      local k = base + xx * 3 + 1
-      px[k], px[k + 1], px[k + 2] = r, g, b
+
+local function check_color(c, fname, k)
+  if c == nil then return nil end
+  if type(c) ~= "table" or #c ~= 3 then argerror(fname, k, "field 'color' must be {r, g, b} with values 0..255") end
+  for i = 1, 3 do
+    if math.type(c[i]) ~= "integer" or c[i] < 0 or c[i] > 255 then
+      argerror(fname, k, "field 'color' must be {r, g, b} with values 0..255")
     end
   end
+  return c
 end
-function Png:line(xa, ya, xb, yb, c)     -- Bresenham, 1 px
-  xa, ya, xb, yb = math.floor(xa + 0.5), math.floor(ya + 0.5), math.floor(xb + 0.5), math.floor(yb + 0.5)
-  local dx, dy = math.abs(xb - xa), -math.abs(yb - ya)
-  local sx, sy = xa < xb and 1 or -1, ya < yb and 1 or -1
-  local err, px, W, H = dx + dy, self.px, self.w, self.h
-  while true do
-    if xa >= 0 and xa < W and ya >= 0 and ya < H then
-      local k = (ya * W + xa) * 3 + 1
-      px[k], px[k + 1], px[k + 2] = c[1], c[2], c[3]
-    end
-    if xa == xb and ya == yb then break end
-    local e2 = 2 * err
-    if e2 >= dy then err = err + dy; xa = xa + sx end
-    if e2 <= dx then err = err + dx; ya = ya + sy end
+
+-- An axis range from the finite extremes lo, hi (lo = math.huge when there are
+-- none): kept within ±1e300 so that padding and PLplot's arithmetic stay finite.
+local BIG = 1e300
+local function finite_range(lo, hi)
+  if lo == math.huge then return 0, 1 end
+  lo, hi = math.max(-BIG, math.min(BIG, lo)), math.max(-BIG, math.min(BIG, hi))
+  if hi <= lo then
+    local pad = math.max(math.abs(hi) * 0.05, 0.5)
+    return lo - pad, hi + pad
   end
+  return lo, hi
 end
-function Png:polyline(xs, ys, c)
-  for i = 2, #xs do self:line(xs[i - 1], ys[i - 1], xs[i], ys[i], c) end
-  if #xs == 1 then self:rect(xs[1], ys[1], 1, 1, c) end
+
+-- lo, hi widened by frac of their span on each side, without overflow.
+local function pad_range(lo, hi, frac)
+  local p = hi * frac - lo * frac
+  return lo - p, hi + p
 end
--- text at (x, y) = top-left (anchor "start"), centre ("middle") or right ("end").
-function Png:text(x, y, s, c, anchor, scale)
-  scale = scale or 1
-  local w = (#s * font.width - 1) * scale
-  if anchor == "middle" then x = x - w / 2 elseif anchor == "end" then x = x - w end
-  x, y = math.floor(x), math.floor(y)
-  for i = 1, #s do
-    local rows = font.glyph(s:sub(i, i))
-    for r = 1, 7 do
-      local bits = rows[r]
-      for col = 0, 4 do
-        if bits & (1 << (4 - col)) ~= 0 then
-          self:rect(x + ((i - 1) * font.width + col) * scale, y + (r - 1) * scale, scale, scale, c)
+
+-- A value clamped into a band around the window (PLplot clips what lies
+-- outside; the band keeps coordinates finite and small enough to convert).
+local function into(v, lo, hi)
+  local span = hi * 0.5 - lo * 0.5
+  return math.max(lo - span, math.min(hi + span, v))
+end
+
+-- min and max of the finite values of a float64 tensor (or nil, nil)
+local function finite_minmax(t)
+  local ok = t:eq(t)                           -- not NaN
+  ok = ok:logical_and(t:abs():lt(math.huge))
+  local v = t[ok]
+  if v:numel() == 0 then return nil, nil, t:numel() end
+  return v:min():item(), v:max():item(), t:numel() - v:numel()
+end
+
+local FIG = { width = true, height = true, title = true, xlabel = true, ylabel = true }
+local function with(extra)
+  local r = {}
+  for k in pairs(FIG) do r[k] = true end
+  for k in pairs(extra) do r[k] = true end
+  return r
+end
+
+-- The data area of a panel, in panel-relative coordinates.
+local function viewport(right_room)
+  return { vx0 = 0.14, vx1 = right_room and 0.84 or 0.95, vy0 = 0.15, vy1 = 0.9 }
+end
+
+local function axes(F, vp, win, o, xopt, yopt, xlabel, ylabel)
+  return F:axes { vx0 = vp.vx0, vx1 = vp.vx1, vy0 = vp.vy0, vy1 = vp.vy1,
+                  x0 = win[1], x1 = win[2], y0 = win[3], y1 = win[4],
+                  xopt = xopt or "bcinst", yopt = yopt or "bcinstv",
+                  xlabel = o.xlabel or xlabel, ylabel = o.ylabel or ylabel, title = o.title }
+end
+
+local function ink(F, c) c = c or INK; F:color(c[1], c[2], c[3]) end
+
+-- ---- the kinds: each has check(data, opts) -> prepared, and draw(F, prepared) -> info
+
+local K = {}
+
+-- raster(spikes (T, N) tensor or TSEvent[, {dt, color, marker}]): a mark per event;
+-- time on x (steps, or seconds for a TSEvent or with dt), neuron on y (1 at the
+-- bottom). Tensor events are bars one step wide; TSEvent events dots at their times.
+K.raster = {
+  opts = with { dt = true, color = true },
+  check = function(spikes, o, F)
+    if o.dt ~= nil and (type(o.dt) ~= "number" or not (o.dt > 0) or o.dt == math.huge) then
+      argerror(F, 3, "field 'dt' must be a positive number")
+    end
+    local d = { color = check_color(o.color, F, 3) or INK }
+    if is_ts(spikes, "TSEvent") then
+      d.times, d.chans = spikes.times:astype("float64"), spikes.channels:astype("float64")
+      d.t0, d.t1, d.nch, d.dots = spikes.t_start, spikes.t_stop, math.max(spikes.num_channels, 1), true
+      if d.t1 <= d.t0 then d.t1 = d.t0 + 1 end
+      d.xlabel = "time (s)"
+    elseif core.is_tensor(spikes) then
+      if spikes:dim() ~= 2 then argerror(F, 1, ("expected spikes (T, N), got %d dims"):format(spikes:dim())) end
+      local T, N = spikes.shape[1], spikes.shape[2]
+      local dt = o.dt or 1
+      local pos = core.arange(0, T * N, "float64")[spikes:reshape(-1):ne(0)]
+      local row = (pos / N):floor()
+      d.chans = pos - row * N + 1
+      d.nch = math.max(N, 1)
+      if o.dt then d.times, d.t0, d.t1, d.xlabel = row * dt, 0, math.max(T, 1) * dt, "time (s)"
+      else d.times, d.t0, d.t1, d.xlabel = row + 0.5, 0.5, math.max(T, 1) + 0.5, "time step" end
+      d.width = dt
+    else
+      argerror(F, 1, "expected a (T, N) tensor or a TSEvent, got " .. type(spikes))
+    end
+    return d
+  end,
+  draw = function(F, d, o)
+    local area = axes(F, viewport(), { d.t0, d.t1, 0.5, d.nch + 0.5 }, o, nil, nil, d.xlabel, "neuron")
+    ink(F, d.color)
+    if d.times:numel() > 0 then
+      if d.dots then
+        F:points(d.times, d.chans, d.nch > 50 and 1.0 or 2.0)
+      else
+        F:rects(d.times, d.times + d.width, d.chans - 0.4, d.chans + 0.4)
+      end
+    end
+    return { plot_area = area, events = d.times:numel() }
+  end,
+}
+
+-- traces(data (T, C) tensor or TSContinuous[, {stagger, dt, threshold, labels}]):
+-- one line per channel, channel c shifted up by (c − 1)·stagger (default 1.1 ×
+-- the largest channel range; 0 overlays them). threshold (a number or one per
+-- channel) is drawn dashed at each channel's offset: membrane traces.
+-- Non-finite samples break the line and are counted in info.nonfinite.
+K.traces = {
+  opts = with { stagger = true, dt = true, threshold = true, labels = true },
+  check = function(data, o, F)
+    local t, x
+    if is_ts(data, "TSContinuous") then
+      t, x = data.times:astype("float64"), data.samples:astype("float64")
+      o.__xlabel = "time (s)"
+    elseif core.is_tensor(data) then
+      x = data
+      if x:dim() == 1 then x = x:reshape(x.shape[1], 1) end
+      if x:dim() ~= 2 then argerror(F, 1, ("expected data (T, C), got %d dims"):format(x:dim())) end
+      x = x:astype("float64")
+      if o.dt ~= nil then
+        if type(o.dt) ~= "number" or not (o.dt > 0) then argerror(F, 3, "field 'dt' must be a positive number") end
+        t = core.arange(0, x.shape[1], "float64") * o.dt
+        o.__xlabel = "time (s)"
+      else
+        t = core.arange(1, x.shape[1] + 1, "float64")
+        o.__xlabel = "time step"
+      end
+    else
+      argerror(F, 1, "expected a (T, C) tensor or a TSContinuous, got " .. type(data))
+    end
+    if o.stagger ~= nil and (type(o.stagger) ~= "number" or o.stagger ~= o.stagger) then
+      argerror(F, 3, "field 'stagger' must be a number")
+    end
+    local C = x.shape[2]
+    local th = o.threshold
+    if th ~= nil then
+      if type(th) == "number" then local v = th; th = {} for c = 1, C do th[c] = v end
+      elseif core.is_tensor(th) then th = th:reshape(-1):astype("float64"):totable()
+      end
+      if type(th) ~= "table" or #th ~= C then argerror(F, 3, ("field 'threshold' must be a number or %d numbers"):format(C)) end
+    end
+    return { t = t, x = x, th = th }
+  end,
+  draw = function(F, d, o)
+    local t, x = d.t, d.x
+    local T, C = x.shape[1], x.shape[2]
+    local span = 0
+    for c = 1, C do
+      local lo, hi = finite_minmax(x:slice(2, c, c):reshape(-1))
+      if lo and hi > lo then span = math.max(span, math.min(hi * 0.5 - lo * 0.5, BIG / 4) * 2) end
+    end
+    local stagger = o.stagger or (span > 0 and span * 1.1 or 1)
+    local lo, hi, bad = finite_minmax(x + core.arange(0, C, "float64") * stagger)
+    local ylo, yhi = math.huge, -math.huge
+    if lo then ylo, yhi = lo, hi end
+    if d.th then
+      for c = 1, C do
+        local v = d.th[c] + (c - 1) * stagger
+        ylo, yhi = math.min(ylo, v), math.max(yhi, v)
+      end
+    end
+    ylo, yhi = finite_range(ylo, yhi)
+    ylo, yhi = pad_range(ylo, yhi, 0.05)
+    local t0, t1 = finite_range(t:numel() > 0 and t[1] or 0, t:numel() > 0 and t[T] or 1)
+    local area = axes(F, viewport(), { t0, t1, ylo, yhi }, o, nil, nil, o.__xlabel, nil)
+    F:width(1.5)
+    for c = 1, C do
+      ink(F, PALETTE[(c - 1) % #PALETTE + 1])
+      local y = x:slice(2, c, c):reshape(-1) + (c - 1) * stagger
+      local good = y:eq(y):logical_and(y:abs():lt(math.huge)):totable()
+      local yt, tt = y:totable(), t:totable()
+      local xs, ys = {}, {}
+      local function flush() if #xs > 1 then F:line(xs, ys) elseif #xs == 1 then F:points(xs, ys, 0.5) end xs, ys = {}, {} end
+      for i = 1, T do
+        if good[i] then xs[#xs + 1] = tt[i]; ys[#ys + 1] = into(yt[i], ylo, yhi) else flush() end
+      end
+      flush()
+      if d.th then
+        F:dashed(true)
+        local y = into(d.th[c] + (c - 1) * stagger, ylo, yhi)
+        F:line({ t0, t1 }, { y, y })
+        F:dashed(false)
+      end
+      if o.labels and o.labels[c] then
+        F:text(t1, (c - 1) * stagger, tostring(o.labels[c]), 1.0)
+      end
+    end
+    F:width(1)
+    return { plot_area = area, nonfinite = bad or 0, stagger = stagger }
+  end,
+}
+
+-- histogram(values (tensor or list)[, {bins = 20, range = {lo, hi}, color}]):
+-- counts in equal bins (the last bin closed); NaNs ignored. info.counts.
+K.histogram = {
+  opts = with { bins = true, range = true, color = true },
+  check = function(values, o, F)
+    local v
+    if core.is_tensor(values) then v = values:reshape(-1):astype "float64"
+    elseif type(values) == "table" then v = core.tensor(values, "float64"):reshape(-1)
+    else argerror(F, 1, "expected a tensor or a list of numbers, got " .. type(values)) end
+    local bins = o.bins or 20
+    if math.type(bins) ~= "integer" or bins < 1 or bins > 100000 then argerror(F, 3, "field 'bins' must be a positive integer") end
+    if o.range ~= nil and (type(o.range) ~= "table" or type(o.range[1]) ~= "number" or type(o.range[2]) ~= "number"
+        or not (o.range[1] < o.range[2]) or math.abs(o.range[1]) == math.huge or math.abs(o.range[2]) == math.huge) then
+      argerror(F, 3, "field 'range' must be {lo, hi} with finite lo < hi")
+    end
+    local lo, hi
+    if o.range then lo, hi = o.range[1], o.range[2]
+    else lo, hi = finite_minmax(v); lo, hi = finite_range(lo or math.huge, hi or -math.huge) end
+    local w = (hi - lo) / bins
+    local counts = {}
+    for i = 1, bins do counts[i] = 0 end
+    if v:numel() > 0 then
+      local x = v[v:ge(lo):logical_and(v:le(hi))]
+      if x:numel() > 0 then
+        local pos = ((x - lo) / w):floor():clamp(0, bins - 1)
+        counts = core._ts.raster(pos, core.zeros({ x:numel() }, "int64"), 0, 1, bins, 1, true):reshape(-1):totable()
+      end
+    end
+    return { lo = lo, hi = hi, w = w, counts = counts, color = check_color(o.color, F, 3) or PALETTE[1] }
+  end,
+  draw = function(F, d, o)
+    local cmax = 0
+    for _, c in ipairs(d.counts) do cmax = math.max(cmax, c) end
+    local area = axes(F, viewport(), { d.lo, d.hi, 0, cmax > 0 and cmax * 1.05 or 1 }, o, nil, nil, "value", "count")
+    local x0, x1, y0, y1 = {}, {}, {}, {}
+    for i, c in ipairs(d.counts) do
+      if c > 0 then
+        x0[#x0 + 1] = d.lo + (i - 1) * d.w; x1[#x1 + 1] = d.lo + i * d.w
+        y0[#y0 + 1] = 0; y1[#y1 + 1] = c
+      end
+    end
+    ink(F, d.color)
+    if #x0 > 0 then F:rects(x0, x1, y0, y1) end
+    ink(F, { 255, 255, 255 })
+    for i = 1, #x0 do F:line({ x0[i], x0[i] }, { 0, y1[i] }) end   -- white gaps between bars
+    return { plot_area = area, counts = d.counts }
+  end,
+}
+
+-- curve(series[, {right = {names}, xlabel, ylabel, ylabel_right}]): training curves,
+-- one line per named series. series: {name = values (list or tensor), ...} or a
+-- history {{loss = , accuracy = , ...}, ...} (one entry per epoch). Series named
+-- in `right` (default: names containing "acc") use a second y axis on the right.
+-- Non-finite values (a diverged run) are left out and counted in info.nonfinite.
+K.curve = {
+  opts = with { right = true, ylabel_right = true },
+  check = function(series, o, F)
+    if type(series) ~= "table" then argerror(F, 1, "expected a table of series or a history list, got " .. type(series)) end
+    local named = {}
+    if #series > 0 and type(series[1]) == "table" and not core.is_tensor(series[1]) then
+      for i, entry in ipairs(series) do
+        for k, val in pairs(entry) do
+          if type(val) == "number" then named[k] = named[k] or {}; named[k][i] = val end
+        end
+      end
+    else
+      for k, val in pairs(series) do
+        if core.is_tensor(val) then named[k] = val:reshape(-1):astype("float64"):totable()
+        elseif type(val) == "table" then
+          for i, x in pairs(val) do
+            if math.type(i) ~= "integer" or type(x) ~= "number" then
+              argerror(F, 1, ("series '%s' must be a list or tensor of numbers"):format(tostring(k)))
+            end
+          end
+          named[k] = val
+        else argerror(F, 1, ("series '%s' must be a list or tensor of numbers"):format(tostring(k))) end
+      end
+    end
+    local names = {}
+    for k in pairs(named) do names[#names + 1] = tostring(k) end
+    table.sort(names)
+    if #names == 0 then argerror(F, 1, "no series to plot") end
+    local right = {}
+    if o.right ~= nil then
+      if type(o.right) ~= "table" then argerror(F, 3, "field 'right' must be a list of series names") end
+      for _, nm in ipairs(o.right) do
+        if not named[nm] then argerror(F, 3, ("field 'right' names '%s', which is not a series"):format(tostring(nm))) end
+        right[nm] = true
+      end
+    else
+      for _, nm in ipairs(names) do if nm:lower():find("acc") then right[nm] = true end end
+      local all = true
+      for _, nm in ipairs(names) do all = all and right[nm] end
+      if all then right = {} end                  -- only accuracies: one axis
+    end
+    return { named = named, names = names, right = right }
+  end,
+  draw = function(F, d, o)
+    local n, bad = 1, 0
+    local rng = { l = { math.huge, -math.huge }, r = { math.huge, -math.huge } }
+    local has_right = next(d.right) ~= nil
+    for _, k in ipairs(d.names) do
+      local r = d.right[k] and rng.r or rng.l
+      for i, v in pairs(d.named[k]) do
+        n = math.max(n, i)
+        if v == v and math.abs(v) ~= math.huge then r[1] = math.min(r[1], v); r[2] = math.max(r[2], v)
+        else bad = bad + 1 end
+      end
+    end
+    local function padded(r)
+      local lo, hi = finite_range(r[1], r[2])
+      return pad_range(lo, hi, 0.05)
+    end
+    local vp = viewport(has_right)
+    vp.vy1 = 0.80                                   -- room for the legend row above
+    local llo, lhi = padded(rng.l)
+    local xw = { 1, math.max(n, 2) }
+    local area = axes(F, vp, { xw[1], xw[2], llo, lhi }, { xlabel = o.xlabel, ylabel = o.ylabel }, "bcinst",
+      has_right and "binstv" or "bcinstv", "epoch", has_right and (o.ylabel or "loss") or o.ylabel)
+    if o.title then ink(F); F:mtext("t", 3.4, 0.5, 0.5, o.title) end
+    local rlo, rhi = padded(rng.r)
+    local function draw_series(j, k, ylo_, yhi_)
+      local xs, ys = {}, {}
+      local function flush() if #xs > 1 then F:line(xs, ys) end if #xs >= 1 then F:points(xs, ys, 0.6) end xs, ys = {}, {} end
+      for i = 1, n do
+        local v = d.named[k][i]
+        if v and v == v and math.abs(v) ~= math.huge then xs[#xs + 1] = i; ys[#ys + 1] = into(v, ylo_, yhi_) else flush() end
+      end
+      flush()
+      -- legend: one row above the data area, an entry per series in its colour
+      F:mtext("t", 1.6, (j - 0.5) / #d.names, 0.5, "— " .. k .. (d.right[k] and " (right)" or ""))
+    end
+    F:width(2)
+    for j, k in ipairs(d.names) do
+      if not d.right[k] then ink(F, PALETTE[(j - 1) % #PALETTE + 1]); draw_series(j, k, llo, lhi) end
+    end
+    if has_right then
+      F:width(1)
+      axes(F, vp, { xw[1], xw[2], rlo, rhi }, { }, "", "cimstv", nil, nil)
+      F:mtext("r", 4.5, 0.5, 0.5, o.ylabel_right or "accuracy")
+      F:width(2)
+      for j, k in ipairs(d.names) do
+        if d.right[k] then ink(F, PALETTE[(j - 1) % #PALETTE + 1]); draw_series(j, k, rlo, rhi) end
+      end
+    end
+    F:width(1)
+    return { plot_area = area, nonfinite = bad }
+  end,
+}
+
+-- Colour bar: a narrow panel-relative strip right of vp, values lo..hi.
+local function colorbar(F, vp, lo, hi, cmap, label)
+  local strip = { vx0 = vp.vx1 + 0.03, vx1 = vp.vx1 + 0.06, vy0 = vp.vy0, vy1 = vp.vy1 }
+  F:axes { vx0 = strip.vx0, vx1 = strip.vx1, vy0 = strip.vy0, vy1 = strip.vy1,
+           x0 = 0, x1 = 1, y0 = lo, y1 = hi, xopt = "bc", yopt = "bcimstv" }
+  local z = core.linspace(lo, hi, 256, "float64"):reshape(256, 1)
+  F:image(z, 0, 1, lo, hi, lo, hi, cmap)
+  F:axes { vx0 = strip.vx0, vx1 = strip.vx1, vy0 = strip.vy0, vy1 = strip.vy1,
+           x0 = 0, x1 = 1, y0 = lo, y1 = hi, xopt = "bc", yopt = "bcimstv" }
+  if label then F:mtext("r", 5, 0.5, 0.5, label) end
+end
+
+local function check_matrix(m, F)
+  if not core.is_tensor(m) then argerror(F, 1, "expected a 2-D tensor, got " .. type(m)) end
+  if m:dim() ~= 2 then argerror(F, 1, ("expected a 2-D tensor, got %d dims"):format(m:dim())) end
+  if m:numel() == 0 then argerror(F, 1, "expected a non-empty matrix") end
+  return m:astype("float64")
+end
+
+-- matrix(W (rows, cols)[, {cmap = "diverging" | "sequential", range = {lo, hi},
+-- colorbar_label}]): a weight matrix as an image, row 1 at the top, column j at x = j;
+-- diverging maps are centred on 0 (symmetric range) by default.
+K.matrix = {
+  opts = with { cmap = true, range = true, colorbar_label = true },
+  check = function(m, o, F)
+    local z = check_matrix(m, F)
+    local cmap = o.cmap or "diverging"
+    if cmap ~= "diverging" and cmap ~= "sequential" then argerror(F, 3, "field 'cmap' must be 'diverging' or 'sequential'") end
+    local lo, hi
+    if o.range ~= nil then
+      if type(o.range) ~= "table" or type(o.range[1]) ~= "number" or type(o.range[2]) ~= "number" or not (o.range[1] < o.range[2]) then
+        argerror(F, 3, "field 'range' must be {lo, hi} with lo < hi")
+      end
+      lo, hi = o.range[1], o.range[2]
+    else
+      lo, hi = finite_minmax(z)
+      if not lo then lo, hi = -1, 1 end
+      if cmap == "diverging" then local a = math.max(math.abs(lo), math.abs(hi), 1e-12); lo, hi = -a, a
+      elseif hi <= lo then lo, hi = lo - 0.5, hi + 0.5 end
+    end
+    return { z = z, lo = lo, hi = hi, cmap = cmap }
+  end,
+  draw = function(F, d, o)
+    local R, C = d.z.shape[1], d.z.shape[2]
+    local vp = viewport(true)
+    vp.vx1 = 0.80
+    local area = axes(F, vp, { 0.5, C + 0.5, R + 0.5, 0.5 }, o, "bcinst", "bcinstv", "column (post)", "row (pre)")
+    F:image(d.z, 0.5, C + 0.5, 0.5, R + 0.5, d.lo, d.hi, d.cmap)
+    axes(F, vp, { 0.5, C + 0.5, R + 0.5, 0.5 }, { }, "bcinst", "bcinstv")
+    colorbar(F, vp, d.lo, d.hi, d.cmap, o.colorbar_label)
+    return { plot_area = area, range = { d.lo, d.hi } }
+  end,
+}
+
+-- confusion(cm (C, C) counts, rows = true class, cols = predicted[, {labels, normalize}]):
+-- an image with the count (or row fraction when normalize) written in each cell.
+K.confusion = {
+  opts = with { labels = true, normalize = true },
+  check = function(m, o, F)
+    local z = check_matrix(m, F)
+    if z.shape[1] ~= z.shape[2] then argerror(F, 1, ("expected a square matrix, got (%d, %d)"):format(z.shape[1], z.shape[2])) end
+    if o.labels ~= nil and (type(o.labels) ~= "table" or #o.labels ~= z.shape[1]) then
+      argerror(F, 3, ("field 'labels' must list %d class names"):format(z.shape[1]))
+    end
+    local shown = z
+    if o.normalize then
+      shown = z / z:sum(2, true):clamp(1e-300, math.huge)
+    end
+    return { z = z, shown = shown }
+  end,
+  draw = function(F, d, o)
+    local C = d.z.shape[1]
+    local lo, hi = 0, math.max(d.shown:max():item(), 1e-12)
+    local vp = viewport(true)
+    vp.vx1 = 0.80
+    local area = axes(F, vp, { 0.5, C + 0.5, C + 0.5, 0.5 }, o, "bcinst", "bcinstv", "predicted class", "true class")
+    F:image(d.shown, 0.5, C + 0.5, 0.5, C + 0.5, lo, hi, "sequential")
+    local counts, shown = d.z:totable(), d.shown:totable()
+    F:text_size(C > 12 and 0.5 or C > 6 and 0.7 or 0.9)
+    for i = 1, C do
+      for j = 1, C do
+        local v = shown[i][j]
+        if v ~= 0 then
+          if v > hi * 0.6 then ink(F, { 255, 255, 255 }) else ink(F) end
+          local s = o.normalize and ("%.2f"):format(v) or ("%d"):format(math.floor(counts[i][j] + 0.5))
+          F:text(j, i, s, 0.5)
         end
       end
     end
-  end
-end
-function Png:save(path)
-  local img = core.tensor(self.px, "uint8"):reshape(self.h, self.w, 3)
-  return core.png_write(path, img)
-end
+    F:text_size(1)
+    ink(F)
+    axes(F, vp, { 0.5, C + 0.5, C + 0.5, 0.5 }, { }, "bcinst", "bcinstv")
+    colorbar(F, vp, lo, hi, "sequential", o.normalize and "fraction of row" or "count")
+    return { plot_area = area, total = d.z:sum():item() }
+  end,
+}
 
--- SVG: a list of elements.
-local Svg = {}
-Svg.__index = Svg
-local function svg_canvas(w, h) return setmetatable({ w = w, h = h, parts = {} }, Svg) end
-local function rgb(c) return ("rgb(%d,%d,%d)"):format(c[1], c[2], c[3]) end
-local function esc(s) return (s:gsub("[&<>\"]", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;" })) end
-local function n(v) return ("%.2f"):format(v):gsub("%.?0+$", "") end
-function Svg:rect(x, y, w, h, c)
-  self.parts[#self.parts + 1] = ('<rect x="%s" y="%s" width="%s" height="%s" fill="%s"/>')
-    :format(n(x), n(y), n(math.max(w, 1)), n(math.max(h, 1)), rgb(c))
-end
-function Svg:line(xa, ya, xb, yb, c)
-  self.parts[#self.parts + 1] = ('<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s"/>')
-    :format(n(xa), n(ya), n(xb), n(yb), rgb(c))
-end
-function Svg:polyline(xs, ys, c)
-  local pts = {}
-  for i = 1, #xs do pts[i] = n(xs[i]) .. "," .. n(ys[i]) end
-  self.parts[#self.parts + 1] = ('<polyline fill="none" stroke="%s" stroke-width="1" points="%s"/>')
-    :format(rgb(c), table.concat(pts, " "))
-end
-function Svg:text(x, y, s, c, anchor, scale)
-  local size = 10 * (scale or 1)
-  self.parts[#self.parts + 1] = ('<text x="%s" y="%s" font-family="sans-serif" font-size="%d" fill="%s" text-anchor="%s">%s</text>')
-    :format(n(x), n(y + size * 0.8), size, rgb(c), anchor or "start", esc(s))
-end
-function Svg:save(path)
-  local body = ('<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">\n<rect x="0" y="0" width="%d" height="%d" fill="white"/>\n%s\n</svg>\n')
-    :format(self.w, self.h, self.w, self.h, self.w, self.h, table.concat(self.parts, "\n"))
-  local tmp = path .. ".tmp." .. tostring(os.time()) .. tostring(math.random(1, 1 << 30))
-  local f, msg = io.open(tmp, "wb")
-  if not f then return nil, ("cannot open '%s' for writing: %s"):format(path, (msg or ""):gsub("^.-: ", "")) end
-  local ok, werr = f:write(body)
-  local cok = f:close()
-  if not ok or not cok then os.remove(tmp); return nil, ("cannot write '%s': %s"):format(path, tostring(werr)) end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then os.remove(tmp); return nil, ("cannot write '%s': %s"):format(path, tostring(rerr)) end
-  return true
-end
-
--- ---- axes --------------------------------------------------------------------
-
-local function nice_ticks(lo, hi, target)
-  if hi <= lo then hi = lo + 1 end
-  local raw = (hi - lo) / (target or 5)
-  local mag = 10 ^ math.floor(math.log(raw, 10))
-  local step = mag
-  for _, m in ipairs { 1, 2, 2.5, 5, 10 } do
-    if m * mag >= raw then step = m * mag; break end
-  end
-  local ticks, v = {}, math.ceil(lo / step - 1e-9) * step
-  while v <= hi + step * 1e-9 do
-    ticks[#ticks + 1] = math.abs(v) < step * 1e-9 and 0 or v
-    v = v + step
-  end
-  return ticks
-end
-
-local function label(v)
-  local s = ("%.4g"):format(v)
-  return s
-end
-
-local FIG_OPTS = { width = true, height = true, title = true, xlabel = true, ylabel = true }
-
--- A figure: canvas plus the data-to-pixel mapping of its axes.
-local function figure(fmt, o, xr, yr, fname)
-  local W, H = o.width or 640, o.height or 400
+local function size_of(o, fname, k)
+  local W, H = o.width or 800, o.height or 500
   if math.type(W) ~= "integer" or math.type(H) ~= "integer" or W < 100 or H < 80 or W > 20000 or H > 20000 then
-    argerror(fname, 3, "fields 'width' and 'height' must be integers in 100..20000 and 80..20000")
+    argerror(fname, k, "fields 'width' and 'height' must be integers in 100..20000 and 80..20000")
   end
-  local cv = fmt == "png" and png_canvas(W, H) or svg_canvas(W, H)
-  local L, R, T, B = 64, 16, o.title and 30 or 16, 44
-  local fig = { cv = cv, x0 = L, y0 = T, x1 = W - R, y1 = H - B, xr = xr, yr = yr }
-  if xr[2] <= xr[1] then xr[2] = xr[1] + 1 end
-  if yr[2] <= yr[1] then yr[2] = yr[1] + 1 end
-  function fig.X(x) return fig.x0 + (x - xr[1]) / (xr[2] - xr[1]) * (fig.x1 - fig.x0) end
-  function fig.Y(y) return fig.y1 - (y - yr[1]) / (yr[2] - yr[1]) * (fig.y1 - fig.y0) end
-  return fig
+  return W, H
 end
 
-local function axes(fig, o, opts)
-  local cv = fig.cv
-  opts = opts or {}
-  -- ticks and grid
-  for _, t in ipairs(opts.xticks or nice_ticks(fig.xr[1], fig.xr[2], 6)) do
-    local x = fig.X(t)
-    if x >= fig.x0 - 0.5 and x <= fig.x1 + 0.5 then
-      cv:rect(x, fig.y1, 1, 4, BLACK)
-      cv:text(x, fig.y1 + 7, label(t), BLACK, "middle")
-    end
-  end
-  for _, t in ipairs(opts.yticks or nice_ticks(fig.yr[1], fig.yr[2], 5)) do
-    local y = fig.Y(t)
-    if y >= fig.y0 - 0.5 and y <= fig.y1 + 0.5 then
-      cv:rect(fig.x0 - 4, y, 4, 1, BLACK)
-      cv:text(fig.x0 - 7, y - 3, label(t), BLACK, "end")
-    end
-  end
-  -- frame: just outside the data area, so the area holds only data marks
-  cv:rect(fig.x0 - 1, fig.y0 - 1, fig.x1 - fig.x0 + 2, 1, BLACK)
-  cv:rect(fig.x0 - 1, fig.y1, fig.x1 - fig.x0 + 2, 1, BLACK)
-  cv:rect(fig.x0 - 1, fig.y0 - 1, 1, fig.y1 - fig.y0 + 2, BLACK)
-  cv:rect(fig.x1, fig.y0 - 1, 1, fig.y1 - fig.y0 + 2, BLACK)
-  if o.xlabel then cv:text((fig.x0 + fig.x1) / 2, fig.y1 + 22, o.xlabel, BLACK, "middle") end
-  if o.ylabel then cv:text(4, fig.y0 - 12 > 2 and fig.y0 - 12 or 2, o.ylabel, BLACK, "start") end
-  if o.title then cv:text((fig.x0 + fig.x1) / 2, 6, o.title, BLACK, "middle", 2) end
-end
-
-local function finish(fig, path)
-  local ok, msg = fig.cv:save(path)
+local function finish(F, info, W, H)
+  local ok, msg = F:close()
   if not ok then return nil, msg end
-  return true, { plot_area = { fig.x0, fig.y0, fig.x1, fig.y1 }, width = fig.cv.w, height = fig.cv.h }
+  info.width, info.height = W, H
+  return true, info
 end
 
-local function merge(a, b) local r = {} for k, v in pairs(a) do r[k] = v end for k, v in pairs(b) do r[k] = v end return r end
-
--- ---- raster ------------------------------------------------------------------
-
--- plot.raster(spikes (T, N) tensor or TSEvent, path[, {dt, title, xlabel,
--- ylabel, width, height, color}]): a mark per event; time on x (steps, or
--- seconds for a TSEvent or with dt), neuron on y (1 at the bottom).
-function P.raster(spikes, path, opts)
-  local F = "raster"
-  local fmt = format_of(path, F)
-  local o = check_opts(opts, merge(FIG_OPTS, { dt = true, color = true }), F, 3)
-  local times, chans, t0, t1, nch, width
-  if type(spikes) == "table" and getmetatable(spikes) and getmetatable(spikes).__name == "TSEvent" then
-    times, chans = spikes.times:totable(), spikes.channels:totable()
-    t0, t1, nch = spikes.t_start, spikes.t_stop, math.max(spikes.num_channels, 1)
-    width = 0
-  elseif core.is_tensor(spikes) then
-    if spikes:dim() ~= 2 then argerror(F, 1, ("expected spikes (T, N), got %d dims"):format(spikes:dim())) end
-    local T, N = spikes.shape[1], spikes.shape[2]
-    local dt = o.dt or 1
-    local pos = core.arange(0, T * N, "float64")[spikes:reshape(-1):ne(0)]
-    local row = (pos / N):floor()
-    local ch = pos - row * N + 1
-    chans = ch:totable()
-    nch, width = math.max(N, 1), dt
-    if o.dt then                      -- seconds: step t covers [(t-1)·dt, t·dt)
-      times, t0, t1 = (row * dt):totable(), 0, T * dt
-    else                              -- steps: step t covers [t - 0.5, t + 0.5)
-      times, t0, t1 = (row + 0.5):totable(), 0.5, T + 0.5
-    end
-  else
-    argerror(F, 1, "expected a (T, N) tensor or a TSEvent, got " .. type(spikes))
+for name, kind in pairs(K) do
+  P[name] = function(data, path, opts)
+    check_path(path, name, 2)
+    local o = check_opts(opts, kind.opts, name, 3)
+    local W, H = size_of(o, name, 3)
+    local d = kind.check(data, o, name)
+    local F, msg = core._figure(path, W, H, 1, 1)
+    if not F then return nil, msg end
+    F:panel(1)
+    local info = kind.draw(F, d, o)
+    return finish(F, info, W, H)
   end
-  local fig = figure(fmt, o, { t0, t1 }, { 0.5, nch + 0.5 }, F)
-  local col = o.color or { 20, 20, 20 }
-  local cv = fig.cv
-  local h = math.max(1, (fig.y1 - fig.y0) / nch * 0.8)
-  for i = 1, #times do
-    local xa = fig.X(times[i])
-    local xb = width > 0 and fig.X(times[i] + width) or xa + 1
-    local y = fig.Y(chans[i]) - h / 2
-    cv:rect(xa, y, math.max(1, xb - xa), h, col)
-  end
-  local yt = nil
-  if nch <= 10 then yt = {} for c = 1, nch do yt[c] = c end end
-  axes(fig, { title = o.title, xlabel = o.xlabel or (core.is_tensor(spikes) and not o.dt and "time step" or "time (s)"),
-              ylabel = o.ylabel or "neuron" }, { yticks = yt })
-  return finish(fig, path)
 end
 
--- ---- traces ------------------------------------------------------------------
+-- ---- multi-panel figures ------------------------------------------------------
 
-local function series_of(data, fname)
-  if type(data) == "table" and getmetatable(data) and getmetatable(data).__name == "TSContinuous" then
-    return data.times:totable(), data.samples:astype("float64"):transpose(1, 2):contiguous():totable(), "time (s)"
+local Figure = {}
+Figure.__index = Figure
+Figure.__name = "limpet.plot.Figure"
+
+--- lp.plot.figure{rows = 1, cols = 1, width = 800·cols, height = 500·rows}: a grid of
+--- panels; fig:<kind>(k, data[, opts]) puts a plot in panel k (row-major), checked at
+--- once; fig:save(path) draws them all -> true, {panels = {info...}} | nil, msg.
+function P.figure(opts)
+  local o = check_opts(opts, { rows = true, cols = true, width = true, height = true }, "figure", 1)
+  local rows, cols = o.rows or 1, o.cols or 1
+  if math.type(rows) ~= "integer" or math.type(cols) ~= "integer" or rows < 1 or cols < 1 or rows > 16 or cols > 16 then
+    argerror("figure", 1, "fields 'rows' and 'cols' must be integers in 1..16")
   end
-  if core.is_tensor(data) then
-    local x = data
-    if x:dim() == 1 then x = x:reshape(x.shape[1], 1) end
-    if x:dim() ~= 2 then argerror(fname, 1, ("expected data (T, C), got %d dims"):format(x:dim())) end
-    local t = {}
-    for i = 1, x.shape[1] do t[i] = i end
-    return t, x:astype("float64"):transpose(1, 2):contiguous():totable(), "time step"
-  end
-  argerror(fname, 1, "expected a (T, C) tensor or a TSContinuous, got " .. type(data))
+  local W, H = size_of({ width = o.width or math.min(800 * cols, 20000), height = o.height or math.min(500 * rows, 20000) }, "figure", 1)
+  return setmetatable({ rows = rows, cols = cols, width = W, height = H, panels = {} }, Figure)
 end
 
--- plot.traces(data (T, C) tensor or TSContinuous, path[, {stagger, dt, title,
--- xlabel, ylabel, width, height}]): one line per channel, channel c shifted
--- up by (c − 1)·stagger (default: 1.1 × the largest channel range; 0 = overlaid).
-function P.traces(data, path, opts)
-  local F = "traces"
-  local fmt = format_of(path, F)
-  local o = check_opts(opts, merge(FIG_OPTS, { stagger = true, dt = true }), F, 3)
-  local ts, chans, xl = series_of(data, F)
-  if o.dt then for i = 1, #ts do ts[i] = (ts[i] - 1) * o.dt end; xl = "time (s)" end
-  local span = 0
-  for _, c in ipairs(chans) do
-    local lo, hi = math.huge, -math.huge
-    for _, v in ipairs(c) do if v == v then lo = math.min(lo, v); hi = math.max(hi, v) end end
-    if hi > lo then span = math.max(span, hi - lo) end
-  end
-  local stagger = o.stagger or (span > 0 and span * 1.1 or 1)
-  local ylo, yhi = math.huge, -math.huge
-  for k, c in ipairs(chans) do
-    for i, v in ipairs(c) do
-      local y = v + (k - 1) * stagger
-      c[i] = y
-      if y == y then ylo = math.min(ylo, y); yhi = math.max(yhi, y) end
+for name, kind in pairs(K) do
+  Figure[name] = function(self, k, data, opts)
+    if getmetatable(self) ~= Figure then error(("bad argument #1 to '%s' (figure expected)"):format(name), 2) end
+    if math.type(k) ~= "integer" or k < 1 or k > self.rows * self.cols then
+      error(("bad argument #1 to '%s' (panel must be an integer in 1..%d)"):format(name, self.rows * self.cols), 2)
     end
+    local o = check_opts(opts, kind.opts, name, 3)
+    if o.width or o.height then error(("bad argument #3 to '%s' (a panel takes the figure's size: no 'width' or 'height')"):format(name), 2) end
+    self.panels[k] = { kind = kind, d = kind.check(data, o, name), o = o }
+    return self
   end
-  if ylo == math.huge then ylo, yhi = 0, 1 end
-  local pad = (yhi - ylo) * 0.05
-  local fig = figure(fmt, o, { ts[1] or 0, ts[#ts] or 1 }, { ylo - pad, yhi + pad }, F)
-  for k, c in ipairs(chans) do
-    local xs, ys = {}, {}
-    for i, v in ipairs(c) do
-      if v == v then xs[#xs + 1] = fig.X(ts[i]); ys[#ys + 1] = fig.Y(v) end
-    end
-    fig.cv:polyline(xs, ys, PALETTE[(k - 1) % #PALETTE + 1])
-  end
-  axes(fig, { title = o.title, xlabel = o.xlabel or xl, ylabel = o.ylabel })
-  return finish(fig, path)
 end
 
--- ---- histogram ---------------------------------------------------------------
-
--- plot.histogram(values (tensor or list), path[, {bins = 20, range = {lo, hi},
--- title, xlabel, ylabel, width, height}]): counts of values in equal bins
--- (the last bin closed); NaNs ignored. info.counts holds the bin counts.
-function P.histogram(values, path, opts)
-  local F = "histogram"
-  local fmt = format_of(path, F)
-  local o = check_opts(opts, merge(FIG_OPTS, { bins = true, range = true, color = true }), F, 3)
-  local v
-  if core.is_tensor(values) then v = values:reshape(-1):astype "float64"
-  elseif type(values) == "table" then v = core.tensor(values, "float64"):reshape(-1)
-  else argerror(F, 1, "expected a tensor or a list of numbers, got " .. type(values)) end
-  local bins = o.bins or 20
-  if math.type(bins) ~= "integer" or bins < 1 then argerror(F, 3, "field 'bins' must be a positive integer") end
-  if v:numel() > 0 then v = v[v:isnan():logical_not()] end
-  local lo, hi
-  if o.range then lo, hi = o.range[1], o.range[2]
-  elseif v:numel() > 0 then lo, hi = v:min():item(), v:max():item()
-  else lo, hi = 0, 1 end
-  if hi <= lo then hi = lo + 1; lo = lo - 0 end
-  local w = (hi - lo) / bins
-  local counts = { }
-  for i = 1, bins do counts[i] = 0 end
-  if v:numel() > 0 then
-    local inr = v:ge(lo):logical_and(v:le(hi))
-    local x = v[inr]
-    if x:numel() > 0 then
-      local pos = ((x - lo) / w):floor():clamp(0, bins - 1)
-      local c = core._ts.raster(pos, core.zeros({ x:numel() }, "int64"), 0, 1, bins, 1, true)
-      counts = c:reshape(-1):totable()
-    end
+function Figure:save(path)
+  check_path(path, "save", 1)
+  local F, msg = core._figure(path, self.width, self.height, self.rows, self.cols)
+  if not F then return nil, msg end
+  local infos = {}
+  for k = 1, self.rows * self.cols do
+    F:panel(k)
+    local p = self.panels[k]
+    if p then infos[k] = p.kind.draw(F, p.d, p.o) end
   end
-  local cmax = 0
-  for i = 1, bins do cmax = math.max(cmax, counts[i]) end
-  local fig = figure(fmt, o, { lo, hi }, { 0, cmax > 0 and cmax * 1.05 or 1 }, F)
-  local col = o.color or PALETTE[1]
-  for i = 1, bins do
-    if counts[i] > 0 then
-      local xa, xb = fig.X(lo + (i - 1) * w), fig.X(lo + i * w)
-      local yt = fig.Y(counts[i])
-      fig.cv:rect(xa, yt, math.max(1, xb - xa - 1), fig.y1 - yt, col)
-    end
-  end
-  axes(fig, { title = o.title, xlabel = o.xlabel or "value", ylabel = o.ylabel or "count" })
-  local ok, info = finish(fig, path)
-  if ok then info.counts = counts end
-  return ok, info
-end
-
--- ---- training curves ------------------------------------------------------------
-
--- plot.curve(series, path[, {title, xlabel, ylabel, width, height}]): one line
--- per named series. series: {name = values (list or tensor), ...} or a
--- history list {{loss = , accuracy = , ...}, ...} (one entry per epoch).
-function P.curve(series, path, opts)
-  local F = "curve"
-  local fmt = format_of(path, F)
-  local o = check_opts(opts, FIG_OPTS, F, 3)
-  if type(series) ~= "table" then argerror(F, 1, "expected a table of series or a history list, got " .. type(series)) end
-  local named = {}
-  if #series > 0 and type(series[1]) == "table" and not core.is_tensor(series[1]) then
-    for i, entry in ipairs(series) do
-      for k, val in pairs(entry) do
-        if type(val) == "number" then named[k] = named[k] or {}; named[k][i] = val end
-      end
-    end
-  else
-    for k, val in pairs(series) do
-      if core.is_tensor(val) then named[k] = val:reshape(-1):astype("float64"):totable()
-      elseif type(val) == "table" then named[k] = val
-      else argerror(F, 1, ("series '%s' must be a list or tensor of numbers"):format(tostring(k))) end
-    end
-  end
-  local names = {}
-  for k in pairs(named) do names[#names + 1] = tostring(k) end
-  table.sort(names)
-  if #names == 0 then argerror(F, 1, "no series to plot") end
-  local n, ylo, yhi = 1, math.huge, -math.huge
-  for _, k in ipairs(names) do
-    local s = named[k]
-    for i, v in pairs(s) do
-      n = math.max(n, i)
-      if v == v then ylo = math.min(ylo, v); yhi = math.max(yhi, v) end
-    end
-  end
-  if ylo == math.huge then ylo, yhi = 0, 1 end
-  local pad = (yhi - ylo) * 0.05
-  if pad == 0 then pad = math.max(math.abs(yhi) * 0.05, 0.5) end
-  local fig = figure(fmt, o, { 1, math.max(n, 2) }, { ylo - pad, yhi + pad }, F)
-  for j, k in ipairs(names) do
-    local xs, ys = {}, {}
-    for i = 1, n do
-      local v = named[k][i]
-      if v and v == v then xs[#xs + 1] = fig.X(i); ys[#ys + 1] = fig.Y(v) end
-    end
-    local col = PALETTE[(j - 1) % #PALETTE + 1]
-    fig.cv:polyline(xs, ys, col)
-    -- legend entry, top right, inside the figure's right margin area
-    local ly = fig.y0 + 4 + (j - 1) * 12
-    fig.cv:rect(fig.x1 - 110, ly + 3, 12, 2, col)
-    fig.cv:text(fig.x1 - 94, ly, k, col, "start")
-  end
-  axes(fig, { title = o.title, xlabel = o.xlabel or "epoch", ylabel = o.ylabel })
-  return finish(fig, path)
+  return finish(F, { panels = infos }, self.width, self.height)
 end
 
 return P

@@ -1,19 +1,22 @@
 -- stdlib/limpet/timeseries/continuous.lua -- lp.TSContinuous: a sampled,
 -- multichannel signal in continuous time (Rockpool's TSContinuous).
 -- Owns: construction (times + samples, or from_clocked), interpolation on
--- call, arithmetic with numbers / tensors / other series, clip, resample,
--- to_clocked, merge, append_c, append_t, delay, start_at, periodic series.
--- Not here: the kernels (core/src/tseries.c), plotting (limpet.plot).
+-- call, ts[t] (resampling at times), arithmetic with numbers / tensors /
+-- other series (Rockpool's NaN rules), matmul, clip, resample, to_clocked, merge, append_c, append_t,
+-- concatenate_t, delay, start_at, periodic series, the `inplace` option,
+-- print. Not here: the kernels (core/src/tseries.c), files (io.lua),
+-- plotting (limpet.plot).
 --
--- Out of range (as Rockpool): sampling outside [t_start, t_stop] raises
--- unless `beyond_range_exception = false`; times within rounding (1e-9
--- relative) of the limits are taken as the limits. Inside that range,
--- between sample times, the rule is `interp_kind` ("previous" default,
--- "linear", "next", "nearest"); outside the first..last sample, `fill_value`
--- "extrapolate" (default) continues the rule the way scipy's interp1d does
--- ("previous" holds the last sample after the end and reads NaN before the
--- first sample), and a number is returned as is. A periodic series wraps
--- every time into [t_start, t_start + duration) first.
+-- Sampling (as Rockpool 3): a periodic series first wraps every time into
+-- [t_start, t_start + duration). Times before the first sample, or after
+-- the last one (after t_stop for interp_kind "previous"), raise unless
+-- `beyond_range_exception = false`; then they are sampled anyway with a
+-- warning, and every time outside [t_start, t_stop] reads NaN. Times within
+-- rounding (1e-9 relative) of those limits count as the limits
+-- (`approx_limit_times`, default true). Between samples the rule is
+-- `interp_kind` ("previous" default, "linear", "next", "nearest");
+-- `fill_value` "extrapolate" (default) continues it past the first and
+-- last samples as scipy's interp1d does, a number is used there instead.
 local core = require "limpet.core"
 local U = require "limpet.timeseries.util"
 local kernels = core._ts
@@ -23,14 +26,21 @@ local TSContinuous
 local KINDS = { previous = true, linear = true, next = true, nearest = true }
 local CTOR_OPTS = { t_start = true, t_stop = true, periodic = true, name = true, units = true,
                     interp_kind = true, fill_value = true, beyond_range_exception = true,
-                    num_channels = true }
+                    num_channels = true, approx_limit_times = true }
 
+-- samples as a (T, C) float tensor. Rockpool's shapes: a number is one
+-- sample of one channel; a 1-d list is one channel per time, except with a
+-- single time, where it is that time's channels.
 local function samples_tensor(s, fname, k, nt)
   local t
   if core.is_tensor(s) then t = s
+  elseif type(s) == "number" then t = core.tensor({ s }, "float32")
   elseif type(s) == "table" then t = core.tensor(s, "float32")
   else U.argerror(fname, k, "expected samples as a tensor or table, got " .. type(s), 3) end
-  if t:dim() == 1 then t = t:reshape(t.shape[1], 1) end
+  if t:dim() == 0 then t = t:reshape(1, 1) end
+  if t:dim() == 1 then
+    if nt == 1 and t.shape[1] ~= 1 then t = t:reshape(1, t.shape[1]) else t = t:reshape(t.shape[1], 1) end
+  end
   if t:dim() ~= 2 then U.argerror(fname, k, ("expected samples (T) or (T, C), got %d dims"):format(t:dim()), 3) end
   if t.dtype ~= "float32" and t.dtype ~= "float64" then t = t:astype "float32" end
   if nt and t.shape[1] ~= nt then
@@ -50,13 +60,15 @@ local function make(times, samples, s)
   self.fill_value = s.fill_value == nil and "extrapolate" or s.fill_value
   if s.beyond_range_exception == nil then self.beyond_range_exception = true
   else self.beyond_range_exception = s.beyond_range_exception end
+  self.approx_limit_times = s.approx_limit_times ~= false
   return self
 end
 
 local function settings(self, over)
   local s = { t_start = self.t_start, t_stop = self.t_stop, periodic = self.periodic, name = self.name,
               units = self.units, interp_kind = self.interp_kind, fill_value = self.fill_value,
-              beyond_range_exception = self.beyond_range_exception }
+              beyond_range_exception = self.beyond_range_exception,
+              approx_limit_times = self.approx_limit_times }
   for k, v in pairs(over or {}) do s[k] = v end
   return s
 end
@@ -67,8 +79,10 @@ local function new(times, samples, opts)
   local t, x
   if times == nil then
     if samples ~= nil then U.argerror(F, 1, "samples given without times", 2) end
+    local nc = opts.num_channels or 0
+    if math.type(nc) ~= "integer" or nc < 0 then U.argerror(F, 3, "field 'num_channels' must be a non-negative integer", 2) end
     t = core.zeros({ 0 }, "float64")
-    x = core.zeros({ 0, opts.num_channels or 0 }, "float32")
+    x = core.zeros({ 0, nc }, "float32")
   else
     t = U.times(times, F, 1)
     if samples == nil then U.argerror(F, 2, "expected samples (T, C), got nil", 2) end
@@ -102,7 +116,8 @@ local function new(times, samples, opts)
     U.argerror(F, 3, "field 'fill_value' must be 'extrapolate' or a number", 2)
   end
   return make(t, x, { t_start = t0, t_stop = t1, periodic = opts.periodic, name = opts.name, units = opts.units,
-                      interp_kind = kind, fill_value = fv, beyond_range_exception = opts.beyond_range_exception })
+                      interp_kind = kind, fill_value = fv, beyond_range_exception = opts.beyond_range_exception,
+                      approx_limit_times = opts.approx_limit_times })
 end
 
 TSContinuous = U.class("TSContinuous", new)
@@ -115,18 +130,36 @@ local props = {
   num_traces = function(s) return s.samples.shape[2] end,
   num_samples = function(s) return s.times.shape[1] end,
 }
+-- ts[t] and ts[{t1, t2, ...}] (times, not positions, as Rockpool's ts[t]):
+-- the series resampled at those times.
 C.__index = function(s, k)
   local p = props[k]
   if p then return p(s) end
-  return C[k]
+  local m = C[k]
+  if m ~= nil or type(k) == "string" then return m end
+  if type(k) == "number" or (type(k) == "table" and getmetatable(k) == nil) or core.is_tensor(k) then
+    return s:resample(k)
+  end
+  return nil
 end
 
 local FC_OPTS = { dt = true, t_start = true, periodic = true, name = true, units = true, interp_kind = true,
                   fill_value = true, beyond_range_exception = true }
--- TSContinuous.from_clocked(samples (T, C), {dt = 1e-3, t_start = 0, ...}):
--- sample k at t_start + (k-1)·dt; t_stop = t_start + T·dt.
-function C.from_clocked(samples, opts)
+-- TSContinuous.from_clocked(samples (T, C), {dt = 1e-3, t_start = 0, ...}),
+-- or from_clocked(samples, dt[, opts]) as Rockpool: sample k at
+-- t_start + (k-1)·dt; t_stop = t_start + T·dt.
+function C.from_clocked(samples, opts, more)
   local F = "from_clocked"
+  if type(opts) == "number" then
+    local o = U.opts(more, FC_OPTS, F, 3)
+    if o.dt ~= nil then U.argerror(F, 3, "dt given twice", 2) end
+    local c = {}
+    for k, v in pairs(o) do c[k] = v end
+    c.dt = opts
+    opts = c
+  else
+    U.no_more(F, 3, more)
+  end
   opts = U.opts(opts, FC_OPTS, F, 2)
   local x = samples_tensor(samples, F, 1)
   local dt = opts.dt == nil and 1e-3 or U.number(opts.dt, F, 2, "dt")
@@ -140,47 +173,75 @@ function C.from_clocked(samples, opts)
   return new(times, x, o)
 end
 
--- Wrap, clamp and range-check query times (a float64 tensor).
+-- Wrap, check and approximate query times q (float64 1-d); returns q and
+-- whether some lie outside [t_start, t_stop] (to be set to NaN).
 local function prepare(self, q, fname)
-  if q.shape[1] == 0 then return q end
+  local m = q.shape[1]
+  if m == 0 then return q, false end
+  if q:isnan():any():item() then U.argerror(fname, 1, "times must not be NaN", 3) end
   if self.periodic and self.duration > 0 then
     q = (q - self.t_start):mod(self.duration) + self.t_start
-    return q
   end
-  local lo, hi = q:min():item(), q:max():item()
-  if lo ~= lo or hi ~= hi then U.argerror(fname, 1, "times must not be NaN", 3) end
-  local inside = U.within(lo, self.t_start, self.t_stop) and U.within(hi, self.t_start, self.t_stop)
-  if not inside then
-    if self.beyond_range_exception then
-      local bad = U.within(lo, self.t_start, self.t_stop) and hi or lo
-      U.argerror(fname, 1, ("time %s is outside the series' range [%s, %s] (set beyond_range_exception = false to fill)")
-        :format(U.fmt(bad), U.fmt(self.t_start), U.fmt(self.t_stop)), 3)
+  local n = self.times.shape[1]
+  local first = self.times[1]
+  local last = self.interp_kind == "previous" and self.t_stop or self.times[n]
+  if self.approx_limit_times ~= false then
+    local tol = U.TOL * math.max(1, math.abs(first), math.abs(last))
+    local lo = q:lt(first):logical_and(q:ge(first - tol))
+    local hi = q:gt(last):logical_and(q:le(last + tol))
+    if lo:any():item() or hi:any():item() then
+      q = core.where(lo, first, core.where(hi, last, q)):contiguous()
     end
-    return q
   end
-  return q:clamp(self.t_start, self.t_stop)
+  local out = q:lt(first):logical_or(q:gt(last))
+  if out:any():item() then
+    local bad = q[out][1]
+    if self.beyond_range_exception then
+      U.argerror(fname, 1, ("time %s is outside the sampled range [%s, %s] of the series (set beyond_range_exception = false for NaN there)")
+        :format(U.fmt(bad), U.fmt(first), U.fmt(last)), 3)
+    end
+    U.warn(("TSContinuous%s: time %s is outside the sampled range [%s, %s]; NaN outside [t_start, t_stop]")
+      :format(self.name and (" '" .. self.name .. "'") or "", U.fmt(bad), U.fmt(first), U.fmt(last)))
+  end
+  local nan = q:lt(self.t_start):logical_or(q:gt(self.t_stop))
+  return q, nan:any():item() and nan or false
 end
 
+-- The series at the given times; fname names the API function in errors.
+local function sample(self, times, fname)
+  local q = U.times(times, fname, 1)
+  if self.times.shape[1] == 0 then           -- Rockpool: no samples, no values
+    return core.full({ q.shape[1], self.num_channels }, 0 / 0, self.samples.dtype)
+  end
+  local nan
+  q, nan = prepare(self, q, fname)
+  local extra = self.fill_value == "extrapolate"
+  local r = kernels.interp(self.times, self.samples, q, self.interp_kind, extra, extra and 0 or self.fill_value)
+  if nan then r = core.where(nan:reshape(q.shape[1], 1), 0 / 0, r):astype(r.dtype):contiguous() end
+  return r
+end
 -- ts:sample(times) -> (m, C): the series at the given times (number, table
 -- or tensor). ts(times) is the same.
-function C:sample(times, fname)
-  fname = fname or "sample"
-  local q = U.times(times, fname, 1)
-  if self.times.shape[1] == 0 then
-    U.argerror(fname, 1, "cannot sample a series without samples", 2)
-  end
-  q = prepare(self, q, fname)
-  local extra = self.fill_value == "extrapolate"
-  return kernels.interp(self.times, self.samples, q, self.interp_kind, extra,
-                        extra and 0 or self.fill_value)
+function C:sample(times, ...)
+  U.no_more("sample", 2, ...)
+  return sample(self, times, "sample")
 end
-C.__call = function(self, times) return self:sample(times, "TSContinuous") end
+C.__call = function(self, times, ...)
+  U.no_more("TSContinuous", 2, ...)
+  return sample(self, times, "TSContinuous")
+end
 
-function C:copy() return make(self.times:clone(), self.samples:clone(), settings(self)) end
+function C:copy(...)
+  U.no_more("copy", 1, ...)
+  return make(self.times:clone(), self.samples:clone(), settings(self))
+end
 
-function C:isempty() return self.times.shape[1] == 0 end
+function C:isempty(...) U.no_more("isempty", 1, ...); return self.times.shape[1] == 0 end
 
-function C:contains(t)
+-- ts:contains(times): every time within [t_start, t_stop] (always, periodic).
+function C:contains(t, ...)
+  U.no_more("contains", 2, ...)
+  if self.periodic then return true end
   local q = U.times(t, "contains", 1)
   if q.shape[1] == 0 then return true end
   return U.within(q:min():item(), self.t_start, self.t_stop) and U.within(q:max():item(), self.t_start, self.t_stop)
@@ -195,15 +256,36 @@ function C:__tostring()
     self.num_channels == 1 and "" or "s")
 end
 
-function C:max() return self.samples:max():item() end
-function C:min() return self.samples:min():item() end
+-- ts:print([{full = false}]): the description, then time: samples lines
+-- (the first and last four beyond ten samples).
+function C:print(opts)
+  opts = U.opts(opts, { full = true }, "print", 1)
+  local lines = { tostring(self) }
+  local n = self.times.shape[1]
+  local function row(i)
+    local v = self.samples[i]:totable()
+    for k = 1, #v do v[k] = U.fmt(v[k]) end
+    lines[#lines + 1] = ("%s:\t%s"):format(U.fmt(self.times[i]), table.concat(v, " "))
+  end
+  if n <= 10 or opts.full then for i = 1, n do row(i) end
+  else
+    for i = 1, 4 do row(i) end
+    lines[#lines + 1] = "\t..."
+    for i = n - 3, n do row(i) end
+  end
+  print(table.concat(lines, "\n"))
+end
+
+-- Largest / smallest sample, NaNs ignored (Rockpool's nanmax / nanmin).
+function C:max(...) U.no_more("max", 1, ...); return self.samples:nanmax():item() end
+function C:min(...) U.no_more("min", 1, ...); return self.samples:nanmin():item() end
 
 -- ---- arithmetic ------------------------------------------------------------
 
 -- The other operand as something samples can be combined with.
 local function operand(self, other, fname)
   if getmetatable(other) == TSContinuous then
-    local v = other:sample(self.times, fname)
+    local v = sample(other, self.times, fname)
     if v.shape[2] ~= self.num_channels and v.shape[2] ~= 1 and self.num_channels ~= 1 then
       U.argerror(fname, 2, ("series have %d and %d channels"):format(self.num_channels, v.shape[2]), 3)
     end
@@ -213,29 +295,58 @@ local function operand(self, other, fname)
   U.argerror(fname, 2, "expected a number, tensor or TSContinuous, got " .. type(other), 3)
 end
 
+local function as_float(r)
+  if r.dtype ~= "float32" and r.dtype ~= "float64" then r = r:astype "float32" end
+  return r:contiguous()
+end
+
 local function binop(name, f)
   return function(a, b)
     if getmetatable(a) == TSContinuous then
-      local r = f(a.samples, operand(a, b, name))
-      if r.dtype ~= "float32" and r.dtype ~= "float64" then r = r:astype "float32" end
-      return make(a.times:clone(), r:contiguous(), settings(a))
+      return make(a.times:clone(), as_float(f(a.samples, operand(a, b, name))), settings(a))
     end
-    local r = f(operand(b, a, name), b.samples)
-    if r.dtype ~= "float32" and r.dtype ~= "float64" then r = r:astype "float32" end
-    return make(b.times:clone(), r:contiguous(), settings(b))
+    return make(b.times:clone(), as_float(f(operand(b, a, name), b.samples)), settings(b))
   end
 end
 
-local function lift(x) return core.is_tensor(x) and x or core.full({ 1 }, x, "float64") end
-C.__add = binop("__add", function(x, y) return x + y end)
-C.__sub = binop("__sub", function(x, y) return core.is_tensor(x) and x - y or lift(x):astype(y.dtype) - y end)
+local function lift(x, like) return core.is_tensor(x) and x or core.full({ 1 }, x, like.dtype) end
+
+-- Rockpool adds and subtracts NaN as zero unless both operands are NaN.
+local function nan_as_zero(op)
+  return function(x, y)
+    local tx, ty = lift(x, core.is_tensor(y) and y or x), lift(y, core.is_tensor(x) and x or y)
+    local nx, ny = tx:isnan(), ty:isnan()
+    local r = op(core.where(nx, 0, tx), core.where(ny, 0, ty))
+    return core.where(nx:logical_and(ny), 0 / 0, r)
+  end
+end
+
+C.__add = binop("__add", nan_as_zero(function(x, y) return x + y end))
+C.__sub = binop("__sub", nan_as_zero(function(x, y) return x - y end))
 C.__mul = binop("__mul", function(x, y) return x * y end)
-C.__div = binop("__div", function(x, y) return core.is_tensor(x) and x / y or lift(x):astype(y.dtype) / y end)
-C.__pow = binop("__pow", function(x, y) return core.is_tensor(x) and x ^ y or lift(x):astype(y.dtype) ^ y end)
-C.__idiv = binop("__idiv", function(x, y) return (core.is_tensor(x) and x / y or lift(x):astype(y.dtype) / y):floor() end)
-C.__mod = binop("__mod", function(x, y) return core.is_tensor(x) and x % y or lift(x):astype(y.dtype) % y end)
+C.__div = binop("__div", function(x, y) return core.is_tensor(x) and x / y or lift(x, y) / y end)
+C.__pow = binop("__pow", function(x, y) return core.is_tensor(x) and x ^ y or lift(x, y) ^ y end)
+C.__idiv = binop("__idiv", function(x, y) return (core.is_tensor(x) and x / y or lift(x, y) / y):floor() end)
+C.__mod = binop("__mod", function(x, y) return core.is_tensor(x) and x % y or lift(x, y) % y end)
 function C.__unm(a) return make(a.times:clone(), (-a.samples):contiguous(), settings(a)) end
-function C:abs() return make(self.times:clone(), self.samples:abs():contiguous(), settings(self)) end
+function C:abs(...)
+  U.no_more("abs", 1, ...)
+  return make(self.times:clone(), self.samples:abs():contiguous(), settings(self))
+end
+
+-- ts:matmul(M) (Rockpool's ts @ M): samples (T, C) times M (C, K), same times.
+function C:matmul(m, ...)
+  U.no_more("matmul", 2, ...)
+  if type(m) == "table" and getmetatable(m) == nil then m = core.tensor(m) end
+  if not core.is_tensor(m) then U.argerror("matmul", 1, "expected a matrix (tensor or table), got " .. type(m), 2) end
+  if m:dim() ~= 2 or m.shape[1] ~= self.num_channels then
+    U.argerror("matmul", 1, ("expected a matrix (%d, K), got shape (%s)"):format(self.num_channels,
+      table.concat(m.shape, ", ")), 2)
+  end
+  local x = self.samples
+  if m.dtype ~= x.dtype then m = m:astype(x.dtype) end
+  return make(self.times:clone(), core.matmul(x, m):contiguous(), settings(self))
+end
 
 -- ---- reshaping in time and channels -----------------------------------------
 
@@ -244,53 +355,64 @@ local function select_channels(x, channels, fname, k)
   local idx = core.is_tensor(channels) and channels:astype "int64" or
               core.tensor(type(channels) == "number" and { channels } or channels, "int64")
   local n = x.shape[2]
-  if idx:numel() > 0 and (idx:min():item() < 1 or idx:max():item() > n) then
-    U.argerror(fname, k, ("channels must lie in 1..%d"):format(n), 3)
+  if idx:numel() > 0 and (n == 0 or idx:min():item() < 1 or idx:max():item() > n) then
+    U.argerror(fname, k, n == 0 and "the series has no channels" or ("channels must lie in 1..%d"):format(n), 3)
   end
+  if idx:numel() == 0 then return core.zeros({ x.shape[1], 0 }, x.dtype) end
   return x:transpose(1, 2)[idx]:transpose(1, 2):contiguous()
 end
 
-local CLIP_OPTS = { channels = true, include_stop = true, sample_limits = true }
--- ts:clip(t_start, t_stop[, {channels, include_stop = true, sample_limits = true}]):
--- the samples in [t_start, t_stop] (t_stop excluded with include_stop =
--- false), with interpolated samples added at the limits (sample_limits).
+local CLIP_OPTS = { channels = true, include_stop = true, sample_limits = true, inplace = true }
+-- ts:clip([t_start[, t_stop[, {channels, include_stop = true, sample_limits =
+-- true, inplace}]]]): the samples in [t_start, t_stop] (t_stop excluded with
+-- include_stop = false), with interpolated samples added at the limits
+-- (sample_limits); a periodic series is repeated over the range.
 function C:clip(t0, t1, opts)
   local F = "clip"
   opts = U.opts(opts, CLIP_OPTS, F, 3)
+  local inplace = U.inplace(opts, F, 3)
+  local incl = opts.include_stop ~= false or t1 == nil
   t0 = t0 == nil and self.t_start or U.number(t0, F, 1, "t_start")
   t1 = t1 == nil and self.t_stop or U.number(t1, F, 2, "t_stop")
-  if t1 < t0 then U.argerror(F, 2, ("t_stop %s is before t_start %s"):format(U.fmt(t1), U.fmt(t0)), 2) end
-  local incl = opts.include_stop ~= false
-  local mask = self.times:ge(t0):logical_and(incl and self.times:le(t1) or self.times:lt(t1))
-  local times, samples = self.times[mask], self.samples[mask]
+  if t1 < t0 then t0, t1 = t1, t0 end                      -- Rockpool sorts the bounds
+  local all, reps = self.times, 1
+  if self.periodic then all, reps = U.periodic_times(self.times, self.t_start, self.t_stop, t0, t1) end
+  local mask = all:ge(t0):logical_and(incl and all:le(t1) or all:lt(t1))
+  local times = all[mask]
+  local samples
+  if reps == 1 then samples = self.samples[mask] else samples = U.tile(self.samples, reps)[mask] end
+  if times:numel() == 0 then samples = core.zeros({ 0, self.num_channels }, self.samples.dtype) end
   if opts.sample_limits ~= false and self.times.shape[1] > 0 then
-    local a, b = math.max(t0, self.t_start), math.min(t1, self.t_stop)
     local n = times.shape[1]
-    local lo = (a <= b and (n == 0 or times[1] > a)) and { a } or {}
-    local hi = (incl and a <= b and ((n == 0 and b > a) or (n > 0 and times[n] < b))) and { b } or {}
+    local lo = (n == 0 or times[1] > t0) and { t0 } or {}
+    local hi = (incl and (n == 0 or times[n] < t1) and t1 > t0) and { t1 } or {}
     if #lo == 1 then
+      if not self:contains(t0) then U.warn("TSContinuous clip: t_start is beyond the series' range") end
       times = core.cat({ core.tensor(lo, "float64"), times }, 1)
-      samples = core.cat({ self:sample(lo):astype(samples.dtype), samples }, 1)
+      samples = core.cat({ sample(self, lo, F):astype(samples.dtype), samples }, 1)
     end
     if #hi == 1 then
+      if not self:contains(t1) then U.warn("TSContinuous clip: t_stop is beyond the series' range") end
       times = core.cat({ times, core.tensor(hi, "float64") }, 1)
-      samples = core.cat({ samples, self:sample(hi):astype(samples.dtype) }, 1)
+      samples = core.cat({ samples, sample(self, hi, F):astype(samples.dtype) }, 1)
     end
   end
   samples = select_channels(samples:contiguous(), opts.channels, F, 3)
-  return make(times:contiguous(), samples, settings(self, { t_start = t0, t_stop = t1 }))
+  return U.result(self, make(times:contiguous(), samples, settings(self, { t_start = t0, t_stop = t1 })), inplace)
 end
 
--- ts:resample(times): a series sampled at the given times (t_start and
--- t_stop become the first and last of them).
-function C:resample(times)
-  local q = U.times(times, "resample", 1)
-  local x = self:sample(q, "resample")
+local RS_OPTS = { channels = true, inplace = true }
+-- ts:resample(times[, {channels, inplace}]): a series sampled at the given
+-- times (t_start and t_stop become the first and last of them).
+function C:resample(times, opts)
+  local F = "resample"
+  opts = U.opts(opts, RS_OPTS, F, 2)
+  local inplace = U.inplace(opts, F, 2)
+  local q = U.times(times, F, 1)
+  local x = select_channels(sample(self, q, F), opts.channels, F, 2)
   local n = q.shape[1]
-  return new(q, x, { t_start = n > 0 and q[1] or self.t_start, t_stop = n > 0 and q[n] or self.t_start,
-                     periodic = self.periodic, name = self.name, units = self.units,
-                     interp_kind = self.interp_kind, fill_value = self.fill_value,
-                     beyond_range_exception = self.beyond_range_exception })
+  return U.result(self, make(q:clone(), x, settings(self, {
+    t_start = n > 0 and q[1] or self.t_start, t_stop = n > 0 and q[n] or self.t_stop })), inplace)
 end
 
 local TC_OPTS = { t_start = true, t_stop = true, num_timesteps = true }
@@ -304,80 +426,152 @@ function C:to_clocked(dt, opts)
   local t0 = opts.t_start or self.t_start
   local T = opts.num_timesteps or U.nsteps((opts.t_stop or self.t_stop) - t0, dt)
   if T == 0 then return core.zeros({ 0, self.num_channels }, self.samples.dtype) end
-  return self:sample(core.arange(0, T, "float64") * dt + t0, F)
+  return sample(self, core.arange(0, T, "float64") * dt + t0, F)
 end
 
-local MERGE_OPTS = { remove_duplicates = true }
--- ts:merge(other[, {remove_duplicates = true}]): the samples of both series
--- in time order; with remove_duplicates, other's samples at times self
--- already has are dropped.
+local function as_list(x, fname)
+  if getmetatable(x) == TSContinuous then return { x } end
+  if type(x) ~= "table" then U.argerror(fname, 1, "expected a TSContinuous or a list of them", 3) end
+  for i, o in ipairs(x) do
+    if getmetatable(o) ~= TSContinuous then U.argerror(fname, 1, ("item %d is not a TSContinuous"):format(i), 3) end
+  end
+  return x
+end
+
+-- An empty series with no channels takes on `nc` channels (Rockpool).
+local function with_channels(s, nc)
+  if s.times.shape[1] == 0 and s.num_channels == 0 and nc > 0 then
+    return make(s.times, core.zeros({ 0, nc }, "float32"), settings(s))
+  end
+  return s
+end
+
+local MERGE_OPTS = { remove_duplicates = true, inplace = true }
+-- ts:merge(other or {others...}[, {remove_duplicates = true, inplace}]): the
+-- samples of all series in time order (stable); with remove_duplicates, a
+-- later series' samples at times an earlier one has are dropped.
 function C:merge(other, opts)
   local F = "merge"
   opts = U.opts(opts, MERGE_OPTS, F, 2)
-  if getmetatable(other) ~= TSContinuous then U.argerror(F, 1, "expected a TSContinuous", 2) end
-  if other.num_channels ~= self.num_channels then
-    U.argerror(F, 1, ("series have %d and %d channels"):format(self.num_channels, other.num_channels), 2)
+  local inplace = U.inplace(opts, F, 2)
+  local list = { self }
+  for _, o in ipairs(as_list(other, F)) do list[#list + 1] = o end
+  local nc = 0
+  for _, s in ipairs(list) do nc = math.max(nc, s.num_channels) end
+  if self.times.shape[1] > 0 or self.num_channels > 0 then nc = self.num_channels end
+  local dtype = self.samples.dtype
+  for i, s in ipairs(list) do
+    list[i] = with_channels(s, nc)
+    if list[i].num_channels ~= nc then
+      U.argerror(F, 1, ("series have %d and %d channels"):format(nc, list[i].num_channels), 2)
+    end
   end
-  local ot, os = other.times, other.samples:astype(self.samples.dtype)
-  if opts.remove_duplicates ~= false and ot.shape[1] > 0 and self.times.shape[1] > 0 then
-    local have = {}
-    for _, v in ipairs(self.times:totable()) do have[v] = true end
-    local keep = {}
-    for i, v in ipairs(ot:totable()) do keep[i] = not have[v] end
-    local m = core.tensor(keep, "bool")
-    ot, os = ot[m], os[m]
+  local ts, xs, seen = {}, {}, {}
+  local t0, t1 = math.huge, -math.huge
+  for i, s in ipairs(list) do
+    local times, samples = s.times, s.samples:astype(dtype)
+    if i > 1 and opts.remove_duplicates ~= false and times.shape[1] > 0 then
+      local keep, any_dropped = {}, false
+      for j, v in ipairs(times:totable()) do keep[j] = not seen[v]; any_dropped = any_dropped or seen[v] end
+      if any_dropped then
+        local m = core.tensor(keep, "bool")
+        times, samples = times[m], samples[m]
+        if times:numel() == 0 then samples = core.zeros({ 0, nc }, dtype) end
+      end
+    end
+    for _, v in ipairs(s.times:totable()) do seen[v] = true end
+    ts[#ts + 1], xs[#xs + 1] = times, samples
+    t0, t1 = math.min(t0, s.t_start), math.max(t1, s.t_stop)
   end
-  local times = core.cat({ self.times, ot }, 1)
-  local samples = core.cat({ self.samples, os }, 1)
+  local times, samples = core.cat(ts, 1), core.cat(xs, 1)
   local order = kernels.argsort(times) + 1
-  return make(times[order]:contiguous(), samples[order]:contiguous(),
-              settings(self, { t_start = math.min(self.t_start, other.t_start),
-                               t_stop = math.max(self.t_stop, other.t_stop) }))
+  if times:numel() > 0 then times, samples = times[order], samples[order] end
+  return U.result(self, make(times:contiguous(), samples:contiguous(),
+                             settings(self, { t_start = t0, t_stop = t1 })), inplace)
 end
 
--- ts:append_c(other): other's channels after self's, other sampled at self's times.
-function C:append_c(other)
-  if getmetatable(other) ~= TSContinuous then U.argerror("append_c", 1, "expected a TSContinuous", 2) end
-  local v = other:sample(self.times, "append_c"):astype(self.samples.dtype)
-  return make(self.times:clone(), core.cat({ self.samples, v }, 2):contiguous(), settings(self))
+-- ts:append_c(other[, {inplace}]): other's channels after self's, other
+-- sampled at self's times.
+function C:append_c(other, opts)
+  local F = "append_c"
+  opts = U.opts(opts, { inplace = true }, F, 2)
+  local inplace = U.inplace(opts, F, 2)
+  if getmetatable(other) ~= TSContinuous then U.argerror(F, 1, "expected a TSContinuous", 2) end
+  local v = sample(other, self.times, F):astype(self.samples.dtype)
+  return U.result(self, make(self.times:clone(), core.cat({ self.samples, v }, 2):contiguous(), settings(self)), inplace)
 end
 
-local AT_OPTS = { offset = true }
--- ts:append_t(other[, {offset = 0}]): other delayed to start at
--- self.t_stop + offset, its samples after self's. other may be a list.
+local AT_OPTS = { offset = true, inplace = true }
+-- ts:append_t(other or {others...}[, {offset, inplace}]): each series delayed
+-- to start at the previous one's t_stop + offset, then merged. offset: a
+-- number or one per series; by default (as Rockpool) the median step of the
+-- previous series' times (0 when it has fewer than two samples or the next
+-- one is empty).
 function C:append_t(other, opts)
   local F = "append_t"
   opts = U.opts(opts, AT_OPTS, F, 2)
-  local list = getmetatable(other) == TSContinuous and { other } or other
-  if type(list) ~= "table" then U.argerror(F, 1, "expected a TSContinuous or a list of them", 2) end
-  local offset = opts.offset or 0
-  local r = self
-  for i, o in ipairs(list) do
-    if getmetatable(o) ~= TSContinuous then U.argerror(F, 1, ("item %d is not a TSContinuous"):format(i), 2) end
-    if o.num_channels ~= r.num_channels then
-      U.argerror(F, 1, ("series have %d and %d channels"):format(r.num_channels, o.num_channels), 2)
+  local inplace = U.inplace(opts, F, 2)
+  local list = as_list(other, F)
+  local offsets = U.per_series(opts.offset, #list, false, F, 2, "offset")
+  local delayed, prev, stop = {}, self, self.t_stop
+  for i, s in ipairs(list) do
+    local off = offsets[i]
+    if off == false then
+      off = 0
+      if s.times.shape[1] > 0 and prev.times.shape[1] > 1 then
+        off = prev.times:diff():median():item()
+      end
     end
-    local shift = r.t_stop + offset - o.t_start
-    r = make(core.cat({ r.times, o.times + shift }, 1):contiguous(),
-             core.cat({ r.samples, o.samples:astype(r.samples.dtype) }, 1):contiguous(),
-             settings(r, { t_stop = o.t_stop + shift }))
+    local d = stop + off - s.t_start
+    delayed[i] = s:delay(d)
+    stop = s.t_stop + d
+    prev = s
   end
-  return r
+  return U.result(self, self:merge(delayed, { remove_duplicates = false }), inplace)
 end
 
--- ts:delay(offset): the series shifted later in time by offset seconds.
-function C:delay(offset)
-  if type(offset) ~= "number" then U.argerror("delay", 1, "expected a number, got " .. type(offset), 2) end
-  return make(self.times + offset, self.samples:clone(),
-              settings(self, { t_start = self.t_start + offset, t_stop = self.t_stop + offset }))
+-- TSContinuous.concatenate_t({series...}[, {offset}]): the series one after
+-- the other (the first keeps its times).
+function C.concatenate_t(list, opts)
+  local F = "concatenate_t"
+  list = as_list(list, F)
+  opts = U.opts(opts, { offset = true }, F, 2)
+  if #list == 0 then return new() end
+  local first = make(core.zeros({ 0 }, "float64"), core.zeros({ 0, 0 }, "float32"),
+                     settings(list[1], { t_stop = list[1].t_start }))
+  return first:append_t(list, { offset = opts.offset })
 end
-function C:start_at(t)
+
+-- ts:delay(offset[, {inplace}]): the series shifted later in time by offset.
+function C:delay(offset, opts)
+  local F = "delay"
+  if type(offset) ~= "number" then U.argerror(F, 1, "expected a number, got " .. type(offset), 2) end
+  opts = U.opts(opts, { inplace = true }, F, 2)
+  local inplace = U.inplace(opts, F, 2)
+  return U.result(self, make(self.times + offset, inplace and self.samples or self.samples:clone(),
+    settings(self, { t_start = self.t_start + offset, t_stop = self.t_stop + offset })), inplace)
+end
+function C:start_at(t, opts)
   if type(t) ~= "number" then U.argerror("start_at", 1, "expected a number, got " .. type(t), 2) end
-  return self:delay(t - self.t_start)
+  opts = U.opts(opts, { inplace = true }, "start_at", 2)
+  return self:delay(t - self.t_start, opts)
 end
-function C:start_at_zero() return self:delay(-self.t_start) end
+function C:start_at_zero(opts)
+  opts = U.opts(opts, { inplace = true }, "start_at_zero", 1)
+  return self:delay(-self.t_start, opts)
+end
 
 -- ts:plot(path[, opts]): staggered traces (lp.plot.traces).
 function C:plot(path, opts) return require("limpet.plot").traces(self, path, opts) end
 
+-- ts:save(path[, {dtype_times, dtype_samples}]), ts:to_dict(...),
+-- TSContinuous.load(path): Rockpool's .npz layout (timeseries/io.lua).
+function C:save(path, opts) return require("limpet.timeseries.io").save(self, path, opts, "save") end
+function C:to_dict(opts) return require("limpet.timeseries.io").to_dict(self, opts, "to_dict") end
+function C.load(path, ...)
+  U.no_more("load", 2, ...)
+  return require("limpet.timeseries.io").load(path, "TSContinuous", "load")
+end
+
+C._make, C._settings = make, settings
 return C

@@ -1,8 +1,9 @@
 -- stdlib/limpet/timeseries/util.lua -- helpers shared by the time-series
 -- classes: a small class maker, argument errors in luaL_argerror's words,
--- option checking, conversion of times and ids to tensors, and the
--- float-tolerant step count. Not here: the classes themselves
--- (continuous.lua, event.lua).
+-- option checking, conversion of times and ids to tensors, the
+-- float-tolerant step count, warnings, `inplace` results, per-series
+-- offsets and the repetition of a periodic series' times. Not here: the
+-- classes themselves (continuous.lua, event.lua), files (io.lua).
 local core = require "limpet.core"
 
 local U = {}
@@ -77,6 +78,81 @@ function U.nextup(x)
 end
 
 function U.fmt(x) return ("%.6g"):format(x) end
+
+-- Warnings (Rockpool warns where it returns NaN): one line on stderr.
+-- Replace U.warn to collect or silence them.
+function U.warn(msg)
+  io.stderr:write("limpet: warning: ", msg, "\n")
+end
+
+-- A method that takes no options: refuse an extra argument instead of
+-- ignoring it (`ts:copy{inplace = true}` must not pass silently).
+function U.no_more(fname, k, ...)
+  if select("#", ...) > 0 and (...) ~= nil then
+    U.argerror(fname, k, ("unexpected argument (%s): %s takes no options"):format(type((...)), fname), 3)
+  end
+end
+
+-- The `inplace` option: copy result's fields into self and return self, or
+-- return result as is.
+function U.result(self, result, inplace)
+  if not inplace then return result end
+  for k in pairs(self) do self[k] = nil end
+  for k, v in pairs(result) do self[k] = v end
+  return self
+end
+
+-- Check field 'inplace' (a boolean when given).
+function U.inplace(opts, fname, k)
+  local v = opts.inplace
+  if v ~= nil and type(v) ~= "boolean" then
+    U.argerror(fname, k, "field 'inplace' must be a boolean, got " .. type(v), 3)
+  end
+  return v == true
+end
+
+-- Per-series values from a number (the same for all), a list (one each) or
+-- nil (`default`), n series.
+function U.per_series(v, n, default, fname, k, field)
+  local out = {}
+  if v == nil or type(v) == "number" then
+    for i = 1, n do if v == nil then out[i] = default else out[i] = v end end
+    return out
+  end
+  if type(v) ~= "table" then
+    U.argerror(fname, k, ("field '%s' must be a number or a list of numbers"):format(field), 3)
+  end
+  for i = 1, n do
+    local x = v[i]
+    if x ~= nil and type(x) ~= "number" then
+      U.argerror(fname, k, ("field '%s': item %d is not a number"):format(field, i), 3)
+    end
+    if x == nil then out[i] = default else out[i] = x end
+  end
+  if #v > n then U.warn(("%s: %d values of '%s' for %d series; the extra ones are ignored"):format(fname, #v, field, n)) end
+  return out
+end
+
+-- A periodic series' times repeated to cover [t0, t1) (Rockpool's
+-- _extend_periodic_times): returns the times (float64) and the number of
+-- copies, for tiling the channels or samples alongside.
+function U.periodic_times(times, t_start, t_stop, t0, t1)
+  local duration = t_stop - t_start
+  if not (duration > 0) or times.shape[1] == 0 then return times, 1 end
+  local after = t1 > t_stop and math.ceil((t1 - t_start) / duration) or 1
+  local before = t0 < t_start and math.ceil((t_start - t0) / duration) or 0
+  local parts = {}
+  for p = -before, after - 1 do parts[#parts + 1] = times + p * duration end
+  return core.cat(parts, 1):contiguous(), before + after
+end
+
+-- x (rows) repeated n times along dim 1.
+function U.tile(x, n)
+  if n == 1 then return x end
+  local parts = {}
+  for i = 1, n do parts[i] = x end
+  return core.cat(parts, 1):contiguous()
+end
 
 -- Is t (a number) within [a, b], with tolerance?
 function U.within(t, a, b)
