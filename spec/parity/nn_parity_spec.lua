@@ -285,8 +285,12 @@ describe("issue 14 item 15: the timed API", function()
     assert.near(0.004, b.t_start, 1e-12)
     assert.tensor_near(lp.tensor { { 1 }, { 2 }, { 3 }, { 4 } }, b.samples, 1e-6)
     local ev = lp.TSEvent({ 0.0005, 0.0025 }, { 1, 1 }, { t_start = 0, t_stop = 0.004, periodic = true })
-    local c = lin:timed { dt = 1e-3 }(ev)
+    local te = lin:timed { dt = 1e-3 }
+    local c = te(ev)
     assert.same({ 4, 1 }, c.samples.shape)
+    local d = te(ev)                                  -- the events repeat in the second period
+    assert.near(0.004, d.t_start, 1e-12)
+    assert.tensor_near(lp.tensor { { 1 }, { 0 }, { 1 }, { 0 } }, d.samples, 0)
   end)
 
   it("steps on the module's dt: another dt, or sub-modules that disagree, are errors", function()
