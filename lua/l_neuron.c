@@ -1,6 +1,7 @@
 /*
 ** lua/l_neuron.c -- the Lua face of the fused neuron ops: core.lif,
-** core.expsyn, core.rate (limpet/neuron.h). Checks and converts option
+** core.expsyn, core.rate, and core.first_outside, the parameter range check
+** (limpet/neuron.h). Checks and converts option
 ** tables (unknown fields rejected by name), calls the core, and builds the
 ** result tables. The numerics and BPTT are in core/src/lif.c; modules
 ** (taus -> decays, state) in stdlib/limpet/nn/.
@@ -73,10 +74,11 @@ static const char *const lif_fields[] = {
   "record", "membrane_only", "w_in", "b_in", NULL};
 
 /* opts.record: a boolean, or a list of the records wanted ("vmem", "isyn",
-   "irec", "spikes"): sets o->record and o->record_mask. */
+   "irec", "iahp", "spikes"): sets o->record and o->record_mask. */
 static void record_opt(lua_State *L, int arg, lp_lif_opts *o) {
-  static const char *const names[] = {"vmem", "isyn", "irec", "spikes", NULL};
-  static const unsigned bits[] = {LP_LIF_REC_VMEM, LP_LIF_REC_ISYN, LP_LIF_REC_IREC, LP_LIF_REC_SPIKES};
+  static const char *const names[] = {"vmem", "isyn", "irec", "spikes", "iahp", NULL};
+  static const unsigned bits[] = {LP_LIF_REC_VMEM, LP_LIF_REC_ISYN, LP_LIF_REC_IREC, LP_LIF_REC_SPIKES,
+                                  LP_LIF_REC_IAHP};
   lua_Integer i, n;
   lua_getfield(L, arg, "record");
   if (!lua_istable(L, -1)) {
@@ -95,7 +97,7 @@ static void record_opt(lua_State *L, int arg, lp_lif_opts *o) {
     for (j = 0; s && names[j]; j++)
       if (strcmp(s, names[j]) == 0) { o->record_mask |= bits[j]; found = 1; break; }
     if (!found)
-      luaL_argerror(L, arg, lua_pushfstring(L, "field 'record': unknown record '%s' (vmem, isyn, irec or spikes)",
+      luaL_argerror(L, arg, lua_pushfstring(L, "field 'record': unknown record '%s' (vmem, isyn, irec, iahp or spikes)",
                                             luaL_tolstring(L, -1, NULL)));
     lua_pop(L, 1);
   }
@@ -153,6 +155,7 @@ static int l_lif(lua_State *L) {
     setfield_tensor(L, "vmem", &r.vmem);
     setfield_tensor(L, "isyn", &r.isyn);
     setfield_tensor(L, "irec", &r.irec);
+    setfield_tensor(L, "iahp", &r.iahp);
   } else {
     lua_pop(L, 1);
     lua_pushnil(L);
@@ -221,8 +224,25 @@ static int l_rate(lua_State *L) {
   return 2;
 }
 
+/* core.first_outside(t, lo, hi[, lo_open]) -> nil | index (1-based, flat), value:
+   the first element that is not finite or lies outside [lo, hi] ((lo, hi]
+   with lo_open). Reads t in place; used by nn/validate.lua on every forward. */
+static int l_first_outside(lua_State *L) {
+  const lp_tensor *t = lt_checktensor(L, 1);
+  double lo = luaL_checknumber(L, 2), hi = luaL_checknumber(L, 3), v;
+  int lo_open = lua_toboolean(L, 4);
+  int64_t i;
+  lp_status st = lp_param_first_outside(lt_ctx(L), t, lo, hi, lo_open, &i, &v);
+  if (st != LP_OK) return lt_raise(L, st);
+  if (i < 0) { lua_pushnil(L); return 1; }
+  lua_pushinteger(L, (lua_Integer)i + 1);
+  lua_pushnumber(L, v);
+  return 2;
+}
+
 static const luaL_Reg neuron_fns[] = {
-  {"lif", l_lif}, {"expsyn", l_expsyn}, {"rate", l_rate}, {NULL, NULL}};
+  {"lif", l_lif}, {"expsyn", l_expsyn}, {"rate", l_rate}, {"first_outside", l_first_outside},
+  {NULL, NULL}};
 
 void lt_open_neuron(lua_State *L, int mod) {
   mod = lua_absindex(L, mod);

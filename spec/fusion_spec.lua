@@ -149,7 +149,7 @@ describe("core.lif record lists", function()
   end)
   it("rejects unknown record names", function()
     assert.has_error(function() core.lif(t.x, opts { "vmem", "isin" }) end,
-      "bad argument #2 to 'lif' (field 'record': unknown record 'isin' (vmem, isyn, irec or spikes))")
+      "bad argument #2 to 'lif' (field 'record': unknown record 'isin' (vmem, isyn, irec, iahp or spikes))")
   end)
 end)
 

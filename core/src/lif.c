@@ -45,7 +45,7 @@ typedef struct lif_dims {
 typedef struct lif_tensors {
   lp_tensor *x, *alpha, *beta, *bias, *th, *W, *wahp, *bahp, *noise;  /* contiguous, compute dtype */
   lp_tensor *v, *isyn, *s, *iahp;          /* (B, N) ... running state -> final  */
-  lp_tensor *S, *V, *Isr, *Rec;                /* outputs                            */
+  lp_tensor *S, *V, *Isr, *Rec, *Iar;     /* outputs (Iar: aLIF iahp record)    */
   lp_tensor *U, *C, *A, *V0, *S0;          /* saved for backward                 */
   lp_tensor *win, *bin;                    /* fused input projection (or NULL)   */
   lp_tensor *xrp, *xix, *xval;             /* x's index when sparse: int64, int32, dt */
@@ -398,7 +398,7 @@ static lp_status fused_in_setup(lp_ctx *ctx, const lif_dims *d, lp_dtype dt, int
 }
 
 void lp_lif_out_release(lp_lif_out *out) {
-  lp_tensor **ts[] = {&out->spikes, &out->vmem, &out->isyn, &out->irec, &out->vmem_final,
+  lp_tensor **ts[] = {&out->spikes, &out->vmem, &out->isyn, &out->irec, &out->iahp, &out->vmem_final,
                       &out->isyn_final, &out->spikes_final, &out->iahp_final};
   size_t i;
   for (i = 0; i < sizeof ts / sizeof *ts; i++) { lp_tensor_release(*ts[i]); *ts[i] = NULL; }
@@ -465,7 +465,7 @@ lp_status lp_lif(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts *o, lp_lif
   lp_status st;
   lp_dtype dt;
   int64_t N = 0, k = 1, sh[4];
-  int need_grad, stop = 0, i, rec_v, rec_i, rec_r;
+  int need_grad, stop = 0, i, rec_v, rec_i, rec_r, rec_a;
   void *r = NULL;
   size_t rbytes = 0;
   lp_node *node = NULL;
@@ -488,6 +488,7 @@ lp_status lp_lif(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts *o, lp_lif
   rec_v = o->record && (!o->record_mask || (o->record_mask & LP_LIF_REC_VMEM));
   rec_i = o->record && (!o->record_mask || (o->record_mask & LP_LIF_REC_ISYN));
   rec_r = o->record && (!o->record_mask || (o->record_mask & LP_LIF_REC_IREC));
+  rec_a = o->record && (!o->record_mask || (o->record_mask & LP_LIF_REC_IAHP));
 
   /* with w_in, spikes given as bytes (uint8 / bool) are indexed as they are */
   if (a->w_in && (lp_tensor_dtype(a->x) == LP_U8 || lp_tensor_dtype(a->x) == LP_BOOL))
@@ -514,6 +515,7 @@ lp_status lp_lif(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts *o, lp_lif
   if ((rec_v || need_grad) && (st = lp_tensor_empty(ctx, dt, 3, sh, &ts.V)) != LP_OK) goto fail;
   if (rec_i && (st = lp_tensor_empty(ctx, dt, 4, sh, &ts.Isr)) != LP_OK) goto fail;
   if (rec_r && a->w_rec && (st = lp_tensor_empty(ctx, dt, 4, sh, &ts.Rec)) != LP_OK) goto fail;
+  if (rec_a && a->w_ahp && (st = lp_tensor_empty(ctx, dt, 3, sh, &ts.Iar)) != LP_OK) goto fail;
   if (need_grad) {
     if ((st = lp_tensor_empty(ctx, dt, 3, sh, &ts.U)) != LP_OK) goto fail;
     if ((st = lp_tensor_empty(ctx, dt, 4, sh, &ts.C)) != LP_OK) goto fail;
@@ -557,6 +559,7 @@ lp_status lp_lif(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts *o, lp_lif
   if (rec_v) { out->vmem = ts.V; ts.V = NULL; }
   out->isyn = ts.Isr; ts.Isr = NULL;
   out->irec = ts.Rec; ts.Rec = NULL;
+  out->iahp = ts.Iar; ts.Iar = NULL;
   out->vmem_final = ts.v; ts.v = NULL;
   out->isyn_final = ts.isyn; ts.isyn = NULL;
   out->spikes_final = ts.s; ts.s = NULL;

@@ -68,7 +68,8 @@ typedef struct FN(lif_bufs) {
   REAL *v, *isyn, *s, *iahp;      /* (B, N), (B, N, k), (B, N), (B, N)       */
   /* outputs */
   REAL *S;                        /* (B, T, N) spikes                        */
-  REAL *V, *Isr, *Rec;                /* (B, T, N), (B, T, N, k) x 2, or NULL    */
+  REAL *V, *Isr, *Rec;            /* (B, T, N), (B, T, N, k) x 2, or NULL    */
+  REAL *Iar;                      /* (B, T, N) iahp after decay, or NULL     */
   /* saved for backward (NULL when no grad) */
   REAL *U;                        /* (B, T, N) membrane before reset         */
   REAL *C;                        /* (B, T, N, k) synaptic current before decay */
@@ -258,6 +259,7 @@ static void FN(lif_forward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *
           if (p->A) p->A[bt * N + n] = a;
           iahp[n] = p->bahp[n] * a;
           sum += iahp[n];
+          if (p->Iar) p->Iar[bt * N + n] = iahp[n];
         }
         u = p->alpha[n] * v[n] + sum + p->bias[n];
         if (p->noise) u += p->noise[bt * N + n];
@@ -655,7 +657,7 @@ static void FN(lif_forward_t)(lp_ctx *ctx, const lif_dims *d, const lif_tensors 
   p.th = PTR(ts->th); p.W = PTR(ts->W); p.wahp = PTR(ts->wahp); p.bahp = PTR(ts->bahp);
   p.noise = PTR(ts->noise);
   p.v = PTR(ts->v); p.isyn = PTR(ts->isyn); p.s = PTR(ts->s); p.iahp = PTR(ts->iahp);
-  p.S = PTR(ts->S); p.V = PTR(ts->V); p.Isr = PTR(ts->Isr); p.Rec = PTR(ts->Rec);
+  p.S = PTR(ts->S); p.V = PTR(ts->V); p.Isr = PTR(ts->Isr); p.Rec = PTR(ts->Rec); p.Iar = PTR(ts->Iar);
   p.U = PTR(ts->U); p.C = PTR(ts->C); p.A = PTR(ts->A);
   p.r = scratch;
   p.xrp = ts->xrp ? (const int64_t *)lp_tensor_data(ts->xrp) : NULL;

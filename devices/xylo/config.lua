@@ -49,8 +49,10 @@
 --
 -- Differences to Rockpool (deliberate, see reference/xylo.md §6.6, §7, §8):
 -- * out-of-range values are reported (ok = false), never wrapped by an int8 cast;
--- * weights and thresholds must already be integers (quantise first); dashes may still be
---   the mapper's unrounded log2(tau/dt) and are rounded half-to-even, as Rockpool does;
+-- * weights, thresholds and biases should already be integers (quantise first): other
+--   values are rounded half-to-even with a warning (Rockpool casts with a warning too, by
+--   truncation); dashes may still be the mapper's unrounded log2(tau/dt) and are rounded
+--   half-to-even silently, as Rockpool does;
 -- * hidden biases are read from `bias` (the mapper's name; `bias_hidden` is accepted too),
 --   so they are not dropped;
 -- * Audio 3 keeps synapse 2 (the silicon has its RAMs; Rockpool writes synapse 1 only);
@@ -128,8 +130,12 @@ end
 
 local FLOAT = { float32 = true, float64 = true, float16 = true, bfloat16 = true }
 
+-- While config_from_specification runs: function(msg) that reports a rounded field.
+local round_warn = nil
+
 -- spec value (tensor, nested table or number) -> float64 or integer tensor; raises
--- with the field name when the value is not numeric or not integral.
+-- with the field name when the value is not numeric, or (outside
+-- config_from_specification, which rounds and warns) not integral.
 local function numeric(fn, name, v, level, allow_fraction)
   local t
   if lp.is_tensor(v) then
@@ -161,8 +167,11 @@ local function numeric(fn, name, v, level, allow_fraction)
     else
       pos, val = first_true(t, t:ne(t:floor()))
       if pos then
-        argerror(fn, ("field '%s' holds non-integer values (%s at %s); quantise the specification first")
-          :format(name, tostring(val), index_str(t.shape, pos)), level + 1)
+        local msg = ("field '%s' holds non-integer values (%s at %s)"):format(name, tostring(val), index_str(t.shape, pos))
+        if not round_warn then argerror(fn, msg .. "; quantise the specification first", level + 1) end
+        round_warn(("%s: %s: rounded to the nearest integers (quantise the specification first: "
+          .. "xylo.global_quantize or xylo.channel_quantize)"):format(fn, msg))
+        t = t:round()
       end
     end
   end
@@ -505,9 +514,40 @@ local function trim_oen(w, keep)
   return w:slice(1, n - keep + 1, n):clone()
 end
 
---- config_from_specification(variant, spec) -> config, ok, message
-function M.from_specification(variant, spec, fn)
+--- config_from_specification(variant, spec[, fn[, opts]]) -> config, ok, message.
+-- opts: {on_warning = function(msg), warnings_fatal = false}; warnings (non-integer
+-- weights, thresholds or biases, which are rounded) go to on_warning, else to stderr.
+-- A quantiser's report in place of opts is passed over, so that
+-- config_from_specification(xylo.channel_quantize(spec)) reads as in Rockpool.
+function M.from_specification(variant, spec, fn, opts)
   fn = fn or "config_from_specification"
+  local mt = type(opts) == "table" and getmetatable(opts)
+  if mt and mt.__name == "limpet.xylo.QuantizeReport" then opts = nil end   -- f(xylo.channel_quantize(spec))
+  if opts ~= nil and (type(opts) ~= "table" or lp.is_tensor(opts)) then
+    error(("bad argument #2 to '%s' (table expected, got %s)"):format(fn, type(opts)), 3)
+  end
+  opts = opts or {}
+  for k in pairs(opts) do
+    if k ~= "on_warning" and k ~= "warnings_fatal" then
+      error(("bad argument #2 to '%s' (unknown field '%s')"):format(fn, tostring(k)), 3)
+    end
+  end
+  if opts.on_warning ~= nil and type(opts.on_warning) ~= "function" then
+    error(("bad argument #2 to '%s' (field 'on_warning' must be a function)"):format(fn), 3)
+  end
+  local said = {}
+  round_warn = function(msg)
+    if opts.warnings_fatal then round_warn = nil; error(msg, 0) end
+    if said[msg] then return end
+    said[msg] = true
+    if opts.on_warning then opts.on_warning(msg) else io.stderr:write(msg, "\n") end
+  end
+  local c, ok, msg = M._from_specification(variant, spec, fn)
+  round_warn = nil
+  return c, ok, msg
+end
+
+function M._from_specification(variant, spec, fn)
   local L = limits.for_variant(variant)
   if type(spec) ~= "table" or lp.is_tensor(spec) then
     argerror(fn, ("table expected, got %s"):format(lp.is_tensor(spec) and "tensor" or type(spec)), 2)

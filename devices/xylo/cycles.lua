@@ -5,7 +5,7 @@
 --
 -- API:
 --   cycles.cycles_model(config, variant, {input =, hidden =, output =})
---     -> cycles, breakdown
+--     -> cycles, breakdown   (input_sp, hidden_sp, output_sp: Rockpool's names)
 --   cycles.est_clock_freq(config, dt, variant[, margin = 0.2]) -> Hz
 -- Units: `cycles` is core clock cycles per time step (a float: it is an
 -- expectation over spiking probabilities); est_clock_freq returns Hz
@@ -158,7 +158,11 @@ local function model(s, variant, p_in, p_hid)
   return cycles, b
 end
 
+-- Rockpool's names of the probabilities
+local ALIASES = { input_sp = "input", hidden_sp = "hidden", output_sp = "output" }
+
 --- cycles_model(config, variant, {input =, hidden =, output =}) -> cycles per step, breakdown
+-- (input_sp, hidden_sp, output_sp are Rockpool's names of the same fields)
 function M.cycles_model(config, variant, probs)
   local fname = "cycles_model"
   local s = stats(fname, config)
@@ -166,9 +170,17 @@ function M.cycles_model(config, variant, probs)
   if probs ~= nil and type(probs) ~= "table" then
     argerror(fname, 3, ("expected a table {input =, hidden =, output =}, got %s"):format(type(probs)))
   end
-  probs = probs or {}
-  for k in pairs(probs) do
-    if k ~= "input" and k ~= "hidden" and k ~= "output" then argerror(fname, 3, ("unknown field '%s'"):format(tostring(k))) end
+  local given = probs or {}
+  probs = {}
+  for k, v in pairs(given) do
+    local name = ALIASES[k] or k
+    if name ~= "input" and name ~= "hidden" and name ~= "output" then
+      argerror(fname, 3, ("unknown field '%s'"):format(tostring(k)))
+    end
+    if probs[name] ~= nil then
+      argerror(fname, 3, ("field '%s' is given twice (as %s and %s_sp)"):format(name, name, name))
+    end
+    probs[name] = v
   end
   local p_in, p_hid = prob(fname, "input", probs.input), prob(fname, "hidden", probs.hidden)
   prob(fname, "output", probs.output)

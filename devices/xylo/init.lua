@@ -84,9 +84,10 @@ local function variant(name)
   --- v.mapper(graph, opts) -> spec
   function v.mapper(graph, opts) return module("mapper").mapper(graph, name, opts) end
 
-  --- v.config_from_specification(spec) -> config, ok, message
-  function v.config_from_specification(spec)
-    return config.from_specification(name, spec, "config_from_specification")
+  --- v.config_from_specification(spec[, {on_warning =, warnings_fatal =}]) -> config, ok, message
+  -- (non-integer weights, thresholds and biases are rounded, with a warning)
+  function v.config_from_specification(spec, opts)
+    return config.from_specification(name, spec, "config_from_specification", opts)
   end
 
   --- v.validate_config(config) -> ok, message
@@ -113,7 +114,15 @@ local function variant(name)
   function v.VirtualHDK(opts) return module("hdk").VirtualHDK(name, opts) end
 
   -- v.XyloSim: the simulator class of the variant, loaded on first use; other
-  -- per-variant names (the IMU interface) from VARIANT_EXPORTS.
+  -- per-variant names (the IMU interface) from VARIANT_EXPORTS; the mapper's
+  -- graph classes under Rockpool's names of the variant (v.Xylo2Neurons,
+  -- v.Xylo2HiddenNeurons, v.Xylo2OutputNeurons on Audio 2; XyloA3... on
+  -- Audio 3, XyloIMU... on IMU) and v.DRCError / v.DRCWarning.
+  local prefix = ({ audio2 = "Xylo2", audio3 = "XyloA3", imu = "XyloIMU" })[name]
+  local graph_names = {
+    [prefix .. "Neurons"] = "XyloNeurons", [prefix .. "HiddenNeurons"] = "XyloHiddenNeurons",
+    [prefix .. "OutputNeurons"] = "XyloOutputNeurons", DRCError = "DRCError", DRCWarning = "DRCWarning",
+  }
   return setmetatable(v, {
     __name = "limpet.xylo." .. name,
     __index = function(t, k)
@@ -121,6 +130,11 @@ local function variant(name)
         local cls = module("xylosim").for_variant(name)
         rawset(t, k, cls)
         return cls
+      end
+      if graph_names[k] then
+        local x = module("mapper")[graph_names[k]]
+        rawset(t, k, x)
+        return x
       end
       local from = VARIANT_EXPORTS[name] and VARIANT_EXPORTS[name][k]
       if from then

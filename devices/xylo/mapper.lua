@@ -58,7 +58,8 @@ local VARIANTS = {
 }
 M.variants = VARIANTS
 
-local DTYPES = { float = "float64", float64 = "float64", float32 = "float32", int8 = "int8",
+-- Rockpool's values ("float", "int": NumPy's float64 and int64) or a tensor dtype
+local DTYPES = { float = "float64", int = "int64", float64 = "float64", float32 = "float32", int8 = "int8",
                  int16 = "int16", int32 = "int32", int64 = "int64", uint8 = "uint8" }
 
 -- Xylo neuron graph modules -------------------------------------------------
@@ -115,14 +116,14 @@ local function check_opts(opts, V)
   end
   for _, k in ipairs { "weight_dtype", "threshold_dtype", "dash_dtype" } do
     if not DTYPES[o[k]] then
-      bad(("field '%s' must be one of float, float64, float32, int8, int16, int32, int64, uint8, got '%s'")
+      bad(("field '%s' must be one of float, int, float64, float32, int8, int16, int32, int64, uint8, got '%s'")
         :format(k, tostring(o[k])))
     end
   end
+  -- above the chip's limits is allowed (a DRC warning says the result will not fit it)
   for _, k in ipairs { "max_hidden_neurons", "max_output_neurons" } do
-    local limit = k == "max_hidden_neurons" and V.hidden or V.outputs
-    if math.type(o[k]) ~= "integer" or o[k] < 1 or o[k] > limit then
-      bad(("field '%s' must be an integer in 1..%d, got %s"):format(k, limit, tostring(o[k])))
+    if math.type(o[k]) ~= "integer" or o[k] < 1 then
+      bad(("field '%s' must be a positive integer, got %s"):format(k, tostring(o[k])))
     end
   end
   if type(o.warnings_fatal) ~= "boolean" then bad("field 'warnings_fatal' must be a boolean") end
@@ -469,6 +470,14 @@ function M.mapper(graph, variant, opts)
     said[msg] = true
     warnings[#warnings + 1] = msg
     if o.on_warning then o.on_warning(msg) else io.stderr:write(msg, "\n") end
+  end
+
+  for _, k in ipairs { "max_hidden_neurons", "max_output_neurons" } do
+    local limit = k == "max_hidden_neurons" and V.hidden or V.outputs
+    if o[k] > limit then
+      warn(("%s = %d is above the %d %s neurons of %s: the specification will not fit the chip")
+        :format(k, o[k], limit, k == "max_hidden_neurons" and "hidden" or "output", V.title))
+    end
   end
 
   -- design rules

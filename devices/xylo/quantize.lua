@@ -11,7 +11,10 @@
 -- tensors, every other field carried over as it is; and a report
 --   { scale = k (global: number; channel: (Nhid) tensor), scale_out = ...,
 --     clipped = number of weights clipped, clipped_thresholds,
---     clipped_biases, clipped_dashes, threshold_rescaled = bool (global) }.
+--     clipped_biases, clipped_dashes, threshold_rescaled = bool (global) },
+-- a table named "limpet.xylo.QuantizeReport" (so that
+-- config_from_specification(xylo.channel_quantize(spec)) knows the second
+-- value is not its options).
 -- Ranges: weights -(2^(b-1))..2^(b-1)-1 (b = bits_per_weight, default 8),
 -- thresholds and biases -(2^(t-1))..2^(t-1)-1 (t = bits_per_threshold,
 -- default 16), dashes 0..15.
@@ -28,6 +31,8 @@
 --   (Rockpool: only when there are two synapses), and tests `j <= N_IEN`
 --   correctly (Rockpool's off-by-one can index past weights_in).
 local lp = require "limpet"
+
+local REPORT = { __name = "limpet.xylo.QuantizeReport" }
 
 local M = {}
 
@@ -262,9 +267,9 @@ function M.global_quantize(spec, opts)
   if f.bias then for i, v in ipairs(f.bias.v) do out.bias[i] = q.bias(v * k) end end
   if f.bias_out then for i, v in ipairs(f.bias_out.v) do out.bias_out[i] = q.bias(v * k_out) end end
   local new = assemble(spec, f, out, q)
-  return new, { scale = k, scale_out = k_out, threshold_rescaled = rescaled, clipped = q.clipped,
+  return new, setmetatable({ scale = k, scale_out = k_out, threshold_rescaled = rescaled, clipped = q.clipped,
                 clipped_thresholds = q.clipped_thresholds, clipped_biases = q.clipped_biases,
-                clipped_dashes = q.clipped_dashes }
+                clipped_dashes = q.clipped_dashes }, REPORT)
 end
 
 --- M.channel_quantize(spec[, {bits_per_weight = 8, bits_per_threshold = 16}])
@@ -338,9 +343,9 @@ function M.channel_quantize(spec, opts)
   end
   local new = assemble(spec, f, out, q)
   local function T(v) return #v == 0 and lp.zeros({ 0 }, "float64") or lp.tensor(v, "float64") end
-  return new, { scale = T(scale), scale_out = T(scale_out), clipped = q.clipped,
+  return new, setmetatable({ scale = T(scale), scale_out = T(scale_out), clipped = q.clipped,
                 clipped_thresholds = q.clipped_thresholds, clipped_biases = q.clipped_biases,
-                clipped_dashes = q.clipped_dashes }
+                clipped_dashes = q.clipped_dashes }, REPORT)
 end
 
 return M

@@ -14,6 +14,8 @@
 --   sim = XyloSim.from_config(config[, opts])        -- config.variant must match
 --   output, state, record = sim(input[, record])     -- = sim:evolve(input, record)
 --   sim:state(), sim:set_state(state), sim:reset_state()
+--   sim:set_attributes(state)  -- Rockpool's name: takes the state a call returns
+--   tsim = sim:timed{add_events = true}                -- the time-series API (nn/timed.lua)
 --
 -- Specification (values: nested tables or tensors of any dtype holding
 -- integers; ids are 1-based in Lua):
@@ -343,6 +345,10 @@ end
 local OPTS = { dt = true, output_mode = true }
 
 local function read_opts(fname, opts)
+  -- XyloSim.from_specification(xylo.channel_quantize(spec)): the quantiser's
+  -- report arrives second, in place of the options
+  local mt = type(opts) == "table" and getmetatable(opts)
+  if mt and mt.__name == "limpet.xylo.QuantizeReport" then opts = nil end
   if opts == nil then opts = {} end
   if type(opts) ~= "table" then argerror(fname, 2, ("expected an options table, got %s"):format(type(opts)), 3) end
   for k in pairs(opts) do
@@ -376,6 +382,8 @@ local function make(cls, fname, spec, opts, strict)
   self.output_mode = mode
   self.size_in, self.size, self.size_out, self.n_synapses = args.nin, args.nhid, args.nout, args.nsyn
   self.shape = { args.nin, args.nhid, args.nout }
+  self.spiking_output = mode == "Spike"           -- Rockpool's module flags
+  self.spiking_input = true
   self.weight_shift_in, self.weight_shift_rec, self.weight_shift_out = args.shift_in, args.shift_rec, args.shift_out
   return self
 end
@@ -458,8 +466,26 @@ function Base:set_state(st)
   if not ok then argerror(fname, 1, msg, 2) end
 end
 
---- sim:reset_state(): zero Isyn, Vmem and the spike buffers.
-function Base:reset_state() self._core:reset() end
+--- sim:reset_state(): zero Isyn, Vmem and the spike buffers; returns sim.
+function Base:reset_state() self._core:reset(); return self end
+
+--- sim:set_attributes(state) -> sim: the state a call returns (Rockpool's
+-- module API; the simulator has no other settable attributes).
+function Base:set_attributes(st)
+  self:set_state(st)
+  return self
+end
+
+-- The rest of the module face Rockpool gives XyloSim: no trainable
+-- parameters, no sub-modules, a name.
+function Base:parameters() return {} end
+function Base:modules() return {} end
+Base.full_name = "XyloSim"
+Base.class_name = "XyloSim"
+
+--- sim:timed{add_events =, output_num =} -> the simulator on time series
+-- (input TSEvent rasterised on sim.dt from the wrapper's clock).
+function Base:timed(opts) return require("limpet.nn.timed").TimedModuleWrapper(self, opts) end
 
 function Base:__tostring()
   return ("XyloSim(%s: %d in, %d hidden, %d out, %d synapse%s, dt %g, output_mode %s)"):format(

@@ -159,8 +159,9 @@ describe("nn.Module", function()
     assert.same({ 5, 4, 2 }, m(lp.rand(5, 4, 3)).shape)
     assert.has_error(function() m(lp.rand(4, 5)) end,
       "bad argument #1 to 'evolve' (Linear expects 3 input channels, got (1, 4, 5))")
-    assert.has_error(function() m(lp.rand(4)) end,
-      "bad argument #1 to 'evolve' (Linear expects input of shape (T, N) or (B, T, N), got (4,))")
+    assert.same({ 1, 4, 2 }, m(lp.rand(4)).shape)          -- (T) is (1, T, 1), broadcast (Rockpool)
+    assert.has_error(function() m(lp.rand(2, 4, 3, 1)) end,
+      "bad argument #1 to 'evolve' (Linear expects input of shape (T), (T, N) or (B, T, N), got (2, 4, 3, 1))")
     assert.has_error(function() m(3) end, "bad argument #1 to 'evolve' (Linear expects a tensor, got number)")
   end)
 

@@ -116,7 +116,7 @@ describe("dropout", function()
     assert.equals(1.0, z:max():item())
     assert.is_true(z:mean():item() > 0.6 and z:mean():item() < 0.9)
     assert.tensor_near(x, t:eval()(x))
-    assert.has_error(function() nn.UnitDropout(4, { p = 1 }) end,
-      "bad argument #2 to 'UnitDropout' (field 'p' must be a number in [0, 1))")
+    assert.has_error(function() nn.UnitDropout(4, { p = 1.5 }) end,
+      "bad argument #2 to 'UnitDropout' (field 'p' must be a number in [0, 1])")
   end)
 end)

@@ -15,7 +15,8 @@ describe("mod:timed", function()
   it("wraps a module: defaults, the clock at 0, the tree and parameters delegated", function()
     local lif = nn.LIF(3, { dt = 2e-3 })
     local tm = lif:timed()
-    assert.equals("TimedModule", tm.class_name)
+    assert.equals("TimedModuleWrapper", tm.class_name)
+    assert.is_true(require("limpet.class").is_a(tm, nn.TimedModule))
     assert.equals(2e-3, tm.dt)                  -- the module's dt
     assert.equals(1, tm.output_num)
     assert.is_false(tm.add_events)
@@ -23,13 +24,14 @@ describe("mod:timed", function()
     assert.equals(0, tm.t)
     assert.same({ 3 }, tm.shape)
     assert.equals(lif, tm.module)
-    assert.equals(lif.threshold, tm:parameters().module.threshold)
-    assert.matches("TimedModule with shape %(3,%)", tostring(tm))
+    assert.equals(lif.threshold, tm:parameters().threshold)     -- transparent: the module's own
+    assert.matches("TimedModuleWrapper with shape %(3,%)", tostring(tm))
     assert.equals(1e-3, nn.Linear({ 2, 2 }):timed().dt)             -- no dt anywhere: 1e-3
     assert.equals(5e-4, nn.Sequential { nn.Linear({ 2, 2 }), nn.LIF(2, { dt = 5e-4 }) }:timed().dt)
     assert.is_true(nn.Sequential { nn.Linear({ 2, 2 }), nn.LIF(2) }:timed().spiking_output)
     assert.is_false(nn.Sequential { nn.LIF(2), nn.Linear({ 2, 2 }) }:timed().spiking_output)
-    assert.equals(0.25, nn.LIF(2):timed { dt = 0.25 }.dt)
+    assert.equals(0.25, nn.Linear({ 2, 2 }):timed { dt = 0.25 }.dt)  -- a module without dt
+    assert.equals(1e-3, nn.LIF(2):timed { dt = 1e-3 }.dt)
   end)
 
   it("rasterises events on dt from t, bool or (add_events) counts, and returns a clocked series", function()
@@ -165,17 +167,17 @@ describe("mod:timed", function()
       err(tm.evolve, tm, nil, { num_timesteps = 1.5 }))
     assert.matches("bad argument #2 to 'evolve' %(field 'duration' must be a number >= 0%)",
       err(tm.evolve, tm, nil, { duration = -1 }))
-    assert.matches("bad argument #1 to 'evolve' %(LIF 'module' expects 3 input channels, got a TSEvent with 4%)",
+    assert.matches("bad argument #1 to 'evolve' %(LIF expects 3 input channels, got a TSEvent with 4%)",
       err(tm.evolve, tm, lp.TSEvent({ 0.001 }, { 4 }, { t_stop = 0.002 })))
-    assert.matches("bad argument #1 to 'evolve' %(LIF 'module' expects 3 input channels, got a TSContinuous with 2%)",
+    assert.matches("bad argument #1 to 'evolve' %(LIF expects 3 input channels, got a TSContinuous with 2%)",
       err(tm.evolve, tm, lp.TSContinuous.from_clocked(lp.zeros(4, 2))))
     tm(events())
     assert.matches("bad argument #1 to 'evolve' %(the input ends at t = 0.01, not after the module's time t = 0.01",
       err(tm.evolve, tm, events()))
-    assert.matches("LIF 'module' returns one output; output_num = 2",
+    assert.matches("LIF returns one output; output_num = 2",
       err(lif:timed { output_num = 2 }.evolve, lif:timed { output_num = 2 }, events()))
     local free = nn.Instant("tanh")
-    assert.matches("without an input series, Instant 'module' needs a shape to make zeros",
+    assert.matches("without an input series, Instant needs a shape to make zeros",
       err(free:timed().evolve, free:timed(), nil, { duration = 0.01 }))
   end)
 

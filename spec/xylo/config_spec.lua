@@ -180,8 +180,6 @@ describe("limpet.xylo config_from_specification", function()
     assert.has_error(function() f(tiny { treshold = { 1 } }) end, E .. "unknown field 'treshold')")
     assert.has_error(function() f { weights_out = { { 1 } } } end, E .. "missing field 'weights_in')")
     assert.has_error(function() f { weights_in = { { 1 } } } end, E .. "missing field 'weights_out')")
-    assert.has_error(function() f(tiny { weights_in = { { 0.5, 1, 1, 1 } } }) end,
-      E .. "field 'weights_in' holds non-integer values (0.5 at [1, 1]); quantise the specification first)")
     assert.has_error(function() f(tiny { threshold = { 1, 2, 3 } }) end,
       E .. "field 'threshold': expected shape (4,), got (3,))")
     assert.has_error(function() f(tiny { weights_in = { 1, 2, 3, 4 } }) end,

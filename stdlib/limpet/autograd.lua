@@ -59,6 +59,30 @@ end
 local function identity(v) return v end
 local function drop_value() return nil end
 
+-- ---- functional scopes ----------------------------------------------------------
+-- While f runs inside value_and_grad, the tensors it was handed are known
+-- here: a module that is given one of them (set_attributes, `mod.w = p.w`)
+-- binds it instead of copying its values (nn/module.lua), so the graph is
+-- built from the tensors the gradients are taken for. Each binding leaves a
+-- restore function in the scope, run when value_and_grad returns.
+local scopes = {}
+
+--- autograd._functional_scope(t) -> the innermost running scope whose
+-- function was handed t, or nil.
+function M._functional_scope(t)
+  for i = #scopes, 1, -1 do
+    if scopes[i].leaves[t] then return scopes[i] end
+  end
+  return nil
+end
+
+local function close_scope(scope)
+  for i = #scope.restores, 1, -1 do scope.restores[i]() end
+  for i = #scopes, 1, -1 do
+    if scopes[i] == scope then table.remove(scopes, i) break end
+  end
+end
+
 -- ---- value_and_grad / grad -------------------------------------------------
 -- value_and_grad(f) -> function(params, ...) -> value, grads, ...
 --   params: a tensor or a nested table of tensors; f(params', ...) must return
@@ -67,31 +91,47 @@ local function drop_value() return nil end
 --   the callers' tensors and their .grad fields are untouched. grads has the
 --   structure of params: float leaves get their gradient (zeros when none
 --   reached them); other leaves get nil. value is detached.
+--   f may load params into a module (Rockpool's Jax style:
+--   net:set_attributes(p); return loss(net(x))): the module then computes
+--   with the very tensors of p during the call (see "functional scopes").
 local function make_value_and_grad(f, fname)
   if type(f) ~= "function" then
     argerror(1, fname, ("function expected, got %s"):format(type(f)), 3)
   end
   return function(params, ...)
     local leaves = {}
+    local scope = { leaves = {}, restores = {} }
     local copies = map_tree(params, function(t)
       local c = t:detach()
       if is_float(t) then
         c:requires_grad(true)
         leaves[#leaves + 1] = c
       end
+      scope.leaves[c] = true
       return c
     end, identity, "")
-    local res = table.pack(core.enable_grad(f, copies, ...))
+    scopes[#scopes + 1] = scope
+    local res = table.pack(pcall(core.enable_grad, f, copies, ...))
+    if not res[1] then
+      close_scope(scope)
+      error(res[2], 0)
+    end
+    table.remove(res, 1)
+    res.n = res.n - 1
     local value = res[1]
     if not core.is_tensor(value) then
+      close_scope(scope)
       error(("%s: the function must return a tensor first, got %s"):format(fname, type(value)), 2)
     end
     if value:numel() ~= 1 then
+      close_scope(scope)
       local s = value.shape
       error(("%s: the function must return a one-element tensor, got shape (%s)")
         :format(fname, table.concat(s, ", ")), 2)
     end
-    if value:requires_grad() then value:backward() end
+    local ok, err = pcall(function() if value:requires_grad() then value:backward() end end)
+    close_scope(scope)
+    if not ok then error(err, 0) end
     local grads = map_tree(copies, function(c)
       if not is_float(c) then return nil end
       local g = c.grad

@@ -1,6 +1,8 @@
 -- stdlib/limpet/train.lua -- `lp.train`: the training loop and a simple loader.
 -- Owns: fit (epochs of forward / loss / backward / clip / step, validation,
--- metrics, early stopping, checkpoints, NaN diagnosis, progress display)
+-- metrics, early stopping, checkpoints, NaN diagnosis and the check that
+-- every parameter is still in its valid range after each optimiser step,
+-- progress display)
 -- and TensorLoader (mini-batches from in-memory tensors).
 -- Not here: losses (loss.lua), optimisers and schedules (optim/), the
 -- modules (nn/), the bar itself (progress.lua), data sets (data/).
@@ -168,9 +170,26 @@ local function first_nan(tree, path)
 end
 M._first_nan = first_nan
 
--- Why is the loss NaN? Parameters first, then a recorded re-run of the
--- batch (from the reset state), then the output itself.
+-- The first parameter of a module tree outside its valid range (a time
+-- constant <= 0, a decay outside [0, 1], a value not finite: nn/validate.lua),
+-- as "parameter '2_ExpSyn.tau' of module '2_ExpSyn' left its valid range
+-- (must be > 0, got -0.002 at element 3)"; nil when all are in range.
+local function out_of_range(net)
+  if type(net) ~= "table" or rawget(net, "_attrs") == nil then return nil end
+  local path, _, _, problem = require("limpet.nn.validate").first_violation(net)
+  if not path then return nil end
+  local mod = path:match("^(.*)%.[^.]+$")
+  return ("parameter '%s'%s left its valid range (%s)"):format(path,
+    mod and (" of module '" .. mod .. "'") or "", problem)
+end
+M._out_of_range = out_of_range
+
+-- Why is the loss NaN? A parameter out of its range first, then NaN
+-- parameters, then a recorded re-run of the batch (from the reset state),
+-- then the output itself.
 local function diagnose(net, x, out, reset)
+  local bad = out_of_range(net)
+  if bad then return bad end
   local p = net.parameters and first_nan(net:parameters())
   if p then
     local mod = p:match("^(.*)%.[^.]+$")
@@ -338,6 +357,11 @@ local function run_epoch(o, data, train, acc, bar_label, pr, epoch)
       if o.__dist then o.__dist.average_gradients(o.__params, batch_size(x)) end
       if o.clip_grad_norm then require("limpet.optim.clip").clip_grad_norm(opt, o.clip_grad_norm) end
       opt:step()
+      local bad = out_of_range(net)
+      if bad then
+        error(("fit: after the optimiser step at epoch %d, batch %d, %s; lower the learning rate or keep the parameter in range")
+          :format(epoch, b, bad), 0)
+      end
     else
       core.no_grad(forward)
       if lv ~= lv then

@@ -17,7 +17,8 @@
 **   s    = clip(floor(u/th) * [u >= th], 0, max_spikes_per_dt)
 **   v    = u - s * th                            subtractive reset; the
 **                                                surrogate grad flows through it
-** Recorded: v (after reset), isyn (after decay), irec = s_prev . w_rec.
+** Recorded: v (after reset), isyn (after decay), irec = s_prev . w_rec,
+** iahp (after decay; aLIF).
 ** Fused input projection (optional w_in, b_in): x is then (B, T, Nin) and
 ** the step's input is x[t] . w_in + b_in, computed inside the loop: row
 ** gathers of w_in over the active inputs when x is sparse (x indexed once,
@@ -67,7 +68,8 @@ typedef struct lp_lif_args {
 
 /* Which records lp_lif_opts.record fills (a mask; 0 = all of them). The
    spikes are always returned; LP_LIF_REC_SPIKES alone asks for nothing more. */
-enum { LP_LIF_REC_VMEM = 1, LP_LIF_REC_ISYN = 2, LP_LIF_REC_IREC = 4, LP_LIF_REC_SPIKES = 8 };
+enum { LP_LIF_REC_VMEM = 1, LP_LIF_REC_ISYN = 2, LP_LIF_REC_IREC = 4, LP_LIF_REC_SPIKES = 8,
+       LP_LIF_REC_IAHP = 16 };
 
 typedef struct lp_lif_opts {
   lp_surrogate surrogate;
@@ -88,6 +90,7 @@ void lp_lif_opts_default(lp_lif_opts *o);
 typedef struct lp_lif_out {
   lp_tensor *spikes;                     /* (B, T, N)                             */
   lp_tensor *vmem, *isyn, *irec;         /* (B, T, N), (B, T, N, k) x 2 (record)  */
+  lp_tensor *iahp;                       /* (B, T, N) after decay (record, aLIF)  */
   lp_tensor *vmem_final, *isyn_final, *spikes_final, *iahp_final; /* (B,N) (B,N,k) (B,N) (B,N) */
 } lp_lif_out;
 
@@ -125,5 +128,15 @@ typedef struct lp_rate_args {
 } lp_rate_args;
 lp_status lp_rate(lp_ctx *ctx, const lp_rate_args *a, lp_rate_act act, lp_tensor **out,
                   lp_tensor **state_final);
+
+/* ---- parameter ranges ----------------------------------------------------
+   The first element of t (float32 or float64, any layout; other dtypes
+   have none; flat row-major
+   0-based index) that is not finite or lies outside lo < v (lo_open) or
+   lo <= v, and v <= hi: *index and *value; *index = -1 when every element
+   is inside. One pass, no allocation: the nn modules run it on every
+   forward (core/src/param_check.c). */
+lp_status lp_param_first_outside(lp_ctx *ctx, const lp_tensor *t, double lo, double hi, int lo_open,
+                                 int64_t *index, double *value);
 
 #endif

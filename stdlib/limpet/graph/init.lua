@@ -2,7 +2,9 @@
 -- (Rockpool's rockpool.graph), the form `mod:as_graph()` returns and the
 -- Xylo mapper reads.
 -- Owns: the node and module classes (GraphNode, GraphModuleBase,
--- GraphModule, GraphHolder), the graph module kinds (LinearWeights,
+-- GraphModule, GraphHolder), editing a module's node lists (add_input,
+-- add_output, remove_input, remove_output, clear_inputs, clear_outputs),
+-- SetList (Rockpool's ordered set), the graph module kinds (LinearWeights,
 -- GenericNeurons, LIFNeuronWithSynsRealValue, RateNeuronWithSynsRealValue,
 -- AliasConnection), the utilities to connect, walk, find and replace
 -- modules, and their printing.
@@ -197,6 +199,65 @@ function GraphHolder:init(...)
   for _, n in ipairs(self.output_nodes) do add(n._holders, self) end
 end
 
+-- Editing the node lists (Rockpool's GraphModuleBase API). A GraphModule
+-- stays registered on its nodes (sink of inputs, source of outputs), a
+-- holder in their holder lists; adding a node already listed and removing
+-- one not listed do nothing. Each returns the module.
+local function attach(self, n, side)
+  if class.is_a(self, GraphHolder) then add(n._holders, self)
+  elseif class.is_a(self, GraphModule) then
+    if side == "in" then n:add_sink(self) else n:add_source(self) end
+  end
+end
+local function detach(self, n, side)
+  local list = side == "in" and self.input_nodes or self.output_nodes
+  local other = side == "in" and self.output_nodes or self.input_nodes
+  if class.is_a(self, GraphHolder) then
+    if not has(other, n) then remove(n._holders, self) end
+  elseif class.is_a(self, GraphModule) then
+    if side == "in" then n:remove_sink(self) else n:remove_source(self) end
+  end
+  remove(list, n)
+end
+local function node_arg(fname, n)
+  if not class.is_a(n, GraphNode) then argerror(fname, 1, "GraphNode expected, got " .. tname(n), 3) end
+  return n
+end
+function Base:add_input(n)
+  node_arg("add_input", n)
+  if not has(self.input_nodes, n) then
+    self.input_nodes[#self.input_nodes + 1] = n
+    attach(self, n, "in")
+  end
+  return self
+end
+function Base:add_output(n)
+  node_arg("add_output", n)
+  if not has(self.output_nodes, n) then
+    self.output_nodes[#self.output_nodes + 1] = n
+    attach(self, n, "out")
+  end
+  return self
+end
+function Base:remove_input(n)
+  node_arg("remove_input", n)
+  if has(self.input_nodes, n) then detach(self, n, "in") end
+  return self
+end
+function Base:remove_output(n)
+  node_arg("remove_output", n)
+  if has(self.output_nodes, n) then detach(self, n, "out") end
+  return self
+end
+function Base:clear_inputs()
+  for i = #self.input_nodes, 1, -1 do detach(self, self.input_nodes[i], "in") end
+  return self
+end
+function Base:clear_outputs()
+  for i = #self.output_nodes, 1, -1 do detach(self, self.output_nodes[i], "out") end
+  return self
+end
+
 --- graph.as_GraphHolder(g) -> g if a holder, else a holder around g.
 function G.as_GraphHolder(g)
   if class.is_a(g, GraphHolder) then return g end
@@ -252,6 +313,51 @@ function AliasConnection:_check(fname, level)
   end
 end
 
+-- SetList -----------------------------------------------------------------------
+-- Rockpool's SetList: a list without repeats that keeps the order of first
+-- insertion. sl[i] (1-based; negative from the end), #sl, ipairs(sl),
+-- sl:append(x), sl:extend(list), sl:contains(x), sl:remove(x).
+local SetList = class.Object:extend("SetList")
+function SetList:init(list)
+  rawset(self, "_items", {})
+  if list ~= nil then
+    if type(list) ~= "table" then argerror("SetList", 1, "list expected, got " .. tname(list), 4) end
+    for _, x in ipairs(list) do self:append(x) end
+  end
+end
+function SetList:append(x)
+  local items = rawget(self, "_items")
+  if not has(items, x) then items[#items + 1] = x end
+  return self
+end
+function SetList:extend(list)
+  for _, x in ipairs(list) do self:append(x) end
+  return self
+end
+function SetList:contains(x) return has(rawget(self, "_items"), x) end
+function SetList:remove(x) remove(rawget(self, "_items"), x); return self end
+function SetList:totable()
+  local out = {}
+  for i, x in ipairs(rawget(self, "_items")) do out[i] = x end
+  return out
+end
+SetList.__index = function(t, k)
+  if math.type(k) == "integer" then
+    local items = rawget(t, "_items")
+    if k < 0 then k = #items + 1 + k end
+    return items[k]
+  end
+  return SetList[k]
+end
+SetList.__len = function(t) return #rawget(t, "_items") end
+SetList.__newindex = function() error("SetList: use append or extend", 2) end
+SetList.__tostring = function(t)
+  local parts = {}
+  for i, x in ipairs(rawget(t, "_items")) do parts[i] = tostring(x) end
+  return "SetList{" .. table.concat(parts, ", ") .. "}"
+end
+
+G.SetList = SetList
 G.GraphNode = GraphNode
 G.GraphModuleBase = Base
 G.GraphModule = GraphModule

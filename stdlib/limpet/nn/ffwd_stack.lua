@@ -10,7 +10,7 @@ local FFwdStack = Sequential:extend("FFwdStack")
 --- nn.FFwdStack(m1, m2, ...) or nn.FFwdStack{m1, m2, ...}
 function FFwdStack:init(...)
   Sequential.init(self)
-  local mods = Sequential.collect_args("FFwdStack", ...)
+  local mods, names = Sequential.collect_args("FFwdStack", ...)
   for i = 1, mods.n do
     local m = mods[i]
     if i > 1 then
@@ -20,7 +20,7 @@ function FFwdStack:init(...)
       end
       self:_append(Linear({ prev.size_out, m.size_in }), nil, 4)
     end
-    self:_append(m, nil, 4)
+    self:_append(m, names[i], 4)
   end
 end
 

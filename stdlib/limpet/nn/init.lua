@@ -6,6 +6,7 @@ local P = require "limpet.nn.parameters"
 local S = require "limpet.nn.serialize"
 local lif = require "limpet.nn.lif"
 local dropout = require "limpet.nn.dropout"
+local V = require "limpet.nn.validate"
 
 local nn = {
   Module = Module,
@@ -28,6 +29,11 @@ local nn = {
   UnitDropout = dropout.UnitDropout,
   TimeStepDropout = dropout.TimeStepDropout,
   register = S.register,
+  -- the valid ranges of parameters: nn.check(mod) raises naming the module
+  -- and attribute out of range; nn.first_violation(mod) -> path, module,
+  -- attribute, problem (or nil)
+  check = function(mod) V.check(mod, true, 2) return mod end,
+  first_violation = V.first_violation,
   load = S.load,
   save = S.save,
 }
@@ -37,6 +43,17 @@ for _, name in ipairs { "Linear", "LIF", "LIFBitshift", "LIFNeuron", "aLIF", "Ex
                         "TimeStepDropout" } do
   S.register(nn[name])
 end
+
+-- The timed API (nn/timed.lua) needs lp.nn's Module: loaded on first use.
+setmetatable(nn, { __index = function(t, k)
+  if k == "TimedModule" or k == "TimedModuleWrapper" then
+    local T = require "limpet.nn.timed"
+    rawset(t, "TimedModule", T.TimedModule)
+    rawset(t, "TimedModuleWrapper", T.TimedModuleWrapper)
+    return T[k]
+  end
+  return nil
+end })
 
 --- net:save(path) -> true | nil, msg  (see serialize.lua)
 function Module:save(path) return S.save(self, path) end

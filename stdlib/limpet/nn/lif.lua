@@ -2,28 +2,58 @@
 -- nn.LIF, nn.LIFBitshift, nn.LIFNeuron, nn.aLIF.
 -- Owns: options, parameter / state layout, the decays computed from the
 -- parameters with differentiable tensor ops (leak modes taus, decays,
--- bitshifts), noise, and the state rule (every batch row starts from the
--- module state; row 1's final state is kept). The dynamics over all T steps
--- and their BPTT backward are one fused C op, core.lif (lua/l_neuron.c).
+-- bitshifts, as Rockpool: each mode takes its own parameters, tau_mem /
+-- tau_syn, alpha / beta or dash_mem / dash_syn, and the others are computed
+-- views), noise, the records (vmem, isyn, irec always, spikes; aLIF adds
+-- iahp and its current as the last synapse of isyn) and the state rule
+-- (every batch row starts from the module state; row 1's final state is
+-- kept). The dynamics over all T steps and their BPTT backward are one fused
+-- C op, core.lif (lua/l_neuron.c).
+-- Decays exp(-dt/tau) are computed in float64 and rounded once to the
+-- parameter's dtype, so they are the correctly rounded float32 values
+-- torch gets (a float32 exp of a float32 quotient is one ulp off).
 -- Layout: shape N or {k·N, N}; input column j feeds neuron ceil(j/k),
 -- synapse ((j-1) mod k)+1; tau_syn / beta / isyn are (N, k); w_rec (N, k·N).
+-- Deliberately earlier than Rockpool: {Nin, N} with Nin not a multiple of N
+-- is refused here, at construction (Rockpool fails later, in its mapper).
 local lp = require "limpet"
 local core = require "limpet.core"
 local Module = require "limpet.nn.module"
 local P = require "limpet.nn.parameters"
 local U = require "limpet.nn.util"
+local V = require "limpet.nn.validate"
 
 local LN2 = math.log(2)
 local SPIKE_FNS = { StepPWL = true, PeriodicExponential = true, FastSigmoid = true, ATan = true }
 local LEAK_MODES = { taus = true, decays = true, bitshifts = true }
 
 local LIF = Module:extend("LIF")
+LIF._checks_in_evolve = true
+LIF._spiking_input, LIF._spiking_output = true, true
+-- The leak parameters have no default here: each leak mode takes its own
+-- (taus: tau_mem, tau_syn = 20 ms; decays: alpha, beta = 0.5; bitshifts:
+-- dash_mem, dash_syn = 1, Rockpool's defaults) and refuses the others.
 LIF.defaults = {
-  tau_mem = 20e-3, tau_syn = 20e-3, bias = 0, threshold = 1,
-  has_rec = false, w_rec = U.NONE, dt = 1e-3, noise_std = 0,
+  tau_mem = U.NONE, tau_syn = U.NONE, alpha = U.NONE, beta = U.NONE,
+  dash_mem = U.NONE, dash_syn = U.NONE, bias = 0, threshold = 1,
+  has_rec = false, w_rec = U.NONE, weight_init_func = U.NONE, dt = 1e-3, noise_std = 0,
   max_spikes_per_dt = 65536, spike_generation_fn = "StepPWL",
   surrogate_scale = U.NONE, learning_window = 0.5, leak_mode = "taus",
 }
+local LEAK_PARAMS = {
+  taus = { "tau_mem", "tau_syn", 20e-3, "taus" },
+  decays = { "alpha", "beta", 0.5, "decays" },
+  bitshifts = { "dash_mem", "dash_syn", 1, "bitshifts" },
+}
+
+--- LIF.decay_of(dt, tau) -> exp(-dt / tau), computed in float64 and
+-- rounded once to tau's dtype (differentiable).
+local function decay_of(dt, tau)
+  local dtype = tau.dtype
+  if dtype == "float64" then return lp.exp((-dt) / tau) end
+  return lp.exp((-dt) / tau:astype("float64")):astype(dtype)
+end
+LIF.decay_of = decay_of
 
 -- value (maybe nn.Constant) -> converted by f, still constant if it was
 local function keep_const(v, f)
@@ -41,6 +71,9 @@ local function per_synapse(fname, field, v, N, k)
       if not t then U.argerror(fname, 2, ("field '%s': %s"):format(field, msg), 6) end
       if t:dim() == 1 and t.shape[1] == N and k > 1 then
         return t:reshape({ N, 1 }):expand({ N, k }):contiguous():clone()
+      end
+      if t:dim() == 2 and t.shape[1] == 1 and t.shape[2] == k and N > 1 then   -- (1, k): Rockpool's shared taus
+        return t:expand({ N, k }):contiguous():clone()
       end
       if t:numel() ~= 1 and t:numel() ~= N * k then
         U.argerror(fname, 2, ("field '%s': expected a number or shape (%d,) or (%d, %d), got %s")
@@ -67,12 +100,6 @@ local function per_neuron(fname, field, v, N)
   end)
 end
 
-local function map_const(v, f)   -- f on the plain value (number or tensor)
-  local x, c = P.unconstant(v)
-  if lp.is_tensor(x) then x = f(x) else x = f(lp.tensor(x + 0.0, "float32")):item() end
-  return c and P.Constant(x) or x
-end
-
 -- LIF shape: N or {k·N, N}
 local function lif_shape(fname, shape)
   local nin, n
@@ -92,6 +119,9 @@ end
 
 -- The common constructor of LIF, LIFBitshift and aLIF.
 function LIF:_setup(fname, shape, opts, defaults)
+  local split
+  shape, opts, split = U.split_shape(fname, shape, opts, 4)
+  if split then rawset(self, "_args", table.pack(shape, opts)) end
   local nin, N, k = lif_shape(fname, shape)
   opts = U.options(fname, 2, opts, defaults, 4)
   opts.leak_mode = opts.leak_mode or "taus"
@@ -102,6 +132,19 @@ function LIF:_setup(fname, shape, opts, defaults)
   if not LEAK_MODES[opts.leak_mode] then
     U.argerror(fname, 2, ("field 'leak_mode' must be one of taus, decays, bitshifts, got '%s'")
       :format(tostring(opts.leak_mode)), 4)
+  end
+  -- each leak mode takes its own parameters only (Rockpool raises too)
+  local mine = LEAK_PARAMS[opts.leak_mode]
+  for _, mode in ipairs { "taus", "decays", "bitshifts" } do
+    if mode ~= opts.leak_mode then
+      for i = 1, 2 do
+        local f = LEAK_PARAMS[mode][i]
+        if opts[f] ~= nil then
+          U.argerror(fname, 2, ("field '%s' belongs to leak_mode '%s'; with leak_mode '%s' give %s and %s")
+            :format(f, mode, opts.leak_mode, mine[1], mine[2]), 4)
+        end
+      end
+    end
   end
   if type(opts.dt) ~= "number" or not (opts.dt > 0) then
     U.argerror(fname, 2, "field 'dt' must be a positive number", 4)
@@ -116,27 +159,21 @@ function LIF:_setup(fname, shape, opts, defaults)
   Module.init(self, nin == N and N or { nin, N })
   rawset(self, "n_synapses", k)
   local dt = opts.dt
-  local tau_mem = per_neuron(fname, "tau_mem", opts.tau_mem, N)
-  local tau_syn = per_synapse(fname, "tau_syn", opts.tau_syn, N, k)
-  if opts.leak_mode == "taus" then
-    self:parameter("tau_mem", tau_mem, { shape = { N }, family = "taus" })
-    self:parameter("tau_syn", tau_syn, { shape = { N, k }, family = "taus" })
-  elseif opts.leak_mode == "decays" then
-    local decay = function(t) return lp.exp(lp.tensor(-dt, t.dtype) / t) end
-    self:parameter("alpha", map_const(tau_mem, decay), { shape = { N }, family = "decays" })
-    self:parameter("beta", map_const(tau_syn, decay), { shape = { N, k }, family = "decays" })
-  else
-    local dash = function(t) return lp.round(lp.log(t / dt) * (1 / LN2)) end
-    self:parameter("dash_mem", map_const(tau_mem, dash), { shape = { N }, family = "bitshifts" })
-    self:parameter("dash_syn", map_const(tau_syn, dash), { shape = { N, k }, family = "bitshifts" })
-  end
+  local m1, m2, default, family = mine[1], mine[2], mine[3], mine[4]
+  local v1 = opts[m1]; if v1 == nil then v1 = default end
+  local v2 = opts[m2]; if v2 == nil then v2 = default end
+  self:parameter(m1, per_neuron(fname, m1, v1, N), { shape = { N }, family = family })
+  self:parameter(m2, per_synapse(fname, m2, v2, N, k), { shape = { N, k }, family = family })
   self:parameter("bias", per_neuron(fname, "bias", opts.bias, N), { shape = { N }, family = "bias" })
   self:parameter("threshold", per_neuron(fname, "threshold", opts.threshold, N),
-    { shape = { N }, family = "thresholds" })
+    { shape = { N }, family = "thresholds", range = "positive" })
   local has_rec = opts.has_rec or opts.w_rec ~= nil
+  if opts.weight_init_func ~= nil and type(opts.weight_init_func) ~= "function" then
+    U.argerror(fname, 2, "field 'weight_init_func' must be a function(shape) -> tensor", 4)
+  end
   if has_rec then
     self:parameter("w_rec", opts.w_rec, { shape = { N, k * N }, family = "weights",
-      init = function(s)
+      init = opts.weight_init_func or function(s)
         local bound = math.sqrt(6 / (k * N))
         return lp.rand(s) * (2 * bound) - bound
       end })
@@ -155,9 +192,10 @@ function LIF:_setup(fname, shape, opts, defaults)
   return opts, N, k
 end
 
---- nn.LIF(shape, {tau_mem, tau_syn, bias, threshold, has_rec, w_rec, dt,
---   noise_std, max_spikes_per_dt, spike_generation_fn, surrogate_scale,
---   learning_window, leak_mode})
+--- nn.LIF(shape, {tau_mem, tau_syn | alpha, beta | dash_mem, dash_syn,
+--   bias, threshold, has_rec, w_rec, weight_init_func, dt, noise_std, max_spikes_per_dt,
+--   spike_generation_fn, surrogate_scale, learning_window, leak_mode});
+--   the options may also sit in the shape table: nn.LIF{8, tau_mem = 0.05}
 function LIF:init(shape, opts) self:_setup("LIF", shape, opts, LIF.defaults) end
 
 -- straight-through round: forward round(x), gradient 1
@@ -166,8 +204,10 @@ local function round_ste(x)
 end
 LIF.round_ste = round_ste
 
-local function bitshift_decay(dash)   -- 1 - 2^-dash
-  return 1 - lp.exp(dash * (-LN2))
+local function bitshift_decay(dash)   -- 1 - 2^-dash, in float64, rounded once
+  local d = 1 - lp.exp(dash:astype("float64") * (-LN2))
+  if dash.dtype ~= "float64" then d = d:astype(dash.dtype) end
+  return d
 end
 
 --- mod:decays() -> alpha (N), beta (N, k) as tensors carrying gradients.
@@ -177,8 +217,63 @@ function LIF:decays()
   if mode == "bitshifts" then
     return bitshift_decay(round_ste(self.dash_mem)), bitshift_decay(round_ste(self.dash_syn))
   end
-  local ndt = -self.dt
-  return lp.exp(ndt / self.tau_mem), lp.exp(ndt / self.tau_syn)
+  return decay_of(self.dt, self.tau_mem), decay_of(self.dt, self.tau_syn)
+end
+
+-- The leak parameters of the other modes, as views computed from this
+-- mode's (Rockpool's conversions: alpha = exp(-dt/tau), dash = -log2(1 -
+-- alpha)); assigning one sets this mode's parameter to match.
+local function f64(t) return t:astype("float64") end
+local function back(t, like) return like.dtype == "float64" and t or t:astype(like.dtype) end
+local VIEWS = {}
+function VIEWS.alpha(m) local a = m:decays(); return a end
+function VIEWS.beta(m) local _, b = m:decays(); return b end
+function VIEWS.tau_mem(m) local a = m:decays(); return back(lp.tensor(-m.dt, "float64") / lp.log(f64(a)), a) end
+function VIEWS.tau_syn(m) local _, b = m:decays(); return back(lp.tensor(-m.dt, "float64") / lp.log(f64(b)), b) end
+function VIEWS.dash_mem(m) local a = m:decays(); return back(-lp.log(1 - f64(a)) * (1 / LN2), a) end
+function VIEWS.dash_syn(m) local _, b = m:decays(); return back(-lp.log(1 - f64(b)) * (1 / LN2), b) end
+-- a value of view `name` -> the value of this mode's parameter
+local function from_view(m, name, v)
+  local t = lp.is_tensor(v) and v:detach():astype("float64") or lp.tensor(v, "float64")
+  local decay
+  if name == "alpha" or name == "beta" then decay = t
+  elseif name == "tau_mem" or name == "tau_syn" then decay = lp.exp(lp.tensor(-m.dt, "float64") / t)
+  else decay = 1 - lp.exp(t * (-LN2)) end
+  local mode = m.leak_mode
+  if mode == "decays" then return decay end
+  if mode == "bitshifts" then return -lp.log(1 - decay) * (1 / LN2) end
+  return lp.tensor(-m.dt, "float64") / lp.log(decay)
+end
+local VIEW_TARGET = { alpha = 1, tau_mem = 1, dash_mem = 1, beta = 2, tau_syn = 2, dash_syn = 2 }
+
+LIF._leak_views = true
+local function with_views(bi)
+  return function(t, k)
+    local v = bi(t, k)
+    if v == nil and VIEWS[k] then
+      local vals = rawget(t, "_values")
+      if vals and vals.leak_mode and t._leak_views then return VIEWS[k](t) end
+    end
+    return v
+  end
+end
+local base_newindex = Module.__newindex
+local function lif_newindex(t, k, v)
+  local vals = rawget(t, "_values")
+  if vals and VIEW_TARGET[k] and not t._attrs[k] and vals.leak_mode and t._leak_views then
+    local target = LEAK_PARAMS[vals.leak_mode][VIEW_TARGET[k]]
+    return t:_assign(target, from_view(t, k, P.unconstant(v)), 2)
+  end
+  return base_newindex(t, k, v)
+end
+LIF.__index = with_views(LIF.__index)
+LIF.__newindex = lif_newindex
+-- subclasses get the same lookup
+function LIF:extend(name)
+  local C = Module.extend(self, name)
+  C.__index = with_views(C.__index)
+  C.__newindex = lif_newindex
+  return C
 end
 
 -- Extra fields for core.lif (aLIF adds its current).
@@ -194,19 +289,34 @@ function LIF:_keep(final)
 end
 
 -- record: true (all records), or a list of names: the ones core.lif knows
--- (vmem, isyn, irec, spikes) are asked for, the rest left to others.
-local LIF_RECORDS = { vmem = true, isyn = true, irec = true, spikes = true }
+-- (vmem, isyn, irec, iahp, spikes) are asked for, the rest left to others.
+local LIF_RECORDS = { vmem = true, isyn = true, irec = true, iahp = true, spikes = true }
 local function lif_record(record)
   if type(record) ~= "table" then return record and true or false end
   local out = {}
   for _, n in ipairs(record) do if LIF_RECORDS[n] then out[#out + 1] = n end end
   return out
 end
+local function wants(record, name)
+  if type(record) ~= "table" then return record and true or false end
+  for _, n in ipairs(record) do if n == name then return true end end
+  return false
+end
+
+-- The record as Rockpool gives it: irec always (zeros without w_rec).
+function LIF:_records(rec, record, B, T)
+  if rec.irec == nil and wants(record, "irec") then
+    rec.irec = lp.zeros({ B, T, self.size_out, self.n_synapses }, rec.spikes.dtype)
+  end
+  return rec
+end
 
 -- proj (from nn.Sequential): a Linear before this layer, fused into core.lif
 -- (x is then the Linear's input; its output is never materialised).
 function LIF:evolve(x, record, proj)
   if not core.lif then error("LIF: the fused kernel core.lif is not built in", 2) end
+  V.check_forward(self, 2)
+  if proj then V.check_forward(proj, 2) end
   local B, T
   x, B, T = Module._auto_batch(proj or self, x)
   local N = self.size_out
@@ -217,11 +327,11 @@ function LIF:evolve(x, record, proj)
     vmem = self.vmem, isyn = self.isyn, spikes = self.spikes,
     max_spikes_per_dt = self.max_spikes_per_dt, spike_fn = self.spike_generation_fn,
     learning_window = self.learning_window, surrogate_scale = self.surrogate_scale,
-    record = lif_record(record), w_in = proj and proj.weight, b_in = proj and proj.bias,
+    record = lif_record(record), w_in = proj and proj.weight, b_in = proj and proj.has_bias and proj.bias or nil,
   }
   local spikes, rec, final = core.lif(x, opts)
   self:_keep(final)
-  return spikes, self:state(), record and rec or {}
+  return spikes, self:state(), record and self:_records(rec, record, B, T) or {}
 end
 
 -- graphs ----------------------------------------------------------------------
@@ -276,7 +386,7 @@ end
 local LIFBitshift = LIF:extend("LIFBitshift")
 LIFBitshift.defaults = {}
 for k, v in pairs(LIF.defaults) do LIFBitshift.defaults[k] = v end
-LIFBitshift.defaults.leak_mode = nil
+for _, k in ipairs { "leak_mode", "alpha", "beta", "dash_mem", "dash_syn" } do LIFBitshift.defaults[k] = nil end
 LIFBitshift.defaults.max_spikes_per_dt = 31
 
 function LIFBitshift:init(shape, opts)
@@ -284,8 +394,12 @@ function LIFBitshift:init(shape, opts)
 end
 
 function LIFBitshift:decays()
-  local scale = 1 / (self.dt * 1.0)
-  local function d(tau) return bitshift_decay(round_ste(lp.log(tau * scale) * (1 / LN2))) end
+  local scale = lp.tensor(1 / (self.dt * 1.0), "float64")
+  local function d(tau)
+    local dash = round_ste(lp.log(tau:astype("float64") * scale) * (1 / LN2))
+    local a = 1 - lp.exp(dash * (-LN2))
+    return tau.dtype == "float64" and a or a:astype(tau.dtype)
+  end
   return d(self.tau_mem), d(self.tau_syn)
 end
 
@@ -294,13 +408,25 @@ end
 -- subtractive reset as LIF. The fused op's membrane_only mode feeds each
 -- step's input straight to the membrane (beta = 1 and no synaptic memory).
 local LIFNeuron = LIF:extend("LIFNeuron")
+LIFNeuron._leak_views = false
 LIFNeuron.defaults = {
   tau_mem = 20e-3, bias = 0, threshold = 1, dt = 1e-3, noise_std = 0,
   max_spikes_per_dt = 65536, spike_generation_fn = "StepPWL",
   surrogate_scale = U.NONE, learning_window = 0.5,
 }
 
+local function unregister(self, name)
+  self._attrs[name] = nil
+  self._values[name] = nil
+  for i, n in ipairs(self._order) do if n == name then table.remove(self._order, i) break end end
+end
+
+--- nn.LIFNeuron(N, {tau_mem, bias, threshold, dt, noise_std, ...}): state
+-- {vmem}, record {spikes, vmem} (Rockpool's LIFNeuronTorch).
 function LIFNeuron:init(shape, opts)
+  local split
+  shape, opts, split = U.split_shape("LIFNeuron", shape, opts, 3)
+  if split then rawset(self, "_args", table.pack(shape, opts)) end
   if type(shape) == "table" and #shape == 2 and shape[1] ~= shape[2] then
     U.argerror("LIFNeuron", 1, "shape must be N or {N, N}", 3)
   end
@@ -309,10 +435,13 @@ function LIFNeuron:init(shape, opts)
   for k, v in pairs(opts) do full[k] = v end
   full.tau_syn = P.Constant(1.0)   -- unused: beta is one
   self:_setup("LIFNeuron", shape, full, LIF.defaults)
-  -- the synaptic time constant is not a LIFNeuron attribute
-  self._attrs.tau_syn = nil
-  self._values.tau_syn = nil
-  for i, n in ipairs(self._order) do if n == "tau_syn" then table.remove(self._order, i) break end end
+  -- neither the synaptic time constant nor the synaptic state and the
+  -- spikes are LIFNeuron attributes (no synapses, no recurrence)
+  for _, n in ipairs { "tau_syn", "isyn", "spikes" } do unregister(self, n) end
+end
+
+function LIFNeuron:_records(rec)
+  return { spikes = rec.spikes, vmem = rec.vmem }
 end
 
 function LIFNeuron:as_graph()
@@ -320,7 +449,7 @@ function LIFNeuron:as_graph()
 end
 
 function LIFNeuron:decays()
-  return lp.exp((-self.dt) / self.tau_mem), lp.ones({ self.size_out, 1 })
+  return decay_of(self.dt, self.tau_mem), lp.ones({ self.size_out, 1 })
 end
 
 function LIFNeuron:_extra(opts)
@@ -382,9 +511,28 @@ end
 
 function aLIF:_extra(opts)
   opts.w_ahp = self.w_ahp
-  opts.beta_ahp = lp.exp((-self.dt) / self.tau_ahp)
+  opts.beta_ahp = decay_of(self.dt, self.tau_ahp)
   opts.iahp = self.iahp
+  if type(opts.record) == "table" then           -- the isyn record ends with iahp
+    for _, n in ipairs(opts.record) do
+      if n == "isyn" then opts.record[#opts.record + 1] = "iahp" break end
+    end
+  end
   return opts
+end
+
+-- Rockpool's aLIF record: iahp (B, T, N), isyn (B, T, N, k + 1) with the
+-- ahp current as the last synapse, irec (zeros without w_rec), and U.
+function aLIF:_records(rec, record, B, T)
+  rec = LIF._records(self, rec, record, B, T)
+  if rec.isyn and rec.iahp then
+    rec.isyn = lp.cat({ rec.isyn, rec.iahp:reshape({ B, T, self.size_out, 1 }) }, 4)
+  end
+  -- U: Rockpool's aLIF records the surrogate activity tanh(20 vmem + 1 - threshold)/2 + 1/2
+  if rec.vmem and wants(record, "U") then
+    rec.U = lp.tanh(rec.vmem:detach() * 20 + (1 - self.threshold:detach())) * 0.5 + 0.5
+  end
+  return rec
 end
 
 return { LIF = LIF, LIFBitshift = LIFBitshift, LIFNeuron = LIFNeuron, aLIF = aLIF }

@@ -4,8 +4,15 @@
 -- parameter) and family, sub-module registration, the nested views
 -- parameters() / state() / simulation_parameters(), set_attributes,
 -- reset_state / reset_parameters, train / eval, auto-batching of (T, N)
--- input, the printed tree, and `extend` for subclasses.
--- Not here: the dynamics (each module's file), saving (serialize.lua).
+-- input (a one-channel input is broadcast over size_in channels, as
+-- Rockpool), the printed tree, and `extend` for subclasses.
+-- Not here: the dynamics (each module's file), saving (serialize.lua), the
+-- valid ranges of parameters (validate.lua: checked at construction, on
+-- every assignment and set_attributes, and on every forward call).
+-- Functional use (Jax style): inside lp.autograd.value_and_grad, a tensor
+-- the function was handed that is assigned to an attribute (set_attributes,
+-- `mod.x = p.x`) is bound as it is, so the graph is built from it; the
+-- module gets its own tensors back when value_and_grad returns.
 -- Storage: an instance keeps its attributes in `_values` (name -> value) and
 -- metadata in `_attrs`; sub-modules in `_mods` with their order in
 -- `_mod_order`. `mod.x` reads them, `mod.x = v` goes through the same
@@ -16,6 +23,8 @@ local lp = require "limpet"
 local class = require "limpet.class"
 local P = require "limpet.nn.parameters"
 local U = require "limpet.nn.util"
+local V = require "limpet.nn.validate"
+local autograd = require "limpet.autograd"
 
 local Module = class.Object:extend("Module")
 
@@ -29,6 +38,21 @@ function props.full_name(self)
   return cls
 end
 function props.class_name(self) return getmetatable(self).__name end
+-- Rockpool's spiking_input / spiking_output: the class says (_spiking_input,
+-- _spiking_output), else a chain answers as its first / last member.
+function props.spiking_input(self)
+  local v = getmetatable(self)._spiking_input
+  if v ~= nil then return v end
+  local first = rawget(self, "_mod_order")[1]
+  return first ~= nil and rawget(self, "_mods")[first].spiking_input or false
+end
+function props.spiking_output(self)
+  local v = getmetatable(self)._spiking_output
+  if v ~= nil then return v end
+  local order = rawget(self, "_mod_order")
+  local last = order[#order]
+  return last ~= nil and rawget(self, "_mods")[last].spiking_output or false
+end
 
 local function make_index(C)
   return function(t, k)
@@ -63,7 +87,10 @@ function Module:new(...)
   rawset(obj, "_mod_order", {})
   rawset(obj, "training", true)
   obj:init(...)
-  rawset(obj, "_args", table.pack(...))
+  -- a constructor that rewrote its arguments (options found inside the
+  -- shape table) stored the normalised ones already
+  if rawget(obj, "_args") == nil then rawset(obj, "_args", table.pack(...)) end
+  V.check(obj, false, 3)
   return obj
 end
 
@@ -124,12 +151,42 @@ function Module:_register(kind, name, value, opts, level)
   if const and kind == "parameter" then kind = "simulation" end
   local shape = opts.shape
   if type(shape) == "number" then shape = { shape } end
+  -- a list of permitted shapes (Rockpool's shape=[(N,), ()]): the first is
+  -- made by init; a value takes the first it fits, as it is or reshaped
+  local shapes
+  if type(shape) == "table" and (type(shape[1]) == "table" or (#shape > 1 and type(shape[#shape]) == "table")) then
+    shapes = {}
+    for i, sh in ipairs(shape) do shapes[i] = type(sh) == "number" and { sh } or sh end
+    shape = shapes[1]
+  end
   if v == nil then
     if not opts.init then fail(self, ("%s: a value or an init function is required"):format(name), level) end
     v = opts.init(shape)
   end
+  if shapes and not P.is_constant(v) then
+    local t = U.to_tensor(v)
+    if t then
+      local pick
+      for _, sh in ipairs(shapes) do if U.same_shape(t.shape, sh) then pick = sh break end end
+      if not pick then
+        for _, sh in ipairs(shapes) do if U.numel(sh) == t:numel() then pick = sh break end end
+      end
+      if not pick then
+        local names = {}
+        for i, sh in ipairs(shapes) do names[i] = U.fmt_shape(sh) end
+        fail(self, ("%s: expected one of the shapes %s, got %s"):format(name, table.concat(names, ", "),
+          U.fmt_shape(t.shape)), level)
+      end
+      shape = pick
+    end
+  end
   local meta = { kind = kind, family = opts.family, init = opts.init, shape = shape }
   v = convert(self, meta, name, v, level)
+  if kind == "simulation" and not lp.is_tensor(v) and opts.range == nil and opts.family == nil then
+    meta.range = false                  -- plain settings (dt, names, counts): their module checks them
+  else
+    meta.range = V.range_for(kind, opts.family, opts.range)
+  end
   if lp.is_tensor(v) then
     meta.shape = v.shape
     if not opts.init then
@@ -173,36 +230,59 @@ function Module:submodule(name, mod)
   return mod
 end
 
--- Assign to a registered attribute: the same shape; parameters keep their
--- tensor (copied in place) unless handed a tensor computed from others.
-function Module:_assign(name, v, level)
-  level = (level or 1) + 1
+-- Assign to a registered attribute: the same shape, inside its range;
+-- parameters keep their tensor (copied in place) unless handed a tensor
+-- computed from others, or a tensor of a running value_and_grad (bound, and
+-- given back when it returns). Returns nil, or "shape"|"range", message.
+local function assign_value(self, name, v)
   local meta = self._attrs[name]
-  local old = self._values[name]
+  local vals = self._values
+  local old = vals[name]
   v = P.unconstant(v)
-  if meta.kind == "parameter" and lp.is_tensor(v) and not v.is_leaf then
-    if not U.same_shape(v.shape, old.shape) then
-      fail(self, ("%s: expected shape %s, got %s"):format(name, U.fmt_shape(old.shape), U.fmt_shape(v.shape)), level)
+  if lp.is_tensor(v) and lp.is_tensor(old) then
+    local scope = autograd._functional_scope(v)
+    if scope or (meta.kind == "parameter" and not v.is_leaf) then
+      if not U.same_shape(v.shape, old.shape) then
+        return "shape", ("%s: expected shape %s, got %s"):format(name, U.fmt_shape(old.shape), U.fmt_shape(v.shape))
+      end
+      local p = meta.range and V.problem(v, meta.range)
+      if p then return "range", p end
+      vals[name] = v
+      if scope then scope.restores[#scope.restores + 1] = function() vals[name] = old end end
+      return nil
     end
-    self._values[name] = v
-    return
   end
   if not lp.is_tensor(old) then
-    if meta.kind == "simulation" then self._values[name] = v; return end
+    if meta.kind == "simulation" then
+      local p = meta.range and V.problem(v, meta.range)
+      if p then return "range", p end
+      vals[name] = v
+      return nil
+    end
   end
   local t, msg = U.to_tensor(v, old.shape)
-  if not t then fail(self, ("%s: %s"):format(name, msg), level) end
+  if not t then return "shape", ("%s: %s"):format(name, msg) end
+  local p = meta.range and V.problem(t, meta.range)
+  if p then return "range", p end
   if meta.kind == "parameter" then
     if old.is_leaf then
       if t.dtype ~= old.dtype then t = t:astype(old.dtype) end
       lp.no_grad(function() old:copy_(t) end)
     else
       t:requires_grad(true)
-      self._values[name] = t
+      vals[name] = t
     end
   else
-    self._values[name] = t
+    vals[name] = t
   end
+  return nil
+end
+
+function Module:_assign(name, v, level)
+  level = (level or 1) + 1
+  local what, msg = assign_value(self, name, v)
+  if what == "range" then error(V.message(self, name, msg), level) end
+  if what then fail(self, msg, level) end
 end
 
 function Module:__newindex(k, v)
@@ -270,6 +350,27 @@ end
 function Module:attribute_kind(name) local m = self._attrs[name]; return m and m.kind end
 function Module:attribute_family(name) local m = self._attrs[name]; return m and m.family end
 
+--- mod:attributes_named(name | {names}) -> nested table of the attributes
+-- of that name (any kind) in this module and its sub-modules (Rockpool's
+-- attributes_named), e.g. net:attributes_named("dt").
+function Module:attributes_named(names)
+  if type(names) == "string" then names = { names } end
+  if type(names) ~= "table" then
+    U.argerror("attributes_named", 1, "string or list of strings expected, got " .. type(names), 2)
+  end
+  local want = {}
+  for _, n in ipairs(names) do want[n] = true end
+  local out = {}
+  for _, n in ipairs(self._order) do
+    if want[n] then out[n] = self._values[n] end
+  end
+  for _, n in ipairs(self._mod_order) do
+    local sub = self._mods[n]:attributes_named(names)
+    if next(sub) ~= nil then out[n] = sub end
+  end
+  return out
+end
+
 --- mod:modules() -> the direct sub-modules, in order (each knows its .name).
 function Module:modules()
   local out = {}
@@ -290,9 +391,10 @@ function Module:set_attributes(tbl, path)
       end
       self._mods[k]:set_attributes(v, where)
     elseif self._attrs[k] then
-      local ok, err = pcall(self._assign, self, k, v, 1)
-      if not ok then
-        local msg = tostring(err):match("%((.*)%)$") or tostring(err)
+      local what, msg = assign_value(self, k, v)
+      if what == "range" then
+        U.argerror("set_attributes", 1, V.message(self, k, msg), 2)
+      elseif what then
         U.argerror("set_attributes", 1, (path and (path .. ".") or "") .. msg, 2)
       end
     else
@@ -350,11 +452,27 @@ function Module:evolve()
   error(("%s does not implement evolve"):format(self.full_name), 2)
 end
 
-function Module:__call(...) return self:evolve(...) end
+-- Calling a module evolves it. The built-in modules check their parameters'
+-- ranges in evolve itself (class field _checks_in_evolve); for the others,
+-- the call does it.
+-- m2(m1(x)) hands m2 all three results of m1 (Lua passes them on): m1's
+-- state and record are then dropped (Rockpool's chaining of a call's
+-- tuple); use nn.Sequential to keep them.
+local function chained(record, n, third)
+  return n >= 3 and type(record) == "table" and getmetatable(record) == nil
+    and type(third) == "table" and getmetatable(third) == nil
+end
+Module._chained = chained
 
---- mod:timed{dt =, output_num = 1, add_events = false} -> a TimedModule
--- taking and returning time series (nn/timed.lua).
-function Module:timed(opts) return require("limpet.nn.timed")(self, opts) end
+function Module:__call(x, record, ...)
+  if chained(record, select("#", ...) + 2, (...)) then record = nil; return self(x, record) end
+  if not self._checks_in_evolve then V.check_forward(self, 2) end
+  return self:evolve(x, record, ...)
+end
+
+--- mod:timed{dt =, output_num = 1, add_events = false} -> a
+-- TimedModuleWrapper taking and returning time series (nn/timed.lua).
+function Module:timed(opts) return require("limpet.nn.timed").TimedModuleWrapper(self, opts) end
 
 --- mod:as_graph() -> an lp.graph module (GraphModule or GraphHolder); each
 -- module kind that can be mapped to hardware implements it.
@@ -367,19 +485,25 @@ function Module:_graph_name()
   return rawget(self, "_name") or getmetatable(self).__name
 end
 
---- self:_auto_batch(x) -> x as (B, T, N), B, T. (T, N) gets a batch axis of 1.
--- Checks N against size_in when the module has a shape.
+--- self:_auto_batch(x) -> x as (B, T, N), B, T. (T, N) gets a batch axis of
+-- 1, (T) becomes (1, T, 1); a one-channel input is broadcast over size_in
+-- channels (Rockpool). Checks N against size_in when the module has a shape.
 function Module:_auto_batch(x)
   if not lp.is_tensor(x) then
     U.argerror("evolve", 1, ("%s expects a tensor, got %s"):format(self.full_name, type(x)), 3)
   end
   local d = x:dim()
-  if d == 2 then x = x:unsqueeze(1)
+  if d == 1 then x = x:reshape(1, x.shape[1], 1)
+  elseif d == 2 then x = x:unsqueeze(1)
   elseif d ~= 3 then
-    U.argerror("evolve", 1, ("%s expects input of shape (T, N) or (B, T, N), got %s")
+    U.argerror("evolve", 1, ("%s expects input of shape (T), (T, N) or (B, T, N), got %s")
       :format(self.full_name, U.fmt_shape(x.shape)), 3)
   end
   local s = x.shape
+  if s[3] == 1 and self.size_in and self.size_in > 1 then
+    x = x:expand({ s[1], s[2], self.size_in })
+    s = x.shape
+  end
   if self.size_in and s[3] ~= self.size_in then
     U.argerror("evolve", 1, ("%s expects %d input channels, got %s")
       :format(self.full_name, self.size_in, U.fmt_shape(x.shape)), 3)

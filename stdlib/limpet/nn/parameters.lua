@@ -6,6 +6,7 @@
 -- a value that must not be trained (it becomes a simulation parameter).
 -- Not here: registration and storage (module.lua).
 local U = require "limpet.nn.util"
+local V = require "limpet.nn.validate"
 
 local P = {}
 
@@ -14,9 +15,38 @@ Desc.__index = Desc
 local Const = { __name = "nn.Constant" }
 Const.__index = Const
 
+local FIELDS = { family = U.NONE, init = U.NONE, shape = U.NONE, range = U.NONE }
+
+-- nn.Parameter{0.1, 0.2, family = "taus"}: the named fields are options
+-- (as nn.Parameter({0.1, 0.2}, {family = "taus"})); {family =, init =,
+-- shape =} alone has no value.
+local function split_value(fname, value, opts)
+  if type(value) ~= "table" or getmetatable(value) ~= nil then return value, opts end
+  local named
+  for k in pairs(value) do
+    if math.type(k) ~= "integer" then named = true break end
+  end
+  if not named then return value, opts end
+  local v, o = {}, {}
+  for k, x in pairs(value) do
+    if math.type(k) == "integer" then v[k] = x else o[k] = x end
+  end
+  for k, x in pairs(opts or {}) do
+    if o[k] ~= nil then U.argerror(fname, 2, ("field '%s' is given twice"):format(tostring(k)), 4) end
+    o[k] = x
+  end
+  if #v == 0 then v = nil end
+  return v, o
+end
+
 local function make(kind, fname)
   return function(value, opts)
-    opts = U.options(fname, 2, opts, { family = U.NONE, init = U.NONE, shape = U.NONE }, 2)
+    value, opts = split_value(fname, value, opts)
+    opts = U.options(fname, 2, opts, FIELDS, 2)
+    if opts.range ~= nil and opts.range ~= false and not V.RANGES[opts.range] then
+      U.argerror(fname, 2, ("field 'range' must be one of positive, unit, nonnegative, finite or false, got '%s'")
+        :format(tostring(opts.range)), 2)
+    end
     if value == nil and opts.init == nil then
       U.argerror(fname, 1, "a value or an init function is required", 2)
     end
@@ -29,11 +59,13 @@ local function make(kind, fname)
       if k == "parameter" then k = "simulation" end
     end
     return setmetatable({ kind = k, value = value, family = opts.family,
-                          init = opts.init, shape = opts.shape }, Desc)
+                          init = opts.init, shape = opts.shape, range = opts.range }, Desc)
   end
 end
 
---- nn.Parameter(value, {family =, init = function(shape) -> tensor, shape =})
+--- nn.Parameter(value, {family =, init = function(shape) -> tensor, shape =,
+--   range = "positive" | "unit" | "nonnegative" | "finite" | false}): the
+--   valid range defaults to the family's (taus > 0, ...; nn/validate.lua).
 P.Parameter = make("parameter", "Parameter")
 --- nn.State(value, {...}): transient dynamical state, reset by reset_state.
 P.State = make("state", "State")

@@ -1,25 +1,42 @@
 -- stdlib/limpet/nn/rate.lua -- nn.Rate: non-spiking rate neurons
 -- (Rockpool's RateTorch): tau dx/dt = -x + in + W_rec·H(x) + bias (+ noise),
--- forward Euler, output H(x) = act(x - threshold), act relu / tanh / sigmoid.
--- Owns: options, parameters (tau, bias, threshold, w_rec), the state rule.
--- Dynamics: core.rate.
+-- forward Euler, output H(x) = act(x - threshold), act relu / tanh /
+-- sigmoid (the fused kernel core.rate) or any Lua function act(x, threshold)
+-- of tensors (a per-step loop of tensor ops, autodiff included).
+-- Owns: options, parameters (tau, bias, threshold, w_rec), the state rule,
+-- the record (Rockpool's: x, the state after each step, and rec_input, the
+-- recurrent input of each step; zeros without w_rec).
 local lp = require "limpet"
 local core = require "limpet.core"
 local Module = require "limpet.nn.module"
 local U = require "limpet.nn.util"
+local V = require "limpet.nn.validate"
 
 local ACTS = { relu = true, tanh = true, sigmoid = true }
 
 local Rate = Module:extend("Rate")
-Rate.defaults = { tau = 20e-3, bias = 0, threshold = 0, activation = "relu",
-                  has_rec = false, w_rec = U.NONE, dt = 1e-3, noise_std = 0 }
+Rate._checks_in_evolve = true
+Rate.defaults = { tau = 20e-3, bias = 0, threshold = 0, activation = U.NONE, activation_func = U.NONE,
+                  has_rec = false, w_rec = U.NONE, weight_init_func = U.NONE, dt = 1e-3, noise_std = 0 }
 
---- nn.Rate(N, {tau, bias, threshold, activation, has_rec, w_rec, dt, noise_std})
+--- nn.Rate(N, {tau, bias, threshold, activation_func = "relu" | "tanh" |
+--   "sigmoid" | function(x, threshold), has_rec, w_rec, weight_init_func, dt,
+--   noise_std});
+--   `activation` is another name of activation_func.
 function Rate:init(shape, opts)
+  local split
+  shape, opts, split = U.split_shape("Rate", shape, opts, 3)
+  if split then rawset(self, "_args", table.pack(shape, opts)) end
   opts = U.options("Rate", 2, opts, Rate.defaults, 3)
-  if not ACTS[opts.activation] then
-    U.argerror("Rate", 2, ("field 'activation' must be one of relu, tanh, sigmoid, got '%s'")
-      :format(tostring(opts.activation)), 3)
+  if opts.activation ~= nil and opts.activation_func ~= nil then
+    U.argerror("Rate", 2, "give 'activation_func' or 'activation', not both", 3)
+  end
+  local act = opts.activation_func
+  if act == nil then act = opts.activation end
+  if act == nil then act = "relu" end
+  if type(act) ~= "function" and not ACTS[act] then
+    U.argerror("Rate", 2, ("field 'activation_func' must be one of relu, tanh, sigmoid or a function, got '%s'")
+      :format(tostring(act)), 3)
   end
   if type(opts.dt) ~= "number" or not (opts.dt > 0) then
     U.argerror("Rate", 2, "field 'dt' must be a positive number", 3)
@@ -28,28 +45,77 @@ function Rate:init(shape, opts)
   local N = self.size_out
   if self.size_in ~= N then U.argerror("Rate", 1, "shape must be N or {N, N}", 3) end
   self:parameter("tau", opts.tau, { shape = { N }, family = "taus" })
-  self:parameter("bias", opts.bias, { shape = { N }, family = "bias" })
+  self:parameter("bias", opts.bias, { shape = { N }, family = "biases" })
   self:parameter("threshold", opts.threshold, { shape = { N }, family = "thresholds" })
   local has_rec = opts.has_rec or opts.w_rec ~= nil
+  if opts.weight_init_func ~= nil and type(opts.weight_init_func) ~= "function" then
+    U.argerror("Rate", 2, "field 'weight_init_func' must be a function(shape) -> tensor", 3)
+  end
   if has_rec then
     self:parameter("w_rec", opts.w_rec, { shape = { N, N }, family = "weights",
-      init = function(s) local b = math.sqrt(6 / N); return lp.rand(s) * (2 * b) - b end })
+      init = opts.weight_init_func or function(s) local b = math.sqrt(6 / N); return lp.rand(s) * (2 * b) - b end })
   end
   rawset(self, "has_rec", has_rec and true or false)
-  self:simulation_parameter("activation", opts.activation)
+  self:simulation_parameter("activation", act)
   self:simulation_parameter("dt", opts.dt)
   self:simulation_parameter("noise_std", opts.noise_std)
   self:state("x", 0, { shape = { N } })
 end
 
+-- dt / tau, in float64 rounded once
+local function alpha_of(dt, tau)
+  local a = lp.tensor(dt, "float64") / tau:astype("float64")
+  return tau.dtype == "float64" and a or a:astype(tau.dtype)
+end
+
+-- The Euler loop in tensor ops, for a Lua activation function.
+local function evolve_lua(self, x, B, T, noise, fn)
+  local N = self.size_out
+  local alpha, bias, th, w = alpha_of(self.dt, self.tau), self.bias, self.threshold, self.w_rec
+  local s = self._values.x:reshape({ 1, N }):expand({ B, N })
+  local act = fn(s, th)
+  local outs, xs, recs = {}, {}, {}
+  for t = 1, T do
+    local d = (x:slice(2, t, t):reshape({ B, N }) + bias) - s
+    if noise then d = d + noise:slice(2, t, t):reshape({ B, N }) end
+    local r
+    if w then r = lp.matmul(act, w); d = d + r end
+    s = s + d * alpha
+    act = fn(s, th)
+    outs[t], xs[t], recs[t] = act, s, r
+  end
+  local out = lp.stack(outs, 2)
+  return out, s, lp.stack(xs, 2), w and lp.stack(recs, 2) or nil
+end
+
+local BUILTIN = {
+  relu = function(v, th) return lp.relu(v - th) end,
+  tanh = function(v, th) return lp.tanh(v - th) end,
+  sigmoid = function(v, th) return lp.sigmoid(v - th) end,
+}
+
+-- The fused kernel runs unless a record is asked for or the activation is
+-- a Lua function: then the loop of tensor ops, which has x and the
+-- recurrent input of every step at hand. Noise enters the Euler increment
+-- (scaled by dt/tau) as in Rockpool.
 function Rate:evolve(x, record)
-  if not core.rate then error("Rate: the fused kernel core.rate is not built in", 2) end
+  V.check_forward(self, 2)
   local B, T
   x, B, T = self:_auto_batch(x)
-  local noise = self:_noise(B, T, self.size_out)
-  local out, final = core.rate(x, { alpha = self.dt / self.tau, bias = self.bias,
-    threshold = self.threshold, w_rec = self.w_rec, act = self.activation,
-    x = self._values.x, noise = noise })
+  local N = self.size_out
+  local noise = self:_noise(B, T, N)
+  local act = self.activation
+  if type(act) == "function" or record then
+    local fn = type(act) == "function" and act or BUILTIN[act]
+    local out, final, xs, recs = evolve_lua(self, x, B, T, noise, fn)
+    self._values.x = final[1]:detach():clone()
+    local rec = {}
+    if record then rec = { x = xs, rec_input = recs or lp.zeros({ B, T, N }, out.dtype) } end
+    return out, self:state(), rec
+  end
+  if not core.rate then error("Rate: the fused kernel core.rate is not built in", 2) end
+  local out, final = core.rate(noise and x + noise or x, { alpha = alpha_of(self.dt, self.tau),
+    bias = self.bias, threshold = self.threshold, w_rec = self.w_rec, act = act, x = self._values.x })
   self._values.x = final.x[1]:clone()
   return out, self:state(), {}
 end
@@ -61,6 +127,9 @@ function Rate:as_graph()
   local G = require "limpet.graph"
   local name = self:_graph_name()
   local N = self.size_out
+  if type(self.activation) == "function" then
+    error(("%s has a Lua activation function; as_graph needs relu, tanh or sigmoid"):format(self.full_name), 2)
+  end
   local neurons = G.RateNeuronWithSynsRealValue:factory(N, N, name, self, {
     tau = self.tau, bias = self.bias, threshold = self.threshold, dt = self.dt,
     activation = self.activation })

@@ -5,6 +5,9 @@ local Module = require "limpet.nn.module"
 local Sequential = require "limpet.nn.sequential"
 
 local Residual = Sequential:extend("Residual")
+-- block(x) + x is not a spike raster even when the block spikes (the timed
+-- API returns it as a TSContinuous)
+Residual._spiking_output = false
 
 function Residual:init(...)
   Sequential.init(self, ...)

@@ -1,7 +1,9 @@
 -- stdlib/limpet/nn/sequential.lua -- nn.Sequential: modules in a chain
 -- (Rockpool's Sequential).
--- Owns: auto-names `<position>_<Class>` (1-based), indexing by position
--- (net[2]) and by name (net["2_LIF"]), append, the channel check between
+-- Owns: auto-names `<position>_<Class>` (1-based), names given as ordered
+-- pairs (Sequential{{"lin1", m1}, {"lif1", m2}}, Rockpool's OrderedDict),
+-- indexing by position (net[2], net[-1] the last) and by name (net["2_LIF"],
+-- net.lin1), append, the channel check between
 -- neighbours, and nesting of states and records by sub-module name (records
 -- also hold each sub-module's output as `<name>_output`, as Rockpool), and
 -- the fusion of a Linear into the LIF-family layer after it (core.lif's
@@ -9,31 +11,73 @@
 local class = require "limpet.class"
 local Module = require "limpet.nn.module"
 local U = require "limpet.nn.util"
+local V = require "limpet.nn.validate"
 
 local Sequential = Module:extend("Sequential")
 
--- The modules given as Sequential{m1, m2} or Sequential(m1, m2).
+-- The modules given as Sequential{m1, m2}, Sequential(m1, m2) or with
+-- names as ordered pairs Sequential{{"a", m1}, {"b", m2}} (either form per
+-- entry). Returns the modules (with .n) and their names (nil: automatic).
+-- A table of name = module fields has no order in Lua: refused.
 function Sequential.collect_args(fname, ...)
   local n = select("#", ...)
   local first = ...
   local mods = table.pack(...)
-  if n == 1 and type(first) == "table" and not class.is_a(first, Module) then
-    mods = first
+  local list = n == 1 and type(first) == "table" and not class.is_a(first, Module)
+  if list then
+    for k, v in pairs(first) do
+      if math.type(k) ~= "integer" then
+        U.argerror(fname, 1, ("a table of name = module fields has no order in Lua (found '%s'); give ordered pairs: %s{{\"%s\", module}, ...}")
+          :format(tostring(k), fname, tostring(k)), 4)
+      end
+    end
+    mods = {}
+    for i = 1, #first do mods[i] = first[i] end
     mods.n = #first
   end
+  local names = {}
   for i = 1, mods.n do
-    if not class.is_a(mods[i], Module) then
-      U.argerror(fname, n == 1 and 1 or i, ("module expected at position %d, got %s"):format(i, type(mods[i])), 4)
+    local m = mods[i]
+    if type(m) == "table" and not class.is_a(m, Module) and getmetatable(m) == nil
+      and #m == 2 and type(m[1]) == "string" then
+      names[i], m = m[1], m[2]
+      mods[i] = m
+    end
+    if not class.is_a(m, Module) then
+      local what = type(m) == "table" and getmetatable(m) == nil and "a table (a pair is {\"name\", module})" or type(m)
+      U.argerror(fname, list and 1 or i, ("module expected at position %d, got %s"):format(i, what), 4)
     end
   end
-  return mods
+  return mods, names
 end
 
---- nn.Sequential{m1, m2, ...} or nn.Sequential(m1, m2, ...)
+--- nn.Sequential{m1, m2, ...}, nn.Sequential(m1, m2, ...) or
+--- nn.Sequential{{"name1", m1}, {"name2", m2}, ...}
 function Sequential:init(...)
   Module.init(self, nil)
-  local mods = Sequential.collect_args(getmetatable(self).__name, ...)
-  for i = 1, mods.n do self:_append(mods[i], nil, 4) end
+  local mods, names = Sequential.collect_args(getmetatable(self).__name, ...)
+  for i = 1, mods.n do self:_append(mods[i], names[i], 4) end
+end
+
+-- Position lookups: net[i] (1-based), net[-1] the last module.
+local function seq_index(base)
+  return function(t, k)
+    if math.type(k) == "integer" and k < 0 then
+      local order = rawget(t, "_mod_order")
+      if order then
+        local i = #order + 1 + k
+        if i >= 1 then return rawget(t, i) end
+      end
+      return nil
+    end
+    return base(t, k)
+  end
+end
+Sequential.__index = seq_index(Sequential.__index)
+function Sequential:extend(name)
+  local C = Module.extend(self, name)
+  C.__index = seq_index(C.__index)
+  return C
 end
 
 function Sequential:_update_shape()
@@ -53,6 +97,9 @@ function Sequential:_append(mod, name, level)
   local pos = #self._mod_order + 1
   name = name or ("%d_%s"):format(pos, getmetatable(mod).__name)
   if type(name) ~= "string" then U.argerror("append", 2, "string expected, got " .. type(name), level) end
+  if type(Module[name]) == "function" or type(getmetatable(self)[name]) == "function" or name:sub(1, 1) == "_" then
+    U.argerror("append", 2, ("'%s' cannot name a sub-module (it is a method or reserved)"):format(name), level)
+  end
   if self._mods[name] then U.argerror("append", 2, ("a module named '%s' is already in the chain"):format(name), level) end
   local prev = pos > 1 and self._mods[self._mod_order[pos - 1]]
   if prev and prev.size_out and mod.size_in and prev.size_out ~= mod.size_in then
@@ -106,6 +153,7 @@ function Sequential:evolve(x, record)
       out, st, r = mods[n2]:evolve(x, record, m)
       i, n = i + 1, n2
     else
+      if not m._checks_in_evolve then V.check_forward(m, 2) end
       out, st, r = m:evolve(x, record)
     end
     state[n] = st or {}

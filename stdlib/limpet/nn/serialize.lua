@@ -94,7 +94,11 @@ local function encode_arg(v, ctx, where)
       if type(k) ~= "string" then
         error(("nn.save: cannot save %s: %s holds a table with mixed keys"):format(ctx.who, where), 0)
       end
-      out[k] = encode_arg(x, ctx, where)
+      -- initialisers only shape the first values, which the file holds:
+      -- the rebuilt module gets the default ones (for reset_parameters)
+      if not (type(x) == "function" and k:match("_init_func$")) then
+        out[k] = encode_arg(x, ctx, where)
+      end
     end
     return out
   end

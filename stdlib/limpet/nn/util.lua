@@ -32,6 +32,44 @@ function U.options(fname, argno, opts, defaults, level)
   return out
 end
 
+--- U.split_shape(fname, shape, opts[, level]) -> shape, opts, split
+-- Options may be written inside the shape table, as Lua invites:
+-- nn.LIF{8, tau_mem = 0.5} is nn.LIF({8}, {tau_mem = 0.5}). The named
+-- fields join opts (a field given in both is an error); the positional
+-- ones are the shape. `split` is true when anything was moved.
+function U.split_shape(fname, shape, opts, level)
+  level = (level or 1) + 1
+  if type(shape) ~= "table" or lp.is_tensor(shape) or getmetatable(shape) ~= nil then
+    return shape, opts, false
+  end
+  local named
+  for k, v in pairs(shape) do
+    if math.type(k) ~= "integer" then
+      named = named or {}
+      named[k] = v
+    end
+  end
+  if not named then return shape, opts, false end
+  if opts ~= nil then
+    if type(opts) ~= "table" or lp.is_tensor(opts) then
+      U.argerror(fname, 2, "table expected, got " .. (lp.is_tensor(opts) and "tensor" or type(opts)), level)
+    end
+    for k, v in pairs(opts) do
+      if named[k] ~= nil then
+        U.argerror(fname, 2, ("field '%s' is given twice (in the shape table and in the options)")
+          :format(tostring(k)), level)
+      end
+      named[k] = v
+    end
+  end
+  local s = {}
+  for i = 1, #shape do s[i] = shape[i] end
+  if #s == 0 then
+    U.argerror(fname, 1, "the shape table holds options but no shape (write nn.X{N, field = ...})", level)
+  end
+  return s, named, true
+end
+
 --- U.fmt_shape({2, 3}) -> "(2, 3)"; {4} -> "(4,)"; {} -> "()"
 function U.fmt_shape(s)
   if #s == 1 then return "(" .. tostring(s[1]) .. ",)" end
