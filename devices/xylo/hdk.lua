@@ -15,9 +15,12 @@
 -- Input: spike counts (T, Nin) / (B, T, Nin), exactly as XyloSim takes them; on Xylo IMU
 -- with the IMU IF enabled (config.imu_if_input_enable, or an image written with
 -- {imu_if = ...}) raw 16-bit IMU samples (T, 3) / (B, T, 3) instead: the IMU IF's 15
--- channels feed SNN inputs 1..15 (record.imu_if holds them). Audio 2 and Audio 3 take
--- spike counts for now: their front ends (limpet.xylo.audio2/audio3 AFE models, built
--- alongside) are connected here when they land, the same way as the IMU IF.
+-- channels feed SNN inputs 1..15 (record.imu_if holds them). On Audio 2 and Audio 3 a
+-- board made with {front_end = afe} (an AFESim of limpet.xylo.afe2, or AFESimExternal /
+-- AFESimPDM of limpet.xylo.afe3) takes audio instead: the front end's raster feeds SNN
+-- inputs 1..N (record.front_end holds it, record.afe the front end's own record). The
+-- front end's settings travel with the object, not the image: the maps of §5.1 cover the
+-- SNN core (limpet's images hold no AFE registers).
 -- State: the SNN state carries over between calls, as on a chip, until a configuration
 -- word is written (the network is then rebuilt from zero state) or reset_state().
 local lp = require "limpet"
@@ -44,7 +47,7 @@ function VirtualHDK:init(variant, opts)
   if opts ~= nil and type(opts) ~= "table" then argerror(fname, 1, "option table expected, got " .. type(opts), 4) end
   opts = opts or {}
   for k in pairs(opts) do
-    if k ~= "dt" and k ~= "output_mode" and k ~= "sampling_freq" then
+    if k ~= "dt" and k ~= "output_mode" and k ~= "sampling_freq" and k ~= "front_end" then
       argerror(fname, 1, ("unknown field '%s'"):format(tostring(k)), 4)
     end
   end
@@ -56,8 +59,17 @@ function VirtualHDK:init(variant, opts)
   if not MODES[mode] then argerror(fname, 1, ("field 'output_mode' must be one of Spike, Vmem, Isyn, got '%s'"):format(tostring(mode)), 4) end
   local fs = opts.sampling_freq == nil and 200.0 or opts.sampling_freq
   if type(fs) ~= "number" or not (fs > 0) then argerror(fname, 1, "field 'sampling_freq' must be a positive number", 4) end
+  local afe = opts.front_end
+  if afe ~= nil then
+    if variant == "imu" then argerror(fname, 1, "field 'front_end': Xylo IMU takes its IMU interface from the image", 4) end
+    local a2, a3 = require "limpet.xylo.afe2", require "limpet.xylo.afe3"
+    if not (class.is_a(afe, a2.AFESim) or class.is_a(afe, a3.AFESimExternal) or class.is_a(afe, a3.AFESimPDM)) then
+      argerror(fname, 1, "field 'front_end' must be an audio front end (AFESim, AFESimExternal or AFESimPDM)", 4)
+    end
+  end
   local map = image.map(variant)
   rawset(self, "variant", variant)
+  rawset(self, "_afe", afe)
   rawset(self, "map", map)
   rawset(self, "dt", dt)
   rawset(self, "output_mode", mode)
@@ -157,8 +169,20 @@ function VirtualHDK:evolve(x, record)
     if nin > 15 then spikes = lp.cat({ spikes, lp.zeros({ B, T, nin - 15 }, "int64") }, 3) end
     x = spikes
   end
+  local afe_rec
+  if self._afe then
+    local raster
+    raster, _, afe_rec = self._afe(x, record)
+    local B, T, n = raster.shape[1], raster.shape[2], raster.shape[3]
+    local nin = self._config.n_in
+    if n > nin then argerror("evolve", 1, ("the front end drives %d SNN inputs, the network has %d"):format(n, nin), 2) end
+    raster = raster:astype("int64")
+    if nin > n then raster = lp.cat({ raster, lp.zeros({ B, T, nin - n }, "int64") }, 3) end
+    x = raster
+  end
   local out, state, rec = self._sim(x, record)
   if record and self._front then rec.imu_if = x:slice(3, 1, 15) end
+  if record and self._afe then rec.front_end, rec.afe = x, afe_rec end
   return out, state, rec
 end
 
@@ -171,6 +195,7 @@ function VirtualHDK:state() rebuild(self); return self._sim:state() end
 function VirtualHDK:reset_state()
   if self._sim then self._sim:reset_state() end
   if self._front then self._front:reset_state() end
+  if self._afe and self._afe.reset_state then self._afe:reset_state() end
   return self
 end
 
@@ -179,7 +204,7 @@ function VirtualHDK:__tostring()
     self._sim and (", " .. tostring(self._sim)) or "")
 end
 
---- M.VirtualHDK(variant[, {dt = 1e-3, output_mode = "Spike", sampling_freq = 200}])
+--- M.VirtualHDK(variant[, {dt = 1e-3, output_mode = "Spike", sampling_freq = 200, front_end = afe}])
 function M.VirtualHDK(variant, opts) return VirtualHDK(variant, opts) end
 
 return M
