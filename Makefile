@@ -120,6 +120,7 @@ test-lua: all
 check: deps
 	@$(MAKE) --no-print-directory CFG=asan all
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/spec/lsan.supp:print_suppressions=0 \
 	  LIMPET_SANITIZED=1 sh spec/run_tests.sh build/asan
 
 demo: deps

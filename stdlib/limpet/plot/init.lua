@@ -267,9 +267,11 @@ K.histogram = {
     else argerror(F, 1, "expected a tensor or a list of numbers, got " .. type(values)) end
     local bins = o.bins or 20
     if math.type(bins) ~= "integer" or bins < 1 or bins > 100000 then argerror(F, 3, "field 'bins' must be a positive integer") end
-    if o.range ~= nil and (type(o.range) ~= "table" or type(o.range[1]) ~= "number" or type(o.range[2]) ~= "number"
-        or not (o.range[1] < o.range[2]) or math.abs(o.range[1]) == math.huge or math.abs(o.range[2]) == math.huge) then
-      argerror(F, 3, "field 'range' must be {lo, hi} with finite lo < hi")
+    if o.range ~= nil then
+      local r = o.range
+      local function finite(v) return type(v) == "number" and v == v and math.abs(v) ~= math.huge end
+      if type(r) ~= "table" or not finite(r[1]) or not finite(r[2]) then argerror(F, 3, "field 'range' must be two finite numbers") end
+      if not (r[1] < r[2]) then argerror(F, 3, "field 'range' must have lo < hi") end
     end
     local lo, hi
     if o.range then lo, hi = o.range[1], o.range[2]
