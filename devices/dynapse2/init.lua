@@ -1,57 +1,56 @@
--- devices/dynapse2/init.lua -- `require "limpet.dynapse2"` (= lp.dynapse2): the Dynap-SE2
--- workflow (reference/dynapse2.md §11):
+-- devices/dynapse2/init.lua -- `require "limpet.dynapse2"` (= lp.dynapse2): the
+-- Dynap-SE2 workflow (reference/dynapse2.md).
+-- Owns: the table of names, each loaded on first use from its file in
+-- devices/dynapse2/: `lp.dynapse2.X` is field X of `limpet.dynapse2.<file>`,
+-- or that module itself when it has no field X. A missing file raises an
+-- error naming it when the name is used, so this file loads while one is
+-- absent.
 --
 --   local d2 = lp.dynapse2
---   local spec = d2.mapper(net:as_graph(), opts)                 -- limpet.dynapse2.mapper
---   local qspec, report = d2.autoencoder_quantization(spec, opts) -- limpet.dynapse2.quantize
---   local config = d2.config_from_specification(qspec)           -- limpet.dynapse2.config
+--   local spec = d2.mapper(net:as_graph(), opts)                     -- mapper.lua
+--   local qspec, report = d2.autoencoder_quantization(spec, opts)    -- quantize.lua
+--   local config = d2.config_from_specification(qspec)               -- config.lua
 --   d2.save_config(config, path) ; config = d2.load_config(path)
---   local events = d2.events.encode_input(raster, config.input_channel_map)  -- limpet.dynapse2.events
---
--- Owns: the table of public names, each loaded from its submodule on first use, so that
--- this file loads even while a submodule is missing (using it then raises an error naming
--- it). Not here: any workflow code.
-local d2 = {}
+--   local ev = d2.events.encode_input(raster, config.input_channel_map)  -- events.lua
 
--- require "limpet.dynapse2.<name>", with a clear error when the file is not there.
-local function module(name)
-  local full = "limpet.dynapse2." .. name
+-- name -> file (one entry per line)
+local files = {
+  limits = "limits",
+  mapper = "mapper",
+  DynapseNeurons = "mapper",
+  autoencoder_quantization = "quantize",
+  reconstruct_weights = "quantize",
+  config_from_specification = "config",
+  validate_config = "config",
+  save_config = "config",
+  load_config = "config",
+  Dynapse2Config = "config",
+  events = "events",
+  DynapseSamna = "events",
+}
+
+local dynapse2 = { _files = files }
+
+local function module(file)
+  local full = "limpet.dynapse2." .. file
   local loaded = package.loaded[full]
   if loaded then return loaded end
   local ok, m = pcall(require, full)
   if ok then return m end
   if tostring(m):find("module '" .. full .. "' not found", 1, true) then
-    error(("limpet.dynapse2: module '%s' (devices/dynapse2/%s.lua) is not available"):format(full, name), 3)
+    error(("limpet.dynapse2: module '%s' (devices/dynapse2/%s.lua) is not available"):format(full, file), 3)
   end
   error(m, 0)
 end
-d2._module = module
+dynapse2._module = module
 
--- public name -> { submodule, field } (field nil: the submodule itself); one entry per line
-local lazy = {
-  limits = { "limits" },
-  mapper = { "mapper", "mapper" },
-  DynapseNeurons = { "mapper", "DynapseNeurons" },
-  autoencoder_quantization = { "quantize", "autoencoder_quantization" },
-  quantize = { "quantize", "autoencoder_quantization" },
-  reconstruct_weights = { "quantize", "reconstruct_weights" },
-  config_from_specification = { "config", "from_specification" },
-  validate_config = { "config", "validate" },
-  save_config = { "config", "save" },
-  load_config = { "config", "load" },
-  Config = { "config", "Config" },
-  events = { "events" },
-  DynapseSamna = { "events", "DynapseSamna" },
-}
-
-return setmetatable(d2, {
-  __name = "limpet.dynapse2",
+return setmetatable(dynapse2, {
   __index = function(t, k)
-    local e = lazy[k]
-    if not e then return nil end
-    local m = module(e[1])
+    local file = files[k]
+    if not file then return nil end
+    local m = module(file)
     local v = m
-    if e[2] then v = m[e[2]] end
+    if type(m) == "table" and m[k] ~= nil then v = m[k] end
     rawset(t, k, v)
     return v
   end,

@@ -67,9 +67,15 @@ local CURRENTS = M.CURRENTS
 
 -- The DynapSim graph module (Rockpool's DynapseNeurons): one population, one
 -- synapse per neuron; every current a per-neuron vector, Iscale and dt numbers.
-local DynapseNeurons = G.GenericNeurons:extend("DynapseNeurons")
-DynapseNeurons.fields = { Iscale = {}, dt = {} }
-for _, k in ipairs(CURRENTS) do DynapseNeurons.fields[k] = { size = "out" } end
+-- One class per process, kept in lp.graph: DynapSim's as_graph makes the same.
+local DynapseNeurons = rawget(G, "DynapseNeurons")
+if not DynapseNeurons then
+  DynapseNeurons = G.GenericNeurons:extend("DynapseNeurons")
+  local fields = { Iscale = {}, dt = {} }
+  for _, k in ipairs(CURRENTS) do fields[k] = { size = "out" } end
+  DynapseNeurons.fields = fields
+  rawset(G, "DynapseNeurons", DynapseNeurons)
+end
 M.DynapseNeurons = DynapseNeurons
 
 -- Defaults of the LIF -> DynapSim conversion (§4.2, Rockpool's layout defaults).
