@@ -12,12 +12,30 @@
 --   local config = d2.config_from_specification(qspec)               -- config.lua
 --   d2.save_config(config, path) ; config = d2.load_config(path)
 --   local ev = d2.events.encode_input(raster, config.input_channel_map)  -- events.lua
+--   local mod = d2.DynapSim(N, opts)                    -- dynapsim.lua (= lp.nn.DynapSim)
+--   local core = d2.DynapSimCore.from_specification(spec)   -- translate.lua
+--   local codes = core:export_Dynapse2Parameters()
+--   local c, f = d2.biasgen.analog_to_digital(I, "SOIF_LEAK_N")   -- biasgen.lua
+--   local t = d2.mismatch_transform(net, {percent = 0.3, seed = 1})  -- mismatch.lua
 
 -- name -> file (one entry per line)
 local files = {
+  DynapSim = "dynapsim",
+  DynapseNeurons = "dynapsim",
+  dynapsim = "dynapsim",
+  DynapSimCore = "translate",
+  DynapSimTime = "translate",
+  DynapSimGain = "translate",
+  translate = "translate",
+  biasgen = "biasgen",
+  mismatch = "mismatch",
+  mismatch_generator = "mismatch",
+  frozen_mismatch_prototype = "mismatch",
+  dynamic_mismatch_prototype = "mismatch",
+  mismatch_transform = "mismatch",
+  constants = "constants",
   limits = "limits",
   mapper = "mapper",
-  DynapseNeurons = "mapper",
   autoencoder_quantization = "quantize",
   reconstruct_weights = "quantize",
   config_from_specification = "config",

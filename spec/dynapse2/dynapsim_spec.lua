@@ -1,0 +1,263 @@
+-- spec/dynapse2/dynapsim_spec.lua -- nn.DynapSim (devices/dynapse2/dynapsim.lua
+-- + dynapsim.c): every oracle case of spec/fixtures/dynapse2/dynapsim_1.json
+-- (states within 1e-9 relative, spike counts exactly; fast and reference
+-- loops), float32 against float64, the fast loop against the reference on
+-- multi-spike input, batching and the state rule, options and refusals,
+-- as_graph / from_graph, BPTT against finite differences (float64).
+local lp = require "limpet"
+local json = require "limpet.json"
+local d2 = require "limpet.dynapse2"
+
+local function read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local CASES = json.decode(read("spec/fixtures/dynapse2/dynapsim_1.json"))
+
+local function module_for(c, extra)
+  local N = c.shape[2]
+  local o = { dtype = "float64", Iscale = c.params.Iscale, dt = c.params.dt }
+  for k, v in pairs(extra or {}) do o[k] = v end
+  for _, n in ipairs(d2.DynapSim.per_neuron_names) do o[n] = lp.tensor(c.params[n], "float64") end
+  local w = lp.tensor(c.params.w_rec, "float64")
+  if lp.abs(w):sum():item() > 0 then o.w_rec = w end
+  return lp.nn.DynapSim(N, o)
+end
+
+-- |expected - actual| <= tol·|expected| everywhere
+local function rel_close(name, exp, got, tol)
+  local e = lp.tensor(exp, "float64")
+  local g = got:astype("float64"):reshape(e.shape)
+  local bad = lp.abs(e - g) - lp.abs(e) * tol
+  local worst = bad:max():item()
+  if worst > 0 then
+    error(("%s: differs by more than %g relative (excess %g)"):format(name, tol, worst), 2)
+  end
+end
+
+describe("DynapSim oracles (float64)", function()
+  for _, c in ipairs(CASES) do
+    for _, ref in ipairs { false, true } do
+      it(("reproduces %s (%s loop)"):format(c.name, ref and "reference" or "fast"), function()
+        local mod = module_for(c, { reference = ref })
+        local s, st, rec = mod(lp.tensor(c.input, "float64"), true)
+        assert.are.same({ 1, #c.input, c.shape[2] }, s.shape)
+        local es = lp.tensor(c.expected.spikes, "float64")
+        assert.are.equal(0, lp.abs(es - s[1]):sum():item(), "spike counts")
+        assert.are.equal(0, lp.abs(es - rec.spikes[1]):sum():item(), "recorded spikes")
+        for _, k in ipairs { "imem", "isyn", "iahp", "vmem" } do rel_close(k, c.expected[k], rec[k][1], 1e-9) end
+        for _, k in ipairs { "iahp", "imem", "isyn", "spikes", "timer_ref", "vmem" } do
+          rel_close("final " .. k, c.final_state[k], st[k], 1e-9)
+        end
+      end)
+    end
+  end
+
+  it("float32 follows float64 on every case (spike counts within a step)", function()
+    for _, c in ipairs(CASES) do
+      local m64 = module_for(c)
+      local o = { dtype = "float32", Iscale = c.params.Iscale, dt = c.params.dt }
+      for _, n in ipairs(d2.DynapSim.per_neuron_names) do o[n] = lp.tensor(c.params[n], "float64") end
+      local w = lp.tensor(c.params.w_rec, "float64")
+      if lp.abs(w):sum():item() > 0 then o.w_rec = w end
+      local m32 = lp.nn.DynapSim(c.shape[2], o)
+      assert.are.equal("float32", m32.Idc.dtype)
+      local x = lp.tensor(c.input, "float64")
+      local s64 = m64(x)
+      local s32 = m32(x)
+      assert.are.equal("float32", s32.dtype)
+      local n64, n32 = s64:sum():item(), s32:astype("float64"):sum():item()
+      assert.is_true(math.abs(n64 - n32) <= 2 + 0.05 * n64, c.name .. ": " .. n64 .. " vs " .. n32)
+    end
+  end)
+end)
+
+describe("DynapSim loops", function()
+  -- strong random drive (several spikes per step), recurrence and AHP
+  local function busy(dtype, reference, seed)
+    lp.seed(seed or 3)
+    local N = 16
+    local mod = lp.nn.DynapSim(N, {
+      dtype = dtype, reference = reference, has_rec = true, Idc = lp.rand(N) * 2e-9,
+      Iw_ahp = lp.rand(N) * 1e-9, Itau_ahp = 1e-11, Iref = lp.rand(N) * 2e-9 + 5e-10,
+      Ispkthr = lp.rand(N) * 1e-8 + 1e-9,
+    })
+    lp.seed(seed or 3)
+    local x = (lp.rand(3, 200, N) - 0.3) * 40
+    return mod, x:astype(dtype)
+  end
+
+  it("fast and reference loops agree (float64: to rounding, spike counts exactly)", function()
+    local a, x = busy("float64", false)
+    local b = busy("float64", true)
+    local sa, _, ra = a(x, true)
+    local sb, _, rb = b(x, true)
+    assert.are.equal(0, lp.abs(sa - sb):sum():item())
+    assert.is_true(sa:max():item() >= 2, "the drive makes several spikes in a step")
+    for _, k in ipairs { "imem", "isyn", "iahp", "vmem" } do
+      assert.is_true((lp.abs(ra[k] - rb[k]) - lp.abs(rb[k]) * 1e-10):max():item() <= 0, k)
+    end
+  end)
+
+  it("fast and reference loops agree in float32", function()
+    local a, x = busy("float32", false)
+    local b = busy("float32", true)
+    local sa = a(x)
+    local sb = b(x)
+    local na, nb = sa:sum():item(), sb:sum():item()
+    assert.is_true(math.abs(na - nb) <= 0.02 * nb + 2, na .. " vs " .. nb)
+  end)
+
+  it("each batch row starts from the module state; row 1's final state is kept", function()
+    local mod, x = busy("float64", false)
+    local s, st = mod(x)
+    local mod2 = busy("float64", false)
+    for b = 1, 3 do
+      mod2:reset_state()
+      local sb, stb = mod2(x[b])
+      assert.are.equal(0, lp.abs(sb[1] - s[b]):sum():item(), "row " .. b)
+      if b == 1 then
+        for _, k in ipairs { "imem", "isyn", "vmem", "timer_ref" } do
+          assert.are.equal(0, lp.abs(stb[k] - st[k]):sum():item(), k)
+        end
+      end
+    end
+  end)
+
+  it("T/2 + T/2 = T (the state carries over)", function()
+    local mod, x = busy("float64", false)
+    local s = mod(x[1])
+    local mod2 = busy("float64", false)
+    local a = mod2(x[1]:slice(1, 1, 100))
+    local b = mod2(x[1]:slice(1, 101, 200))
+    assert.are.equal(0, lp.abs(lp.cat({ a, b }, 2) - s):sum():item())
+  end)
+
+  it("reset_state puts the currents back to Io and the rest to 0", function()
+    local mod, x = busy("float64", false)
+    mod(x)
+    mod:reset_state()
+    assert.are.equal(0, lp.abs(mod.imem - mod.Io):sum():item())
+    assert.are.equal(0, lp.abs(mod.vmem):sum():item())
+    assert.are.equal(0, lp.abs(mod.timer_ref):sum():item())
+  end)
+end)
+
+describe("DynapSim options", function()
+  it("is lp.nn.DynapSim and lp.dynapse2.DynapSim", function()
+    assert.are.equal(lp.nn.DynapSim, d2.DynapSim)
+  end)
+
+  it("has Rockpool's defaults", function()
+    local m = lp.nn.DynapSim(3, { dtype = "float64" })
+    local want = {
+      Idc = 5e-13, If_nmda = 5e-13, Igain_ahp = 2.8368794326241126e-11, Igain_mem = 2.1276595744680848e-11,
+      Igain_syn = 8.687943262411346e-09, Ipulse_ahp = 3.5e-07, Ipulse = 3.4999999999999996e-08,
+      Iref = 1.0499999999999999e-09, Ispkthr = 1e-07, Itau_ahp = 2.8368794326241126e-11,
+      Itau_mem = 5.319148936170212e-12, Itau_syn = 8.687943262411346e-11, Iw_ahp = 5e-13, C_ahp = 4e-11,
+      C_syn = 2.45e-11, C_pulse_ahp = 5e-13, C_pulse = 5e-13, C_ref = 1.5e-12, C_mem = 3e-12, Io = 5e-13,
+      kappa_n = 0.75, kappa_p = 0.66, Ut = 0.025, Vth = 0.7,
+    }
+    for k, v in pairs(want) do
+      local got = m[k]:totable()
+      for i = 1, 3 do assert.is_true(math.abs(got[i] - v) <= 1e-15 * v, k) end
+    end
+    assert.are.equal(1e-8, m.Iscale)
+    assert.are.equal(1e-3, m.dt)
+    assert.is_false(m.has_rec)
+    assert.are.same({}, m:parameters())
+    local tc = m:time_constants()
+    assert.is_true(math.abs(tc.tau_mem:totable()[1] - 20e-3) < 1e-15)
+    assert.is_true(math.abs(tc.tau_syn:totable()[1] - 10e-3) < 1e-15)
+    assert.is_true(math.abs(tc.t_ref:totable()[1] - 1e-3) < 1e-15)
+  end)
+
+  it("takes numbers, tables and (N) tensors for every current and layout constant", function()
+    local m = lp.nn.DynapSim(2, { Idc = { 1e-12, 2e-12 }, Io = lp.tensor({ 4e-13, 6e-13 }), C_mem = 2e-12 })
+    assert.are.same({ 2 }, m.Idc.shape)
+    assert.is_true(math.abs(m.Io:totable()[2] - 6e-13) < 1e-7 * 6e-13)
+    assert.is_true(math.abs(m.imem:totable()[2] - 6e-13) < 1e-7 * 6e-13, "the currents start at Io")
+  end)
+
+  it("w_rec is the only trainable parameter; nn.Parameter makes a current trainable", function()
+    local m = lp.nn.DynapSim(3, { has_rec = true })
+    local p = m:parameters()
+    assert.are.same({ 3, 3 }, p.w_rec.shape)
+    local bound = math.sqrt(6 / 3)
+    assert.is_true(lp.abs(p.w_rec):max():item() <= bound)
+    local m2 = lp.nn.DynapSim(3, { Itau_mem = lp.nn.Parameter(6e-12) })
+    assert.are.same({ 3 }, m2:parameters().Itau_mem.shape)
+    local s, _, rec = m2(lp.ones(20, 3) * 5, true)
+    rec.vmem:sum():backward()
+    assert.is_true(lp.abs(m2.Itau_mem.grad):sum():item() > 0)
+  end)
+
+  it("accepts DynapSim(0) (the mapper refuses it)", function()
+    local m = lp.nn.DynapSim(0)
+    assert.are.equal(0, m.size_out)
+  end)
+
+  it("refuses multapses, more than two dimensions and bad options", function()
+    assert.has_error(function() lp.nn.DynapSim({ 4, 2 }) end,
+      "bad argument #1 to 'DynapSim' (Multapses are not currently supported in DynapSim pipeline! (input size 4, 2 neurons))")
+    assert.has_error(function() lp.nn.DynapSim({ 2, 2, 2 }) end,
+      "bad argument #1 to 'DynapSim' (shape must be N or {N, N}: more than two dimensions)")
+    assert.has_error(function() lp.nn.DynapSim(2, { tau = 1 }) end,
+      "bad argument #2 to 'DynapSim' (unknown field 'tau')")
+    assert.has_error(function() lp.nn.DynapSim(2, { Idc = { 1, 2, 3 } }) end,
+      "bad argument #2 to 'DynapSim' (field 'Idc': expected a number or shape (2,), got (3,))")
+    assert.has_error(function() lp.nn.DynapSim(2, { dtype = "int8" }) end,
+      "bad argument #2 to 'DynapSim' (field 'dtype' must be float32 or float64, got int8)")
+    assert.has_error(function() lp.nn.DynapSim(2, { surrogate = "x" }) end,
+      "bad argument #2 to 'DynapSim' (field 'surrogate' must be per_ampere or per_threshold, got x)")
+    assert.has_error(function() lp.nn.DynapSim(2, { w_rec = lp.zeros(3, 3) }) end,
+      "bad argument #2 to 'DynapSim' (field 'w_rec': expected shape (2, 2), got (3, 3))")
+    assert.has_error(function() lp.nn.DynapSim(2)(lp.zeros(5, 3)) end,
+      "bad argument #1 to 'evolve' (DynapSim expects 2 input channels, got (1, 5, 3))")
+  end)
+
+  it("runs after a Linear in a Sequential and records per sub-module", function()
+    local net = lp.nn.Sequential(lp.nn.Linear({ 3, 2 }), lp.nn.DynapSim(2, { has_rec = true }))
+    local out, st, rec = net(lp.ones(1, 30, 3) * 10, true)
+    assert.are.same({ 1, 30, 2 }, out.shape)
+    assert.are.same({ 1, 30, 2 }, rec["2_DynapSim"].vmem.shape)
+    assert.are.same({ 2 }, st["2_DynapSim"].timer_ref.shape)
+  end)
+end)
+
+describe("DynapSim graphs", function()
+  it("as_graph gives DynapseNeurons with the 13 currents, Iscale and dt", function()
+    local m = lp.nn.DynapSim(3, { Idc = { 1e-12, 2e-12, 3e-12 }, Iscale = 2e-8, dt = 5e-4 })
+    local g = m:as_graph()
+    assert.are.equal("DynapseNeurons", getmetatable(g).__name)
+    assert.are.same({ 1e-12, 2e-12, 3e-12 }, (function()
+      local t = g.Idc:totable()
+      for i = 1, 3 do t[i] = tonumber(string.format("%.6g", t[i])) end
+      return t
+    end)())
+    assert.are.equal(2e-8, g.Iscale)
+    assert.are.equal(5e-4, g.dt)
+    for _, n in ipairs(d2.DynapSim.current_names) do assert.are.same({ 3 }, g[n].shape, n) end
+  end)
+
+  it("adds the recurrent LinearWeights when w_rec has a non-zero entry, and from_graph rebuilds", function()
+    local m = lp.nn.DynapSim(2, { w_rec = lp.tensor({ { 0, 1 }, { -2, 0 } }) })
+    local g = m:as_graph()
+    assert.are.equal("GraphHolder", getmetatable(g).__name)
+    local G = lp.graph
+    local ns = G.find_modules_of_subclass(g, G.DynapseNeurons)
+    local ws = G.find_modules_of_subclass(g, G.LinearWeights)
+    assert.are.equal(1, #ns)
+    assert.are.equal(1, #ws)
+    local m2 = d2.DynapSim.from_graph(ns[1], ws[1])
+    assert.are.same(m.w_rec:totable(), m2.w_rec:totable())
+    assert.is_true(require("limpet.class").is_a(ns[1], G.GenericNeurons))
+    local m0 = lp.nn.DynapSim(2, { has_rec = true, w_rec = lp.zeros(2, 2) })
+    assert.are.equal("DynapseNeurons", getmetatable(m0:as_graph()).__name)
+    local w2 = G.LinearWeights.factory(G.LinearWeights, 2, 2, "w", nil, { weights = lp.zeros(2, 2), biases = { 1, 1 } })
+    assert.has_error(function() d2.DynapSim.from_graph(ns[1], w2) end, "Recurrent weight layer biases cannot be defined!")
+  end)
+end)
