@@ -27,19 +27,9 @@ local function refusal(f)
   return tostring(err)
 end
 
--- a DynapSim layer of N neurons with default currents, as a graph (with w_rec if given)
-local DEFAULT = { Idc = 5e-13, If_nmda = 5e-13, Igain_ahp = 2.836879e-11, Igain_mem = 2.127660e-11,
-  Igain_syn = 8.687943e-09, Ipulse_ahp = 3.5e-07, Ipulse = 3.5e-08, Iref = 1.05e-09, Ispkthr = 1e-07,
-  Itau_ahp = 2.836879e-11, Itau_mem = 5.319149e-12, Itau_syn = 8.687943e-11, Iw_ahp = 5e-13 }
-local function dynapsim(N, w_rec, name)
-  local L = { shape = { N, N }, Iscale = 1e-8, dt = 1e-3, currents = {} }
-  for k, v in pairs(DEFAULT) do
-    local t = {}
-    for i = 1, N do t[i] = v end
-    L.currents[k] = t
-  end
-  L.w_rec = w_rec and w_rec:totable() or {}
-  return C.dynapsim_graph(L, name)
+-- nn.DynapSim(N) with default currents, as a graph (with w_rec if given)
+local function dynapsim(N, w_rec)
+  return nn.DynapSim(N, { dtype = "float64", has_rec = w_rec and true or nil, w_rec = w_rec }):as_graph()
 end
 local function chain(list)
   for i = 2, #list do G.connect_modules(list[i - 1], list[i]) end
@@ -101,7 +91,26 @@ describe("dynapse2 mapper", function()
       end
     end
 
-    it("differs from Rockpool's core_map only on its out-of-range ids", function()
+      it("gets the same spec from hand-built DynapSim graphs", function()
+      for _, name in ipairs { "dynapsim_alone_rec", "linear_dynapsim_rec_2clusters" } do
+        local case = C.by_name(name)
+        local a = D.mapper(C.graph(case.layers), C.opts(case))
+        local gs = {}
+        for i, L in ipairs(case.layers) do
+          gs[i] = L.kind == "DynapSim" and C.dynapsim_graph(L) or nn.Linear(L.shape, { weight = L.weight }):as_graph()
+        end
+        local b = D.mapper(#gs == 1 and gs[1] or (function()
+          G.connect_modules(gs[1], gs[2])
+          return G.GraphHolder(gs[1].input_nodes, gs[2].output_nodes, "net", nil)
+        end)(), C.opts(case))
+        if a.weights_in then assert.tensor_near(a.weights_in, b.weights_in, 0) end
+        assert.tensor_near(a.weights_rec, b.weights_rec, 0)
+        for _, k in ipairs(CURRENTS) do assert.tensor_near(a.unclustered[k], b.unclustered[k], 0) end
+        assert.same(a.core_map, b.core_map)
+      end
+    end)
+
+  it("differs from Rockpool's core_map only on its out-of-range ids", function()
       local spec = D.mapper(C.graph(C.by_name("linear_dynapsim_rec_3clusters").layers), { n_cluster = 3 })
       assert.same({ 1, 1, 1, 2, 2, 2, 3, 3, 3, 3 }, spec.core_map)   -- Rockpool: ... 2, 2, 2, 3 (0-based)
       spec = D.mapper(C.graph(C.by_name("lif_4layer_max_neuron_per_cluster_8").layers), { max_neuron_per_cluster = 8 })
@@ -160,6 +169,10 @@ describe("dynapse2 mapper", function()
       assert.same({ 10, 5 }, spec.weights_in.shape)
       assert.tensor_near(w, spec.weights_in, 0)
       assert.is_nil(spec.weights_rec)
+      local net = nn.Sequential { nn.Linear({ 10, 5 }, { weight = w }), nn.DynapSim(5, { has_rec = true }) }
+      spec = D.mapper(net:as_graph())
+      assert.tensor_near(net[1].weight, spec.weights_in, 0)
+      assert.tensor_near(net[2].w_rec, spec.weights_rec, 0)
     end)
 
     it("maps Linear + LIF: an all-zero (5, 5) recurrent matrix without has_rec", function()

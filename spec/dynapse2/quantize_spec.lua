@@ -2,7 +2,6 @@
 -- quantisation (reference/dynapse2.md §5) on the §12 trained network (Rockpool's
 -- test_deployment_steps.py tolerances), determinism, clusters, options.
 local lp = require "limpet"
-local G = lp.graph
 local D = require "limpet.dynapse2.mapper"
 local Q = require "limpet.dynapse2.quantize"
 local C = require "support.dynapse_cases"
@@ -11,15 +10,12 @@ local C = require "support.dynapse_cases"
 local function frozen_noise_spec()
   local win = lp.load("spec/fixtures/dynapse2/w_in_optimized.npy")
   local wrec = lp.load("spec/fixtures/dynapse2/w_rec_optimized.npy")
-  local f = { Iscale = 1e-8, dt = 1e-3, Idc = 5e-13, If_nmda = 5e-13, Igain_ahp = 2.836879e-11,
-    Igain_mem = 2.127660e-11, Igain_syn = 8.687943e-09, Ipulse_ahp = 3.5e-07, Ipulse = 3.5e-08,
-    Iref = 1.05e-09, Ispkthr = 1e-07, Itau_ahp = 2.836879e-11, Itau_mem = 5.319149e-12,
-    Itau_syn = 8.687943e-11, Iw_ahp = 5e-13 }
-  local n = D.DynapseNeurons:factory(2, 2, "dynapsim", nil, f)
-  G.LinearWeights(n.output_nodes, n.input_nodes, "rec", nil, { weights = wrec })
-  local lin = G.LinearWeights:factory(60, 2, "lin", nil, { weights = win })
-  G.connect_modules(lin, n)
-  return D.mapper(G.GraphHolder(lin.input_nodes, n.output_nodes, "net", nil))
+  local net = lp.nn.Sequential { lp.nn.Linear({ 60, 2 }, { weight = win }),
+    lp.nn.DynapSim(2, { has_rec = true, w_rec = wrec }) }
+  -- weights survive the construction exactly (test_deployment_steps.py)
+  assert.tensor_near(win, net[1].weight, 0)
+  assert.tensor_near(wrec, net[2].w_rec, 0)
+  return D.mapper(net:as_graph())
 end
 
 local function max_abs(a, b) return (a - b):abs():max():item() end

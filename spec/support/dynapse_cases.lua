@@ -27,8 +27,8 @@ local function any_nonzero(m)
   return false
 end
 
--- a DynapSim layer as a graph: DynapseNeurons, plus its recurrent weights when any is non-zero
--- (what DynapSim's as_graph gives)
+-- a DynapSim layer as a graph built by hand: DynapseNeurons, plus its recurrent weights when
+-- any is non-zero (what DynapSim's as_graph gives)
 function C.dynapsim_graph(L, name)
   local D = require "limpet.dynapse2.mapper"
   local N = L.shape[2]
@@ -55,8 +55,19 @@ local function layer_graph(L, i)
       bias = L.bias, dt = L.dt, w_rec = L.has_rec and L.w_rec or nil })
     return m:as_graph()
   else
-    return C.dynapsim_graph(L, name)
+    return C.dynapsim(L):as_graph()
   end
+end
+
+-- a DynapSim layer of the oracle as an nn.DynapSim (float64, so the graph carries the
+-- oracle's float32 values exactly)
+function C.dynapsim(L)
+  local o = { Iscale = L.Iscale, dt = L.dt, dtype = "float64", has_rec = L.has_rec or nil,
+    w_rec = L.has_rec and L.w_rec or nil }
+  for k, v in pairs(L.currents) do
+    if #v > 0 then o[k] = lp.tensor(v, "float64") end
+  end
+  return nn.DynapSim(L.shape[2], o)
 end
 
 -- the oracle's layer list -> a graph (the layers' graphs connected in order)
