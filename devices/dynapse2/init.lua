@@ -45,6 +45,8 @@ local files = {
   Dynapse2Config = "config",
   events = "events",
   DynapseSamna = "events",
+  from_config = "simulate",
+  from_spec = "simulate",
 }
 
 local dynapse2 = { _files = files }
