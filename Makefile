@@ -11,7 +11,7 @@ CC       ?= cc
 
 DEB_PKGS := liblua5.4-dev lua5.4 lua-busted zlib1g-dev libusb-1.0-0-dev libhdf5-dev \
             libopenblas-openmp-dev libreadline-dev dataset-fashion-mnist pkg-config
-PKGS     := openblas lua5.4 zlib hdf5
+PKGS     := openblas lua5.4 zlib hdf5 libusb-1.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -77,7 +77,7 @@ $(BUILD)/tests/%: spec/c/%.c spec/c/check.h $(LIBCORE)
 	$(CC) $(CFLAGS_ALL) -Icore/src $(LDOPT) -o $@ $< $(LIBCORE) $(LIBS_CORE)
 $(BUILD)/limpet.pc: Makefile
 	@mkdir -p $(dir $@)
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: limpet\nDescription: spiking neural networks: C engine with embedded Lua\nVersion: 0.1.0\nRequires.private: lua5.4 openblas zlib hdf5\nCflags: -I$${includedir}\nLibs: -L$${libdir} -llimpet\nLibs.private: -fopenmp -lm -ldl\n' '$(PREFIX)' > $@
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: limpet\nDescription: spiking neural networks: C engine with embedded Lua\nVersion: 0.1.0\nRequires.private: lua5.4 openblas zlib hdf5 libusb-1.0\nCflags: -I$${includedir}\nLibs: -L$${libdir} -llimpet\nLibs.private: -fopenmp -lm -ldl\n' '$(PREFIX)' > $@
 
 # Missing Debian packages are installed (as root, or through sudo).
 deps:

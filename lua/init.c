@@ -22,6 +22,8 @@ int luaopen_limpet_core(lua_State *L) {
   lt_open_xylo(L, -1);
   lt_open_dynapse2(L, -1);
   lt_open_optim(L, -1);
+  lt_open_imuif(L, -1);
+  lt_open_usb(L, -1);
   lua_pushliteral(L, LP_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

@@ -79,6 +79,8 @@ void       lt_open_sys(lua_State *L, int mod);      /* core.clock/peak_rss (l_sy
 void       lt_open_xylo(lua_State *L, int mod);     /* core._xylo (l_xylo.c) */
 void       lt_open_dynapse2(lua_State *L, int mod); /* core._dynapse2 (l_dynapse2.c) */
 void       lt_open_optim(lua_State *L, int mod);    /* core._adam_step (l_optim.c) */
+void       lt_open_imuif(lua_State *L, int mod);    /* core._imuif (l_imuif.c) */
+void       lt_open_usb(lua_State *L, int mod);      /* core._usb (l_usb.c) */
 
 /* Autograd properties of a tensor (t.grad, t.is_leaf, t.grad_fn): push and
    return 1 when k is one of them, else return 0 (l_autograd.c). */

@@ -15,6 +15,10 @@
 --   local hz = xylo.audio2.est_clock_freq(config, dt)                 -- limpet.xylo.cycles
 --   local report = xylo.compare(float_net, sim, input)                -- limpet.xylo.compare
 --   xylo.audio2.limits                                                -- limpet.xylo.limits
+--   xylo.imu.IMUIFSim{...}, xylo.imu.Quantizer{...}                   -- limpet.xylo.imuif
+--   local image = xylo.imu.config_to_image(config)                    -- limpet.xylo.image
+--   local hdk = xylo.imu.VirtualHDK(); hdk:write_image(image)         -- limpet.xylo.hdk
+--   xylo.find_hdks(), xylo.open_hdk(dev)                              -- limpet.usb
 local limits = require "limpet.xylo.limits"
 local config = require "limpet.xylo.config"
 
@@ -59,6 +63,15 @@ function xylo.compare(net, sim, input, opts) return module("compare").compare(ne
 
 -- Per-variant tables ------------------------------------------------------------------
 
+-- Names of a variant table that come from another Xylo module, loaded on first use.
+local VARIANT_EXPORTS = {
+  imu = {                                                           -- limpet.xylo.imuif
+    IMUIFSim = "imuif", Quantizer = "imuif", SubSpace = "imuif", SampleAndHold = "imuif",
+    JSVD = "imuif", RotationRemoval = "imuif", BandPassFilter = "imuif", FilterBank = "imuif",
+    ScaleSpikeEncoder = "imuif", IAFSpikeEncoder = "imuif", DEFAULT_FILTER_BANDS = "imuif",
+  },
+}
+
 local function variant(name)
   local v = { name = name, limits = limits.for_variant(name) }
 
@@ -86,7 +99,15 @@ local function variant(name)
     return module("cycles").est_clock_freq(c, dt, name, margin)
   end
 
-  -- v.XyloSim: the simulator class of the variant, loaded on first use.
+  --- v.config_to_image(config[, opts]) -> image; v.image_to_config(image) -> config
+  --- (limpet.xylo.image: the register and RAM writes of §5.1's maps)
+  function v.config_to_image(c, opts) return module("image").config_to_image(c, opts, name) end
+  function v.image_to_config(img) return module("image").image_to_config(img, name) end
+  --- v.VirtualHDK([opts]) -> a virtual board taking those writes (limpet.xylo.hdk)
+  function v.VirtualHDK(opts) return module("hdk").VirtualHDK(name, opts) end
+
+  -- v.XyloSim: the simulator class of the variant, loaded on first use; other
+  -- per-variant names (the IMU interface) from VARIANT_EXPORTS.
   return setmetatable(v, {
     __name = "limpet.xylo." .. name,
     __index = function(t, k)
@@ -95,12 +116,28 @@ local function variant(name)
         rawset(t, k, cls)
         return cls
       end
+      local from = VARIANT_EXPORTS[name] and VARIANT_EXPORTS[name][k]
+      if from then
+        local val = module(from)[k]
+        rawset(t, k, val)
+        return val
+      end
       return nil
     end,
   })
 end
 
 for _, name in ipairs(limits.variants) do xylo[name] = variant(name) end
+
+-- Hardware -------------------------------------------------------------------------------
+
+--- xylo.find_hdks() -> list of attached Xylo kits (device tables of limpet.usb; empty when
+--- none), note. Kits whose strings cannot be read (no permission) are listed too.
+function xylo.find_hdks() return require("limpet.usb").find { family = "xylo" } end
+--- xylo.open_hdk(device) -> nil, message: the kits' transport is not public (see limpet.usb).
+function xylo.open_hdk(dev) return require("limpet.usb").open(dev, "xylo") end
+--- xylo.VirtualHDK(variant[, opts]) -> a virtual board (limpet.xylo.hdk)
+function xylo.VirtualHDK(name, opts) return module("hdk").VirtualHDK(name, opts) end
 
 -- xylo.DRCError / xylo.DRCWarning come from the mapper, on first use.
 return setmetatable(xylo, {
