@@ -1,9 +1,9 @@
 -- devices/dynapse2/events.lua -- `limpet.dynapse2.events`: the grid events a Dynap-SE2
 -- board exchanges with its host (reference/dynapse2.md §1.2, §8), as plain Lua data.
 -- Owns: the destination code, turning an input raster into timed input events and output
--- events back into a raster, the control events that mark the end of a run, and the
--- stand-in for running on a board.
--- Not here: the configuration (config.lua), USB discovery.
+-- events back into a raster, the control events that mark the end of a run, finding boards
+-- (through the shared USB discovery, devices/usb) and the stand-in for running on one.
+-- Not here: the configuration (config.lua), USB itself (limpet.usb).
 --
 -- A destination is { core = {c1, c2, c3, c4} (0/1: the cores of the target chip),
 -- x_hop = -7..7, y_hop = -7..7 (chip hops), tag = 0..2047 }. An event (samna's
@@ -266,13 +266,32 @@ end
 
 -- hardware ------------------------------------------------------------------------
 
+--- M.find_boards() -> list of Dynap-SE2 boards on USB, note: the device tables of the shared
+-- discovery (limpet.usb: vid, pid, bus, port, product, access, note, ...) whose family is
+-- "dynapse2" or a SynSense kit not yet identified; an empty list when none is attached
+-- (Rockpool raises ConnectionError there). note is a string when libusb could not look at
+-- the bus. Never needs root; never raises for the environment.
+function M.find_boards()
+  local ok, usb = pcall(require, "limpet.usb")
+  if not ok then return {}, "USB discovery is not available: " .. tostring(usb) end
+  return usb.find { family = "dynapse2" }
+end
+
 --- M.DynapseSamna(board, config, ...): running on a board. limpet has no transport to a
 -- Dynap-SE2 board (Rockpool drives it through samna, a closed library); this raises an
 -- error that says so. Simulate the configuration instead (from_config).
-function M.DynapseSamna()
+function M.DynapseSamna(board)
+  local why
+  if type(board) == "table" and board.vid ~= nil then
+    local ok, usb = pcall(require, "limpet.usb")
+    if ok then
+      local _, msg = usb.open(board, "dynapse2")
+      why = msg
+    end
+  end
   error("DynapseSamna: no open transport exists for Dynap-SE2 boards (Rockpool drives them through samna, a "
     .. "closed library); limpet can map, quantise, configure and save a network for the chip and simulate the "
-    .. "configuration (lp.dynapse2.from_config), not run it on a board", 2)
+    .. "configuration (lp.dynapse2.from_config), not run it on a board" .. (why and ("; " .. why) or ""), 2)
 end
 
 return M

@@ -45,6 +45,7 @@ local files = {
   Dynapse2Config = "config",
   events = "events",
   DynapseSamna = "events",
+  find_boards = "events",
   from_config = "simulate",
   from_spec = "simulate",
 }

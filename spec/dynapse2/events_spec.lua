@@ -142,6 +142,42 @@ describe("dynapse2 events", function()
     end)
   end)
 
+  describe("boards", function()
+    local usb = require "limpet.usb"
+    after_each(function() usb.inject(nil) end)
+
+    it("finds none on an empty bus, without raising", function()
+      usb.inject({})
+      local list, note = E.find_boards()
+      assert.same({}, list)
+      assert.is_nil(note)
+      assert.equal(E.find_boards, lp.dynapse2.find_boards)
+    end)
+
+    it("lists Dynap-SE2 boards (and unidentified kits) through the shared discovery", function()
+      usb.inject({
+        { vid = 0x151f, pid = 0x0130, bus = 1, address = 2, ports = { 1 }, product = "DYNAP-SE2 Stack" },
+        { vid = 0x04b4, pid = 0x8a01, bus = 1, address = 3, ports = { 2 }, product = "XyloAudio3TestBoard" },
+        { vid = 0x337d, pid = 0x0777, bus = 2, address = 9, ports = { 3 }, open = "access" },
+      })
+      local list = E.find_boards()
+      assert.equal(2, #list)
+      assert.equal("dynapse2", list[1].family)
+      assert.equal("151f:0130", list[1].id)
+      assert.is_false(list[2].identified)
+      -- running on one says that no open transport exists
+      local ok, err = pcall(E.DynapseSamna, list[1], {})
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("no open transport exists for Dynap-SE2 boards", 1, true))
+      assert.truthy(tostring(err):find("cannot open the Dynap-SE2 board at 1-1 (151f:0130)", 1, true), tostring(err))
+    end)
+
+    it("looks at the real bus without failing", function()
+      local list = E.find_boards()
+      assert.equal("table", type(list))
+    end)
+  end)
+
   it("says that no open transport to a board exists", function()
     local ok, err = pcall(E.DynapseSamna, {}, {})
     assert.is_false(ok)
