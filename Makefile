@@ -77,7 +77,7 @@ $(BUILD)/tests/%: spec/c/%.c spec/c/check.h $(LIBCORE)
 	$(CC) $(CFLAGS_ALL) -Icore/src $(LDOPT) -o $@ $< $(LIBCORE) $(LIBS_CORE)
 $(BUILD)/limpet.pc: Makefile
 	@mkdir -p $(dir $@)
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: limpet\nDescription: spiking neural networks: C engine with embedded Lua\nVersion: 0.1.0\nRequires.private: lua5.4 openblas zlib hdf5 libusb-1.0\nCflags: -I$${includedir}\nLibs: -L$${libdir} -llimpet\nLibs.private: -fopenmp -lm -ldl\n' '$(PREFIX)' > $@
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: limpet\nDescription: spiking neural networks: C engine with embedded Lua\nVersion: 0.1.0\nRequires.private: lua5.4 openblas zlib hdf5\nCflags: -I$${includedir}\nLibs: -L$${libdir} -llimpet\nLibs.private: -fopenmp -lm -ldl -lusb-1.0\n' '$(PREFIX)' > $@
 
 # Missing Debian packages are installed (as root, or through sudo).
 deps:
@@ -112,6 +112,7 @@ demo: deps
 	$(EXE) examples/xylo_deploy.lua --quick
 	$(EXE) examples/dynapse2_quickstart.lua --quick
 	$(EXE) examples/fashion_mnist_snn.lua --quick --out $(BUILD)
+	$(EXE) examples/xylo_imu.lua --quick --out $(BUILD)
 
 # `make bench QUICK=1`: fewer repetitions (under a minute).
 bench: all

@@ -1,7 +1,7 @@
 /*
 ** lua/l_imuif.c -- the Lua face of the Xylo IMU interface's C stages
 ** (devices/xylo/imuif.h): the private table core._imuif = { subspace,
-** sample_hold, jsvd, rotate, filterbank, encode_scale, encode_iaf }.
+** sample_hold, jsvd, rotate, filterbank, encode_scale, encode_iaf, run }.
 ** Converts tensors and Lua tables to what the stages take; option names,
 ** defaults and user-facing messages live in devices/xylo/imuif.lua, the
 ** only caller. Errors about values (LP_EARG, LP_ESHAPE, LP_ETYPE) come back
@@ -139,11 +139,84 @@ static int l_encode_iaf(lua_State *L) {
   return 1;
 }
 
+static int bool_field(lua_State *L, int idx, const char *k) {
+  int v;
+  lua_getfield(L, idx, k);
+  v = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+static int int_field(lua_State *L, int idx, const char *k) {
+  int v;
+  lua_getfield(L, idx, k);
+  v = (int)luaL_optinteger(L, -1, 0);
+  lua_pop(L, 1);
+  return v;
+}
+
+/* _imuif.run(x, {bypass_jsvd, select_iaf_output, num_avg_bitshift, sah_period,
+   filters = {{B_b, B_wf, B_af, a1, a2}, ...}, channels = {0-based}, scale = {..},
+   threshold = {..}}, state (9 integers), record)
+   -> spikes, state, rec {covariance, rotation_removal, filterbank} | nil, msg */
+static int l_run(lua_State *L) {
+  lp_tensor *x = lt_checktensor(L, 1);
+  lp_imuif_params p;
+  lp_imuif_filter f[LP_IMUIF_MAXFILT];
+  int chan[LP_IMUIF_MAXFILT], scale[LP_IMUIF_MAXFILT];
+  int64_t th[LP_IMUIF_MAXFILT], v[LP_IMUIF_MAXFILT], st9[9];
+  int n, i, record = lua_toboolean(L, 4);
+  lp_imuif_result r;
+  lp_status st;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  int_array(L, 3, st9, 9, "state");
+  memset(&p, 0, sizeof p);
+  p.bypass_jsvd = bool_field(L, 2, "bypass_jsvd");
+  p.select_iaf_output = bool_field(L, 2, "select_iaf_output");
+  p.num_avg_bitshift = int_field(L, 2, "num_avg_bitshift");
+  p.sah_period = int_field(L, 2, "sah_period");
+  lua_getfield(L, 2, "filters");
+  luaL_checktype(L, -1, LUA_TTABLE);
+  n = (int)luaL_len(L, -1);
+  luaL_argcheck(L, n >= 1 && n <= LP_IMUIF_MAXFILT, 2, "1..64 filters expected");
+  for (i = 0; i < n; i++) {
+    int64_t w[5];
+    lua_geti(L, -1, i + 1);
+    int_array(L, lua_gettop(L), w, 5, "filter");
+    lua_pop(L, 1);
+    f[i].B_b = (int)w[0]; f[i].B_wf = (int)w[1]; f[i].B_af = (int)w[2]; f[i].a1 = w[3]; f[i].a2 = w[4];
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, 2, "channels");
+  int_array(L, lua_gettop(L), v, n, "channels");
+  lua_pop(L, 1);
+  for (i = 0; i < n; i++) chan[i] = (int)v[i];
+  lua_getfield(L, 2, "scale");
+  int_array(L, lua_gettop(L), v, n, "scale");
+  lua_pop(L, 1);
+  for (i = 0; i < n; i++) scale[i] = v[i] < -1 ? -1 : v[i] > 64 ? 64 : (int)v[i];
+  lua_getfield(L, 2, "threshold");
+  int_array(L, lua_gettop(L), th, n, "threshold");
+  lua_pop(L, 1);
+  p.nfilt = n; p.filt = f; p.chan = chan; p.scale = scale; p.threshold = th;
+  lua_checkstack(L, 8);
+  st = lp_imuif_run(lt_ctx(L), &p, x, st9, record, &r);
+  if (st != LP_OK) return soft_fail(L, st);
+  lt_pushtensor(L, r.spikes);
+  lua_createtable(L, 9, 0);
+  for (i = 0; i < 9; i++) { lua_pushinteger(L, (lua_Integer)st9[i]); lua_rawseti(L, -2, i + 1); }
+  lua_createtable(L, 0, 3);
+  if (r.covariance) { lt_pushtensor(L, r.covariance); lua_setfield(L, -2, "covariance"); }
+  if (r.rotated) { lt_pushtensor(L, r.rotated); lua_setfield(L, -2, "rotation_removal"); }
+  if (r.filtered) { lt_pushtensor(L, r.filtered); lua_setfield(L, -2, "filterbank"); }
+  return 3;
+}
+
 void lt_open_imuif(lua_State *L, int mod) {
   static const luaL_Reg fns[] = {
     {"subspace", l_subspace}, {"sample_hold", l_sample_hold}, {"jsvd", l_jsvd},
     {"rotate", l_rotate}, {"filterbank", l_filterbank}, {"encode_scale", l_encode_scale},
-    {"encode_iaf", l_encode_iaf}, {NULL, NULL}};
+    {"encode_iaf", l_encode_iaf}, {"run", l_run}, {NULL, NULL}};
   mod = lua_absindex(L, mod);
   luaL_newlib(L, fns);
   lua_setfield(L, mod, "_imuif");

@@ -105,6 +105,26 @@ static lp_status check_samples(lp_ctx *ctx, const int64_t *x, int64_t n, int arg
 
 /* ---- SubSpace ------------------------------------------------------------ */
 
+/* One sample of the covariance filter: c += v vᵀ - (c >> k); 1 on overflow
+   (|c| must stay below lim = 2^(31+k-1)). */
+static int cov_step(int64_t c[9], const int64_t *v, int k, int64_t lim) {
+  int i, j, bad = 0;
+  /* the 31-bit multiplier keeps all 2*16-1 product bits: no shift */
+  for (i = 0; i < 3; i++)
+    for (j = 0; j < 3; j++) {
+      int64_t *cij = &c[3 * i + j];
+      *cij = *cij - (*cij >> k) + v[i] * v[j];
+      bad |= iabs64(*cij) >= lim;
+    }
+  return bad;
+}
+
+static lp_status cov_overflow(lp_ctx *ctx, int k) {
+  return lp_ctx_error(ctx, LP_EARG, 1,
+                      "input: overflow in the covariance filter (2^%d bits with num_avg_bitshift %d); "
+                      "scale the IMU samples down", COV_BITS + k - 1, k);
+}
+
 lp_status lp_imuif_subspace(lp_ctx *ctx, const lp_tensor *x, int k, int64_t state[9],
                             lp_tensor **out) {
   lp_tensor *xi = NULL, *o = NULL;
@@ -119,28 +139,19 @@ lp_status lp_imuif_subspace(lp_ctx *ctx, const lp_tensor *x, int k, int64_t stat
   st = check_samples(ctx, lp_tensor_data(xi), B * T * 3, 1, "input");
   if (st == LP_OK) st = new_i64(ctx, B, T, 9, &o);
   if (st != LP_OK) { lp_tensor_release(xi); return st; }
-  lim = (int64_t)1 << (COV_BITS + k - 1);         /* |C_hp| must stay below 2^(31+k-1) */
+  lim = (int64_t)1 << (COV_BITS + k - 1);
   memcpy(first, state, sizeof first);
   for (b = 0; b < B; b++) {
     const int64_t *xs = (const int64_t *)lp_tensor_data(xi) + b * T * 3;
     int64_t *os = (int64_t *)lp_tensor_data(o) + b * T * 9;
     int64_t c[9];
+    int i;
     memcpy(c, state, sizeof c);
     for (t = 0; t < T; t++) {
-      const int64_t *v = xs + 3 * t;
-      int i, j;
-      /* the 31-bit multiplier keeps all 2*16-1 product bits: no shift */
-      for (i = 0; i < 3; i++)
-        for (j = 0; j < 3; j++) {
-          int64_t *cij = &c[3 * i + j];
-          *cij = *cij - (*cij >> k) + v[i] * v[j];
-          if (iabs64(*cij) >= lim) {
-            lp_tensor_release(xi); lp_tensor_release(o);
-            return lp_ctx_error(ctx, LP_EARG, 1,
-                                "input: overflow in the covariance filter (2^%d bits with num_avg_bitshift %d); "
-                                "scale the IMU samples down", COV_BITS + k - 1, k);
-          }
-        }
+      if (cov_step(c, xs + 3 * t, k, lim)) {
+        lp_tensor_release(xi); lp_tensor_release(o);
+        return cov_overflow(ctx, k);
+      }
       for (i = 0; i < 9; i++) os[9 * t + i] = c[i] >> k;
     }
     if (b == 0) memcpy(first, c, sizeof first);
@@ -333,6 +344,47 @@ typedef __int128 wide_t;
 typedef long double wide_t;   /* enough to get the sign right for |terms| < 2^64 */
 #endif
 
+/* The rotation of one row: the last covariance a JSVD ran on and its rotation. */
+typedef struct rot_state { int64_t cold[9], Rold[9]; } rot_state;
+
+static void rot_init(rot_state *r) {
+  int i;
+  for (i = 0; i < 9; i++) { r->cold[i] = -1; r->Rold[i] = (i % 4 == 0); }
+}
+
+/* With the held covariance cn: a new JSVD rotation when it changed (its column
+   signs aligned with the previous rotation: sign(diag(Rnᵀ Rold))), then
+   out_i = Σ_j (R_ji · v_j) >> 32, every partial sum checked against 16 bits. */
+static lp_status rot_step(lp_ctx *ctx, const jsvd_lut *L, rot_state *r, const int64_t *cn,
+                          const int64_t *v, int64_t *out) {
+  int i, j;
+  if (memcmp(cn, r->cold, sizeof r->cold) != 0) {
+    int64_t Rn[9], Dn[9];
+    lp_status st = jsvd_run(ctx, L, cn, Rn, Dn);
+    if (st != LP_OK) return st;
+    for (j = 0; j < 3; j++) {
+      wide_t dot = 0;
+      int sg;
+      for (i = 0; i < 3; i++) dot += (wide_t)Rn[3 * i + j] * (wide_t)r->Rold[3 * i + j];
+      sg = dot > 0 ? 1 : dot < 0 ? -1 : 0;
+      for (i = 0; i < 3; i++) Rn[3 * i + j] *= sg;
+    }
+    memcpy(r->cold, cn, sizeof r->cold);
+    memcpy(r->Rold, Rn, sizeof r->Rold);
+  }
+  for (i = 0; i < 3; i++) {
+    int64_t acc = 0;
+    for (j = 0; j < 3; j++) {
+      int64_t u = (r->Rold[3 * j + i] * v[j]) >> ROT_BITS;
+      if (iabs64(u) > SIG_MAX || iabs64(acc + u) > SIG_MAX)
+        return lp_ctx_error(ctx, LP_EARG, 1, "input: the rotated sample leaves the 16-bit range");
+      acc += u;
+    }
+    out[i] = acc;
+  }
+  return LP_OK;
+}
+
 lp_status lp_imuif_rotate(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *cov, lp_tensor **out) {
   lp_tensor *xi = NULL, *ci = NULL, *o = NULL;
   lp_status st;
@@ -353,52 +405,65 @@ lp_status lp_imuif_rotate(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *cov,
   if (st == LP_OK) st = new_i64(ctx, B, T, 3, &o);
   if (st != LP_OK) { lp_tensor_release(xi); lp_tensor_release(ci); return st; }
   lut_init(&L);
-  for (b = 0; b < B; b++) {
+  for (b = 0; b < B && st == LP_OK; b++) {
     const int64_t *xs = (const int64_t *)lp_tensor_data(xi) + b * T * 3;
     const int64_t *cs = (const int64_t *)lp_tensor_data(ci) + b * T * 9;
     int64_t *os = (int64_t *)lp_tensor_data(o) + b * T * 3;
-    int64_t cold[9], Rold[9];
-    int i, j;
-    for (i = 0; i < 9; i++) { cold[i] = -1; Rold[i] = (i % 4 == 0); }
-    for (t = 0; t < T; t++) {
-      const int64_t *cn = cs + 9 * t, *v = xs + 3 * t;
-      if (memcmp(cn, cold, sizeof cold) != 0) {
-        int64_t Rn[9], Dn[9];
-        st = jsvd_run(ctx, &L, cn, Rn, Dn);
-        if (st != LP_OK) { lp_tensor_release(xi); lp_tensor_release(ci); lp_tensor_release(o); return st; }
-        /* align the sign of each column with the previous rotation: sign(diag(Rnᵀ Rold)) */
-        for (j = 0; j < 3; j++) {
-          wide_t dot = 0;
-          int s;
-          for (i = 0; i < 3; i++) dot += (wide_t)Rn[3 * i + j] * (wide_t)Rold[3 * i + j];
-          s = dot > 0 ? 1 : dot < 0 ? -1 : 0;
-          for (i = 0; i < 3; i++) Rn[3 * i + j] *= s;
-        }
-        memcpy(cold, cn, sizeof cold);
-        memcpy(Rold, Rn, sizeof Rold);
-      }
-      /* out_i = Σ_j (R_ji · x_j) >> 32, each partial checked against 16 bits */
-      for (i = 0; i < 3; i++) {
-        int64_t acc = 0;
-        for (j = 0; j < 3; j++) {
-          int64_t u = (Rold[3 * j + i] * v[j]) >> ROT_BITS;
-          if (iabs64(u) > SIG_MAX || iabs64(acc + u) > SIG_MAX) {
-            lp_tensor_release(xi); lp_tensor_release(ci); lp_tensor_release(o);
-            return lp_ctx_error(ctx, LP_EARG, 1, "input: the rotated sample leaves the 16-bit range");
-          }
-          acc += u;
-        }
-        os[3 * t + i] = acc;
-      }
-    }
+    rot_state r;
+    rot_init(&r);
+    for (t = 0; t < T && st == LP_OK; t++) st = rot_step(ctx, &L, &r, cs + 9 * t, xs + 3 * t, os + 3 * t);
   }
   lp_tensor_release(xi);
   lp_tensor_release(ci);
+  if (st != LP_OK) { lp_tensor_release(o); return st; }
   *out = o;
   return LP_OK;
 }
 
 /* ---- filter bank ------------------------------------------------------------- */
+
+static lp_status check_filters(lp_ctx *ctx, const lp_imuif_filter *filt, int nfilt, int arg) {
+  int f;
+  if (nfilt < 1 || nfilt > LP_IMUIF_MAXFILT)
+    return lp_ctx_error(ctx, LP_EARG, arg, "filter bank: 1..%d filters, got %d", LP_IMUIF_MAXFILT, nfilt);
+  for (f = 0; f < nfilt; f++) {
+    const lp_imuif_filter *p = &filt[f];
+    if (p->B_b < 0 || p->B_b > 15 || p->B_wf < 0 || p->B_wf > 15 || p->B_af < 0 || p->B_af > 15)
+      return lp_ctx_error(ctx, LP_EARG, arg, "filter %d: B_b, B_wf and B_af must be in 0..15", f + 1);
+    if (p->a1 < -65536 || p->a1 > 65535 || p->a2 < -65536 || p->a2 > 65535)
+      return lp_ctx_error(ctx, LP_EARG, arg, "filter %d: a1 and a2 must be 17-bit signed integers", f + 1);
+  }
+  return LP_OK;
+}
+
+/* One filter over one channel x[n * xs] (n < T), from zero state; with mirror
+   the time-reversed signal runs first and its outputs are dropped. Writes
+   z[n * zs]. f: the filter's 0-based position, for messages. */
+static lp_status filter_channel(lp_ctx *ctx, const int64_t *x, int64_t xs, int64_t T,
+                                const lp_imuif_filter *p, int mirror, int64_t *z, int64_t zs, int f) {
+  const int64_t wlim = ((int64_t)1 << (NUM_BITS + B_WORST_CASE + p->B_wf - 1)) - 1;
+  const int64_t olim = ((int64_t)1 << (NUM_BITS + B_WORST_CASE - 1)) - 1;
+  const int64_t pre = mirror ? T : 0;
+  const int64_t a1 = p->a1, a2 = p->a2;
+  const int bwf = p->B_wf, baf = p->B_af, bb = p->B_b;
+  int64_t w1 = 0, w2 = 0, n;
+  for (n = 0; n < pre + T; n++) {
+    int64_t v = n < pre ? x[(T - 1 - n) * xs] : x[(n - pre) * xs];
+    int64_t w = ((v * ((int64_t)1 << bwf)) + ((-a2 * w2 - a1 * w1) >> baf)) >> bb;
+    int64_t o;
+    if (iabs64(w) > wlim)
+      return lp_ctx_error(ctx, LP_EARG, 1,
+                          "input: filter %d overflows its %d-bit AR register (unstable taps or input too large)",
+                          f + 1, NUM_BITS + B_WORST_CASE + bwf);
+    o = (n >= 2 ? w - w2 : w) >> bwf;
+    if (iabs64(o) > olim)
+      return lp_ctx_error(ctx, LP_EARG, 1, "input: filter %d output overflows 25 bits", f + 1);
+    if (n >= pre) z[(n - pre) * zs] = o;
+    w2 = w1;
+    w1 = w;
+  }
+  return LP_OK;
+}
 
 lp_status lp_imuif_filterbank(lp_ctx *ctx, const lp_tensor *x, const lp_imuif_filter *filt,
                               const int *chan, int nfilt, int mirror, lp_tensor **out) {
@@ -407,15 +472,8 @@ lp_status lp_imuif_filterbank(lp_ctx *ctx, const lp_tensor *x, const lp_imuif_fi
   int64_t B, T, C, b;
   int f;
   *out = NULL;
-  if (nfilt < 1 || nfilt > LP_IMUIF_MAXFILT)
-    return lp_ctx_error(ctx, LP_EARG, 2, "filter bank: 1..%d filters, got %d", LP_IMUIF_MAXFILT, nfilt);
-  for (f = 0; f < nfilt; f++) {
-    const lp_imuif_filter *p = &filt[f];
-    if (p->B_b < 0 || p->B_b > 15 || p->B_wf < 0 || p->B_wf > 15 || p->B_af < 0 || p->B_af > 15)
-      return lp_ctx_error(ctx, LP_EARG, 2, "filter %d: B_b, B_wf and B_af must be in 0..15", f + 1);
-    if (p->a1 < -65536 || p->a1 > 65535 || p->a2 < -65536 || p->a2 > 65535)
-      return lp_ctx_error(ctx, LP_EARG, 2, "filter %d: a1 and a2 must be 17-bit signed integers", f + 1);
-  }
+  st = check_filters(ctx, filt, nfilt, 2);
+  if (st != LP_OK) return st;
   st = as_i64(ctx, x, 1, -1, "input", &xi);
   if (st != LP_OK) return st;
   B = lp_tensor_shape(xi)[0]; T = lp_tensor_shape(xi)[1]; C = lp_tensor_shape(xi)[2];
@@ -427,73 +485,73 @@ lp_status lp_imuif_filterbank(lp_ctx *ctx, const lp_tensor *x, const lp_imuif_fi
     }
   st = check_samples(ctx, lp_tensor_data(xi), B * T * C, 1, "input");
   if (st == LP_OK) st = new_i64(ctx, B, T, nfilt, &o);
-  if (st != LP_OK) { lp_tensor_release(xi); return st; }
-  for (b = 0; b < B; b++) {
+  for (b = 0; b < B && st == LP_OK; b++) {
     const int64_t *xs = (const int64_t *)lp_tensor_data(xi) + b * T * C;
     int64_t *os = (int64_t *)lp_tensor_data(o) + b * T * nfilt;
-    for (f = 0; f < nfilt; f++) {
-      const lp_imuif_filter *p = &filt[f];
-      const int64_t wlim = ((int64_t)1 << (NUM_BITS + B_WORST_CASE + p->B_wf - 1)) - 1;
-      const int64_t olim = ((int64_t)1 << (NUM_BITS + B_WORST_CASE - 1)) - 1;
-      const int ch = chan[f];
-      const int64_t pre = mirror ? T : 0;
-      int64_t w1 = 0, w2 = 0, n;
-      /* the doubled signal: x reversed, then x; outputs of the second half are kept */
-      for (n = 0; n < pre + T; n++) {
-        int64_t v = n < pre ? xs[(T - 1 - n) * C + ch] : xs[(n - pre) * C + ch];
-        int64_t w = ((v * ((int64_t)1 << p->B_wf)) + ((-p->a2 * w2 - p->a1 * w1) >> p->B_af)) >> p->B_b;
-        int64_t z;
-        if (iabs64(w) > wlim) {
-          lp_tensor_release(xi); lp_tensor_release(o);
-          return lp_ctx_error(ctx, LP_EARG, 1,
-                              "input: filter %d overflows its %d-bit AR register (unstable taps or input too large)",
-                              f + 1, NUM_BITS + B_WORST_CASE + p->B_wf);
-        }
-        z = (n >= 2 ? w - w2 : w) >> p->B_wf;
-        if (iabs64(z) > olim) {
-          lp_tensor_release(xi); lp_tensor_release(o);
-          return lp_ctx_error(ctx, LP_EARG, 1, "input: filter %d output overflows 25 bits", f + 1);
-        }
-        if (n >= pre) os[(n - pre) * nfilt + f] = z;
-        w2 = w1;
-        w1 = w;
-      }
-    }
+    for (f = 0; f < nfilt && st == LP_OK; f++)
+      st = filter_channel(ctx, xs + chan[f], C, T, &filt[f], mirror, os + f, nfilt, f);
   }
   lp_tensor_release(xi);
+  if (st != LP_OK) { lp_tensor_release(o); return st; }
   *out = o;
   return LP_OK;
 }
 
 /* ---- spike encoders ------------------------------------------------------------ */
 
+static lp_status check_scales(lp_ctx *ctx, const int *scale, int64_t C, int arg) {
+  int64_t c;
+  for (c = 0; c < C; c++)
+    if (scale[c] < 0 || scale[c] > 31)
+      return lp_ctx_error(ctx, LP_EARG, arg, "scale_values: %d is outside 0..31", scale[c]);
+  return LP_OK;
+}
+
+static lp_status check_thresholds(lp_ctx *ctx, const int64_t *th, int64_t C, int arg) {
+  int64_t c;
+  for (c = 0; c < C; c++)
+    if (th[c] < 1 || th[c] > 2147483647)
+      return lp_ctx_error(ctx, LP_EARG, arg, "iaf_threshold_values: %lld is outside 1..2147483647",
+                          (long long)th[c]);
+  return LP_OK;
+}
+
+/* min(|y| >> s, 15) over T values y[t * ys], into o[t * os] */
+static void encode_scale_channel(const int64_t *y, int64_t ys, int64_t T, int s, int64_t *o, int64_t os) {
+  int64_t t;
+  for (t = 0; t < T; t++) {
+    int64_t v = iabs64(y[t * ys]) >> s;
+    o[t * os] = v > SPIKE_MAX ? SPIKE_MAX : v;
+  }
+}
+
+/* floor(S_t / th) - floor(S_{t-1} / th), clipped to 0..1; S the running sum of |y| */
+static void encode_iaf_channel(const int64_t *y, int64_t ys, int64_t T, int64_t th, int64_t *o, int64_t os) {
+  int64_t t, sum = 0, prev = 0;
+  for (t = 0; t < T; t++) {
+    int64_t cnt;
+    sum += iabs64(y[t * ys]);
+    cnt = sum / th;                               /* sum >= 0: truncation is floor */
+    o[t * os] = cnt - prev > 0 ? 1 : 0;
+    prev = cnt;
+  }
+}
+
 lp_status lp_imuif_encode_scale(lp_ctx *ctx, const lp_tensor *y, const int *scale, lp_tensor **out) {
   lp_tensor *yi = NULL, *o = NULL;
   lp_status st;
-  int64_t B, T, C, i, n;
+  int64_t B, T, C, b, c;
   *out = NULL;
   st = as_i64(ctx, y, 1, -1, "input", &yi);
   if (st != LP_OK) return st;
   B = lp_tensor_shape(yi)[0]; T = lp_tensor_shape(yi)[1]; C = lp_tensor_shape(yi)[2];
-  for (i = 0; i < C; i++)
-    if (scale[i] < 0 || scale[i] > 31) {
-      lp_tensor_release(yi);
-      return lp_ctx_error(ctx, LP_EARG, 2, "scale_values: %d is outside 0..31", scale[i]);
-    }
-  st = new_i64(ctx, B, T, C, &o);
+  st = check_scales(ctx, scale, C, 2);
+  if (st == LP_OK) st = new_i64(ctx, B, T, C, &o);
   if (st != LP_OK) { lp_tensor_release(yi); return st; }
-  {
-    const int64_t *ys = lp_tensor_data(yi);
-    int64_t *os = lp_tensor_data(o);
-    n = B * T;
-    for (i = 0; i < n; i++) {
-      int64_t c;
-      for (c = 0; c < C; c++) {
-        int64_t v = iabs64(ys[i * C + c]) >> scale[c];
-        os[i * C + c] = v > SPIKE_MAX ? SPIKE_MAX : v;
-      }
-    }
-  }
+  for (b = 0; b < B; b++)
+    for (c = 0; c < C; c++)
+      encode_scale_channel((const int64_t *)lp_tensor_data(yi) + b * T * C + c, C, T, scale[c],
+                           (int64_t *)lp_tensor_data(o) + b * T * C + c, C);
   lp_tensor_release(yi);
   *out = o;
   return LP_OK;
@@ -503,34 +561,107 @@ lp_status lp_imuif_encode_iaf(lp_ctx *ctx, const lp_tensor *y, const int64_t *th
                               lp_tensor **out) {
   lp_tensor *yi = NULL, *o = NULL;
   lp_status st;
-  int64_t B, T, C, b, t, c;
+  int64_t B, T, C, b, c;
   *out = NULL;
   st = as_i64(ctx, y, 1, -1, "input", &yi);
   if (st != LP_OK) return st;
   B = lp_tensor_shape(yi)[0]; T = lp_tensor_shape(yi)[1]; C = lp_tensor_shape(yi)[2];
-  for (c = 0; c < C; c++)
-    if (threshold[c] < 1 || threshold[c] > 2147483647) {
-      lp_tensor_release(yi);
-      return lp_ctx_error(ctx, LP_EARG, 2, "iaf_threshold_values: %lld is outside 1..2147483647",
-                          (long long)threshold[c]);
-    }
-  st = new_i64(ctx, B, T, C, &o);
+  st = check_thresholds(ctx, threshold, C, 2);
+  if (st == LP_OK) st = new_i64(ctx, B, T, C, &o);
   if (st != LP_OK) { lp_tensor_release(yi); return st; }
-  for (b = 0; b < B; b++) {
-    const int64_t *ys = (const int64_t *)lp_tensor_data(yi) + b * T * C;
-    int64_t *os = (int64_t *)lp_tensor_data(o) + b * T * C;
-    for (c = 0; c < C; c++) {
-      int64_t sum = 0, prev = 0;
-      for (t = 0; t < T; t++) {
-        int64_t cnt;
-        sum += iabs64(ys[t * C + c]);
-        cnt = sum / threshold[c];             /* sum >= 0: truncation is floor */
-        os[t * C + c] = cnt - prev > 0 ? 1 : 0;
-        prev = cnt;
-      }
-    }
-  }
+  for (b = 0; b < B; b++)
+    for (c = 0; c < C; c++)
+      encode_iaf_channel((const int64_t *)lp_tensor_data(yi) + b * T * C + c, C, T, threshold[c],
+                         (int64_t *)lp_tensor_data(o) + b * T * C + c, C);
   lp_tensor_release(yi);
   *out = o;
+  return LP_OK;
+}
+
+/* ---- the whole interface ------------------------------------------------------------ */
+
+void lp_imuif_result_release(lp_imuif_result *r) {
+  lp_tensor_release(r->spikes);
+  lp_tensor_release(r->covariance);
+  lp_tensor_release(r->rotated);
+  lp_tensor_release(r->filtered);
+  memset(r, 0, sizeof *r);
+}
+
+lp_status lp_imuif_run(lp_ctx *ctx, const lp_imuif_params *p, const lp_tensor *x, int64_t state[9],
+                       int record, lp_imuif_result *out) {
+  lp_tensor *xi = NULL;
+  lp_status st;
+  int64_t B, T, b, t, first[9], lim = 0;
+  int64_t *rot = NULL, *z = NULL;
+  size_t rot_bytes = 0, z_bytes = 0;
+  const int nf = p->nfilt;
+  int f;
+  jsvd_lut L;
+  memset(out, 0, sizeof *out);
+  st = check_filters(ctx, p->filt, nf, 2);
+  if (st == LP_OK) st = p->select_iaf_output ? check_thresholds(ctx, p->threshold, nf, 2)
+                                             : check_scales(ctx, p->scale, nf, 2);
+  if (st == LP_OK && !p->bypass_jsvd && (p->num_avg_bitshift < 0 || p->num_avg_bitshift > 31))
+    st = lp_ctx_error(ctx, LP_EARG, 2, "num_avg_bitshift must be in 0..31, got %d", p->num_avg_bitshift);
+  if (st == LP_OK && !p->bypass_jsvd && p->sah_period < 1)
+    st = lp_ctx_error(ctx, LP_EARG, 2, "SAH_period must be at least 1, got %d", p->sah_period);
+  for (f = 0; f < nf && st == LP_OK; f++)
+    if (p->chan[f] < 0 || p->chan[f] > 2) st = lp_ctx_error(ctx, LP_EARG, 2, "filter %d: channel out of 1..3", f + 1);
+  if (st != LP_OK) return st;
+  st = as_i64(ctx, x, 1, 3, "input", &xi);
+  if (st != LP_OK) return st;
+  B = lp_tensor_shape(xi)[0]; T = lp_tensor_shape(xi)[1];
+  st = check_samples(ctx, lp_tensor_data(xi), B * T * 3, 1, "input");
+  if (st == LP_OK) st = new_i64(ctx, B, T, nf, &out->spikes);
+  if (st == LP_OK && record) {
+    st = new_i64(ctx, B, T, nf, &out->filtered);
+    if (st == LP_OK && !p->bypass_jsvd) st = new_i64(ctx, B, T, 9, &out->covariance);
+    if (st == LP_OK && !p->bypass_jsvd) st = new_i64(ctx, B, T, 3, &out->rotated);
+  }
+  if (st == LP_OK && !record) {            /* scratch: one row's rotated signal, one filter output */
+    rot_bytes = (size_t)(T > 0 ? T : 1) * 3 * sizeof(int64_t);
+    z_bytes = (size_t)(T > 0 ? T : 1) * sizeof(int64_t);
+    if (!p->bypass_jsvd && !(rot = lp_ctx_alloc_raw(ctx, rot_bytes))) st = LP_ENOMEM;
+    if (st == LP_OK && !(z = lp_ctx_alloc_raw(ctx, z_bytes))) st = LP_ENOMEM;
+  }
+  if (!p->bypass_jsvd) { lut_init(&L); lim = (int64_t)1 << (COV_BITS + p->num_avg_bitshift - 1); }
+  memcpy(first, state, sizeof first);
+  for (b = 0; b < B && st == LP_OK; b++) {
+    const int64_t *xs = (const int64_t *)lp_tensor_data(xi) + b * T * 3;
+    const int64_t *sig = xs;                           /* what the filters read */
+    int64_t *spk = (int64_t *)lp_tensor_data(out->spikes) + b * T * nf;
+    if (lp_ctx_interrupted(ctx)) { st = lp_ctx_check_interrupt(ctx); break; }
+    if (!p->bypass_jsvd) {
+      const int k = p->num_avg_bitshift;
+      int64_t c[9], held[9], *r = record ? (int64_t *)lp_tensor_data(out->rotated) + b * T * 3 : rot;
+      int64_t *cv = record ? (int64_t *)lp_tensor_data(out->covariance) + b * T * 9 : NULL;
+      rot_state rs;
+      int i;
+      memcpy(c, state, sizeof c);
+      rot_init(&rs);
+      for (t = 0; t < T && st == LP_OK; t++) {
+        if (cov_step(c, xs + 3 * t, k, lim)) { st = cov_overflow(ctx, k); break; }
+        if (t % p->sah_period == 0) for (i = 0; i < 9; i++) held[i] = c[i] >> k;
+        if (cv) memcpy(cv + 9 * t, held, sizeof held);
+        st = rot_step(ctx, &L, &rs, held, xs + 3 * t, r + 3 * t);
+      }
+      if (b == 0) memcpy(first, c, sizeof first);
+      sig = r;
+    }
+    for (f = 0; f < nf && st == LP_OK; f++) {
+      int64_t *zf = record ? (int64_t *)lp_tensor_data(out->filtered) + b * T * nf + f : z;
+      int64_t zs = record ? nf : 1;
+      st = filter_channel(ctx, sig + p->chan[f], 3, T, &p->filt[f], 1, zf, zs, f);
+      if (st != LP_OK) break;
+      if (p->select_iaf_output) encode_iaf_channel(zf, zs, T, p->threshold[f], spk + f, nf);
+      else encode_scale_channel(zf, zs, T, p->scale[f], spk + f, nf);
+    }
+  }
+  if (rot) lp_ctx_dealloc(ctx, rot, rot_bytes);
+  if (z) lp_ctx_dealloc(ctx, z, z_bytes);
+  lp_tensor_release(xi);
+  if (st != LP_OK) { lp_imuif_result_release(out); return st; }
+  if (!p->bypass_jsvd) memcpy(state, first, sizeof first);
   return LP_OK;
 }

@@ -63,4 +63,30 @@ lp_status lp_imuif_encode_scale(lp_ctx *ctx, const lp_tensor *y, const int *scal
 lp_status lp_imuif_encode_iaf(lp_ctx *ctx, const lp_tensor *y, const int64_t *threshold,
                               lp_tensor **out);
 
+/* The whole interface (IMUIFSim): rotation removal unless bypass_jsvd, the
+   filter bank over the rotated signal (mirror on), then the chosen encoder,
+   in one pass per batch row without intermediate tensors unless record is
+   set. chan: the input axis (0..2) of each filter. state as for
+   lp_imuif_subspace (untouched when bypassed). */
+typedef struct lp_imuif_params {
+  int bypass_jsvd, select_iaf_output;
+  int num_avg_bitshift, sah_period;
+  int nfilt;                            /* 1..LP_IMUIF_MAXFILT */
+  const lp_imuif_filter *filt;
+  const int *chan;
+  const int *scale;                     /* per filter, scale encoder */
+  const int64_t *threshold;             /* per filter, IAF encoder   */
+} lp_imuif_params;
+
+/* New int64 tensors: spikes (B, T, nfilt); with record also covariance
+   (B, T, 9, after sample-and-hold) and rotated (B, T, 3) unless bypassed, and
+   filtered (B, T, nfilt). */
+typedef struct lp_imuif_result {
+  lp_tensor *spikes, *covariance, *rotated, *filtered;
+} lp_imuif_result;
+
+lp_status lp_imuif_run(lp_ctx *ctx, const lp_imuif_params *p, const lp_tensor *x, int64_t state[9],
+                       int record, lp_imuif_result *out);
+void      lp_imuif_result_release(lp_imuif_result *r);
+
 #endif

@@ -571,17 +571,19 @@ end
 -- filterbank (B, T, Nfilt), spikes (the output).
 function IMUIFSim:evolve(x, record)
   x = batch(self, x, 2)
-  local rec = {}
-  local y = x
-  if self.rotation_removal then
-    local r, _
-    y, _, r = self.rotation_removal:evolve(x, record)
-    if record then rec.rotation_removal = y; rec.covariance = r.covariance end
-  end
-  local f = self.filter_bank:evolve(y)
-  local s = self.spike_encoder:evolve(f)
-  if record then rec.filterbank = f; rec.spikes = s end
-  return s, self:state(), rec
+  local rr = self.rotation_removal
+  local chp = rr and rr.subspace._chp or ZERO9
+  local fb = self.filter_bank
+  local spikes, st, rec = core._imuif.run(x, {
+    bypass_jsvd = self.bypass_jsvd, select_iaf_output = self.select_iaf_output,
+    num_avg_bitshift = self.num_avg_bitshift, sah_period = self.SAH_period,
+    filters = fb:_filter_args(), channels = fb.channels,
+    scale = self.scale_values, threshold = self.iaf_threshold_values,
+  }, chp, record and true or false)
+  checked(spikes, st, 2)
+  if rr then rawset(rr.subspace, "_chp", st) end
+  if record then rec.spikes = spikes else rec = {} end
+  return spikes, self:state(), rec
 end
 
 function IMUIFSim:reset_state()
