@@ -393,3 +393,47 @@ describe("DynapSim BPTT", function()
     assert.is_true(lp.abs(p["2_DynapSim"].w_rec.grad):sum():item() >= 0)
   end)
 end)
+
+describe("DynapSim with a sparse w_rec", function()
+  -- N >= 64 and at most 1/8 non-zeros: the fast loops keep w_rec's
+  -- non-zeros (CSR); the reference loops use it dense
+  local function net(reference, dtype)
+    local N = 96
+    math.randomseed(4)
+    local w = lp.zeros({ N, N }, "float64")
+    for i = 1, N do
+      for _ = 1, 6 do w:set(i, math.random(1, N), math.random() * 6 - 2) end
+    end
+    lp.seed(8)
+    local x = ((lp.rand(2, 120, N):lt(0.05)):astype("float64") * 8):astype(dtype)
+    return lp.nn.DynapSim(N, { dtype = dtype, w_rec = w, reference = reference, Idc = 2e-11 }), x
+  end
+
+  it("gives the dense loops' spikes, states and gradients (float64)", function()
+    local a, x = net(false, "float64")
+    local b = net(true, "float64")
+    local xa, xb = x:clone():requires_grad(true), x:clone():requires_grad(true)
+    local sa, _, ra = a(xa, true)
+    local sb, _, rb = b(xb, true)
+    assert.is_true(sa:sum():item() > 20)
+    assert.are.equal(0, lp.abs(sa - sb):sum():item())
+    assert.is_true((lp.abs(ra.vmem - rb.vmem) - lp.abs(rb.vmem) * 1e-10):max():item() <= 0)
+    local la = (sa * 0.3):sum() + ra.vmem:sum() + (ra.imem / 1e-9):sum()
+    local lb = (sb * 0.3):sum() + rb.vmem:sum() + (rb.imem / 1e-9):sum()
+    la:backward()
+    lb:backward()
+    local function close(p, q, what)
+      local d = (lp.abs(p - q):max() / (lp.abs(q):max() + 1e-300)):item()
+      assert.is_true(d < 1e-10, what .. ": " .. d)
+    end
+    close(a.w_rec.grad, b.w_rec.grad, "w_rec")
+    close(xa.grad, xb.grad, "x")
+  end)
+
+  it("runs in float32 close to float64", function()
+    local a, x = net(false, "float32")
+    local b = net(true, "float64")
+    local na, nb = a(x):sum():item(), b(x:astype("float64")):sum():item()
+    assert.is_true(math.abs(na - nb) <= 0.05 * nb + 2, na .. " vs " .. nb)
+  end)
+end)
