@@ -110,6 +110,7 @@ demo: deps
 	$(EXE) examples/temporal_xor.lua --quick
 	$(EXE) examples/spiking_regression.lua --quick
 	$(EXE) examples/xylo_deploy.lua --quick
+	$(EXE) examples/dynapse2_neuron.lua --quick --out $(BUILD)
 	$(EXE) examples/fashion_mnist_snn.lua --quick --out $(BUILD)
 
 # `make bench QUICK=1`: fewer repetitions (under a minute).
