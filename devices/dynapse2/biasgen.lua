@@ -46,6 +46,8 @@
 --   local I = bg.digital_to_analog(coarse, fine, scale, "P")      -- A
 --   local c, f = bg.analog_to_digital(I, scale, "P")
 --   local c, f = bg.analog_to_param("SOIF_LEAK_N", 5e-12)         -- the bias's scale and type
+--   local c, f = bg.analog_to_digital(5e-12, "SOIF_LEAK_N")       -- the same
+--   local I = bg.digital_to_analog(c, f, "SOIF_LEAK_N")
 --   local I = bg.param_to_analog("SOIF_LEAK_N", c, f)
 local K = require "limpet.dynapse2.constants"
 
@@ -146,9 +148,16 @@ local function check_type(fname, argn, ty)
   return ty
 end
 
---- biasgen.digital_to_analog(coarse, fine[, scale = 1[, type = "N"[, tbl]]]) -> current (A)
+local bias_info
+
+--- biasgen.digital_to_analog(coarse, fine[, scale = 1[, type = "N"[, tbl]]]) -> current (A);
+-- biasgen.digital_to_analog(coarse, fine, bias_name[, tbl]): that bias's scale and type
 function B.digital_to_analog(coarse, fine, scale, ty, tbl)
   check_code("digital_to_analog", coarse, fine)
+  if type(scale) == "string" then
+    tbl = ty
+    scale, ty = bias_info("digital_to_analog", scale, 3)
+  end
   ty = check_type("digital_to_analog", 4, ty)
   return (tbl or active)[ty][coarse][fine] * (scale or 1)
 end
@@ -157,9 +166,14 @@ end
 -- For each coarse value the fine value whose scaled current is nearest (the
 -- first on ties), then the coarse value with the smallest error (the lowest
 -- on ties): Rockpool's search.
+-- biasgen.analog_to_digital(current, bias_name[, tbl]): that bias's scale and type.
 function B.analog_to_digital(current, scale, ty, tbl)
   if type(current) ~= "number" or current ~= current then
     error("bad argument #1 to 'analog_to_digital' (a current in A expected)", 2)
+  end
+  if type(scale) == "string" then
+    tbl = ty
+    scale, ty = bias_info("analog_to_digital", scale, 2)
   end
   ty = check_type("analog_to_digital", 3, ty)
   scale = scale or 1
@@ -177,9 +191,11 @@ function B.analog_to_digital(current, scale, ty, tbl)
   return best_c, best_f
 end
 
-local function bias_info(fname, name)
+function bias_info(fname, name, argn)
   local s = K.scale[name]
-  if not s then error(("bad argument #1 to '%s' (unknown device bias '%s')"):format(fname, tostring(name)), 3) end
+  if not s then
+    error(("bad argument #%d to '%s' (unknown device bias '%s')"):format(argn or 1, fname, tostring(name)), 3)
+  end
   return s, K.bias_type(name)
 end
 
