@@ -110,7 +110,8 @@ demo: deps
 	$(EXE) examples/temporal_xor.lua --quick
 	$(EXE) examples/spiking_regression.lua --quick
 	$(EXE) examples/xylo_deploy.lua --quick
-	$(EXE) examples/dynapse2_quickstart.lua --quick
+	$(EXE) examples/dynapse2_neuron.lua --quick --out $(BUILD)
+	$(EXE) examples/dynapse2_quickstart.lua --quick --out $(BUILD)
 	$(EXE) examples/fashion_mnist_snn.lua --quick --out $(BUILD)
 	$(EXE) examples/xylo_imu.lua --quick --out $(BUILD)
 

@@ -16,33 +16,42 @@
 #pragma GCC optimize("O3", "no-trapping-math")
 #endif
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define DSIM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define DSIM_CLONES __attribute__((noinline, target_clones("avx512f", "avx2", "default")))
 #else
-#define DSIM_CLONES
+#define DSIM_CLONES __attribute__((noinline))
 #endif
+#include "fastmath.h"          /* after the pragma: its functions get the same options */
 
 #define REAL float
 #define FN(name) name##_f32
 #define EXP_R expf
 #define LOG_R logf
 #define CEIL_R ceilf
+#define FEXP_R fm_expf
+#define FLOG_R fm_logf
 #include "dynapsim_kernels.h"
 #undef REAL
 #undef FN
 #undef EXP_R
 #undef LOG_R
 #undef CEIL_R
+#undef FEXP_R
+#undef FLOG_R
 #define REAL double
 #define FN(name) name##_f64
 #define EXP_R exp
 #define LOG_R log
 #define CEIL_R ceil
+#define FEXP_R fm_exp
+#define FLOG_R fm_log
 #include "dynapsim_kernels.h"
 #undef REAL
 #undef FN
 #undef EXP_R
 #undef LOG_R
 #undef CEIL_R
+#undef FEXP_R
+#undef FLOG_R
 
 enum { IN_X, IN_W, IN_SYN_A, IN_SYN_Q, IN_SYN_G, IN_AHP_A, IN_AHP_H, IN_ITM, IN_IGM, IN_IDC, IN_IO, IN_MC, IN_FV,
        IN_UTK, IN_N };
@@ -61,6 +70,7 @@ typedef struct dsim_payload {
   int64_t B, T, N;
   double dt;
   lp_dtype dt_;
+  int reference;
   int slot[SV_COUNT];
 } dsim_payload;
 
@@ -144,19 +154,99 @@ static lp_status state_rows(lp_ctx *ctx, const char *field, const lp_tensor *t, 
 
 #define PTR(t) ((t) ? lp_tensor_data(t) : NULL)
 
+/* w_rec's non-zeros, CSR by rows of w_rec (transpose = 0) or of its
+   transpose (1), when there are at most N*N/8 of them (else *ok = 0 and
+   nothing is kept). Buffers from lp_ctx_alloc_raw; free with csr_free. */
+typedef struct dsim_csr { int64_t *ptr; int32_t *idx; void *val; size_t nval, es; int64_t n; } dsim_csr;
+
+static void csr_free(lp_ctx *ctx, dsim_csr *c) {
+  if (c->ptr) lp_ctx_dealloc(ctx, c->ptr, (size_t)(c->n + 1) * sizeof *c->ptr);
+  if (c->idx) lp_ctx_dealloc(ctx, c->idx, c->nval * sizeof *c->idx + 1);
+  if (c->val) lp_ctx_dealloc(ctx, c->val, c->nval * c->es + 1);
+  memset(c, 0, sizeof *c);
+}
+
+static lp_status csr_build(lp_ctx *ctx, lp_dtype dt, const lp_tensor *W, int64_t N, int transpose, dsim_csr *c,
+                           int *ok) {
+  const size_t es = lp_dtype_size(dt);
+  const int64_t cap = N * N / 8;
+  const float *wf = lp_tensor_data(W);
+  const double *wd = lp_tensor_data(W);
+  int64_t i, j, e = 0;
+  memset(c, 0, sizeof *c);
+  *ok = 0;
+  c->n = N; c->es = es;
+  if (N < 64) return LP_OK;                       /* small: the dense loops are as fast */
+  c->nval = (size_t)(cap + N);                    /* the scan writes up to a row past the cap */
+  if (!(c->ptr = lp_ctx_alloc(ctx, (size_t)(N + 1) * sizeof *c->ptr)) ||
+      !(c->idx = lp_ctx_alloc_raw(ctx, c->nval * sizeof *c->idx + 1)) ||
+      !(c->val = lp_ctx_alloc_raw(ctx, c->nval * es + 1))) {
+    csr_free(ctx, c);
+    return LP_ENOMEM;
+  }
+  /* rows of w_rec in one branch-free pass (every entry written, the index
+     advanced past the non-zeros), giving up above the cap */
+  for (i = 0; i < N; i++) {
+    if (dt == LP_F32) {
+      const float *r = wf + i * N;
+      float *v = c->val;
+      for (j = 0; j < N; j++) { c->idx[e] = (int32_t)j; v[e] = r[j]; e += r[j] != 0; }
+    } else {
+      const double *r = wd + i * N;
+      double *v = c->val;
+      for (j = 0; j < N; j++) { c->idx[e] = (int32_t)j; v[e] = r[j]; e += r[j] != 0; }
+    }
+    c->ptr[i + 1] = e;
+    if (e > cap) { csr_free(ctx, c); return LP_OK; }
+  }
+  if (transpose) {                                /* the rows of w_rec^T: a counting sort by column */
+    int64_t *cnt = lp_ctx_alloc(ctx, (size_t)(N + 1) * sizeof *cnt);
+    int32_t *tidx = lp_ctx_alloc_raw(ctx, c->nval * sizeof *tidx + 1);
+    char *tval = lp_ctx_alloc_raw(ctx, c->nval * es + 1);
+    if (!cnt || !tidx || !tval) {
+      if (cnt) lp_ctx_dealloc(ctx, cnt, (size_t)(N + 1) * sizeof *cnt);
+      if (tidx) lp_ctx_dealloc(ctx, tidx, c->nval * sizeof *tidx + 1);
+      if (tval) lp_ctx_dealloc(ctx, tval, c->nval * es + 1);
+      csr_free(ctx, c);
+      return LP_ENOMEM;
+    }
+    for (e = 0; e < c->ptr[N]; e++) cnt[c->idx[e] + 1]++;
+    for (j = 0; j < N; j++) cnt[j + 1] += cnt[j];
+    for (i = 0; i < N; i++)
+      for (e = c->ptr[i]; e < c->ptr[i + 1]; e++) {
+        const int64_t k = cnt[c->idx[e]]++;
+        tidx[k] = (int32_t)i;
+        memcpy(tval + (size_t)k * es, (char *)c->val + (size_t)e * es, es);
+      }
+    /* cnt[j] is now the end of column j = the start of column j + 1 */
+    for (j = N; j > 0; j--) cnt[j] = cnt[j - 1];
+    cnt[0] = 0;
+    lp_ctx_dealloc(ctx, c->idx, c->nval * sizeof *c->idx + 1);
+    lp_ctx_dealloc(ctx, c->val, c->nval * es + 1);
+    memcpy(c->ptr, cnt, (size_t)(N + 1) * sizeof *cnt);
+    lp_ctx_dealloc(ctx, cnt, (size_t)(N + 1) * sizeof *cnt);
+    c->idx = tidx; c->val = tval;
+  }
+  *ok = 1;
+  return LP_OK;
+}
+
 /* ---- backward ----------------------------------------------------------------- */
 static lp_status dsim_backward_node(lp_ctx *ctx, lp_node *node, lp_tensor *const *gout, lp_tensor **gin) {
   dsim_payload *pl = lp_node_payload(node);
   const lp_dtype dt = pl->dt_;
   const size_t es = lp_dtype_size(dt);
-  const int64_t B = pl->B, T = pl->T, N = pl->N, BN = B * N;
+  const int64_t B = pl->B, T = pl->T, N = pl->N;
   lp_tensor *g[5] = {NULL}, *dX = NULL, *WT = NULL;
   const lp_tensor *W;
-  size_t nscratch = (size_t)((DG_N + 5) * BN + N) * es;
+  size_t nscratch = (size_t)((B_N * B + K_N) * dsim_ld(N)) * es;
   char *scratch = NULL;
   int64_t sh[3];
-  int i, stop = 0;
+  int i, stop = 0, sparse = 0;
+  dsim_csr csr;
+  int32_t *colbuf = NULL;
   lp_status st = LP_OK;
+  memset(&csr, 0, sizeof csr);
 #define SAVED(k) (pl->slot[k] >= 0 ? lp_node_saved(node, pl->slot[k]) : NULL)
   W = SAVED(SV_W);
   for (i = 0; i < 5; i++)
@@ -164,7 +254,8 @@ static lp_status dsim_backward_node(lp_ctx *ctx, lp_node *node, lp_tensor *const
   sh[0] = B; sh[1] = T; sh[2] = N;
   if ((st = lp_tensor_empty(ctx, dt, 3, sh, &dX)) != LP_OK) goto done;
   if (!(scratch = lp_ctx_alloc(ctx, nscratch ? nscratch : 1))) { st = LP_ENOMEM; goto done; }
-  if (W) {
+  if (W && !pl->reference && (st = csr_build(ctx, dt, W, N, 1, &csr, &sparse)) != LP_OK) goto done;
+  if (W && !sparse) {
     lp_tensor *v = NULL;
     if ((st = lp_tensor_transpose(ctx, (lp_tensor *)W, 0, 1, &v)) != LP_OK) goto done;
     st = lp_tensor_contiguous(ctx, v, &WT);
@@ -176,7 +267,7 @@ static lp_status dsim_backward_node(lp_ctx *ctx, lp_node *node, lp_tensor *const
     dsim_par_##SUF p;                                                                                     \
     dsim_bufs_##SUF q;                                                                                    \
     dsim_grads_##SUF gr;                                                                                  \
-    RT *w = (RT *)scratch;                                                                                \
+    RT *w = (RT *)scratch, *cf = w + B_N * B * dsim_ld(N);                                                \
     memset(&p, 0, sizeof p); memset(&q, 0, sizeof q); memset(&gr, 0, sizeof gr);                         \
     p.syn_a = PTR(SAVED(SV_COEF + C_SYN_A)); p.syn_q = PTR(SAVED(SV_COEF + C_SYN_Q));                    \
     p.syn_g = PTR(SAVED(SV_COEF + C_SYN_G)); p.ahp_a = PTR(SAVED(SV_COEF + C_AHP_A));                    \
@@ -185,15 +276,17 @@ static lp_status dsim_backward_node(lp_ctx *ctx, lp_node *node, lp_tensor *const
     p.io = PTR(SAVED(SV_COEF + C_IO)); p.mc = PTR(SAVED(SV_COEF + C_MC)); p.fv = PTR(SAVED(SV_COEF + C_FV)); \
     p.utk = PTR(SAVED(SV_COEF + C_UTK)); p.thr = PTR(SAVED(SV_COEF + C_THR));                            \
     p.tref = PTR(SAVED(SV_COEF + C_TREF)); p.sg = PTR(SAVED(SV_COEF + C_SG));                            \
+    dsim_pack_##SUF(&p, N, cf);                                                                           \
     q.B = B; q.T = T; q.N = N; q.dt = (RT)pl->dt;                                                          \
     q.W = PTR(W); q.WT = PTR(WT);                                                                         \
+    if (sparse) { q.W = NULL; q.wptr = csr.ptr; q.widx = csr.idx; q.wval = csr.val; }                      \
     q.S = PTR(SAVED(SV_S)); q.IM = PTR(SAVED(SV_IM)); q.IS = PTR(SAVED(SV_IS)); q.IA = PTR(SAVED(SV_IA));   \
     q.V = PTR(SAVED(SV_V)); q.U = PTR(SAVED(SV_U)); q.IMP = PTR(SAVED(SV_IMP)); q.R = PTR(SAVED(SV_R));     \
     gr.gS = PTR(g[0]); gr.gIM = PTR(g[1]); gr.gIS = PTR(g[2]); gr.gIA = PTR(g[3]); gr.gV = PTR(g[4]);      \
     gr.isyn0 = PTR(SAVED(SV_INIT + 0)); gr.iahp0 = PTR(SAVED(SV_INIT + 1));                                \
     gr.imem0 = PTR(SAVED(SV_INIT + 2)); gr.vmem0 = PTR(SAVED(SV_INIT + 3)); gr.s0 = PTR(SAVED(SV_INIT + 4)); \
-    gr.dX = PTR(dX); gr.dpar = w; gr.carry = w + DG_N * BN;                                               \
-    dsim_backward_##SUF(ctx, lp_ctx_threads(ctx), &p, &q, &gr, &stop);                                    \
+    gr.dX = PTR(dX); gr.blocks = w;                                                                        \
+    dsim_backward_##SUF(ctx, lp_ctx_threads(ctx), cf, &q, &gr, &stop);                                    \
   } while (0)
   if (dt == LP_F32) BWD(float, f32);
   else BWD(double, f64);
@@ -209,24 +302,27 @@ static lp_status dsim_backward_node(lp_ctx *ctx, lp_node *node, lp_tensor *const
       if ((st = lp_tensor_empty(ctx, dt, lp_node_input_ndim(node, in), lp_node_input_shape(node, in), &gin[in])) !=
           LP_OK)
         goto done;
-      if (dt == LP_F32) dsim_reduce_rows_f32((const float *)(scratch + (size_t)(k * BN) * es), B, N, PTR(gin[in]));
-      else dsim_reduce_rows_f64((const double *)(scratch + (size_t)(k * BN) * es), B, N, PTR(gin[in]));
+      if (dt == LP_F32) dsim_reduce_rows_f32((const float *)scratch, B, N, k, PTR(gin[in]));
+      else dsim_reduce_rows_f64((const double *)scratch, B, N, k, PTR(gin[in]));
     }
   }
   if (W && lp_node_input_needs_grad(node, IN_W)) {
     sh[0] = N; sh[1] = N;
     if ((st = lp_tensor_new(ctx, dt, 2, sh, &gin[IN_W])) != LP_OK) goto done;
+    if (!(colbuf = lp_ctx_alloc_raw(ctx, (size_t)N * sizeof *colbuf + 1))) { st = LP_ENOMEM; goto done; }
     if (dt == LP_F32)
       dsim_grad_w_f32(lp_ctx_threads(ctx), B, T, N, PTR(SAVED(SV_S)), PTR(SAVED(SV_INIT + 4)), PTR(dX),
-                      PTR(gin[IN_W]));
+                      PTR(gin[IN_W]), colbuf);
     else
       dsim_grad_w_f64(lp_ctx_threads(ctx), B, T, N, PTR(SAVED(SV_S)), PTR(SAVED(SV_INIT + 4)), PTR(dX),
-                      PTR(gin[IN_W]));
+                      PTR(gin[IN_W]), colbuf);
   }
   if (lp_node_input_needs_grad(node, IN_X)) { gin[IN_X] = dX; dX = NULL; }
 #undef SAVED
 done:
   if (scratch) lp_ctx_dealloc(ctx, scratch, nscratch ? nscratch : 1);
+  if (colbuf) lp_ctx_dealloc(ctx, colbuf, (size_t)N * sizeof *colbuf + 1);
+  csr_free(ctx, &csr);
   for (i = 0; i < 5; i++) lp_tensor_release(g[i]);
   lp_tensor_release(dX);
   lp_tensor_release(WT);
@@ -237,15 +333,17 @@ done:
 lp_status lp_dynapsim(lp_ctx *ctx, const lp_dynapsim_args *a, lp_dynapsim_out *out) {
   lp_tensor *x = NULL, *W = NULL, *coef[C_N] = {NULL}, *state[ST_N] = {NULL}, *init[5] = {NULL};
   lp_tensor *S = NULL, *IM = NULL, *IS = NULL, *IA = NULL, *V = NULL, *U = NULL, *IMP = NULL, *R = NULL;
-  lp_tensor *derived = NULL;
   const lp_tensor *inputs[IN_N];
   int64_t N = 0, B, T, sh[3];
   lp_dtype dt;
   int need_grad, rec, i, stop = 0;
   void *scratch = NULL;
   size_t nscratch = 0;
+  dsim_csr csr;
+  int sparse = 0;
   lp_status st;
   memset(out, 0, sizeof *out);
+  memset(&csr, 0, sizeof csr);
   if ((st = check(ctx, a, &N)) != LP_OK) return st;
   dt = lp_tensor_dtype(a->x);
   B = lp_tensor_shape(a->x)[0]; T = lp_tensor_shape(a->x)[1];
@@ -254,6 +352,7 @@ lp_status lp_dynapsim(lp_ctx *ctx, const lp_dynapsim_args *a, lp_dynapsim_out *o
   need_grad = lp_needs_grad(ctx, IN_N, inputs);
   rec = a->record || need_grad;
   if ((st = prep(ctx, a->x, dt, &x)) != LP_OK || (st = prep(ctx, a->w_rec, dt, &W)) != LP_OK) goto fail;
+  if (W && !a->reference && (st = csr_build(ctx, dt, W, N, 0, &csr, &sparse)) != LP_OK) goto fail;
   for (i = 0; i < C_N; i++)
     if ((st = prep(ctx, coef_arg(a, i), dt, &coef[i])) != LP_OK) goto fail;
   {
@@ -277,33 +376,27 @@ lp_status lp_dynapsim(lp_ctx *ctx, const lp_dynapsim_args *a, lp_dynapsim_out *o
                     (st = lp_tensor_empty(ctx, dt, 3, sh, &IMP)) != LP_OK ||
                     (st = lp_tensor_empty(ctx, dt, 3, sh, &R)) != LP_OK))
     goto fail;
-  sh[0] = 5; sh[1] = N;
-  if ((st = lp_tensor_empty(ctx, dt, 2, sh, &derived)) != LP_OK) goto fail;
-  nscratch = (size_t)(9 * B * N) * lp_dtype_size(dt);
+  nscratch = (size_t)((W_N * B + K_N) * dsim_ld(N)) * lp_dtype_size(dt);
   if (!(scratch = lp_ctx_alloc_raw(ctx, nscratch ? nscratch : 1))) { st = LP_ENOMEM; goto fail; }
 #define FWD(RT, SUF)                                                                                       \
   do {                                                                                                     \
     dsim_par_##SUF p;                                                                                      \
     dsim_bufs_##SUF q;                                                                                     \
-    RT *dv = PTR(derived);                                                                                 \
-    int64_t j;                                                                                             \
+    RT *cf = (RT *)scratch + W_N * B * dsim_ld(N);                                                         \
     memset(&p, 0, sizeof p); memset(&q, 0, sizeof q);                                                      \
     p.syn_a = PTR(coef[C_SYN_A]); p.syn_q = PTR(coef[C_SYN_Q]); p.syn_g = PTR(coef[C_SYN_G]);              \
     p.ahp_a = PTR(coef[C_AHP_A]); p.ahp_h = PTR(coef[C_AHP_H]); p.itm = PTR(coef[C_ITM]);                  \
     p.igm = PTR(coef[C_IGM]); p.idc = PTR(coef[C_IDC]); p.io = PTR(coef[C_IO]); p.mc = PTR(coef[C_MC]);    \
     p.fv = PTR(coef[C_FV]); p.utk = PTR(coef[C_UTK]); p.thr = PTR(coef[C_THR]); p.tref = PTR(coef[C_TREF]); \
     p.sg = PTR(coef[C_SG]);                                                                                \
-    for (j = 0; j < N; j++) {                                                                              \
-      dv[j] = p.igm[j] / p.itm[j]; dv[N + j] = 1 / p.itm[j]; dv[2 * N + j] = 1 / p.mc[j];                  \
-      dv[3 * N + j] = 1 / p.io[j]; dv[4 * N + j] = 0;                                                      \
-    }                                                                                                      \
-    p.k_mem = dv; p.inv_itm = dv + N; p.inv_mc = dv + 2 * N; p.inv_io = dv + 3 * N; p.lthr = dv + 4 * N;   \
+    dsim_pack_##SUF(&p, N, cf);                                                                            \
     q.B = B; q.T = T; q.N = N; q.dt = (RT)a->dt; q.x = PTR(x); q.W = PTR(W);                               \
     q.isyn = PTR(state[ST_ISYN]); q.iahp = PTR(state[ST_IAHP]); q.imem = PTR(state[ST_IMEM]);              \
     q.vmem = PTR(state[ST_VMEM]); q.s = PTR(state[ST_S]); q.timer = PTR(state[ST_TIMER]);                  \
     q.S = PTR(S); q.IM = PTR(IM); q.IS = PTR(IS); q.IA = PTR(IA); q.V = PTR(V);                            \
     q.U = PTR(U); q.IMP = PTR(IMP); q.R = PTR(R); q.scratch = scratch; q.reference = a->reference;        \
-    dsim_forward_##SUF(ctx, lp_ctx_threads(ctx), &p, &q, &stop);                                           \
+    if (sparse) { q.W = NULL; q.wptr = csr.ptr; q.widx = csr.idx; q.wval = csr.val; }                      \
+    dsim_forward_##SUF(ctx, lp_ctx_threads(ctx), cf, &q, &stop);                                           \
   } while (0)
   if (dt == LP_F32) FWD(float, f32);
   else FWD(double, f64);
@@ -321,7 +414,7 @@ lp_status lp_dynapsim(lp_ctx *ctx, const lp_dynapsim_args *a, lp_dynapsim_out *o
         LP_OK)
       goto fail;
     pl = lp_node_payload(node);
-    pl->B = B; pl->T = T; pl->N = N; pl->dt = a->dt; pl->dt_ = dt;
+    pl->B = B; pl->T = T; pl->N = N; pl->dt = a->dt; pl->dt_ = dt; pl->reference = a->reference;
     memset(saves, 0, sizeof saves);
     saves[SV_W] = W;
     for (i = 0; i < C_N; i++) saves[SV_COEF + i] = coef[i];
@@ -343,7 +436,8 @@ lp_status lp_dynapsim(lp_ctx *ctx, const lp_dynapsim_args *a, lp_dynapsim_out *o
   st = LP_OK;
 fail:
   if (scratch) lp_ctx_dealloc(ctx, scratch, nscratch ? nscratch : 1);
-  lp_tensor_release(x); lp_tensor_release(W); lp_tensor_release(derived);
+  csr_free(ctx, &csr);
+  lp_tensor_release(x); lp_tensor_release(W);
   for (i = 0; i < C_N; i++) lp_tensor_release(coef[i]);
   for (i = 0; i < ST_N; i++) lp_tensor_release(state[i]);
   for (i = 0; i < 5; i++) lp_tensor_release(init[i]);

@@ -52,7 +52,7 @@ typedef struct lp_dynapsim_args {
   const lp_tensor *iahp, *imem, *isyn, *spikes, *timer_ref, *vmem;  /* initial state */
   double dt;
   int record;                              /* fill the state records           */
-  int reference;                           /* use the plain reference loop     */
+  int reference;                           /* the plain reference loop, dense w_rec */
 } lp_dynapsim_args;
 
 /* Results: new tensors. spikes (B, T, N) always; the records (B, T, N)

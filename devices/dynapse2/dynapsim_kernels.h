@@ -12,21 +12,49 @@
 ** compare with the reference. Backward recomputes the forward's
 ** intermediates of a step from the saved states.
 */
-#if !defined(REAL) || !defined(FN) || !defined(EXP_R) || !defined(LOG_R) || !defined(CEIL_R)
-#error "define REAL, FN, EXP_R, LOG_R and CEIL_R before including dynapsim_kernels.h"
+#if !defined(REAL) || !defined(FN) || !defined(EXP_R) || !defined(LOG_R) || !defined(CEIL_R) || \
+    !defined(FEXP_R) || !defined(FLOG_R)
+#error "define REAL, FN, EXP_R, LOG_R, CEIL_R, FEXP_R and FLOG_R before including dynapsim_kernels.h"
 #endif
 
-/* per-neuron coefficients (N) */
+/* per-neuron coefficients (N), as given */
 typedef struct FN(dsim_par) {
   const REAL *syn_a, *syn_q, *syn_g, *ahp_a, *ahp_h;
-  const REAL *itm, *igm, *idc, *io, *mc, *fv, *utk, *thr, *tref, *sg;
-  /* derived once per call for the fast step (N each) */
-  const REAL *k_mem;       /* igm / itm */
-  const REAL *inv_itm;     /* 1 / itm */
-  const REAL *inv_mc;      /* 1 / mc */
-  const REAL *inv_io;      /* 1 / io */
-  const REAL *lthr;        /* ln(thr / io) */
+  const REAL *itm, *igm, *idc, *io, *mc, *fv, *utk, *thr, *tref, *sg;   /* sg may be NULL (= 1) */
 } FN(dsim_par);
+
+/* The loops read the coefficients from one packed block, row k*N..(k+1)*N
+   for coefficient k (one restrict pointer: the vectoriser then needs no
+   aliasing checks between them), with the fast step's derived rows. */
+#ifndef DSIM_K_ENUM
+#define DSIM_K_ENUM
+enum { K_SYN_A, K_SYN_Q, K_SYN_G, K_AHP_A, K_AHP_H, K_ITM, K_IGM, K_IDC, K_IO, K_MC, K_FV, K_UTK, K_THR, K_TREF,
+       K_SG, K_KMEM, K_INV_ITM, K_INV_MC, K_INV_IO, K_LTHR, K_N };
+/* the per-batch-row work rows of the forward loop */
+enum { W_ISYN, W_IAHP, W_IMEM, W_VMEM, W_S, W_TIMER, W_U, W_F, W_IMP, W_R, W_N };
+/* The row stride of the packed coefficients and of the work rows: a
+   multiple of 16 elements plus 16, so that no two rows sit a multiple of
+   4 KiB apart (loads behind stores to such addresses stall: 4K aliasing,
+   which tripled the step's time at N = 1024). */
+static inline int64_t dsim_ld(int64_t N) { return ((N + 15) / 16) * 16 + 16; }
+#endif
+
+static void FN(dsim_pack)(const FN(dsim_par) *p, int64_t N, REAL *cf) {
+  const REAL *const rows[K_SG] = {p->syn_a, p->syn_q, p->syn_g, p->ahp_a, p->ahp_h, p->itm, p->igm,
+                                  p->idc, p->io, p->mc, p->fv, p->utk, p->thr, p->tref};
+  const int64_t ld = dsim_ld(N);
+  int64_t j;
+  int k;
+  for (k = 0; k < K_SG; k++) memcpy(cf + k * ld, rows[k], (size_t)N * sizeof *cf);
+  for (j = 0; j < N; j++) {
+    cf[K_SG * ld + j] = p->sg ? p->sg[j] : (REAL)1;
+    cf[K_KMEM * ld + j] = p->igm[j] / p->itm[j];
+    cf[K_INV_ITM * ld + j] = 1 / p->itm[j];
+    cf[K_INV_MC * ld + j] = 1 / p->mc[j];
+    cf[K_INV_IO * ld + j] = 1 / p->io[j];
+    cf[K_LTHR * ld + j] = LOG_R(p->thr[j] / p->io[j]);
+  }
+}
 
 typedef struct FN(dsim_bufs) {
   int64_t B, T, N;
@@ -34,116 +62,131 @@ typedef struct FN(dsim_bufs) {
   const REAL *x;                      /* (B, T, N)                          */
   const REAL *W;                      /* (N, N) or NULL                     */
   const REAL *WT;                     /* (N, N) transpose (backward) or NULL */
+  /* w_rec's non-zeros when sparse (then W and WT are NULL): rows of w_rec
+     (forward) or of its transpose (backward), CSR */
+  const int64_t *wptr;
+  const int32_t *widx;
+  const REAL *wval;
   /* running state (B, N): initial in, final out */
   REAL *isyn, *iahp, *imem, *vmem, *s, *timer;
-  /* records / saved (B, T, N); NULL when not wanted */
+  /* records / saved (B, T, N); NULL when not wanted (IM, IS, IA, V together; U, IMP, R together) */
   REAL *S, *IM, *IS, *IA, *V;         /* spikes, imem (after reset), isyn, iahp, vmem */
   REAL *U, *IMP, *R;                  /* u, imem before reset, refractory flag */
-  REAL *scratch;                      /* (B, 9N)                            */
+  REAL *scratch;                      /* forward: (B, W_N, ld) work rows    */
   int reference;
 } FN(dsim_bufs);
 
 /* ---- forward: one step of one batch row ---------------------------------- */
+/* Both steps work on the work rows w (stride ld: W_* rows; u = w[W_U] is
+   the step's input, W_F / W_IMP / W_R are filled with F, imem before the
+   reset and the refractory flag) and write the spike counts to St. */
+#define CF(k) cf[(k) * ld + j]
+#define WR(k) w[(k) * ld + j]
+
 /* Literal §2.4 (the plain reference). */
-static void FN(dsim_step_ref)(const FN(dsim_par) *p, int64_t N, REAL dt, const REAL *u, REAL *isyn,
-                              REAL *iahp, REAL *imem, REAL *vmem, REAL *s, REAL *timer, REAL *St, REAL *IMt,
-                              REAL *ISt, REAL *IAt, REAL *Vt, REAL *IMPt, REAL *Rt) {
+static void FN(dsim_step_ref)(const REAL *cf, int64_t ld, int64_t N, REAL dt, REAL *w, REAL *St) {
   int64_t j;
   for (j = 0; j < N; j++) {
-    const REAL io = p->io[j], itm = p->itm[j], igm = p->igm[j];
-    const REAL z = p->syn_g[j] * u[j];
+    const REAL io = CF(K_IO), itm = CF(K_ITM), igm = CF(K_IGM);
+    const REAL z = CF(K_SYN_G) * WR(W_U);
     const REAL iinf = z > io ? z : io;
-    const REAL is = p->syn_a[j] * isyn[j] + p->syn_q[j] * iinf;
-    const REAL y = p->ahp_a[j] * iahp[j] + p->ahp_h[j] * s[j];
+    const REAL is = CF(K_SYN_A) * WR(W_ISYN) + CF(K_SYN_Q) * iinf;
+    const REAL y = CF(K_AHP_A) * WR(W_IAHP) + CF(K_AHP_H) * WR(W_S);
     const REAL ia = y > io ? y : io;
-    const REAL F = EXP_R(p->fv[j] * vmem[j]);
+    const REAL F = EXP_R(CF(K_FV) * WR(W_VMEM));
     const REAL L = itm + ia;
-    const int ref = timer[j] > 0;
-    REAL a = is - L + p->idc[j], iin, minf, f, tau, im0, di, r, imp, v, n, tm;
+    const int ref = WR(W_TIMER) > 0;
+    REAL a = is - L + CF(K_IDC), iin, minf, f, tau, im0, di, r, imp, v, n, tm;
     if (ref) a = 0;
     iin = a > io ? a : io;
     minf = igm / itm * (iin - L);
-    f = io * F / L * (imem[j] + igm);
-    tau = p->mc[j] / L;
-    im0 = imem[j];
+    im0 = WR(W_IMEM);
+    f = io * F / L * (im0 + igm);
+    tau = CF(K_MC) / L;
     di = im0 / (tau * (im0 + igm)) * (minf + f - im0 * (1 + ia / itm));
     r = im0 + dt * di;
     imp = r > io ? r : io;
-    v = p->utk[j] * LOG_R(imp / io);
-    n = CEIL_R(LOG_R(imp / p->thr[j]));
+    v = CF(K_UTK) * LOG_R(imp / io);
+    n = CEIL_R(LOG_R(imp / CF(K_THR)));
     if (!(n > 0)) n = 0;
-    tm = timer[j] - dt;
+    tm = WR(W_TIMER) - dt;
     if (!(tm > 0)) tm = 0;
-    isyn[j] = is; iahp[j] = ia; vmem[j] = v; s[j] = n;
-    imem[j] = n > 0 ? io : imp;
-    timer[j] = n > 0 ? p->tref[j] : tm;
-    St[j] = n; IMt[j] = imem[j]; ISt[j] = is; IAt[j] = ia; Vt[j] = v; IMPt[j] = imp; Rt[j] = (REAL)ref;
+    WR(W_ISYN) = is; WR(W_IAHP) = ia; WR(W_VMEM) = v; WR(W_S) = n; WR(W_F) = F; WR(W_IMP) = imp;
+    WR(W_IMEM) = n > 0 ? io : imp;
+    WR(W_TIMER) = n > 0 ? CF(K_TREF) : tm;
+    WR(W_R) = (REAL)ref;
+    St[j] = n;
   }
 }
 
-/* The same step with the divisions by per-neuron constants hoisted and one
-   logarithm per neuron: ln(imp/io) gives vmem, and n > 0 exactly when
-   imp > thr, so the spike count's logarithm is taken only then. */
-DSIM_CLONES static void FN(dsim_step)(const FN(dsim_par) *restrict p, int64_t N, REAL dt,
-                                      const REAL *restrict u, REAL *restrict isyn, REAL *restrict iahp,
-                                      REAL *restrict imem, REAL *restrict vmem, REAL *restrict s,
-                                      REAL *restrict timer, REAL *restrict St, REAL *restrict IMt,
-                                      REAL *restrict ISt, REAL *restrict IAt, REAL *restrict Vt,
-                                      REAL *restrict IMPt, REAL *restrict Rt) {
-  const REAL *restrict syn_a = p->syn_a, *restrict syn_q = p->syn_q, *restrict syn_g = p->syn_g;
-  const REAL *restrict ahp_a = p->ahp_a, *restrict ahp_h = p->ahp_h, *restrict itm = p->itm;
-  const REAL *restrict igm = p->igm, *restrict idc = p->idc, *restrict iop = p->io, *restrict fv = p->fv;
-  const REAL *restrict utk = p->utk, *restrict thr = p->thr, *restrict tref = p->tref;
-  const REAL *restrict k_mem = p->k_mem, *restrict inv_itm = p->inv_itm, *restrict inv_mc = p->inv_mc;
-  const REAL *restrict inv_io = p->inv_io;
+/* The same step in three branch-free passes the compiler vectorises (one
+   long dependency chain per neuron would leave the core waiting: split, the
+   out-of-order window covers several neurons), with the divisions by
+   per-neuron constants hoisted, one division for 1/L and 1/P, and one
+   logarithm per neuron: lr = ln(imp/io) gives vmem, and the spike count
+   ceil(ln(imp/thr)) = ceil(lr - ln(thr/io)) (equal but for rounding). */
+DSIM_CLONES static void FN(dsim_step)(const REAL *restrict cf, int64_t ld, int64_t N, REAL dt, REAL *restrict w,
+                                      REAL *restrict St) {
   int64_t j;
-  int any = 0;
-  for (j = 0; j < N; j++) {
-    const REAL io = iop[j];
-    const REAL z = syn_g[j] * u[j];
+#pragma GCC ivdep    /* distinct rows; GCC cannot see it through the row offsets */
+  for (j = 0; j < N; j++) {                    /* synapse and AHP; the feedback factor */
+    const REAL io = CF(K_IO);
+    const REAL z = CF(K_SYN_G) * WR(W_U);
     const REAL iinf = z > io ? z : io;
-    const REAL is = syn_a[j] * isyn[j] + syn_q[j] * iinf;
-    const REAL y = ahp_a[j] * iahp[j] + ahp_h[j] * s[j];
-    const REAL ia = y > io ? y : io;
-    const REAL F = EXP_R(fv[j] * vmem[j]);
-    const REAL L = itm[j] + ia, invL = 1 / L;
-    const REAL tj = timer[j];
-    const REAL a0 = is - L + idc[j];
-    const REAL a = tj > 0 ? (REAL)0 : a0;
+    const REAL y = CF(K_AHP_A) * WR(W_IAHP) + CF(K_AHP_H) * WR(W_S);
+    WR(W_ISYN) = CF(K_SYN_A) * WR(W_ISYN) + CF(K_SYN_Q) * iinf;
+    WR(W_IAHP) = y > io ? y : io;
+    WR(W_F) = FEXP_R(CF(K_FV) * WR(W_VMEM));
+  }
+#pragma GCC ivdep
+  for (j = 0; j < N; j++) {                    /* membrane */
+    const REAL io = CF(K_IO), ia = WR(W_IAHP);
+    const REAL L = CF(K_ITM) + ia;
+    const REAL a0 = WR(W_ISYN) - L + CF(K_IDC);
+    const REAL a = WR(W_TIMER) > 0 ? (REAL)0 : a0;
     const REAL iin = a > io ? a : io;
-    const REAL minf = k_mem[j] * (iin - L);
-    const REAL im0 = imem[j], P = im0 + igm[j];
-    const REAL f = io * F * invL * P;
+    const REAL minf = CF(K_KMEM) * (iin - L);
+    const REAL im0 = WR(W_IMEM), P = im0 + CF(K_IGM);
+    const REAL inv_lp = 1 / (L * P);
+    const REAL f = io * WR(W_F) * (P * inv_lp) * P;
     /* im0 / (tau * P) with tau = mc / L */
-    const REAL di = im0 * L * inv_mc[j] / P * (minf + f - im0 * (1 + ia * inv_itm[j]));
+    const REAL di = im0 * L * CF(K_INV_MC) * (L * inv_lp) * (minf + f - im0 * (1 + ia * CF(K_INV_ITM)));
     const REAL r = im0 + dt * di;
-    const REAL imp = r > io ? r : io;
-    const REAL v = utk[j] * LOG_R(imp * inv_io[j]);
-    const REAL spk = imp / thr[j] > 1;         /* ln(imp/thr) > 0 */
+    WR(W_IMP) = r > io ? r : io;
+  }
+#pragma GCC ivdep
+  for (j = 0; j < N; j++) {                    /* vmem, spike count, reset, refractory timer */
+    const REAL io = CF(K_IO), imp = WR(W_IMP), tj = WR(W_TIMER);
+    const REAL lr = FLOG_R(imp * CF(K_INV_IO));
+    const REAL n0 = CEIL_R(lr - CF(K_LTHR));
+    const REAL n = n0 > 0 ? n0 : (REAL)0;
     const REAL tm0 = tj - dt;
     const REAL tm = tm0 > 0 ? tm0 : 0;
-    isyn[j] = is; iahp[j] = ia; vmem[j] = v;
-    s[j] = spk;                                /* 1 for now; counts above 1 fixed below */
-    imem[j] = spk > 0 ? io : imp;
-    timer[j] = spk > 0 ? tref[j] : tm;
-    IMt[j] = imem[j]; ISt[j] = is; IAt[j] = ia; Vt[j] = v; IMPt[j] = imp; Rt[j] = tj > 0 ? (REAL)1 : (REAL)0;
-    any |= spk > 0;
+    WR(W_VMEM) = CF(K_UTK) * lr;
+    WR(W_S) = n;
+    WR(W_IMEM) = n > 0 ? io : imp;
+    WR(W_TIMER) = n > 0 ? CF(K_TREF) : tm;
+    WR(W_R) = tj > 0 ? (REAL)1 : (REAL)0;
+    St[j] = n;
   }
-  if (any) {                                   /* the spike count: ceil(ln(imp / thr)) */
-    for (j = 0; j < N; j++) {
-      if (s[j] > 0) {
-        s[j] = CEIL_R(LOG_R(IMPt[j] / thr[j]));  /* >= 1 since the ratio is > 1 */
-      }
-    }
-  }
-  for (j = 0; j < N; j++) St[j] = s[j];
 }
+#undef WR
 
-/* u = x_t + w_rec^T s (rows of spiking neurons gathered) */
+/* u = x_t + w_rec^T s: rows of the spiking neurons gathered (dense), or
+   their non-zeros scattered (CSR; the same sums: only zeros are skipped) */
 DSIM_CLONES static void FN(dsim_input)(int64_t N, const REAL *restrict xt, const REAL *restrict s,
-                                       const REAL *restrict W, REAL *restrict u) {
-  int64_t i, j;
+                                       const REAL *restrict W, const int64_t *restrict wptr,
+                                       const int32_t *restrict widx, const REAL *restrict wval, REAL *restrict u) {
+  int64_t i, j, e;
   for (j = 0; j < N; j++) u[j] = xt[j];
+  if (wptr) {
+    for (i = 0; i < N; i++) {
+      const REAL si = s[i];
+      if (si == 0) continue;
+      for (e = wptr[i]; e < wptr[i + 1]; e++) u[widx[e]] += si * wval[e];
+    }
+    return;
+  }
   if (!W) return;
   for (i = 0; i < N; i++) {
     const REAL si = s[i];
@@ -154,52 +197,61 @@ DSIM_CLONES static void FN(dsim_input)(int64_t N, const REAL *restrict xt, const
   }
 }
 
-static void FN(dsim_forward)(lp_ctx *ctx, int threads, const FN(dsim_par) *p, const FN(dsim_bufs) *q,
-                             int *stop) {
-  const int64_t B = q->B, T = q->T, N = q->N;
+static void FN(dsim_forward)(lp_ctx *ctx, int threads, const REAL *cf, const FN(dsim_bufs) *q, int *stop) {
+  const int64_t B = q->B, T = q->T, N = q->N, ld = dsim_ld(N);
+  const size_t row = (size_t)N * sizeof(REAL);
   int64_t b;
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && B > 1)
   for (b = 0; b < B; b++) {
-    REAL *isyn = q->isyn + b * N, *iahp = q->iahp + b * N, *imem = q->imem + b * N;
-    REAL *vmem = q->vmem + b * N, *s = q->s + b * N, *timer = q->timer + b * N;
-    REAL *scr = q->scratch + b * 9 * N;
-    REAL *u0 = scr, *dIM = scr + N, *dIS = scr + 2 * N, *dIA = scr + 3 * N, *dV = scr + 4 * N;
-    REAL *dIMP = scr + 5 * N, *dR = scr + 6 * N;
+    REAL *st[6];
+    REAL *w = q->scratch + b * W_N * ld;
     int64_t t;
+    int k;
+    st[W_ISYN] = q->isyn + b * N; st[W_IAHP] = q->iahp + b * N; st[W_IMEM] = q->imem + b * N;
+    st[W_VMEM] = q->vmem + b * N; st[W_S] = q->s + b * N; st[W_TIMER] = q->timer + b * N;
+    for (k = 0; k < 6; k++) memcpy(w + k * ld, st[k], row);
     for (t = 0; t < T; t++) {
       const int64_t o = (b * T + t) * N;
-      REAL *u = q->U ? q->U + o : u0;
       if (*stop || lp_ctx_interrupted(ctx)) { *stop = 1; break; }
-      FN(dsim_input)(N, q->x + o, s, q->W, u);
-      (q->reference ? FN(dsim_step_ref) : FN(dsim_step))(
-          p, N, q->dt, u, isyn, iahp, imem, vmem, s, timer, q->S + o, q->IM ? q->IM + o : dIM,
-          q->IS ? q->IS + o : dIS, q->IA ? q->IA + o : dIA, q->V ? q->V + o : dV, q->IMP ? q->IMP + o : dIMP,
-          q->R ? q->R + o : dR);
+      FN(dsim_input)(N, q->x + o, w + W_S * ld, q->W, q->wptr, q->widx, q->wval, w + W_U * ld);
+      if (q->reference) FN(dsim_step_ref)(cf, ld, N, q->dt, w, q->S + o);
+      else FN(dsim_step)(cf, ld, N, q->dt, w, q->S + o);
+      if (q->IM) {
+        memcpy(q->IM + o, w + W_IMEM * ld, row); memcpy(q->IS + o, w + W_ISYN * ld, row);
+        memcpy(q->IA + o, w + W_IAHP * ld, row); memcpy(q->V + o, w + W_VMEM * ld, row);
+      }
+      if (q->U) {
+        memcpy(q->U + o, w + W_U * ld, row); memcpy(q->IMP + o, w + W_IMP * ld, row);
+        memcpy(q->R + o, w + W_R * ld, row);
+      }
     }
+    for (k = 0; k < 6; k++) memcpy(st[k], w + k * ld, row);
   }
 }
 
 /* ---- backward -------------------------------------------------------------- */
-/* Per-batch-row partial sums of the coefficient gradients, (B, N) each. */
+/* Per batch row, a block of B_N rows (stride ld): the carried adjoints of
+   the state (isyn, iahp, imem, vmem, s), the step's dL/du, and the partial
+   sums of the coefficient gradients (DG_* rows). */
 #ifndef DSIM_DG_ENUM
 #define DSIM_DG_ENUM
 enum { DG_SYN_A, DG_SYN_Q, DG_SYN_G, DG_AHP_A, DG_AHP_H, DG_ITM, DG_IGM, DG_IDC, DG_IO, DG_MC, DG_FV, DG_UTK,
        DG_N };
+enum { B_ISYN, B_IAHP, B_IMEM, B_VMEM, B_S, B_DU, B_DP, B_N = B_DP + DG_N };
 #endif
 
 typedef struct FN(dsim_grads) {
   const REAL *gS, *gIM, *gIS, *gIA, *gV;   /* (B, T, N) output gradients or NULL */
   const REAL *isyn0, *iahp0, *imem0, *vmem0, *s0;   /* (B, N) initial state */
   REAL *dX;                                 /* (B, T, N) dL/du = dL/dx          */
-  REAL *dpar;                               /* DG_N blocks of (B, N)             */
-  REAL *carry;                              /* (B, 5N): isyn, iahp, imem, vmem, s */
+  REAL *blocks;                             /* (B, B_N, ld), zeroed              */
 } FN(dsim_grads);
 
 /* One step back for one batch row. The carries hold the adjoints of the
    state after step t on entry and after step t-1 on return; gs gets the
    AHP part of the adjoint of s_{t-1} (the recurrent part is added by the
    caller from du). */
-DSIM_CLONES static void FN(dsim_step_back)(const FN(dsim_par) *restrict p, int64_t N, REAL dt,
+DSIM_CLONES static void FN(dsim_step_back)(const REAL *restrict cf, int64_t ld, int64_t N, REAL dt,
                                            const REAL *restrict u, const REAL *restrict isyn0,
                                            const REAL *restrict iahp0, const REAL *restrict imem0,
                                            const REAL *restrict vmem0, const REAL *restrict s0,
@@ -210,22 +262,23 @@ DSIM_CLONES static void FN(dsim_step_back)(const FN(dsim_par) *restrict p, int64
                                            const REAL *restrict gISt, const REAL *restrict gIAt,
                                            const REAL *restrict gVt, REAL *restrict c_isyn,
                                            REAL *restrict c_iahp, REAL *restrict c_imem, REAL *restrict c_vmem,
-                                           REAL *restrict c_s, REAL *restrict du, REAL *restrict dp, int64_t BN) {
+                                           REAL *restrict c_s, REAL *restrict du, REAL *restrict dp) {
   int64_t j;
+#pragma GCC ivdep
   for (j = 0; j < N; j++) {
-    const REAL io = p->io[j], itm = p->itm[j], igm = p->igm[j], mc = p->mc[j], fv = p->fv[j];
-    const REAL utk = p->utk[j], sgv = p->sg ? p->sg[j] : (REAL)1;
+    const REAL io = CF(K_IO), itm = CF(K_ITM), igm = CF(K_IGM), mc = CF(K_MC), fv = CF(K_FV);
+    const REAL utk = CF(K_UTK), sgv = CF(K_SG);
     /* forward intermediates */
-    const REAL z = p->syn_g[j] * u[j];
+    const REAL z = CF(K_SYN_G) * u[j];
     const int zon = z > io;
     const REAL iinf = zon ? z : io;
-    const REAL y = p->ahp_a[j] * iahp0[j] + p->ahp_h[j] * s0[j];
+    const REAL y = CF(K_AHP_A) * iahp0[j] + CF(K_AHP_H) * s0[j];
     const int yon = y > io;
     const REAL ia = iahp1[j], is = isyn1[j];
-    const REAL F = EXP_R(fv * vmem0[j]);
+    const REAL F = FEXP_R(fv * vmem0[j]);
     const REAL L = itm + ia;
     const int ref = reft[j] > 0;
-    const REAL a = ref ? (REAL)0 : is - L + p->idc[j];
+    const REAL a = ref ? (REAL)0 : is - L + CF(K_IDC);
     const int aon = a > io;
     const REAL iin = aon ? a : io;
     const REAL K = igm / itm;
@@ -252,7 +305,7 @@ DSIM_CLONES static void FN(dsim_step_back)(const FN(dsim_par) *restrict p, int64
     /* n, reset, vmem */
     Gimp = (n > 0 ? (REAL)0 : Gim1) + (imp > io ? Gn * sgv : (REAL)0) + Gv1 * utk / imp;
     Gio = (n > 0 ? Gim1 : (REAL)0) - Gv1 * utk / io;
-    dp[DG_UTK * BN + j] += Gv1 * vt[j] / utk;
+    dp[DG_UTK * ld + j] += Gv1 * vt[j] / utk;
     /* imp = max(r, io); r = im0 + dt*E*D */
     Gr = ron ? Gimp : 0;
     Gio += ron ? (REAL)0 : Gimp;
@@ -293,46 +346,46 @@ DSIM_CLONES static void FN(dsim_step_back)(const FN(dsim_par) *restrict p, int64
     if (ref) Ga = 0;
     Gis1 += Ga;
     GL -= Ga;
-    dp[DG_IDC * BN + j] += Ga;
+    dp[DG_IDC * ld + j] += Ga;
     /* L = itm + ia */
     Gitm += GL;
     Gia1 += GL;
     /* F = exp(fv * vmem0) */
-    dp[DG_FV * BN + j] += GF * F * vmem0[j];
+    dp[DG_FV * ld + j] += GF * F * vmem0[j];
     c_vmem[j] = GF * F * fv;
     /* ia = max(y, io), y = ahp_a*iahp0 + ahp_h*s0 */
     Gy = yon ? Gia1 : 0;
     Gio += yon ? (REAL)0 : Gia1;
-    dp[DG_AHP_A * BN + j] += Gy * iahp0[j];
-    dp[DG_AHP_H * BN + j] += Gy * s0[j];
-    c_iahp[j] = Gy * p->ahp_a[j];
-    c_s[j] = Gy * p->ahp_h[j];
+    dp[DG_AHP_A * ld + j] += Gy * iahp0[j];
+    dp[DG_AHP_H * ld + j] += Gy * s0[j];
+    c_iahp[j] = Gy * CF(K_AHP_A);
+    c_s[j] = Gy * CF(K_AHP_H);
     /* is = syn_a*isyn0 + syn_q*iinf, iinf = max(syn_g*u, io) */
-    dp[DG_SYN_A * BN + j] += Gis1 * isyn0[j];
-    c_isyn[j] = Gis1 * p->syn_a[j];
-    dp[DG_SYN_Q * BN + j] += Gis1 * iinf;
-    GIinf = Gis1 * p->syn_q[j];
+    dp[DG_SYN_A * ld + j] += Gis1 * isyn0[j];
+    c_isyn[j] = Gis1 * CF(K_SYN_A);
+    dp[DG_SYN_Q * ld + j] += Gis1 * iinf;
+    GIinf = Gis1 * CF(K_SYN_Q);
     Gz = zon ? GIinf : 0;
     Gio += zon ? (REAL)0 : GIinf;
-    dp[DG_SYN_G * BN + j] += Gz * u[j];
-    du[j] = Gz * p->syn_g[j];
+    dp[DG_SYN_G * ld + j] += Gz * u[j];
+    du[j] = Gz * CF(K_SYN_G);
     c_imem[j] = Gim0;
-    dp[DG_ITM * BN + j] += Gitm;
-    dp[DG_IGM * BN + j] += Gigm;
-    dp[DG_MC * BN + j] += Gmc;
-    dp[DG_IO * BN + j] += Gio;
+    dp[DG_ITM * ld + j] += Gitm;
+    dp[DG_IGM * ld + j] += Gigm;
+    dp[DG_MC * ld + j] += Gmc;
+    dp[DG_IO * ld + j] += Gio;
   }
 }
 
-static void FN(dsim_backward)(lp_ctx *ctx, int threads, const FN(dsim_par) *p, const FN(dsim_bufs) *q,
+static void FN(dsim_backward)(lp_ctx *ctx, int threads, const REAL *cf, const FN(dsim_bufs) *q,
                               const FN(dsim_grads) *g, int *stop) {
-  const int64_t B = q->B, T = q->T, N = q->N, BN = B * N;
+  const int64_t B = q->B, T = q->T, N = q->N, ld = dsim_ld(N);
   int64_t b;
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && B > 1)
   for (b = 0; b < B; b++) {
-    REAL *c = g->carry + b * 5 * N;
-    REAL *c_isyn = c, *c_iahp = c + N, *c_imem = c + 2 * N, *c_vmem = c + 3 * N, *c_s = c + 4 * N;
-    REAL *dp = g->dpar + b * N;
+    REAL *c = g->blocks + b * B_N * ld;
+    REAL *c_isyn = c + B_ISYN * ld, *c_iahp = c + B_IAHP * ld, *c_imem = c + B_IMEM * ld;
+    REAL *c_vmem = c + B_VMEM * ld, *c_s = c + B_S * ld, *du = c + B_DU * ld, *dp = c + B_DP * ld;
     int64_t t, i, j;
     for (t = T - 1; t >= 0; t--) {
       const int64_t o = (b * T + t) * N, op = o - N;
@@ -341,12 +394,12 @@ static void FN(dsim_backward)(lp_ctx *ctx, int threads, const FN(dsim_par) *p, c
       const REAL *imem0 = t > 0 ? q->IM + op : g->imem0 + b * N;
       const REAL *vmem0 = t > 0 ? q->V + op : g->vmem0 + b * N;
       const REAL *s0 = t > 0 ? q->S + op : g->s0 + b * N;
-      REAL *du = g->dX + o;
       if (*stop || ((t & 15) == 0 && lp_ctx_interrupted(ctx))) { *stop = 1; break; }
-      FN(dsim_step_back)(p, N, q->dt, q->U + o, isyn0, iahp0, imem0, vmem0, s0, q->IS + o, q->IA + o,
+      FN(dsim_step_back)(cf, ld, N, q->dt, q->U + o, isyn0, iahp0, imem0, vmem0, s0, q->IS + o, q->IA + o,
                          q->IMP + o, q->S + o, q->V + o, q->R + o, g->gS ? g->gS + o : NULL,
                          g->gIM ? g->gIM + o : NULL, g->gIS ? g->gIS + o : NULL, g->gIA ? g->gIA + o : NULL,
-                         g->gV ? g->gV + o : NULL, c_isyn, c_iahp, c_imem, c_vmem, c_s, du, dp, BN);
+                         g->gV ? g->gV + o : NULL, c_isyn, c_iahp, c_imem, c_vmem, c_s, du, dp);
+      memcpy(g->dX + o, du, (size_t)N * sizeof *du);
       if (q->WT) {                 /* c_s += w_rec . du, over the inputs that passed the clamp */
         for (j = 0; j < N; j++) {
           const REAL dj = du[j];
@@ -354,6 +407,13 @@ static void FN(dsim_backward)(lp_ctx *ctx, int threads, const FN(dsim_par) *p, c
           if (dj == 0) continue;
           wj = q->WT + j * N;
           for (i = 0; i < N; i++) c_s[i] += dj * wj[i];
+        }
+      } else if (q->wptr) {        /* the same from the rows of w_rec^T (CSR) */
+        int64_t e;
+        for (j = 0; j < N; j++) {
+          const REAL dj = du[j];
+          if (dj == 0) continue;
+          for (e = q->wptr[j]; e < q->wptr[j + 1]; e++) c_s[q->widx[e]] += dj * q->wval[e];
         }
       }
     }
@@ -364,32 +424,43 @@ static void FN(dsim_backward)(lp_ctx *ctx, int threads, const FN(dsim_par) *p, c
    columns split between threads (each thread owns its columns: the same
    sums in the same order on any thread count). */
 static void FN(dsim_grad_w)(int threads, int64_t B, int64_t T, int64_t N, const REAL *S, const REAL *S0,
-                            const REAL *dX, REAL *dW) {
+                            const REAL *dX, REAL *dW, int32_t *colbuf /* (N) scratch */) {
   int nth = threads > 1 && N >= 256 ? threads : 1;
   int th;
 #pragma omp parallel for schedule(static) num_threads(nth) if (nth > 1)
   for (th = 0; th < nth; th++) {
     const int64_t j0 = N * th / nth, j1 = N * (th + 1) / nth;
-    int64_t b, t, i, j;
+    int64_t b, t, i, j, m, nz;
+    int32_t *cols = colbuf + j0;   /* room for this thread's columns */
     for (b = 0; b < B; b++) {
       for (t = 0; t < T; t++) {
         const REAL *sp = t > 0 ? S + (b * T + t - 1) * N : S0 + b * N;
         const REAL *d = dX + (b * T + t) * N;
+        nz = 0;
+        for (j = j0; j < j1; j++) if (d[j] != 0) cols[nz++] = (int32_t)j;
+        if (nz == 0) continue;
         for (i = 0; i < N; i++) {
           const REAL si = sp[i];
           REAL *wi;
           if (si == 0) continue;
           wi = dW + i * N;
-          for (j = j0; j < j1; j++) wi[j] += si * d[j];
+          if (nz * 4 < j1 - j0) { for (m = 0; m < nz; m++) wi[cols[m]] += si * d[cols[m]]; }
+          else for (j = j0; j < j1; j++) wi[j] += si * d[j];
         }
       }
     }
   }
 }
 
-/* out[i] = sum_b part[b*n + i] (fixed order) */
-static void FN(dsim_reduce_rows)(const REAL *part, int64_t B, int64_t n, REAL *o) {
-  int64_t b, i;
-  for (i = 0; i < n; i++) o[i] = 0;
-  for (b = 0; b < B; b++) for (i = 0; i < n; i++) o[i] += part[b * n + i];
+#undef CF
+
+/* o[j] = sum_b of row B_DP + k of batch row b's block (fixed order) */
+static void FN(dsim_reduce_rows)(const REAL *blocks, int64_t B, int64_t N, int k, REAL *o) {
+  const int64_t ld = dsim_ld(N);
+  int64_t b, j;
+  for (j = 0; j < N; j++) o[j] = 0;
+  for (b = 0; b < B; b++) {
+    const REAL *r = blocks + (b * B_N + B_DP + k) * ld;
+    for (j = 0; j < N; j++) o[j] += r[j];
+  }
 }

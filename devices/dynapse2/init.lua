@@ -15,7 +15,7 @@
 --   local mod = d2.DynapSim(N, opts)                    -- dynapsim.lua (= lp.nn.DynapSim)
 --   local core = d2.DynapSimCore.from_specification(spec)   -- translate.lua
 --   local codes = core:export_Dynapse2Parameters()
---   local c, f = d2.biasgen.analog_to_digital(I, "SOIF_LEAK_N")   -- biasgen.lua
+--   local c, f = d2.biasgen.analog_to_digital(I, "SOIF_LEAK_N")   -- biasgen.lua (or: I, scale, "N")
 --   local t = d2.mismatch_transform(net, {percent = 0.3, seed = 1})  -- mismatch.lua
 
 -- name -> file (one entry per line)

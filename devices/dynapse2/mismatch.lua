@@ -28,7 +28,7 @@ M.frozen_names = { "Idc", "If_nmda", "Igain_ahp", "Igain_mem", "Igain_syn", "Ipu
 
 --- M.draw_seed() -> a seed drawn from lp's global stream (so lp.seed(s) makes it reproducible)
 function M.draw_seed()
-  return lp.randint(0, 2 ^ 31 - 1, 1):reshape(-1):get(1)
+  return math.tointeger(lp.randint(0, (1 << 31) - 1, 1):reshape(-1):get(1))
 end
 
 --- M.normal(seed, stream, shape, dtype) -> tensor of standard normal draws

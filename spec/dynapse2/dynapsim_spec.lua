@@ -261,3 +261,179 @@ describe("DynapSim graphs", function()
     assert.has_error(function() d2.DynapSim.from_graph(ns[1], w2) end, "Recurrent weight layer biases cannot be defined!")
   end)
 end)
+
+describe("DynapSim BPTT", function()
+  local ag = require "limpet.autograd"
+  local core = require "limpet.core"
+  local N, T = 3, 40
+  local NAMES = { "syn_a", "syn_q", "syn_g", "ahp_a", "ahp_h", "itau_mem", "igain_mem", "idc", "io", "mem_c", "fv",
+                  "utk" }
+  -- recurrent, AHP, refractory, counts of 2 in a step, inhibition clamped
+  local function setup()
+    lp.seed(7)
+    local mod = lp.nn.DynapSim(N, { dtype = "float64", has_rec = true,
+      Idc = lp.tensor({ 2e-10, 5e-11, 1e-9 }, "float64"), Iw_ahp = 3e-10, Itau_ahp = 1e-11, Ispkthr = 5e-9,
+      Iref = 5e-9 })
+    local x = ((lp.rand(1, T, N) - 0.2) * 30):astype("float64")
+    return mod, mod:coefficients(), x, mod.w_rec:detach():clone()
+  end
+
+  -- the kernel on coefficients c0·scale (scales are the inputs, so every
+  -- coefficient is perturbed relatively)
+  local function kernel(c0, sg, xx, ww, scales)
+    local o = {}
+    for k, v in pairs(c0) do o[k] = v:detach() end
+    for i, n in ipairs(NAMES) do o[n] = c0[n]:detach() * scales[i] end
+    o.sg = sg; o.w_rec = ww; o.dt = 1e-3; o.record = true
+    for _, n in ipairs { "iahp", "imem", "isyn" } do o[n] = c0.io:detach() end
+    local s, rec = core._dynapse2.dynapsim(xx, o)
+    return { rec.imem, rec.isyn, rec.iahp, rec.vmem, s }
+  end
+
+  it("is exact away from the surrogate: gradcheck with dn/dimem = 0, float64", function()
+    local _, c0, x, w = setup()
+    local ins = { x, w }
+    for _ = 1, #NAMES do ins[#ins + 1] = lp.ones({ N }, "float64") end
+    local f = function(xx, ww, ...)
+      local r = kernel(c0, lp.zeros({ N }, "float64"), xx, ww, { ... })
+      assert.is_true(r[5]:max():item() >= 2)
+      return { r[1] / 5e-9, r[2] / 1e-9, r[3] / 1e-10, r[4] }
+    end
+    assert.is_true(ag.gradcheck(f, ins, { eps = 1e-6, atol = 1e-6, rtol = 1e-4 }))
+  end)
+
+  -- §2.4 written with autograd ops, the spike count through the
+  -- straight-through estimator of §2.5 and torch.where-like reset and gate
+  local function transcription(c0, sg, xx, ww, sc)
+    local c = {}
+    for i, n in ipairs(NAMES) do c[n] = c0[n]:detach() * sc[i] end
+    local io, thr, tref = c.io, c0.ispkthr:detach(), c0.t_ref:detach()
+    local zero = lp.zeros({ N }, "float64")
+    local isyn, iahp, imem, vmem, s, timer = io:detach(), io:detach(), io:detach(), zero, zero, zero
+    local outs = { {}, {}, {}, {}, {} }
+    for t = 1, T do
+      local u = xx[1][t] + lp.matmul(s:reshape({ 1, N }), ww):reshape({ N })
+      isyn = c.syn_a * isyn + c.syn_q * lp.maximum(c.syn_g * u, io)
+      iahp = lp.maximum(c.ahp_a * iahp + c.ahp_h * s, io)
+      local F = lp.exp(c.fv * vmem)
+      local L = c.itau_mem + iahp
+      local a = (isyn - L + c.idc) * (1 - timer:gt(0):astype("float64"))
+      local iin = lp.maximum(a, io)
+      local minf = c.igain_mem / c.itau_mem * (iin - L)
+      local f = io * F / L * (imem + c.igain_mem)
+      local tau = c.mem_c / L
+      local di = imem / (tau * (imem + c.igain_mem)) * (minf + f - imem * (1 + iahp / c.itau_mem))
+      local imp = lp.maximum(imem + di * 1e-3, io)
+      vmem = c.utk * lp.log(imp / io)
+      local n = lp.maximum(lp.ceil(lp.log(imp:detach() / thr)), zero)
+      local ns = n + (imp - imp:detach()) * sg * imp:detach():gt(io:detach()):astype("float64")
+      local spk = n:gt(0)
+      imem = lp.where(spk, io, imp)
+      timer = lp.where(spk, tref, lp.maximum(timer - 1e-3, zero))
+      s = ns
+      outs[1][t], outs[2][t], outs[3][t], outs[4][t], outs[5][t] = imem, isyn, iahp, vmem, ns
+    end
+    local r = {}
+    for k = 1, 5 do r[k] = lp.stack(outs[k], 1):reshape({ 1, T, N }) end
+    return r
+  end
+
+  for _, mode in ipairs { "per_ampere", "per_threshold" } do
+    it("equals autograd through a transcription of the step, surrogate " .. mode, function()
+      local _, c0, x, w = setup()
+      local sg = mode == "per_ampere" and lp.ones({ N }, "float64") or 1 / c0.ispkthr:detach()
+      lp.seed(11)
+      local wts = {}
+      for k = 1, 5 do wts[k] = lp.rand(1, T, N):astype("float64") end
+      local function loss(r)
+        return (r[1] / 5e-9 * wts[1]):sum() + (r[2] / 1e-9 * wts[2]):sum() + (r[3] / 1e-10 * wts[3]):sum()
+          + (r[4] * wts[4]):sum() + (r[5] * wts[5]):sum()
+      end
+      local function leaves()
+        local l = { x:clone():requires_grad(true), w:clone():requires_grad(true) }
+        for _ = 1, #NAMES do l[#l + 1] = lp.ones({ N }, "float64"):requires_grad(true) end
+        return l
+      end
+      local A, B = leaves(), leaves()
+      local ra = kernel(c0, sg, A[1], A[2], { table.unpack(A, 3) })
+      local rb = transcription(c0, sg, B[1], B[2], { table.unpack(B, 3) })
+      assert.are.equal(0, lp.abs(ra[5] - rb[5]:detach()):sum():item(), "spike counts")
+      loss(ra):backward()
+      loss(rb):backward()
+      for i = 1, #A do
+        local ga, gb = A[i].grad, B[i].grad
+        local d = (lp.abs(ga - gb):max() / (lp.abs(gb):max() + 1e-300)):item()
+        assert.is_true(d < 1e-12, ("input %s: relative difference %g"):format(i <= 2 and (i == 1 and "x" or "w_rec")
+          or NAMES[i - 2], d))
+      end
+    end)
+  end
+
+  it("reaches the currents through the coefficients (module level, float64)", function()
+    local m = lp.nn.DynapSim(2, { dtype = "float64", Itau_mem = lp.nn.Parameter(6e-12), Idc = lp.nn.Parameter(3e-11) })
+    local x = lp.ones(30, 2, "float64") * 3
+    local function f(itm, idc)
+      m._values.Itau_mem, m._values.Idc = itm * 6e-12, idc * 3e-11
+      m:reset_state()
+      local _, _, rec = m(x, true)
+      return rec.vmem
+    end
+    assert.is_true(ag.gradcheck(f, { lp.ones({ 2 }, "float64"), lp.ones({ 2 }, "float64") },
+      { eps = 1e-6, atol = 1e-6, rtol = 1e-4 }))
+  end)
+
+  it("trains w_rec and a preceding Linear's weights (float32)", function()
+    lp.seed(5)
+    local net = lp.nn.Sequential(lp.nn.Linear({ 4, 3 }), lp.nn.DynapSim(3, { has_rec = true }))
+    local x = (lp.rand(2, 50, 4):lt(0.3)):astype("float32")
+    local out = net(x)
+    out:sum():backward()
+    local p = net:parameters()
+    assert.is_true(lp.abs(p["1_Linear"].weight.grad):sum():item() > 0)
+    assert.is_true(lp.abs(p["2_DynapSim"].w_rec.grad):sum():item() >= 0)
+  end)
+end)
+
+describe("DynapSim with a sparse w_rec", function()
+  -- N >= 64 and at most 1/8 non-zeros: the fast loops keep w_rec's
+  -- non-zeros (CSR); the reference loops use it dense
+  local function net(reference, dtype)
+    local N = 96
+    math.randomseed(4)
+    local w = lp.zeros({ N, N }, "float64")
+    for i = 1, N do
+      for _ = 1, 6 do w:set(i, math.random(1, N), math.random() * 6 - 2) end
+    end
+    lp.seed(8)
+    local x = ((lp.rand(2, 120, N):lt(0.05)):astype("float64") * 8):astype(dtype)
+    return lp.nn.DynapSim(N, { dtype = dtype, w_rec = w, reference = reference, Idc = 2e-11 }), x
+  end
+
+  it("gives the dense loops' spikes, states and gradients (float64)", function()
+    local a, x = net(false, "float64")
+    local b = net(true, "float64")
+    local xa, xb = x:clone():requires_grad(true), x:clone():requires_grad(true)
+    local sa, _, ra = a(xa, true)
+    local sb, _, rb = b(xb, true)
+    assert.is_true(sa:sum():item() > 20)
+    assert.are.equal(0, lp.abs(sa - sb):sum():item())
+    assert.is_true((lp.abs(ra.vmem - rb.vmem) - lp.abs(rb.vmem) * 1e-10):max():item() <= 0)
+    local la = (sa * 0.3):sum() + ra.vmem:sum() + (ra.imem / 1e-9):sum()
+    local lb = (sb * 0.3):sum() + rb.vmem:sum() + (rb.imem / 1e-9):sum()
+    la:backward()
+    lb:backward()
+    local function close(p, q, what)
+      local d = (lp.abs(p - q):max() / (lp.abs(q):max() + 1e-300)):item()
+      assert.is_true(d < 1e-10, what .. ": " .. d)
+    end
+    close(a.w_rec.grad, b.w_rec.grad, "w_rec")
+    close(xa.grad, xb.grad, "x")
+  end)
+
+  it("runs in float32 close to float64", function()
+    local a, x = net(false, "float32")
+    local b = net(true, "float64")
+    local na, nb = a(x):sum():item(), b(x:astype("float64")):sum():item()
+    assert.is_true(math.abs(na - nb) <= 0.05 * nb + 2, na .. " vs " .. nb)
+  end)
+end)
