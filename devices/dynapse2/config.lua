@@ -2,8 +2,8 @@
 -- allocation of a quantised specification onto chips, cores, CAM and SRAM (Rockpool's
 -- `config_from_specification` and `WeightAllocator`, reference/dynapse2.md §6, §7), the
 -- checks against the chip's limits (§1), and the JSON file of save_config / load_config.
--- Not here: mapping (mapper.lua), quantisation (quantize.lua), the bias generator
--- (biasgen.lua), simulating a configuration (simulate.lua), events (events.lua).
+-- Not here: mapping (mapper.lua), quantisation (quantize.lua), currents <-> bias codes
+-- (translate.lua, biasgen.lua), simulating a configuration (simulate.lua), events (events.lua).
 --
 --   local config = lp.dynapse2.config_from_specification(qspec[, {dt = , monitor = true}])
 --   local ok, msg = lp.dynapse2.validate_config(config)
@@ -93,34 +93,14 @@ local function argerror(fn, n, msg, level) error(("bad argument #%d to '%s' (%s)
 
 local function tname(v) return lp.is_tensor(v) and "tensor" or type(v) end
 
--- the bias generator (biasgen.lua): current <-> (coarse, fine) of a device bias
-local function biasgen()
-  local ok, B = pcall(require, "limpet.dynapse2.biasgen")
-  if not ok then fail("the bias generator model (devices/dynapse2/biasgen.lua) is not available: " .. tostring(B)) end
-  return B
-end
-M._biasgen = biasgen
-
 --- M.bias_codes(currents) -> { BIAS = {coarse, fine}, ... }: a core's parameter group from
--- its simulator currents (Idc, If_nmda, Igain_ahp, Igain_syn (or Igain_ampa/gaba/nmda/shunt),
--- Igain_mem, Ipulse_ahp, Ipulse, Iref, Ispkthr, Itau_ahp, Itau_syn (or per type), Itau_mem,
--- Iw_0..Iw_3, Iw_ahp), as Rockpool's DynapSimCore export: the four synapse types all get
--- the combined Igain_syn / Itau_syn unless given their own.
+-- its DynapSim currents (the 13 of the mapper's spec) and base weight currents Iw_0..Iw_3:
+-- Rockpool's path, a DynapSimCore whose four synapse types all get Igain_syn / Itau_syn,
+-- exported through the bias generator (translate.lua, biasgen.lua).
 function M.bias_codes(cur)
-  local B = biasgen()
-  local codes = {}
-  for _, e in ipairs(K.sim2device) do
-    local sim, bias = e[1], e[2]
-    local I = cur[sim]
-    if I == nil then
-      local kind = sim:match("^Igain_") and "Igain_syn" or sim:match("^Itau_") and "Itau_syn"
-      I = kind and cur[kind]
-    end
-    if type(I) ~= "number" then fail(("no current for %s (%s)"):format(sim, bias)) end
-    local c, f = B.analog_to_digital(I, bias)
-    codes[bias] = { c, f }
-  end
-  return codes
+  local T = require "limpet.dynapse2.translate"
+  local w = { Iw_0 = cur.Iw_0, Iw_1 = cur.Iw_1, Iw_2 = cur.Iw_2, Iw_3 = cur.Iw_3 }
+  return T.DynapSimCore.from_simulation(cur, w):export_Dynapse2Parameters()
 end
 
 -- reading a specification -------------------------------------------------------------

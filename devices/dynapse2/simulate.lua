@@ -3,8 +3,8 @@
 -- dynapse2.md §9), and the one a specification describes (`dynapsim_net_from_spec`), so
 -- that the effect of every step (quantisation, bias codes, mismatch) shows on the same
 -- input.
--- Not here: the neuron model (dynapsim.lua), the bias generator (biasgen.lua), the
--- configuration itself (config.lua).
+-- Not here: the neuron model (dynapsim.lua), bias codes -> currents (translate.lua's
+-- DynapSimCore.from_Dynapse2Parameters, biasgen.lua), the configuration (config.lua).
 --
 --   local net = lp.dynapse2.from_config(config[, {percent_mismatch = p, seed = s, dtype = "float32"}])
 --   local net = lp.dynapse2.from_spec(spec[, opts])
@@ -42,10 +42,6 @@ local M = {}
 
 local CURRENTS = K.current_names
 local SIGN = limits.DENDRITE_SIGN
-local SYN_BIAS = {   -- synapse type -> gain bias, leak bias
-  ampa = { "DEAM_EGAIN_P", "DEAM_ETAU_P" }, gaba = { "DEGA_IGAIN_P", "DEGA_ITAU_P" },
-  nmda = { "DENM_EGAIN_P", "DENM_ETAU_P" }, shunt = { "DESC_IGAIN_P", "DESC_ITAU_P" },
-}
 local SYN_ORDER = { "ampa", "gaba", "nmda", "shunt" }
 
 local function argerror(fn, n, msg, level) error(("bad argument #%d to '%s' (%s)"):format(n, fn, msg), (level or 2) + 1) end
@@ -97,7 +93,6 @@ function M.from_config(config, opts)
   local ok, msg = Cfg.validate(config)
   if not ok then argerror(fn, 1, "invalid configuration: " .. msg) end
   local o = options(fn, opts)
-  local B = Cfg._biasgen()
 
   -- the neurons, in network order
   local list = {}
@@ -145,33 +140,33 @@ function M.from_config(config, opts)
     for _, d in ipairs(config.input_channel_map[i] or {}) do reach(1, d, { "in", i }) end
   end
 
-  -- currents of each core's codes (cached per core)
-  local core_cur = {}
-  local function current(a, bias)
+  -- each core's currents from its bias codes (DynapSimCore.from_Dynapse2Parameters)
+  local T = require "limpet.dynapse2.translate"
+  local cores = {}
+  local function core_of(a)
     local key = a.chip * 8 + a.core
-    local cc = core_cur[key]
-    if not cc then cc = {}; core_cur[key] = cc end
-    local v = cc[bias]
-    if v == nil then
-      local code = config.chips[a.chip].cores[a.core].parameters[bias]
-      if not code then
-        argerror(fn, 1, ("chip %d, core %d holds neurons but has no parameter %s"):format(a.chip, a.core, bias), 4)
+    local c = cores[key]
+    if not c then
+      local params = config.chips[a.chip].cores[a.core].parameters
+      for _, e in ipairs(K.sim2device) do
+        if not params[e[2]] then
+          argerror(fn, 1, ("chip %d, core %d holds neurons but has no parameter %s"):format(a.chip, a.core, e[2]), 4)
+        end
       end
-      v = B.digital_to_analog(code[1], code[2], bias)
-      cc[bias] = v
+      c = T.DynapSimCore.from_Dynapse2Parameters(params)
+      cores[key] = c
     end
-    return v
+    return c
   end
 
   local W_in, W_rec = zeros(Nin, N), zeros(N, N)
   local cur = {}
   for _, k in ipairs(CURRENTS) do cur[k] = {} end
-  local sim2dev = {}
-  for _, e in ipairs(K.sim2device) do sim2dev[e[1]] = e[2] end
   for j, a in ipairs(list) do
     local x = config.chips[a.chip].cores[a.core].neurons[a.neuron]
+    local core = core_of(a)
     local Iw = {}
-    for k = 1, limits.NUM_BITS do Iw[k] = current(a, ("SYAM_W%d_P"):format(k - 1)) end
+    for k = 1, limits.NUM_BITS do Iw[k] = core["Iw_" .. (k - 1)] end
     local per_type = { ampa = 0, gaba = 0, nmda = 0, shunt = 0 }
     for _, s in ipairs(x.synapses) do
       local m, v = 0, 0.0
@@ -189,15 +184,15 @@ function M.from_config(config, opts)
       end
     end
     for _, k in ipairs(CURRENTS) do
-      if k ~= "Igain_syn" and k ~= "Itau_syn" then cur[k][j] = current(a, sim2dev[k]) end
+      if k ~= "Igain_syn" and k ~= "Itau_syn" then cur[k][j] = core[k] end
     end
     if not x.latch_so_dc then cur.Idc[j] = 0.0 end
     local total = per_type.ampa + per_type.gaba + per_type.nmda + per_type.shunt
     local g, t = 0.0, 0.0
     for _, ty in ipairs(SYN_ORDER) do
       local wgt = total > 0 and per_type[ty] / total or 0.25
-      g = g + wgt * current(a, SYN_BIAS[ty][1])
-      t = t + wgt * current(a, SYN_BIAS[ty][2])
+      g = g + wgt * core["Igain_" .. ty]
+      t = t + wgt * core["Itau_" .. ty]
     end
     cur.Igain_syn[j], cur.Itau_syn[j] = g, t
   end

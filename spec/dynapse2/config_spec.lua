@@ -119,6 +119,47 @@ describe("dynapse2 configuration", function()
       end
     end
 
+    it("writes every cluster's parameter group: Rockpool's bias codes or ones within the DAC model's error", function()
+      local bg = require "limpet.dynapse2.biasgen"
+      local K = require "limpet.dynapse2.constants"
+      local dev2sim = {}
+      for _, e in ipairs(K.sim2device) do dev2sim[e[2]] = e[1] end
+      local same, total = 0, 0
+      for _, case in ipairs(C.load()) do
+        if case.allocation then
+          local _, q = oracle_qspec(case)
+          local cfg = Cfg.from_specification(q)
+          for _, al in ipairs(case.allocation) do
+            local cl = al.cluster + 1
+            local p = cfg.chips[al.chip + 1].cores[al.core + 1].parameters
+            for dev, theirs in pairs(al.device_codes) do
+              local ours = p[dev]
+              total = total + 1
+              if ours[1] == theirs[1] and ours[2] == theirs[2] then same = same + 1 end
+              -- the current our code restores is the target within the model's error and a DAC step
+              local sim = dev2sim[dev]
+              local kind, syn = sim:match("^(I%a+)_(%a+)$")
+              local target
+              if sim:match("^Iw_%d$") then target = q[sim][cl]
+              elseif (kind == "Igain" or kind == "Itau") and (syn == "ampa" or syn == "gaba" or syn == "nmda" or syn == "shunt") then
+                target = q[kind .. "_syn"]:get(cl)
+              else target = q[sim]:get(cl) end
+              local I = bg.param_to_analog(dev, ours[1], ours[2])
+              local step = bg.param_to_analog(dev, 0, 1) - bg.param_to_analog(dev, 0, 0)
+              local tol = bg.model_error(ours[1], ours[2]) + 1 / math.max(ours[2], 1)
+              if target <= bg.param_to_analog(dev, 0, 0) then
+                assert.same({ 0, 0 }, ours)                  -- below the DAC's floor: its lowest code
+              else
+                assert.is_true(math.abs(I - target) <= tol * target + step,
+                  ("%s cluster %d %s: (%d, %d) restores %.4g for %.4g"):format(case.name, cl, dev, ours[1], ours[2], I, target))
+              end
+            end
+          end
+        end
+      end
+      assert.is_true(same >= total * 0.5, ("%d of %d codes are Rockpool's"):format(same, total))
+    end)
+
     it("places the neurons of each cluster in their own core, from slot 1", function()
       local _, q = oracle_qspec(C.by_name("linear_dynapsim_rec_2clusters"))
       local cfg = Cfg.from_specification(q)

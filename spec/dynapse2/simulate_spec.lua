@@ -61,7 +61,7 @@ describe("dynapse2 simulation of specifications and configurations", function()
     local spec = D.mapper(C.graph(case.layers), { n_cluster = 2 })
     local q = Q.autoencoder_quantization(spec)
     local cfg = Cfg.from_specification(q)
-    local B = Cfg._biasgen()
+    local B = require "limpet.dynapse2.biasgen"
 
     it("rebuilds the quantised weights, across clusters, through the base currents' codes", function()
       local net = S.from_config(cfg, { dtype = "float64" })
@@ -95,7 +95,7 @@ describe("dynapse2 simulation of specifications and configurations", function()
         assert.is_true(math.abs(net[2].Itau_syn:get(j) - want) <= 1e-12 * want)
       end
       -- the two clusters have their own parameter groups
-      assert.are_not.equal(net[2].Itau_mem:get(1), net[2].Itau_mem:get(12))
+      assert.are_not.equal(net[2].Ispkthr:get(1), net[2].Ispkthr:get(12))
     end)
 
     it("is the same network after a JSON round trip", function()
