@@ -131,6 +131,8 @@ demo: deps
 	$(EXE) examples/xylo_deploy.lua --quick
 	$(EXE) examples/xylo_sweep.lua --quick --out $(BUILD)/xylo_sweep.jsonl
 	$(EXE) examples/xylo_audio_frontend.lua --quick --out $(BUILD)/examples/xylo_audio_frontend
+	$(EXE) examples/dynapse2_neuron.lua --quick --out $(BUILD)
+	$(EXE) examples/dynapse2_quickstart.lua --quick --out $(BUILD)
 	$(EXE) examples/fashion_mnist_snn.lua --quick --out $(BUILD)
 	$(EXE) examples/xylo_imu.lua --quick --out $(BUILD)
 

@@ -58,4 +58,22 @@ end })
 --- net:save(path) -> true | nil, msg  (see serialize.lua)
 function Module:save(path) return S.save(self, path) end
 
-return nn
+-- Chip neuron models live with their chip and load on first use
+-- (nn.DynapSim is lp.dynapse2.DynapSim); nn.load finds them the same way.
+local chip_classes = { DynapSim = "limpet.dynapse2" }
+S.lazy = function(name)
+  local m = chip_classes[name]
+  if not m then return nil end
+  local C = require(m)[name]
+  if C and not S.registered(name) then S.register(C) end
+  return C
+end
+
+return setmetatable(nn, {
+  __index = function(t, k)
+    if not chip_classes[k] then return nil end
+    local C = S.lazy(k)
+    rawset(t, k, C)
+    return C
+  end,
+})
