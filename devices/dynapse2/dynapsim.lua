@@ -178,8 +178,8 @@ function DynapSim:init(shape, opts)
   self:simulation_parameter("Iscale", opts.Iscale)
   self:simulation_parameter("dt", opts.dt)
   self:simulation_parameter("surrogate", opts.surrogate)
-  self:simulation_parameter("spiking_input", opts.spiking_input)
-  self:simulation_parameter("spiking_output", opts.spiking_output)
+  rawset(self, "_spiking_input", opts.spiking_input and true or false)     -- read as mod.spiking_input
+  rawset(self, "_spiking_output", opts.spiking_output and true or false)
   rawset(self, "percent_mismatch", pm)
   rawset(self, "reference", opts.reference and true or false)
   local Io = self.Io

@@ -44,17 +44,6 @@ for _, name in ipairs { "Linear", "LIF", "LIFBitshift", "LIFNeuron", "aLIF", "Ex
   S.register(nn[name])
 end
 
--- The timed API (nn/timed.lua) needs lp.nn's Module: loaded on first use.
-setmetatable(nn, { __index = function(t, k)
-  if k == "TimedModule" or k == "TimedModuleWrapper" then
-    local T = require "limpet.nn.timed"
-    rawset(t, "TimedModule", T.TimedModule)
-    rawset(t, "TimedModuleWrapper", T.TimedModuleWrapper)
-    return T[k]
-  end
-  return nil
-end })
-
 --- net:save(path) -> true | nil, msg  (see serialize.lua)
 function Module:save(path) return S.save(self, path) end
 
@@ -69,8 +58,16 @@ S.lazy = function(name)
   return C
 end
 
+-- Loaded on first use: the timed API (nn/timed.lua needs lp.nn's Module) and
+-- the chip neuron models.
 return setmetatable(nn, {
   __index = function(t, k)
+    if k == "TimedModule" or k == "TimedModuleWrapper" then
+      local T = require "limpet.nn.timed"
+      rawset(t, "TimedModule", T.TimedModule)
+      rawset(t, "TimedModuleWrapper", T.TimedModuleWrapper)
+      return T[k]
+    end
     if not chip_classes[k] then return nil end
     local C = S.lazy(k)
     rawset(t, k, C)
