@@ -49,7 +49,7 @@ LIBSO      := $(BUILD)/liblimpet.so
 LUAMOD     := $(BUILD)/lib/lua/5.4/limpet/core.so
 HOST       := $(BUILD)/examples/embed/host
 
-.PHONY: all test test-c test-lua check demo bench install clean deps rock rock-install
+.PHONY: all test test-c test-lua check demo bench install clean deps rock rock-install tutorials
 all: $(EXE) $(LIBA) $(LIBSO) $(LUAMOD) $(HOST) $(CTESTS) $(BUILD)/limpet.pc
 
 $(BUILD)/obj/%.o: %.c
@@ -114,6 +114,16 @@ demo: deps
 	$(EXE) examples/xylo_deploy.lua --quick
 	$(EXE) examples/fashion_mnist_snn.lua --quick --out $(BUILD)
 	$(EXE) examples/xylo_imu.lua --quick --out $(BUILD)
+
+# `make tutorials`: each examples/tutorials/NN_name.lua run with --quick and
+# rendered to build/tutorials/NN_name.md (figures beside it), then index.md.
+TUTORIALS  := $(sort $(wildcard examples/tutorials/[0-9][0-9]_*.lua))
+tutorials: all
+	@for t in $(TUTORIALS); do \
+	  $(EXE) -e "require('limpet.tutorial').main{outdir = 'build/tutorials', index = false, '$$t'}" || exit 1; \
+	done
+	@$(EXE) -e "require('limpet.tutorial').main{outdir = 'build/tutorials', index = 'only', $(foreach t,$(TUTORIALS),'$(t)',)}"
+	@echo "build/tutorials/index.md: $(words $(TUTORIALS)) tutorials"
 
 # `make bench QUICK=1`: fewer repetitions (under a minute).
 bench: all
