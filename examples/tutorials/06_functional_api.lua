@@ -72,7 +72,7 @@ assert(lp.plot.curve({ loss = losses }, tut.figure("loss"), { xlabel = "step", y
 -- the training tutorials):
 local out = lp.no_grad(function() return readout(params) end)
 local both = lp.cat({ out[1], target[1] }, 2)
-assert(lp.plot.traces(both, tut.figure("fit"), { stagger = 0, dt = 1e-3, labels = { "output", "target" },
+assert(lp.plot.traces(both, tut.figure("fit"), { dt = 1e-3, labels = { "output", "target" },
   xlabel = "time (s)" }))
 
 -- ## What differs from Rockpool

@@ -76,7 +76,7 @@ local hist = lp.train.fit {
 net:reset_state()
 local out, _, rec = lp.no_grad(function() return net(input, true) end)
 local fig = lp.plot.figure { rows = 2, cols = 1 }
-fig:traces(1, lp.cat({ out[1], target[1] }, 2), { dt = dt, stagger = 0, labels = { "output", "target" },
+fig:traces(1, lp.cat({ out[1], target[1] }, 2), { dt = dt, labels = { "output", "target" },
   title = "output current and target" })
 fig:raster(2, rec["2_LIF"].spikes[1], { dt = dt, title = "hidden spikes", xlabel = "time (s)", ylabel = "neuron" })
 assert(fig:save(tut.figure("result")))
