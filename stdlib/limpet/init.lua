@@ -19,6 +19,7 @@ local lazy = {
 }
 lazy.TSContinuous = function() return require "limpet.timeseries.continuous" end
 lazy.TSEvent = function() return require "limpet.timeseries.event" end
+lazy.help = function() return require "limpet.help" end     -- lp.help(x): limpet/help.lua
 local function chip(name) return function() return require("limpet." .. name) end end
 lazy.xylo, lazy.dynapse2 = chip "xylo", chip "dynapse2"
 -- lp.devices(): SynSense kits attached over USB (devices/usb/init.lua)
