@@ -12,7 +12,8 @@ CC       ?= cc
 DEB_PKGS := liblua5.4-dev lua5.4 lua-busted zlib1g-dev libusb-1.0-0-dev libhdf5-dev \
             libopenblas-openmp-dev libreadline-dev dataset-fashion-mnist pkg-config \
             libjansson-dev libplplot-dev plplot-driver-cairo fonts-dejavu-core libpng-dev luarocks \
-            libzip-dev
+            libzip-dev \
+            espeak-ng flite
 PKGS     := openblas lua5.4 zlib hdf5 jansson plplot libpng libzip libusb-1.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
