@@ -223,30 +223,53 @@ end
 
 -- The doc block of a definition named `short` (its last name), found by
 -- the `--- ...short(` line that documents it.
-local function doc_by_name(short, skip_file, skip_line)
-  local pat = "[%.:%s]" .. short:gsub("%p", "%%%0") .. "[%(%{ ]"
-  local pat0 = "^" .. short:gsub("%p", "%%%0") .. "[%(%{ ]"
+-- hint: the area of the name's path ("plot" for lp.plot.raster): files of
+-- that area are searched first.
+local function doc_by_name(short, skip_file, skip_line, hint)
+  local esc = short:gsub("%p", "%%%0")
+  local pat, pat0 = "[%.:%s]" .. esc .. "[%(%{]", "^" .. esc .. "[%(%{]"
+  local first, rest = {}, {}
   for _, f in ipairs(doc_files()) do
-    local lines = lines_of(f) or {}
-    for i, line in ipairs(lines) do
-      local text
-      if f:match "%.lua$" and line:match "^%s*%-%-%-" then text = uncomment(line)
-      elseif f:match "%.c$" and (line:match "^%*%*" or line:match "^%s*/%*") then
-        text = line:gsub("^%s*/?%*+ ?", ""):gsub("%s*%*/%s*$", "")
-      end
-      if text and (text:match(pat) or text:match(pat0)) and not (skip_file and relative(f) == relative(skip_file) and i == skip_line) then
-        local out = { text }
-        for j = i + 1, #lines do
-          local nxt = lines[j]
-          if f:match "%.lua$" and nxt:match "^%s*%-%-" and not nxt:match "^%s*%-%-%-" then out[#out + 1] = uncomment(nxt)
-          else break end
+    local r = relative(f)
+    if hint and (r:find("/" .. hint .. "/", 1, true) or r:find("/" .. hint .. ".lua", 1, true)) then
+      first[#first + 1] = f
+    else
+      rest[#rest + 1] = f
+    end
+  end
+  -- per group: pass 1, `--- name(` doc lines (and C comments); pass 2,
+  -- `-- name(` at column 0
+  for _, group in ipairs { first, rest } do
+  for pass = 1, 2 do
+    for _, f in ipairs(group) do
+      local lua = f:match "%.lua$" ~= nil
+      local lines = lines_of(f) or {}
+      for i, line in ipairs(lines) do
+        local text
+        if lua and pass == 1 and line:match "^%s*%-%-%-" then text = uncomment(line)
+        elseif lua and pass == 2 and line:match "^%-%- " then text = uncomment(line)
+        elseif not lua and pass == 1 and (line:match "^%*%*" or line:match "^%s*/%*") then
+          text = line:gsub("^%s*/?%*+ ?", ""):gsub("%s*%*/%s*$", "")
         end
-        return out, f, i
+        if text and (text:match(pat0) or (pass == 1 and text:match(pat)))
+            and not (skip_file and relative(f) == relative(skip_file) and i == skip_line) then
+          local out = { text }
+          for j = i + 1, #lines do
+            local nxt = lines[j]
+            if lua and nxt:match "^%s*%-%-" and not nxt:match "^%s*%-%-%-" and not nxt:match "^%-%- %-%-" then
+              out[#out + 1] = uncomment(nxt)
+            else break end
+          end
+          return out, f, i
+        end
       end
     end
   end
+  end
   return nil
 end
+
+local function area_of(path) return path and path:match "^lp%.([%w_]+)%." end
 
 ---------------------------------------------------------------------------
 -- tutorials
@@ -296,7 +319,7 @@ local function function_doc(f, path)
         -- a short note on a wrapper: add the documentation of what it wraps
         local short = path and path:match "([%w_]+)$"
         if #doc <= 2 and short then
-          local more, where, at = doc_by_name(short, file, line - #doc)
+          local more, where, at = doc_by_name(short, file, line - #doc, area_of(path))
           if more then
             doc[#doc + 1] = ""
             for _, l in ipairs(more) do doc[#doc + 1] = l end
@@ -309,7 +332,7 @@ local function function_doc(f, path)
   end
   local short = path and path:match "([%w_]+)$"
   if short then
-    local doc, where, at = doc_by_name(short)
+    local doc, where, at = doc_by_name(short, nil, nil, area_of(path))
     if doc then return doc, ("%s:%d"):format(relative(where), at) end
   end
   if file then return {}, ("%s:%d"):format(relative(file), line) end
@@ -396,9 +419,13 @@ function M.text(x, ...)
     if type(name) == "string" or type(init) == "function" then
       out[#out + 1] = ("%s (class %s)"):format(path or name or "class", tostring(name or "?"))
       local doc, at = {}, nil
-      if type(init) == "function" then doc, at = function_doc(init, path) end
+      local short = path and path:match "([%w_]+)$" or tostring(name)
+      if type(init) == "function" then
+        doc, at = function_doc(init, nil)
+        if not (doc[1] and doc[1]:find(short, 1, true)) then doc, at = {}, nil end
+      end
       if #doc == 0 and path then
-        local d, f, i = doc_by_name(path:match "([%w_]+)$")
+        local d, f, i = doc_by_name(path:match "([%w_]+)$", nil, nil, area_of(path))
         if d then doc, at = d, ("%s:%d"):format(relative(f), i) end
       end
       for _, l in ipairs(doc) do out[#out + 1] = "  " .. l end
