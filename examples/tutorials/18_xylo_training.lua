@@ -135,7 +135,7 @@ print(("cycles per step %d; minimum clock at dt = 1 ms: %.2f MHz"):format(cycles
 -- ## Closing the gap
 --
 -- Here the deployed network does as well as the floating-point one. When
--- quantisation costs more, Rockpool trains
--- with the quantisation in the loop (`rockpool.transform`, quantisation-
--- aware training) and with parameter noise; in limpet these
--- (`lp.transform`, `lp.xylo.qat`) arrive with another issue.
+-- quantisation costs more, Rockpool trains with the quantisation in the
+-- loop (`rockpool.transform`, quantisation-aware training) and with
+-- parameter noise; in limpet these (`lp.transform`, `lp.xylo.qat`) arrive
+-- with another issue.
