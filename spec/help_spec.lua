@@ -62,6 +62,8 @@ describe("help", function()
     assert.equals(help.text(lp.nn.LIF), help.text("nn.LIF"))
     assert.equals(help.text(lp.nn.LIF), help.text("lp.nn.LIF"))
     assert.equals(help.text(lp.train.fit), help.text("train.fit"))
+    assert.equals(help.text(lp.nn.LIF), help.text(lp.nn.LIF(3)))       -- an instance: its class
+    assert.matches("^lp%.Tensor ", help.text(lp.zeros(2)))
   end)
 
   it("documents modules, plain functions and C functions", function()

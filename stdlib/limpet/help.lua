@@ -403,6 +403,17 @@ function M.text(x, ...)
     x, path = v, p
   else
     path = idx.by_value[x]
+    -- an instance (a module, a series, a tensor): its class
+    if path == nil then
+      local mt = getmetatable(x)
+      if type(x) == "userdata" and type(mt) == "table" and mt.__name == "limpet.Tensor" then
+        local ok, core = pcall(require, "limpet.core")
+        if ok then x, path = core.Tensor, "lp.Tensor" end
+      elseif type(x) == "table" and type(mt) == "table" and type(rawget(mt, "__name")) == "string"
+          and idx.by_value[mt] then
+        x, path = mt, idx.by_value[mt]
+      end
+    end
   end
   local out = {}
   local where
