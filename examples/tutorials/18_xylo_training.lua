@@ -44,7 +44,7 @@ local function dataset(n)
 end
 local x_train, y_train = dataset(opt.quick and 240 or 1200)
 local x_test, y_test = dataset(opt.quick and 120 or 600)
-local fig = lp.plot.figure { rows = 1, cols = 3, width = 1200, height = 380 }
+local fig = lp.plot.figure { rows = 1, cols = 3, width = 1200, height = 450 }
 for c = 1, C do fig:raster(c, x_test[c], { title = ({ "low", "high", "noise" })[c], xlabel = "step", ylabel = "band" }) end
 assert(fig:save(tut.figure("classes")))
 
