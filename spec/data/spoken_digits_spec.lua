@@ -98,6 +98,26 @@ describe("lp.data.SpokenDigits", function()
     os.execute("rm -rf " .. q(dir))
   end)
 
+  synth_it("gives every rendition its own speed and pitch, and reports a synthesis that wrote nothing", function()
+    local dir = tmpdir()
+    local ds = assert(lp.data.SpokenDigits { root = dir, languages = { "en" }, limit = 1, renditions = 9 })
+    assert.equals(90, #ds)
+    local paths, grid = {}, {}
+    for i = 1, #ds do
+      local it = ds.items[i]
+      assert.is_nil(paths[it.path], it.path)
+      paths[it.path] = true
+      if it.word == "seven" then grid[it.speed .. "/" .. it.pitch] = true end
+    end
+    local cells = 0
+    for _ in pairs(grid) do cells = cells + 1 end
+    assert.equals(9, cells)                                  -- all of SPEEDS x PITCHES
+    os.execute("rm -rf " .. q(dir))
+    local none, msg = lp.data.SpokenDigits { root = "/proc/no/such/folder", limit = 1 }
+    assert.is_nil(none)
+    assert.matches("^SpokenDigits: synthesis failed for /proc/no/such/folder/espeak%-ng/en/none/en%-zero%-", msg)
+  end)
+
   it("reports a cache without the files when it may not synthesise", function()
     local dir = tmpdir()
     local ds, msg = lp.data.SpokenDigits { root = dir, limit = 1, synthesize = false }

@@ -36,9 +36,10 @@
 -- no test speaker is ever used in training. That is 21 of 102 espeak-ng
 -- variants per voice (20.6 %) and all 6 flite voices.
 --
--- Renditions: each (speaker, word) is synthesised `renditions` times at a
--- speed and pitch drawn (by a hash of speaker, word and rendition) from
--- SPEEDS x PITCHES, so the data set holds several speeds and pitches. The
+-- Renditions: each (speaker, word) is synthesised `renditions` times (at
+-- most 9), each at a different cell of the SPEEDS x PITCHES grid, the cells
+-- taken in an order shuffled by a hash of speaker and word, so the data set
+-- holds several speeds and pitches and no two renditions are the same. The
 -- cache holds <root>/<engine>/<voice>/<variant>/<lang>-<word>-s<speed>-p<pitch>.wav,
 -- written once (atomically: a temporary name, then rename). root defaults
 -- to $LIMPET_DATA/SpokenDigits or data/SpokenDigits. The full default set
@@ -214,10 +215,19 @@ function SpokenDigits:init(opts)
   for _, sp in ipairs(speakers) do
     for d = 1, 10 do
       local word = WORDS[sp.language][d]
+      -- the renditions take distinct cells of the speed x pitch grid, in an
+      -- order shuffled by (speaker, word)
+      local ns, np = #SpokenDigits.SPEEDS, #SpokenDigits.PITCHES
+      local cells = {}
+      for c = 1, ns * np do cells[c] = c end
+      local rnd = splitmix(hash(("%s|%s"):format(sp.id, word)))
+      for c = #cells, 2, -1 do
+        local j = (rnd() >> 11) % c + 1
+        cells[c], cells[j] = cells[j], cells[c]
+      end
       for k = 1, self.renditions do
-        local rnd = splitmix(hash(("%s|%s|%d"):format(sp.id, word, k)))
-        local speed = SpokenDigits.SPEEDS[(rnd() >> 11) % #SpokenDigits.SPEEDS + 1]
-        local pitch = SpokenDigits.PITCHES[(rnd() >> 11) % #SpokenDigits.PITCHES + 1]
+        local speed = SpokenDigits.SPEEDS[(cells[k] - 1) // np + 1]
+        local pitch = SpokenDigits.PITCHES[(cells[k] - 1) % np + 1]
         local dir = ("%s/%s/%s/%s"):format(self.root, sp.engine, sp.voice, sp.variant)
         items[#items + 1] = {
           engine = sp.engine, voice = sp.voice, variant = sp.variant, language = sp.language, speaker = sp.id,
@@ -253,16 +263,16 @@ end
 -- Run the synthesis commands of `missing` through one shell script, each
 -- writing a temporary file renamed into place.
 function SpokenDigits:_synthesize(missing)
-  local dirs, lines = {}, { "set -e" }
+  local dirs, lines = {}, {}
   for _, it in ipairs(missing) do
     if not dirs[it.dir] then
       dirs[it.dir] = true
-      lines[#lines + 1] = "mkdir -p " .. shell_quote(it.dir)
+      lines[#lines + 1] = "mkdir -p " .. shell_quote(it.dir) .. " 2>/dev/null"
     end
   end
   for _, it in ipairs(missing) do
     local tmp = it.path .. ".tmp"
-    lines[#lines + 1] = command(it, tmp) .. " >/dev/null 2>&1 && mv -f " .. shell_quote(tmp) .. " " .. shell_quote(it.path)
+    lines[#lines + 1] = command(it, tmp) .. " >/dev/null 2>&1 && mv -f " .. shell_quote(tmp) .. " " .. shell_quote(it.path) .. " 2>/dev/null"
   end
   local script = os.tmpname()
   local f = assert(io.open(script, "w"))
@@ -271,14 +281,13 @@ function SpokenDigits:_synthesize(missing)
   if #missing > 200 then
     io.stderr:write(("SpokenDigits: synthesising %d files into %s (once)...\n"):format(#missing, self.root))
   end
-  local ok = os.execute("sh " .. shell_quote(script))
+  os.execute("sh " .. shell_quote(script))
   os.remove(script)
-  if not ok then
-    for _, it in ipairs(missing) do
-      if not data._exists(it.path) then
-        os.remove(it.path .. ".tmp")
-        return nil, ("SpokenDigits: synthesis failed for %s ('%s' by %s)"):format(it.path, it.word, it.speaker)
-      end
+  -- every file must be there now, whatever the shell's status said
+  for _, it in ipairs(missing) do
+    if not data._exists(it.path) then
+      os.remove(it.path .. ".tmp")
+      return nil, ("SpokenDigits: synthesis failed for %s ('%s' by %s)"):format(it.path, it.word, it.speaker)
     end
   end
   return true
