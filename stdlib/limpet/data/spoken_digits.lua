@@ -43,7 +43,7 @@
 -- cache holds <root>/<engine>/<voice>/<variant>/<lang>-<word>-s<speed>-p<pitch>.wav,
 -- written once (atomically: a temporary name, then rename). root defaults
 -- to $LIMPET_DATA/SpokenDigits or data/SpokenDigits. The full default set
--- (both languages, 2 renditions) is 20,472 files, about 0.6 GB; `limit = k`
+-- (both languages, 2 renditions) is 18,480 files, about 0.6 GB; `limit = k`
 -- takes the first k speakers of the split (in the order of `ds.speakers`,
 -- variants outer, voices inner), which is what quick runs use.
 --
