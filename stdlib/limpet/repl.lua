@@ -19,7 +19,7 @@ M.prompt2 = ">> "
 function M.start(lua_release)
   local lp = require "limpet"
   _G.lp = lp
-  _G.help = require("limpet.help").help
+  _G.help = function(...) return require("limpet.help").help(...) end   -- loaded on first use
   return ("limpet %s (%s) -- `lp` is the limpet module; Ctrl-D exits")
     :format(lp.version or "?", lua_release or _VERSION)
 end
