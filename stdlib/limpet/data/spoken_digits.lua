@@ -4,7 +4,7 @@
 -- Owns: the speakers (engine, voice, variant), the fixed train/test split,
 -- synthesis into a WAV cache (once), reading the cache back, resampling to
 -- one rate, and the seeded augmentation (gain, additive white noise).
--- Not here: WAV decoding through libsndfile (lp.audio.load, when present;
+-- Not here: WAV decoding (lp.audio.load, through libsndfile;
 -- see `read_wav`), front ends (lp.xylo), DataLoader / DiskCache (loader.lua,
 -- cache.lua).
 --
@@ -295,61 +295,16 @@ end
 
 -- ---- reading WAV ---------------------------------------------------------------
 
--- PCM WAV (RIFF, format 1, 16-bit) -> list of samples in [-1, 1) of
--- channel 1, sample rate. Used while lp.audio (libsndfile) is not part of
--- limpet; corrupt files raise an error naming the file and offset.
-local function parse_wav(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, err end
-  local s = f:read "a"
-  f:close()
-  local function bad(off, what) error(("SpokenDigits: '%s' is not a PCM WAV file: %s at offset %d"):format(path, what, off), 0) end
-  if #s < 12 or s:sub(1, 4) ~= "RIFF" or s:sub(9, 12) ~= "WAVE" then bad(0, "no RIFF/WAVE header") end
-  local pos = 13
-  local channels, rate, bits
-  while pos + 8 <= #s + 1 do
-    local id, size = s:sub(pos, pos + 3), string.unpack("<I4", s, pos + 4)
-    local body = pos + 8
-    if body + size - 1 > #s then bad(pos - 1, ("chunk '%s' of %d bytes runs past the end of the file (%d bytes)"):format(id, size, #s)) end
-    if id == "fmt " then
-      if size < 16 then bad(pos - 1, "fmt chunk shorter than 16 bytes") end
-      local format
-      format, channels, rate = string.unpack("<I2I2I4", s, body)
-      bits = string.unpack("<I2", s, body + 14)
-      if format ~= 1 or bits ~= 16 then bad(body - 1, ("format %d with %d bits (16-bit PCM expected)"):format(format, bits)) end
-      if channels < 1 or rate < 1 then bad(body - 1, "zero channels or sample rate") end
-    elseif id == "data" then
-      if not channels then bad(pos - 1, "data chunk before the fmt chunk") end
-      local frame = 2 * channels
-      if size % frame ~= 0 then bad(pos + 3, ("data size %d is not a whole number of %d-byte frames"):format(size, frame)) end
-      local n = size // frame
-      local out = {}
-      for i = 1, n do
-        out[i] = string.unpack("<i2", s, body + (i - 1) * frame) / 32768
-      end
-      return out, rate
-    end
-    pos = body + size + (size % 2)
-  end
-  bad(#s, "no data chunk")
-end
-
--- audio samples (list) and rate of a cached file: through lp.audio.load
--- (libsndfile) when limpet has it, else parse_wav.
+-- audio samples (a list, channel 1) and rate of a cached file, through
+-- lp.audio.load (libsndfile); nil, msg when the file is not there; a corrupt
+-- file raises naming it.
 local function read_wav(path)
-  local ok, audio = pcall(require, "limpet.audio")
-  if ok and type(audio) == "table" and type(audio.load) == "function" then
-    local x, rate = audio.load(path)
-    if not x then error(("SpokenDigits: cannot read '%s': %s"):format(path, tostring(rate)), 0) end
-    if core.is_tensor(x) then
-      if x:dim() == 2 then x = x:slice(2, 1, 1) end
-      x = x:reshape(-1):astype("float64"):totable()
-    end
-    return x, rate
-  end
-  return parse_wav(path)
+  local x, rate = require("limpet.audio").load(path)
+  if not x then return nil, rate end
+  if x:dim() == 2 then x = x:slice(2, 1, 1) end
+  return x:reshape(-1):astype("float64"):totable(), rate
 end
-SpokenDigits._parse_wav = parse_wav
+SpokenDigits._read_wav = read_wav
 
 local function resample(x, from, to)
   if from == to then return x end
