@@ -430,6 +430,33 @@ describe("DynapSim with a sparse w_rec", function()
     close(xa.grad, xb.grad, "x")
   end)
 
+  it("sees every change of w_rec (the module's CSR is rebuilt)", function()
+    local a, x = net(false, "float64")
+    local s1 = a(x)
+    a:reset_state()
+    -- in place: the parameter keeps its tensor, its storage version changes
+    local w2 = a.w_rec:detach():clone()
+    w2:set(1, 1, 0)
+    for i = 1, 96 do w2:set(i, (i % 96) + 1, 3) end
+    a.w_rec = w2
+    local s2 = a(x)
+    local fresh = lp.nn.DynapSim(96, { dtype = "float64", w_rec = w2, Idc = 2e-11 })
+    assert.are.equal(0, lp.abs(s2 - fresh(x)):sum():item())
+    assert.is_true(lp.abs(s2 - s1):sum():item() > 0)
+    -- an optimiser step
+    a:reset_state()
+    local opt = lp.optim.SGD(a:parameters(), { lr = 1e5 })
+    local before = a.w_rec:detach():clone()
+    local s3, _, r3 = a(x, true)
+    local loss = r3.vmem:sum()
+    loss:backward()
+    opt:step()
+    assert.is_true(lp.abs(a.w_rec:detach() - before):sum():item() > 0, "the step changed w_rec")
+    a:reset_state()
+    local fresh2 = lp.nn.DynapSim(96, { dtype = "float64", w_rec = a.w_rec:detach():clone(), Idc = 2e-11 })
+    assert.are.equal(0, lp.abs(a(x) - fresh2(x)):sum():item())
+  end)
+
   it("runs in float32 close to float64", function()
     local a, x = net(false, "float32")
     local b = net(true, "float64")
