@@ -87,7 +87,7 @@ typedef struct FN(dsim_bufs) {
 #define WR(k) w[(k) * ld + j]
 
 /* Literal §2.4 (the plain reference). */
-static void FN(dsim_step_ref)(const REAL *cf, int64_t ld, int64_t N, REAL dt, REAL *w, REAL *St, REAL *const *rec) {
+DSIM_LITERAL static void FN(dsim_step_ref)(const REAL *cf, int64_t ld, int64_t N, REAL dt, REAL *w, REAL *St, REAL *const *rec) {
   int64_t j;
   for (j = 0; j < N; j++) {
     const REAL io = CF(K_IO), itm = CF(K_ITM), igm = CF(K_IGM);

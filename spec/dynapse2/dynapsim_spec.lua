@@ -219,6 +219,20 @@ describe("DynapSim options", function()
       "bad argument #1 to 'evolve' (DynapSim expects 2 input channels, got (1, 5, 3))")
   end)
 
+  it("saves and loads with nn.save / nn.load (currents, mismatch, weights)", function()
+    local m = lp.nn.Sequential(lp.nn.Linear({ 3, 4 }), lp.nn.DynapSim(4, {
+      has_rec = true, Idc = lp.tensor({ 1e-12, 2e-12, 3e-12, 4e-12 }), percent_mismatch = 0.1, seed = 4 }))
+    local path = os.tmpname() .. ".npz"
+    assert.is_true(m:save(path))
+    local m2 = lp.nn.load(path)
+    os.remove(path)
+    local x = lp.ones(1, 20, 3) * 5
+    assert.are.equal(0, lp.abs(m(x) - m2(x)):sum():item())
+    for _, k in ipairs { "w_rec", "Idc", "C_mem", "Io" } do
+      assert.are.equal(0, lp.abs(m[2][k] - m2[2][k]):sum():item(), k)
+    end
+  end)
+
   it("runs after a Linear in a Sequential and records per sub-module", function()
     local net = lp.nn.Sequential(lp.nn.Linear({ 3, 2 }), lp.nn.DynapSim(2, { has_rec = true }))
     local out, st, rec = net(lp.ones(1, 30, 3) * 10, true)
