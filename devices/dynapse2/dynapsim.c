@@ -69,8 +69,8 @@ static const char *const coef_names[C_N] = {"syn_a", "syn_q", "syn_g", "ahp_a", 
 /* state tensors */
 enum { ST_ISYN, ST_IAHP, ST_IMEM, ST_VMEM, ST_S, ST_TIMER, ST_N };
 /* saved slots */
-enum { SV_W, SV_COEF, SV_S = SV_COEF + C_N, SV_IM, SV_IS, SV_IA, SV_V, SV_U, SV_IMP, SV_R, SV_WTP, SV_WTI, SV_WTV,
-       SV_INIT, SV_COUNT = SV_INIT + 5 };
+enum { SV_W, SV_COEF, SV_S = SV_COEF + C_N, SV_IM, SV_IS, SV_IA, SV_V, SV_X, SV_R, SV_WTP, SV_WTI, SV_WTV, SV_WP,
+       SV_WI, SV_WV, SV_INIT, SV_COUNT = SV_INIT + 5 };
 
 typedef struct dsim_payload {
   int64_t B, T, N;
@@ -321,11 +321,12 @@ static lp_status dsim_backward_node(lp_ctx *ctx, lp_node *node, lp_tensor *const
   char *scratch = NULL;
   int64_t sh[3];
   int i, stop = 0, sparse = 0;
-  dsim_csr csr;
+  dsim_csr csr, rcsr;
   int32_t *colbuf = NULL;
-  lp_tensor *wtvc = NULL;
+  lp_tensor *wtvc = NULL, *wvc = NULL;
   lp_status st = LP_OK;
   memset(&csr, 0, sizeof csr);
+  memset(&rcsr, 0, sizeof rcsr);
 #define SAVED(k) (pl->slot[k] >= 0 ? lp_node_saved(node, pl->slot[k]) : NULL)
   W = SAVED(SV_W);
   for (i = 0; i < 5; i++)
@@ -333,13 +334,21 @@ static lp_status dsim_backward_node(lp_ctx *ctx, lp_node *node, lp_tensor *const
   sh[0] = B; sh[1] = T; sh[2] = N;
   if ((st = lp_tensor_empty(ctx, dt, 3, sh, &dX)) != LP_OK) goto done;
   if (!(scratch = lp_ctx_alloc(ctx, nscratch ? nscratch : 1))) { st = LP_ENOMEM; goto done; }
-  if (W && !pl->reference) {
+  if (W && !pl->reference) {                    /* w_rec's CSR, by rows and by rows of the transpose */
+    int ok2 = 0;
     if (SAVED(SV_WTP)) st = csr_given(ctx, dt, N, SAVED(SV_WTP), SAVED(SV_WTI), SAVED(SV_WTV), &wtvc, &csr, &sparse);
     else st = csr_build(ctx, dt, W, N, 1, &csr, &sparse);
     if (st != LP_OK) goto done;
+    if (sparse) {
+      if (SAVED(SV_WP)) st = csr_given(ctx, dt, N, SAVED(SV_WP), SAVED(SV_WI), SAVED(SV_WV), &wvc, &rcsr, &ok2);
+      else st = csr_build(ctx, dt, W, N, 0, &rcsr, &ok2);
+      if (st != LP_OK) goto done;
+      if (!ok2) { csr_free(ctx, &csr); sparse = 0; }
+    }
   }
   if (W && !sparse) {
     lp_tensor *v = NULL;
+    csr_free(ctx, &rcsr);
     if ((st = lp_tensor_transpose(ctx, (lp_tensor *)W, 0, 1, &v)) != LP_OK) goto done;
     st = lp_tensor_contiguous(ctx, v, &WT);
     lp_tensor_release(v);
@@ -364,7 +373,8 @@ static lp_status dsim_backward_node(lp_ctx *ctx, lp_node *node, lp_tensor *const
     q.W = PTR(W); q.WT = PTR(WT);                                                                         \
     if (sparse) { q.W = NULL; q.wptr = csr.ptr; q.widx = csr.idx; q.wval = csr.val; }                      \
     q.S = PTR(SAVED(SV_S)); q.IM = PTR(SAVED(SV_IM)); q.IS = PTR(SAVED(SV_IS)); q.IA = PTR(SAVED(SV_IA));   \
-    q.V = PTR(SAVED(SV_V)); q.U = PTR(SAVED(SV_U)); q.IMP = PTR(SAVED(SV_IMP)); q.R = PTR(SAVED(SV_R));     \
+    q.V = PTR(SAVED(SV_V)); q.x = PTR(SAVED(SV_X)); q.R = PTR(SAVED(SV_R));                               \
+    if (sparse) { q.rptr = rcsr.ptr; q.ridx = rcsr.idx; q.rval = rcsr.val; }                               \
     gr.gS = PTR(g[0]); gr.gIM = PTR(g[1]); gr.gIS = PTR(g[2]); gr.gIA = PTR(g[3]); gr.gV = PTR(g[4]);      \
     gr.isyn0 = PTR(SAVED(SV_INIT + 0)); gr.iahp0 = PTR(SAVED(SV_INIT + 1));                                \
     gr.imem0 = PTR(SAVED(SV_INIT + 2)); gr.vmem0 = PTR(SAVED(SV_INIT + 3)); gr.s0 = PTR(SAVED(SV_INIT + 4)); \
@@ -406,7 +416,9 @@ done:
   if (scratch) lp_ctx_dealloc(ctx, scratch, nscratch ? nscratch : 1);
   if (colbuf) lp_ctx_dealloc(ctx, colbuf, (size_t)N * sizeof *colbuf + 1);
   csr_free(ctx, &csr);
+  csr_free(ctx, &rcsr);
   lp_tensor_release(wtvc);
+  lp_tensor_release(wvc);
   for (i = 0; i < 5; i++) lp_tensor_release(g[i]);
   lp_tensor_release(dX);
   lp_tensor_release(WT);
@@ -416,7 +428,7 @@ done:
 /* ---- forward --------------------------------------------------------------------- */
 lp_status lp_dynapsim(lp_ctx *ctx, const lp_dynapsim_args *a, lp_dynapsim_out *out) {
   lp_tensor *x = NULL, *W = NULL, *coef[C_N] = {NULL}, *state[ST_N] = {NULL}, *init[5] = {NULL};
-  lp_tensor *S = NULL, *IM = NULL, *IS = NULL, *IA = NULL, *V = NULL, *U = NULL, *IMP = NULL, *R = NULL;
+  lp_tensor *S = NULL, *IM = NULL, *IS = NULL, *IA = NULL, *V = NULL, *R = NULL;
   const lp_tensor *inputs[IN_N];
   int64_t N = 0, B, T, sh[3];
   lp_dtype dt;
@@ -466,10 +478,7 @@ lp_status lp_dynapsim(lp_ctx *ctx, const lp_dynapsim_args *a, lp_dynapsim_out *o
               LP_OK || (st = lp_tensor_empty(ctx, dt, 3, sh, &IA)) != LP_OK ||
               (st = lp_tensor_empty(ctx, dt, 3, sh, &V)) != LP_OK))
     goto fail;
-  if (need_grad && ((st = lp_tensor_empty(ctx, dt, 3, sh, &U)) != LP_OK ||
-                    (st = lp_tensor_empty(ctx, dt, 3, sh, &IMP)) != LP_OK ||
-                    (st = lp_tensor_empty(ctx, dt, 3, sh, &R)) != LP_OK))
-    goto fail;
+  if (need_grad && (st = lp_tensor_empty(ctx, dt, 3, sh, &R)) != LP_OK) goto fail;
   nscratch = (size_t)(((W_N + R_N) * B + K_N) * dsim_ld(N)) * lp_dtype_size(dt);
   if (!(scratch = lp_ctx_alloc_raw(ctx, nscratch ? nscratch : 1))) { st = LP_ENOMEM; goto fail; }
 #define FWD(RT, SUF)                                                                                       \
@@ -488,7 +497,7 @@ lp_status lp_dynapsim(lp_ctx *ctx, const lp_dynapsim_args *a, lp_dynapsim_out *o
     q.isyn = PTR(state[ST_ISYN]); q.iahp = PTR(state[ST_IAHP]); q.imem = PTR(state[ST_IMEM]);              \
     q.vmem = PTR(state[ST_VMEM]); q.s = PTR(state[ST_S]); q.timer = PTR(state[ST_TIMER]);                  \
     q.S = PTR(S); q.IM = PTR(IM); q.IS = PTR(IS); q.IA = PTR(IA); q.V = PTR(V);                            \
-    q.U = PTR(U); q.IMP = PTR(IMP); q.R = PTR(R); q.scratch = scratch; q.reference = a->reference;        \
+    q.R = PTR(R); q.scratch = scratch; q.reference = a->reference;                                         \
     if (sparse) { q.W = NULL; q.wptr = csr.ptr; q.widx = csr.idx; q.wval = csr.val; }                      \
     dsim_forward_##SUF(ctx, lp_ctx_threads(ctx), cf, &q, &stop);                                           \
   } while (0)
@@ -513,8 +522,9 @@ lp_status lp_dynapsim(lp_ctx *ctx, const lp_dynapsim_args *a, lp_dynapsim_out *o
     saves[SV_W] = W;
     for (i = 0; i < C_N; i++) saves[SV_COEF + i] = coef[i];
     saves[SV_S] = S; saves[SV_IM] = IM; saves[SV_IS] = IS; saves[SV_IA] = IA; saves[SV_V] = V;
-    saves[SV_U] = U; saves[SV_IMP] = IMP; saves[SV_R] = R;
+    saves[SV_X] = x; saves[SV_R] = R;
     if (wtvalc) { saves[SV_WTP] = (lp_tensor *)a->wt_ptr; saves[SV_WTI] = (lp_tensor *)a->wt_idx; saves[SV_WTV] = wtvalc; }
+    if (wtvalc && wvalc) { saves[SV_WP] = (lp_tensor *)a->w_ptr; saves[SV_WI] = (lp_tensor *)a->w_idx; saves[SV_WV] = wvalc; }
     for (i = 0; i < 5; i++) saves[SV_INIT + i] = init[i];
     for (i = 0; i < SV_COUNT; i++) {
       pl->slot[i] = -1;
@@ -538,7 +548,7 @@ fail:
   for (i = 0; i < ST_N; i++) lp_tensor_release(state[i]);
   for (i = 0; i < 5; i++) lp_tensor_release(init[i]);
   lp_tensor_release(S); lp_tensor_release(IM); lp_tensor_release(IS); lp_tensor_release(IA);
-  lp_tensor_release(V); lp_tensor_release(U); lp_tensor_release(IMP); lp_tensor_release(R);
+  lp_tensor_release(V); lp_tensor_release(R);
   if (st != LP_OK) lp_dynapsim_out_release(out);
   return st;
 }

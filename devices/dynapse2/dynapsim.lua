@@ -110,7 +110,9 @@ end
 --   number or (N) values; nn.Parameter(v) makes one trainable), Iscale = 1e-8,
 --   dt = 1e-3, has_rec = false, w_rec (N, N), percent_mismatch, seed,
 --   dtype = "float32", surrogate = "per_ampere" | "per_threshold",
---   spiking_input, spiking_output})
+--   spiking_input, spiking_output (Rockpool's flags, kept), reference = false
+--   (true: the plain reference loops of dynapsim_kernels.h, dense w_rec:
+--   slower, for checking the fast ones)})
 function DynapSim:init(shape, opts)
   local N = neurons(shape)
   opts = U.options("DynapSim", 2, opts, DynapSim.defaults, 3)

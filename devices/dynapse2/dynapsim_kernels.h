@@ -72,9 +72,14 @@ typedef struct FN(dsim_bufs) {
   const REAL *wval;
   /* running state (B, N): initial in, final out */
   REAL *isyn, *iahp, *imem, *vmem, *s, *timer;
-  /* records / saved (B, T, N); NULL when not wanted (IM, IS, IA, V together; U, IMP, R together) */
+  /* records / saved (B, T, N); NULL when not wanted (IM, IS, IA, V together) */
   REAL *S, *IM, *IS, *IA, *V;         /* spikes, imem (after reset), isyn, iahp, vmem */
-  REAL *U, *IMP, *R;                  /* u, imem before reset, refractory flag */
+  REAL *R;                            /* refractory flag (for backward)      */
+  /* backward only: w_rec's rows as CSR (wptr.. hold the transpose's), to
+     recompute u = x + w_rec^T s */
+  const int64_t *rptr;
+  const int32_t *ridx;
+  const REAL *rval;
   REAL *scratch;                      /* forward: (B, W_N + R_N, ld) work rows */
   int reference;
 } FN(dsim_bufs);
@@ -232,13 +237,12 @@ static void FN(dsim_forward)(lp_ctx *ctx, int threads, const REAL *cf, const FN(
       REAL *rec[R_N];
       rec[R_IM] = q->IM ? q->IM + o : dummy; rec[R_IS] = q->IS ? q->IS + o : dummy + ld;
       rec[R_IA] = q->IA ? q->IA + o : dummy + 2 * ld; rec[R_V] = q->V ? q->V + o : dummy + 3 * ld;
-      rec[R_IMP] = q->IMP ? q->IMP + o : dummy + 4 * ld; rec[R_R] = q->R ? q->R + o : dummy + 5 * ld;
+      rec[R_IMP] = dummy + 4 * ld; rec[R_R] = q->R ? q->R + o : dummy + 5 * ld;
       if (*stop || lp_ctx_interrupted(ctx)) { *stop = 1; break; }
       FN(dsim_input)(N, q->x + o, w + W_S * ld, q->W, q->wptr, q->widx, q->wval, w + W_U * ld);
       if (q->reference) FN(dsim_step_ref)(cf, ld, N, q->dt, w, q->S + o, rec);
       else FN(dsim_step)(cf, ld, N, q->dt, w, q->S + o, rec[R_IM], rec[R_IS], rec[R_IA], rec[R_V], rec[R_IMP],
                          rec[R_R]);
-      if (q->U) memcpy(q->U + o, w + W_U * ld, row);
     }
     for (k = 0; k < 6; k++) memcpy(st[k], w + k * ld, row);
   }
@@ -252,7 +256,7 @@ static void FN(dsim_forward)(lp_ctx *ctx, int threads, const REAL *cf, const FN(
 #define DSIM_DG_ENUM
 enum { DG_SYN_A, DG_SYN_Q, DG_SYN_G, DG_AHP_A, DG_AHP_H, DG_ITM, DG_IGM, DG_IDC, DG_IO, DG_MC, DG_FV, DG_UTK,
        DG_N };
-enum { B_ISYN, B_IAHP, B_IMEM, B_VMEM, B_S, B_DU, B_DP, B_N = B_DP + DG_N };
+enum { B_ISYN, B_IAHP, B_IMEM, B_VMEM, B_S, B_DU, B_U, B_DP, B_N = B_DP + DG_N };
 #endif
 
 typedef struct FN(dsim_grads) {
@@ -272,7 +276,7 @@ DSIM_CLONES static void FN(dsim_step_back)(const REAL *restrict cf, int64_t ld, 
                                            const REAL *restrict iahp0, const REAL *restrict imem0,
                                            const REAL *restrict vmem0, const REAL *restrict s0,
                                            const REAL *restrict isyn1, const REAL *restrict iahp1,
-                                           const REAL *restrict impt, const REAL *restrict nt,
+                                           const REAL *restrict imt, const REAL *restrict nt,
                                            const REAL *restrict vt, const REAL *restrict reft,
                                            const REAL *restrict gSt, const REAL *restrict gIMt,
                                            const REAL *restrict gISt, const REAL *restrict gIAt,
@@ -308,7 +312,9 @@ DSIM_CLONES static void FN(dsim_step_back)(const REAL *restrict cf, int64_t ld, 
     const REAL E = im0 * inv_TP;
     const REAL r = im0 + dt * (E * D);
     const int ron = r > io;
-    const REAL imp = impt[j], n = nt[j];
+    const REAL n = nt[j];
+    /* imem before the reset: after it unless the neuron spiked; then from vmem = utk*ln(imp/io) */
+    const REAL imp = n > 0 ? io * FEXP_R(vt[j] * CF(K_INV_UTK)) : imt[j];
     /* adjoints of the outputs of this step */
     const REAL Gn = gSt[j] + c_s[j];
     const REAL Gim1 = gIMt[j] + c_imem[j];
@@ -401,6 +407,7 @@ static void FN(dsim_backward)(lp_ctx *ctx, int threads, const REAL *cf, const FN
     REAL *c = g->blocks + b * B_N * ld;
     REAL *c_isyn = c + B_ISYN * ld, *c_iahp = c + B_IAHP * ld, *c_imem = c + B_IMEM * ld;
     REAL *c_vmem = c + B_VMEM * ld, *c_s = c + B_S * ld, *du = c + B_DU * ld, *dp = c + B_DP * ld;
+    REAL *uu = c + B_U * ld;
     const REAL *zero = g->zero;               /* the gradient of an output that got none */
     int64_t t, i, j;
     for (t = T - 1; t >= 0; t--) {
@@ -411,8 +418,9 @@ static void FN(dsim_backward)(lp_ctx *ctx, int threads, const REAL *cf, const FN
       const REAL *vmem0 = t > 0 ? q->V + op : g->vmem0 + b * N;
       const REAL *s0 = t > 0 ? q->S + op : g->s0 + b * N;
       if (*stop || ((t & 15) == 0 && lp_ctx_interrupted(ctx))) { *stop = 1; break; }
-      FN(dsim_step_back)(cf, ld, N, q->dt, q->U + o, isyn0, iahp0, imem0, vmem0, s0, q->IS + o, q->IA + o,
-                         q->IMP + o, q->S + o, q->V + o, q->R + o, g->gS ? g->gS + o : zero,
+      FN(dsim_input)(N, q->x + o, s0, q->W, q->rptr, q->ridx, q->rval, uu);   /* the step's u again */
+      FN(dsim_step_back)(cf, ld, N, q->dt, uu, isyn0, iahp0, imem0, vmem0, s0, q->IS + o, q->IA + o,
+                         q->IM + o, q->S + o, q->V + o, q->R + o, g->gS ? g->gS + o : zero,
                          g->gIM ? g->gIM + o : zero, g->gIS ? g->gIS + o : zero, g->gIA ? g->gIA + o : zero,
                          g->gV ? g->gV + o : zero, c_isyn, c_iahp, c_imem, c_vmem, c_s, du, dp);
       memcpy(g->dX + o, du, (size_t)N * sizeof *du);

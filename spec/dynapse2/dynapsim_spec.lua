@@ -444,6 +444,33 @@ describe("DynapSim with a sparse w_rec", function()
     close(xa.grad, xb.grad, "x")
   end)
 
+  it("builds the CSR itself when the caller gives none (core op, forward and backward)", function()
+    local core = require "limpet.core"
+    local a, x = net(false, "float64")
+    local opts = a:coefficients()
+    for _, k in ipairs { "iahp", "imem", "isyn", "spikes", "timer_ref", "vmem" } do opts[k] = a[k] end
+    opts.dt, opts.record = 1e-3, true
+    local w1 = a.w_rec:detach():clone():requires_grad(true)
+    local w2 = a.w_rec:detach():clone():requires_grad(true)
+    opts.w_rec = w1
+    local s1, r1 = core._dynapse2.dynapsim(x, opts)
+    opts.w_rec = w2
+    local p, i, v = core._dynapse2.csr(w2:detach())
+    local tp, ti, tv = core._dynapse2.csr(w2:detach(), true)
+    assert.is_not_nil(p)
+    opts.w_ptr, opts.w_idx, opts.w_val, opts.wt_ptr, opts.wt_idx, opts.wt_val = p, i, v, tp, ti, tv
+    local s2, r2 = core._dynapse2.dynapsim(x, opts)
+    assert.are.equal(0, lp.abs(s1 - s2):sum():item())
+    local l1 = (s1 * 0.2):sum() + r1.vmem:sum()
+    local l2 = (s2 * 0.2):sum() + r2.vmem:sum()
+    l1:backward()
+    l2:backward()
+    assert.are.equal(0, lp.abs(w1.grad - w2.grad):max():item())
+    assert.is_true(lp.abs(w1.grad):sum():item() > 0)
+    assert.is_nil(core._dynapse2.csr(lp.ones(96, 96)), "too dense: no CSR")
+    assert.is_nil(core._dynapse2.csr(lp.eye(10)), "too small: no CSR")
+  end)
+
   it("sees every change of w_rec (the module's CSR is rebuilt)", function()
     local a, x = net(false, "float64")
     local s1 = a(x)
