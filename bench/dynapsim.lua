@@ -10,6 +10,17 @@
 -- (the fastest of a few runs: the figure that holds on a busy machine; with
 -- --threads=1 it is one core's time), and the mean firing rate.
 -- Target: forward >= 1000x real time at batch 1 on one core, float32.
+-- Recorded (one core of a 2-vCPU AMD EPYC VM with AVX2, gcc 12, --threads=1,
+-- on a shared machine at load 6-12, so wall clock is ~3x the CPU time;
+-- 27.8 Hz mean rate), ms per simulated second per batch row, CPU time:
+--                    forward   fwd+bwd
+--   float32 B=1        7.5       55      (x134 real time forward)
+--   float32 B=32      11.4      108
+--   float64 B=1       17.4      107      (x58)
+--   float64 B=32      28.1      167
+-- Short of the target here: the neuron update costs ~2.5 ms per 1024
+-- neurons x 1000 steps (an exp, a log and two divisions per neuron-step,
+-- 8 lanes wide), the recurrent input ~2 ms (28 spikes x 64 targets a step).
 package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path
 local lp = require "limpet"
 local H = require "harness"
