@@ -10,6 +10,7 @@
 */
 #include "lbind.h"
 #include "../devices/dynapse2/dynapsim.h"
+#include "limpet/autograd.h"
 #include <math.h>
 #include <string.h>
 
@@ -47,7 +48,7 @@ static void setfield_tensor(lua_State *L, const char *name, lp_tensor **t) {
 static const char *const dsim_fields[] = {
   "w_rec", "syn_a", "syn_q", "syn_g", "ahp_a", "ahp_h", "itau_mem", "igain_mem", "idc", "io", "mem_c", "fv",
   "utk", "ispkthr", "t_ref", "sg", "iahp", "imem", "isyn", "spikes", "timer_ref", "vmem", "dt", "record",
-  "reference", NULL};
+  "reference", "w_ptr", "w_idx", "w_val", "wt_ptr", "wt_idx", "wt_val", NULL};
 
 static int l_dynapsim(lua_State *L) {
   lp_dynapsim_args a;
@@ -69,6 +70,8 @@ static int l_dynapsim(lua_State *L) {
   a.iahp = opt_tensor(L, 2, "iahp"); a.imem = opt_tensor(L, 2, "imem"); a.isyn = opt_tensor(L, 2, "isyn");
   a.spikes = opt_tensor(L, 2, "spikes"); a.timer_ref = opt_tensor(L, 2, "timer_ref");
   a.vmem = opt_tensor(L, 2, "vmem");
+  a.w_ptr = opt_tensor(L, 2, "w_ptr"); a.w_idx = opt_tensor(L, 2, "w_idx"); a.w_val = opt_tensor(L, 2, "w_val");
+  a.wt_ptr = opt_tensor(L, 2, "wt_ptr"); a.wt_idx = opt_tensor(L, 2, "wt_idx"); a.wt_val = opt_tensor(L, 2, "wt_val");
   lua_getfield(L, 2, "dt");
   a.dt = luaL_optnumber(L, -1, 1e-3);
   lua_getfield(L, 2, "record");
@@ -98,6 +101,24 @@ static int l_dynapsim(lua_State *L) {
   setfield_tensor(L, "vmem", &r.f_vmem);
   lp_dynapsim_out_release(&r);
   return 3;
+}
+
+/* csr(w[, transpose]) -> ptr, idx, val | nil (w too dense or small) */
+static int l_csr(lua_State *L) {
+  lp_tensor *w = lt_checktensor(L, 1), *p = NULL, *i = NULL, *v = NULL;
+  lp_status st = lp_dynapsim_csr(lt_ctx(L), w, lua_toboolean(L, 2), &p, &i, &v);
+  if (st != LP_OK) return lt_raise(L, st);
+  if (!p) { lua_pushnil(L); return 1; }
+  lt_pushtensor(L, p);
+  lt_pushtensor(L, i);
+  lt_pushtensor(L, v);
+  return 3;
+}
+
+/* version(t) -> the version of t's storage (changes on every in-place write) */
+static int l_version(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)lp_tensor_version(lt_checktensor(L, 1)));
+  return 1;
 }
 
 /* splitmix64: a bijective mix of a 64-bit counter */
@@ -149,7 +170,8 @@ static int l_normal(lua_State *L) {
 }
 
 void lt_open_dynapse2(lua_State *L, int mod) {
-  static const luaL_Reg fns[] = {{"dynapsim", l_dynapsim}, {"normal", l_normal}, {NULL, NULL}};
+  static const luaL_Reg fns[] = {{"dynapsim", l_dynapsim}, {"normal", l_normal}, {"csr", l_csr},
+                                 {"version", l_version}, {NULL, NULL}};
   mod = lua_absindex(L, mod);
   luaL_newlib(L, fns);
   lua_setfield(L, mod, "_dynapse2");

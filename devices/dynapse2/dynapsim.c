@@ -13,12 +13,18 @@
 #include <string.h>
 
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("O3", "no-trapping-math")
+/* fp-contract: fused multiply-adds in the polynomials (faster, rounded once);
+   the reference step turns them off again (DSIM_LITERAL) */
+#pragma GCC optimize("O3", "no-trapping-math", "fp-contract=fast")
+#define DSIM_LITERAL __attribute__((optimize("fp-contract=off")))
 #endif
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define DSIM_CLONES __attribute__((noinline, target_clones("avx512f", "avx2", "default")))
 #else
 #define DSIM_CLONES __attribute__((noinline))
+#endif
+#ifndef DSIM_LITERAL
+#define DSIM_LITERAL
 #endif
 #include "fastmath.h"          /* after the pragma: its functions get the same options */
 
@@ -63,8 +69,8 @@ static const char *const coef_names[C_N] = {"syn_a", "syn_q", "syn_g", "ahp_a", 
 /* state tensors */
 enum { ST_ISYN, ST_IAHP, ST_IMEM, ST_VMEM, ST_S, ST_TIMER, ST_N };
 /* saved slots */
-enum { SV_W, SV_COEF, SV_S = SV_COEF + C_N, SV_IM, SV_IS, SV_IA, SV_V, SV_U, SV_IMP, SV_R, SV_INIT,
-       SV_COUNT = SV_INIT + 5 };
+enum { SV_W, SV_COEF, SV_S = SV_COEF + C_N, SV_IM, SV_IS, SV_IA, SV_V, SV_X, SV_R, SV_WTP, SV_WTI, SV_WTV, SV_WP,
+       SV_WI, SV_WV, SV_INIT, SV_COUNT = SV_INIT + 5 };
 
 typedef struct dsim_payload {
   int64_t B, T, N;
@@ -157,9 +163,10 @@ static lp_status state_rows(lp_ctx *ctx, const char *field, const lp_tensor *t, 
 /* w_rec's non-zeros, CSR by rows of w_rec (transpose = 0) or of its
    transpose (1), when there are at most N*N/8 of them (else *ok = 0 and
    nothing is kept). Buffers from lp_ctx_alloc_raw; free with csr_free. */
-typedef struct dsim_csr { int64_t *ptr; int32_t *idx; void *val; size_t nval, es; int64_t n; } dsim_csr;
+typedef struct dsim_csr { int64_t *ptr; int32_t *idx; void *val; size_t nval, es; int64_t n; int owned; } dsim_csr;
 
 static void csr_free(lp_ctx *ctx, dsim_csr *c) {
+  if (!c->owned) { memset(c, 0, sizeof *c); return; }
   if (c->ptr) lp_ctx_dealloc(ctx, c->ptr, (size_t)(c->n + 1) * sizeof *c->ptr);
   if (c->idx) lp_ctx_dealloc(ctx, c->idx, c->nval * sizeof *c->idx + 1);
   if (c->val) lp_ctx_dealloc(ctx, c->val, c->nval * c->es + 1);
@@ -175,7 +182,7 @@ static lp_status csr_build(lp_ctx *ctx, lp_dtype dt, const lp_tensor *W, int64_t
   int64_t i, j, e = 0;
   memset(c, 0, sizeof *c);
   *ok = 0;
-  c->n = N; c->es = es;
+  c->n = N; c->es = es; c->owned = 1;
   if (N < 64) return LP_OK;                       /* small: the dense loops are as fast */
   c->nval = (size_t)(cap + N);                    /* the scan writes up to a row past the cap */
   if (!(c->ptr = lp_ctx_alloc(ctx, (size_t)(N + 1) * sizeof *c->ptr)) ||
@@ -190,11 +197,23 @@ static lp_status csr_build(lp_ctx *ctx, lp_dtype dt, const lp_tensor *W, int64_t
     if (dt == LP_F32) {
       const float *r = wf + i * N;
       float *v = c->val;
-      for (j = 0; j < N; j++) { c->idx[e] = (int32_t)j; v[e] = r[j]; e += r[j] != 0; }
+      for (j = 0; j < N; j += 8) {            /* blocks of 8: all-zero ones cost one test */
+        const int64_t m = N - j < 8 ? N - j : 8;
+        int k, any = 0;
+        for (k = 0; k < m; k++) any |= r[j + k] != 0;
+        if (!any) continue;
+        for (k = 0; k < m; k++) { c->idx[e] = (int32_t)(j + k); v[e] = r[j + k]; e += r[j + k] != 0; }
+      }
     } else {
       const double *r = wd + i * N;
       double *v = c->val;
-      for (j = 0; j < N; j++) { c->idx[e] = (int32_t)j; v[e] = r[j]; e += r[j] != 0; }
+      for (j = 0; j < N; j += 8) {
+        const int64_t m = N - j < 8 ? N - j : 8;
+        int k, any = 0;
+        for (k = 0; k < m; k++) any |= r[j + k] != 0;
+        if (!any) continue;
+        for (k = 0; k < m; k++) { c->idx[e] = (int32_t)(j + k); v[e] = r[j + k]; e += r[j + k] != 0; }
+      }
     }
     c->ptr[i + 1] = e;
     if (e > cap) { csr_free(ctx, c); return LP_OK; }
@@ -231,6 +250,65 @@ static lp_status csr_build(lp_ctx *ctx, lp_dtype dt, const lp_tensor *W, int64_t
   return LP_OK;
 }
 
+lp_status lp_dynapsim_csr(lp_ctx *ctx, const lp_tensor *w, int transpose, lp_tensor **ptr, lp_tensor **idx,
+                          lp_tensor **val) {
+  lp_tensor *W = NULL;
+  dsim_csr c;
+  int ok = 0;
+  int64_t N, sh[1];
+  lp_dtype dt;
+  lp_status st;
+  *ptr = *idx = *val = NULL;
+  if (!w || lp_tensor_ndim(w) != 2 || lp_tensor_shape(w)[0] != lp_tensor_shape(w)[1])
+    return lp_ctx_error(ctx, LP_ESHAPE, 1, "expected a square matrix");
+  dt = lp_tensor_dtype(w) == LP_F64 ? LP_F64 : LP_F32;
+  N = lp_tensor_shape(w)[0];
+  if ((st = prep(ctx, w, dt, &W)) != LP_OK) return st;
+  st = csr_build(ctx, dt, W, N, transpose, &c, &ok);
+  lp_tensor_release(W);
+  if (st != LP_OK || !ok) return st;
+  sh[0] = N + 1;
+  if ((st = lp_tensor_empty(ctx, LP_I64, 1, sh, ptr)) != LP_OK) goto fail;
+  sh[0] = c.ptr[N];
+  if ((st = lp_tensor_empty(ctx, LP_I32, 1, sh, idx)) != LP_OK) goto fail;
+  if ((st = lp_tensor_empty(ctx, dt, 1, sh, val)) != LP_OK) goto fail;
+  memcpy(lp_tensor_data(*ptr), c.ptr, (size_t)(N + 1) * sizeof *c.ptr);
+  memcpy(lp_tensor_data(*idx), c.idx, (size_t)c.ptr[N] * sizeof *c.idx);
+  memcpy(lp_tensor_data(*val), c.val, (size_t)c.ptr[N] * c.es);
+  csr_free(ctx, &c);
+  return LP_OK;
+fail:
+  csr_free(ctx, &c);
+  lp_tensor_release(*ptr); lp_tensor_release(*idx); lp_tensor_release(*val);
+  *ptr = *idx = *val = NULL;
+  return st;
+}
+
+/* A caller's CSR (ptr, idx, val) checked and viewed as a dsim_csr (val in
+   dtype dt: *valc keeps a converted copy alive). */
+static lp_status csr_given(lp_ctx *ctx, lp_dtype dt, int64_t N, const lp_tensor *ptr, const lp_tensor *idx,
+                           const lp_tensor *val, lp_tensor **valc, dsim_csr *c, int *ok) {
+  lp_status st;
+  int64_t nnz;
+  *ok = 0;
+  memset(c, 0, sizeof *c);
+  if (!ptr) return LP_OK;
+  if (!idx || !val || lp_tensor_dtype(ptr) != LP_I64 || lp_tensor_dtype(idx) != LP_I32 ||
+      lp_tensor_ndim(ptr) != 1 || lp_tensor_shape(ptr)[0] != N + 1 || !lp_tensor_is_contiguous(ptr) ||
+      !lp_tensor_is_contiguous(idx))
+    return lp_ctx_error(ctx, LP_EARG, 2, "fields 'w_ptr', 'w_idx', 'w_val': not a CSR of w_rec (lp_dynapsim_csr)");
+  nnz = ((const int64_t *)lp_tensor_data(ptr))[N];
+  if (lp_tensor_numel(idx) != nnz || lp_tensor_numel(val) != nnz)
+    return lp_ctx_error(ctx, LP_EARG, 2, "fields 'w_ptr', 'w_idx', 'w_val': not a CSR of w_rec (lp_dynapsim_csr)");
+  if ((st = prep(ctx, val, dt, valc)) != LP_OK) return st;
+  c->ptr = lp_tensor_data(ptr);
+  c->idx = lp_tensor_data(idx);
+  c->val = lp_tensor_data(*valc);
+  c->n = N;
+  *ok = 1;
+  return LP_OK;
+}
+
 /* ---- backward ----------------------------------------------------------------- */
 static lp_status dsim_backward_node(lp_ctx *ctx, lp_node *node, lp_tensor *const *gout, lp_tensor **gin) {
   dsim_payload *pl = lp_node_payload(node);
@@ -239,14 +317,16 @@ static lp_status dsim_backward_node(lp_ctx *ctx, lp_node *node, lp_tensor *const
   const int64_t B = pl->B, T = pl->T, N = pl->N;
   lp_tensor *g[5] = {NULL}, *dX = NULL, *WT = NULL;
   const lp_tensor *W;
-  size_t nscratch = (size_t)((B_N * B + K_N) * dsim_ld(N)) * es;
+  size_t nscratch = (size_t)((B_N * B + K_N + 1) * dsim_ld(N)) * es;
   char *scratch = NULL;
   int64_t sh[3];
   int i, stop = 0, sparse = 0;
-  dsim_csr csr;
+  dsim_csr csr, rcsr;
   int32_t *colbuf = NULL;
+  lp_tensor *wtvc = NULL, *wvc = NULL;
   lp_status st = LP_OK;
   memset(&csr, 0, sizeof csr);
+  memset(&rcsr, 0, sizeof rcsr);
 #define SAVED(k) (pl->slot[k] >= 0 ? lp_node_saved(node, pl->slot[k]) : NULL)
   W = SAVED(SV_W);
   for (i = 0; i < 5; i++)
@@ -254,9 +334,21 @@ static lp_status dsim_backward_node(lp_ctx *ctx, lp_node *node, lp_tensor *const
   sh[0] = B; sh[1] = T; sh[2] = N;
   if ((st = lp_tensor_empty(ctx, dt, 3, sh, &dX)) != LP_OK) goto done;
   if (!(scratch = lp_ctx_alloc(ctx, nscratch ? nscratch : 1))) { st = LP_ENOMEM; goto done; }
-  if (W && !pl->reference && (st = csr_build(ctx, dt, W, N, 1, &csr, &sparse)) != LP_OK) goto done;
+  if (W && !pl->reference) {                    /* w_rec's CSR, by rows and by rows of the transpose */
+    int ok2 = 0;
+    if (SAVED(SV_WTP)) st = csr_given(ctx, dt, N, SAVED(SV_WTP), SAVED(SV_WTI), SAVED(SV_WTV), &wtvc, &csr, &sparse);
+    else st = csr_build(ctx, dt, W, N, 1, &csr, &sparse);
+    if (st != LP_OK) goto done;
+    if (sparse) {
+      if (SAVED(SV_WP)) st = csr_given(ctx, dt, N, SAVED(SV_WP), SAVED(SV_WI), SAVED(SV_WV), &wvc, &rcsr, &ok2);
+      else st = csr_build(ctx, dt, W, N, 0, &rcsr, &ok2);
+      if (st != LP_OK) goto done;
+      if (!ok2) { csr_free(ctx, &csr); sparse = 0; }
+    }
+  }
   if (W && !sparse) {
     lp_tensor *v = NULL;
+    csr_free(ctx, &rcsr);
     if ((st = lp_tensor_transpose(ctx, (lp_tensor *)W, 0, 1, &v)) != LP_OK) goto done;
     st = lp_tensor_contiguous(ctx, v, &WT);
     lp_tensor_release(v);
@@ -281,11 +373,12 @@ static lp_status dsim_backward_node(lp_ctx *ctx, lp_node *node, lp_tensor *const
     q.W = PTR(W); q.WT = PTR(WT);                                                                         \
     if (sparse) { q.W = NULL; q.wptr = csr.ptr; q.widx = csr.idx; q.wval = csr.val; }                      \
     q.S = PTR(SAVED(SV_S)); q.IM = PTR(SAVED(SV_IM)); q.IS = PTR(SAVED(SV_IS)); q.IA = PTR(SAVED(SV_IA));   \
-    q.V = PTR(SAVED(SV_V)); q.U = PTR(SAVED(SV_U)); q.IMP = PTR(SAVED(SV_IMP)); q.R = PTR(SAVED(SV_R));     \
+    q.V = PTR(SAVED(SV_V)); q.x = PTR(SAVED(SV_X)); q.R = PTR(SAVED(SV_R));                               \
+    if (sparse) { q.rptr = rcsr.ptr; q.ridx = rcsr.idx; q.rval = rcsr.val; }                               \
     gr.gS = PTR(g[0]); gr.gIM = PTR(g[1]); gr.gIS = PTR(g[2]); gr.gIA = PTR(g[3]); gr.gV = PTR(g[4]);      \
     gr.isyn0 = PTR(SAVED(SV_INIT + 0)); gr.iahp0 = PTR(SAVED(SV_INIT + 1));                                \
     gr.imem0 = PTR(SAVED(SV_INIT + 2)); gr.vmem0 = PTR(SAVED(SV_INIT + 3)); gr.s0 = PTR(SAVED(SV_INIT + 4)); \
-    gr.dX = PTR(dX); gr.blocks = w;                                                                        \
+    gr.dX = PTR(dX); gr.blocks = w; gr.zero = cf + K_N * dsim_ld(N);   /* lp_ctx_alloc zeroes it */          \
     dsim_backward_##SUF(ctx, lp_ctx_threads(ctx), cf, &q, &gr, &stop);                                    \
   } while (0)
   if (dt == LP_F32) BWD(float, f32);
@@ -323,6 +416,9 @@ done:
   if (scratch) lp_ctx_dealloc(ctx, scratch, nscratch ? nscratch : 1);
   if (colbuf) lp_ctx_dealloc(ctx, colbuf, (size_t)N * sizeof *colbuf + 1);
   csr_free(ctx, &csr);
+  csr_free(ctx, &rcsr);
+  lp_tensor_release(wtvc);
+  lp_tensor_release(wvc);
   for (i = 0; i < 5; i++) lp_tensor_release(g[i]);
   lp_tensor_release(dX);
   lp_tensor_release(WT);
@@ -332,7 +428,7 @@ done:
 /* ---- forward --------------------------------------------------------------------- */
 lp_status lp_dynapsim(lp_ctx *ctx, const lp_dynapsim_args *a, lp_dynapsim_out *out) {
   lp_tensor *x = NULL, *W = NULL, *coef[C_N] = {NULL}, *state[ST_N] = {NULL}, *init[5] = {NULL};
-  lp_tensor *S = NULL, *IM = NULL, *IS = NULL, *IA = NULL, *V = NULL, *U = NULL, *IMP = NULL, *R = NULL;
+  lp_tensor *S = NULL, *IM = NULL, *IS = NULL, *IA = NULL, *V = NULL, *R = NULL;
   const lp_tensor *inputs[IN_N];
   int64_t N = 0, B, T, sh[3];
   lp_dtype dt;
@@ -341,6 +437,7 @@ lp_status lp_dynapsim(lp_ctx *ctx, const lp_dynapsim_args *a, lp_dynapsim_out *o
   size_t nscratch = 0;
   dsim_csr csr;
   int sparse = 0;
+  lp_tensor *wvalc = NULL, *wtvalc = NULL;
   lp_status st;
   memset(out, 0, sizeof *out);
   memset(&csr, 0, sizeof csr);
@@ -352,7 +449,16 @@ lp_status lp_dynapsim(lp_ctx *ctx, const lp_dynapsim_args *a, lp_dynapsim_out *o
   need_grad = lp_needs_grad(ctx, IN_N, inputs);
   rec = a->record || need_grad;
   if ((st = prep(ctx, a->x, dt, &x)) != LP_OK || (st = prep(ctx, a->w_rec, dt, &W)) != LP_OK) goto fail;
-  if (W && !a->reference && (st = csr_build(ctx, dt, W, N, 0, &csr, &sparse)) != LP_OK) goto fail;
+  if (W && !a->reference) {
+    if (a->w_ptr) st = csr_given(ctx, dt, N, a->w_ptr, a->w_idx, a->w_val, &wvalc, &csr, &sparse);
+    else st = csr_build(ctx, dt, W, N, 0, &csr, &sparse);
+    if (st != LP_OK) goto fail;
+    if (sparse && need_grad && a->wt_ptr) {         /* the transpose's, for backward */
+      dsim_csr tmp;
+      int ok2;
+      if ((st = csr_given(ctx, dt, N, a->wt_ptr, a->wt_idx, a->wt_val, &wtvalc, &tmp, &ok2)) != LP_OK) goto fail;
+    }
+  }
   for (i = 0; i < C_N; i++)
     if ((st = prep(ctx, coef_arg(a, i), dt, &coef[i])) != LP_OK) goto fail;
   {
@@ -372,17 +478,14 @@ lp_status lp_dynapsim(lp_ctx *ctx, const lp_dynapsim_args *a, lp_dynapsim_out *o
               LP_OK || (st = lp_tensor_empty(ctx, dt, 3, sh, &IA)) != LP_OK ||
               (st = lp_tensor_empty(ctx, dt, 3, sh, &V)) != LP_OK))
     goto fail;
-  if (need_grad && ((st = lp_tensor_empty(ctx, dt, 3, sh, &U)) != LP_OK ||
-                    (st = lp_tensor_empty(ctx, dt, 3, sh, &IMP)) != LP_OK ||
-                    (st = lp_tensor_empty(ctx, dt, 3, sh, &R)) != LP_OK))
-    goto fail;
-  nscratch = (size_t)((W_N * B + K_N) * dsim_ld(N)) * lp_dtype_size(dt);
+  if (need_grad && (st = lp_tensor_empty(ctx, dt, 3, sh, &R)) != LP_OK) goto fail;
+  nscratch = (size_t)(((W_N + R_N) * B + K_N) * dsim_ld(N)) * lp_dtype_size(dt);
   if (!(scratch = lp_ctx_alloc_raw(ctx, nscratch ? nscratch : 1))) { st = LP_ENOMEM; goto fail; }
 #define FWD(RT, SUF)                                                                                       \
   do {                                                                                                     \
     dsim_par_##SUF p;                                                                                      \
     dsim_bufs_##SUF q;                                                                                     \
-    RT *cf = (RT *)scratch + W_N * B * dsim_ld(N);                                                         \
+    RT *cf = (RT *)scratch + (W_N + R_N) * B * dsim_ld(N);                                                         \
     memset(&p, 0, sizeof p); memset(&q, 0, sizeof q);                                                      \
     p.syn_a = PTR(coef[C_SYN_A]); p.syn_q = PTR(coef[C_SYN_Q]); p.syn_g = PTR(coef[C_SYN_G]);              \
     p.ahp_a = PTR(coef[C_AHP_A]); p.ahp_h = PTR(coef[C_AHP_H]); p.itm = PTR(coef[C_ITM]);                  \
@@ -394,7 +497,7 @@ lp_status lp_dynapsim(lp_ctx *ctx, const lp_dynapsim_args *a, lp_dynapsim_out *o
     q.isyn = PTR(state[ST_ISYN]); q.iahp = PTR(state[ST_IAHP]); q.imem = PTR(state[ST_IMEM]);              \
     q.vmem = PTR(state[ST_VMEM]); q.s = PTR(state[ST_S]); q.timer = PTR(state[ST_TIMER]);                  \
     q.S = PTR(S); q.IM = PTR(IM); q.IS = PTR(IS); q.IA = PTR(IA); q.V = PTR(V);                            \
-    q.U = PTR(U); q.IMP = PTR(IMP); q.R = PTR(R); q.scratch = scratch; q.reference = a->reference;        \
+    q.R = PTR(R); q.scratch = scratch; q.reference = a->reference;                                         \
     if (sparse) { q.W = NULL; q.wptr = csr.ptr; q.widx = csr.idx; q.wval = csr.val; }                      \
     dsim_forward_##SUF(ctx, lp_ctx_threads(ctx), cf, &q, &stop);                                           \
   } while (0)
@@ -419,7 +522,9 @@ lp_status lp_dynapsim(lp_ctx *ctx, const lp_dynapsim_args *a, lp_dynapsim_out *o
     saves[SV_W] = W;
     for (i = 0; i < C_N; i++) saves[SV_COEF + i] = coef[i];
     saves[SV_S] = S; saves[SV_IM] = IM; saves[SV_IS] = IS; saves[SV_IA] = IA; saves[SV_V] = V;
-    saves[SV_U] = U; saves[SV_IMP] = IMP; saves[SV_R] = R;
+    saves[SV_X] = x; saves[SV_R] = R;
+    if (wtvalc) { saves[SV_WTP] = (lp_tensor *)a->wt_ptr; saves[SV_WTI] = (lp_tensor *)a->wt_idx; saves[SV_WTV] = wtvalc; }
+    if (wtvalc && wvalc) { saves[SV_WP] = (lp_tensor *)a->w_ptr; saves[SV_WI] = (lp_tensor *)a->w_idx; saves[SV_WV] = wvalc; }
     for (i = 0; i < 5; i++) saves[SV_INIT + i] = init[i];
     for (i = 0; i < SV_COUNT; i++) {
       pl->slot[i] = -1;
@@ -437,12 +542,13 @@ lp_status lp_dynapsim(lp_ctx *ctx, const lp_dynapsim_args *a, lp_dynapsim_out *o
 fail:
   if (scratch) lp_ctx_dealloc(ctx, scratch, nscratch ? nscratch : 1);
   csr_free(ctx, &csr);
+  lp_tensor_release(wvalc); lp_tensor_release(wtvalc);
   lp_tensor_release(x); lp_tensor_release(W);
   for (i = 0; i < C_N; i++) lp_tensor_release(coef[i]);
   for (i = 0; i < ST_N; i++) lp_tensor_release(state[i]);
   for (i = 0; i < 5; i++) lp_tensor_release(init[i]);
   lp_tensor_release(S); lp_tensor_release(IM); lp_tensor_release(IS); lp_tensor_release(IA);
-  lp_tensor_release(V); lp_tensor_release(U); lp_tensor_release(IMP); lp_tensor_release(R);
+  lp_tensor_release(V); lp_tensor_release(R);
   if (st != LP_OK) lp_dynapsim_out_release(out);
   return st;
 }

@@ -50,6 +50,11 @@ typedef struct lp_dynapsim_args {
   const lp_tensor *ispkthr, *t_ref;        /* not differentiated               */
   const lp_tensor *sg;                     /* surrogate scale (N), NULL = 1    */
   const lp_tensor *iahp, *imem, *isyn, *spikes, *timer_ref, *vmem;  /* initial state */
+  /* w_rec's non-zeros made beforehand by lp_dynapsim_csr (by rows, and by
+     rows of the transpose), or NULL: made here when w_rec is sparse enough.
+     They must hold w_rec's current values (the module keeps them keyed on
+     lp_tensor_version). */
+  const lp_tensor *w_ptr, *w_idx, *w_val, *wt_ptr, *wt_idx, *wt_val;
   double dt;
   int record;                              /* fill the state records           */
   int reference;                           /* the plain reference loop, dense w_rec */
@@ -64,6 +69,13 @@ typedef struct lp_dynapsim_out {
 } lp_dynapsim_out;
 
 lp_status lp_dynapsim(lp_ctx *ctx, const lp_dynapsim_args *a, lp_dynapsim_out *out);
+
+/* w's (N, N) non-zeros as CSR by rows of w (transpose = 0) or of w^T (1):
+   *ptr int64 (N + 1), *idx int32, *val of w's float dtype (new tensors);
+   all three NULL when N < 64 or more than N*N/8 are non-zero (the dense
+   loops are then as fast). */
+lp_status lp_dynapsim_csr(lp_ctx *ctx, const lp_tensor *w, int transpose, lp_tensor **ptr, lp_tensor **idx,
+                          lp_tensor **val);
 void      lp_dynapsim_out_release(lp_dynapsim_out *out);
 
 #endif

@@ -110,7 +110,9 @@ end
 --   number or (N) values; nn.Parameter(v) makes one trainable), Iscale = 1e-8,
 --   dt = 1e-3, has_rec = false, w_rec (N, N), percent_mismatch, seed,
 --   dtype = "float32", surrogate = "per_ampere" | "per_threshold",
---   spiking_input, spiking_output})
+--   spiking_input, spiking_output (Rockpool's flags, kept), reference = false
+--   (true: the plain reference loops of dynapsim_kernels.h, dense w_rec:
+--   slower, for checking the fast ones)})
 function DynapSim:init(shape, opts)
   local N = neurons(shape)
   opts = U.options("DynapSim", 2, opts, DynapSim.defaults, 3)
@@ -241,6 +243,30 @@ end
 
 local STATE = { "iahp", "imem", "isyn", "spikes", "timer_ref", "vmem" }
 
+-- w_rec's non-zeros (CSR, by rows and by rows of the transpose) for the
+-- fused op, kept from call to call while w_rec is the same tensor with the
+-- same storage version (an optimiser step or any in-place write changes
+-- it): the op then skips scanning the (N, N) matrix, which at batch 1 costs
+-- as much as a tenth of a simulated second.
+function DynapSim:_csr(opts)
+  local w = opts.w_rec
+  local c = rawget(self, "_csr_cache")
+  local v = core._dynapse2.version(w)
+  if not (c and c.w == w and c.version == v and c.dtype == w.dtype) then
+    local p, i, val = core._dynapse2.csr(w:detach(), false)
+    c = { w = w, version = v, dtype = w.dtype, sparse = p ~= nil }
+    if p then
+      c.ptr, c.idx, c.val = p, i, val
+      c.tptr, c.tidx, c.tval = core._dynapse2.csr(w:detach(), true)
+    end
+    rawset(self, "_csr_cache", c)
+  end
+  if c.sparse then
+    opts.w_ptr, opts.w_idx, opts.w_val = c.ptr, c.idx, c.val
+    opts.wt_ptr, opts.wt_idx, opts.wt_val = c.tptr, c.tidx, c.tval
+  end
+end
+
 --- mod(x[, record]) -> spikes (B, T, N), state, record {iahp, imem, isyn,
 -- spikes, vmem} (each (B, T, N)). x: (T, N) or (B, T, N), the weighted
 -- input in multiples of Iscale.
@@ -251,6 +277,7 @@ function DynapSim:evolve(x, record)
   local N = self.size_out
   local opts = self:coefficients()
   opts.w_rec = self.has_rec and self.w_rec or nil
+  if opts.w_rec and not self.reference then self:_csr(opts) end
   for _, n in ipairs(STATE) do opts[n] = self[n] end
   opts.dt = self.dt
   opts.record = record and true or false

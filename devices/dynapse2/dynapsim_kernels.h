@@ -29,9 +29,11 @@ typedef struct FN(dsim_par) {
 #ifndef DSIM_K_ENUM
 #define DSIM_K_ENUM
 enum { K_SYN_A, K_SYN_Q, K_SYN_G, K_AHP_A, K_AHP_H, K_ITM, K_IGM, K_IDC, K_IO, K_MC, K_FV, K_UTK, K_THR, K_TREF,
-       K_SG, K_KMEM, K_INV_ITM, K_INV_MC, K_INV_IO, K_LTHR, K_N };
+       K_SG, K_KMEM, K_INV_ITM, K_INV_MC, K_INV_IO, K_LTHR, K_INV_UTK, K_N };
 /* the per-batch-row work rows of the forward loop */
 enum { W_ISYN, W_IAHP, W_IMEM, W_VMEM, W_S, W_TIMER, W_U, W_F, W_IMP, W_R, W_N };
+/* record rows of one step (the driver points unrecorded ones at scratch) */
+enum { R_IM, R_IS, R_IA, R_V, R_IMP, R_R, R_N };
 /* The row stride of the packed coefficients and of the work rows: a
    multiple of 16 elements plus 16, so that no two rows sit a multiple of
    4 KiB apart (loads behind stores to such addresses stall: 4K aliasing,
@@ -53,6 +55,7 @@ static void FN(dsim_pack)(const FN(dsim_par) *p, int64_t N, REAL *cf) {
     cf[K_INV_MC * ld + j] = 1 / p->mc[j];
     cf[K_INV_IO * ld + j] = 1 / p->io[j];
     cf[K_LTHR * ld + j] = LOG_R(p->thr[j] / p->io[j]);
+    cf[K_INV_UTK * ld + j] = 1 / p->utk[j];
   }
 }
 
@@ -69,10 +72,15 @@ typedef struct FN(dsim_bufs) {
   const REAL *wval;
   /* running state (B, N): initial in, final out */
   REAL *isyn, *iahp, *imem, *vmem, *s, *timer;
-  /* records / saved (B, T, N); NULL when not wanted (IM, IS, IA, V together; U, IMP, R together) */
+  /* records / saved (B, T, N); NULL when not wanted (IM, IS, IA, V together) */
   REAL *S, *IM, *IS, *IA, *V;         /* spikes, imem (after reset), isyn, iahp, vmem */
-  REAL *U, *IMP, *R;                  /* u, imem before reset, refractory flag */
-  REAL *scratch;                      /* forward: (B, W_N, ld) work rows    */
+  REAL *R;                            /* refractory flag (for backward)      */
+  /* backward only: w_rec's rows as CSR (wptr.. hold the transpose's), to
+     recompute u = x + w_rec^T s */
+  const int64_t *rptr;
+  const int32_t *ridx;
+  const REAL *rval;
+  REAL *scratch;                      /* forward: (B, W_N + R_N, ld) work rows */
   int reference;
 } FN(dsim_bufs);
 
@@ -84,7 +92,7 @@ typedef struct FN(dsim_bufs) {
 #define WR(k) w[(k) * ld + j]
 
 /* Literal §2.4 (the plain reference). */
-static void FN(dsim_step_ref)(const REAL *cf, int64_t ld, int64_t N, REAL dt, REAL *w, REAL *St) {
+DSIM_LITERAL static void FN(dsim_step_ref)(const REAL *cf, int64_t ld, int64_t N, REAL dt, REAL *w, REAL *St, REAL *const *rec) {
   int64_t j;
   for (j = 0; j < N; j++) {
     const REAL io = CF(K_IO), itm = CF(K_ITM), igm = CF(K_IGM);
@@ -116,6 +124,8 @@ static void FN(dsim_step_ref)(const REAL *cf, int64_t ld, int64_t N, REAL dt, RE
     WR(W_TIMER) = n > 0 ? CF(K_TREF) : tm;
     WR(W_R) = (REAL)ref;
     St[j] = n;
+    rec[R_IM][j] = WR(W_IMEM); rec[R_IS][j] = is; rec[R_IA][j] = ia; rec[R_V][j] = v; rec[R_IMP][j] = imp;
+    rec[R_R][j] = (REAL)ref;
   }
 }
 
@@ -126,7 +136,9 @@ static void FN(dsim_step_ref)(const REAL *cf, int64_t ld, int64_t N, REAL dt, RE
    logarithm per neuron: lr = ln(imp/io) gives vmem, and the spike count
    ceil(ln(imp/thr)) = ceil(lr - ln(thr/io)) (equal but for rounding). */
 DSIM_CLONES static void FN(dsim_step)(const REAL *restrict cf, int64_t ld, int64_t N, REAL dt, REAL *restrict w,
-                                      REAL *restrict St) {
+                                      REAL *restrict St, REAL *restrict IMt, REAL *restrict ISt,
+                                      REAL *restrict IAt, REAL *restrict Vt, REAL *restrict IMPt,
+                                      REAL *restrict Rt) {
   int64_t j;
 #pragma GCC ivdep    /* distinct rows; GCC cannot see it through the row offsets */
   for (j = 0; j < N; j++) {                    /* synapse and AHP; the feedback factor */
@@ -134,8 +146,10 @@ DSIM_CLONES static void FN(dsim_step)(const REAL *restrict cf, int64_t ld, int64
     const REAL z = CF(K_SYN_G) * WR(W_U);
     const REAL iinf = z > io ? z : io;
     const REAL y = CF(K_AHP_A) * WR(W_IAHP) + CF(K_AHP_H) * WR(W_S);
-    WR(W_ISYN) = CF(K_SYN_A) * WR(W_ISYN) + CF(K_SYN_Q) * iinf;
-    WR(W_IAHP) = y > io ? y : io;
+    const REAL is = CF(K_SYN_A) * WR(W_ISYN) + CF(K_SYN_Q) * iinf;
+    const REAL ia = y > io ? y : io;
+    WR(W_ISYN) = is; ISt[j] = is;
+    WR(W_IAHP) = ia; IAt[j] = ia;
     WR(W_F) = FEXP_R(CF(K_FV) * WR(W_VMEM));
   }
 #pragma GCC ivdep
@@ -152,7 +166,8 @@ DSIM_CLONES static void FN(dsim_step)(const REAL *restrict cf, int64_t ld, int64
     /* im0 / (tau * P) with tau = mc / L */
     const REAL di = im0 * L * CF(K_INV_MC) * (L * inv_lp) * (minf + f - im0 * (1 + ia * CF(K_INV_ITM)));
     const REAL r = im0 + dt * di;
-    WR(W_IMP) = r > io ? r : io;
+    const REAL imp = r > io ? r : io;
+    WR(W_IMP) = imp; IMPt[j] = imp;
   }
 #pragma GCC ivdep
   for (j = 0; j < N; j++) {                    /* vmem, spike count, reset, refractory timer */
@@ -162,12 +177,12 @@ DSIM_CLONES static void FN(dsim_step)(const REAL *restrict cf, int64_t ld, int64
     const REAL n = n0 > 0 ? n0 : (REAL)0;
     const REAL tm0 = tj - dt;
     const REAL tm = tm0 > 0 ? tm0 : 0;
-    WR(W_VMEM) = CF(K_UTK) * lr;
-    WR(W_S) = n;
-    WR(W_IMEM) = n > 0 ? io : imp;
+    const REAL v = CF(K_UTK) * lr, imn = n > 0 ? io : imp, rf = tj > 0 ? (REAL)1 : (REAL)0;
+    WR(W_VMEM) = v; Vt[j] = v;
+    WR(W_S) = n; St[j] = n;
+    WR(W_IMEM) = imn; IMt[j] = imn;
     WR(W_TIMER) = n > 0 ? CF(K_TREF) : tm;
-    WR(W_R) = tj > 0 ? (REAL)1 : (REAL)0;
-    St[j] = n;
+    WR(W_R) = rf; Rt[j] = rf;
   }
 }
 #undef WR
@@ -178,12 +193,19 @@ DSIM_CLONES static void FN(dsim_input)(int64_t N, const REAL *restrict xt, const
                                        const REAL *restrict W, const int64_t *restrict wptr,
                                        const int32_t *restrict widx, const REAL *restrict wval, REAL *restrict u) {
   int64_t i, j, e;
-  for (j = 0; j < N; j++) u[j] = xt[j];
+  memcpy(u, xt, (size_t)N * sizeof *u);
   if (wptr) {
-    for (i = 0; i < N; i++) {
-      const REAL si = s[i];
-      if (si == 0) continue;
-      for (e = wptr[i]; e < wptr[i + 1]; e++) u[widx[e]] += si * wval[e];
+    for (i = 0; i < N; i += 16) {              /* blocks of 16 spike counts: most are all zero */
+      const int64_t m = N - i < 16 ? N - i : 16;
+      int64_t k;
+      int any = 0;
+      for (k = 0; k < m; k++) any |= s[i + k] != 0;
+      if (!any) continue;
+      for (k = i; k < i + m; k++) {
+        const REAL si = s[k];
+        if (si == 0) continue;
+        for (e = wptr[k]; e < wptr[k + 1]; e++) u[widx[e]] += si * wval[e];
+      }
     }
     return;
   }
@@ -204,7 +226,7 @@ static void FN(dsim_forward)(lp_ctx *ctx, int threads, const REAL *cf, const FN(
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && B > 1)
   for (b = 0; b < B; b++) {
     REAL *st[6];
-    REAL *w = q->scratch + b * W_N * ld;
+    REAL *w = q->scratch + b * (W_N + R_N) * ld, *dummy = w + W_N * ld;
     int64_t t;
     int k;
     st[W_ISYN] = q->isyn + b * N; st[W_IAHP] = q->iahp + b * N; st[W_IMEM] = q->imem + b * N;
@@ -212,18 +234,15 @@ static void FN(dsim_forward)(lp_ctx *ctx, int threads, const REAL *cf, const FN(
     for (k = 0; k < 6; k++) memcpy(w + k * ld, st[k], row);
     for (t = 0; t < T; t++) {
       const int64_t o = (b * T + t) * N;
+      REAL *rec[R_N];
+      rec[R_IM] = q->IM ? q->IM + o : dummy; rec[R_IS] = q->IS ? q->IS + o : dummy + ld;
+      rec[R_IA] = q->IA ? q->IA + o : dummy + 2 * ld; rec[R_V] = q->V ? q->V + o : dummy + 3 * ld;
+      rec[R_IMP] = dummy + 4 * ld; rec[R_R] = q->R ? q->R + o : dummy + 5 * ld;
       if (*stop || lp_ctx_interrupted(ctx)) { *stop = 1; break; }
       FN(dsim_input)(N, q->x + o, w + W_S * ld, q->W, q->wptr, q->widx, q->wval, w + W_U * ld);
-      if (q->reference) FN(dsim_step_ref)(cf, ld, N, q->dt, w, q->S + o);
-      else FN(dsim_step)(cf, ld, N, q->dt, w, q->S + o);
-      if (q->IM) {
-        memcpy(q->IM + o, w + W_IMEM * ld, row); memcpy(q->IS + o, w + W_ISYN * ld, row);
-        memcpy(q->IA + o, w + W_IAHP * ld, row); memcpy(q->V + o, w + W_VMEM * ld, row);
-      }
-      if (q->U) {
-        memcpy(q->U + o, w + W_U * ld, row); memcpy(q->IMP + o, w + W_IMP * ld, row);
-        memcpy(q->R + o, w + W_R * ld, row);
-      }
+      if (q->reference) FN(dsim_step_ref)(cf, ld, N, q->dt, w, q->S + o, rec);
+      else FN(dsim_step)(cf, ld, N, q->dt, w, q->S + o, rec[R_IM], rec[R_IS], rec[R_IA], rec[R_V], rec[R_IMP],
+                         rec[R_R]);
     }
     for (k = 0; k < 6; k++) memcpy(st[k], w + k * ld, row);
   }
@@ -237,7 +256,7 @@ static void FN(dsim_forward)(lp_ctx *ctx, int threads, const REAL *cf, const FN(
 #define DSIM_DG_ENUM
 enum { DG_SYN_A, DG_SYN_Q, DG_SYN_G, DG_AHP_A, DG_AHP_H, DG_ITM, DG_IGM, DG_IDC, DG_IO, DG_MC, DG_FV, DG_UTK,
        DG_N };
-enum { B_ISYN, B_IAHP, B_IMEM, B_VMEM, B_S, B_DU, B_DP, B_N = B_DP + DG_N };
+enum { B_ISYN, B_IAHP, B_IMEM, B_VMEM, B_S, B_DU, B_U, B_DP, B_N = B_DP + DG_N };
 #endif
 
 typedef struct FN(dsim_grads) {
@@ -245,6 +264,7 @@ typedef struct FN(dsim_grads) {
   const REAL *isyn0, *iahp0, *imem0, *vmem0, *s0;   /* (B, N) initial state */
   REAL *dX;                                 /* (B, T, N) dL/du = dL/dx          */
   REAL *blocks;                             /* (B, B_N, ld), zeroed              */
+  const REAL *zero;                         /* (N) zeros                         */
 } FN(dsim_grads);
 
 /* One step back for one batch row. The carries hold the adjoints of the
@@ -256,7 +276,7 @@ DSIM_CLONES static void FN(dsim_step_back)(const REAL *restrict cf, int64_t ld, 
                                            const REAL *restrict iahp0, const REAL *restrict imem0,
                                            const REAL *restrict vmem0, const REAL *restrict s0,
                                            const REAL *restrict isyn1, const REAL *restrict iahp1,
-                                           const REAL *restrict impt, const REAL *restrict nt,
+                                           const REAL *restrict imt, const REAL *restrict nt,
                                            const REAL *restrict vt, const REAL *restrict reft,
                                            const REAL *restrict gSt, const REAL *restrict gIMt,
                                            const REAL *restrict gISt, const REAL *restrict gIAt,
@@ -266,9 +286,9 @@ DSIM_CLONES static void FN(dsim_step_back)(const REAL *restrict cf, int64_t ld, 
   int64_t j;
 #pragma GCC ivdep
   for (j = 0; j < N; j++) {
-    const REAL io = CF(K_IO), itm = CF(K_ITM), igm = CF(K_IGM), mc = CF(K_MC), fv = CF(K_FV);
-    const REAL utk = CF(K_UTK), sgv = CF(K_SG);
-    /* forward intermediates */
+    const REAL io = CF(K_IO), igm = CF(K_IGM), fv = CF(K_FV), utk = CF(K_UTK), sgv = CF(K_SG);
+    const REAL inv_itm = CF(K_INV_ITM), inv_mc = CF(K_INV_MC), K = CF(K_KMEM);
+    /* forward intermediates (three divisions: 1/L, 1/P, 1/imp) */
     const REAL z = CF(K_SYN_G) * u[j];
     const int zon = z > io;
     const REAL iinf = zon ? z : io;
@@ -276,36 +296,36 @@ DSIM_CLONES static void FN(dsim_step_back)(const REAL *restrict cf, int64_t ld, 
     const int yon = y > io;
     const REAL ia = iahp1[j], is = isyn1[j];
     const REAL F = FEXP_R(fv * vmem0[j]);
-    const REAL L = itm + ia;
+    const REAL L = CF(K_ITM) + ia, inv_L = 1 / L;
     const int ref = reft[j] > 0;
     const REAL a = ref ? (REAL)0 : is - L + CF(K_IDC);
     const int aon = a > io;
     const REAL iin = aon ? a : io;
-    const REAL K = igm / itm;
     const REAL minf = K * (iin - L);
     const REAL ifb = io * F;
     const REAL im0 = imem0[j];
-    const REAL P = im0 + igm;
-    const REAL f = ifb / L * P;
-    const REAL tau = mc / L;
-    const REAL D = minf + f - im0 * (1 + ia / itm);
-    const REAL TP = tau * P;
-    const REAL E = im0 / TP;
-    const REAL di = E * D;
-    const REAL r = im0 + dt * di;
+    const REAL P = im0 + igm, inv_P = 1 / P;
+    const REAL f = ifb * inv_L * P;
+    const REAL tau = CF(K_MC) * inv_L;
+    const REAL D = minf + f - im0 * (1 + ia * inv_itm);
+    const REAL inv_TP = L * inv_mc * inv_P;    /* 1 / (tau * P) */
+    const REAL E = im0 * inv_TP;
+    const REAL r = im0 + dt * (E * D);
     const int ron = r > io;
-    const REAL imp = impt[j], n = nt[j];
+    const REAL n = nt[j];
+    /* imem before the reset: after it unless the neuron spiked; then from vmem = utk*ln(imp/io) */
+    const REAL imp = n > 0 ? io * FEXP_R(vt[j] * CF(K_INV_UTK)) : imt[j];
     /* adjoints of the outputs of this step */
-    const REAL Gn = (gSt ? gSt[j] : 0) + c_s[j];
-    const REAL Gim1 = (gIMt ? gIMt[j] : 0) + c_imem[j];
-    REAL Gis1 = (gISt ? gISt[j] : 0) + c_isyn[j];
-    REAL Gia1 = (gIAt ? gIAt[j] : 0) + c_iahp[j];
-    const REAL Gv1 = (gVt ? gVt[j] : 0) + c_vmem[j];
+    const REAL Gn = gSt[j] + c_s[j];
+    const REAL Gim1 = gIMt[j] + c_imem[j];
+    const REAL Gv1 = gVt[j] + c_vmem[j];
+    REAL Gis1 = gISt[j] + c_isyn[j];
+    REAL Gia1 = gIAt[j] + c_iahp[j];
     REAL Gimp, Gio, Gr, Gim0, GdI, GD, GE, Gtau, GP, Gitm, Gmc, GL, Gf, GIfb, Gigm, GF, GK, GIin, Ga, Gy, GIinf, Gz;
-    /* n, reset, vmem */
+    /* n, reset, vmem = utk*ln(imp/io) */
     Gimp = (n > 0 ? (REAL)0 : Gim1) + (imp > io ? Gn * sgv : (REAL)0) + Gv1 * utk / imp;
-    Gio = (n > 0 ? Gim1 : (REAL)0) - Gv1 * utk / io;
-    dp[DG_UTK * ld + j] += Gv1 * vt[j] / utk;
+    Gio = (n > 0 ? Gim1 : (REAL)0) - Gv1 * utk * CF(K_INV_IO);
+    dp[DG_UTK * ld + j] += Gv1 * vt[j] * CF(K_INV_UTK);
     /* imp = max(r, io); r = im0 + dt*E*D */
     Gr = ron ? Gimp : 0;
     Gio += ron ? (REAL)0 : Gimp;
@@ -313,21 +333,22 @@ DSIM_CLONES static void FN(dsim_step_back)(const REAL *restrict cf, int64_t ld, 
     GdI = dt * Gr;
     GD = GdI * E;
     GE = GdI * D;
-    Gim0 += GE / TP;
-    Gtau = -GE * E / tau;
-    GP = -GE * E / P;
+    /* E = im0 / (tau*P) */
+    Gim0 += GE * inv_TP;
+    Gtau = -GE * E * L * inv_mc;
+    GP = -GE * E * inv_P;
     /* D = minf + f - im0*(1 + ia/itm) */
-    Gim0 -= GD * (1 + ia / itm);
-    Gia1 -= GD * im0 / itm;
-    Gitm = GD * im0 * ia / (itm * itm);
+    Gim0 -= GD * (1 + ia * inv_itm);
+    Gia1 -= GD * im0 * inv_itm;
+    Gitm = GD * im0 * ia * inv_itm * inv_itm;
     /* tau = mc / L */
-    Gmc = Gtau / L;
-    GL = -Gtau * tau / L;
+    Gmc = Gtau * inv_L;
+    GL = -Gtau * tau * inv_L;
     /* f = ifb / L * P */
     Gf = GD;
-    GIfb = Gf * P / L;
-    GP += Gf * ifb / L;
-    GL -= Gf * f / L;
+    GIfb = Gf * P * inv_L;
+    GP += Gf * ifb * inv_L;
+    GL -= Gf * f * inv_L;
     /* P = im0 + igm */
     Gim0 += GP;
     Gigm = GP;
@@ -338,8 +359,8 @@ DSIM_CLONES static void FN(dsim_step_back)(const REAL *restrict cf, int64_t ld, 
     GK = GD * (iin - L);
     GIin = GD * K;
     GL -= GD * K;
-    Gigm += GK / itm;
-    Gitm -= GK * K / itm;
+    Gigm += GK * inv_itm;
+    Gitm -= GK * K * inv_itm;
     /* iin = max(ref ? 0 : is - L + idc, io) */
     Ga = aon ? GIin : 0;
     Gio += aon ? (REAL)0 : GIin;
@@ -386,6 +407,8 @@ static void FN(dsim_backward)(lp_ctx *ctx, int threads, const REAL *cf, const FN
     REAL *c = g->blocks + b * B_N * ld;
     REAL *c_isyn = c + B_ISYN * ld, *c_iahp = c + B_IAHP * ld, *c_imem = c + B_IMEM * ld;
     REAL *c_vmem = c + B_VMEM * ld, *c_s = c + B_S * ld, *du = c + B_DU * ld, *dp = c + B_DP * ld;
+    REAL *uu = c + B_U * ld;
+    const REAL *zero = g->zero;               /* the gradient of an output that got none */
     int64_t t, i, j;
     for (t = T - 1; t >= 0; t--) {
       const int64_t o = (b * T + t) * N, op = o - N;
@@ -395,10 +418,11 @@ static void FN(dsim_backward)(lp_ctx *ctx, int threads, const REAL *cf, const FN
       const REAL *vmem0 = t > 0 ? q->V + op : g->vmem0 + b * N;
       const REAL *s0 = t > 0 ? q->S + op : g->s0 + b * N;
       if (*stop || ((t & 15) == 0 && lp_ctx_interrupted(ctx))) { *stop = 1; break; }
-      FN(dsim_step_back)(cf, ld, N, q->dt, q->U + o, isyn0, iahp0, imem0, vmem0, s0, q->IS + o, q->IA + o,
-                         q->IMP + o, q->S + o, q->V + o, q->R + o, g->gS ? g->gS + o : NULL,
-                         g->gIM ? g->gIM + o : NULL, g->gIS ? g->gIS + o : NULL, g->gIA ? g->gIA + o : NULL,
-                         g->gV ? g->gV + o : NULL, c_isyn, c_iahp, c_imem, c_vmem, c_s, du, dp);
+      FN(dsim_input)(N, q->x + o, s0, q->W, q->rptr, q->ridx, q->rval, uu);   /* the step's u again */
+      FN(dsim_step_back)(cf, ld, N, q->dt, uu, isyn0, iahp0, imem0, vmem0, s0, q->IS + o, q->IA + o,
+                         q->IM + o, q->S + o, q->V + o, q->R + o, g->gS ? g->gS + o : zero,
+                         g->gIM ? g->gIM + o : zero, g->gIS ? g->gIS + o : zero, g->gIA ? g->gIA + o : zero,
+                         g->gV ? g->gV + o : zero, c_isyn, c_iahp, c_imem, c_vmem, c_s, du, dp);
       memcpy(g->dX + o, du, (size_t)N * sizeof *du);
       if (q->WT) {                 /* c_s += w_rec . du, over the inputs that passed the clamp */
         for (j = 0; j < N; j++) {

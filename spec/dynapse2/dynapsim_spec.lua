@@ -219,6 +219,20 @@ describe("DynapSim options", function()
       "bad argument #1 to 'evolve' (DynapSim expects 2 input channels, got (1, 5, 3))")
   end)
 
+  it("saves and loads with nn.save / nn.load (currents, mismatch, weights)", function()
+    local m = lp.nn.Sequential(lp.nn.Linear({ 3, 4 }), lp.nn.DynapSim(4, {
+      has_rec = true, Idc = lp.tensor({ 1e-12, 2e-12, 3e-12, 4e-12 }), percent_mismatch = 0.1, seed = 4 }))
+    local path = os.tmpname() .. ".npz"
+    assert.is_true(m:save(path))
+    local m2 = lp.nn.load(path)
+    os.remove(path)
+    local x = lp.ones(1, 20, 3) * 5
+    assert.are.equal(0, lp.abs(m(x) - m2(x)):sum():item())
+    for _, k in ipairs { "w_rec", "Idc", "C_mem", "Io" } do
+      assert.are.equal(0, lp.abs(m[2][k] - m2[2][k]):sum():item(), k)
+    end
+  end)
+
   it("runs after a Linear in a Sequential and records per sub-module", function()
     local net = lp.nn.Sequential(lp.nn.Linear({ 3, 2 }), lp.nn.DynapSim(2, { has_rec = true }))
     local out, st, rec = net(lp.ones(1, 30, 3) * 10, true)
@@ -428,6 +442,60 @@ describe("DynapSim with a sparse w_rec", function()
     end
     close(a.w_rec.grad, b.w_rec.grad, "w_rec")
     close(xa.grad, xb.grad, "x")
+  end)
+
+  it("builds the CSR itself when the caller gives none (core op, forward and backward)", function()
+    local core = require "limpet.core"
+    local a, x = net(false, "float64")
+    local opts = a:coefficients()
+    for _, k in ipairs { "iahp", "imem", "isyn", "spikes", "timer_ref", "vmem" } do opts[k] = a[k] end
+    opts.dt, opts.record = 1e-3, true
+    local w1 = a.w_rec:detach():clone():requires_grad(true)
+    local w2 = a.w_rec:detach():clone():requires_grad(true)
+    opts.w_rec = w1
+    local s1, r1 = core._dynapse2.dynapsim(x, opts)
+    opts.w_rec = w2
+    local p, i, v = core._dynapse2.csr(w2:detach())
+    local tp, ti, tv = core._dynapse2.csr(w2:detach(), true)
+    assert.is_not_nil(p)
+    opts.w_ptr, opts.w_idx, opts.w_val, opts.wt_ptr, opts.wt_idx, opts.wt_val = p, i, v, tp, ti, tv
+    local s2, r2 = core._dynapse2.dynapsim(x, opts)
+    assert.are.equal(0, lp.abs(s1 - s2):sum():item())
+    local l1 = (s1 * 0.2):sum() + r1.vmem:sum()
+    local l2 = (s2 * 0.2):sum() + r2.vmem:sum()
+    l1:backward()
+    l2:backward()
+    assert.are.equal(0, lp.abs(w1.grad - w2.grad):max():item())
+    assert.is_true(lp.abs(w1.grad):sum():item() > 0)
+    assert.is_nil(core._dynapse2.csr(lp.ones(96, 96)), "too dense: no CSR")
+    assert.is_nil(core._dynapse2.csr(lp.eye(10)), "too small: no CSR")
+  end)
+
+  it("sees every change of w_rec (the module's CSR is rebuilt)", function()
+    local a, x = net(false, "float64")
+    local s1 = a(x)
+    a:reset_state()
+    -- in place: the parameter keeps its tensor, its storage version changes
+    local w2 = a.w_rec:detach():clone()
+    w2:set(1, 1, 0)
+    for i = 1, 96 do w2:set(i, (i % 96) + 1, 3) end
+    a.w_rec = w2
+    local s2 = a(x)
+    local fresh = lp.nn.DynapSim(96, { dtype = "float64", w_rec = w2, Idc = 2e-11 })
+    assert.are.equal(0, lp.abs(s2 - fresh(x)):sum():item())
+    assert.is_true(lp.abs(s2 - s1):sum():item() > 0)
+    -- an optimiser step
+    a:reset_state()
+    local opt = lp.optim.SGD(a:parameters(), { lr = 1e5 })
+    local before = a.w_rec:detach():clone()
+    local s3, _, r3 = a(x, true)
+    local loss = r3.vmem:sum()
+    loss:backward()
+    opt:step()
+    assert.is_true(lp.abs(a.w_rec:detach() - before):sum():item() > 0, "the step changed w_rec")
+    a:reset_state()
+    local fresh2 = lp.nn.DynapSim(96, { dtype = "float64", w_rec = a.w_rec:detach():clone(), Idc = 2e-11 })
+    assert.are.equal(0, lp.abs(a(x) - fresh2(x)):sum():item())
   end)
 
   it("runs in float32 close to float64", function()
