@@ -37,10 +37,12 @@ print("train", x_train, "labels", y_train)
 -- A spiking hidden layer and a synaptic read-out: the loss is the
 -- cross-entropy of the read-out averaged over time (`out:mean(2)` gives
 -- `(B, C)` logits). `max_spikes_per_dt = 1` lets a neuron fire at most once
--- per step.
+-- per step. The time constants are held (`nn.Constant`): at this learning rate
+-- Adam would push a synaptic τ below zero within a few steps, which limpet
+-- refuses with an error naming the parameter.
 local net = nn.Sequential {
   nn.Linear({ Nin, 32 }, { weight = lp.randn(Nin, 32) * 0.02 }),
-  nn.LIF(32, { tau_mem = 20e-3, tau_syn = 10e-3, max_spikes_per_dt = 1 }),
+  nn.LIF(32, { tau_mem = nn.Constant(20e-3), tau_syn = nn.Constant(10e-3), max_spikes_per_dt = 1 }),
   nn.Linear({ 32, C }, { has_bias = true }),
   nn.ExpSyn(C, { tau = nn.Constant(10e-3) }),
 }
