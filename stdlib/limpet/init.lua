@@ -21,6 +21,7 @@ lazy.TSContinuous = function() return require "limpet.timeseries.continuous" end
 lazy.TSEvent = function() return require "limpet.timeseries.event" end
 local function chip(name) return function() return require("limpet." .. name) end end
 lazy.xylo, lazy.dynapse2 = chip "xylo", chip "dynapse2"
+lazy.transform = function() return require "limpet.transform" end
 for _, name in ipairs { "nn", "optim", "loss", "train", "data", "plot", "autograd", "graph" } do
   lazy[name] = function() return require("limpet." .. name) end
 end
