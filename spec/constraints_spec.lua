@@ -85,7 +85,8 @@ describe("bounds_clip and the optimisers' project option", function()
     lo.tau_mem, lo.tau_syn, lo.threshold = 5e-3, 5e-3, 0.1
     hi.tau_mem, hi.tau_syn = 0.1, 0.1
     local project = mode == "hard" and function(p) loss.bounds_clip(p, lo, hi) end or nil
-    local opt = optim.Adam(params, { lr = 2e-3, project = project })
+    -- reparametrise = false: plain Adam on tau, as in Rockpool (limpet steps taus in log space by default)
+    local opt = optim.Adam(params, { lr = 2e-3, project = project, reparametrise = false })
     local x = lp.ones(1, 20, 1) * 0.5
     local min_tau, finite = math.huge, true
     for _ = 1, 60 do

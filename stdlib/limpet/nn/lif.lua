@@ -118,13 +118,16 @@ function LIF:_setup(fname, shape, opts, defaults)
   local dt = opts.dt
   local tau_mem = per_neuron(fname, "tau_mem", opts.tau_mem, N)
   local tau_syn = per_synapse(fname, "tau_syn", opts.tau_syn, N, k)
+  -- optimisers step time constants and thresholds in log space and decays
+  -- in logit space (nn/parameters.lua), so training keeps them valid
+  local LOG, LOGIT = { space = "log" }, { space = "logit" }
   if opts.leak_mode == "taus" then
-    self:parameter("tau_mem", tau_mem, { shape = { N }, family = "taus" })
-    self:parameter("tau_syn", tau_syn, { shape = { N, k }, family = "taus" })
+    self:parameter("tau_mem", tau_mem, { shape = { N }, family = "taus", constraint = LOG })
+    self:parameter("tau_syn", tau_syn, { shape = { N, k }, family = "taus", constraint = LOG })
   elseif opts.leak_mode == "decays" then
     local decay = function(t) return lp.exp(lp.tensor(-dt, t.dtype) / t) end
-    self:parameter("alpha", map_const(tau_mem, decay), { shape = { N }, family = "decays" })
-    self:parameter("beta", map_const(tau_syn, decay), { shape = { N, k }, family = "decays" })
+    self:parameter("alpha", map_const(tau_mem, decay), { shape = { N }, family = "decays", constraint = LOGIT })
+    self:parameter("beta", map_const(tau_syn, decay), { shape = { N, k }, family = "decays", constraint = LOGIT })
   else
     local dash = function(t) return lp.round(lp.log(t / dt) * (1 / LN2)) end
     self:parameter("dash_mem", map_const(tau_mem, dash), { shape = { N }, family = "bitshifts" })
@@ -132,7 +135,7 @@ function LIF:_setup(fname, shape, opts, defaults)
   end
   self:parameter("bias", per_neuron(fname, "bias", opts.bias, N), { shape = { N }, family = "bias" })
   self:parameter("threshold", per_neuron(fname, "threshold", opts.threshold, N),
-    { shape = { N }, family = "thresholds" })
+    { shape = { N }, family = "thresholds", constraint = LOG })
   local has_rec = opts.has_rec or opts.w_rec ~= nil
   if has_rec then
     self:parameter("w_rec", opts.w_rec, { shape = { N, k * N }, family = "weights",
@@ -339,7 +342,8 @@ aLIF.defaults.w_ahp = -0.9
 
 function aLIF:init(shape, opts)
   local o, N = self:_setup("aLIF", shape, opts, aLIF.defaults)
-  self:parameter("tau_ahp", per_neuron("aLIF", "tau_ahp", o.tau_ahp, N), { shape = { N }, family = "taus" })
+  self:parameter("tau_ahp", per_neuron("aLIF", "tau_ahp", o.tau_ahp, N), { shape = { N }, family = "taus",
+    constraint = { space = "log" } })
   self:parameter("w_ahp", per_neuron("aLIF", "w_ahp", o.w_ahp, N), { shape = { N }, family = "weights" })
   self:state("iahp", 0, { shape = { N } })
 end

@@ -125,15 +125,21 @@ end
 -- e.g. lp.loss.bounds_clip).
 function Optimizer.new(cls, params, opts)
   local o = setmetatable({}, cls)
-  local project
-  if type(opts) == "table" and opts.project ~= nil then
+  local project, reparam = nil, true
+  if type(opts) == "table" and (opts.project ~= nil or opts.reparametrise ~= nil) then
     project = opts.project
     local mt = getmetatable(project)
-    if type(project) ~= "function" and not (type(mt) == "table" and mt.__call) then
+    if project ~= nil and type(project) ~= "function" and not (type(mt) == "table" and mt.__call) then
       M.argerror(2, cls.__name, ("field 'project' must be a function, got %s"):format(type(project)), 3)
     end
+    if opts.reparametrise ~= nil then
+      if type(opts.reparametrise) ~= "boolean" then
+        M.argerror(2, cls.__name, ("field 'reparametrise' must be a boolean, got %s"):format(type(opts.reparametrise)), 3)
+      end
+      reparam = opts.reparametrise
+    end
     local rest = {}
-    for k, v in pairs(opts) do if k ~= "project" then rest[k] = v end end
+    for k, v in pairs(opts) do if k ~= "project" and k ~= "reparametrise" then rest[k] = v end end
     opts = rest
   end
   o.groups = {}
@@ -179,6 +185,7 @@ function Optimizer.new(cls, params, opts)
   end
   o.param_tree = params
   o.project = project
+  o.reparametrise = reparam
   local op = M.options(cls.__name, 2, opts, cls.defaults, 3)
   for k, v in pairs(op) do o[k] = v end
   o.hyper = {}
@@ -227,12 +234,48 @@ function Optimizer:step()
       for k, v in pairs(grp.hyper) do saved[k] = self[k]; self[k] = v end
       for _, p in ipairs(grp.params) do
         local g = p.t.grad
-        if g then self:update(p, g) end
+        if g then self:_constrained_update(p, g) end
       end
       for k in pairs(grp.hyper) do self[k] = saved[k] end
     end
     if self.project then self.project(self.param_tree) end
   end)
+end
+
+-- The update of one parameter, in the space its constraint names (see
+-- nn/parameters.lua): log x for positive parameters (time constants,
+-- thresholds), logit x for decays, then the constraint's clamps. Adam on
+-- log x is Adam on the well-conditioned log-time-constant: a step scales x
+-- by about exp(+-lr) and never changes its sign. The update rule's buffers
+-- hold that space's moments. reparametrise = false: the plain update.
+local ok_params, P = pcall(require, "limpet.nn.parameters")
+function Optimizer:_constrained_update(p, g)
+  local c = self.reparametrise and ok_params and P.constraint(p.t)
+  if not c then return self:update(p, g) end
+  local x = p.t
+  if c.space == "log" then
+    if x:le(0):astype("int64"):sum():item() > 0 then
+      error(("%s: parameter '%s' holds values <= 0 but is stepped in log space (it must be positive; "
+        .. "reparametrise = false steps it plainly)"):format(self.__name, p.name), 0)
+    end
+    local u = core.log(x)
+    self:update({ name = p.name, t = u }, g * x)
+    x:copy_(core.exp(u))
+    x:clamp_(x.dtype == "float32" and 2 ^ -126 or 2 ^ -1022, nil)     -- no underflow to 0
+  elseif c.space == "logit" then
+    if x:le(0):logical_or(x:ge(1)):astype("int64"):sum():item() > 0 then
+      error(("%s: parameter '%s' holds values outside (0, 1) but is stepped in logit space (a decay; "
+        .. "reparametrise = false steps it plainly)"):format(self.__name, p.name), 0)
+    end
+    local u = core.log(x / (1 - x))
+    self:update({ name = p.name, t = u }, g * x * (1 - x))
+    x:copy_(core.sigmoid(u))
+    local e = x.dtype == "float32" and 2 ^ -24 or 2 ^ -53          -- stays strictly inside (0, 1)
+    x:clamp_(e, 1 - e)
+  else
+    self:update(p, g)
+  end
+  if c.lower or c.upper then x:clamp_(c.lower, c.upper) end
 end
 
 -- Named arrays: hyperparameters and the step count as 0-d float64 tensors,
