@@ -6,6 +6,7 @@ local P = require "limpet.nn.parameters"
 local S = require "limpet.nn.serialize"
 local lif = require "limpet.nn.lif"
 local dropout = require "limpet.nn.dropout"
+local networks = require "limpet.nn.networks"
 
 local nn = {
   Module = Module,
@@ -27,6 +28,10 @@ local nn = {
   FFwdStack = require "limpet.nn.ffwd_stack",
   UnitDropout = dropout.UnitDropout,
   TimeStepDropout = dropout.TimeStepDropout,
+  LowPass = networks.LowPass,
+  SynNet = networks.SynNet,
+  WaveSenseBlock = networks.WaveSenseBlock,
+  WaveSenseNet = networks.WaveSenseNet,
   register = S.register,
   load = S.load,
   save = S.save,
@@ -37,6 +42,8 @@ for _, name in ipairs { "Linear", "LIF", "LIFBitshift", "LIFNeuron", "aLIF", "Ex
                         "TimeStepDropout" } do
   S.register(nn[name])
 end
+
+for _, name in ipairs { "LowPass", "SynNet", "WaveSenseBlock", "WaveSenseNet" } do S.register(nn[name]) end
 
 --- net:save(path) -> true | nil, msg  (see serialize.lua)
 function Module:save(path) return S.save(self, path) end
