@@ -111,6 +111,9 @@ demo: deps
 	$(EXE) examples/spiking_regression.lua --quick
 	$(EXE) examples/xylo_deploy.lua --quick
 	$(EXE) examples/fashion_mnist_snn.lua --quick --out $(BUILD)
+	$(EXE) examples/xylo_qat.lua --quick
+	$(EXE) examples/adversarial.lua --quick
+	$(EXE) examples/wavesense.lua --quick
 
 # `make bench QUICK=1`: fewer repetitions (under a minute).
 bench: all
