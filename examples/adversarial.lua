@@ -23,7 +23,8 @@ do
   while i <= #a do
     local k = a[i]
     if k == "--quick" then opts.quick = true
-    elseif (k == "--hidden" or k == "--epochs" or k == "--draws" or k == "--lr" or k == "--root") and a[i + 1] then
+    elseif (k == "--hidden" or k == "--epochs" or k == "--draws" or k == "--lr" or k == "--root" or k == "--train")
+            and a[i + 1] then
       opts[k:sub(3)] = a[i + 1]; i = i + 1
     else io.stderr:write("adversarial: unknown argument '", k, "'\n"); os.exit(2) end
     i = i + 1
@@ -33,22 +34,23 @@ local quick = opts.quick
 local H = math.tointeger(tonumber(opts.hidden) or 64)
 local epochs = math.tointeger(tonumber(opts.epochs) or (quick and 1 or 6))
 local draws = math.tointeger(tonumber(opts.draws) or (quick and 2 or 20))
-local lr = tonumber(opts.lr) or 3e-3
+local lr = tonumber(opts.lr) or 1e-3
 if not (H and epochs and draws) then io.stderr:write("adversarial: --hidden, --epochs, --draws take integers\n"); os.exit(2) end
 local t_start = lp.clock()
 
-local x_train, y_train = task.load("train", quick and 2000 or nil, opts.root)
+local x_train, y_train = task.load("train", tonumber(opts.train) or (quick and 2000 or nil), opts.root)
 if not x_train then io.stderr:write("adversarial: ", tostring(y_train), "\n"); os.exit(1) end
 local x_test, y_test = task.load("test", quick and 500 or nil, opts.root)
 print(("task: %d training and %d test sequences"):format(x_train.shape[1], x_test.shape[1]))
 
--- xylo_qat.lua's network; the readout is the output membrane (in output thresholds)
+-- xylo_qat.lua's network; the readout is the output membrane (scaled as
+-- xylo_qat.lua's logits)
 local OUT = "4_LIFBitshift"
 local Readout = nn.Module:extend("VmemReadout")
 function Readout:init(net) nn.Module.init(self, net.shape); self:submodule("net", net) end
 function Readout:evolve(x, record)
   local _, st, rec = self.net(x, { "vmem" })
-  return rec[OUT].vmem * 0.25, st, record and rec or {}
+  return rec[OUT].vmem * 0.05, st, record and rec or {}
 end
 local function make_net()
   lp.seed(11)
@@ -76,12 +78,14 @@ local function train(adversarial)
       m:reset_state()
       local l
       if adversarial then
-        l = lp.train.adversarial_loss(m, x, y, { task_loss = task_loss, beta_robustness = 0.5,
+        l = lp.train.adversarial_loss(m, x, y, { task_loss = task_loss, beta_robustness = 0.25,
           mismatch_level = 0.2, attack_steps = 3, families = { "weights" } })
       else
         l = task_loss(m(x), y)
       end
-      opt:zero_grad(); l:backward(); opt:step()
+      opt:zero_grad(); l:backward()
+      lp.optim.clip_grad_norm(opt, 0.5)
+      opt:step()
       sum, nb = sum + l:item(), nb + 1
     end
     print(("%s epoch %d/%d  loss %.4f  (%.1f s)"):format(adversarial and "adversarial" or "normal", e, epochs,

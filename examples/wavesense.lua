@@ -18,7 +18,8 @@ do
   while i <= #a do
     local k = a[i]
     if k == "--quick" then opts.quick = true
-    elseif (k == "--epochs" or k == "--lr" or k == "--root") and a[i + 1] then opts[k:sub(3)] = a[i + 1]; i = i + 1
+    elseif (k == "--epochs" or k == "--lr" or k == "--root" or k == "--train") and a[i + 1] then
+      opts[k:sub(3)] = a[i + 1]; i = i + 1
     else io.stderr:write("wavesense: unknown argument '", k, "'\n"); os.exit(2) end
     i = i + 1
   end
@@ -30,7 +31,7 @@ if not epochs then io.stderr:write("wavesense: --epochs takes an integer\n"); os
 local t_start = lp.clock()
 lp.seed(5)
 
-local x_train, y_train = task.load("train", quick and 2000 or nil, opts.root)
+local x_train, y_train = task.load("train", tonumber(opts.train) or (quick and 2000 or nil), opts.root)
 if not x_train then io.stderr:write("wavesense: ", tostring(y_train), "\n"); os.exit(1) end
 local x_test, y_test = task.load("test", quick and 500 or nil, opts.root)
 print(("task: %d training and %d test sequences"):format(x_train.shape[1], x_test.shape[1]))
@@ -50,7 +51,9 @@ for e = 1, epochs do
   for x, y in loader:iter() do
     net:reset_state()
     local l = lp.loss.cross_entropy(vmem_out(x):mean(2), y)
-    opt:zero_grad(); l:backward(); opt:step()
+    opt:zero_grad(); l:backward()
+    lp.optim.clip_grad_norm(opt, 0.5)
+    opt:step()
     sum, nb = sum + l:item(), nb + 1
   end
   print(("epoch %d/%d  loss %.4f  (%.1f s)"):format(e, epochs, sum / nb, lp.clock() - t0))

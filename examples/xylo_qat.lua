@@ -1,7 +1,8 @@
 -- examples/xylo_qat.lua -- quantisation-aware training for Xylo Audio 2 on the
 -- 8-class temporal Fashion-MNIST task (examples/lib/fmnist_rows.lua: rows
 -- as time steps, 16 input channels, 0..15 events per step).
--- Usage: limpet examples/xylo_qat.lua [--quick] [--hidden H] [--epochs E]
+-- Usage: limpet examples/xylo_qat.lua [--quick] [--hidden H] [--epochs E] [--train N]
+--          [--scale S] [--clip C] [--tau_mem T] [--tau_syn T]
 --          [--qat-epochs E] [--lr LR] [--root DIR]
 -- Net: Linear(16 -> H) -> recurrent LIFBitshift(H) -> Linear(H -> 8) ->
 -- LIFBitshift(8, one spike per step); H <= 64 keeps every hidden neuron's
@@ -22,7 +23,8 @@ do
   while i <= #a do
     local k = a[i]
     if k == "--quick" then opts.quick = true
-    elseif (k == "--hidden" or k == "--epochs" or k == "--qat-epochs" or k == "--lr" or k == "--root") and a[i + 1] then
+    elseif (k == "--hidden" or k == "--epochs" or k == "--qat-epochs" or k == "--lr" or k == "--root"
+            or k == "--train" or k == "--scale" or k == "--clip" or k == "--tau_mem" or k == "--tau_syn") and a[i + 1] then
       opts[k:sub(3)] = a[i + 1]; i = i + 1
     else io.stderr:write("xylo_qat: unknown argument '", k, "'\n"); os.exit(2) end
     i = i + 1
@@ -32,23 +34,24 @@ local quick = opts.quick
 local H = math.tointeger(tonumber(opts.hidden) or 64)
 local epochs = math.tointeger(tonumber(opts.epochs) or (quick and 1 or 12))
 local qat_epochs = math.tointeger(tonumber(opts["qat-epochs"]) or (quick and 1 or 3))
-local lr = tonumber(opts.lr) or 3e-3
+local lr = tonumber(opts.lr) or 1e-3
 if not (H and epochs and qat_epochs) or H < 1 or H > 1000 then
   io.stderr:write("xylo_qat: --hidden takes an integer in 1..1000, --epochs and --qat-epochs integers\n"); os.exit(2)
 end
 local t_start = lp.clock()
 lp.seed(11)
 
-local x_train, y_train = task.load("train", quick and 2000 or nil, opts.root)
+local x_train, y_train = task.load("train", tonumber(opts.train) or (quick and 2000 or nil), opts.root)
 if not x_train then io.stderr:write("xylo_qat: ", tostring(y_train), "\n"); os.exit(1) end
 local x_test, y_test = task.load("test", quick and 500 or nil, opts.root)
 print(("task: %d training and %d test sequences of %d steps x %d channels, %d classes")
   :format(x_train.shape[1], x_test.shape[1], task.T, task.channels, task.classes))
 
 local dt = 1e-3
+local TAU_MEM, TAU_SYN = tonumber(opts.tau_mem) or 8e-3, tonumber(opts.tau_syn) or 4e-3
 local net = nn.Sequential {
   nn.Linear({ 16, H }),
-  nn.LIFBitshift(H, { tau_mem = 8e-3, tau_syn = 4e-3, threshold = 1, has_rec = true, dt = dt }),
+  nn.LIFBitshift(H, { tau_mem = TAU_MEM, tau_syn = TAU_SYN, threshold = 1, has_rec = true, dt = dt }),
   nn.Linear({ H, 8 }),
   nn.LIFBitshift(8, { tau_mem = 16e-3, tau_syn = 4e-3, threshold = 4, max_spikes_per_dt = 1, dt = dt }),
 }
@@ -60,15 +63,20 @@ local OUT = "4_LIFBitshift"
 local function vmem_out(n, x) return select(3, n(x, { "vmem" }))[OUT].vmem end
 
 -- float training: cross-entropy of the output membrane averaged over time,
--- in units of the output threshold (4)
+-- scaled (--scale, default 0.25: in units of the output threshold), with
+-- the gradient norm clipped (--clip)
+local LOGIT_SCALE = tonumber(opts.scale) or 0.05
+local CLIP = tonumber(opts.clip) or 0.5
 local loader = lp.train.TensorLoader(x_train, y_train, { batch_size = 64, shuffle = true, seed = 1 })
 local opt = lp.optim.Adam(net:parameters("weights"), { lr = lr })
 for e = 1, epochs do
   local t0, sum, nb = lp.clock(), 0, 0
   for x, y in loader:iter() do
     net:reset_state()
-    local l = lp.loss.cross_entropy(vmem_out(net, x):mean(2) * 0.25, y)   -- membrane in output thresholds
-    opt:zero_grad(); l:backward(); opt:step()
+    local l = lp.loss.cross_entropy(vmem_out(net, x):mean(2) * LOGIT_SCALE, y)
+    opt:zero_grad(); l:backward()
+    lp.optim.clip_grad_norm(opt, CLIP)
+    opt:step()
     sum, nb = sum + l:item(), nb + 1
   end
   print(("epoch %d/%d  loss %.4f  (%.1f s)"):format(e, epochs, sum / nb, lp.clock() - t0))
