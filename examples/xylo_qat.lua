@@ -24,7 +24,7 @@ do
     local k = a[i]
     if k == "--quick" then opts.quick = true
     elseif (k == "--hidden" or k == "--epochs" or k == "--qat-epochs" or k == "--lr" or k == "--root"
-            or k == "--train" or k == "--scale" or k == "--clip" or k == "--tau_mem" or k == "--tau_syn") and a[i + 1] then
+            or k == "--train" or k == "--scale" or k == "--clip" or k == "--tau_mem" or k == "--tau_syn" or k == "--maxspk") and a[i + 1] then
       opts[k:sub(3)] = a[i + 1]; i = i + 1
     else io.stderr:write("xylo_qat: unknown argument '", k, "'\n"); os.exit(2) end
     i = i + 1
@@ -33,7 +33,7 @@ end
 local quick = opts.quick
 local H = math.tointeger(tonumber(opts.hidden) or 64)
 local epochs = math.tointeger(tonumber(opts.epochs) or (quick and 1 or 12))
-local qat_epochs = math.tointeger(tonumber(opts["qat-epochs"]) or (quick and 1 or 3))
+local qat_epochs = math.tointeger(tonumber(opts["qat-epochs"]) or (quick and 1 or 2))
 local lr = tonumber(opts.lr) or 1e-3
 if not (H and epochs and qat_epochs) or H < 1 or H > 1000 then
   io.stderr:write("xylo_qat: --hidden takes an integer in 1..1000, --epochs and --qat-epochs integers\n"); os.exit(2)
@@ -48,16 +48,18 @@ print(("task: %d training and %d test sequences of %d steps x %d channels, %d cl
   :format(x_train.shape[1], x_test.shape[1], task.T, task.channels, task.classes))
 
 local dt = 1e-3
+local MAXSPK = math.tointeger(tonumber(opts.maxspk) or 31)
 local TAU_MEM, TAU_SYN = tonumber(opts.tau_mem) or 8e-3, tonumber(opts.tau_syn) or 4e-3
 local net = nn.Sequential {
   nn.Linear({ 16, H }),
-  nn.LIFBitshift(H, { tau_mem = TAU_MEM, tau_syn = TAU_SYN, threshold = 1, has_rec = true, dt = dt }),
+  nn.LIFBitshift(H, { tau_mem = TAU_MEM, tau_syn = TAU_SYN, threshold = 1, has_rec = true, dt = dt,
+                      max_spikes_per_dt = MAXSPK }),
   nn.Linear({ H, 8 }),
   nn.LIFBitshift(8, { tau_mem = 16e-3, tau_syn = 4e-3, threshold = 4, max_spikes_per_dt = 1, dt = dt }),
 }
 lp.no_grad(function()
   net["1_Linear"].weight:mul_(0.05)
-  net["2_LIFBitshift"].w_rec:mul_(0.3)
+  net["2_LIFBitshift"].w_rec:mul_(0.05)
 end)
 local OUT = "4_LIFBitshift"
 local function vmem_out(n, x) return select(3, n(x, { "vmem" }))[OUT].vmem end
@@ -68,7 +70,11 @@ local function vmem_out(n, x) return select(3, n(x, { "vmem" }))[OUT].vmem end
 local LOGIT_SCALE = tonumber(opts.scale) or 0.05
 local CLIP = tonumber(opts.clip) or 0.5
 local loader = lp.train.TensorLoader(x_train, y_train, { batch_size = 64, shuffle = true, seed = 1 })
-local opt = lp.optim.Adam(net:parameters("weights"), { lr = lr })
+-- the recurrent weights in their own parameter group, at a tenth of the
+-- rate (at the full rate the recurrence runs away within a few epochs)
+local W = net:parameters("weights")
+local opt = lp.optim.Adam({ { params = { ["1_Linear"] = W["1_Linear"], ["3_Linear"] = W["3_Linear"] } },
+                            { params = W["2_LIFBitshift"], lr = lr / 10 } }, { lr = lr })
 for e = 1, epochs do
   local t0, sum, nb = lp.clock(), 0, 0
   for x, y in loader:iter() do
