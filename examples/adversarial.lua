@@ -2,7 +2,7 @@
 -- mismatch (Büchel et al. 2022) on the 8-class temporal Fashion-MNIST task
 -- (examples/lib/fmnist_rows.lua), with xylo_qat.lua's network.
 -- Usage: limpet examples/adversarial.lua [--quick] [--hidden H] [--epochs E]
---          [--draws N] [--lr LR] [--root DIR] [--train N] [--zeta Z]
+--          [--draws N] [--lr LR] [--root DIR] [--train N] [--zeta Z] [--beta B]
 -- The same network is trained twice from the same initial values: normally
 -- (cross-entropy) and adversarially (lp.train.adversarial_loss: task loss +
 -- beta · robustness loss against a projected-gradient attack on the
@@ -23,7 +23,7 @@ do
   while i <= #a do
     local k = a[i]
     if k == "--quick" then opts.quick = true
-    elseif (k == "--hidden" or k == "--epochs" or k == "--draws" or k == "--lr" or k == "--root" or k == "--train" or k == "--zeta")
+    elseif (k == "--hidden" or k == "--epochs" or k == "--draws" or k == "--lr" or k == "--root" or k == "--train" or k == "--zeta" or k == "--beta")
             and a[i + 1] then
       opts[k:sub(3)] = a[i + 1]; i = i + 1
     else io.stderr:write("adversarial: unknown argument '", k, "'\n"); os.exit(2) end
@@ -37,6 +37,7 @@ local draws = math.tointeger(tonumber(opts.draws) or (quick and 2 or 20))
 local lr = tonumber(opts.lr) or 1e-3
 if not (H and epochs and draws) then io.stderr:write("adversarial: --hidden, --epochs, --draws take integers\n"); os.exit(2) end
 local ZETA = tonumber(opts.zeta) or 0.1          -- the attack's reach, ±zeta·|theta|
+local BETA = tonumber(opts.beta) or 0.25         -- weight of the robustness loss
 local t_start = lp.clock()
 
 local x_train, y_train = task.load("train", tonumber(opts.train) or (quick and 2000 or nil), opts.root)
@@ -82,7 +83,7 @@ local function train(adversarial)
       m:reset_state()
       local l
       if adversarial then
-        l = lp.train.adversarial_loss(m, x, y, { task_loss = task_loss, beta_robustness = 0.25,
+        l = lp.train.adversarial_loss(m, x, y, { task_loss = task_loss, beta_robustness = BETA,
           mismatch_level = ZETA, attack_steps = 3, families = { "weights" } })
       else
         l = task_loss(m(x), y)
