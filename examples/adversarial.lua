@@ -37,7 +37,7 @@ local draws = math.tointeger(tonumber(opts.draws) or (quick and 2 or 20))
 local lr = tonumber(opts.lr) or 1e-3
 if not (H and epochs and draws) then io.stderr:write("adversarial: --hidden, --epochs, --draws take integers\n"); os.exit(2) end
 local ZETA = tonumber(opts.zeta) or 0.1          -- the attack's reach, ±zeta·|theta|
-local BETA = tonumber(opts.beta) or 0.25         -- weight of the robustness loss
+local BETA = tonumber(opts.beta) or 0.1          -- weight of the robustness loss
 local t_start = lp.clock()
 
 local x_train, y_train = task.load("train", tonumber(opts.train) or (quick and 2000 or nil), opts.root)

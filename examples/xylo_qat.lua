@@ -3,7 +3,7 @@
 -- as time steps, 16 input channels, 0..15 events per step).
 -- Usage: limpet examples/xylo_qat.lua [--quick] [--hidden H] [--epochs E] [--train N]
 --          [--scale S] [--clip C] [--tau_mem T] [--tau_syn T]
---          [--qat-epochs E] [--lr LR] [--root DIR]
+--          [--qat-epochs E] [--qat-lr LR] [--lr LR] [--root DIR] [--maxspk N]
 -- Net: Linear(16 -> H) -> recurrent LIFBitshift(H) -> Linear(H -> 8) ->
 -- LIFBitshift(8, one spike per step); H <= 64 keeps every hidden neuron's
 -- recurrent fan-out within Audio 2's limit of 64. The class is the argmax of
@@ -24,7 +24,7 @@ do
     local k = a[i]
     if k == "--quick" then opts.quick = true
     elseif (k == "--hidden" or k == "--epochs" or k == "--qat-epochs" or k == "--lr" or k == "--root"
-            or k == "--train" or k == "--scale" or k == "--clip" or k == "--tau_mem" or k == "--tau_syn" or k == "--maxspk") and a[i + 1] then
+            or k == "--train" or k == "--scale" or k == "--clip" or k == "--tau_mem" or k == "--tau_syn" or k == "--maxspk" or k == "--qat-lr") and a[i + 1] then
       opts[k:sub(3)] = a[i + 1]; i = i + 1
     else io.stderr:write("xylo_qat: unknown argument '", k, "'\n"); os.exit(2) end
     i = i + 1
@@ -32,8 +32,8 @@ do
 end
 local quick = opts.quick
 local H = math.tointeger(tonumber(opts.hidden) or 64)
-local epochs = math.tointeger(tonumber(opts.epochs) or (quick and 1 or 12))
-local qat_epochs = math.tointeger(tonumber(opts["qat-epochs"]) or (quick and 1 or 2))
+local epochs = math.tointeger(tonumber(opts.epochs) or (quick and 1 or 16))
+local qat_epochs = math.tointeger(tonumber(opts["qat-epochs"]) or (quick and 1 or 4))
 local lr = tonumber(opts.lr) or 1e-3
 if not (H and epochs and qat_epochs) or H < 1 or H > 1000 then
   io.stderr:write("xylo_qat: --hidden takes an integer in 1..1000, --epochs and --qat-epochs integers\n"); os.exit(2)
@@ -103,7 +103,8 @@ local acc_ptq = sim_accuracy((xylo.global_quantize(fspec)))
 print(("post-training-quantised XyloSim accuracy: %.3f"):format(acc_ptq))
 
 -- quantisation-aware training from the float net
-local q, qspec, report = xylo.qat(net, { data = loader, epochs = qat_epochs, lr = lr / 3, progress = false,
+local qat_lr = tonumber(opts["qat-lr"]) or lr / 3
+local q, qspec, report = xylo.qat(net, { data = loader, epochs = qat_epochs, lr = qat_lr, progress = false,
   on_epoch = function(e, s) print(("QAT epoch %d  loss %.4f  accuracy %.3f  (%.1f s)"):format(e, s.train_loss,
     s.train_accuracy, s.time)) end })
 local sh = report.shifts
