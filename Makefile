@@ -135,6 +135,9 @@ demo: deps
 	$(EXE) examples/dynapse2_quickstart.lua --quick --out $(BUILD)
 	$(EXE) examples/fashion_mnist_snn.lua --quick --out $(BUILD)
 	$(EXE) examples/xylo_imu.lua --quick --out $(BUILD)
+	$(EXE) examples/xylo_qat.lua --quick
+	$(EXE) examples/adversarial.lua --quick
+	$(EXE) examples/wavesense.lua --quick
 
 # `make tutorials`: each examples/tutorials/NN_name.lua run with --quick and
 # rendered to build/tutorials/NN_name.md (figures beside it), then index.md.

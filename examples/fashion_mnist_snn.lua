@@ -7,10 +7,12 @@
 -- cross-entropy of the readout's mean over time (the membrane of a
 -- non-leaky readout), trained by BPTT through the LIF layer with an ATan
 -- surrogate gradient. The LIF's thresholds, biases and time constants are
--- held fixed (nn.Constant): the weights and the readout bias train.
+-- held fixed (nn.Constant): the weights and the readout bias train; with
+-- --train-taus 1 the time constants train too (in log space, their own
+-- parameter group with lr 1e-2).
 -- Writes a PNG of the training curves and one of an input/hidden raster.
 -- Usage: limpet examples/fashion_mnist_snn.lua [--quick] [--epochs N] [--hidden H]
---          [--steps T] [--lr LR] [--budget SECONDS] [--out DIR] [--root DIR]
+--          [--steps T] [--lr LR] [--budget SECONDS] [--out DIR] [--root DIR] [--train-taus 1]
 local lp = require "limpet"
 local nn = lp.nn
 
@@ -78,13 +80,20 @@ end
 -- the network ---------------------------------------------------------------------------
 local net = nn.Sequential {
   nn.Linear({ 784, H }),
-  nn.LIF(H, { tau_mem = nn.Constant(20e-3), tau_syn = nn.Constant(5e-3), threshold = nn.Constant(1.0),
+  nn.LIF(H, { tau_mem = opts["train-taus"] and 20e-3 or nn.Constant(20e-3),
+              tau_syn = opts["train-taus"] and 5e-3 or nn.Constant(5e-3), threshold = nn.Constant(1.0),
               bias = nn.Constant(0.0), spike_generation_fn = "ATan", max_spikes_per_dt = 1 }),
   nn.Linear({ H, 10 }, { has_bias = true }),
 }
 print(net)
 
 local opt = lp.optim.Adam(net:parameters(), { lr = lr })
+if opts["train-taus"] then
+  local all = net:parameters()
+  local taus = net:parameters("taus")
+  opt = lp.optim.Adam({ { params = { ["1_Linear"] = all["1_Linear"], ["3_Linear"] = all["3_Linear"] } },
+                        { params = taus, lr = 1e-2 } }, { lr = lr })
+end
 local schedule = lp.optim.schedule.cosine(opt, { T_max = epochs })
 local last_epoch_time = 0
 local hist = lp.train.fit {
@@ -123,6 +132,12 @@ local raster_path = opts.out .. "/fashion_mnist_raster.png"
 assert(lp.plot.raster(lp.cat({ inp[1], hidden }, 2), raster_path,
   { title = ("one test image: input 1-784, hidden 785-%d"):format(784 + H) }))
 print(("wrote %s and %s"):format(curve_path, raster_path))
+if opts["train-taus"] then
+  local lif = net["2_LIF"]
+  print(("trained time constants: tau_mem %.2f..%.2f ms, tau_syn %.2f..%.2f ms (from 20 and 5 ms)")
+    :format(lif.tau_mem:min():item() * 1e3, lif.tau_mem:max():item() * 1e3,
+            lif.tau_syn:min():item() * 1e3, lif.tau_syn:max():item() * 1e3))
+end
 
 print(("final test accuracy: %.2f%% on %d images after %d epochs; wall time %.1f s")
   :format(100 * acc, x_test.shape[1], hist.epochs, lp.clock() - t_start))

@@ -10,12 +10,17 @@
 -- Net: Linear(2 -> H) -> recurrent LIF(H) -> Linear(H -> 2, bias) -> ExpSyn(2)
 -- -> the response window; loss = cross-entropy of the window's mean output;
 -- accuracy = argmax of the window's summed output, on held-out trials.
--- Usage: limpet examples/temporal_xor.lua [--quick]
+-- Usage: limpet examples/temporal_xor.lua [--quick] [--train-taus]
+-- --train-taus: the LIF's tau_mem and tau_syn train too (stepped in log
+-- space by the optimiser, in their own parameter group, lr 1e-2).
 local lp = require "limpet"
 local nn = lp.nn
 
 local quick = false
-for _, a in ipairs(arg or {}) do if a == "--quick" then quick = true end end
+local train_taus = false
+for _, a in ipairs(arg or {}) do
+  if a == "--quick" then quick = true elseif a == "--train-taus" then train_taus = true end
+end
 
 local dt = 1e-3
 local T = 80                      -- 80 ms trials
@@ -62,7 +67,8 @@ local x_test, y_test = make_trials(n_test, 2)
 local window = nn.Instant(function(o) return o:slice(2, resp, T) end)
 local net = nn.Sequential {
   nn.Linear({ 2, hidden }, { weight = lp.randn({ 2, hidden }) * 0.02 }),
-  nn.LIF(hidden, { has_rec = true, tau_mem = nn.Constant(20e-3), tau_syn = nn.Constant(50e-3), dt = dt,
+  nn.LIF(hidden, { has_rec = true, tau_mem = train_taus and 20e-3 or nn.Constant(20e-3),
+                   tau_syn = train_taus and 50e-3 or nn.Constant(50e-3), dt = dt,
                    max_spikes_per_dt = 1,
                    w_rec = lp.randn({ hidden, hidden }) * (0.05 / math.sqrt(hidden)) }),
   nn.Linear({ hidden, 2 }, { has_bias = true }),
@@ -72,6 +78,16 @@ local net = nn.Sequential {
 print(net)
 
 local opt = lp.optim.Adam(net:parameters(), { lr = 3e-3 })
+if train_taus then
+  local taus = net:parameters("taus")
+  local rest = {}
+  for name, p in pairs(net:parameters()) do
+    local r = {}
+    for k, t in pairs(p) do if not (taus[name] and taus[name][k]) then r[k] = t end end
+    if next(r) then rest[name] = r end
+  end
+  opt = lp.optim.Adam({ { params = rest }, { params = taus, lr = 1e-2 } }, { lr = 3e-3 })
+end
 local t0 = os.clock()
 local hist = lp.train.fit {
   net = net,
@@ -94,6 +110,12 @@ lp.no_grad(function()
   correct = lp.train.correct(out, y_test)
 end)
 local acc = correct / n_test
+if train_taus then
+  local lif = net["2_LIF"]
+  print(("trained time constants: tau_mem %.1f..%.1f ms, tau_syn %.1f..%.1f ms (from 20 and 50 ms)")
+    :format(lif.tau_mem:min():item() * 1e3, lif.tau_mem:max():item() * 1e3,
+            lif.tau_syn:min():item() * 1e3, lif.tau_syn:max():item() * 1e3))
+end
 print(("temporal XOR: %d epochs, final train loss %.3g, held-out accuracy %.1f %% (%d / %d trials), cpu %.1f s")
   :format(hist.epochs, hist.train_loss[hist.epochs], 100 * acc, correct, n_test, os.clock() - t0))
 if acc < 0.95 then

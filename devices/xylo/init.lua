@@ -65,6 +65,13 @@ xylo.Config = config.Config
 --- xylo.compare(float_net, sim, input[, opts]) -> report (see compare.lua)
 function xylo.compare(net, sim, input, opts) return module("compare").compare(net, sim, input, opts) end
 
+--- xylo.qat(net, opts) -> trained XyloQAT, quantised spec, report (limpet.xylo.qat)
+function xylo.qat(net, opts) return module("qat").qat(net, opts) end
+--- xylo.XyloQAT(spec, opts): the trainable integer-exact Xylo forward pass
+function xylo.XyloQAT(spec, opts) return module("qat").XyloQAT(spec, opts) end
+--- xylo.select_weight_shifts(spec, opts) -> weight shifts and quantisation errors
+function xylo.select_weight_shifts(spec, opts) return module("qat").select_weight_shifts(spec, opts) end
+
 -- Per-variant tables ------------------------------------------------------------------
 
 -- Names of a variant table that come from another Xylo module, loaded on first use.

@@ -37,6 +37,7 @@ lazy.xylo, lazy.dynapse2 = chip "xylo", chip "dynapse2"
 -- lp.devices(): SynSense kits attached over USB (devices/usb/init.lua)
 lazy.devices = function() return require("limpet.usb").devices end
 lazy.sweep = function() return require("limpet.sweep").sweep end
+lazy.transform = function() return require "limpet.transform" end
 for _, name in ipairs { "nn", "optim", "loss", "train", "data", "plot", "autograd", "graph", "dist", "audio" } do
   lazy[name] = function() return require("limpet." .. name) end
 end

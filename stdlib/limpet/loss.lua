@@ -1,8 +1,9 @@
 -- stdlib/limpet/loss.lua -- `lp.loss`: loss functions and penalties.
 -- Owns: mse, cross_entropy, nll, log_softmax, peak_loss and
 -- binary_peak_loss (Rockpool's PeakLoss / BinaryPeakLoss), l1 / l2
--- penalties over parameter tables, make_bounds / bounds_cost (Rockpool's
--- constrained optimisation). Everything is built from differentiable
+-- penalties over parameter tables, make_bounds / bounds_cost /
+-- summed_exp_boundary_loss / ParameterBoundaryRegularizer / bounds_clip
+-- (Rockpool's constrained optimisation). Everything is built from differentiable
 -- tensor ops, so loss:backward() reaches the parameters; integer work
 -- (labels, peak positions) is turned into constant masks first.
 -- Not here: the tensor ops and their backward (core/), the loop (train.lua).
@@ -318,6 +319,86 @@ function M.bounds_cost(params, lower, upper)
   end
   visit(params, {})
   return acc or core.tensor(0, "float32")
+end
+
+-- The boundary regulariser and the hard projection (issue: hardware-aware
+-- training). Rockpool's summed_exp_boundary_loss skips a bound of 0 (it
+-- tests the bound for truth); here only nil skips a bound, so 0 bounds act.
+
+--- summed_exp_boundary_loss(data, lower, upper) -> scalar tensor: the sum
+-- of exp(lower - y) over elements below lower and exp(y - upper) over
+-- elements above upper (Rockpool's torch regulariser); nil skips a bound.
+function M.summed_exp_boundary_loss(data, lower, upper)
+  check_float(data, 1, "summed_exp_boundary_loss")
+  for i, b in ipairs { lower or false, upper or false } do
+    if b and type(b) ~= "number" and not core.is_tensor(b) then
+      argerror(i + 1, "summed_exp_boundary_loss", ("expected a number, a tensor or nil, got %s"):format(type(b)))
+    end
+  end
+  local acc = core.tensor(0, data.dtype)
+  for i, b in ipairs { lower or false, upper or false } do
+    if b then
+      local d = i == 1 and (b - data) or (data - b)
+      acc = acc + (d:clamp(0, nil):exp() * d:gt(0):astype(data.dtype)):sum()
+    end
+  end
+  return acc
+end
+
+--- ParameterBoundaryRegularizer{lower_bound =, upper_bound =}: a callable
+-- holding its bounds; reg(tensor) -> summed_exp_boundary_loss(tensor, lo, hi).
+local PBR = { __name = "ParameterBoundaryRegularizer" }
+PBR.__index = PBR
+PBR.__call = function(self, data) return M.summed_exp_boundary_loss(data, self.lower_bound, self.upper_bound) end
+function M.ParameterBoundaryRegularizer(opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    argerror(1, "ParameterBoundaryRegularizer", ("expected a table of options, got %s"):format(type(opts)))
+  end
+  opts = opts or {}
+  for k, v in pairs(opts) do
+    if k ~= "lower_bound" and k ~= "upper_bound" then
+      argerror(1, "ParameterBoundaryRegularizer", ("unknown field '%s'"):format(tostring(k)))
+    end
+    if type(v) ~= "number" and not core.is_tensor(v) then
+      argerror(1, "ParameterBoundaryRegularizer", ("field '%s' must be a number or a tensor"):format(k))
+    end
+  end
+  return setmetatable({ lower_bound = opts.lower_bound, upper_bound = opts.upper_bound }, PBR)
+end
+
+--- bounds_clip(params, lower, upper) -> params, every element clamped into
+-- its bounds in place (without gradient): the hard projection for
+-- lp.optim's `project` option, e.g.
+--   Adam(params, {project = function(p) lp.loss.bounds_clip(p, lo, hi) end})
+function M.bounds_clip(params, lower, upper)
+  if type(params) ~= "table" then argerror(1, "bounds_clip", ("expected a table of parameters, got %s"):format(type(params))) end
+  if type(lower) ~= "table" then argerror(2, "bounds_clip", ("expected a table of bounds, got %s"):format(type(lower))) end
+  if type(upper) ~= "table" then argerror(3, "bounds_clip", ("expected a table of bounds, got %s"):format(type(upper))) end
+  local function visit(t, path)
+    if core.is_tensor(t) then
+      local lo, hi = lookup(lower, path), lookup(upper, path)
+      local name = table.concat(path, ".")
+      core.no_grad(function()
+        for i, bnd in ipairs { lo or false, hi or false } do
+          if bnd and not (type(bnd) == "number" and (bnd == math.huge or bnd == -math.huge)) then
+            if type(bnd) ~= "number" and not core.is_tensor(bnd) then
+              argerror(i + 1, "bounds_clip", ("bound for '%s' is a %s, expected a number or a tensor"):format(name, type(bnd)), 6)
+            end
+            local bt = core.is_tensor(bnd) and bnd:astype(t.dtype) or core.tensor(bnd, t.dtype)
+            t:copy_(i == 1 and core.maximum(t, bt) or core.minimum(t, bt))
+          end
+        end
+      end)
+    elseif type(t) == "table" then
+      for k, v in pairs(t) do
+        path[#path + 1] = k
+        visit(v, path)
+        path[#path] = nil
+      end
+    end
+  end
+  visit(params, {})
+  return params
 end
 
 return M

@@ -459,4 +459,8 @@ function M.fit(o)
   return hist
 end
 
+-- Adversarial training against parameter mismatch (adversarial.lua).
+function M.pga_attack(...) return require("limpet.adversarial").pga_attack(...) end
+function M.adversarial_loss(...) return require("limpet.adversarial").adversarial_loss(...) end
+
 return M

@@ -7,6 +7,7 @@ local S = require "limpet.nn.serialize"
 local lif = require "limpet.nn.lif"
 local dropout = require "limpet.nn.dropout"
 local V = require "limpet.nn.validate"
+local networks = require "limpet.nn.networks"
 
 local nn = {
   Module = Module,
@@ -28,6 +29,10 @@ local nn = {
   FFwdStack = require "limpet.nn.ffwd_stack",
   UnitDropout = dropout.UnitDropout,
   TimeStepDropout = dropout.TimeStepDropout,
+  LowPass = networks.LowPass,
+  SynNet = networks.SynNet,
+  WaveSenseBlock = networks.WaveSenseBlock,
+  WaveSenseNet = networks.WaveSenseNet,
   register = S.register,
   -- the valid ranges of parameters: nn.check(mod) raises naming the module
   -- and attribute out of range; nn.first_violation(mod) -> path, module,
@@ -43,6 +48,8 @@ for _, name in ipairs { "Linear", "LIF", "LIFBitshift", "LIFNeuron", "aLIF", "Ex
                         "TimeStepDropout" } do
   S.register(nn[name])
 end
+
+for _, name in ipairs { "LowPass", "SynNet", "WaveSenseBlock", "WaveSenseNet" } do S.register(nn[name]) end
 
 --- net:save(path) -> true | nil, msg  (see serialize.lua)
 function Module:save(path) return S.save(self, path) end

@@ -162,11 +162,14 @@ function LIF:_setup(fname, shape, opts, defaults)
   local m1, m2, default, family = mine[1], mine[2], mine[3], mine[4]
   local v1 = opts[m1]; if v1 == nil then v1 = default end
   local v2 = opts[m2]; if v2 == nil then v2 = default end
-  self:parameter(m1, per_neuron(fname, m1, v1, N), { shape = { N }, family = family })
-  self:parameter(m2, per_synapse(fname, m2, v2, N, k), { shape = { N, k }, family = family })
+  -- optimisers step time constants and thresholds in log space and decays
+  -- in logit space (nn/parameters.lua), so training keeps them valid
+  local space = ({ taus = { space = "log" }, decays = { space = "logit" } })[family]
+  self:parameter(m1, per_neuron(fname, m1, v1, N), { shape = { N }, family = family, constraint = space })
+  self:parameter(m2, per_synapse(fname, m2, v2, N, k), { shape = { N, k }, family = family, constraint = space })
   self:parameter("bias", per_neuron(fname, "bias", opts.bias, N), { shape = { N }, family = "bias" })
   self:parameter("threshold", per_neuron(fname, "threshold", opts.threshold, N),
-    { shape = { N }, family = "thresholds", range = "positive" })
+    { shape = { N }, family = "thresholds", range = "positive", constraint = { space = "log" } })
   local has_rec = opts.has_rec or opts.w_rec ~= nil
   if opts.weight_init_func ~= nil and type(opts.weight_init_func) ~= "function" then
     U.argerror(fname, 2, "field 'weight_init_func' must be a function(shape) -> tensor", 4)
@@ -468,7 +471,8 @@ aLIF.defaults.w_ahp = -0.9
 
 function aLIF:init(shape, opts)
   local o, N = self:_setup("aLIF", shape, opts, aLIF.defaults)
-  self:parameter("tau_ahp", per_neuron("aLIF", "tau_ahp", o.tau_ahp, N), { shape = { N }, family = "taus" })
+  self:parameter("tau_ahp", per_neuron("aLIF", "tau_ahp", o.tau_ahp, N), { shape = { N }, family = "taus",
+    constraint = { space = "log" } })
   self:parameter("w_ahp", per_neuron("aLIF", "w_ahp", o.w_ahp, N), { shape = { N }, family = "weights" })
   self:state("iahp", 0, { shape = { N } })
 end

@@ -196,7 +196,10 @@ function Module:_register(kind, name, value, opts, level)
       local snap = v:clone()
       meta.init = function() return snap:clone() end
     end
-    if kind == "parameter" then v:requires_grad(true) end
+    if kind == "parameter" then
+      v:requires_grad(true)
+      if opts.constraint then P.set_constraint(v, opts.constraint) end
+    end
   elseif not opts.init then
     meta.init = function() return v end
   end
@@ -207,7 +210,9 @@ function Module:_register(kind, name, value, opts, level)
   return v
 end
 
---- self:parameter(name, value, {family =, init =, shape =}) -> the tensor
+--- self:parameter(name, value, {family =, init =, shape =, constraint =}) -> the tensor
+-- constraint: {space = "log" | "logit", lower =, upper =}, how optimisers
+-- step it (nn/parameters.lua).
 function Module:parameter(name, value, opts) return self:_register("parameter", name, value, opts, 2) end
 --- self:state(name, value, opts) declares a state; self:state() reads all.
 function Module:state(name, value, opts)
@@ -273,6 +278,7 @@ local function assign_value(self, name, v)
       lp.no_grad(function() old:copy_(t) end)
     else
       t:requires_grad(true)
+      P.set_constraint(t, P.constraint(old))
       vals[name] = t
     end
   else
@@ -419,7 +425,10 @@ local function reset(self, kind, recurse)
           local old = self._values[n]
           lp.no_grad(function() old:copy_(t:astype(old.dtype)) end)
         else
-          if kind == "parameter" then t:requires_grad(true) end
+          if kind == "parameter" then
+            t:requires_grad(true)
+            P.set_constraint(t, P.constraint(self._values[n]))
+          end
           self._values[n] = t
         end
       else

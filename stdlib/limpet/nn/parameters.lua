@@ -79,6 +79,27 @@ function P.Constant(x)
 end
 
 function P.is_constant(x) return getmetatable(x) == Const end
+
+-- Constraints of trainable tensors: how optimisers step them (issue:
+-- hardware-aware training). {space = "log"} (positive values: the update is
+-- taken on log x, so a step scales x and never changes its sign) or
+-- {space = "logit"} (values in (0, 1): the update is taken on
+-- log(x / (1 - x))), with optional `lower` / `upper` clamps after the step.
+-- Kept in a weak table keyed by the tensor, so the tensors stay plain.
+local constraints = setmetatable({}, { __mode = "k" })
+local SPACES = { log = true, logit = true }
+function P.set_constraint(t, c)
+  if c ~= nil then
+    if type(c) ~= "table" or (c.space ~= nil and not SPACES[c.space])
+       or (c.lower ~= nil and type(c.lower) ~= "number") or (c.upper ~= nil and type(c.upper) ~= "number") then
+      error("bad argument #2 to 'set_constraint' (expected {space = 'log' | 'logit', lower =, upper =})", 2)
+    end
+  end
+  constraints[t] = c
+  return t
+end
+--- P.constraint(t) -> the constraint table of a parameter tensor, or nil
+function P.constraint(t) return constraints[t] end
 function P.is_descriptor(x) return getmetatable(x) == Desc end
 --- P.unconstant(x) -> value, was_constant
 function P.unconstant(x)
