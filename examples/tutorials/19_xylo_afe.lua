@@ -172,9 +172,9 @@ assert(fig:save(tut.figure("frequency_response")))
 -- simulates it with `XyloSim`. Made with `{front_end = afe}` it takes audio
 -- instead of events: the front end's raster feeds SNN inputs 1..16, and
 -- the record carries the raster (`front_end`) and the front end's own
--- record (`afe`). The SNN's `dt` must be the front end's.
+-- record (`afe`). Give the board and the network the front end's `dt`.
 --
--- The network here is untrained: 16 band inputs, 32 recurrent hidden
+-- The network here is untrained: 16 band inputs, 32 hidden
 -- neurons with a fast and a slow synapse each, 4 outputs. (Training for
 -- Xylo is in tutorial 18.)
 local Nin, N, Nout = 16, 32, 4
