@@ -6,10 +6,12 @@
 -- and 3 as limpet has it: two synapses per neuron, mapping, quantisation
 -- and bit-exact simulation.
 --
--- The front ends themselves — Xylo Audio 2's analog filter bank model and
--- Xylo Audio 3's digital one (Rockpool's `AFESim`, `AFESimExternal`,
--- `AFESimPDM`) — come with another issue and are not on this branch; the
--- input here is event counts made directly.
+-- The front ends — Xylo Audio 2's analog filter bank model
+-- `lp.xylo.audio2.AFESim` and Xylo Audio 3's digital one
+-- `lp.xylo.audio3.AFESimExternal` / `AFESimPDM` — have a tutorial of their
+-- own (19, "Using the analog front end model"). Most of this one uses
+-- band-like event counts made directly; the last section feeds a real
+-- sound through the Audio 3 front end.
 local lp = require "limpet"
 local nn = lp.nn
 local tut = require "limpet.tutorial"
@@ -80,3 +82,36 @@ for i, v in ipairs { "audio2", "audio3" } do
 end
 fig:raster(4, events[1], { title = "input events", xlabel = "step", ylabel = "channel" })
 assert(fig:save(tut.figure("audio_core")))
+
+-- ## From sound: the Audio 3 front end
+--
+-- `AFESimExternal` turns audio at 48828.125 Hz into exactly this kind of
+-- input: 16 band channels of event counts per SNN step. Its
+-- `down_sampling_factor` sets the step in audio samples, and
+-- `get_down_sampling_factor` finds it for a step length: the chip's default
+-- of 50 samples is 1.024 ms, close to the network's 1 ms (exactly 1 ms is
+-- not a whole number of samples, and the function says so). A rising
+-- tone (200 Hz to 12 kHz) then sweeps through the bands as the stand-in
+-- above did, and the raster goes straight into the Audio 3 simulator.
+local a3 = xylo.audio3
+local FS = a3.AUDIO_SAMPLING_RATE
+local dsf = a3.get_down_sampling_factor(FS, 1.024e-3)
+local afe = a3.AFESimExternal { down_sampling_factor = dsf }
+local n = math.floor((opt.quick and 0.2 or 0.8) * FS)
+local tone, phase = {}, 0
+for i = 1, n do
+  phase = phase + 2 * math.pi * 200 * (12000 / 200) ^ ((i - 1) / n) / FS
+  tone[i] = 0.5 * math.sin(phase)
+end
+local raster = afe(lp.tensor(tone, "float64"))
+print(("front end: %s; %d audio samples -> raster (%d steps, %d channels), %d events"):format(tostring(afe), n,
+  raster.shape[2], raster.shape[3], raster:sum():item()))
+local spec3 = xylo.audio3.mapper(net:as_graph())
+local config3, ok3, msg3 = xylo.audio3.config_from_specification(xylo.global_quantize(spec3))
+assert(ok3, msg3)
+local out3, _, rec3 = xylo.audio3.XyloSim.from_config(config3, { dt = afe.dt })(raster:astype("int32"), true)
+print(("audio3 from sound: hidden spikes %g, output spikes %g"):format(rec3.Spikes:sum():item(), out3:sum():item()))
+fig = lp.plot.figure { rows = 2, cols = 1, width = 900, height = 700 }
+fig:raster(1, raster[1], { dt = afe.dt, title = "Audio 3 front end: events per step", ylabel = "band" })
+fig:raster(2, rec3.Spikes[1], { dt = afe.dt, title = "hidden spikes", xlabel = "time (s)", ylabel = "neuron" })
+assert(fig:save(tut.figure("from_sound")))
