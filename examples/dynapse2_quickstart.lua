@@ -31,6 +31,7 @@ do
   end
 end
 local dir = outdir or os.getenv("TMPDIR") or "/tmp"
+assert(os.execute(("mkdir -p '%s'"):format(dir)), "cannot create " .. dir)
 
 -- Data: NumPy's legacy generator (MT19937, seeded as np.random.seed) and its Poisson
 -- sampler for small rates (multiply uniforms until the product drops below exp(-lam)).
