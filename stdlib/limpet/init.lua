@@ -35,6 +35,8 @@ local function chip(name) return function() return require("limpet." .. name) en
 lazy.xylo, lazy.dynapse2 = chip "xylo", chip "dynapse2"
 -- lp.devices(): SynSense kits attached over USB (devices/usb/init.lua)
 lazy.devices = function() return require("limpet.usb").devices end
+-- lp.nir: NIR graphs in and out (stdlib/limpet/nir/)
+lazy.nir = function() return require "limpet.nir" end
 for _, name in ipairs { "nn", "optim", "loss", "train", "data", "plot", "autograd", "graph" } do
   lazy[name] = function() return require("limpet." .. name) end
 end
