@@ -439,7 +439,8 @@ end
 --- net(x[, record]) -> output (B, T, ...), state, record. x: a tensor
 -- (B, T, *input_shape) or, with several Input nodes, a table name -> tensor;
 -- with several Output nodes the output is a table name -> tensor.
--- record: true gives, per node, its output sequence (key `output`).
+-- record: true gives, per node, its output sequence (key `output`) and
+-- for neurons `vmem` (after reset) and `isyn`, each (B, T, ...).
 function NIRGraph:evolve(x, record)
   local nodes, seq, delayed = self._nodes, self._seq, self._delayed
   local inputs = {}
@@ -483,7 +484,7 @@ function NIRGraph:evolve(x, record)
     end
   end
   local prev, cur = {}, {}
-  local traces = {}
+  local traces, vtr, itr = {}, {}, {}
   for _, id in ipairs(seq) do
     local s = { B }
     for _, v in ipairs(nodes[id].out_shape) do s[#s + 1] = v end
@@ -508,6 +509,12 @@ function NIRGraph:evolve(x, record)
       else y = step_node(self, self._mods[id], u, states[id]) end
       cur[id] = y
       if record or ty == "Output" then local tr = traces[id]; tr[#tr + 1] = y end
+      if record and states[id] then
+        local st = states[id]
+        vtr[id] = vtr[id] or {}
+        vtr[id][t] = st.vmem
+        if st.isyn then itr[id] = itr[id] or {}; itr[id][t] = st.isyn end
+      end
     end
     prev, cur = cur, {}
   end
@@ -521,7 +528,11 @@ function NIRGraph:evolve(x, record)
   for _, id in ipairs(self._outs) do outs[id] = stack_many(traces[id], 2) end
   local rec = {}
   if record then
-    for _, id in ipairs(seq) do rec[id] = { output = stack_many(traces[id], 2) } end
+    for _, id in ipairs(seq) do
+      rec[id] = { output = stack_many(traces[id], 2) }
+      if vtr[id] then rec[id].vmem = stack_many(vtr[id], 2) end
+      if itr[id] then rec[id].isyn = stack_many(itr[id], 2) end
+    end
   end
   local out = #self._outs == 1 and outs[self._outs[1]] or outs
   return out, self:state(), rec

@@ -3,6 +3,8 @@
 -- Owns: the public entry points and their option checks:
 --   lp.nir.load(path[, {dt = 1e-3, discretisation = "exact"|"euler",
 --     dtype = "float32"|"float64"}]) -> NIRGraph module, version string
+--     (dt and discretisation default to the graph metadata's `dt` and
+--     `discretisation` when the file has them, as limpet's exporter writes)
 --   lp.nir.read(path) -> graph description, version (no module built)
 --   lp.nir.save(net, path[, {legacy = false}]) -> true | nil, msg
 -- Not here: the file walk (nir/read.lua), the executor (nir/graph.lua),
@@ -23,6 +25,7 @@ end
 --- nir.load(path[, opts]) -> module (see graph.lua for the discretisation)
 function nir.load(path, opts)
   if type(path) ~= "string" then U.argerror("load", 1, "string expected, got " .. type(path), 2) end
+  local given = type(opts) == "table" and opts or {}
   opts = U.options("load", 2, opts, LOAD_DEFAULTS, 2)
   if type(opts.dt) ~= "number" or not (opts.dt > 0) then
     U.argerror("load", 2, "field 'dt' must be a positive number", 2)
@@ -37,6 +40,12 @@ function nir.load(path, opts)
   end
   local desc, version = require("limpet.nir.read").read(path)
   if not desc then return nil, version end
+  -- a file written by limpet says at which dt / scheme it reproduces the net
+  local meta = desc.metadata or {}
+  if given.dt == nil and lp.is_tensor(meta.dt) and meta.dt:numel() == 1 then opts.dt = meta.dt:item() end
+  if given.discretisation == nil and (meta.discretisation == "exact" or meta.discretisation == "euler") then
+    opts.discretisation = meta.discretisation
+  end
   opts.path = path
   local net = require("limpet.nir.graph").build(desc, opts)
   rawset(net, "nir_version", version)
