@@ -3,7 +3,8 @@
 -- cycles, incoming edges summed.
 -- Owns: inlining nested subgraphs, edge and shape checks (errors name the
 -- node and the mismatch), the evaluation order (a depth-first walk from the
--- inputs; an edge closing a cycle carries the previous step's value), the
+-- inputs; an edge closing a cycle carries the previous step's value, zero
+-- at the first step), the
 -- discretisation of each node's ODE (below), per-node states with
 -- Rockpool's state rule (every batch row starts from the module state; row
 -- 1's final state is kept).

@@ -49,6 +49,7 @@ local function read_any(h, p, path)
 end
 
 local function where_of(gpath, name)
+  if gpath == nil then return "top-level graph" end
   return ("node '%s'"):format(gpath == "" and name or gpath .. "/" .. name)
 end
 
@@ -61,7 +62,7 @@ end
 local function read_node(h, grp, path, gpath, name)
   local where = where_of(gpath, name)
   local info = h:info(grp)
-  if info.kind ~= "group" then fail(path, where, "is not an HDF5 group") end
+  if not info or info.kind ~= "group" then fail(path, where, "is not an HDF5 group") end
   local members = h:list(grp)
   local has = {}
   for _, m in ipairs(members) do has[m] = true end
@@ -72,7 +73,7 @@ local function read_node(h, grp, path, gpath, name)
   end
   local node = { type = ty, name = name, fields = {}, metadata = {} }
   if ty == "NIRGraph" then
-    local sub = gpath == "" and name or gpath .. "/" .. name
+    local sub = gpath == nil and "" or gpath == "" and name or gpath .. "/" .. name
     if not has.nodes then fail(path, where, "NIRGraph without a 'nodes' group") end
     node.nodes, node.names = {}, h:list(grp .. "/nodes")
     for _, n in ipairs(node.names) do
@@ -125,11 +126,12 @@ function R.read(path)
   if not h then return nil, err end
   local ok, res, ver = pcall(function()
     local version
-    if h:info("version").kind == "string" then version = h:read("version") end
-    if h:info("node").kind ~= "group" then
+    local vi, ni = h:info("version"), h:info("node")
+    if vi and vi.kind == "string" then version = h:read("version") end
+    if not ni or ni.kind ~= "group" then
       error(("nir.load: '%s': no '/node' group (not a NIR file)"):format(path), 0)
     end
-    local top = read_node(h, "node", path, "", "node")
+    local top = read_node(h, "node", path, nil, "node")
     if top.type ~= "NIRGraph" then
       -- a file holding a single node: wrap it as NIR does not (kept simple)
       error(("nir.load: '%s': top-level node is a %s, not an NIRGraph"):format(path, top.type), 0)
