@@ -138,15 +138,17 @@ local function infer_out(node, ins, fail, where)
           :format(ty, fmt(w.shape), g, w.shape[2] * g, fmt(ins)))
       end
       cout = w.shape[1]
-      k = { w.shape[3], w.shape[4] }
+      k = { w.shape[3], w.shape[4] or 1 }
       s = f.stride and pair(f.stride, "stride", where, fail) or { 1, 1 }
       d = f.dilation and pair(f.dilation, "dilation", where, fail) or { 1, 1 }
+      if nsp == 1 then s[2], d[2] = 1, 1 end
       if type(f.padding) == "string" then
         if f.padding == "valid" then p = { 0, 0 }
         elseif f.padding == "same" then
           p = { d[1] * (k[1] - 1) // 2, d[2] * (k[2] - 1) // 2 }
         else fail(where, ("padding '%s' is not 'same', 'valid' or numbers"):format(f.padding)) end
       else p = f.padding and pair(f.padding, "padding", where, fail) or { 0, 0 } end
+      if nsp == 1 then p[2] = 0 end
     end
     local out = { cout }
     for i = 1, nsp do

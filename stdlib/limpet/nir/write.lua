@@ -95,6 +95,7 @@ local function lif_node(ctx, m, name, preds, membrane_only)
   end
   add(ctx, name, node)
   connect(ctx, preds, name)
+  ctx.shape = { N }
   if m.w_rec then
     local rn = name .. ".w_rec"
     add(ctx, rn, { type = "Linear", fields = { weight = f32(m.w_rec):transpose(1, 2):contiguous() } })
@@ -146,6 +147,7 @@ end
 function emit(m, name, preds, ctx)
   local cls = m.class_name
   if cls == "Linear" then
+    ctx.shape = { m.size_out }
     local f = { weight = f32(m.weight):transpose(1, 2):contiguous() }
     if m.bias then f.bias = f32(m.bias) end
     add(ctx, name, { type = m.bias and "Affine" or "Linear", fields = f })
@@ -178,8 +180,39 @@ function emit(m, name, preds, ctx)
     return cur
   elseif cls == "NIRGraph" then
     local d = graph_desc(m, ctx.legacy)
+    ctx.shape = m.output_shape
     add(ctx, name, d)
     connect(ctx, preds, name)
+    return { name }
+  elseif cls == "Conv2d" or cls == "Conv1d" then
+    local nsp = cls == "Conv2d" and 2 or 1
+    local function ints(t) return nsp == 2 and lp.tensor(t, "int64") or lp.tensor(t[1], "int64"):reshape({}) end
+    local f = { weight = f32(m.weight), stride = ints(m.stride), padding = ints(m.padding),
+      dilation = ints(m.dilation), groups = lp.tensor(m.groups, "int64"):reshape({}),
+      bias = m.bias and f32(m.bias) or lp.zeros({ m.out_channels }, m.weight.dtype) }
+    if ctx.shape then
+      local sp = {}
+      for i = 2, #ctx.shape do sp[#sp + 1] = ctx.shape[i] end
+      f.input_shape = ints(sp)
+      ctx.shape = m:output_shape_for(ctx.shape)
+    end
+    add(ctx, name, { type = cls, fields = f })
+    connect(ctx, preds, name)
+    return { name }
+  elseif cls == "SumPool2d" or cls == "AvgPool2d" then
+    add(ctx, name, { type = cls, fields = { kernel_size = lp.tensor(m.kernel_size, "int64"),
+      stride = lp.tensor(m.stride, "int64"), padding = lp.tensor(m.padding, "int64") } })
+    connect(ctx, preds, name)
+    if ctx.shape then ctx.shape = m:output_shape_for(ctx.shape) end
+    return { name }
+  elseif cls == "Flatten" then
+    if not ctx.shape then
+      error(("nir.save: %s needs the input shape: pass {input_shape = {...}}"):format(m.full_name), 0)
+    end
+    add(ctx, name, { type = "Flatten", fields = { start_dim = lp.tensor(0, "int64"):reshape({}),
+      end_dim = lp.tensor(-1, "int64"):reshape({}), input_type = lp.tensor(ctx.shape, "int64") } })
+    connect(ctx, preds, name)
+    ctx.shape = m:output_shape_for(ctx.shape)
     return { name }
   elseif cls == "TimeStepDropout" or cls == "UnitDropout" then
     return preds   -- identity at inference
@@ -193,21 +226,24 @@ end
 -- -> output names: the hook by which other modules (conv, pool) export.
 W.converters = {}
 
---- W.describe(net[, legacy]) -> top-level graph description
-function W.describe(net, legacy)
+--- W.describe(net[, legacy[, input_shape]]) -> top-level graph description
+function W.describe(net, legacy, input_shape)
   local ctx = { nodes = {}, names = {}, edges = {}, legacy = legacy }
   if net.class_name == "NIRGraph" then
     local d = graph_desc(net, legacy)
     if legacy then d.metadata = {} end
     return d
   end
-  local in_shape = net.input_shape or { net.size_in }
-  if not in_shape[1] then error(("nir.save: %s has no input size"):format(net.full_name), 0) end
+  local in_shape = input_shape or net.input_shape or { net.size_in }
+  if not in_shape[1] then
+    error(("nir.save: %s has no input size: pass {input_shape = {...}}"):format(net.full_name), 0)
+  end
+  ctx.shape = in_shape
   add(ctx, "input", { type = "Input", fields = { shape = shape_tensor(in_shape) } })
   local top
   if net.class_name ~= "Sequential" then top = net.name or net.class_name:lower() end
   local outs = emit(net, top, { "input" }, ctx)
-  local out_shape = net.output_shape or { net.size_out }
+  local out_shape = ctx.shape or net.output_shape or { net.size_out }
   add(ctx, "output", { type = "Output", fields = { shape = shape_tensor(out_shape) } })
   connect(ctx, outs, "output")
   local meta = {}
@@ -283,8 +319,15 @@ function W.save(net, path, opts)
     U.argerror("save", 1, "module expected, got " .. (lp.is_tensor(net) and "tensor" or type(net)), 3)
   end
   if type(path) ~= "string" then U.argerror("save", 2, "string expected, got " .. type(path), 3) end
-  opts = U.options("save", 3, opts, { legacy = false }, 3)
-  local desc = W.describe(net, opts.legacy)
+  opts = U.options("save", 3, opts, { legacy = false, input_shape = U.NONE }, 3)
+  local ish = opts.input_shape
+  if ish ~= nil then
+    if type(ish) == "number" then ish = { ish } end
+    local ok = type(ish) == "table" and #ish > 0
+    for _, v in ipairs(type(ish) == "table" and ish or {}) do ok = ok and math.type(v) == "integer" and v > 0 end
+    if not ok then U.argerror("save", 3, "field 'input_shape' must be a list of positive integers", 3) end
+  end
+  local desc = W.describe(net, opts.legacy, ish)
   local w, err = core.h5_create(path)
   if not w then return nil, err end
   local ok, e = pcall(function()

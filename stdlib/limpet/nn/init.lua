@@ -38,6 +38,8 @@ for _, name in ipairs { "Linear", "LIF", "LIFBitshift", "LIFNeuron", "aLIF", "Ex
   S.register(nn[name])
 end
 
+do local conv = require "limpet.nn.conv"; for k, C in pairs(conv) do nn[k] = C; S.register(C) end end
+
 --- net:save(path) -> true | nil, msg  (see serialize.lua)
 function Module:save(path) return S.save(self, path) end
 
