@@ -402,3 +402,44 @@ describe("lp.nir.load on broken and legacy files", function()
     os.remove(path)
   end)
 end)
+
+describe("the N-MNIST CNN (cnn_sinabs.nir)", function()
+  local ok = have_oracles()
+
+  it("runs its first layers as lp.conv2d followed by an IF loop does", function()
+    if not ok then return end
+    local net = lp.nir.load(ORACLES .. "cnn_sinabs.nir", { dt = 1, dtype = "float64" })
+    local desc = lp.nir.read(ORACLES .. "cnn_sinabs.nir")
+    local T = 6
+    local x = lp.rand({ 2, T, 2, 34, 34 }, "float64"):gt(0.85):astype("float64")
+    local y, _, rec = net(x, true)
+    assert.are.same({ 2, T, 10 }, y.shape)
+    local c = desc.nodes["0"].fields
+    local iff = desc.nodes["1"].fields
+    local w, b = c.weight:astype("float64"), c.bias:astype("float64")
+    local r, th = iff.r:astype("float64"), iff.v_threshold:astype("float64")
+    local v = lp.zeros({ 2, 16, 16, 16 }, "float64")
+    for t = 1, T do
+      local xt = x:slice(2, t, t):squeeze(2)
+      local u = lp.conv2d(xt, w, b, { stride = 2, padding = 1 })
+      v = v + u * r
+      local z = v:gt(th)
+      v = lp.where(z, 0.0, v)
+      assert.tensor_near(z:astype("float64"), rec["1"].output:slice(2, t, t):squeeze(2), 0)
+    end
+    assert.is_true(rec["1"].output:sum():item() > 0)
+  end)
+end)
+
+describe("examples/nir_roundtrip.lua", function()
+  it("runs in its quick mode and reports a round trip without differences", function()
+    local build = os.getenv("LIMPET_BUILD") or "build/release"
+    local exe = build .. "/limpet"
+    local p = io.popen(("%s examples/nir_roundtrip.lua --quick --out %s 2>/dev/null"):format(exe, tmpdir))
+    local out = p:read("a")
+    p:close()
+    local worst = tonumber(out:match "result: worst max |diff| (%S+)")
+    assert.is_truthy(worst, out)
+    assert.is_true(worst < 1e-3, out)
+  end)
+end)
