@@ -269,6 +269,18 @@ describe("lp.nir.save", function()
     os.remove(p1); os.remove(p2)
   end)
 
+  it("compresses by default: a zero weight matrix shrinks, legacy files stay raw", function()
+    local net = nn.Linear({ 300, 300 }, { weight = lp.zeros({ 300, 300 }) })
+    local p1, p2 = tmpname("gz"), tmpname("raw")
+    assert(lp.nir.save(net, p1))
+    assert(lp.nir.save(net, p2, { legacy = true }))
+    local function size(p) local f = io.open(p, "rb"); local n = f:seek("end"); f:close(); return n end
+    assert.is_true(size(p1) < 60000, "HEAD file " .. size(p1))
+    assert.is_true(size(p2) > 360000, "legacy file " .. size(p2))
+    assert.tensor_near(lp.zeros({ 300, 300 }), lp.nir.read(p1).nodes.linear.fields.weight, 0)
+    os.remove(p1); os.remove(p2)
+  end)
+
   it("refuses modules without a NIR node, and bad arguments", function()
     assert.has_error(function() lp.nir.save(nn.Sequential(nn.Linear({ 2, 3 }), nn.Rate(3)), "/tmp/x.nir") end,
       "nir.save: Rate '2_Rate' has no NIR node")

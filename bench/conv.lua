@@ -1,0 +1,33 @@
+-- bench/conv.lua -- nn.Conv2d forward + backward on N-MNIST-shaped spike
+-- input: B 32, T 25, 2x34x34, 5 % (and 20 %, 100 %) active, Conv2d(2 -> 16,
+-- 5x5, stride 2, padding 1) as the first layer of the NIR paper's CNN; and
+-- the second layer's shape (16 -> 16, 3x3 on 16x16). The limit printed is
+-- the dense GEMMs of the same shapes (forward w·col, backward dy·colᵀ and
+-- wᵀ·dy per image), timed in the same run.
+-- Today the kernel is im2col + dense GEMM at every density: there is no
+-- event-driven path yet, so the 5 % case costs what the dense one does
+-- (the issue's target, <= 0.5x the dense limit at 5 %, is not met).
+package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path
+local lp = require "limpet"
+local nn = lp.nn
+local H = require "harness"
+
+lp.seed(0)
+local B, T = H.quick and 8 or 32, H.quick and 5 or 25
+local function case(name, cin, cout, k, stride, pad, hw, p)
+  local conv = nn.Conv2d(cin, cout, k, { stride = stride, padding = pad })
+  local x = H.spikes({ B, T, cin, hw, hw }, p)
+  local med, min = H.time(function()
+    local y = conv(x)
+    y:sum():backward()
+    conv.weight.grad = nil
+    conv.bias.grad = nil
+  end)
+  local oh = (hw + 2 * pad - k) // stride + 1
+  local K, P, n = cin * k * k, oh * oh, B * T
+  local limit = H.gemm_limit({ { cout, K, P, n }, { cout, P, K, n }, { K, cout, P, n } })
+  H.report(("%s %d%%"):format(name, math.floor(p * 100 + 0.5)), med, min, limit)
+end
+
+for _, p in ipairs { 0.05, 0.2, 1.0 } do case("conv2d 2->16 5x5/2 34x34", 2, 16, 5, 2, 1, 34, p) end
+for _, p in ipairs { 0.05, 1.0 } do case("conv2d 16->16 3x3 16x16", 16, 16, 3, 1, 1, 16, p) end
