@@ -316,6 +316,24 @@ describe("lp.nir.load on broken and legacy files", function()
     os.remove(path)
   end)
 
+  it("runs a Delay node: per-element delays rounded to steps", function()
+    local d = { "d", "Delay", fields = { delay = f32 { 0, 2e-3, 1e-3 } } }
+    local path = handmade({ { "input", "Input", fields = { shape = i64 { 3 } } }, d,
+      { "output", "Output", fields = { shape = i64 { 3 } } } }, { { "input", "d" }, { "d", "output" } })
+    local net = lp.nir.load(path, { dt = 1e-3 })
+    local x = lp.rand({ 2, 6, 3 })
+    local y = net(x)
+    assert.tensor_near(x:slice(3, 1, 1), y:slice(3, 1, 1), 0)
+    assert.tensor_near(x:slice(2, 1, 4):slice(3, 2, 2), y:slice(2, 3, 6):slice(3, 2, 2), 0)
+    assert.tensor_near(x:slice(2, 1, 5):slice(3, 3, 3), y:slice(2, 2, 6):slice(3, 3, 3), 0)
+    assert.tensor_near(lp.zeros({ 2, 2, 1 }), y:slice(2, 1, 2):slice(3, 2, 2), 0)
+    -- and it is written back unchanged
+    local again = tmpname("delay")
+    assert(lp.nir.save(net, again))
+    assert.tensor_near(y, lp.nir.load(again, { dt = 1e-3 })(x), 0)
+    os.remove(path); os.remove(again)
+  end)
+
   it("names a missing node in a subgraph's edges", function()
     local sub = { "hidden", "NIRGraph",
       nodes = { { "in", "Input", fields = { shape = i64 { 3 } } }, { "lif1", "LI", fields = {

@@ -19,6 +19,8 @@
 --   I / IF (no leak):  v <- v + dt·R·x (both schemes)
 --   CubaLI(F): the current first, I <- I·a_syn + w_in·(1 - a_syn)·x (exact)
 --   or I + (dt/tau_syn)·(w_in·x - I) (euler), then v driven by the new I.
+-- Delay: y(t) = x(t - d), d = round(delay/dt) steps per element (zero
+-- before the first input arrives).
 -- Spiking nodes emit z = [v > v_threshold] (0/1 per step) and reset the
 -- spiking elements to v_reset. With "euler", snnTorch's Leaky/Synaptic
 -- exports (tau = dt/(1 - beta), r = tau/dt, w_in = 1/(1 - alpha)) run
@@ -319,7 +321,20 @@ function NIRNode:init(x, opts)
     self:state("vmem", lp.zeros(s, dtype))
     if ty == "CubaLI" or ty == "CubaLIF" then self:state("isyn", lp.zeros(s, dtype)) end
   elseif ty == "Delay" then
-    error(("nir.load: node '%s': Delay nodes are not supported yet"):format(x.id), 0)
+    -- delays in the file's time unit -> whole steps (rounded), per element
+    local steps = (f.delay:astype("float64") / opts.dt):round()
+    if steps:lt(0):any():item() then
+      error(("nir.load: '%s': node '%s' (Delay): negative delay"):format(opts.path or "?", x.id), 0)
+    end
+    self:simulation_parameter("delay", t(f.delay))
+    rawset(self, "delay_steps", steps:astype("int64"))
+    local uniq, seen = {}, {}
+    for _, v in ipairs(steps:reshape({ -1 }):totable()) do
+      v = math.tointeger(v)
+      if not seen[v] then seen[v] = true; uniq[#uniq + 1] = v end
+    end
+    table.sort(uniq)
+    rawset(self, "delay_values", uniq)
   end
 end
 
@@ -368,6 +383,22 @@ local function step_node(net, m, u, st)
     local y = lp.conv2d(x, m.weight:dim() == 3 and m.weight:unsqueeze(4) or m.weight, m.bias,
       { stride = c.s, padding = c.p, dilation = c.d, groups = m.groups })
     if ty == "Conv1d" then y = y:squeeze(4) end
+    return y
+  elseif ty == "Delay" then
+    -- y(t) = x(t - d) per element; the history holds the last max(d) + 1 inputs
+    local h = st.hist
+    table.insert(h, 1, u)
+    local vals = m.delay_values
+    if #h > vals[#vals] + 1 then h[#h] = nil end
+    local y
+    for _, d in ipairs(vals) do
+      local past = h[d + 1] or lp.zeros_like(u)
+      if #vals == 1 then y = past
+      else
+        local sel = m.delay_steps:eq(d)
+        y = y and lp.where(sel, past, y) or lp.where(sel, past, lp.zeros_like(u))
+      end
+    end
     return y
   elseif ty == "SumPool2d" or ty == "AvgPool2d" then
     local c = m.conv
@@ -484,6 +515,8 @@ function NIRGraph:evolve(x, record)
       local st = { vmem = m.vmem:detach():unsqueeze(1):expand(s):contiguous() }
       if m.isyn then st.isyn = m.isyn:detach():unsqueeze(1):expand(s):contiguous() end
       states[id] = st
+    elseif m and m.nir_type == "Delay" then
+      states[id] = { hist = {} }
     end
   end
   local prev, cur = {}, {}
@@ -524,8 +557,10 @@ function NIRGraph:evolve(x, record)
   -- keep row 1 of the final states
   for id, st in pairs(states) do
     local m = self._mods[id]
-    m._values.vmem = st.vmem[1]:detach():clone()
-    if st.isyn then m._values.isyn = st.isyn[1]:detach():clone() end
+    if st.vmem then
+      m._values.vmem = st.vmem[1]:detach():clone()
+      if st.isyn then m._values.isyn = st.isyn[1]:detach():clone() end
+    end
   end
   local outs = {}
   for _, id in ipairs(self._outs) do outs[id] = stack_many(traces[id], 2) end
