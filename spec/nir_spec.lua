@@ -473,3 +473,43 @@ describe("examples/nir_roundtrip.lua", function()
     assert.is_true(worst < 1e-3, out)
   end)
 end)
+
+describe("lp.nir.to_nn and Xylo", function()
+  local M = require "limpet.xylo.mapper"
+
+  it("maps an exported Xylo-compatible net, re-imported, to the same Xylo spec", function()
+    local net = nn.Sequential(nn.Linear({ 3, 6 }), nn.LIF(6, { has_rec = true, tau_mem = 0.03, tau_syn = 0.01 }),
+      nn.Linear({ 6, 2 }), nn.LIF(2))
+    local s1 = M.mapper(net:as_graph(), "audio2")
+    local path = tmpname("xylo")
+    assert(lp.nir.save(net, path))
+    local g = lp.nir.load(path)
+    local s2 = M.mapper(g:as_graph(), "audio2")
+    for _, k in ipairs { "weights_in", "weights_rec", "weights_out", "dash_mem", "dash_syn", "dash_mem_out",
+                         "dash_syn_out", "threshold", "threshold_out", "bias", "bias_out" } do
+      assert.tensor_near(s1[k]:astype("float64"), s2[k]:astype("float64"), 1e-5)
+    end
+    -- the modules run as the original
+    local x = lp.rand({ 1, 20, 3 })
+    local _, _, r1 = net(x, true)
+    local _, _, r2 = g:to_nn()(x, true)
+    assert.tensor_near(r1["2_LIF"].vmem, r2["2_LIF"].vmem, 1e-5)
+    os.remove(path)
+  end)
+
+  it("maps the public braille network (recurrent CubaLIF) to Xylo", function()
+    if not have_oracles() then return end
+    local b = lp.nir.load(ORACLES .. "braille_noDelay_noBias_subtract.nir", { dt = 1e-4 })
+    local spec = M.mapper(b:as_graph(), "audio2")
+    assert.are.same({ 12, 40 }, spec.weights_in.shape)
+    assert.are.same({ 40, 40 }, spec.weights_rec.shape)
+    assert.are.same({ 40, 7 }, spec.weights_out.shape)
+  end)
+
+  it("names the node that is not a Linear/LIF chain", function()
+    if not have_oracles() then return end
+    local cnn = lp.nir.load(ORACLES .. "cnn_sinabs.nir", { dt = 1 })
+    assert.has_error(function() lp.nir.to_nn(cnn) end,
+      "nir.to_nn: node '0' (Conv2d): has no limpet module in a Linear/LIF chain (Xylo networks are Linear and CubaLIF)")
+  end)
+end)

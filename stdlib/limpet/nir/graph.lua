@@ -576,6 +576,12 @@ function NIRGraph:evolve(x, record)
   return out, self:state(), rec
 end
 
+--- net:to_nn() -> nn.Sequential of Linear and LIF (see nir/to_nn.lua)
+function NIRGraph:to_nn() return require("limpet.nir.to_nn").to_nn(self) end
+
+--- net:as_graph(): the graph of net:to_nn(), for lp.xylo's mappers
+function NIRGraph:as_graph() return self:to_nn():as_graph() end
+
 function NIRGraph:_dtype()
   for _, id in ipairs(self._seq) do
     local m = self._mods[id]

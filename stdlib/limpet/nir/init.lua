@@ -6,7 +6,8 @@
 --     (dt and discretisation default to the graph metadata's `dt` and
 --     `discretisation` when the file has them, as limpet's exporter writes)
 --   lp.nir.read(path) -> graph description, version (no module built)
---   lp.nir.save(net, path[, {legacy = false}]) -> true | nil, msg
+--   lp.nir.save(net, path[, {legacy = false, input_shape =}]) -> true | nil, msg
+--   lp.nir.to_nn(net) -> nn.Sequential (Linear / LIF chains, for lp.xylo)
 -- Not here: the file walk (nir/read.lua), the executor (nir/graph.lua),
 -- the exporter (nir/write.lua).
 local lp = require "limpet"
@@ -51,6 +52,9 @@ function nir.load(path, opts)
   rawset(net, "nir_version", version)
   return net, version
 end
+
+--- nir.to_nn(net) -> nn.Sequential of Linear and LIF (nir/to_nn.lua)
+function nir.to_nn(net) return require("limpet.nir.to_nn").to_nn(net) end
 
 --- nir.save(net, path[, {legacy = false}]) -> true | nil, msg
 function nir.save(net, path, opts)
