@@ -18,6 +18,9 @@
 --   LIF (1 synapse) -> CubaLIF: as LIF plus tau_syn = -dt/ln(beta),
 --                      w_in = beta/(1 - beta); w_rec -> a Linear node
 --                      "<name>.w_rec" in an explicit cycle with the neurons
+--   IF, LI, CubaLI, CubaLIF (nn/nir_neurons.lua) -> the same node, fields
+--                      copied (the graph metadata carries their dt and
+--                      discretisation)
 --   Sequential      -> a chain; Residual -> the chain plus the skip edges
 --                      (the next node sums both: edges are summed in NIR)
 --   NIRGraph        -> its graph, with the module's current values
@@ -72,7 +75,8 @@ local function lif_node(ctx, m, name, preds, membrane_only)
   end
   local dt = m.dt
   ctx.dt = ctx.dt or dt
-  if ctx.dt ~= dt then ctx.mixed_dt = true end
+  if ctx.dt ~= dt or (ctx.disc and ctx.disc ~= "exact") then ctx.mixed_dt = true end
+  ctx.disc = ctx.disc or "exact"
   local alpha, beta = m:decays()
   alpha = vec(alpha, N, "float64")
   local bias = vec(m.bias, N, "float64")
@@ -157,7 +161,8 @@ function emit(m, name, preds, ctx)
     local N = m.size_out
     local beta = lp.exp((-m.dt) / vec(m.tau, N, "float64"))
     ctx.dt = ctx.dt or m.dt
-    if ctx.dt ~= m.dt then ctx.mixed_dt = true end
+    if ctx.dt ~= m.dt or (ctx.disc and ctx.disc ~= "exact") then ctx.mixed_dt = true end
+    ctx.disc = ctx.disc or "exact"
     add(ctx, name, { type = "LI", fields = { tau = vec(m.tau, N, "float64"), r = beta / (1 - beta),
       v_leak = lp.zeros({ N }, "float64") } })
     connect(ctx, preds, name)
@@ -214,6 +219,21 @@ function emit(m, name, preds, ctx)
     connect(ctx, preds, name)
     ctx.shape = m:output_shape_for(ctx.shape)
     return { name }
+  elseif cls == "IF" or cls == "LI" or cls == "CubaLI" or cls == "CubaLIF" then
+    if ctx.legacy and cls == "CubaLI" then
+      error(("nir.save: %s: NIR <= 1.0.4 has no CubaLI node (legacy mode)"):format(m.full_name), 0)
+    end
+    local f = {}
+    for _, k in ipairs { "tau", "tau_mem", "tau_syn", "r", "v_leak", "w_in", "v_threshold", "v_reset" } do
+      if m[k] ~= nil and not (ctx.legacy and k == "v_reset") then f[k] = f32(m[k]) end
+    end
+    ctx.dt = ctx.dt or m.dt
+    if ctx.dt ~= m.dt or (ctx.disc and ctx.disc ~= m.discretisation) then ctx.mixed_dt = true end
+    ctx.disc = ctx.disc or m.discretisation
+    add(ctx, name, { type = cls, fields = f })
+    connect(ctx, preds, name)
+    ctx.shape = m.neuron_shape
+    return { name }
   elseif cls == "TimeStepDropout" or cls == "UnitDropout" then
     return preds   -- identity at inference
   elseif W.converters[cls] then
@@ -249,8 +269,10 @@ function W.describe(net, legacy, input_shape)
   local meta = {}
   if not legacy then
     meta.exporter = "limpet"
-    meta.discretisation = "exact"
-    if ctx.dt and not ctx.mixed_dt then meta.dt = lp.tensor(ctx.dt, "float64"):reshape({}) end
+    if ctx.dt and not ctx.mixed_dt then
+      meta.dt = lp.tensor(ctx.dt, "float64"):reshape({})
+      meta.discretisation = ctx.disc or "exact"
+    end
   end
   return { type = "NIRGraph", fields = {}, nodes = ctx.nodes, names = ctx.names, edges = ctx.edges,
     metadata = meta }

@@ -38,7 +38,7 @@ for _, name in ipairs { "Linear", "LIF", "LIFBitshift", "LIFNeuron", "aLIF", "Ex
   S.register(nn[name])
 end
 
-do local conv = require "limpet.nn.conv"; for k, C in pairs(conv) do nn[k] = C; S.register(C) end end
+for _, f in ipairs { "conv", "nir_neurons" } do for k, C in pairs(require("limpet.nn." .. f)) do if k ~= "KINDS" then nn[k] = C; S.register(C) end end end
 
 --- net:save(path) -> true | nil, msg  (see serialize.lua)
 function Module:save(path) return S.save(self, path) end
