@@ -85,6 +85,28 @@ describe("lp.nir.load on the public NIR files", function()
     end
   end)
 
+  it("runs acyclic graphs over whole sequences as the step executor does; they train", function()
+    if not ok then return end
+    for _, e in ipairs { { "lif_norse.nir", 1e-4 }, { "two_lif_neurons.nir", 1e-4 }, { "cnn_sinabs.nir", 1 } } do
+      local a = lp.nir.load(ORACLES .. e[1], { dt = e[2], dtype = "float64" })
+      local b = lp.nir.load(ORACLES .. e[1], { dt = e[2], dtype = "float64", executor = "step" })
+      assert.is_false(a.has_cycles)
+      local x = lp.rand({ 2, 12, table.unpack(a.input_shape) }, "float64")
+      x = e[1]:match "cnn" and x:gt(0.9):astype("float64") or x * 3
+      local ya, _, ra = a(x, true)
+      local yb, _, rb = b(x, true)
+      assert.tensor_near(yb, ya, 1e-12)
+      for id, r in pairs(rb) do
+        if r.vmem then assert.tensor_near(r.vmem, ra[id].vmem, 1e-12) end
+      end
+    end
+    local cnn = lp.nir.load(ORACLES .. "cnn_sinabs.nir", { dt = 1 })
+    local y = cnn(lp.rand({ 2, 5, 2, 34, 34 }):gt(0.8):astype("float32"))
+    y:sum():backward()
+    assert.is_true(cnn["0"].weight.grad:abs():sum():item() > 0)
+    assert.is_true(cnn["9"].weight.grad:abs():sum():item() > 0)
+  end)
+
   it("loads lif_rockpool.nir's Output shape disagreement with a warning", function()
     if not ok then return end
     local net = lp.nir.load(ORACLES .. "lif_rockpool.nir")
@@ -424,6 +446,8 @@ describe("lp.nir.load on broken and legacy files", function()
     assert.has_error(function() lp.nir.load(path, { dtt = 1 }) end, "bad argument #2 to 'load' (unknown field 'dtt')")
     assert.has_error(function() lp.nir.load(path, { dt = -1 }) end,
       "bad argument #2 to 'load' (field 'dt' must be a positive number)")
+    assert.has_error(function() lp.nir.load(path, { executor = "fast" }) end,
+      "bad argument #2 to 'load' (field 'executor' must be 'auto' or 'step', got 'fast')")
     assert.has_error(function() lp.nir.load(path, { discretisation = "rk4" }) end,
       "bad argument #2 to 'load' (field 'discretisation' must be 'exact' or 'euler', got 'rk4')")
     local net = lp.nir.load(path)

@@ -27,6 +27,7 @@
 -- exactly as snnTorch does.
 -- Shapes: per-sample shapes as in NIR (no batch axis); data (B, T, ...).
 local lp = require "limpet"
+local core = require "limpet.core"
 local Module = require "limpet.nn.module"
 
 local G = {}
@@ -351,6 +352,7 @@ function NIRGraph:init(desc, nodes, seq, delayed, ins, outs, opts)
   rawset(self, "input_names", ins)
   rawset(self, "output_names", outs)
   rawset(self, "has_cycles", next(delayed) ~= nil)
+  rawset(self, "_executor", opts.executor)
   self:simulation_parameter("dt", opts.dt)
   self:simulation_parameter("discretisation", opts.discretisation)
   for _, id in ipairs(seq) do
@@ -454,6 +456,61 @@ local function stack_many(list, dim)
   return lp.cat(parts, dim)
 end
 
+-- Coefficients of the fused neuron op (core.nir_neuron) for node module m,
+-- flattened to (N): the same step as step_node.
+local function coefficients(net, m)
+  local ty, dt, euler = m.nir_type, net.dt, net.discretisation == "euler"
+  local N = 1
+  for _, v in ipairs(m.out_shape) do N = N * v end
+  local function flat(t) return (lp.zeros({ N }, t.dtype) + t:reshape(t:numel() == 1 and { 1 } or { N })) end
+  local c = {}
+  if ty == "I" or ty == "IF" then
+    local r = flat(m.r)
+    c.a_m, c.g_m, c.c_m = lp.ones({ N }, r.dtype), r * dt, lp.zeros({ N }, r.dtype)
+  else
+    local tau = flat(m.tau or m.tau_mem)
+    local a = euler and (1 - tau:reciprocal() * dt) or lp.exp(tau:reciprocal() * (-dt))
+    local w = euler and tau:reciprocal() * dt or (1 - a)
+    c.a_m, c.g_m, c.c_m = a, flat(m.r) * w, flat(m.v_leak) * w
+  end
+  if ty == "CubaLI" or ty == "CubaLIF" then
+    local ts = flat(m.tau_syn)
+    local a = euler and (1 - ts:reciprocal() * dt) or lp.exp(ts:reciprocal() * (-dt))
+    c.a_s, c.g_s = a, flat(m.w_in) * (euler and ts:reciprocal() * dt or (1 - a))
+  end
+  if SPIKING[ty] then c.theta, c.v_reset = flat(m.v_threshold), flat(m.v_reset) end
+  return c, N
+end
+
+-- Whole-sequence evaluation of node m on u (B, T, ...) for acyclic graphs:
+-- stateless nodes on the (B·T) images, neurons as one fused op.
+local function seq_node(net, m, u, st, B, T)
+  local ty = m.nir_type
+  if NEURONS[ty] then
+    local c, N = coefficients(net, m)
+    local dtype = c.a_m.dtype
+    c.v0 = st.vmem:reshape({ B, N }):astype(dtype)
+    if st.isyn then c.i0 = st.isyn:reshape({ B, N }):astype(dtype) end
+    local out, vmem, vT, iT = core.nir_neuron(u:contiguous():reshape({ B, T, N }):astype(dtype), c)
+    local s = { B }
+    for _, v in ipairs(m.out_shape) do s[#s + 1] = v end
+    st.vmem = vT:reshape(s)
+    if st.isyn then st.isyn = iT:reshape(s) end
+    local os = { B, T, table.unpack(m.out_shape) }
+    st.vtrace = vmem:reshape(os)
+    return out:reshape(os)
+  elseif ty == "Delay" then
+    local h = {}
+    for t = 1, T do
+      h[t] = step_node(net, m, u:slice(2, t, t):squeeze(2), st)
+    end
+    return stack_many(h, 2)
+  end
+  local flat = { B * T, table.unpack(m.in_shape) }
+  local y = step_node(net, m, u:contiguous():reshape(flat), st)
+  return y:reshape({ B, T, table.unpack(m.out_shape) })
+end
+
 -- Check an input (B, T, *shape) or (T, *shape); returns (B, T, ...).
 local function batch_input(net, x, name, shape, argno)
   if not lp.is_tensor(x) then
@@ -519,6 +576,9 @@ function NIRGraph:evolve(x, record)
       states[id] = { hist = {} }
     end
   end
+  if not self.has_cycles and self._executor ~= "step" then
+    return self:_evolve_seq(inputs, states, B, T, record)
+  end
   local prev, cur = {}, {}
   local traces, vtr, itr = {}, {}, {}
   for _, id in ipairs(seq) do
@@ -581,6 +641,40 @@ function NIRGraph:to_nn() return require("limpet.nir.to_nn").to_nn(self) end
 
 --- net:as_graph(): the graph of net:to_nn(), for lp.xylo's mappers
 function NIRGraph:as_graph() return self:to_nn():as_graph() end
+
+-- Acyclic graphs: every node over the whole sequence, in order.
+function NIRGraph:_evolve_seq(inputs, states, B, T, record)
+  local nodes, seq = self._nodes, self._seq
+  local dtype = self:_dtype()
+  local vals, rec = {}, {}
+  for _, id in ipairs(seq) do
+    local xn = nodes[id]
+    local ty = xn.node.type
+    local u = inputs[id] and inputs[id]:astype(dtype) or nil
+    for _, p in ipairs(xn.preds) do u = u and (u + vals[p]) or vals[p] end
+    if u == nil then u = lp.zeros({ B, T, table.unpack(xn.in_shape) }, dtype) end
+    local y
+    if ty == "Input" or ty == "Output" then y = u
+    else y = seq_node(self, self._mods[id], u, states[id] or {}, B, T) end
+    vals[id] = y
+    if record then
+      rec[id] = { output = y }
+      local st = states[id]
+      if st and st.vtrace then rec[id].vmem = st.vtrace end
+    end
+  end
+  for id, st in pairs(states) do
+    local m = self._mods[id]
+    if st.vmem then
+      m._values.vmem = st.vmem[1]:detach():clone()
+      if st.isyn then m._values.isyn = st.isyn[1]:detach():clone() end
+    end
+  end
+  local outs = {}
+  for _, id in ipairs(self._outs) do outs[id] = vals[id] end
+  local out = #self._outs == 1 and outs[self._outs[1]] or outs
+  return out, self:state(), rec
+end
 
 function NIRGraph:_dtype()
   for _, id in ipairs(self._seq) do

@@ -2,7 +2,10 @@
 -- Representation) graphs in and out.
 -- Owns: the public entry points and their option checks:
 --   lp.nir.load(path[, {dt = 1e-3, discretisation = "exact"|"euler",
---     dtype = "float32"|"float64"}]) -> NIRGraph module, version string
+--     dtype = "float32"|"float64", executor = "auto"|"step"}]) -> NIRGraph
+--     module, version string ("auto": acyclic graphs run node by node over
+--     the whole sequence, neurons as one fused op with BPTT, so imported
+--     nets train; graphs with cycles, or "step", run step by step)
 --     (dt and discretisation default to the graph metadata's `dt` and
 --     `discretisation` when the file has them, as limpet's exporter writes)
 --   lp.nir.read(path) -> graph description, version (no module built)
@@ -15,7 +18,7 @@ local U = require "limpet.nn.util"
 
 local nir = {}
 
-local LOAD_DEFAULTS = { dt = 1e-3, discretisation = "exact", dtype = "float32" }
+local LOAD_DEFAULTS = { dt = 1e-3, discretisation = "exact", dtype = "float32", executor = "auto" }
 
 --- nir.read(path) -> description, version | nil, msg
 function nir.read(path)
@@ -38,6 +41,9 @@ function nir.load(path, opts)
   if opts.dtype ~= "float32" and opts.dtype ~= "float64" then
     U.argerror("load", 2, ("field 'dtype' must be 'float32' or 'float64', got '%s'")
       :format(tostring(opts.dtype)), 2)
+  end
+  if opts.executor ~= "auto" and opts.executor ~= "step" then
+    U.argerror("load", 2, ("field 'executor' must be 'auto' or 'step', got '%s'"):format(tostring(opts.executor)), 2)
   end
   local desc, version = require("limpet.nir.read").read(path)
   if not desc then return nil, version end
