@@ -8,7 +8,9 @@
 ** Shapes: x (N, C, H, W), w (O, C/G, KH, KW), y (N, O, OH, OW); per group
 ** g: Cg = C/G input and Og = O/G output channels, K = Cg·KH·KW rows of the
 ** column matrix col (K, OH·OW) of one sample.
-** Not yet: an event-driven path for sparse spike input (the GEMM is dense).
+** Sparse input (under 15 % nonzero, e.g. spikes): an event-driven path
+** scatters each active input's weights (forward) and gathers dy into dw
+** (backward); dx is the dense col2im path either way.
 */
 #include <string.h>
 #include <cblas.h>
@@ -139,6 +141,81 @@ static void ref_##SFX(const cgeom *g, const REAL *x, const REAL *w, const REAL *
 DEFINE_CONV(float, f, cblas_sgemm)
 DEFINE_CONV(double, d, cblas_dgemm)
 
+/* ---- event-driven path (sparse input) -------------------------------------
+   For each nonzero input x[c, ih, iw] of a sample, the outputs it reaches:
+   oh = (ih + ph - kh dh) / sh when that divides and lands in range (same for
+   w). Forward scatters w[:, c, kh, kw] x into y[:, oh, ow]; backward gathers
+   dy[:, oh, ow] x into dw[:, c, kh, kw]. wt is w laid out (G, Cg, KH, KW, Og)
+   so the Og loop is unit-stride. Cost ~ nnz KH KW Og instead of the GEMM's
+   Og K P. */
+#define DEFINE_EVENT(REAL, SFX)                                                                \
+static void ev_visit_##SFX(const cgeom *g, const REAL *x, int64_t n, int64_t gi, int back,     \
+                           const REAL *wt, const REAL *dy, REAL *y, double *dwt) {             \
+  int64_t c, ih, iw, kh, kw, o;                                                                \
+  for (c = 0; c < g->Cg; c++) {                                                                \
+    const REAL *xc = x + ((n * g->C) + gi * g->Cg + c) * g->H * g->W;                          \
+    for (ih = 0; ih < g->H; ih++) for (iw = 0; iw < g->W; iw++) {                              \
+      const REAL v = xc[ih * g->W + iw];                                                       \
+      if (v == 0) continue;                                                                    \
+      for (kh = 0; kh < g->KH; kh++) {                                                         \
+        int64_t th = ih + g->ph - kh * g->dh, oh;                                              \
+        if (th < 0 || th % g->sh) continue;                                                    \
+        oh = th / g->sh;                                                                       \
+        if (oh >= g->OH) continue;                                                             \
+        for (kw = 0; kw < g->KW; kw++) {                                                       \
+          int64_t tw = iw + g->pw - kw * g->dw, ow, k = ((gi * g->Cg + c) * g->KH + kh) * g->KW + kw; \
+          if (tw < 0 || tw % g->sw) continue;                                                  \
+          ow = tw / g->sw;                                                                     \
+          if (ow >= g->OW) continue;                                                           \
+          if (!back) {                                                                         \
+            const REAL *wk = wt + k * g->Og;                                                   \
+            REAL *yo = y + ((n * g->O + gi * g->Og) * g->OH + oh) * g->OW + ow;                \
+            for (o = 0; o < g->Og; o++) yo[o * g->P] += wk[o] * v;                             \
+          } else {                                                                             \
+            const REAL *d = dy + ((n * g->O + gi * g->Og) * g->OH + oh) * g->OW + ow;          \
+            double *dk = dwt + k * g->Og;                                                      \
+            for (o = 0; o < g->Og; o++) dk[o] += (double)d[o * g->P] * v;                      \
+          }                                                                                    \
+        }                                                                                      \
+      }                                                                                        \
+    }                                                                                          \
+  }                                                                                            \
+}                                                                                              \
+/* y = conv(x) (+ b), event-driven; wt scratch (G Cg KH KW Og) */                              \
+static void ev_fwd_##SFX(const cgeom *g, const REAL *x, const REAL *w, const REAL *b, REAL *y,  \
+                         REAL *wt) {                                                           \
+  int64_t n, gi, o, k, p;                                                                      \
+  for (gi = 0; gi < g->G; gi++) for (o = 0; o < g->Og; o++) for (k = 0; k < g->K; k++)         \
+    wt[(gi * g->K + k) * g->Og + o] = w[(gi * g->Og + o) * g->K + k];                          \
+  for (n = 0; n < g->N; n++) for (o = 0; o < g->O; o++)                                        \
+    for (p = 0; p < g->P; p++) y[(n * g->O + o) * g->P + p] = b ? b[o] : 0;                    \
+  for (n = 0; n < g->N; n++) for (gi = 0; gi < g->G; gi++)                                     \
+    ev_visit_##SFX(g, x, n, gi, 0, wt, NULL, y, NULL);                                         \
+}                                                                                              \
+/* dw += dy . col^T, event-driven; dwt scratch (double, zeroed) */                             \
+static void ev_dw_##SFX(const cgeom *g, const REAL *x, const REAL *dy, REAL *dw, double *dwt) { \
+  int64_t n, gi, o, k;                                                                         \
+  for (n = 0; n < g->N; n++) for (gi = 0; gi < g->G; gi++)                                     \
+    ev_visit_##SFX(g, x, n, gi, 1, NULL, dy, NULL, dwt);                                       \
+  for (gi = 0; gi < g->G; gi++) for (o = 0; o < g->Og; o++) for (k = 0; k < g->K; k++)         \
+    dw[(gi * g->Og + o) * g->K + k] += (REAL)dwt[(gi * g->K + k) * g->Og + o];                 \
+}
+
+DEFINE_EVENT(float, f)
+DEFINE_EVENT(double, d)
+
+/* Fraction of nonzero entries of a contiguous float tensor. */
+static double density(const lp_tensor *x) {
+  int64_t i, n = lp_tensor_numel(x), nz = 0;
+  if (n == 0) return 0;
+  if (x->dtype == LP_F32) { const float *p = lp_tensor_data(x); for (i = 0; i < n; i++) nz += p[i] != 0; }
+  else { const double *p = lp_tensor_data(x); for (i = 0; i < n; i++) nz += p[i] != 0; }
+  return (double)nz / (double)n;
+}
+
+/* Below this input density the event-driven path runs (forward and dw). */
+#define EVENT_DENSITY 0.15
+
 /* contiguous versions of the operands (new references) */
 static lp_status contig3(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, const lp_tensor *b,
                          lp_tensor **xc, lp_tensor **wc, lp_tensor **bc) {
@@ -161,6 +238,15 @@ static lp_status conv_run(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, c
   ys[0] = g.N; ys[1] = g.O; ys[2] = g.OH; ys[3] = g.OW;
   TRY(contig3(ctx, x, w, b, &xc, &wc, &bc));
   TRY(lp_tensor_empty(ctx, x->dtype, 4, ys, out));
+  if (!ref && density(xc) < EVENT_DENSITY) {
+    cs[0] = g.G * g.K * g.Og;
+    TRY(lp_tensor_empty(ctx, x->dtype, 1, cs, &col));
+    if (x->dtype == LP_F32)
+      ev_fwd_f(&g, lp_tensor_data(xc), lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL, lp_tensor_data(*out), lp_tensor_data(col));
+    else
+      ev_fwd_d(&g, lp_tensor_data(xc), lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL, lp_tensor_data(*out), lp_tensor_data(col));
+    goto done;
+  }
   if (!ref) { cs[0] = g.K * g.P; TRY(lp_tensor_empty(ctx, x->dtype, 1, cs, &col)); }
   if (x->dtype == LP_F32) {
     if (ref) ref_f(&g, lp_tensor_data(xc), lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL, lp_tensor_data(*out));
@@ -191,8 +277,8 @@ typedef struct conv_pl { lp_conv2d_opts o; int sx, sw; } conv_pl;
 static lp_status conv_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_tensor **gin) {
   conv_pl *p = lp_node_payload(n);
   const lp_tensor *x = lp_node_saved(n, p->sx), *w = lp_node_saved(n, p->sw);
-  lp_tensor *gy = NULL, *col = NULL, *dx = NULL, *dw = NULL, *db = NULL;
-  int has_b = lp_node_ninputs(n) > 2;
+  lp_tensor *gy = NULL, *col = NULL, *dx = NULL, *dw = NULL, *db = NULL, *dwt = NULL;
+  int has_b = lp_node_ninputs(n) > 2, ev_dw = 0;
   cgeom g;
   int64_t cs[1];
   lp_status st;
@@ -205,17 +291,26 @@ static lp_status conv_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_ten
   if (lp_node_input_needs_grad(n, 0)) TRY(lp_tensor_new(ctx, x->dtype, 4, x->shape, &dx));
   if (lp_node_input_needs_grad(n, 1)) TRY(lp_tensor_new(ctx, x->dtype, 4, w->shape, &dw));
   if (has_b && lp_node_input_needs_grad(n, 2)) TRY(lp_tensor_new(ctx, x->dtype, 1, &g.O, &db));
-  if (x->dtype == LP_F32)
-    bwd_f(&g, lp_tensor_data(x), lp_tensor_data(w), lp_tensor_data(gy), dx ? lp_tensor_data(dx) : NULL,
-          dw ? lp_tensor_data(dw) : NULL, db ? lp_tensor_data(db) : NULL, lp_tensor_data(col));
-  else
-    bwd_d(&g, lp_tensor_data(x), lp_tensor_data(w), lp_tensor_data(gy), dx ? lp_tensor_data(dx) : NULL,
-          dw ? lp_tensor_data(dw) : NULL, db ? lp_tensor_data(db) : NULL, lp_tensor_data(col));
+  if (dw && density(x) < EVENT_DENSITY) {          /* dw event-driven, the rest below */
+    int64_t m = g.G * g.K * g.Og;
+    TRY(lp_tensor_new(ctx, LP_F64, 1, &m, &dwt));
+    if (x->dtype == LP_F32) ev_dw_f(&g, lp_tensor_data(x), lp_tensor_data(gy), lp_tensor_data(dw), lp_tensor_data(dwt));
+    else ev_dw_d(&g, lp_tensor_data(x), lp_tensor_data(gy), lp_tensor_data(dw), lp_tensor_data(dwt));
+    ev_dw = 1;
+  }
+  if (dx || db || (dw && !ev_dw)) {
+    if (x->dtype == LP_F32)
+      bwd_f(&g, lp_tensor_data(x), lp_tensor_data(w), lp_tensor_data(gy), dx ? lp_tensor_data(dx) : NULL,
+            dw && !ev_dw ? lp_tensor_data(dw) : NULL, db ? lp_tensor_data(db) : NULL, lp_tensor_data(col));
+    else
+      bwd_d(&g, lp_tensor_data(x), lp_tensor_data(w), lp_tensor_data(gy), dx ? lp_tensor_data(dx) : NULL,
+            dw && !ev_dw ? lp_tensor_data(dw) : NULL, db ? lp_tensor_data(db) : NULL, lp_tensor_data(col));
+  }
   gin[0] = dx; gin[1] = dw;
   if (has_b) gin[2] = db;
   dx = dw = db = NULL;
 done:
-  lp_tensor_release(gy); lp_tensor_release(col);
+  lp_tensor_release(gy); lp_tensor_release(col); lp_tensor_release(dwt);
   lp_tensor_release(dx); lp_tensor_release(dw); lp_tensor_release(db);
   return st;
 }

@@ -91,6 +91,19 @@ describe("lp.conv2d", function()
     end
   end)
 
+  it("takes the event-driven path on sparse input with the same values and gradients #grad", function()
+    for _, c in ipairs(cases) do
+      -- 8 % nonzero (the path runs under 15 %), values not just 0/1
+      local x = lp.rand(c.x, "float64"):lt(0.08):astype("float64") * lp.randn(c.x, "float64")
+      local w = lp.randn(c.w, "float64")
+      local b = c.bias and lp.randn({ c.w[1] }, "float64") or nil
+      local o = { stride = c.s, padding = c.p, dilation = c.d, groups = c.g }
+      assert.tensor_near(direct_conv(x, w, b, c.s, c.p, c.d, c.g), lp.conv2d(x, w, b, o), 1e-12)
+      -- dw is gathered event by event when x needs no gradient
+      assert.is_true(ag.gradcheck(function(k) return lp.conv2d(x, k, b, o) end, { w }))
+    end
+  end)
+
   it("has gradients for input, weight and bias #grad", function()
     for _, c in ipairs(cases) do
       local x, w = lp.randn(c.x, "float64"), lp.randn(c.w, "float64")
