@@ -123,6 +123,7 @@ demo: deps
 	$(EXE) examples/fashion_mnist_snn.lua --quick --out $(BUILD)
 	$(EXE) examples/xylo_imu.lua --quick --out $(BUILD)
 	$(EXE) examples/nir_roundtrip.lua --quick --out $(BUILD)
+	$(EXE) examples/fashion_mnist_cnn.lua --quick --out $(BUILD)
 
 # `make bench QUICK=1`: fewer repetitions (under a minute).
 bench: all
