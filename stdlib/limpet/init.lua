@@ -13,7 +13,7 @@ lp.version = core.version
 -- too (lp.diff(t) == t:diff()), as the C ones are.
 local T = require "limpet.tensor"
 for _, name in ipairs { "ptp", "count_nonzero", "diff", "clip", "deg2rad", "rad2deg", "average",
-                        "isclose", "allclose" } do
+                        "isclose", "allclose", "index_select", "flip", "gather" } do
   local m = T[name]
   lp[name] = function(t, ...)
     if not core.is_tensor(t) then t = core.tensor(t) end
