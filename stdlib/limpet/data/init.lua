@@ -123,6 +123,7 @@ local lazy = {
   NMNIST = function() return require "limpet.data.nmnist" end,
   DVSGesture = function() return require "limpet.data.dvs_gesture" end,
   encoders = function() return require "limpet.data.encoders" end,
+  augment = function() return require "limpet.data.augment" end,
   transforms = function() return require "limpet.data.transforms" end,
   DataLoader = function() local m = require "limpet.data.loader"; return rawget(m, "DataLoader") or m end,
   DiskCache = function() local m = require "limpet.data.cache"; return rawget(m, "DiskCache") or m end,
