@@ -39,6 +39,7 @@ for _, name in ipairs { "Linear", "LIF", "LIFBitshift", "LIFNeuron", "aLIF", "Ex
 end
 
 for _, f in ipairs { "conv", "nir_neurons" } do for k, C in pairs(require("limpet.nn." .. f)) do if k ~= "KINDS" then nn[k] = C; S.register(C) end end end
+nn.BatchNorm = require "limpet.nn.batchnorm"; S.register(nn.BatchNorm)
 
 --- net:save(path) -> true | nil, msg  (see serialize.lua)
 function Module:save(path) return S.save(self, path) end
