@@ -21,6 +21,7 @@
 --   IF, LI, CubaLI, CubaLIF (nn/nir_neurons.lua) -> the same node, fields
 --                      copied (the graph metadata carries their dt and
 --                      discretisation)
+--   Delay           -> Delay (delay = steps·dt)
 --   Sequential      -> a chain; Residual -> the chain plus the skip edges
 --                      (the next node sums both: edges are summed in NIR)
 --   NIRGraph        -> its graph, with the module's current values
@@ -233,6 +234,12 @@ function emit(m, name, preds, ctx)
     add(ctx, name, { type = cls, fields = f })
     connect(ctx, preds, name)
     ctx.shape = m.neuron_shape
+    return { name }
+  elseif cls == "Delay" then
+    add(ctx, name, { type = "Delay", fields = { delay = m.delay:astype("float64") * m.dt } })
+    connect(ctx, preds, name)
+    ctx.dt = ctx.dt or m.dt
+    if ctx.dt ~= m.dt then ctx.mixed_dt = true end
     return { name }
   elseif cls == "TimeStepDropout" or cls == "UnitDropout" then
     return preds   -- identity at inference

@@ -40,6 +40,7 @@ end
 
 for _, f in ipairs { "conv", "nir_neurons" } do for k, C in pairs(require("limpet.nn." .. f)) do if k ~= "KINDS" then nn[k] = C; S.register(C) end end end
 nn.BatchNorm = require "limpet.nn.batchnorm"; S.register(nn.BatchNorm)
+nn.Delay = require "limpet.nn.delay"; S.register(nn.Delay)
 
 --- net:save(path) -> true | nil, msg  (see serialize.lua)
 function Module:save(path) return S.save(self, path) end
