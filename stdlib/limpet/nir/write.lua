@@ -21,7 +21,7 @@
 --   IF, LI, CubaLI, CubaLIF (nn/nir_neurons.lua) -> the same node, fields
 --                      copied (the graph metadata carries their dt and
 --                      discretisation)
---   Delay           -> Delay (delay = steps·dt)
+--   Delay           -> Delay (delay = steps·dt); Scale, Threshold -> the same
 --   Sequential      -> a chain; Residual -> the chain plus the skip edges
 --                      (the next node sums both: edges are summed in NIR)
 --   NIRGraph        -> its graph, with the module's current values
@@ -232,6 +232,12 @@ function emit(m, name, preds, ctx)
     if ctx.dt ~= m.dt or (ctx.disc and ctx.disc ~= m.discretisation) then ctx.mixed_dt = true end
     ctx.disc = ctx.disc or m.discretisation
     add(ctx, name, { type = cls, fields = f })
+    connect(ctx, preds, name)
+    ctx.shape = m.neuron_shape
+    return { name }
+  elseif cls == "Scale" or cls == "Threshold" then
+    local k = cls == "Scale" and "scale" or "threshold"
+    add(ctx, name, { type = cls, fields = { [k] = f32(m[k]) } })
     connect(ctx, preds, name)
     ctx.shape = m.neuron_shape
     return { name }

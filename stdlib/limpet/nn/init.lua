@@ -38,7 +38,7 @@ for _, name in ipairs { "Linear", "LIF", "LIFBitshift", "LIFNeuron", "aLIF", "Ex
   S.register(nn[name])
 end
 
-for _, f in ipairs { "conv", "nir_neurons" } do for k, C in pairs(require("limpet.nn." .. f)) do if k ~= "KINDS" then nn[k] = C; S.register(C) end end end
+for _, f in ipairs { "conv", "nir_neurons", "scale_threshold" } do for k, C in pairs(require("limpet.nn." .. f)) do if k ~= "KINDS" then nn[k] = C; S.register(C) end end end
 nn.BatchNorm = require "limpet.nn.batchnorm"; S.register(nn.BatchNorm)
 nn.Delay = require "limpet.nn.delay"; S.register(nn.Delay)
 

@@ -1,4 +1,4 @@
--- spec/nn/delay_spec.lua -- nn.Delay: shifted values per channel, gradients,
+-- spec/nn/stateless_spec.lua -- nn.Delay, nn.Scale, nn.Threshold: values, gradients,
 -- NIR round trip, errors.
 local lp = require "limpet"
 local nn = lp.nn
@@ -38,5 +38,31 @@ describe("nn.Delay", function()
       "bad argument #2 to 'Delay' (field 'delay' must be a number or 2 integers)")
     assert.has_error(function() nn.Delay(2, { delay = -1 }) end,
       "bad argument #2 to 'Delay' (field 'delay' must hold non-negative integers (steps))")
+  end)
+end)
+
+describe("nn.Scale and nn.Threshold", function()
+  it("scale and threshold per element, with gradients, and round-trip through NIR", function()
+    local sc = nn.Scale({ 2, 3 }, { scale = lp.tensor({ { 1, 2, 3 }, { 4, 5, 6 } }) })
+    local th = nn.Threshold({ 2, 3 }, { threshold = 0.5 })
+    local x = lp.rand({ 2, 4, 2, 3 })
+    assert.tensor_near(x * sc.scale, sc(x), 0)
+    assert.tensor_near(x:gt(0.5):astype("float32"), th(x), 0)
+    local y = th(sc(x))
+    y:sum():backward()
+    assert.is_true(sc.scale.grad:abs():sum():item() > 0)
+    assert.is_true(th.threshold.grad:abs():sum():item() > 0)
+    local net = nn.Sequential(nn.Linear({ 3, 4 }), nn.Scale(4, { scale = 2 }), nn.Threshold(4, { threshold = 0.3 }))
+    local path = os.tmpname() .. ".nir"
+    assert(lp.nir.save(net, path))
+    local x2 = lp.rand({ 2, 5, 3 })
+    assert.tensor_near(net(x2), lp.nir.load(path)(x2), 0)
+    os.remove(path)
+  end)
+
+  it("refuse bad options", function()
+    assert.has_error(function() nn.Scale(3, { scal = 1 }) end, "bad argument #2 to 'Scale' (unknown field 'scal')")
+    assert.has_error(function() nn.Threshold(3, { surrogate_scale = 0 }) end,
+      "bad argument #2 to 'Threshold' (field 'surrogate_scale' must be a positive number)")
   end)
 end)
