@@ -10,7 +10,7 @@
 -- spike and a reset to 0 above threshold 1. Loss: cross-entropy of the
 -- readout summed over time.
 -- Usage: limpet examples/fashion_mnist_cnn.lua [--quick] [--epochs N] [--steps T]
---          [--lr LR] [--budget CPU_SECONDS] [--out DIR] [--root DIR]
+--          [--lr LR] [--budget CPU_SECONDS] [--train N] [--test N] [--out DIR] [--root DIR]
 -- (--budget: no epoch starts that would end past it, default 1100)
 -- Ends with "result: test 0.xxxx cpu_s N" (cpu_s: the process's CPU time,
 -- all threads, data loading and test included).
@@ -34,7 +34,8 @@ local epochs = math.tointeger(tonumber(opts.epochs) or (quick and 1 or 6))
 local lr = tonumber(opts.lr) or 2e-3
 local budget = tonumber(opts.budget)
 if not (T and epochs) then io.stderr:write("fashion_mnist_cnn: --steps and --epochs take integers\n"); os.exit(2) end
-local n_train, n_test = quick and 640 or nil, quick and 250 or nil
+local n_train = tonumber(opts.train) or (quick and 640 or nil)
+local n_test = tonumber(opts.test) or (quick and 250 or nil)
 
 local t_start = lp.clock()
 lp.seed(2024)
