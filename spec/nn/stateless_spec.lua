@@ -66,3 +66,17 @@ describe("nn.Scale and nn.Threshold", function()
       "bad argument #2 to 'Threshold' (field 'surrogate_scale' must be a positive number)")
   end)
 end)
+
+describe("the NIR layers through nn.save / nn.load", function()
+  it("come back with the same outputs", function()
+    local net = nn.Sequential(nn.Linear({ 3, 4 }), nn.CubaLIF(4, { v_threshold = 0.2 }), nn.BatchNorm(4),
+      nn.Delay(4, { delay = { 0, 1, 2, 1 } }), nn.Scale(4), nn.Threshold(4), nn.LI(4), nn.IF(4))
+    local path = os.tmpname() .. ".npz"
+    assert(net:save(path))
+    local back = nn.load(path)
+    local x = lp.rand({ 2, 6, 3 })
+    net:reset_state(); back:reset_state()
+    assert.tensor_near(net(x), back(x), 0)
+    os.remove(path)
+  end)
+end)
