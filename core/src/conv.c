@@ -2,7 +2,8 @@
 ** core/src/conv.c -- 2-D convolution (im2col + OpenBLAS GEMM) and sum
 ** pooling, forward and backward side by side, with their autodiff nodes.
 ** Owns: shape checks, the im2col / col2im loops, the per-sample, per-group
-** GEMMs, the plain direct-loop reference (lp_conv2d_ref) the fast path is
+** GEMMs (samples in parallel over the context's threads, each thread with
+** its own column buffer and partial dw/db, reduced after), the plain direct-loop reference (lp_conv2d_ref) the fast path is
 ** checked against, pooling's window sums and scatter-back.
 ** Not here: the Lua face (lua/l_conv.c), modules (stdlib/limpet/nn/conv.lua).
 ** Shapes: x (N, C, H, W), w (O, C/G, KH, KW), y (N, O, OH, OW); per group
@@ -14,6 +15,7 @@
 */
 #include <string.h>
 #include <cblas.h>
+#include <omp.h>
 
 #include "tensor_impl.h"
 #include "limpet/autograd.h"
@@ -24,6 +26,7 @@
 typedef struct cgeom {
   int64_t N, C, H, W, O, KH, KW, OH, OW, G, Cg, Og, K, P;
   int64_t sh, sw, ph, pw, dh, dw;
+  int threads;     /* samples run in parallel, one GEMM per sample (OpenBLAS single-threaded inside) */
 } cgeom;
 
 static lp_status geom(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, const lp_tensor *b,
@@ -54,6 +57,9 @@ static lp_status geom(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, const
                         (long long)g->H, (long long)g->W);
   g->G = o->groups; g->Cg = g->C / g->G; g->Og = g->O / g->G;
   g->K = g->Cg * g->KH * g->KW; g->P = g->OH * g->OW;
+  g->threads = lp_ctx_threads(ctx);
+  if (g->threads < 1) g->threads = 1;
+  if (g->threads > g->N) g->threads = g->N > 0 ? (int)g->N : 1;
   return LP_OK;
 }
 
@@ -90,9 +96,13 @@ static void col2im_##SFX(const cgeom *g, const REAL *col, REAL *dx) {           
 }                                                                                             \
 /* y = w . col (+ b), per sample and group */                                                 \
 static void fwd_##SFX(const cgeom *g, const REAL *x, const REAL *w, const REAL *b, REAL *y,   \
-                      REAL *col) {                                                            \
-  int64_t n, gi, o, p;                                                                        \
-  for (n = 0; n < g->N; n++) for (gi = 0; gi < g->G; gi++) {                                  \
+                      REAL *cols) {                                                           \
+  int64_t n;                                                                                  \
+  _Pragma("omp parallel for schedule(static) num_threads(g->threads) if (g->threads > 1 && g->N > 1)") \
+  for (n = 0; n < g->N; n++) {                                                                \
+  int64_t gi, o, p;                                                                           \
+  REAL *col = cols + (int64_t)omp_get_thread_num() * g->K * g->P;                             \
+  for (gi = 0; gi < g->G; gi++) {                                                             \
     const REAL *xs = x + (n * g->C + gi * g->Cg) * g->H * g->W;                               \
     REAL *ys = y + (n * g->O + gi * g->Og) * g->P;                                            \
     im2col_##SFX(g, xs, col);                                                                 \
@@ -100,12 +110,20 @@ static void fwd_##SFX(const cgeom *g, const REAL *x, const REAL *w, const REAL *
          w + gi * g->Og * g->K, (int)g->K, col, (int)g->P, 0, ys, (int)g->P);                 \
     if (b) for (o = 0; o < g->Og; o++) for (p = 0; p < g->P; p++) ys[o * g->P + p] += b[gi * g->Og + o]; \
   }                                                                                           \
+  }                                                                                           \
 }                                                                                             \
 /* dx += col2im(w^T . dy); dw += dy . col^T; db += sum dy */                                  \
 static void bwd_##SFX(const cgeom *g, const REAL *x, const REAL *w, const REAL *dy, REAL *dx,  \
-                      REAL *dw, REAL *db, REAL *col) {                                        \
-  int64_t n, gi, o, p;                                                                        \
-  for (n = 0; n < g->N; n++) for (gi = 0; gi < g->G; gi++) {                                  \
+                      REAL *dw0, REAL *db0, REAL *cols, REAL *dws, REAL *dbs) {               \
+  int64_t n, t, i;                                                                            \
+  _Pragma("omp parallel for schedule(static) num_threads(g->threads) if (g->threads > 1 && g->N > 1)") \
+  for (n = 0; n < g->N; n++) {                                                                \
+  int64_t gi, o, p;                                                                           \
+  const int th = omp_get_thread_num();                                                        \
+  REAL *col = cols + (int64_t)th * g->K * g->P;                                               \
+  REAL *dw = dw0 ? dws + (int64_t)th * g->O * g->K : NULL;                                    \
+  REAL *db = db0 ? dbs + (int64_t)th * g->O : NULL;                                           \
+  for (gi = 0; gi < g->G; gi++) {                                                             \
     const REAL *dys = dy + (n * g->O + gi * g->Og) * g->P;                                    \
     if (dw) {                                                                                 \
       im2col_##SFX(g, x + (n * g->C + gi * g->Cg) * g->H * g->W, col);                        \
@@ -118,6 +136,11 @@ static void bwd_##SFX(const cgeom *g, const REAL *x, const REAL *w, const REAL *
            w + gi * g->Og * g->K, (int)g->K, dys, (int)g->P, 0, col, (int)g->P);              \
       col2im_##SFX(g, col, dx + (n * g->C + gi * g->Cg) * g->H * g->W);                       \
     }                                                                                         \
+  }                                                                                           \
+  }                                                                                           \
+  for (t = 0; t < g->threads; t++) {        /* reduce the per-thread partial sums */          \
+    if (dw0) for (i = 0; i < g->O * g->K; i++) dw0[i] += dws[t * g->O * g->K + i];            \
+    if (db0) for (i = 0; i < g->O; i++) db0[i] += dbs[t * g->O + i];                          \
   }                                                                                           \
 }                                                                                             \
 /* the plain reference: one output element at a time */                                     \
@@ -189,14 +212,23 @@ static void ev_fwd_##SFX(const cgeom *g, const REAL *x, const REAL *w, const REA
     wt[(gi * g->K + k) * g->Og + o] = w[(gi * g->Og + o) * g->K + k];                          \
   for (n = 0; n < g->N; n++) for (o = 0; o < g->O; o++)                                        \
     for (p = 0; p < g->P; p++) y[(n * g->O + o) * g->P + p] = b ? b[o] : 0;                    \
-  for (n = 0; n < g->N; n++) for (gi = 0; gi < g->G; gi++)                                     \
-    ev_visit_##SFX(g, x, n, gi, 0, wt, NULL, y, NULL);                                         \
+  _Pragma("omp parallel for schedule(static) num_threads(g->threads) if (g->threads > 1 && g->N > 1)") \
+  for (n = 0; n < g->N; n++) {                                                                 \
+    int64_t gj;                                                                                \
+    for (gj = 0; gj < g->G; gj++) ev_visit_##SFX(g, x, n, gj, 0, wt, NULL, y, NULL);           \
+  }                                                                                            \
 }                                                                                              \
-/* dw += dy . col^T, event-driven; dwt scratch (double, zeroed) */                             \
+/* dw += dy . col^T, event-driven; dwt scratch (double, zeroed), one       \
+   (G K Og) block per thread, summed at the end */                                              \
 static void ev_dw_##SFX(const cgeom *g, const REAL *x, const REAL *dy, REAL *dw, double *dwt) { \
-  int64_t n, gi, o, k;                                                                         \
-  for (n = 0; n < g->N; n++) for (gi = 0; gi < g->G; gi++)                                     \
-    ev_visit_##SFX(g, x, n, gi, 1, NULL, dy, NULL, dwt);                                       \
+  int64_t n, gi, o, k, t, M = g->G * g->K * g->Og;                                             \
+  _Pragma("omp parallel for schedule(static) num_threads(g->threads) if (g->threads > 1 && g->N > 1)") \
+  for (n = 0; n < g->N; n++) {                                                                 \
+    int64_t gj;                                                                                \
+    double *mine = dwt + (int64_t)omp_get_thread_num() * M;                                    \
+    for (gj = 0; gj < g->G; gj++) ev_visit_##SFX(g, x, n, gj, 1, NULL, dy, NULL, mine);        \
+  }                                                                                            \
+  for (t = 1; t < g->threads; t++) for (k = 0; k < M; k++) dwt[k] += dwt[t * M + k];          \
   for (gi = 0; gi < g->G; gi++) for (o = 0; o < g->Og; o++) for (k = 0; k < g->K; k++)         \
     dw[(gi * g->Og + o) * g->K + k] += (REAL)dwt[(gi * g->K + k) * g->Og + o];                 \
 }
@@ -247,7 +279,7 @@ static lp_status conv_run(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, c
       ev_fwd_d(&g, lp_tensor_data(xc), lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL, lp_tensor_data(*out), lp_tensor_data(col));
     goto done;
   }
-  if (!ref) { cs[0] = g.K * g.P; TRY(lp_tensor_empty(ctx, x->dtype, 1, cs, &col)); }
+  if (!ref) { cs[0] = g.threads * g.K * g.P; TRY(lp_tensor_empty(ctx, x->dtype, 1, cs, &col)); }
   if (x->dtype == LP_F32) {
     if (ref) ref_f(&g, lp_tensor_data(xc), lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL, lp_tensor_data(*out));
     else fwd_f(&g, lp_tensor_data(xc), lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL, lp_tensor_data(*out), lp_tensor_data(col));
@@ -277,7 +309,7 @@ typedef struct conv_pl { lp_conv2d_opts o; int sx, sw; } conv_pl;
 static lp_status conv_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_tensor **gin) {
   conv_pl *p = lp_node_payload(n);
   const lp_tensor *x = lp_node_saved(n, p->sx), *w = lp_node_saved(n, p->sw);
-  lp_tensor *gy = NULL, *col = NULL, *dx = NULL, *dw = NULL, *db = NULL, *dwt = NULL;
+  lp_tensor *gy = NULL, *col = NULL, *dx = NULL, *dw = NULL, *db = NULL, *dwt = NULL, *dws = NULL, *dbs = NULL;
   int has_b = lp_node_ninputs(n) > 2, ev_dw = 0;
   cgeom g;
   int64_t cs[1];
@@ -286,31 +318,37 @@ static lp_status conv_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_ten
   if ((st = geom(ctx, x, w, NULL, &p->o, &g))) return st;
   TRY(lp_tensor_contiguous(ctx, gout[0], &gy));
   if (gy->dtype != x->dtype) { lp_tensor *c; TRY(lp_tensor_astype(ctx, gy, x->dtype, &c)); lp_tensor_release(gy); gy = c; }
-  cs[0] = g.K * g.P;
+  cs[0] = g.threads * g.K * g.P;
   TRY(lp_tensor_empty(ctx, x->dtype, 1, cs, &col));
   if (lp_node_input_needs_grad(n, 0)) TRY(lp_tensor_new(ctx, x->dtype, 4, x->shape, &dx));
   if (lp_node_input_needs_grad(n, 1)) TRY(lp_tensor_new(ctx, x->dtype, 4, w->shape, &dw));
   if (has_b && lp_node_input_needs_grad(n, 2)) TRY(lp_tensor_new(ctx, x->dtype, 1, &g.O, &db));
   if (dw && density(x) < EVENT_DENSITY) {          /* dw event-driven, the rest below */
-    int64_t m = g.G * g.K * g.Og;
+    int64_t m = g.threads * g.G * g.K * g.Og;
     TRY(lp_tensor_new(ctx, LP_F64, 1, &m, &dwt));
     if (x->dtype == LP_F32) ev_dw_f(&g, lp_tensor_data(x), lp_tensor_data(gy), lp_tensor_data(dw), lp_tensor_data(dwt));
     else ev_dw_d(&g, lp_tensor_data(x), lp_tensor_data(gy), lp_tensor_data(dw), lp_tensor_data(dwt));
     ev_dw = 1;
   }
   if (dx || db || (dw && !ev_dw)) {
+    int64_t pw = g.threads * g.O * g.K, pb = g.threads * g.O;   /* per-thread partial dw, db */
+    if (dw && !ev_dw) TRY(lp_tensor_new(ctx, x->dtype, 1, &pw, &dws));
+    if (db) TRY(lp_tensor_new(ctx, x->dtype, 1, &pb, &dbs));
     if (x->dtype == LP_F32)
       bwd_f(&g, lp_tensor_data(x), lp_tensor_data(w), lp_tensor_data(gy), dx ? lp_tensor_data(dx) : NULL,
-            dw && !ev_dw ? lp_tensor_data(dw) : NULL, db ? lp_tensor_data(db) : NULL, lp_tensor_data(col));
+            dw && !ev_dw ? lp_tensor_data(dw) : NULL, db ? lp_tensor_data(db) : NULL, lp_tensor_data(col),
+            dws ? lp_tensor_data(dws) : NULL, dbs ? lp_tensor_data(dbs) : NULL);
     else
       bwd_d(&g, lp_tensor_data(x), lp_tensor_data(w), lp_tensor_data(gy), dx ? lp_tensor_data(dx) : NULL,
-            dw && !ev_dw ? lp_tensor_data(dw) : NULL, db ? lp_tensor_data(db) : NULL, lp_tensor_data(col));
+            dw && !ev_dw ? lp_tensor_data(dw) : NULL, db ? lp_tensor_data(db) : NULL, lp_tensor_data(col),
+            dws ? lp_tensor_data(dws) : NULL, dbs ? lp_tensor_data(dbs) : NULL);
   }
   gin[0] = dx; gin[1] = dw;
   if (has_b) gin[2] = db;
   dx = dw = db = NULL;
 done:
   lp_tensor_release(gy); lp_tensor_release(col); lp_tensor_release(dwt);
+  lp_tensor_release(dws); lp_tensor_release(dbs);
   lp_tensor_release(dx); lp_tensor_release(dw); lp_tensor_release(db);
   return st;
 }
