@@ -190,43 +190,58 @@ static void ev_visit_##SFX(const cgeom *g, const REAL *x, int64_t n, int64_t gi,
           if (tw < 0 || tw % g->sw) continue;                                                  \
           ow = tw / g->sw;                                                                     \
           if (ow >= g->OW) continue;                                                           \
-          if (!back) {                                                                         \
+          if (!back) {                  /* y is the (P, Og) buffer of this sample and group */ \
             const REAL *wk = wt + k * g->Og;                                                   \
-            REAL *yo = y + ((n * g->O + gi * g->Og) * g->OH + oh) * g->OW + ow;                \
-            for (o = 0; o < g->Og; o++) yo[o * g->P] += wk[o] * v;                             \
-          } else {                                                                             \
-            const REAL *d = dy + ((n * g->O + gi * g->Og) * g->OH + oh) * g->OW + ow;          \
+            REAL *yo = y + (oh * g->OW + ow) * g->Og;                                          \
+            for (o = 0; o < g->Og; o++) yo[o] += wk[o] * v;                                    \
+          } else {                      /* dy is the (P, Og) transpose of this sample's dy */  \
+            const REAL *d = dy + (oh * g->OW + ow) * g->Og;                                    \
             double *dk = dwt + k * g->Og;                                                      \
-            for (o = 0; o < g->Og; o++) dk[o] += (double)d[o * g->P] * v;                      \
+            for (o = 0; o < g->Og; o++) dk[o] += (double)d[o] * v;                             \
           }                                                                                    \
         }                                                                                      \
       }                                                                                        \
     }                                                                                          \
   }                                                                                            \
 }                                                                                              \
-/* y = conv(x) (+ b), event-driven; wt scratch (G Cg KH KW Og) */                              \
+/* y = conv(x) (+ b), event-driven; wt scratch (G Cg KH KW Og) then, per     \
+   thread, a (P, Og) accumulator (tp: threads x P x Og) */                                      \
 static void ev_fwd_##SFX(const cgeom *g, const REAL *x, const REAL *w, const REAL *b, REAL *y,  \
-                         REAL *wt) {                                                           \
-  int64_t n, gi, o, k, p;                                                                      \
+                         REAL *wt, REAL *tp) {                                                 \
+  int64_t n, gi, o, k;                                                                         \
   for (gi = 0; gi < g->G; gi++) for (o = 0; o < g->Og; o++) for (k = 0; k < g->K; k++)         \
     wt[(gi * g->K + k) * g->Og + o] = w[(gi * g->Og + o) * g->K + k];                          \
-  for (n = 0; n < g->N; n++) for (o = 0; o < g->O; o++)                                        \
-    for (p = 0; p < g->P; p++) y[(n * g->O + o) * g->P + p] = b ? b[o] : 0;                    \
   _Pragma("omp parallel for schedule(static) num_threads(g->threads) if (g->threads > 1 && g->N > 1)") \
   for (n = 0; n < g->N; n++) {                                                                 \
-    int64_t gj;                                                                                \
-    for (gj = 0; gj < g->G; gj++) ev_visit_##SFX(g, x, n, gj, 0, wt, NULL, y, NULL);           \
+    int64_t gj, oo, p;                                                                         \
+    REAL *acc = tp + (int64_t)omp_get_thread_num() * g->P * g->Og;                             \
+    for (gj = 0; gj < g->G; gj++) {                                                            \
+      REAL *ys = y + (n * g->O + gj * g->Og) * g->P;                                           \
+      memset(acc, 0, sizeof *acc * (size_t)(g->P * g->Og));                                    \
+      ev_visit_##SFX(g, x, n, gj, 0, wt, NULL, acc, NULL);                                     \
+      for (oo = 0; oo < g->Og; oo++) {                                                         \
+        const REAL bb = b ? b[gj * g->Og + oo] : 0;                                            \
+        for (p = 0; p < g->P; p++) ys[oo * g->P + p] = acc[p * g->Og + oo] + bb;               \
+      }                                                                                        \
+    }                                                                                          \
   }                                                                                            \
 }                                                                                              \
 /* dw += dy . col^T, event-driven; dwt scratch (double, zeroed), one       \
    (G K Og) block per thread, summed at the end */                                              \
-static void ev_dw_##SFX(const cgeom *g, const REAL *x, const REAL *dy, REAL *dw, double *dwt) { \
+static void ev_dw_##SFX(const cgeom *g, const REAL *x, const REAL *dy, REAL *dw, double *dwt,  \
+                        REAL *tp) {                                                            \
   int64_t n, gi, o, k, t, M = g->G * g->K * g->Og;                                             \
   _Pragma("omp parallel for schedule(static) num_threads(g->threads) if (g->threads > 1 && g->N > 1)") \
   for (n = 0; n < g->N; n++) {                                                                 \
-    int64_t gj;                                                                                \
-    double *mine = dwt + (int64_t)omp_get_thread_num() * M;                                    \
-    for (gj = 0; gj < g->G; gj++) ev_visit_##SFX(g, x, n, gj, 1, NULL, dy, NULL, mine);        \
+    int64_t gj, oo, p;                                                                         \
+    const int th = omp_get_thread_num();                                                       \
+    double *mine = dwt + (int64_t)th * M;                                                      \
+    REAL *dt_ = tp + (int64_t)th * g->P * g->Og;                                               \
+    for (gj = 0; gj < g->G; gj++) {                                                            \
+      const REAL *dys = dy + (n * g->O + gj * g->Og) * g->P;                                   \
+      for (oo = 0; oo < g->Og; oo++) for (p = 0; p < g->P; p++) dt_[p * g->Og + oo] = dys[oo * g->P + p]; \
+      ev_visit_##SFX(g, x, n, gj, 1, NULL, dt_, NULL, mine);                                   \
+    }                                                                                          \
   }                                                                                            \
   for (t = 1; t < g->threads; t++) for (k = 0; k < M; k++) dwt[k] += dwt[t * M + k];          \
   for (gi = 0; gi < g->G; gi++) for (o = 0; o < g->Og; o++) for (k = 0; k < g->K; k++)         \
@@ -271,12 +286,15 @@ static lp_status conv_run(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, c
   TRY(contig3(ctx, x, w, b, &xc, &wc, &bc));
   TRY(lp_tensor_empty(ctx, x->dtype, 4, ys, out));
   if (!ref && density(xc) < EVENT_DENSITY) {
-    cs[0] = g.G * g.K * g.Og;
+    int64_t ws = g.G * g.K * g.Og;
+    cs[0] = ws + g.threads * g.P * g.Og;           /* transposed weights, then accumulators */
     TRY(lp_tensor_empty(ctx, x->dtype, 1, cs, &col));
     if (x->dtype == LP_F32)
-      ev_fwd_f(&g, lp_tensor_data(xc), lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL, lp_tensor_data(*out), lp_tensor_data(col));
+      ev_fwd_f(&g, lp_tensor_data(xc), lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL, lp_tensor_data(*out),
+               lp_tensor_data(col), (float *)lp_tensor_data(col) + ws);
     else
-      ev_fwd_d(&g, lp_tensor_data(xc), lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL, lp_tensor_data(*out), lp_tensor_data(col));
+      ev_fwd_d(&g, lp_tensor_data(xc), lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL, lp_tensor_data(*out),
+               lp_tensor_data(col), (double *)lp_tensor_data(col) + ws);
     goto done;
   }
   if (!ref) { cs[0] = g.threads * g.K * g.P; TRY(lp_tensor_empty(ctx, x->dtype, 1, cs, &col)); }
@@ -326,8 +344,18 @@ static lp_status conv_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_ten
   if (dw && density(x) < EVENT_DENSITY) {          /* dw event-driven, the rest below */
     int64_t m = g.threads * g.G * g.K * g.Og;
     TRY(lp_tensor_new(ctx, LP_F64, 1, &m, &dwt));
-    if (x->dtype == LP_F32) ev_dw_f(&g, lp_tensor_data(x), lp_tensor_data(gy), lp_tensor_data(dw), lp_tensor_data(dwt));
-    else ev_dw_d(&g, lp_tensor_data(x), lp_tensor_data(gy), lp_tensor_data(dw), lp_tensor_data(dwt));
+    /* col (threads x K x P) is larger than the (P, Og) transposes the threads need when Og <= K */
+    if (g.Og <= g.K) {
+      if (x->dtype == LP_F32) ev_dw_f(&g, lp_tensor_data(x), lp_tensor_data(gy), lp_tensor_data(dw), lp_tensor_data(dwt), lp_tensor_data(col));
+      else ev_dw_d(&g, lp_tensor_data(x), lp_tensor_data(gy), lp_tensor_data(dw), lp_tensor_data(dwt), lp_tensor_data(col));
+    } else {
+      lp_tensor *tp = NULL;
+      int64_t tn = g.threads * g.P * g.Og;
+      TRY(lp_tensor_empty(ctx, x->dtype, 1, &tn, &tp));
+      if (x->dtype == LP_F32) ev_dw_f(&g, lp_tensor_data(x), lp_tensor_data(gy), lp_tensor_data(dw), lp_tensor_data(dwt), lp_tensor_data(tp));
+      else ev_dw_d(&g, lp_tensor_data(x), lp_tensor_data(gy), lp_tensor_data(dw), lp_tensor_data(dwt), lp_tensor_data(tp));
+      lp_tensor_release(tp);
+    }
     ev_dw = 1;
   }
   if (dx || db || (dw && !ev_dw)) {
