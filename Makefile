@@ -138,6 +138,8 @@ demo: deps
 	$(EXE) examples/xylo_qat.lua --quick
 	$(EXE) examples/adversarial.lua --quick
 	$(EXE) examples/wavesense.lua --quick
+	$(EXE) examples/nir_roundtrip.lua --quick --out $(BUILD)
+	$(EXE) examples/fashion_mnist_cnn.lua --quick --out $(BUILD)
 
 # `make tutorials`: each examples/tutorials/NN_name.lua run with --quick and
 # rendered to build/tutorials/NN_name.md (figures beside it), then index.md.

@@ -28,6 +28,9 @@ int luaopen_limpet_core(lua_State *L) {
   lt_open_usb(L, -1);
   lt_open_afe(L, -1);
   lt_open_audio(L, -1);
+  lt_open_h5w(L, -1);
+  lt_open_conv(L, -1);
+  lt_open_nirneuron(L, -1);
   lua_pushliteral(L, LP_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

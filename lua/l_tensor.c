@@ -768,13 +768,17 @@ static int t_tostring(lua_State *L) {
 /* ---- cat / stack ------------------------------------------------------ */
 static int join(lua_State *L, int stack) {
   int n, i, nd;
-  lp_tensor *ts[256];
+  lp_tensor **ts;
   lt_Box *b;
   lp_status st;
+  lua_Integer len;
   luaL_checktype(L, 1, LUA_TTABLE);
-  n = (int)luaL_len(L, 1);
-  if (n < 1) return luaL_argerror(L, 1, "expected a non-empty list of tensors");
-  if (n > 256) return luaL_argerror(L, 1, "at most 256 tensors");
+  len = luaL_len(L, 1);
+  if (len < 1) return luaL_argerror(L, 1, "expected a non-empty list of tensors");
+  if (len > (1 << 24)) return luaL_argerror(L, 1, "at most 16777216 tensors");
+  n = (int)len;
+  lua_settop(L, 2);                                        /* the buffer goes above the arguments */
+  ts = lua_newuserdatauv(L, (size_t)n * sizeof *ts, 0);   /* any number; collected with the stack */
   for (i = 0; i < n; i++) {
     lua_geti(L, 1, i + 1);
     ts[i] = lt_totensor(L, -1);

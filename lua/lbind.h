@@ -85,6 +85,9 @@ void       lt_open_imuif(lua_State *L, int mod);    /* core._imuif (l_imuif.c) *
 void       lt_open_usb(lua_State *L, int mod);      /* core._usb (l_usb.c) */
 void       lt_open_afe(lua_State *L, int mod);      /* core._afe (l_afe.c) */
 void       lt_open_audio(lua_State *L, int mod);    /* core.audio_load/audio_save (l_audio.c) */
+void       lt_open_h5w(lua_State *L, int mod);      /* core.h5_create (l_h5w.c) */
+void       lt_open_conv(lua_State *L, int mod);     /* core.conv2d/sum_pool2d (l_conv.c) */
+void       lt_open_nirneuron(lua_State *L, int mod); /* core.nir_neuron (l_nirneuron.c) */
 
 /* Autograd properties of a tensor (t.grad, t.is_leaf, t.grad_fn): push and
    return 1 when k is one of them, else return 0 (l_autograd.c). */

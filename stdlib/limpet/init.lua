@@ -13,7 +13,7 @@ lp.version = core.version
 -- too (lp.diff(t) == t:diff()), as the C ones are.
 local T = require "limpet.tensor"
 for _, name in ipairs { "ptp", "count_nonzero", "diff", "clip", "deg2rad", "rad2deg", "average",
-                        "isclose", "allclose" } do
+                        "isclose", "allclose", "index_select", "flip", "gather" } do
   local m = T[name]
   lp[name] = function(t, ...)
     if not core.is_tensor(t) then t = core.tensor(t) end
@@ -38,6 +38,8 @@ lazy.xylo, lazy.dynapse2 = chip "xylo", chip "dynapse2"
 lazy.devices = function() return require("limpet.usb").devices end
 lazy.sweep = function() return require("limpet.sweep").sweep end
 lazy.transform = function() return require "limpet.transform" end
+-- lp.nir: NIR graphs in and out (stdlib/limpet/nir/)
+lazy.nir = function() return require "limpet.nir" end
 for _, name in ipairs { "nn", "optim", "loss", "train", "data", "plot", "autograd", "graph", "dist", "audio" } do
   lazy[name] = function() return require("limpet." .. name) end
 end

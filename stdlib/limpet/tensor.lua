@@ -4,7 +4,8 @@
 -- large; t:brief() is the one-line "limpet.Tensor(f32, (3, 4))"),
 -- t:float()/t:double()/t:long()/t:bool() casts, and the NumPy helpers that
 -- are compositions of core ops: ptp, count_nonzero, diff, clip (= clamp),
--- deg2rad, rad2deg, average, isclose, allclose. Not here: kernels (core/), printing format
+-- deg2rad, rad2deg, average, isclose, allclose; index_select, flip, gather
+-- (differentiable through t[index]). Not here: kernels (core/), printing format
 -- (format.lua).
 local core = require "limpet.core"
 local T = core.Tensor
@@ -109,6 +110,76 @@ function T:average(dim, weights)
   for i = 1, self:dim() do shape[i] = i == dim and -1 or 1 end
   local w = weights:reshape(table.unpack(shape))
   return (self * w):sum(dim) / weights:sum()
+end
+
+-- ---- index_select, flip, gather (differentiable: built on t[index], whose
+-- backward scatter-adds) ------------------------------------------------------
+
+local function check_dim(fname, t, dim, argno)
+  local n = t:dim()
+  if math.type(dim) ~= "integer" or dim == 0 or dim > n or dim < -n then
+    error(("bad argument #%d to '%s' (dim must be an integer in 1..%d or -%d..-1, got %s)")
+      :format(argno, fname, n, n, tostring(dim)), 3)
+  end
+  return dim < 0 and n + 1 + dim or dim
+end
+
+--- t:index_select(dim, index): the positions index (1-d integers, 1-based,
+-- negative from the end) of dim, in that order.
+function T:index_select(dim, index)
+  dim = check_dim("index_select", self, dim, 1)
+  if not core.is_tensor(index) then index = core.tensor(index, "int64") end
+  if dim == 1 then return self[index] end
+  return self:transpose(1, dim)[index]:transpose(1, dim)
+end
+
+--- t:flip(dim): dim in reverse order (NumPy's flip along one axis).
+function T:flip(dim)
+  dim = check_dim("flip", self, dim, 1)
+  local n = self.shape[dim]
+  return self:index_select(dim, core.arange(n, 0, -1))
+end
+
+--- t:gather(dim, index): PyTorch's gather: out has index's shape and
+-- out[..., k, ...] = t[..., index[..., k, ...], ...] along dim (1-based);
+-- index's other dims must not exceed t's.
+function T:gather(dim, index)
+  dim = check_dim("gather", self, dim, 1)
+  if not core.is_tensor(index) or not (index.dtype:match "^int" or index.dtype == "uint8") then
+    error("bad argument #2 to 'gather' (index must be an integer tensor)", 2)
+  end
+  local n = self:dim()
+  if index:dim() ~= n then
+    error(("bad argument #2 to 'gather' (index must have %d dims, got %d)"):format(n, index:dim()), 2)
+  end
+  local s = self.shape
+  for d = 1, n do
+    if d ~= dim and index.shape[d] > s[d] then
+      error(("bad argument #2 to 'gather' (index dim %d has %d entries, the tensor %d)")
+        :format(d, index.shape[d], s[d]), 2)
+    end
+  end
+  local idx = index:astype("int64")
+  if idx:eq(0):any():item() or idx:gt(s[dim]):any():item() or idx:lt(-s[dim]):any():item() then
+    error(("bad argument #2 to 'gather' (index out of range 1..%d)"):format(s[dim]), 2)
+  end
+  idx = core.where(idx:lt(0), idx + (s[dim] + 1), idx)
+  -- linear positions into the flattened tensor (0-based), then 1-based
+  local lin = core.zeros(index.shape, "int64")
+  local stride = 1
+  for d = n, 1, -1 do
+    local coord
+    if d == dim then coord = idx - 1
+    else
+      local shape = {}
+      for k = 1, n do shape[k] = k == d and index.shape[d] or 1 end
+      coord = core.arange(0, index.shape[d]):reshape(shape)
+    end
+    lin = lin + coord * stride
+    stride = stride * s[d]
+  end
+  local flat = self:contiguous():reshape({ -1 })
+  return flat[lin:reshape({ -1 }) + 1]:reshape(index.shape)
 end
 
 return T

@@ -104,6 +104,20 @@ lp_status lp_h5_attr_read(lp_ctx *ctx, lp_h5 *h, const char *obj, const char *at
                           lp_h5_value *out);
 void      lp_h5_value_free(lp_h5_value *v);
 
+/* Writing (core/src/h5w.c): an atomic write ("<path>.tmp.XXXXXX" renamed
+   over path on commit; abort removes it). Names are absolute or relative
+   to the root; groups must exist before their members. */
+typedef struct lp_h5w lp_h5w;
+lp_status lp_h5w_create(lp_ctx *ctx, const char *path, lp_h5w **out);
+lp_status lp_h5w_commit(lp_ctx *ctx, lp_h5w *w);   /* frees w, also on failure */
+void      lp_h5w_abort(lp_h5w *w);                 /* NULL is a no-op; frees w */
+lp_status lp_h5w_group(lp_ctx *ctx, lp_h5w *w, const char *name);
+/* Variable-length UTF-8 strings: a scalar (rows 0, one string) or (rows, cols). */
+lp_status lp_h5w_strings(lp_ctx *ctx, lp_h5w *w, const char *name, int64_t rows, int64_t cols,
+                         const char *const *strs);
+/* A numeric dataset (contiguous tensor, rank 0 for 0-d); gzip: deflate. */
+lp_status lp_h5w_tensor(lp_ctx *ctx, lp_h5w *w, const char *name, const lp_tensor *t, int gzip);
+
 /* ---- encoders ----------------------------------------------------------- */
 /* Bernoulli spikes: out (T, shape of p) of dtype dt, out[s, ...] = 1 with
    probability p[...] (clamped to [0, 1]), each draw a pure function of

@@ -15,6 +15,8 @@
 --     threshold: brighter is earlier), dropped when s > T; linear = true:
 --     s = round((1 - x) * (T - 1)) + 1 (x = 1 at step 1, x = 0 at step T).
 --   sequential{} -- an (H, W) image as H steps of W channels (a copy, float32).
+--   rate_batch, latency_batch, sequential_batch: the same over a batch
+--   (B, ...) -> (B, T, N) in one call (end of file).
 local core = require "limpet.core"
 require "limpet.tensor"
 
@@ -91,6 +93,71 @@ function M.sequential(opts)
     if not core.is_tensor(x) then argerr("sequential", "expected a tensor, got " .. type(x), 2) end
     if x:dim() ~= 2 then
       argerr("sequential", ("expected an (H, W) image, got %d dims"):format(x:dim()), 2)
+    end
+    return x:astype("float32"):clone()
+  end
+end
+
+-- ---- batched encoders: (B, ...) -> (B, T, N) in one call -------------------
+--   rate_batch{...}(X[, key0]), latency_batch{...}(X), sequential_batch{}(X):
+--   the options of rate / latency / sequential; row b of X encodes as the
+--   single-sample encoder does (rate with a seed: key key0 + b - 1, default
+--   key0 = 1, so a batch gives the rows the sample encoder gives those keys).
+
+local function batch_float(x, fname)
+  if not core.is_tensor(x) then argerr(fname, "expected a tensor, got " .. type(x), 3) end
+  if x:dim() < 1 or x.shape[1] < 1 then argerr(fname, "expected a (B, ...) tensor with B >= 1", 3) end
+  if x.dtype ~= "float32" then x = x:astype("float32") end
+  return x:reshape(x.shape[1], -1)
+end
+
+function M.rate_batch(opts)
+  local o = options("rate_batch", opts, { T = "count", max_rate = "number", dt = "number", seed = "integer" })
+  local T, dt = o.T or 100, o.dt or 1e-3
+  local gain = (o.max_rate or 1 / dt) * dt
+  local seed = o.seed
+  return function(x, key0)
+    local p = batch_float(x, "rate_batch") * gain
+    local B, N = p.shape[1], p.shape[2]
+    if seed then
+      if key0 ~= nil and math.type(key0) ~= "integer" then argerr("rate_batch", "key must be an integer", 2) end
+      key0 = key0 or 1
+      local rows = {}
+      for b = 1, B do rows[b] = core.encode_rate(p[b], T, seed, key0 + b - 1) end
+      return core.stack(rows, 1)
+    end
+    return core.rand(B, T, N):lt(p:reshape(B, 1, N)):astype("float32")
+  end
+end
+
+function M.latency_batch(opts)
+  local o = options("latency_batch", opts, { T = "count", tau = "number", threshold = "number", linear = "boolean",
+    dt = "number" })
+  local T, dt, tau = o.T or 100, o.dt or 1e-3, o.tau or 5e-3
+  local thr = o.threshold or 0.01
+  local linear = o.linear == true
+  local steps = core.arange(1, T + 1):reshape(1, T, 1)
+  return function(x)
+    x = batch_float(x, "latency_batch")
+    local B = x.shape[1]
+    local s
+    if linear then
+      s = ((1 - x) * (T - 1)):round() + 1
+    else
+      local safe = x:maximum(thr * (1 + 1e-6))
+      s = ((safe / (safe - thr)):log() * (tau / dt)):floor() + 1
+    end
+    s = s:where(x:gt(thr), T + 1)
+    return steps:eq(s:reshape(B, 1, -1)):astype("float32")
+  end
+end
+
+function M.sequential_batch(opts)
+  options("sequential_batch", opts, {})
+  return function(x)
+    if not core.is_tensor(x) then argerr("sequential_batch", "expected a tensor, got " .. type(x), 2) end
+    if x:dim() ~= 3 then
+      argerr("sequential_batch", ("expected (B, H, W) images, got %d dims"):format(x:dim()), 2)
     end
     return x:astype("float32"):clone()
   end

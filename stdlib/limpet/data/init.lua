@@ -124,6 +124,7 @@ local lazy = {
   DVSGesture = function() return require "limpet.data.dvs_gesture" end,
   SpokenDigits = function() return require "limpet.data.spoken_digits" end,
   encoders = function() return require "limpet.data.encoders" end,
+  augment = function() return require "limpet.data.augment" end,
   transforms = function() return require "limpet.data.transforms" end,
   DataLoader = function() local m = require "limpet.data.loader"; return rawget(m, "DataLoader") or m end,
   DiskCache = function() local m = require "limpet.data.cache"; return rawget(m, "DiskCache") or m end,

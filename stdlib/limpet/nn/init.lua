@@ -50,6 +50,7 @@ for _, name in ipairs { "Linear", "LIF", "LIFBitshift", "LIFNeuron", "aLIF", "Ex
 end
 
 for _, name in ipairs { "LowPass", "SynNet", "WaveSenseBlock", "WaveSenseNet" } do S.register(nn[name]) end
+for _, f in ipairs { "conv", "nir_neurons", "scale_threshold", "batchnorm", "delay" } do local m = require("limpet.nn." .. f); for k, C in pairs(rawget(m, "__name") and { [m.__name] = m } or m) do if k ~= "KINDS" then nn[k] = C; S.register(C) end end end
 
 --- net:save(path) -> true | nil, msg  (see serialize.lua)
 function Module:save(path) return S.save(self, path) end

@@ -1,0 +1,497 @@
+/*
+** core/src/conv.c -- 2-D convolution (im2col + OpenBLAS GEMM) and sum
+** pooling, forward and backward side by side, with their autodiff nodes.
+** Owns: shape checks, the im2col / col2im loops, the per-sample, per-group
+** GEMMs (samples in parallel over the context's threads, each thread with
+** its own column buffer and partial dw/db, reduced after), the plain direct-loop reference (lp_conv2d_ref) the fast path is
+** checked against, pooling's window sums and scatter-back.
+** Not here: the Lua face (lua/l_conv.c), modules (stdlib/limpet/nn/conv.lua).
+** Shapes: x (N, C, H, W), w (O, C/G, KH, KW), y (N, O, OH, OW); per group
+** g: Cg = C/G input and Og = O/G output channels, K = Cg·KH·KW rows of the
+** column matrix col (K, OH·OW) of one sample.
+** Sparse input (under 15 % nonzero, e.g. spikes): an event-driven path
+** scatters each active input's weights (forward) and gathers dy into dw
+** (backward); dx is the dense col2im path either way.
+*/
+#include <string.h>
+#include <cblas.h>
+#include <omp.h>
+
+#include "tensor_impl.h"
+#include "limpet/autograd.h"
+#include "limpet/conv.h"
+
+#define TRY(x) do { if ((st = (x)) != LP_OK) goto done; } while (0)
+
+typedef struct cgeom {
+  int64_t N, C, H, W, O, KH, KW, OH, OW, G, Cg, Og, K, P;
+  int64_t sh, sw, ph, pw, dh, dw;
+  int threads;     /* samples run in parallel, one GEMM per sample (OpenBLAS single-threaded inside) */
+} cgeom;
+
+static lp_status geom(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, const lp_tensor *b,
+                      const lp_conv2d_opts *o, cgeom *g) {
+  const int64_t *xs = x->shape, *ws = w->shape;
+  int i;
+  if (x->ndim != 4) return lp_ctx_error(ctx, LP_ESHAPE, 1, "input must be (N, C, H, W), got %d dims", x->ndim);
+  if (w->ndim != 4) return lp_ctx_error(ctx, LP_ESHAPE, 2, "weight must be (O, C/groups, KH, KW), got %d dims", w->ndim);
+  if (!lp_dtype_is_float(x->dtype) || x->dtype != w->dtype)
+    return lp_ctx_error(ctx, LP_ETYPE, 2, "input and weight must be float32 or float64 of one dtype");
+  if (b && (b->dtype != x->dtype || b->ndim != 1 || b->shape[0] != ws[0]))
+    return lp_ctx_error(ctx, LP_ESHAPE, 3, "bias must be (%lld,) of the input's dtype", (long long)ws[0]);
+  for (i = 0; i < 2; i++) {
+    if (o->stride[i] < 1 || o->dilation[i] < 1 || o->padding[i] < 0)
+      return lp_ctx_error(ctx, LP_EARG, 4, "stride and dilation must be >= 1, padding >= 0");
+  }
+  if (o->groups < 1 || xs[1] % o->groups || ws[0] % o->groups || ws[1] * o->groups != xs[1])
+    return lp_ctx_error(ctx, LP_ESHAPE, 2, "weight (%lld, %lld, ...) with groups %lld does not fit %lld input channels",
+                        (long long)ws[0], (long long)ws[1], (long long)o->groups, (long long)xs[1]);
+  g->N = xs[0]; g->C = xs[1]; g->H = xs[2]; g->W = xs[3];
+  g->O = ws[0]; g->KH = ws[2]; g->KW = ws[3];
+  g->sh = o->stride[0]; g->sw = o->stride[1]; g->ph = o->padding[0]; g->pw = o->padding[1];
+  g->dh = o->dilation[0]; g->dw = o->dilation[1];
+  g->OH = (g->H + 2 * g->ph - g->dh * (g->KH - 1) - 1) / g->sh + 1;
+  g->OW = (g->W + 2 * g->pw - g->dw * (g->KW - 1) - 1) / g->sw + 1;
+  if (g->H + 2 * g->ph - g->dh * (g->KH - 1) - 1 < 0 || g->W + 2 * g->pw - g->dw * (g->KW - 1) - 1 < 0)
+    return lp_ctx_error(ctx, LP_ESHAPE, 1, "input %lldx%lld is smaller than the (dilated) kernel",
+                        (long long)g->H, (long long)g->W);
+  g->G = o->groups; g->Cg = g->C / g->G; g->Og = g->O / g->G;
+  g->K = g->Cg * g->KH * g->KW; g->P = g->OH * g->OW;
+  g->threads = lp_ctx_threads(ctx);
+  if (g->threads < 1) g->threads = 1;
+  if (g->threads > g->N) g->threads = g->N > 0 ? (int)g->N : 1;
+  return LP_OK;
+}
+
+/* ---- typed kernels (float and double) ------------------------------------ */
+#define DEFINE_CONV(REAL, SFX, GEMM)                                                          \
+static void im2col_##SFX(const cgeom *g, const REAL *x, REAL *col) {                          \
+  int64_t c, kh, kw, oh, ow;                                                                  \
+  for (c = 0; c < g->Cg; c++) for (kh = 0; kh < g->KH; kh++) for (kw = 0; kw < g->KW; kw++) { \
+    REAL *row = col + ((c * g->KH + kh) * g->KW + kw) * g->P;                                 \
+    for (oh = 0; oh < g->OH; oh++) {                                                          \
+      int64_t ih = oh * g->sh - g->ph + kh * g->dh;                                           \
+      REAL *r = row + oh * g->OW;                                                             \
+      if (ih < 0 || ih >= g->H) { for (ow = 0; ow < g->OW; ow++) r[ow] = 0; continue; }       \
+      for (ow = 0; ow < g->OW; ow++) {                                                        \
+        int64_t iw = ow * g->sw - g->pw + kw * g->dw;                                         \
+        r[ow] = (iw < 0 || iw >= g->W) ? (REAL)0 : x[(c * g->H + ih) * g->W + iw];            \
+      }                                                                                       \
+    }                                                                                         \
+  }                                                                                           \
+}                                                                                             \
+static void col2im_##SFX(const cgeom *g, const REAL *col, REAL *dx) {                         \
+  int64_t c, kh, kw, oh, ow;                                                                  \
+  for (c = 0; c < g->Cg; c++) for (kh = 0; kh < g->KH; kh++) for (kw = 0; kw < g->KW; kw++) { \
+    const REAL *row = col + ((c * g->KH + kh) * g->KW + kw) * g->P;                           \
+    for (oh = 0; oh < g->OH; oh++) {                                                          \
+      int64_t ih = oh * g->sh - g->ph + kh * g->dh;                                           \
+      if (ih < 0 || ih >= g->H) continue;                                                     \
+      for (ow = 0; ow < g->OW; ow++) {                                                        \
+        int64_t iw = ow * g->sw - g->pw + kw * g->dw;                                         \
+        if (iw >= 0 && iw < g->W) dx[(c * g->H + ih) * g->W + iw] += row[oh * g->OW + ow];    \
+      }                                                                                       \
+    }                                                                                         \
+  }                                                                                           \
+}                                                                                             \
+/* y = w . col (+ b), per sample and group */                                                 \
+static void fwd_##SFX(const cgeom *g, const REAL *x, const REAL *w, const REAL *b, REAL *y,   \
+                      REAL *cols) {                                                           \
+  int64_t n;                                                                                  \
+  _Pragma("omp parallel for schedule(static) num_threads(g->threads) if (g->threads > 1 && g->N > 1)") \
+  for (n = 0; n < g->N; n++) {                                                                \
+  int64_t gi, o, p;                                                                           \
+  REAL *col = cols + (int64_t)omp_get_thread_num() * g->K * g->P;                             \
+  for (gi = 0; gi < g->G; gi++) {                                                             \
+    const REAL *xs = x + (n * g->C + gi * g->Cg) * g->H * g->W;                               \
+    REAL *ys = y + (n * g->O + gi * g->Og) * g->P;                                            \
+    im2col_##SFX(g, xs, col);                                                                 \
+    GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->Og, (int)g->P, (int)g->K, 1,      \
+         w + gi * g->Og * g->K, (int)g->K, col, (int)g->P, 0, ys, (int)g->P);                 \
+    if (b) for (o = 0; o < g->Og; o++) for (p = 0; p < g->P; p++) ys[o * g->P + p] += b[gi * g->Og + o]; \
+  }                                                                                           \
+  }                                                                                           \
+}                                                                                             \
+/* dx += col2im(w^T . dy); dw += dy . col^T; db += sum dy */                                  \
+static void bwd_##SFX(const cgeom *g, const REAL *x, const REAL *w, const REAL *dy, REAL *dx,  \
+                      REAL *dw0, REAL *db0, REAL *cols, REAL *dws, REAL *dbs) {               \
+  int64_t n, t, i;                                                                            \
+  _Pragma("omp parallel for schedule(static) num_threads(g->threads) if (g->threads > 1 && g->N > 1)") \
+  for (n = 0; n < g->N; n++) {                                                                \
+  int64_t gi, o, p;                                                                           \
+  const int th = omp_get_thread_num();                                                        \
+  REAL *col = cols + (int64_t)th * g->K * g->P;                                               \
+  REAL *dw = dw0 ? dws + (int64_t)th * g->O * g->K : NULL;                                    \
+  REAL *db = db0 ? dbs + (int64_t)th * g->O : NULL;                                           \
+  for (gi = 0; gi < g->G; gi++) {                                                             \
+    const REAL *dys = dy + (n * g->O + gi * g->Og) * g->P;                                    \
+    if (dw) {                                                                                 \
+      im2col_##SFX(g, x + (n * g->C + gi * g->Cg) * g->H * g->W, col);                        \
+      GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->Og, (int)g->K, (int)g->P, 1, dys,  \
+           (int)g->P, col, (int)g->P, 1, dw + gi * g->Og * g->K, (int)g->K);                  \
+    }                                                                                         \
+    if (db) for (o = 0; o < g->Og; o++) for (p = 0; p < g->P; p++) db[gi * g->Og + o] += dys[o * g->P + p]; \
+    if (dx) {                                                                                 \
+      GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g->K, (int)g->P, (int)g->Og, 1,       \
+           w + gi * g->Og * g->K, (int)g->K, dys, (int)g->P, 0, col, (int)g->P);              \
+      col2im_##SFX(g, col, dx + (n * g->C + gi * g->Cg) * g->H * g->W);                       \
+    }                                                                                         \
+  }                                                                                           \
+  }                                                                                           \
+  for (t = 0; t < g->threads; t++) {        /* reduce the per-thread partial sums */          \
+    if (dw0) for (i = 0; i < g->O * g->K; i++) dw0[i] += dws[t * g->O * g->K + i];            \
+    if (db0) for (i = 0; i < g->O; i++) db0[i] += dbs[t * g->O + i];                          \
+  }                                                                                           \
+}                                                                                             \
+/* the plain reference: one output element at a time */                                     \
+static void ref_##SFX(const cgeom *g, const REAL *x, const REAL *w, const REAL *b, REAL *y) { \
+  int64_t n, o, oh, ow, c, kh, kw;                                                            \
+  for (n = 0; n < g->N; n++) for (o = 0; o < g->O; o++) {                                     \
+    int64_t gi = o / g->Og;                                                                   \
+    for (oh = 0; oh < g->OH; oh++) for (ow = 0; ow < g->OW; ow++) {                           \
+      double s = b ? b[o] : 0;                                                                \
+      for (c = 0; c < g->Cg; c++) for (kh = 0; kh < g->KH; kh++) for (kw = 0; kw < g->KW; kw++) { \
+        int64_t ih = oh * g->sh - g->ph + kh * g->dh, iw = ow * g->sw - g->pw + kw * g->dw;  \
+        if (ih < 0 || ih >= g->H || iw < 0 || iw >= g->W) continue;                           \
+        s += (double)x[((n * g->C + gi * g->Cg + c) * g->H + ih) * g->W + iw] *              \
+             w[((o * g->Cg + c) * g->KH + kh) * g->KW + kw];                                  \
+      }                                                                                       \
+      y[((n * g->O + o) * g->OH + oh) * g->OW + ow] = (REAL)s;                                \
+    }                                                                                         \
+  }                                                                                           \
+}
+
+DEFINE_CONV(float, f, cblas_sgemm)
+DEFINE_CONV(double, d, cblas_dgemm)
+
+/* ---- event-driven path (sparse input) -------------------------------------
+   For each nonzero input x[c, ih, iw] of a sample, the outputs it reaches:
+   oh = (ih + ph - kh dh) / sh when that divides and lands in range (same for
+   w). Forward scatters w[:, c, kh, kw] x into y[:, oh, ow]; backward gathers
+   dy[:, oh, ow] x into dw[:, c, kh, kw]. wt is w laid out (G, Cg, KH, KW, Og)
+   so the Og loop is unit-stride. Cost ~ nnz KH KW Og instead of the GEMM's
+   Og K P. */
+#define DEFINE_EVENT(REAL, SFX)                                                                \
+static void ev_visit_##SFX(const cgeom *g, const REAL *x, int64_t n, int64_t gi, int back,     \
+                           const REAL *wt, const REAL *dy, REAL *y, double *dwt) {             \
+  int64_t c, ih, iw, kh, kw, o;                                                                \
+  for (c = 0; c < g->Cg; c++) {                                                                \
+    const REAL *xc = x + ((n * g->C) + gi * g->Cg + c) * g->H * g->W;                          \
+    for (ih = 0; ih < g->H; ih++) for (iw = 0; iw < g->W; iw++) {                              \
+      const REAL v = xc[ih * g->W + iw];                                                       \
+      if (v == 0) continue;                                                                    \
+      for (kh = 0; kh < g->KH; kh++) {                                                         \
+        int64_t th = ih + g->ph - kh * g->dh, oh;                                              \
+        if (th < 0 || th % g->sh) continue;                                                    \
+        oh = th / g->sh;                                                                       \
+        if (oh >= g->OH) continue;                                                             \
+        for (kw = 0; kw < g->KW; kw++) {                                                       \
+          int64_t tw = iw + g->pw - kw * g->dw, ow, k = ((gi * g->Cg + c) * g->KH + kh) * g->KW + kw; \
+          if (tw < 0 || tw % g->sw) continue;                                                  \
+          ow = tw / g->sw;                                                                     \
+          if (ow >= g->OW) continue;                                                           \
+          if (!back) {                  /* y is the (P, Og) buffer of this sample and group */ \
+            const REAL *wk = wt + k * g->Og;                                                   \
+            REAL *yo = y + (oh * g->OW + ow) * g->Og;                                          \
+            for (o = 0; o < g->Og; o++) yo[o] += wk[o] * v;                                    \
+          } else {                      /* dy is the (P, Og) transpose of this sample's dy */  \
+            const REAL *d = dy + (oh * g->OW + ow) * g->Og;                                    \
+            double *dk = dwt + k * g->Og;                                                      \
+            for (o = 0; o < g->Og; o++) dk[o] += (double)d[o] * v;                             \
+          }                                                                                    \
+        }                                                                                      \
+      }                                                                                        \
+    }                                                                                          \
+  }                                                                                            \
+}                                                                                              \
+/* y = conv(x) (+ b), event-driven; wt scratch (G Cg KH KW Og) then, per     \
+   thread, a (P, Og) accumulator (tp: threads x P x Og) */                                      \
+static void ev_fwd_##SFX(const cgeom *g, const REAL *x, const REAL *w, const REAL *b, REAL *y,  \
+                         REAL *wt, REAL *tp) {                                                 \
+  int64_t n, gi, o, k;                                                                         \
+  for (gi = 0; gi < g->G; gi++) for (o = 0; o < g->Og; o++) for (k = 0; k < g->K; k++)         \
+    wt[(gi * g->K + k) * g->Og + o] = w[(gi * g->Og + o) * g->K + k];                          \
+  _Pragma("omp parallel for schedule(static) num_threads(g->threads) if (g->threads > 1 && g->N > 1)") \
+  for (n = 0; n < g->N; n++) {                                                                 \
+    int64_t gj, oo, p;                                                                         \
+    REAL *acc = tp + (int64_t)omp_get_thread_num() * g->P * g->Og;                             \
+    for (gj = 0; gj < g->G; gj++) {                                                            \
+      REAL *ys = y + (n * g->O + gj * g->Og) * g->P;                                           \
+      memset(acc, 0, sizeof *acc * (size_t)(g->P * g->Og));                                    \
+      ev_visit_##SFX(g, x, n, gj, 0, wt, NULL, acc, NULL);                                     \
+      for (oo = 0; oo < g->Og; oo++) {                                                         \
+        const REAL bb = b ? b[gj * g->Og + oo] : 0;                                            \
+        for (p = 0; p < g->P; p++) ys[oo * g->P + p] = acc[p * g->Og + oo] + bb;               \
+      }                                                                                        \
+    }                                                                                          \
+  }                                                                                            \
+}                                                                                              \
+/* dw += dy . col^T, event-driven; dwt scratch (double, zeroed), one       \
+   (G K Og) block per thread, summed at the end */                                              \
+static void ev_dw_##SFX(const cgeom *g, const REAL *x, const REAL *dy, REAL *dw, double *dwt,  \
+                        REAL *tp) {                                                            \
+  int64_t n, gi, o, k, t, M = g->G * g->K * g->Og;                                             \
+  _Pragma("omp parallel for schedule(static) num_threads(g->threads) if (g->threads > 1 && g->N > 1)") \
+  for (n = 0; n < g->N; n++) {                                                                 \
+    int64_t gj, oo, p;                                                                         \
+    const int th = omp_get_thread_num();                                                       \
+    double *mine = dwt + (int64_t)th * M;                                                      \
+    REAL *dt_ = tp + (int64_t)th * g->P * g->Og;                                               \
+    for (gj = 0; gj < g->G; gj++) {                                                            \
+      const REAL *dys = dy + (n * g->O + gj * g->Og) * g->P;                                   \
+      for (oo = 0; oo < g->Og; oo++) for (p = 0; p < g->P; p++) dt_[p * g->Og + oo] = dys[oo * g->P + p]; \
+      ev_visit_##SFX(g, x, n, gj, 1, NULL, dt_, NULL, mine);                                   \
+    }                                                                                          \
+  }                                                                                            \
+  for (t = 1; t < g->threads; t++) for (k = 0; k < M; k++) dwt[k] += dwt[t * M + k];          \
+  for (gi = 0; gi < g->G; gi++) for (o = 0; o < g->Og; o++) for (k = 0; k < g->K; k++)         \
+    dw[(gi * g->Og + o) * g->K + k] += (REAL)dwt[(gi * g->K + k) * g->Og + o];                 \
+}
+
+DEFINE_EVENT(float, f)
+DEFINE_EVENT(double, d)
+
+/* Fraction of nonzero entries of a contiguous float tensor. */
+static double density(const lp_tensor *x) {
+  int64_t i, n = lp_tensor_numel(x), nz = 0;
+  if (n == 0) return 0;
+  if (x->dtype == LP_F32) { const float *p = lp_tensor_data(x); for (i = 0; i < n; i++) nz += p[i] != 0; }
+  else { const double *p = lp_tensor_data(x); for (i = 0; i < n; i++) nz += p[i] != 0; }
+  return (double)nz / (double)n;
+}
+
+/* Below this input density the event-driven path runs (forward and dw). */
+#define EVENT_DENSITY 0.15
+
+/* contiguous versions of the operands (new references) */
+static lp_status contig3(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, const lp_tensor *b,
+                         lp_tensor **xc, lp_tensor **wc, lp_tensor **bc) {
+  lp_status st;
+  *xc = *wc = *bc = NULL;
+  if ((st = lp_tensor_contiguous(ctx, (lp_tensor *)x, xc))) return st;
+  if ((st = lp_tensor_contiguous(ctx, (lp_tensor *)w, wc))) return st;
+  if (b && (st = lp_tensor_contiguous(ctx, (lp_tensor *)b, bc))) return st;
+  return LP_OK;
+}
+
+static lp_status conv_run(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, const lp_tensor *b,
+                          const lp_conv2d_opts *o, int ref, lp_tensor **out) {
+  cgeom g;
+  lp_tensor *xc = NULL, *wc = NULL, *bc = NULL, *col = NULL;
+  int64_t ys[4], cs[1];
+  lp_status st;
+  *out = NULL;
+  if ((st = geom(ctx, x, w, b, o, &g))) return st;
+  ys[0] = g.N; ys[1] = g.O; ys[2] = g.OH; ys[3] = g.OW;
+  TRY(contig3(ctx, x, w, b, &xc, &wc, &bc));
+  TRY(lp_tensor_empty(ctx, x->dtype, 4, ys, out));
+  if (!ref && density(xc) < EVENT_DENSITY) {
+    int64_t ws = g.G * g.K * g.Og;
+    cs[0] = ws + g.threads * g.P * g.Og;           /* transposed weights, then accumulators */
+    TRY(lp_tensor_empty(ctx, x->dtype, 1, cs, &col));
+    if (x->dtype == LP_F32)
+      ev_fwd_f(&g, lp_tensor_data(xc), lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL, lp_tensor_data(*out),
+               lp_tensor_data(col), (float *)lp_tensor_data(col) + ws);
+    else
+      ev_fwd_d(&g, lp_tensor_data(xc), lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL, lp_tensor_data(*out),
+               lp_tensor_data(col), (double *)lp_tensor_data(col) + ws);
+    goto done;
+  }
+  if (!ref) { cs[0] = g.threads * g.K * g.P; TRY(lp_tensor_empty(ctx, x->dtype, 1, cs, &col)); }
+  if (x->dtype == LP_F32) {
+    if (ref) ref_f(&g, lp_tensor_data(xc), lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL, lp_tensor_data(*out));
+    else fwd_f(&g, lp_tensor_data(xc), lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL, lp_tensor_data(*out), lp_tensor_data(col));
+  } else {
+    if (ref) ref_d(&g, lp_tensor_data(xc), lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL, lp_tensor_data(*out));
+    else fwd_d(&g, lp_tensor_data(xc), lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL, lp_tensor_data(*out), lp_tensor_data(col));
+  }
+done:
+  lp_tensor_release(xc); lp_tensor_release(wc); lp_tensor_release(bc); lp_tensor_release(col);
+  if (st != LP_OK) { lp_tensor_release(*out); *out = NULL; }
+  return st;
+}
+
+lp_status lp_conv2d(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, const lp_tensor *b,
+                    const lp_conv2d_opts *o, lp_tensor **out) {
+  return conv_run(ctx, x, w, b, o, 0, out);
+}
+
+lp_status lp_conv2d_ref(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, const lp_tensor *b,
+                        const lp_conv2d_opts *o, lp_tensor **out) {
+  return conv_run(ctx, x, w, b, o, 1, out);
+}
+
+/* ---- autodiff ------------------------------------------------------------ */
+typedef struct conv_pl { lp_conv2d_opts o; int sx, sw; } conv_pl;
+
+static lp_status conv_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_tensor **gin) {
+  conv_pl *p = lp_node_payload(n);
+  const lp_tensor *x = lp_node_saved(n, p->sx), *w = lp_node_saved(n, p->sw);
+  lp_tensor *gy = NULL, *col = NULL, *dx = NULL, *dw = NULL, *db = NULL, *dwt = NULL, *dws = NULL, *dbs = NULL;
+  int has_b = lp_node_ninputs(n) > 2, ev_dw = 0;
+  cgeom g;
+  int64_t cs[1];
+  lp_status st;
+  if (!gout[0]) return LP_OK;
+  if ((st = geom(ctx, x, w, NULL, &p->o, &g))) return st;
+  TRY(lp_tensor_contiguous(ctx, gout[0], &gy));
+  if (gy->dtype != x->dtype) { lp_tensor *c; TRY(lp_tensor_astype(ctx, gy, x->dtype, &c)); lp_tensor_release(gy); gy = c; }
+  cs[0] = g.threads * g.K * g.P;
+  TRY(lp_tensor_empty(ctx, x->dtype, 1, cs, &col));
+  if (lp_node_input_needs_grad(n, 0)) TRY(lp_tensor_new(ctx, x->dtype, 4, x->shape, &dx));
+  if (lp_node_input_needs_grad(n, 1)) TRY(lp_tensor_new(ctx, x->dtype, 4, w->shape, &dw));
+  if (has_b && lp_node_input_needs_grad(n, 2)) TRY(lp_tensor_new(ctx, x->dtype, 1, &g.O, &db));
+  if (dw && density(x) < EVENT_DENSITY) {          /* dw event-driven, the rest below */
+    int64_t m = g.threads * g.G * g.K * g.Og;
+    TRY(lp_tensor_new(ctx, LP_F64, 1, &m, &dwt));
+    /* col (threads x K x P) is larger than the (P, Og) transposes the threads need when Og <= K */
+    if (g.Og <= g.K) {
+      if (x->dtype == LP_F32) ev_dw_f(&g, lp_tensor_data(x), lp_tensor_data(gy), lp_tensor_data(dw), lp_tensor_data(dwt), lp_tensor_data(col));
+      else ev_dw_d(&g, lp_tensor_data(x), lp_tensor_data(gy), lp_tensor_data(dw), lp_tensor_data(dwt), lp_tensor_data(col));
+    } else {
+      lp_tensor *tp = NULL;
+      int64_t tn = g.threads * g.P * g.Og;
+      TRY(lp_tensor_empty(ctx, x->dtype, 1, &tn, &tp));
+      if (x->dtype == LP_F32) ev_dw_f(&g, lp_tensor_data(x), lp_tensor_data(gy), lp_tensor_data(dw), lp_tensor_data(dwt), lp_tensor_data(tp));
+      else ev_dw_d(&g, lp_tensor_data(x), lp_tensor_data(gy), lp_tensor_data(dw), lp_tensor_data(dwt), lp_tensor_data(tp));
+      lp_tensor_release(tp);
+    }
+    ev_dw = 1;
+  }
+  if (dx || db || (dw && !ev_dw)) {
+    int64_t pw = g.threads * g.O * g.K, pb = g.threads * g.O;   /* per-thread partial dw, db */
+    if (dw && !ev_dw) TRY(lp_tensor_new(ctx, x->dtype, 1, &pw, &dws));
+    if (db) TRY(lp_tensor_new(ctx, x->dtype, 1, &pb, &dbs));
+    if (x->dtype == LP_F32)
+      bwd_f(&g, lp_tensor_data(x), lp_tensor_data(w), lp_tensor_data(gy), dx ? lp_tensor_data(dx) : NULL,
+            dw && !ev_dw ? lp_tensor_data(dw) : NULL, db ? lp_tensor_data(db) : NULL, lp_tensor_data(col),
+            dws ? lp_tensor_data(dws) : NULL, dbs ? lp_tensor_data(dbs) : NULL);
+    else
+      bwd_d(&g, lp_tensor_data(x), lp_tensor_data(w), lp_tensor_data(gy), dx ? lp_tensor_data(dx) : NULL,
+            dw && !ev_dw ? lp_tensor_data(dw) : NULL, db ? lp_tensor_data(db) : NULL, lp_tensor_data(col),
+            dws ? lp_tensor_data(dws) : NULL, dbs ? lp_tensor_data(dbs) : NULL);
+  }
+  gin[0] = dx; gin[1] = dw;
+  if (has_b) gin[2] = db;
+  dx = dw = db = NULL;
+done:
+  lp_tensor_release(gy); lp_tensor_release(col); lp_tensor_release(dwt);
+  lp_tensor_release(dws); lp_tensor_release(dbs);
+  lp_tensor_release(dx); lp_tensor_release(dw); lp_tensor_release(db);
+  return st;
+}
+
+lp_status lp_ag_conv2d(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, const lp_tensor *b,
+                       const lp_conv2d_opts *o, lp_tensor **out) {
+  const lp_tensor *in[3];
+  lp_tensor *xc = NULL, *wc = NULL, *bc = NULL;
+  lp_node *n;
+  conv_pl *p;
+  lp_status st = lp_conv2d(ctx, x, w, b, o, out);
+  in[0] = x; in[1] = w; in[2] = b;
+  if (st != LP_OK || !lp_needs_grad(ctx, b ? 3 : 2, in)) return st;
+  TRY(lp_node_record(ctx, "conv2d", conv_bw, b ? 3 : 2, in, 1, out, sizeof(conv_pl), &n));
+  p = lp_node_payload(n);
+  p->o = *o;
+  TRY(contig3(ctx, x, w, NULL, &xc, &wc, &bc));
+  TRY(lp_node_save(ctx, n, xc, &p->sx));
+  TRY(lp_node_save(ctx, n, wc, &p->sw));
+done:
+  lp_tensor_release(xc); lp_tensor_release(wc); lp_tensor_release(bc);
+  if (st != LP_OK) { lp_tensor_release(*out); *out = NULL; }
+  return st;
+}
+
+/* ---- sum pooling ---------------------------------------------------------- */
+static lp_status pool_geom(lp_ctx *ctx, const lp_tensor *x, const int64_t k[2], const int64_t s[2],
+                           const int64_t p[2], int64_t ys[4]) {
+  int i;
+  if (x->ndim != 4) return lp_ctx_error(ctx, LP_ESHAPE, 1, "input must be (N, C, H, W), got %d dims", x->ndim);
+  if (!lp_dtype_is_float(x->dtype)) return lp_ctx_error(ctx, LP_ETYPE, 1, "input must be float32 or float64");
+  for (i = 0; i < 2; i++) {
+    if (k[i] < 1 || s[i] < 1 || p[i] < 0 || 2 * p[i] > k[i])
+      return lp_ctx_error(ctx, LP_EARG, 2, "kernel and stride must be >= 1, 0 <= padding <= kernel/2");
+    if (x->shape[2 + i] + 2 * p[i] < k[i])
+      return lp_ctx_error(ctx, LP_ESHAPE, 1, "input is smaller than the kernel");
+    ys[2 + i] = (x->shape[2 + i] + 2 * p[i] - k[i]) / s[i] + 1;
+  }
+  ys[0] = x->shape[0]; ys[1] = x->shape[1];
+  return LP_OK;
+}
+
+/* y[o] = sum of the window (forward); dx[window] += dy[o] (backward). */
+#define DEFINE_POOL(REAL, SFX)                                                                 \
+static void pool_##SFX(const int64_t *xs, const int64_t *ys, const int64_t k[2], const int64_t s[2], \
+                       const int64_t p[2], REAL *x, REAL *y, int back) {                       \
+  int64_t nc, oh, ow, a, b, NC = xs[0] * xs[1], H = xs[2], W = xs[3];                          \
+  for (nc = 0; nc < NC; nc++) for (oh = 0; oh < ys[2]; oh++) for (ow = 0; ow < ys[3]; ow++) {  \
+    REAL *yo = y + (nc * ys[2] + oh) * ys[3] + ow;                                             \
+    REAL acc = 0;                                                                              \
+    for (a = 0; a < k[0]; a++) {                                                               \
+      int64_t ih = oh * s[0] - p[0] + a;                                                       \
+      if (ih < 0 || ih >= H) continue;                                                         \
+      for (b = 0; b < k[1]; b++) {                                                             \
+        int64_t iw = ow * s[1] - p[1] + b;                                                     \
+        if (iw < 0 || iw >= W) continue;                                                       \
+        if (back) x[(nc * H + ih) * W + iw] += *yo; else acc += x[(nc * H + ih) * W + iw];     \
+      }                                                                                        \
+    }                                                                                          \
+    if (!back) *yo = acc;                                                                      \
+  }                                                                                            \
+}
+DEFINE_POOL(float, f)
+DEFINE_POOL(double, d)
+
+lp_status lp_sum_pool2d(lp_ctx *ctx, const lp_tensor *x, const int64_t k[2], const int64_t s[2],
+                        const int64_t p[2], lp_tensor **out) {
+  int64_t ys[4];
+  lp_tensor *xc = NULL;
+  lp_status st;
+  *out = NULL;
+  if ((st = pool_geom(ctx, x, k, s, p, ys))) return st;
+  TRY(lp_tensor_contiguous(ctx, (lp_tensor *)x, &xc));
+  TRY(lp_tensor_empty(ctx, x->dtype, 4, ys, out));
+  if (x->dtype == LP_F32) pool_f(x->shape, ys, k, s, p, lp_tensor_data(xc), lp_tensor_data(*out), 0);
+  else pool_d(x->shape, ys, k, s, p, lp_tensor_data(xc), lp_tensor_data(*out), 0);
+done:
+  lp_tensor_release(xc);
+  if (st != LP_OK) { lp_tensor_release(*out); *out = NULL; }
+  return st;
+}
+
+typedef struct pool_pl { int64_t k[2], s[2], p[2]; } pool_pl;
+
+static lp_status pool_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_tensor **gin) {
+  pool_pl *p = lp_node_payload(n);
+  lp_tensor *gy = NULL, *dx = NULL;
+  const int64_t *xs = lp_node_input_shape(n, 0);
+  lp_dtype dt = lp_node_input_dtype(n, 0);
+  int64_t ys[4];
+  lp_status st = LP_OK;
+  if (!gout[0] || !lp_node_input_needs_grad(n, 0)) return LP_OK;
+  TRY(lp_tensor_astype(ctx, gout[0], dt, &gy));
+  { lp_tensor *c; TRY(lp_tensor_contiguous(ctx, gy, &c)); lp_tensor_release(gy); gy = c; }
+  TRY(lp_tensor_new(ctx, dt, 4, xs, &dx));
+  memcpy(ys, gy->shape, sizeof ys);
+  if (dt == LP_F32) pool_f(xs, ys, p->k, p->s, p->p, lp_tensor_data(dx), lp_tensor_data(gy), 1);
+  else pool_d(xs, ys, p->k, p->s, p->p, lp_tensor_data(dx), lp_tensor_data(gy), 1);
+  gin[0] = dx;
+  dx = NULL;
+done:
+  lp_tensor_release(gy); lp_tensor_release(dx);
+  return st;
+}
+
+lp_status lp_ag_sum_pool2d(lp_ctx *ctx, const lp_tensor *x, const int64_t k[2], const int64_t s[2],
+                           const int64_t p[2], lp_tensor **out) {
+  lp_node *n;
+  pool_pl *pl;
+  lp_status st = lp_sum_pool2d(ctx, x, k, s, p, out);
+  if (st != LP_OK || !lp_needs_grad(ctx, 1, &x)) return st;
+  TRY(lp_node_record(ctx, "sum_pool2d", pool_bw, 1, &x, 1, out, sizeof(pool_pl), &n));
+  pl = lp_node_payload(n);
+  memcpy(pl->k, k, sizeof pl->k); memcpy(pl->s, s, sizeof pl->s); memcpy(pl->p, p, sizeof pl->p);
+done:
+  if (st != LP_OK) { lp_tensor_release(*out); *out = NULL; }
+  return st;
+}

@@ -1,0 +1,135 @@
+-- spec/nn/nir_neurons_spec.lua -- nn.IF, nn.LI, nn.CubaLI, nn.CubaLIF: the
+-- fused op against a plain scalar loop, gradients (finite differences on
+-- the smooth paths, the surrogate analytically), state rule, NIR round
+-- trip, errors.
+local lp = require "limpet"
+local nn = lp.nn
+local ag = lp.autograd
+
+-- plain loop of the NIR step for one neuron (exact or euler)
+local function loop(kind, p, xs, dt, euler)
+  local v, i, out = 0, 0, {}
+  local function decay(tau) return euler and 1 - dt / tau or math.exp(-dt / tau) end
+  for t, x in ipairs(xs) do
+    local drive = x
+    if kind == "CubaLI" or kind == "CubaLIF" then
+      local a = decay(p.tau_syn)
+      i = a * i + p.w_in * (euler and dt / p.tau_syn or 1 - a) * x
+      drive = i
+    end
+    local u
+    if kind == "IF" then u = v + dt * p.r * drive
+    else
+      local tau = p.tau or p.tau_mem
+      local a = decay(tau)
+      local w = euler and dt / tau or 1 - a
+      u = a * v + w * p.v_leak + w * p.r * drive
+    end
+    local z = 0
+    if (kind == "IF" or kind == "CubaLIF") and u > p.v_threshold then z = 1 end
+    v = z == 1 and p.v_reset or u
+    out[t] = (kind == "IF" or kind == "CubaLIF") and z or v
+  end
+  return out
+end
+
+describe("nn.IF, nn.LI, nn.CubaLI, nn.CubaLIF", function()
+  local params = {
+    IF = { r = 2, v_threshold = 1, v_reset = -0.2 },
+    LI = { tau = 0.01, r = 1.5, v_leak = 0.3 },
+    CubaLI = { tau_mem = 0.02, tau_syn = 0.005, r = 1.2, v_leak = -0.1, w_in = 2 },
+    CubaLIF = { tau_mem = 0.02, tau_syn = 0.005, r = 1.2, v_leak = 0.1, w_in = 3, v_threshold = 0.4, v_reset = 0.05 },
+  }
+  for kind, p in pairs(params) do
+    for _, disc in ipairs { "exact", "euler" } do
+      it(("%s (%s) runs as the plain loop"):format(kind, disc), function()
+        local opts = { dt = kind == "IF" and 0.2 or 1e-3, discretisation = disc }
+        for k, v in pairs(p) do opts[k] = v end
+        local m = nn[kind](1, opts)
+        local xs = lp.rand({ 1, 40, 1 }, "float64") * 3
+        local y = m(xs)
+        local want = loop(kind, p, xs:reshape({ -1 }):totable(), opts.dt, disc == "euler")
+        assert.tensor_near(lp.tensor(want, "float64"), y:reshape({ -1 }):astype("float64"), 1e-5)
+      end)
+    end
+  end
+
+  it("has BPTT gradients for the input and every coefficient #grad", function()
+    local N = 3
+    local function r(lo, hi) return lp.rand({ N }, "float64") * (hi - lo) + lo end
+    local x = lp.randn({ 2, 6, N }, "float64")
+    local v0 = lp.randn({ 2, N }, "float64")
+    assert.is_true(ag.gradcheck(function(x_, a1, a2, a3, a4, a5)
+      return (lp.nir_neuron(x_, { a_m = a1, g_m = a2, c_m = a3, a_s = a4, g_s = a5, v0 = v0 }))
+    end, { x, r(0.5, 0.9), r(0.5, 2), r(-0.1, 0.1), r(0.3, 0.8), r(0.5, 1.5) }))
+    -- through the modules: gradients reach tau_mem, tau_syn, r, v_leak, w_in (CubaLI is smooth)
+    local m = nn.CubaLI(N, { tau_mem = 0.02, tau_syn = 0.01 })
+    local y = m(lp.rand({ 2, 10, N }))
+    y:sum():backward()
+    for _, k in ipairs { "tau_mem", "tau_syn", "r", "v_leak", "w_in" } do
+      assert.is_true(m[k].grad:abs():sum():item() > 0, k)
+    end
+  end)
+
+  it("passes spikes back through the surrogate (one step, analytic)", function()
+    local N = 4
+    local x = lp.randn({ 1, 1, N }, "float64"):requires_grad(true)
+    local gm, th = lp.rand({ N }, "float64") + 0.5, lp.full({ N }, 0.1, "float64"):requires_grad(true)
+    local out = lp.nir_neuron(x, { a_m = lp.ones({ N }, "float64"), g_m = gm, c_m = lp.zeros({ N }, "float64"),
+      theta = th, v_reset = lp.zeros({ N }, "float64"), surrogate = "FastSigmoid", scale = 10 })
+    out:sum():backward()
+    local u = x:detach():reshape({ N }) * gm
+    local s = (1 + (u - 0.1):abs() * 10):pow(-2)
+    assert.tensor_near(gm * s, x.grad:reshape({ N }), 1e-12)
+    assert.tensor_near(-s, th.grad, 1e-12)
+  end)
+
+  it("keep row 1's final state and start every row from it", function()
+    local m = nn.LI(2, { tau = 0.01 })
+    local x = lp.rand({ 3, 5, 2 })
+    local y1 = m(x)
+    local v = m.vmem:clone()
+    assert.tensor_near(y1[1][5], v, 1e-6)
+    local y2 = m(x)
+    assert.is_true((y2 - y1):abs():max():item() > 0)
+    m:reset_state()
+    assert.tensor_near(y1, m(x), 1e-6)
+  end)
+
+  it("take any per-sample shape (after a convolution)", function()
+    local net = nn.Sequential(nn.Conv2d(2, 3, 3, { padding = 1 }), nn.CubaLIF({ 3, 5, 5 }, { v_threshold = 0.01 }),
+      nn.SumPool2d(5), nn.Flatten(), nn.Linear({ 3, 2 }), nn.LI(2))
+    local y = net(lp.rand({ 2, 4, 2, 5, 5 }))
+    assert.are.same({ 2, 4, 2 }, y.shape)
+    y:sum():backward()
+    assert.is_true(net["1_Conv2d"].weight.grad:abs():sum():item() > 0)
+  end)
+
+  it("round-trip through NIR with the same outputs", function()
+    local net = nn.Sequential(nn.Linear({ 3, 4 }), nn.CubaLIF(4, { v_threshold = 0.05, discretisation = "euler" }),
+      nn.Linear({ 4, 2 }), nn.LI(2, { discretisation = "euler" }))
+    local path = os.tmpname() .. ".nir"
+    assert(lp.nir.save(net, path))
+    local g = lp.nir.load(path)
+    assert.are.equal("euler", g.discretisation)
+    local x = lp.rand({ 2, 15, 3 })
+    local y = net(x)
+    assert.is_true(net:reset_state() ~= nil)
+    assert.tensor_near(net(x), g(x), 1e-5)
+    assert.is_true(y:abs():sum():item() > 0)
+    os.remove(path)
+  end)
+
+  it("refuse bad options by name", function()
+    assert.has_error(function() nn.LI(3, { tau = -1 }) end, "bad argument #2 to 'LI' (field 'tau' must be positive)")
+    assert.has_error(function() nn.IF(3, { tau = 1 }) end, "bad argument #2 to 'IF' (unknown field 'tau')")
+    assert.has_error(function() nn.CubaLIF(3, { discretisation = "rk4" }) end,
+      "bad argument #2 to 'CubaLIF' (field 'discretisation' must be 'exact' or 'euler', got 'rk4')")
+    assert.has_error(function() nn.CubaLIF(3, { surrogate = "StepPWL" }) end,
+      "bad argument #2 to 'CubaLIF' (field 'surrogate' must be 'FastSigmoid' or 'ATan', got 'StepPWL')")
+    assert.has_error(function() nn.LI({ 2, 0 }) end,
+      "bad argument #1 to 'LI' (shape must be N or a list of positive integers)")
+    assert.has_error(function() nn.LI(3)(lp.rand({ 1, 2, 4 })) end,
+      "bad argument #1 to 'evolve' (LI expects input (B, T, 3), got (1, 2, 4))")
+  end)
+end)
