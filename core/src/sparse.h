@@ -37,6 +37,11 @@ int64_t lp_sp_count_nonzero(lp_dtype dt, const void *p, int64_t n, int64_t cap);
 int lp_sp_index(lp_dtype dt, const void *p, int64_t R, int64_t L, int64_t ld, int64_t cap, int64_t *rowptr,
                 int32_t *idx, void *val);
 
+/* lp_sp_index with the plain scalar nonzero test in place of the vector
+   masks: the reference spec/c/test_sparse.c compares lp_sp_index with. */
+int lp_sp_index_ref(lp_dtype dt, const void *p, int64_t R, int64_t L, int64_t ld, int64_t cap, int64_t *rowptr,
+                    int32_t *idx, void *val);
+
 /* lp_sp_index on up to `threads` threads, each indexing a chunk of rows
    into its share of the cap slots of idx and val (when one chunk has more
    than its share: again on one thread); the same result as lp_sp_index's.
