@@ -13,8 +13,13 @@
 #error "define REAL, FN and FLOOR_R before including neuron_kernels.h"
 #endif
 
-/* 64-byte vectors of any alignment (GCC / Clang vector extensions) */
-typedef REAL FN(vec) __attribute__((vector_size(64), aligned(sizeof(REAL)), may_alias));
+/* 32-byte vectors of any alignment (GCC / Clang vector extensions): one
+   AVX2 register. (They were 64 bytes: on CPUs without AVX-512, GCC lowered
+   each 64-byte operation, the scalar broadcasts included, through the
+   stack, ten times the instructions of the loop (callgrind, W1 user form);
+   the AVX-512 clone runs them as 256-bit operations.) Per-element sums
+   keep their order whatever the width. */
+typedef REAL FN(vec) __attribute__((vector_size(32), aligned(sizeof(REAL)), may_alias));
 
 /* ---- surrogate gradients ------------------------------------------------ */
 static inline REAL FN(spike_count)(REAL u, REAL th, REAL maxs) {
@@ -356,15 +361,19 @@ LIF_CLONES static void FN(lif_rec_back)(int64_t N, REAL window, const REAL *rest
   int64_t m, j, i;
   for (m = 0; m < N; m++) {
     const REAL *w = W + m * N;
-    FN(vec) a0 = {0}, a1 = {0};
+    FN(vec) a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};   /* lanes of two 64-byte accumulators: (a0 b0), (a1 b1) */
     REAL acc = 0;
     if (!(uprev[m] >= th[m] - window)) { gs[m] = 0; continue; }
-    for (j = 0; j + 2 * VW <= N; j += 2 * VW) {
+    for (j = 0; j + 4 * VW <= N; j += 4 * VW) {
       a0 += *(const FN(vec) *)(w + j) * *(const FN(vec) *)(dc + j);
-      a1 += *(const FN(vec) *)(w + j + VW) * *(const FN(vec) *)(dc + j + VW);
+      b0 += *(const FN(vec) *)(w + j + VW) * *(const FN(vec) *)(dc + j + VW);
+      a1 += *(const FN(vec) *)(w + j + 2 * VW) * *(const FN(vec) *)(dc + j + 2 * VW);
+      b1 += *(const FN(vec) *)(w + j + 3 * VW) * *(const FN(vec) *)(dc + j + 3 * VW);
     }
     a0 += a1;
+    b0 += b1;
     for (i = 0; i < VW; i++) acc += a0[i];
+    for (i = 0; i < VW; i++) acc += b0[i];
     for (; j < N; j++) acc += w[j] * dc[j];
     gs[m] = acc;
   }

@@ -6,11 +6,12 @@
 ** built on it: row gathers (x . W: each output row is the sum of W's rows
 ** picked by the input's events) and scatter-adds (x^T . g, the weight
 ** gradient: the index is transposed by a stable counting sort, so each
-** output row again gathers the g rows of its events). Gathers sum 4 x 64
-** bytes of output columns in registers and write each output element once. Not
+** output row again gathers the g rows of its events). Gathers write each
+** output element once. Not
 ** here: the dense path and the NumPy semantics of matmul (linalg.c).
 ** Reproducibility: every element of the result sums its terms in the same
 ** order (k ascending) on any thread count; threads split output rows.
+** Gathers sum 4 x 32 bytes of output columns in registers.
 */
 #include "sparse.h"
 #include "tensor_impl.h"
@@ -80,10 +81,12 @@ __attribute__((target("avx"), always_inline)) static inline unsigned nzmask16_f3
 }
 #endif
 
-/* 64-byte vectors of any alignment (GCC / Clang vector extensions): the
-   gathers' accumulators; the default clone lowers them to SSE pairs. */
-typedef float VEC_f32 __attribute__((vector_size(64), aligned(4), may_alias));
-typedef double VEC_f64 __attribute__((vector_size(64), aligned(8), may_alias));
+/* 32-byte vectors of any alignment (GCC / Clang vector extensions): the
+   gathers' accumulators, one AVX2 register each; the default clone lowers
+   them to SSE pairs. (64-byte ones went through the stack on CPUs without
+   AVX-512: ten times the instructions, callgrind on W1.) */
+typedef float VEC_f32 __attribute__((vector_size(32), aligned(4), may_alias));
+typedef double VEC_f64 __attribute__((vector_size(32), aligned(8), may_alias));
 
 /* Per-type kernels. */
 #define SP_KERNELS(REAL, SUF)                                                                   \
@@ -171,7 +174,7 @@ typedef double VEC_f64 __attribute__((vector_size(64), aligned(8), may_alias));
     }                                                                                            \
   }                                                                                              \
   /* C[i, :] = sum over row i's events (k, v), k ascending, of v * B[k, :], rows i0..i1;        \
-     4 vectors (64 bytes each) of columns at a time summed in registers, then single vectors,   \
+     4 vectors (32 bytes each) of columns at a time summed in registers, then single vectors,   \
      then the last columns one by one; C written once. */                                        \
   SP_CLONES static void gather_rows_##SUF(int64_t i0, int64_t i1, int64_t N,                   \
                                           const int64_t *restrict rowptr,                       \
