@@ -169,7 +169,8 @@ typedef double VEC_f64 __attribute__((vector_size(32), aligned(8), may_alias));
       for (r = R * q / nch; r < r1; r++)                                                         \
         for (e = rowptr[r]; e < rowptr[r + 1]; e++) {                                            \
           const int64_t p = h[idx[e]]++;                                                         \
-          ix2[p] = (int32_t)r; val2[p] = val[e];                                                 \
+          ix2[p] = (int32_t)r;                                                                   \
+          if (val) val2[p] = val[e];                                                             \
         }                                                                                        \
     }                                                                                            \
   }                                                                                              \
@@ -210,13 +211,51 @@ typedef double VEC_f64 __attribute__((vector_size(32), aligned(8), may_alias));
       }                                                                                          \
     }                                                                                            \
   }                                                                                              \
+  /* gather_rows when every value is 1 (spikes as 0/1: val NULL): the same     \
+     sums without the products by 1, which change no bit */                                        \
+  SP_CLONES static void gather_rows1_##SUF(int64_t i0, int64_t i1, int64_t N,                   \
+                                          const int64_t *restrict rowptr,                       \
+                                          const int32_t *restrict idx, const REAL *restrict val,\
+                                          const REAL *restrict B, int64_t ldb, REAL *restrict C) {\
+    const int64_t VW = (int64_t)(sizeof(VEC_##SUF) / sizeof(REAL));                              \
+    int64_t i;                                                                                   \
+    (void)val;                                                                                   \
+    for (i = i0; i < i1; i++) {                                                                  \
+      REAL *c = C + i * N;                                                                       \
+      const int64_t e0 = rowptr[i], e1 = rowptr[i + 1];                                          \
+      int64_t e, j = 0;                                                                          \
+      for (; j + 4 * VW <= N; j += 4 * VW) {                                                     \
+        VEC_##SUF a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};                                        \
+        for (e = e0; e < e1; e++) {                                                              \
+          const REAL *b = B + (int64_t)idx[e] * ldb + j;                             \
+          a0 += *(const VEC_##SUF *)b;                                                       \
+          a1 += *(const VEC_##SUF *)(b + VW);                                                \
+          a2 += *(const VEC_##SUF *)(b + 2 * VW);                                            \
+          a3 += *(const VEC_##SUF *)(b + 3 * VW);                                            \
+        }                                                                                        \
+        *(VEC_##SUF *)(c + j) = a0; *(VEC_##SUF *)(c + j + VW) = a1;                             \
+        *(VEC_##SUF *)(c + j + 2 * VW) = a2; *(VEC_##SUF *)(c + j + 3 * VW) = a3;                \
+      }                                                                                          \
+      for (; j + VW <= N; j += VW) {                                                             \
+        VEC_##SUF a0 = {0};                                                                      \
+        for (e = e0; e < e1; e++) a0 += *(const VEC_##SUF *)(B + (int64_t)idx[e] * ldb + j); \
+        *(VEC_##SUF *)(c + j) = a0;                                                              \
+      }                                                                                          \
+      for (; j < N; j++) {                                                                       \
+        REAL a0 = 0;                                                                             \
+        for (e = e0; e < e1; e++) a0 += B[(int64_t)idx[e] * ldb + j];                   \
+        c[j] = a0;                                                                               \
+      }                                                                                          \
+    }                                                                                            \
+  }                                                                                              \
   static void gather_##SUF(int64_t M, int64_t N, const int64_t *rowptr, const int32_t *idx,     \
                            const REAL *val, const REAL *B, int64_t ldb, REAL *C, int threads) { \
     const int64_t nch = threads > 1 && M > 1 ? (M < 4 * threads ? M : 4 * threads) : 1;         \
     int64_t q;                                                                                   \
     _Pragma("omp parallel for schedule(static) num_threads(threads) if (nch > 1)")               \
     for (q = 0; q < nch; q++)                                                                    \
-      gather_rows_##SUF(M * q / nch, M * (q + 1) / nch, N, rowptr, idx, val, B, ldb, C);          \
+      (val ? gather_rows_##SUF : gather_rows1_##SUF)(M * q / nch, M * (q + 1) / nch, N, rowptr,  \
+                                                      idx, val, B, ldb, C);                       \
   }
 
 SP_KERNELS(float, f32)
@@ -382,8 +421,8 @@ lp_status lp_sp_gemm_tn_index(lp_ctx *ctx, lp_dtype dt, int64_t R, int64_t L, in
                nval2 = (size_t)(nz ? nz : 1) * es, nh = (size_t)(L > 0 ? L : 1) * (size_t)nch * sizeof *rowptr;
   int64_t *rp2 = lp_ctx_alloc_raw(ctx, nrp2);
   int32_t *ix2 = rp2 ? lp_ctx_alloc_raw(ctx, nix2) : NULL;
-  void *val2 = ix2 ? lp_ctx_alloc_raw(ctx, nval2) : NULL;
-  int64_t *hist = val2 ? lp_ctx_alloc_raw(ctx, nh) : NULL;
+  void *val2 = ix2 && val ? lp_ctx_alloc_raw(ctx, nval2) : NULL;
+  int64_t *hist = ix2 && (val2 || !val) ? lp_ctx_alloc_raw(ctx, nh) : NULL;
   if (!hist) {
     if (val2) lp_ctx_dealloc(ctx, val2, nval2);
     if (ix2) lp_ctx_dealloc(ctx, ix2, nix2);
@@ -398,7 +437,7 @@ lp_status lp_sp_gemm_tn_index(lp_ctx *ctx, lp_dtype dt, int64_t R, int64_t L, in
     gather_f32(L, N, rp2, ix2, val2, b, ldb, c, threads);
   }
   lp_ctx_dealloc(ctx, hist, nh);
-  lp_ctx_dealloc(ctx, val2, nval2);
+  if (val2) lp_ctx_dealloc(ctx, val2, nval2);
   lp_ctx_dealloc(ctx, ix2, nix2);
   lp_ctx_dealloc(ctx, rp2, nrp2);
   return LP_OK;

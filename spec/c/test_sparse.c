@@ -5,7 +5,8 @@
 ** on 1 and 3 threads; allocation failures return LP_ENOMEM and leak nothing;
 ** the vector nonzero masks of the index (lp_sp_index, lp_sp_index_mt)
 ** against the plain scalar test (lp_sp_index_ref) on NaN, -0, infinities,
-** subnormals and every row-length remainder.
+** subnormals and every row-length remainder; the scatter-add of 0/1 spikes
+** without values against the one with values 1.
 */
 #include "limpet/ops.h"
 #include "../../core/src/sparse.h"
@@ -158,6 +159,36 @@ static void test_index_masks(void) {
   }
 }
 
+/* the weight-gradient scatter-add of 0/1 spikes with val NULL (rows added)
+   equals the one with every value 1 (rows multiplied by 1), bit for bit */
+static void test_tn_index_ones(void) {
+  const int64_t R = 1700, L = 90, Nc = 45;   /* >= 8192 events: the transpose on 3 threads */
+  int64_t *rp = malloc((size_t)(R + 1) * sizeof *rp), i, nz;
+  int32_t *ix = malloc((size_t)(R * L) * sizeof *ix);
+  float *x = malloc((size_t)(R * L) * sizeof *x), *val = malloc((size_t)(R * L) * sizeof *val);
+  float *b = malloc((size_t)(R * Nc) * sizeof *b), *c1 = malloc((size_t)(L * Nc) * sizeof *c1);
+  float *c2 = malloc((size_t)(L * Nc) * sizeof *c2);
+  unsigned seed = 99;
+  int th;
+  CHECK(rp && ix && x && val && b && c1 && c2);
+  if (!(rp && ix && x && val && b && c1 && c2)) goto out;
+  for (i = 0; i < R * L; i++) x[i] = rnd(&seed) < 0.06 ? 1.0f : 0.0f;
+  for (i = 0; i < R * Nc; i++) b[i] = (float)(2 * rnd(&seed) - 1);
+  CHECK(lp_sp_index(LP_F32, x, R, L, L, R * L, rp, ix, val));
+  nz = rp[R];
+  CHECK(nz >= 8192);
+  for (i = 0; i < nz; i++) CHECK(val[i] == 1.0f);
+  for (th = 1; th <= 3; th += 2) {
+    memset(c1, 0xff, (size_t)(L * Nc) * sizeof *c1);
+    memset(c2, 0, (size_t)(L * Nc) * sizeof *c2);
+    CHECK_OK(lp_sp_gemm_tn_index(ctx, LP_F32, R, L, Nc, rp, ix, val, b, Nc, c1, th));
+    CHECK_OK(lp_sp_gemm_tn_index(ctx, LP_F32, R, L, Nc, rp, ix, NULL, b, Nc, c2, th));
+    CHECK(memcmp(c1, c2, (size_t)(L * Nc) * sizeof *c1) == 0);
+  }
+out:
+  free(rp); free(ix); free(x); free(val); free(b); free(c1); free(c2);
+}
+
 int main(void) {
   int rc;
   if (lp_ctx_new(&ctx) != LP_OK) return 1;
@@ -166,6 +197,7 @@ int main(void) {
   RUN(test_threads);
   RUN(test_alloc_failures);
   RUN(test_index_masks);
+  RUN(test_tn_index_ones);
   rc = TEST_REPORT("test_sparse");
   CHECK(lp_ctx_bytes_live(ctx) == 0);
   lp_ctx_free(ctx);
