@@ -108,7 +108,8 @@ LIF_CLONES static void FN(lif_inproj)(int64_t K, int64_t e0, int64_t e1, const i
     *(FN(vec) *)(out + j) = a0; *(FN(vec) *)(out + j + VW) = a1;
     *(FN(vec) *)(out + j + 2 * VW) = a2; *(FN(vec) *)(out + j + 3 * VW) = a3;
   }
-  for (; j + VW <= K; j += VW) {
+  for (; j < K && K >= VW; j += VW) {   /* the last columns: one vector ending at K */
+    if (j + VW > K) j = K - VW;
     FN(vec) a0 = {0};
     for (e = e0; e < e1; e++) a0 += val[e] * *(const FN(vec) *)(win + (int64_t)idx[e] * K + j);
     *(FN(vec) *)(out + j) = a0;
@@ -141,7 +142,8 @@ LIF_CLONES static void FN(lif_inproj1)(int64_t K, int64_t e0, int64_t e1, const 
     *(FN(vec) *)(out + j) = a0; *(FN(vec) *)(out + j + VW) = a1;
     *(FN(vec) *)(out + j + 2 * VW) = a2; *(FN(vec) *)(out + j + 3 * VW) = a3;
   }
-  for (; j + VW <= K; j += VW) {
+  for (; j < K && K >= VW; j += VW) {   /* the last columns: one vector ending at K */
+    if (j + VW > K) j = K - VW;
     FN(vec) a0 = {0};
     for (e = e0; e < e1; e++) a0 += *(const FN(vec) *)(win + (int64_t)idx[e] * K + j);
     *(FN(vec) *)(out + j) = a0;

@@ -199,7 +199,8 @@ typedef double VEC_f64 __attribute__((vector_size(32), aligned(8), may_alias));
         *(VEC_##SUF *)(c + j) = a0; *(VEC_##SUF *)(c + j + VW) = a1;                             \
         *(VEC_##SUF *)(c + j + 2 * VW) = a2; *(VEC_##SUF *)(c + j + 3 * VW) = a3;                \
       }                                                                                          \
-      for (; j + VW <= N; j += VW) {                                                             \
+      for (; j < N && N >= VW; j += VW) {   /* the last columns: one vector ending at N */     \
+        if (j + VW > N) j = N - VW;                                                            \
         VEC_##SUF a0 = {0};                                                                      \
         for (e = e0; e < e1; e++) a0 += val[e] * *(const VEC_##SUF *)(B + (int64_t)idx[e] * ldb + j); \
         *(VEC_##SUF *)(c + j) = a0;                                                              \
@@ -236,7 +237,8 @@ typedef double VEC_f64 __attribute__((vector_size(32), aligned(8), may_alias));
         *(VEC_##SUF *)(c + j) = a0; *(VEC_##SUF *)(c + j + VW) = a1;                             \
         *(VEC_##SUF *)(c + j + 2 * VW) = a2; *(VEC_##SUF *)(c + j + 3 * VW) = a3;                \
       }                                                                                          \
-      for (; j + VW <= N; j += VW) {                                                             \
+      for (; j < N && N >= VW; j += VW) {   /* the last columns: one vector ending at N */     \
+        if (j + VW > N) j = N - VW;                                                            \
         VEC_##SUF a0 = {0};                                                                      \
         for (e = e0; e < e1; e++) a0 += *(const VEC_##SUF *)(B + (int64_t)idx[e] * ldb + j); \
         *(VEC_##SUF *)(c + j) = a0;                                                              \
