@@ -18,12 +18,22 @@ local S = require "snn"
 -- changes come from valgrind --tool=callgrind, not from here).
 -- Threads: the same step at 1 and 2 threads; the parallel fraction p is
 -- Amdahl's from the speed-up s = t1 / t2: p = 2 (1 - 1/s).
--- What limits scaling past 2 threads (measured, issue 17): the per-row
--- parallelism of the LIF time loops is over B = 32 batch rows (at most 32
--- threads, and the 20-neuron readout's rows are too short to pay for a
--- fork); the input index (float spikes -> events) and the weight-gradient
--- scatter-adds parallelise over rows but end in serial merges; Adam, the
--- loss, the autograd walk and Lua are serial, a fixed ~0.3-0.5 ms per step.
+-- Measured (issue 17, AMD EPYC with AVX2 and no AVX-512, 2 cores shared
+-- with other jobs): of the 47.9 M instructions of one user-form step
+-- (valgrind --tool=callgrind, 1 thread, difference of 8 and 3 steps),
+-- 29.3 M run inside the kernels' OpenMP regions (LIF time loops over batch
+-- rows, gathers over output rows, index transposes), 5.0 M in the input
+-- spikes' index (split by rows on several threads) and 8.7 M in OpenBLAS
+-- (threaded by itself): a parallel fraction of 0.90 by instructions, so
+-- at most x1.8 on 2 threads, x6.4 on 16, x8.8 on 64 (Amdahl). Wall clock
+-- on the shared machine gave x1.2-1.5 at 2 threads (fraction 0.35-0.7):
+-- the gathers and the backward are memory-bound, and the other core was
+-- rarely idle. What limits scaling past 2 threads: the LIF time loops
+-- split the B = 32 batch rows (at most 32 threads; 32/n rows each, uneven
+-- unless n divides 32) and the 20-neuron readout's rows are short; the
+-- index merges its chunks and the transposes sum their histograms
+-- serially; the serial 10 % is the Lua/autograd walk, the loss, tensor
+-- allocation and zeroing, and Adam on the small tensors.
 local function torch_peer(threads)
   local py = "/usr/bin/python3"
   local probe = io.open(py, "r")
