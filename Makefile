@@ -13,7 +13,7 @@ DEB_PKGS := liblua5.4-dev lua5.4 lua-busted zlib1g-dev libusb-1.0-0-dev libhdf5-
             libopenblas-openmp-dev libreadline-dev dataset-fashion-mnist pkg-config \
             libopenmpi-dev openmpi-bin \
             libjansson-dev libplplot-dev plplot-driver-cairo fonts-dejavu-core libpng-dev luarocks \
-            libzip-dev libsndfile1-dev espeak-ng
+            libzip-dev libsndfile1-dev espeak-ng flite
 PKGS     := openblas lua5.4 zlib hdf5 jansson plplot libpng libzip libusb-1.0 sndfile
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -54,7 +54,7 @@ LIBSO      := $(BUILD)/liblimpet.so
 LUAMOD     := $(BUILD)/lib/lua/5.4/limpet/core.so
 HOST       := $(BUILD)/examples/embed/host
 
-.PHONY: all test test-c test-lua check demo bench install clean deps rock rock-install
+.PHONY: all test test-c test-lua check demo bench install clean deps rock rock-install tutorials
 all: $(EXE) $(LIBA) $(LIBSO) $(LUAMOD) $(MPIMOD) $(HOST) $(CTESTS) $(BUILD)/limpet.pc
 
 $(BUILD)/obj/%.o: %.c
@@ -122,6 +122,7 @@ test-lua: all
 check: deps
 	@$(MAKE) --no-print-directory CFG=asan all
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/spec/lsan.supp:print_suppressions=0 \
 	  LIMPET_SANITIZED=1 sh spec/run_tests.sh build/asan
 
 demo: deps
@@ -132,8 +133,20 @@ demo: deps
 	$(EXE) examples/xylo_deploy.lua --quick
 	$(EXE) examples/xylo_sweep.lua --quick --out $(BUILD)/xylo_sweep.jsonl
 	$(EXE) examples/xylo_audio_frontend.lua --quick --out $(BUILD)/examples/xylo_audio_frontend
+	$(EXE) examples/dynapse2_neuron.lua --quick --out $(BUILD)
+	$(EXE) examples/dynapse2_quickstart.lua --quick --out $(BUILD)
 	$(EXE) examples/fashion_mnist_snn.lua --quick --out $(BUILD)
 	$(EXE) examples/xylo_imu.lua --quick --out $(BUILD)
+
+# `make tutorials`: each examples/tutorials/NN_name.lua run with --quick and
+# rendered to build/tutorials/NN_name.md (figures beside it), then index.md.
+TUTORIALS  := $(sort $(wildcard examples/tutorials/[0-9][0-9]_*.lua))
+tutorials: all
+	@for t in $(TUTORIALS); do \
+	  $(EXE) -e "require('limpet.tutorial').main{outdir = 'build/tutorials', index = false, '$$t'}" || exit 1; \
+	done
+	@$(EXE) -e "require('limpet.tutorial').main{outdir = 'build/tutorials', index = 'only', $(foreach t,$(TUTORIALS),'$(t)',)}"
+	@echo "build/tutorials/index.md: $(words $(TUTORIALS)) tutorials"
 
 # `make bench QUICK=1`: fewer repetitions (under a minute).
 bench: all

@@ -20,6 +20,7 @@ int luaopen_limpet_core(lua_State *L) {
   lt_open_neuron(L, -1);
   lt_open_sys(L, -1);
   lt_open_xylo(L, -1);
+  lt_open_dynapse2(L, -1);
   lt_open_optim(L, -1);
   lt_open_json(L, -1);
   lt_open_plot(L, -1);

@@ -77,6 +77,7 @@ void       lt_open_events(lua_State *L, int mod);   /* core._events (l_events.c)
 void       lt_open_neuron(lua_State *L, int mod);   /* core.lif/expsyn/rate (l_neuron.c) */
 void       lt_open_sys(lua_State *L, int mod);      /* core.clock/peak_rss (l_sys.c) */
 void       lt_open_xylo(lua_State *L, int mod);     /* core._xylo (l_xylo.c) */
+void       lt_open_dynapse2(lua_State *L, int mod); /* core._dynapse2 (l_dynapse2.c) */
 void       lt_open_optim(lua_State *L, int mod);    /* core._adam_step (l_optim.c) */
 void       lt_open_json(lua_State *L, int mod);     /* core._json_decode/_json_encode/_json_numbers (l_json.c) */
 void       lt_open_plot(lua_State *L, int mod);     /* core._figure (l_plot.c) */

@@ -43,23 +43,24 @@ static const char *progname = PROGNAME;
 
 /* ---- messages ----------------------------------------------------------- */
 
+/* The options, as lua5.4 prints them; print_usage and print_help share them. */
+static const char OPTIONS[] =
+  "  -e stat   execute string 'stat'\n"
+  "  -i        enter interactive mode after executing 'script'\n"
+  "  -l mod    require library 'mod' into global 'mod'\n"
+  "  -l g=mod  require library 'mod' into global 'g'\n"
+  "  -v        show version information\n"
+  "  -E        ignore environment variables\n"
+  "  -W        turn warnings on\n"
+  "  --        stop handling options\n"
+  "  -         stop handling options and execute stdin\n";
+
 static void print_usage(const char *badopt) {
   if (badopt[1] == 'e' || badopt[1] == 'l')
     fprintf(stderr, "%s: '%s' needs argument\n", progname, badopt);
   else
     fprintf(stderr, "%s: unrecognized option '%s'\n", progname, badopt);
-  fprintf(stderr,
-    "usage: %s [options] [script [args]]\n"
-    "Available options are:\n"
-    "  -e stat   execute string 'stat'\n"
-    "  -i        enter interactive mode after executing 'script'\n"
-    "  -l mod    require library 'mod' into global 'mod'\n"
-    "  -l g=mod  require library 'mod' into global 'g'\n"
-    "  -v        show version information\n"
-    "  -E        ignore environment variables\n"
-    "  -W        turn warnings on\n"
-    "  --        stop handling options\n"
-    "  -         stop handling options and execute stdin\n", progname);
+  fprintf(stderr, "usage: %s [options] [script [args]]\nAvailable options are:\n%s", progname, OPTIONS);
   fflush(stderr);
 }
 
@@ -73,15 +74,7 @@ static void print_help(void) {
     "       limpet experiment.lua  run a script; `local lp = require \"limpet\"` inside it\n"
     "\n"
     "options (those of lua5.4, plus two):\n"
-    "  -e stat   execute string 'stat'\n"
-    "  -i        enter interactive mode after executing 'script'\n"
-    "  -l mod    require library 'mod' into global 'mod'\n"
-    "  -l g=mod  require library 'mod' into global 'g'\n"
-    "  -v        show version information\n"
-    "  -E        ignore environment variables\n"
-    "  -W        turn warnings on\n"
-    "  --        stop handling options\n"
-    "  -         stop handling options and execute stdin\n"
+    "%s"
     "  --help    show this help and exit\n"
     "  --version show the version and exit\n"
     "\n"
@@ -92,7 +85,7 @@ static void print_help(void) {
     "  LUA_INIT_5_4, LUA_INIT, LUA_PATH, LUA_CPATH   as for lua5.4\n"
     "\n"
     "In the REPL: Tab completes, Ctrl-C interrupts a running computation, help() lists the areas.\n"
-    "More: man limpet, and the README.\n", LP_VERSION);
+    "More: man limpet, and the README.\n", LP_VERSION, OPTIONS);
   fflush(stdout);
 }
 

@@ -6,6 +6,7 @@
 */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sndfile.h>
@@ -32,6 +33,23 @@ lp_status lp_audio_load(lp_ctx *ctx, const char *path, lp_tensor **samples, doub
   if (info.channels < 1 || info.frames < 0 || info.samplerate <= 0) {
     sf_close(sf);
     return lp_ctx_error(ctx, LP_EFORMAT, 1, "'%s': bad header (%d channels, rate %d)", path, info.channels, info.samplerate);
+  }
+  {
+    /* libsndfile reads a file whose sample data end before its header says
+       (a cut-off download) as a shorter sound, without an error; its log
+       says so ("data : 8 (should be 5)"): that is a truncated file here. */
+    char log[2048];
+    log[0] = 0;
+    sf_command(sf, SFC_GET_LOG_INFO, log, sizeof log);
+    const char *d = strstr(log, "\ndata : ");
+    const char *eol = d ? strchr(d + 1, '\n') : NULL;
+    const char *sb = d ? strstr(d, "(should be ") : NULL;
+    if (sb && (!eol || sb < eol)) {
+      long declared = strtol(d + 8, NULL, 10), present = strtol(sb + 11, NULL, 10);
+      sf_close(sf);
+      return lp_ctx_error(ctx, LP_EFORMAT, 1, "'%s': truncated: its data chunk announces %ld bytes, %ld are present",
+                          path, declared, present);
+    }
   }
   shape[0] = (int64_t)info.frames;
   shape[1] = info.channels;

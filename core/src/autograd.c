@@ -151,6 +151,7 @@ lp_status lp_tensor_detach(lp_ctx *ctx, lp_tensor *t, lp_tensor **out) {
 }
 
 void lp_tensor_bump_version(lp_tensor *t) { t->storage->version++; }
+uint64_t lp_tensor_version(const lp_tensor *t) { return t->storage->version; }
 
 lp_status lp_check_inplace(lp_ctx *ctx, const lp_tensor *t, int argno) {
   if (ctx->grad_enabled && t->ext && t->ext->requires_grad)

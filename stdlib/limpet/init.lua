@@ -31,6 +31,7 @@ lazy.TSEvent = function() return require "limpet.timeseries.event" end
 lazy.timeseries = function() return require "limpet.timeseries" end
 lazy.load_ts_from_file = function() return require("limpet.timeseries").load_ts_from_file end
 lazy.TSDictOnDisk = function() return require("limpet.timeseries").TSDictOnDisk end
+lazy.help = function() return require "limpet.help" end     -- lp.help(x): limpet/help.lua
 local function chip(name) return function() return require("limpet." .. name) end end
 lazy.xylo, lazy.dynapse2 = chip "xylo", chip "dynapse2"
 -- lp.devices(): SynSense kits attached over USB (devices/usb/init.lua)

@@ -1,6 +1,6 @@
 -- stdlib/limpet/repl.lua -- the REPL's Lua side: what a line means, how
 -- results print, what Tab offers.
--- Owns: start (the `lp` global and the banner), compile (expressions print
+-- Owns: start (the `lp` and `help` globals and the banner), compile (expressions print
 -- without `=`; incomplete chunks ask for more), print (tensors and tables
 -- pretty-printed through limpet.format; module tables summarised), complete
 -- (globals, fields, methods, through metatables, and the names a table
@@ -15,11 +15,13 @@ local M = {}
 M.prompt = "limpet> "
 M.prompt2 = ">> "
 
---- repl.start([lua_release]) -> banner: sets the global `lp` (the limpet
---- module). lua_release: "Lua 5.4.6" (main.c passes LUA_RELEASE).
+--- repl.start([lua_release]) -> banner: sets the globals `lp` (the limpet
+--- module) and `help` (limpet.help). lua_release: "Lua 5.4.6" (main.c
+--- passes LUA_RELEASE).
 function M.start(lua_release)
   local lp = require "limpet"
   _G.lp = lp
+  _G.help = function(...) return require("limpet.help").help(...) end   -- loaded on first use
   return ("limpet %s (%s) -- `lp` is the limpet module; Ctrl-D exits")
     :format(lp.version or "?", lua_release or _VERSION)
 end

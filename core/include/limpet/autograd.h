@@ -46,6 +46,9 @@ lp_status  lp_tensor_detach(lp_ctx *ctx, lp_tensor *t, lp_tensor **out);
 /* In-place writes bump the storage's version so the engine can tell when a
    tensor saved for backward was modified after being saved. */
 void       lp_tensor_bump_version(lp_tensor *t);
+/* The storage's version: changes whenever the storage is written in place
+   (a cache keyed on it sees every such write). */
+uint64_t   lp_tensor_version(const lp_tensor *t);
 /* In-place ops call this first: refuses (LP_EARG, operand argno) to write
    in place into a tensor that requires grad while grad mode is on. */
 lp_status  lp_check_inplace(lp_ctx *ctx, const lp_tensor *t, int argno);

@@ -122,6 +122,7 @@ local lazy = {
   SSC = function() return require("limpet.data.shd").SSC end,
   NMNIST = function() return require "limpet.data.nmnist" end,
   DVSGesture = function() return require "limpet.data.dvs_gesture" end,
+  SpokenDigits = function() return require "limpet.data.spoken_digits" end,
   encoders = function() return require "limpet.data.encoders" end,
   transforms = function() return require "limpet.data.transforms" end,
   DataLoader = function() local m = require "limpet.data.loader"; return rawget(m, "DataLoader") or m end,

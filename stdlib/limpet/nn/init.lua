@@ -44,18 +44,33 @@ for _, name in ipairs { "Linear", "LIF", "LIFBitshift", "LIFNeuron", "aLIF", "Ex
   S.register(nn[name])
 end
 
--- The timed API (nn/timed.lua) needs lp.nn's Module: loaded on first use.
-setmetatable(nn, { __index = function(t, k)
-  if k == "TimedModule" or k == "TimedModuleWrapper" then
-    local T = require "limpet.nn.timed"
-    rawset(t, "TimedModule", T.TimedModule)
-    rawset(t, "TimedModuleWrapper", T.TimedModuleWrapper)
-    return T[k]
-  end
-  return nil
-end })
-
 --- net:save(path) -> true | nil, msg  (see serialize.lua)
 function Module:save(path) return S.save(self, path) end
 
-return nn
+-- Chip neuron models live with their chip and load on first use
+-- (nn.DynapSim is lp.dynapse2.DynapSim); nn.load finds them the same way.
+local chip_classes = { DynapSim = "limpet.dynapse2" }
+S.lazy = function(name)
+  local m = chip_classes[name]
+  if not m then return nil end
+  local C = require(m)[name]
+  if C and not S.registered(name) then S.register(C) end
+  return C
+end
+
+-- Loaded on first use: the timed API (nn/timed.lua needs lp.nn's Module) and
+-- the chip neuron models.
+return setmetatable(nn, {
+  __index = function(t, k)
+    if k == "TimedModule" or k == "TimedModuleWrapper" then
+      local T = require "limpet.nn.timed"
+      rawset(t, "TimedModule", T.TimedModule)
+      rawset(t, "TimedModuleWrapper", T.TimedModuleWrapper)
+      return T[k]
+    end
+    if not chip_classes[k] then return nil end
+    local C = S.lazy(k)
+    rawset(t, k, C)
+    return C
+  end,
+})

@@ -38,16 +38,19 @@ function props.full_name(self)
   return cls
 end
 function props.class_name(self) return getmetatable(self).__name end
--- Rockpool's spiking_input / spiking_output: the class says (_spiking_input,
--- _spiking_output), else a chain answers as its first / last member.
+-- Rockpool's spiking_input / spiking_output: the module (a constructor option,
+-- rawset as _spiking_input / _spiking_output) or its class says, else a chain
+-- answers as its first / last member.
 function props.spiking_input(self)
-  local v = getmetatable(self)._spiking_input
+  local v = rawget(self, "_spiking_input")
+  if v == nil then v = getmetatable(self)._spiking_input end
   if v ~= nil then return v end
   local first = rawget(self, "_mod_order")[1]
   return first ~= nil and rawget(self, "_mods")[first].spiking_input or false
 end
 function props.spiking_output(self)
-  local v = getmetatable(self)._spiking_output
+  local v = rawget(self, "_spiking_output")
+  if v == nil then v = getmetatable(self)._spiking_output end
   if v ~= nil then return v end
   local order = rawget(self, "_mod_order")
   local last = order[#order]

@@ -191,7 +191,7 @@ function decode_node(node, ctx)
   if type(node) ~= "table" or type(node.class) ~= "string" then
     lerr(ctx.path, "corrupt module tree (a node has no class)")
   end
-  local C = registry[node.class]
+  local C = registry[node.class] or (S.lazy and S.lazy(node.class))
   if not C then
     lerr(ctx.path, ("unknown module class '%s' (register it with nn.register)"):format(node.class))
   end

@@ -104,8 +104,12 @@ local function with(extra)
 end
 
 -- The data area of a panel, in panel-relative coordinates.
-local function viewport(right_room)
-  return { vx0 = 0.14, vx1 = right_room and 0.84 or 0.95, vy0 = 0.15, vy1 = 0.9 }
+-- Margins in panel-relative units grow with the grid: labels keep their size
+-- while panels shrink (o.__cols, o.__rows: set by Figure:save, 1 for one plot).
+local function viewport(right_room, o)
+  local cols, rows = o and o.__cols or 1, o and o.__rows or 1
+  return { vx0 = 0.10 + 0.04 * cols, vx1 = right_room and 0.84 or 0.95, vy0 = 0.11 + 0.04 * rows + 0.04 * (cols - 1),
+           vy1 = 0.9 }
 end
 
 local function axes(F, vp, win, o, xopt, yopt, xlabel, ylabel)
@@ -153,7 +157,7 @@ K.raster = {
     return d
   end,
   draw = function(F, d, o)
-    local area = axes(F, viewport(), { d.t0, d.t1, 0.5, d.nch + 0.5 }, o, nil, nil, d.xlabel, "neuron")
+    local area = axes(F, viewport(false, o), { d.t0, d.t1, 0.5, d.nch + 0.5 }, o, nil, nil, d.xlabel, "neuron")
     ink(F, d.color)
     if d.times:numel() > 0 then
       if d.dots then
@@ -228,7 +232,7 @@ K.traces = {
     ylo, yhi = finite_range(ylo, yhi)
     ylo, yhi = pad_range(ylo, yhi, 0.05)
     local t0, t1 = finite_range(t:numel() > 0 and t[1] or 0, t:numel() > 0 and t[T] or 1)
-    local area = axes(F, viewport(), { t0, t1, ylo, yhi }, o, nil, nil, o.__xlabel, nil)
+    local area = axes(F, viewport(false, o), { t0, t1, ylo, yhi }, o, nil, nil, o.__xlabel, nil)
     F:width(1.5)
     for c = 1, C do
       ink(F, PALETTE[(c - 1) % #PALETTE + 1])
@@ -248,7 +252,11 @@ K.traces = {
         F:dashed(false)
       end
       if o.labels and o.labels[c] then
-        F:text(t1, (c - 1) * stagger, tostring(o.labels[c]), 1.0)
+        if stagger == 0 then          -- overlaid: one legend row above the data area
+          F:mtext("t", 0.6, (c - 0.5) / C, 0.5, "— " .. tostring(o.labels[c]))
+        else
+          F:text(t1, (c - 1) * stagger, tostring(o.labels[c]), 1.0)
+        end
       end
     end
     F:width(1)
@@ -267,9 +275,11 @@ K.histogram = {
     else argerror(F, 1, "expected a tensor or a list of numbers, got " .. type(values)) end
     local bins = o.bins or 20
     if math.type(bins) ~= "integer" or bins < 1 or bins > 100000 then argerror(F, 3, "field 'bins' must be a positive integer") end
-    if o.range ~= nil and (type(o.range) ~= "table" or type(o.range[1]) ~= "number" or type(o.range[2]) ~= "number"
-        or not (o.range[1] < o.range[2]) or math.abs(o.range[1]) == math.huge or math.abs(o.range[2]) == math.huge) then
-      argerror(F, 3, "field 'range' must be {lo, hi} with finite lo < hi")
+    if o.range ~= nil then
+      local r = o.range
+      local function finite(v) return type(v) == "number" and v == v and math.abs(v) ~= math.huge end
+      if type(r) ~= "table" or not finite(r[1]) or not finite(r[2]) then argerror(F, 3, "field 'range' must be two finite numbers") end
+      if not (r[1] < r[2]) then argerror(F, 3, "field 'range' must have lo < hi") end
     end
     local lo, hi
     if o.range then lo, hi = o.range[1], o.range[2]
@@ -289,7 +299,7 @@ K.histogram = {
   draw = function(F, d, o)
     local cmax = 0
     for _, c in ipairs(d.counts) do cmax = math.max(cmax, c) end
-    local area = axes(F, viewport(), { d.lo, d.hi, 0, cmax > 0 and cmax * 1.05 or 1 }, o, nil, nil, "value", "count")
+    local area = axes(F, viewport(false, o), { d.lo, d.hi, 0, cmax > 0 and cmax * 1.05 or 1 }, o, nil, nil, "value", "count")
     local x0, x1, y0, y1 = {}, {}, {}, {}
     for i, c in ipairs(d.counts) do
       if c > 0 then
@@ -369,7 +379,7 @@ K.curve = {
       local lo, hi = finite_range(r[1], r[2])
       return pad_range(lo, hi, 0.05)
     end
-    local vp = viewport(has_right)
+    local vp = viewport(has_right, o)
     vp.vy1 = 0.80                                   -- room for the legend row above
     local llo, lhi = padded(rng.l)
     local xw = { 1, math.max(n, 2) }
@@ -450,7 +460,7 @@ K.matrix = {
   end,
   draw = function(F, d, o)
     local R, C = d.z.shape[1], d.z.shape[2]
-    local vp = viewport(true)
+    local vp = viewport(true, o)
     vp.vx1 = 0.80
     local area = axes(F, vp, { 0.5, C + 0.5, R + 0.5, 0.5 }, o, "bcinst", "bcinstv", "column (post)", "row (pre)")
     F:image(d.z, 0.5, C + 0.5, 0.5, R + 0.5, d.lo, d.hi, d.cmap)
@@ -479,7 +489,7 @@ K.confusion = {
   draw = function(F, d, o)
     local C = d.z.shape[1]
     local lo, hi = 0, math.max(d.shown:max():item(), 1e-12)
-    local vp = viewport(true)
+    local vp = viewport(true, o)
     vp.vx1 = 0.80
     local area = axes(F, vp, { 0.5, C + 0.5, C + 0.5, 0.5 }, o, "bcinst", "bcinstv", "predicted class", "true class")
     F:image(d.shown, 0.5, C + 0.5, 0.5, C + 0.5, lo, hi, "sequential")
@@ -572,7 +582,10 @@ function Figure:save(path)
   for k = 1, self.rows * self.cols do
     F:panel(k)
     local p = self.panels[k]
-    if p then infos[k] = p.kind.draw(F, p.d, p.o) end
+    if p then
+      p.o.__cols, p.o.__rows = self.cols, self.rows
+      infos[k] = p.kind.draw(F, p.d, p.o)
+    end
   end
   return finish(F, { panels = infos }, self.width, self.height)
 end
