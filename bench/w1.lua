@@ -77,8 +77,9 @@ do
     end
     lp.config { threads = threads0 }
     local s = t[1] / t[2]
-    print(("%-28s 1 thread %.2f ms  2 threads %.2f ms  speed-up x%.2f  parallel fraction %.2f")
-      :format("W1 user threads", t[1], t[2], s, 2 * (1 - 1 / s)))
+    print(("%-28s 1 thread %.2f ms  2 threads %.2f ms  speed-up x%.2f  parallel fraction %s")
+      :format("W1 user threads", t[1], t[2], s,
+        s >= 1 and ("%.2f"):format(2 * (1 - 1 / s)) or "n/a (2 threads slower: the other core was busy)"))
     io.stdout:flush()
   end
 end

@@ -34,8 +34,9 @@ for _, N in ipairs { 64, 128, 256, 512, 1024, 2048 } do
     end
     lp.config { threads = threads0 }
     local sp = t[1] / t[2]
-    print(("%-28s 1 thread %.2f ms  2 threads %.2f ms  speed-up x%.2f  parallel fraction %.2f")
-      :format("W3 N=1024 threads", t[1], t[2], sp, 2 * (1 - 1 / sp)))
+    print(("%-28s 1 thread %.2f ms  2 threads %.2f ms  speed-up x%.2f  parallel fraction %s")
+      :format("W3 N=1024 threads", t[1], t[2], sp,
+        sp >= 1 and ("%.2f"):format(2 * (1 - 1 / sp)) or "n/a (2 threads slower: the other core was busy)"))
     io.stdout:flush()
   end
   w = nil
