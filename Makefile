@@ -68,6 +68,8 @@ $(BUILD)/obj/lua/paths.o: $(BUILD)/prefix.stamp
 $(BUILD)/prefix.stamp: FORCE
 	@mkdir -p $(dir $@); echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
 FORCE:
+# the Adam step's sqrt inline, so its loop vectorises (core/src/optim.c; sqrt is exact either way)
+$(BUILD)/obj/core/src/optim.o: CFLAGS_ALL += -fno-math-errno
 
 $(LIBCORE): $(CORE_OBJ)
 	@mkdir -p $(dir $@)

@@ -62,6 +62,51 @@ function S.build(N, rec)
   return w
 end
 
+-- W1 as users write it (issue 17): float32 spikes straight from
+-- lp.rand(...):lt(p):astype("float32"), the loss on the output spike counts
+-- (cross-entropy of out:sum(2)), Adam at lr 1e-3, nothing recorded,
+-- net:reset_state() each step. The data keep the network in its regime
+-- (the same batch every step; the rate is reported, not forced).
+function S.build_user(N)
+  local nn = lp.nn
+  lp.seed(1)
+  local lif = { tau_syn = 5e-3, tau_mem = 20e-3, dt = 1e-3 }
+  local net = nn.Sequential {
+    nn.Linear({ S.NIN, N }),
+    nn.LIF(N, lif),
+    nn.Linear({ N, S.NOUT }),
+    nn.LIF(S.NOUT, lif),
+  }
+  local x = lp.rand({ S.B, S.T, S.NIN }):lt(S.P):astype("float32")
+  local y = lp.randint(1, S.NOUT + 1, { S.B })
+  -- Adam over the weights: the taus are trainable too (Rockpool's families),
+  -- but in seconds (5e-3) a step of lr 1e-3 takes tau_syn below zero within
+  -- five steps, which the LIF then refuses; users train the weights at this
+  -- rate, and so does the PyTorch loop
+  local opt = lp.optim.Adam(net:parameters("weights"), { lr = 1e-3 })
+  local w = { net = net, x = x, y = y, opt = opt, N = N }
+  function w.forward()
+    net:reset_state()
+    local out = net(x)
+    return lp.loss.cross_entropy(out:sum(2), y), out
+  end
+  function w.train_step()
+    opt:zero_grad()
+    local loss = w.forward()
+    loss:backward()
+    opt:step()
+    return loss
+  end
+  -- the hidden layer's spike rate (spikes per neuron per step) on the batch
+  function w.hidden_rate()
+    net:reset_state()
+    local h = lp.no_grad(function() return net[2](net[1](x)) end)
+    net:reset_state()
+    return h:mean():item()
+  end
+  return w
+end
+
 -- GEMM shapes {m, k, n, count} of the network computed densely: forward
 -- x.W1, the recurrent s.w_rec per step, s.W2; backward dW2 = s^T g, ds = g W2^T,
 -- dW1 = x^T g, the recurrent W.dc per step and dW_rec = s^T dc.

@@ -169,6 +169,7 @@ typedef struct lif_payload {
   lif_dims d;
   lp_dtype dt;
   int64_t nin;                   /* fused input projection: x's channels (0: none) */
+  int has_v;                     /* output 1 (vmem) exists: recorded or needed by the plain backward */
   int slot[SV_N];                /* index for lp_node_saved, -1 when absent */
 } lif_payload;
 
@@ -234,13 +235,17 @@ static lp_status fused_in_grads(lp_ctx *ctx, lp_node *node, const lif_payload *p
   const int64_t BT = d->B * d->T, K = d->N * d->k, nin = pl->nin;
   const lp_tensor *win = lp_node_saved(node, pl->slot[SV_WIN]);
   lp_status st;
+  /* the products below write every element: no zeroing first, except when empty */
+  const int full = BT > 0 && K > 0 && nin > 0;
   if (lp_node_input_needs_grad(node, 8)) {
-    if ((st = lp_tensor_new(ctx, dt, 2, lp_node_input_shape(node, 8), &gin[8])) != LP_OK) return st;
-    if (BT > 0 && K > 0 && nin > 0) {
+    if ((st = (full ? lp_tensor_empty : lp_tensor_new)(ctx, dt, 2, lp_node_input_shape(node, 8), &gin[8])) != LP_OK)
+      return st;
+    if (full) {
       if (pl->slot[SV_XIX] >= 0) {
         st = lp_sp_gemm_tn_index(ctx, dt, BT, nin, K, lp_tensor_data(lp_node_saved(node, pl->slot[SV_XRP])),
                                  lp_tensor_data(lp_node_saved(node, pl->slot[SV_XIX])),
-                                 lp_tensor_data(lp_node_saved(node, pl->slot[SV_XVAL])), lp_tensor_data(dX), K,
+                                 pl->slot[SV_XVAL] >= 0 ? lp_tensor_data(lp_node_saved(node, pl->slot[SV_XVAL])) : NULL,
+                                 lp_tensor_data(dX), K,
                                  lp_tensor_data(gin[8]), d->threads);
         if (st != LP_OK) return st;
       } else {
@@ -256,8 +261,9 @@ static lp_status fused_in_grads(lp_ctx *ctx, lp_node *node, const lif_payload *p
   }
   if ((st = grad_from_rows(ctx, node, 9, dt, lp_tensor_data(dX), BT, K, gin)) != LP_OK) return st;
   if (lp_node_input_needs_grad(node, 0)) {
-    if ((st = lp_tensor_new(ctx, dt, 3, lp_node_input_shape(node, 0), &gin[0])) != LP_OK) return st;
-    if (BT > 0 && K > 0 && nin > 0) {
+    if ((st = (full ? lp_tensor_empty : lp_tensor_new)(ctx, dt, 3, lp_node_input_shape(node, 0), &gin[0])) != LP_OK)
+      return st;
+    if (full) {
       if (dt == LP_F32)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)BT, (int)nin, (int)K, 1.0f, lp_tensor_data(dX),
                     (int)K, lp_tensor_data(win), (int)K, 0.0f, lp_tensor_data(gin[0]), (int)nin);
@@ -267,6 +273,13 @@ static lp_status fused_in_grads(lp_ctx *ctx, lp_node *node, const lif_payload *p
     }
   }
   return LP_OK;
+}
+
+/* Does the backward take the fast path (lif_backward_fast in
+   neuron_kernels.h, which reads neither S nor V)? The same test as
+   lif_backward's. */
+static int lif_fast_backward(const lif_dims *d, int has_ahp) {
+  return d->k == 1 && !d->membrane_only && !has_ahp && d->sg == LP_SG_STEP_PWL && d->B * d->N > 0;
 }
 
 /* ---- LIF: backward ----------------------------------------------------------- */
@@ -293,7 +306,7 @@ static lp_status lif_backward_node(lp_ctx *ctx, lp_node *node, lp_tensor *const 
   ts.U = SAVED(SV_U); ts.C = SAVED(SV_C); ts.A = SAVED(SV_A); ts.V0 = SAVED(SV_V0); ts.S0 = SAVED(SV_S0);
 #undef SAVED
   if ((st = prep(ctx, gout[0], dt, &gS)) != LP_OK) goto done;
-  if ((st = prep(ctx, gout[1], dt, &gV)) != LP_OK) goto done;
+  if (pl->has_v && (st = prep(ctx, gout[1], dt, &gV)) != LP_OK) goto done;
   shape[0] = d.B; shape[1] = d.T; shape[2] = K;
   if ((st = lp_tensor_empty(ctx, dt, 3, shape, &dX)) != LP_OK) goto done;   /* the loops write all of it */
   if (!(scratch = lp_ctx_alloc(ctx, nscratch ? nscratch : 1))) { st = LP_ENOMEM; goto done; }
@@ -322,6 +335,19 @@ done:
 }
 
 /* ---- LIF: forward ------------------------------------------------------------- */
+/* Are all n values (float or double) exactly 1? */
+static int all_ones(lp_dtype dt, const void *val, int64_t n) {
+  int64_t i;
+  if (dt == LP_F64) {
+    const double *v = val;
+    for (i = 0; i < n; i++) if (v[i] != 1.0) return 0;
+  } else {
+    const float *v = val;
+    for (i = 0; i < n; i++) if (v[i] != 1.0f) return 0;
+  }
+  return 1;
+}
+
 /* The fused input projection's operands: x (B*T rows of nin) indexed into
    ts->xrp/xix/xval when sparse enough for row gathers (as lp_matmul would
    choose), else the projection x . w_in + b_in computed here by one GEMM and
@@ -349,11 +375,14 @@ static lp_status fused_in_setup(lp_ctx *ctx, const lif_dims *d, lp_dtype dt, int
     ok = lp_sp_index_mt(dt, lp_tensor_dtype(ts->x), lp_tensor_data(ts->x), BT, nin, nin, cap, lp_tensor_data(ts->xrp),
                         idx, val, d->threads);
     if (ok) {
+      /* spikes as 0/1 (float or bytes, detected here once per call): no
+         values kept, the gathers add rows instead of multiplying them by 1 */
+      const int ones = all_ones(dt, val, ((const int64_t *)lp_tensor_data(ts->xrp))[BT]);
       sh[0] = ((const int64_t *)lp_tensor_data(ts->xrp))[BT];
       if ((st = lp_tensor_empty(ctx, LP_I32, 1, sh, &ts->xix)) == LP_OK &&
-          (st = lp_tensor_empty(ctx, dt, 1, sh, &ts->xval)) == LP_OK) {
+          (ones || (st = lp_tensor_empty(ctx, dt, 1, sh, &ts->xval)) == LP_OK)) {
         memcpy(lp_tensor_data(ts->xix), idx, (size_t)sh[0] * sizeof *idx);
-        memcpy(lp_tensor_data(ts->xval), val, (size_t)sh[0] * es);
+        if (!ones) memcpy(lp_tensor_data(ts->xval), val, (size_t)sh[0] * es);
       }
     }
     lp_ctx_dealloc(ctx, val, nval);
@@ -512,7 +541,12 @@ lp_status lp_lif(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts *o, lp_lif
 
   sh[0] = d.B; sh[1] = d.T; sh[2] = N; sh[3] = k;
   if ((st = lp_tensor_empty(ctx, dt, 3, sh, &ts.S)) != LP_OK) goto fail;
-  if ((rec_v || need_grad) && (st = lp_tensor_empty(ctx, dt, 3, sh, &ts.V)) != LP_OK) goto fail;
+  /* the membrane record: when asked for, or when the plain backward will
+     read it (the fast one recomputes v_{t-1} from u_{t-1}); nothing else
+     writes or keeps it (issue 17: 4 bytes per neuron and step less) */
+  if ((rec_v || (need_grad && !lif_fast_backward(&d, a->w_ahp != NULL))) &&
+      (st = lp_tensor_empty(ctx, dt, 3, sh, &ts.V)) != LP_OK)
+    goto fail;
   if (rec_i && (st = lp_tensor_empty(ctx, dt, 4, sh, &ts.Isr)) != LP_OK) goto fail;
   if (rec_r && a->w_rec && (st = lp_tensor_empty(ctx, dt, 4, sh, &ts.Rec)) != LP_OK) goto fail;
   if (rec_a && a->w_ahp && (st = lp_tensor_empty(ctx, dt, 3, sh, &ts.Iar)) != LP_OK) goto fail;
@@ -538,13 +572,14 @@ lp_status lp_lif(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts *o, lp_lif
     lp_tensor *saves[SV_N];
     lif_payload *pl;
     outs[0] = ts.S; outs[1] = ts.V;
-    if ((st = lp_node_record(ctx, "lif", lif_backward_node, a->w_in ? 10 : 8, inputs, 2, outs, sizeof *pl,
+    if ((st = lp_node_record(ctx, "lif", lif_backward_node, a->w_in ? 10 : 8, inputs, ts.V ? 2 : 1, outs, sizeof *pl,
                              &node)) != LP_OK)
       goto fail;
     pl = lp_node_payload(node);
     pl->d = d;
     pl->dt = dt;
     pl->nin = a->w_in ? lp_tensor_shape(a->w_in)[0] : 0;
+    pl->has_v = ts.V != NULL;
     saves[SV_ALPHA] = ts.alpha; saves[SV_BETA] = ts.beta; saves[SV_TH] = ts.th; saves[SV_W] = ts.W;
     saves[SV_WAHP] = ts.wahp; saves[SV_BAHP] = ts.bahp; saves[SV_S] = ts.S; saves[SV_V] = ts.V;
     saves[SV_U] = ts.U; saves[SV_C] = ts.C; saves[SV_A] = ts.A; saves[SV_V0] = ts.V0; saves[SV_S0] = ts.S0;

@@ -13,8 +13,13 @@
 #error "define REAL, FN and FLOOR_R before including neuron_kernels.h"
 #endif
 
-/* 64-byte vectors of any alignment (GCC / Clang vector extensions) */
-typedef REAL FN(vec) __attribute__((vector_size(64), aligned(sizeof(REAL)), may_alias));
+/* 32-byte vectors of any alignment (GCC / Clang vector extensions): one
+   AVX2 register. (They were 64 bytes: on CPUs without AVX-512, GCC lowered
+   each 64-byte operation, the scalar broadcasts included, through the
+   stack, ten times the instructions of the loop (callgrind, W1 user form);
+   the AVX-512 clone runs them as 256-bit operations.) Per-element sums
+   keep their order whatever the width. */
+typedef REAL FN(vec) __attribute__((vector_size(32), aligned(sizeof(REAL)), may_alias));
 
 /* ---- surrogate gradients ------------------------------------------------ */
 static inline REAL FN(spike_count)(REAL u, REAL th, REAL maxs) {
@@ -76,7 +81,7 @@ typedef struct FN(lif_bufs) {
   REAL *A;                        /* (B, T, N) ahp current before decay      */
   REAL *r;                        /* scratch (B, 4K): recurrent input, rows  */
   /* fused input projection from sparse x: x's index (rows b*T+t) and w_in
-     (Nin, K), b_in (K) or NULL; xix NULL when not fused or x was dense
+     (Nin, K), b_in (K) or NULL; xval NULL when every value is 1; xix NULL when not fused or x was dense
      (then x already holds the projection) */
   const int64_t *xrp;
   const int32_t *xix;
@@ -103,7 +108,8 @@ LIF_CLONES static void FN(lif_inproj)(int64_t K, int64_t e0, int64_t e1, const i
     *(FN(vec) *)(out + j) = a0; *(FN(vec) *)(out + j + VW) = a1;
     *(FN(vec) *)(out + j + 2 * VW) = a2; *(FN(vec) *)(out + j + 3 * VW) = a3;
   }
-  for (; j + VW <= K; j += VW) {
+  for (; j < K && K >= VW; j += VW) {   /* the last columns: one vector ending at K */
+    if (j + VW > K) j = K - VW;
     FN(vec) a0 = {0};
     for (e = e0; e < e1; e++) a0 += val[e] * *(const FN(vec) *)(win + (int64_t)idx[e] * K + j);
     *(FN(vec) *)(out + j) = a0;
@@ -114,6 +120,47 @@ LIF_CLONES static void FN(lif_inproj)(int64_t K, int64_t e0, int64_t e1, const i
     out[j] = a0;
   }
   if (bin) for (j = 0; j < K; j++) out[j] = out[j] + bin[j];
+}
+
+/* lif_inproj when every value is 1 (spikes as 0/1, val NULL): the same sums
+   without the products by 1, which change no bit. */
+LIF_CLONES static void FN(lif_inproj1)(int64_t K, int64_t e0, int64_t e1, const int32_t *restrict idx,
+                                      const REAL *restrict val, const REAL *restrict win,
+                                      const REAL *restrict bin, REAL *restrict out) {
+  const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
+  int64_t e, j = 0;
+  (void)val;
+  for (; j + 4 * VW <= K; j += 4 * VW) {
+    FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    for (e = e0; e < e1; e++) {
+      const REAL *w = win + (int64_t)idx[e] * K + j;
+      a0 += *(const FN(vec) *)w;
+      a1 += *(const FN(vec) *)(w + VW);
+      a2 += *(const FN(vec) *)(w + 2 * VW);
+      a3 += *(const FN(vec) *)(w + 3 * VW);
+    }
+    *(FN(vec) *)(out + j) = a0; *(FN(vec) *)(out + j + VW) = a1;
+    *(FN(vec) *)(out + j + 2 * VW) = a2; *(FN(vec) *)(out + j + 3 * VW) = a3;
+  }
+  for (; j < K && K >= VW; j += VW) {   /* the last columns: one vector ending at K */
+    if (j + VW > K) j = K - VW;
+    FN(vec) a0 = {0};
+    for (e = e0; e < e1; e++) a0 += *(const FN(vec) *)(win + (int64_t)idx[e] * K + j);
+    *(FN(vec) *)(out + j) = a0;
+  }
+  for (; j < K; j++) {
+    REAL a0 = 0;
+    for (e = e0; e < e1; e++) a0 += win[(int64_t)idx[e] * K + j];
+    out[j] = a0;
+  }
+  if (bin) for (j = 0; j < K; j++) out[j] = out[j] + bin[j];
+}
+
+/* the fused input projection of events e0..e1: val NULL means all ones */
+static inline void FN(lif_inproj_any)(int64_t K, int64_t e0, int64_t e1, const int32_t *idx, const REAL *val,
+                                      const REAL *win, const REAL *bin, REAL *out) {
+  if (val) FN(lif_inproj)(K, e0, e1, idx, val, win, bin, out);
+  else FN(lif_inproj1)(K, e0, e1, idx, val, win, bin, out);
 }
 
 /* One step of the plain LIF (k = 1, no ahp, synaptic memory) for one batch
@@ -211,7 +258,7 @@ static void FN(lif_forward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *
         const int64_t bt = b * T + t;
         const REAL *in;
         if (*stop || lp_ctx_interrupted(ctx)) { *stop = 1; break; }
-        if (p->xix) { FN(lif_inproj)(N, p->xrp[bt], p->xrp[bt + 1], p->xix, p->xval, p->win, p->bin, prow); in = prow; }
+        if (p->xix) { FN(lif_inproj_any)(N, p->xrp[bt], p->xrp[bt + 1], p->xix, p->xval, p->win, p->bin, prow); in = prow; }
         else in = p->x + bt * N;
         if (p->W) { FN(lif_recur)(N, N, in, s, p->W, r); in = r; }
         FN(lif_step1)(N, in, p->alpha, p->beta, p->bias, p->th, p->noise ? p->noise + bt * N : NULL, maxs,
@@ -232,7 +279,7 @@ static void FN(lif_forward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *
       const int64_t bt = b * T + t;
       const REAL *xt;
       if (*stop || lp_ctx_interrupted(ctx)) { *stop = 1; break; }
-      if (p->xix) { FN(lif_inproj)(K, p->xrp[bt], p->xrp[bt + 1], p->xix, p->xval, p->win, p->bin, prow); xt = prow; }
+      if (p->xix) { FN(lif_inproj_any)(K, p->xrp[bt], p->xrp[bt + 1], p->xix, p->xval, p->win, p->bin, prow); xt = prow; }
       else xt = p->x + bt * K;
       if (p->W) {                               /* r = s_prev . W, gathering rows of active neurons */
         for (j = 0; j < K; j++) r[j] = 0;
@@ -356,15 +403,19 @@ LIF_CLONES static void FN(lif_rec_back)(int64_t N, REAL window, const REAL *rest
   int64_t m, j, i;
   for (m = 0; m < N; m++) {
     const REAL *w = W + m * N;
-    FN(vec) a0 = {0}, a1 = {0};
+    FN(vec) a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};   /* lanes of two 64-byte accumulators: (a0 b0), (a1 b1) */
     REAL acc = 0;
     if (!(uprev[m] >= th[m] - window)) { gs[m] = 0; continue; }
-    for (j = 0; j + 2 * VW <= N; j += 2 * VW) {
+    for (j = 0; j + 4 * VW <= N; j += 4 * VW) {
       a0 += *(const FN(vec) *)(w + j) * *(const FN(vec) *)(dc + j);
-      a1 += *(const FN(vec) *)(w + j + VW) * *(const FN(vec) *)(dc + j + VW);
+      b0 += *(const FN(vec) *)(w + j + VW) * *(const FN(vec) *)(dc + j + VW);
+      a1 += *(const FN(vec) *)(w + j + 2 * VW) * *(const FN(vec) *)(dc + j + 2 * VW);
+      b1 += *(const FN(vec) *)(w + j + 3 * VW) * *(const FN(vec) *)(dc + j + 3 * VW);
     }
     a0 += a1;
+    b0 += b1;
     for (i = 0; i < VW; i++) acc += a0[i];
+    for (i = 0; i < VW; i++) acc += b0[i];
     for (; j < N; j++) acc += w[j] * dc[j];
     gs[m] = acc;
   }

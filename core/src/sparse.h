@@ -37,6 +37,11 @@ int64_t lp_sp_count_nonzero(lp_dtype dt, const void *p, int64_t n, int64_t cap);
 int lp_sp_index(lp_dtype dt, const void *p, int64_t R, int64_t L, int64_t ld, int64_t cap, int64_t *rowptr,
                 int32_t *idx, void *val);
 
+/* lp_sp_index with the plain scalar nonzero test in place of the vector
+   masks: the reference spec/c/test_sparse.c compares lp_sp_index with. */
+int lp_sp_index_ref(lp_dtype dt, const void *p, int64_t R, int64_t L, int64_t ld, int64_t cap, int64_t *rowptr,
+                    int32_t *idx, void *val);
+
 /* lp_sp_index on up to `threads` threads, each indexing a chunk of rows
    into its share of the cap slots of idx and val (when one chunk has more
    than its share: again on one thread); the same result as lp_sp_index's.
@@ -48,7 +53,8 @@ int lp_sp_index_mt(lp_dtype dt, lp_dtype src, const void *p, int64_t R, int64_t 
 /* C (L x N, contiguous) = A^T . B where A (R x L) is given by its index (as
    lp_sp_index makes it) and B is (R x N), row stride ldb: the scatter-add of
    a weight gradient, as lp_sp_gemm with trans_a = 1 computes it (same sums
-   in the same order). Returns LP_ENOMEM when its scratch cannot be had. */
+   in the same order). val NULL: every value is 1 (spikes as 0/1), the same
+   sums without the products. Returns LP_ENOMEM when its scratch cannot be had. */
 lp_status lp_sp_gemm_tn_index(lp_ctx *ctx, lp_dtype dt, int64_t R, int64_t L, int64_t N, const int64_t *rowptr,
                               const int32_t *idx, const void *val, const void *b, int64_t ldb, void *c,
                               int threads);

@@ -2,10 +2,17 @@
 ** spec/c/test_sparse.c -- C tests of the event-driven matmul paths
 ** (core/src/sparse.c through lp_matmul): gathers and scatter-adds against a
 ** naive double loop, float32 and float64, with batch folding; the same bits
-** on 1 and 3 threads; allocation failures return LP_ENOMEM and leak nothing.
+** on 1 and 3 threads; allocation failures return LP_ENOMEM and leak nothing;
+** the vector nonzero masks of the index (lp_sp_index, lp_sp_index_mt)
+** against the plain scalar test (lp_sp_index_ref) on NaN, -0, infinities,
+** subnormals and every row-length remainder; the scatter-add of 0/1 spikes
+** without values against the one with values 1.
 */
 #include "limpet/ops.h"
+#include "../../core/src/sparse.h"
 #include "check.h"
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static lp_ctx *ctx;
@@ -100,6 +107,88 @@ static void test_alloc_failures(void) {
   lp_tensor_release(x); lp_tensor_release(w);
 }
 
+/* the index of R rows of length L (float32 or float64) by the vector masks
+   equals the plain one's: rowptr, idx, val (bits), and the same refusal past cap */
+static void check_index(lp_dtype dt, int64_t R, int64_t L, double p, int64_t cap, unsigned seed) {
+  const size_t es = lp_dtype_size(dt);
+  const double specials[] = {NAN, -0.0, INFINITY, -INFINITY, 1e-310, -1e-42, 1.0, 0.5};
+  char *x = malloc((size_t)(R * L) * es), *v1 = malloc((size_t)(R * L + 1) * es), *v2 = malloc((size_t)(R * L + 1) * es);
+  int64_t *rp1 = malloc((size_t)(R + 1) * sizeof *rp1), *rp2 = malloc((size_t)(R + 1) * sizeof *rp2), i;
+  int32_t *i1 = malloc((size_t)(R * L + 1) * sizeof *i1), *i2 = malloc((size_t)(R * L + 1) * sizeof *i2);
+  int ok1, ok2, ok3, th;
+  CHECK(x && v1 && v2 && rp1 && rp2 && i1 && i2);
+  if (!(x && v1 && v2 && rp1 && rp2 && i1 && i2)) goto out;
+  for (i = 0; i < R * L; i++) {
+    double r = rnd(&seed), val = 0;
+    if (r < p) val = rnd(&seed) < 0.5 ? 1.0 : specials[(int)(rnd(&seed) * 8) & 7];
+    else if (r < p + 0.05) val = -0.0;
+    if (dt == LP_F32) ((float *)x)[i] = (float)val; else ((double *)x)[i] = val;
+  }
+  ok1 = lp_sp_index(dt, x, R, L, L, cap, rp1, i1, v1);
+  ok2 = lp_sp_index_ref(dt, x, R, L, L, cap, rp2, i2, v2);
+  CHECK(ok1 == ok2);
+  if (ok1 && ok2) {
+    CHECK(memcmp(rp1, rp2, (size_t)(R + 1) * sizeof *rp1) == 0);
+    CHECK(memcmp(i1, i2, (size_t)rp2[R] * sizeof *i1) == 0);
+    CHECK(memcmp(v1, v2, (size_t)rp2[R] * es) == 0);
+  }
+  for (th = 1; th <= 3; th += 2) {       /* the threaded index, from the same floats */
+    memset(i1, 0, (size_t)(R * L + 1) * sizeof *i1);
+    ok3 = lp_sp_index_mt(dt, dt, x, R, L, L, cap, rp1, i1, v1, th);
+    CHECK(ok3 == ok2);
+    if (ok3 && ok2) {
+      CHECK(memcmp(rp1, rp2, (size_t)(R + 1) * sizeof *rp1) == 0);
+      CHECK(memcmp(i1, i2, (size_t)rp2[R] * sizeof *i1) == 0);
+      CHECK(memcmp(v1, v2, (size_t)rp2[R] * es) == 0);
+    }
+  }
+out:
+  free(x); free(v1); free(v2); free(rp1); free(rp2); free(i1); free(i2);
+}
+
+static void test_index_masks(void) {
+  static const int64_t lens[] = {1, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 700};
+  size_t k;
+  int d;
+  for (d = 0; d < 2; d++) {
+    const lp_dtype dt = d ? LP_F64 : LP_F32;
+    for (k = 0; k < sizeof lens / sizeof *lens; k++) {
+      check_index(dt, 70, lens[k], 0.1, 70 * lens[k], 11u + (unsigned)k);        /* cap never reached */
+      check_index(dt, 70, lens[k], 0.6, 70 * lens[k] / 4, 23u + (unsigned)k);    /* refused past cap */
+    }
+  }
+}
+
+/* the weight-gradient scatter-add of 0/1 spikes with val NULL (rows added)
+   equals the one with every value 1 (rows multiplied by 1), bit for bit */
+static void test_tn_index_ones(void) {
+  const int64_t R = 1700, L = 90, Nc = 45;   /* >= 8192 events: the transpose on 3 threads */
+  int64_t *rp = malloc((size_t)(R + 1) * sizeof *rp), i, nz;
+  int32_t *ix = malloc((size_t)(R * L) * sizeof *ix);
+  float *x = malloc((size_t)(R * L) * sizeof *x), *val = malloc((size_t)(R * L) * sizeof *val);
+  float *b = malloc((size_t)(R * Nc) * sizeof *b), *c1 = malloc((size_t)(L * Nc) * sizeof *c1);
+  float *c2 = malloc((size_t)(L * Nc) * sizeof *c2);
+  unsigned seed = 99;
+  int th;
+  CHECK(rp && ix && x && val && b && c1 && c2);
+  if (!(rp && ix && x && val && b && c1 && c2)) goto out;
+  for (i = 0; i < R * L; i++) x[i] = rnd(&seed) < 0.06 ? 1.0f : 0.0f;
+  for (i = 0; i < R * Nc; i++) b[i] = (float)(2 * rnd(&seed) - 1);
+  CHECK(lp_sp_index(LP_F32, x, R, L, L, R * L, rp, ix, val));
+  nz = rp[R];
+  CHECK(nz >= 8192);
+  for (i = 0; i < nz; i++) CHECK(val[i] == 1.0f);
+  for (th = 1; th <= 3; th += 2) {
+    memset(c1, 0xff, (size_t)(L * Nc) * sizeof *c1);
+    memset(c2, 0, (size_t)(L * Nc) * sizeof *c2);
+    CHECK_OK(lp_sp_gemm_tn_index(ctx, LP_F32, R, L, Nc, rp, ix, val, b, Nc, c1, th));
+    CHECK_OK(lp_sp_gemm_tn_index(ctx, LP_F32, R, L, Nc, rp, ix, NULL, b, Nc, c2, th));
+    CHECK(memcmp(c1, c2, (size_t)(L * Nc) * sizeof *c1) == 0);
+  }
+out:
+  free(rp); free(ix); free(x); free(val); free(b); free(c1); free(c2);
+}
+
 int main(void) {
   int rc;
   if (lp_ctx_new(&ctx) != LP_OK) return 1;
@@ -107,6 +196,8 @@ int main(void) {
   RUN(test_scatter);
   RUN(test_threads);
   RUN(test_alloc_failures);
+  RUN(test_index_masks);
+  RUN(test_tn_index_ones);
   rc = TEST_REPORT("test_sparse");
   CHECK(lp_ctx_bytes_live(ctx) == 0);
   lp_ctx_free(ctx);
