@@ -104,11 +104,10 @@ describe("bounds_clip and the optimisers' project option", function()
     return params, min_tau, finite
   end
 
-  it("the how-to: without constraints the taus leave the valid range", function()
-    local p, min_tau, finite = how_to("none")
-    assert.is_true(min_tau < 0, "min tau " .. min_tau)
-    assert.is_true(finite ~= nil)
-    assert.is_true(p.threshold:item() < 1)
+  it("the how-to: without constraints the taus leave the valid range (and the next forward refuses them)", function()
+    local ok, err = pcall(how_to, "none")
+    assert.is_false(ok)
+    assert.matches("parameter 'tau_%a+' must be > 0, got %-", tostring(err))
   end)
 
   it("the how-to: bounds_cost keeps the taus near their bounds", function()

@@ -30,8 +30,10 @@ end
 
 describe("stable trainable time constants", function()
   it("reproduces the failure with the plain update: taus go <= 0 within a few Adam steps", function()
-    local bad = fmnist_like(false, 6)
-    assert.is_true(bad > 0, "no tau went <= 0")
+    -- the next forward refuses the parameter that left its range (issue 14's validation)
+    local ok, err = pcall(fmnist_like, false, 6)
+    assert.is_false(ok, "no tau went <= 0")
+    assert.matches("'2_LIF': parameter 'tau_syn' must be > 0", tostring(err))
   end)
 
   it("keeps every tau positive by default (log-space steps)", function()
@@ -58,7 +60,7 @@ describe("stable trainable time constants", function()
   end)
 
   it("steps decays in logit space, keeping them in (0, 1)", function()
-    local mod = nn.LIF(2, { leak_mode = "decays", tau_mem = 0.02, tau_syn = 0.005 })
+    local mod = nn.LIF(2, { leak_mode = "decays", alpha = math.exp(-1e-3 / 0.02), beta = math.exp(-1e-3 / 0.005) })
     local opt = optim.Adam(mod:parameters(), { lr = 5 })
     for _ = 1, 5 do
       mod.alpha.grad = lp.tensor({ -1.0, 1.0 })
