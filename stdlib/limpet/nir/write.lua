@@ -154,8 +154,10 @@ function emit(m, name, preds, ctx)
   if cls == "Linear" then
     ctx.shape = { m.size_out }
     local f = { weight = f32(m.weight):transpose(1, 2):contiguous() }
-    if m.bias then f.bias = f32(m.bias) end
-    add(ctx, name, { type = m.bias and "Affine" or "Linear", fields = f })
+    local b = m.bias
+    if not lp.is_tensor(b) then b = nil end            -- a Linear without bias reads bias == 0
+    if b then f.bias = f32(b) end
+    add(ctx, name, { type = b and "Affine" or "Linear", fields = f })
     connect(ctx, preds, name)
     return { name }
   elseif cls == "ExpSyn" then
@@ -195,7 +197,7 @@ function emit(m, name, preds, ctx)
     local function ints(t) return nsp == 2 and lp.tensor(t, "int64") or lp.tensor(t[1], "int64"):reshape({}) end
     local f = { weight = f32(m.weight), stride = ints(m.stride), padding = ints(m.padding),
       dilation = ints(m.dilation), groups = lp.tensor(m.groups, "int64"):reshape({}),
-      bias = m.bias and f32(m.bias) or lp.zeros({ m.out_channels }, m.weight.dtype) }
+      bias = lp.is_tensor(m.bias) and f32(m.bias) or lp.zeros({ m.out_channels }, m.weight.dtype) }
     if ctx.shape then
       local sp = {}
       for i = 2, #ctx.shape do sp[#sp + 1] = ctx.shape[i] end
