@@ -71,15 +71,13 @@ function DataLoader:__len()
   return (n + self.batch_size - 1) // self.batch_size
 end
 
--- The order of one epoch: 1..n, or a permutation.
+-- The order of one epoch: nil for 1..n (walked without a table), or a
+-- permutation (a table of n entries, refused beyond the size cap).
 local function order(self)
   local n = #self.dataset
   self.epoch = self.epoch + 1
-  if not self.shuffle or n == 0 then
-    local o = {}
-    for i = 1, n do o[i] = i end
-    return o
-  end
+  if not self.shuffle or n == 0 then return nil end
+  core._check_table("DataLoader", "a shuffled order", n)
   local u
   if self.seed ~= nil then
     u = K.uniform(n, self.seed, (self.epoch - 1) << 32)
@@ -144,7 +142,7 @@ end
 --- loader:iter() -> iterator of x, y, indices (the data set positions of the batch)
 function DataLoader:iter()
   local o = order(self)
-  local n, bs = #o, self.batch_size
+  local n, bs = #self.dataset, self.batch_size
   local nb = #self
   local ds, coll = self.dataset, self.collate or collate
   local b = 0
@@ -154,7 +152,7 @@ function DataLoader:iter()
     local samples, labels, metas, idx = {}, {}, {}, {}
     local first = (b - 1) * bs
     for k = 1, math.min(bs, n - first) do
-      local i = o[first + k]
+      local i = o and o[first + k] or first + k
       idx[k] = i
       samples[k], labels[k], metas[k] = ds:get(i)
     end
