@@ -81,7 +81,7 @@ local function new(times, samples, opts)
   if n > 1 and t:slice(1, 2, n):lt(t:slice(1, 1, n - 1)):sum():item() > 0 then
     U.argerror(F, 1, "times must be sorted in ascending order", 2)
   end
-  if n > 0 and t:isnan():sum():item() > 0 then U.argerror(F, 1, "times must not be NaN", 2) end
+  if n > 0 then U.finite_times(t, F, 1, "times", 2) end
   local first = n > 0 and t[1] or 0
   local last = n > 0 and t[n] or 0
   local t0 = opts.t_start == nil and first or U.number(opts.t_start, F, 3, "t_start")
@@ -163,8 +163,10 @@ end
 
 -- ts:sample(times) -> (m, C): the series at the given times (number, table
 -- or tensor). ts(times) is the same.
-function C:sample(times, fname)
-  fname = fname or "sample"
+local sample_as
+function C:sample(times) return sample_as(self, times, "sample") end
+-- the same, errors naming fname (the public function the caller is)
+function sample_as(self, times, fname)
   local q = U.times(times, fname, 1)
   if self.times.shape[1] == 0 then
     U.argerror(fname, 1, "cannot sample a series without samples", 2)
@@ -174,7 +176,7 @@ function C:sample(times, fname)
   return kernels.interp(self.times, self.samples, q, self.interp_kind, extra,
                         extra and 0 or self.fill_value)
 end
-C.__call = function(self, times) return self:sample(times, "TSContinuous") end
+C.__call = function(self, times) return sample_as(self, times, "TSContinuous") end
 
 function C:copy() return make(self.times:clone(), self.samples:clone(), settings(self)) end
 
@@ -203,7 +205,7 @@ function C:min() return self.samples:min():item() end
 -- The other operand as something samples can be combined with.
 local function operand(self, other, fname)
   if getmetatable(other) == TSContinuous then
-    local v = other:sample(self.times, fname)
+    local v = sample_as(other, self.times, fname)
     if v.shape[2] ~= self.num_channels and v.shape[2] ~= 1 and self.num_channels ~= 1 then
       U.argerror(fname, 2, ("series have %d and %d channels"):format(self.num_channels, v.shape[2]), 3)
     end
@@ -285,7 +287,7 @@ end
 -- t_stop become the first and last of them).
 function C:resample(times)
   local q = U.times(times, "resample", 1)
-  local x = self:sample(q, "resample")
+  local x = sample_as(self, q, "resample")
   local n = q.shape[1]
   return new(q, x, { t_start = n > 0 and q[1] or self.t_start, t_stop = n > 0 and q[n] or self.t_start,
                      periodic = self.periodic, name = self.name, units = self.units,
@@ -304,7 +306,7 @@ function C:to_clocked(dt, opts)
   local t0 = opts.t_start or self.t_start
   local T = opts.num_timesteps or U.nsteps((opts.t_stop or self.t_stop) - t0, dt)
   if T == 0 then return core.zeros({ 0, self.num_channels }, self.samples.dtype) end
-  return self:sample(core.arange(0, T, "float64") * dt + t0, F)
+  return sample_as(self, core.arange(0, T, "float64") * dt + t0, F)
 end
 
 local MERGE_OPTS = { remove_duplicates = true }
@@ -338,7 +340,7 @@ end
 -- ts:append_c(other): other's channels after self's, other sampled at self's times.
 function C:append_c(other)
   if getmetatable(other) ~= TSContinuous then U.argerror("append_c", 1, "expected a TSContinuous", 2) end
-  local v = other:sample(self.times, "append_c"):astype(self.samples.dtype)
+  local v = sample_as(other, self.times, "append_c"):astype(self.samples.dtype)
   return make(self.times:clone(), core.cat({ self.samples, v }, 2):contiguous(), settings(self))
 end
 
