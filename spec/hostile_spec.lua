@@ -30,6 +30,11 @@ local EXCLUDED = {
   { "lp%.nn%.[%w_]+:rebuild", "nn.load's hook that makes an empty chain: it takes the class, not an instance" },
   { "lp%.data%.Dataset:%*", "abstract base: its methods are swept on the SHD, SSC, NMNIST, DVSGesture and " ..
     "FashionMNIST samples" },
+  { ".*[Ss]poken_?[Dd]igits.*", "synthesises the whole data set (about 18,000 files, minutes of espeak-ng and " ..
+    "flite) into the working directory when its defaults are valid; its argument checks are in " ..
+    "spec/data/spoken_digits_spec.lua" },
+  { ".*%.sweep", "runs every configuration and appends to sweep.jsonl in the working directory by default; " ..
+    "its argument checks are in spec/dist_spec.lua" },
 }
 local function excluded(path)
   for _, e in ipairs(EXCLUDED) do

@@ -795,6 +795,15 @@ function M.save(c, path)
   return true
 end
 
+-- Did memory run out? Lua's own error is "not enough memory"; the engine's
+-- reads "<function>: not enough memory ..." (after a source position when
+-- raised in Lua code). Messages about the file's content never start so,
+-- even when they quote the file (which may say anything).
+local function is_oom(e)
+  e = tostring(e):gsub("^[^\n]-:%d+: ", "")
+  return e == "not enough memory" or e:match("^[%w_.]+: not enough memory") ~= nil
+end
+
 -- Content errors name load_config and the file, with no source position
 -- (they are about the file, not about the caller's code).
 local function file_error(path, msg) error(("load_config: '%s' %s"):format(path, msg), 0) end
@@ -812,7 +821,7 @@ local function load_tensor(path, name, v, shape)
   else
     local ok, res = true, v
     if not lp.is_tensor(v) then ok, res = pcall(lp.tensor, v, "float64") end
-    if not ok and tostring(res):find("not enough memory", 1, true) then error(res, 0) end
+    if not ok and is_oom(res) then error(res, 0) end
     if not ok then
       file_error(path, ("field '%s': %s"):format(name, tostring(res):match("%((.*)%)$") or tostring(res)))
     end
@@ -849,9 +858,7 @@ function M.load(path)
     return c
   end
   local e = tostring(c)
-  if e:find("not enough memory", 1, true) then
-    error(("load_config: '%s': not enough memory"):format(path), 0)
-  end
+  if is_oom(e) then error(("load_config: '%s': not enough memory"):format(path), 0) end
   if e:sub(1, 13) ~= "load_config: " then e = ("load_config: '%s' %s"):format(path, e) end
   error(e, 0)
 end
@@ -863,6 +870,7 @@ function load_file(path)
   f:close()
   if not text then return nil, ("load_config: '%s': %s"):format(path, tostring(rerr)) end
   local ok, doc = pcall(json.decode, text, { tensors = true })
+  if not ok and is_oom(doc) then error(doc, 0) end
   if not ok then
     file_error(path, ("is not valid JSON (%s)"):format(tostring(doc):match("%((.*)%)$") or tostring(doc)))
   end

@@ -171,6 +171,17 @@ end
 
 local function lerr(path, msg) error(("nn.load: '%s': %s"):format(path, msg), 0) end
 
+-- Did memory run out? Lua's own error is "not enough memory"; the engine's
+-- reads "<function>: not enough memory ..." (after a source position when
+-- raised in Lua code). Messages about the file's content never start so,
+-- even when they quote the file (which may say anything).
+local function is_oom(e)
+  e = tostring(e):gsub("^[^\n]-:%d+: ", "")
+  return e == "not enough memory" or e:match("^[%w_.]+: not enough memory") ~= nil
+end
+-- After a pcall inside the loader: a memory error goes up as it is.
+local function pass_oom(ok, err) if not ok and is_oom(err) then error(err, 0) end end
+
 local function is_array(v) return type(v) == "table" and v ~= json.null end
 
 -- "node 2_LIF" / "the root node": where in the tree a problem is
@@ -257,6 +268,7 @@ function decode_node(node, ctx, node_path)
       local m = decode_node(child, ctx, (node_path == "" and "" or node_path .. ".") ..
         (type(cname) == "string" and cname or tostring(i)))
       local ok, err = pcall(mod._append, mod, m, type(cname) == "string" and cname or nil, 1)
+      pass_oom(ok, err)
       if not ok then lerr(ctx.path, tostring(err)) end
     end
   else
@@ -269,6 +281,7 @@ function decode_node(node, ctx, node_path)
     local args = {}
     for i = 1, nargs do args[i] = decode_arg(node.args[i], ctx, ("%s, argument #%d"):format(at, i)) end
     local ok, res = pcall(C, table.unpack(args, 1, nargs))
+    pass_oom(ok, res)
     if not ok then
       lerr(ctx.path, ("cannot rebuild %s: %s"):format(node.class, tostring(res)))
     end
@@ -309,7 +322,7 @@ local function apply_arrays(mod, prefix, ctx)
       local what = time_value(mod._attrs[n], n)
       if what then check_time(ctx, ("array '%s'"):format(key), what, a) end
       local ok, err = pcall(mod._assign, mod, n, a, 1)
-      if not ok and tostring(err):find("not enough memory", 1, true) then error(err, 0) end
+      pass_oom(ok, err)
       if not ok then
         lerr(ctx.path, ("array '%s' does not fit: %s"):format(key, tostring(err):match("%((.*)%)$") or tostring(err)))
       end
@@ -320,6 +333,7 @@ end
 
 local function load_file(path)
   local ok, arrays, msg = pcall(lp.load, path)
+  pass_oom(ok, arrays)
   if not ok then lerr(path, (tostring(arrays):gsub("^[^\n]-:%d+: ", ""):gsub("^load: ", ""):gsub("^'[^']*' ?", ""))) end
   if not arrays then return nil, msg end
   if lp.is_tensor(arrays) then lerr(path, "not a model file (a single array, not an archive)") end
@@ -327,6 +341,7 @@ local function load_file(path)
   if not tree_t then lerr(path, "not a model file (no '" .. TREE .. "' entry)") end
   if tree_t.dtype ~= "uint8" then lerr(path, "corrupt module tree (not a uint8 array)") end
   local ok2, tree = pcall(json.decode, from_bytes(tree_t))
+  pass_oom(ok2, tree)
   if not ok2 then lerr(path, "corrupt module tree (" .. tostring(tree):gsub("^bad argument #1 to 'decode' %(", ""):gsub("%)$", "") .. ")") end
   if type(tree) ~= "table" or tree.format ~= FORMAT then
     lerr(path, "corrupt module tree (format is not '" .. FORMAT .. "')")
@@ -346,9 +361,7 @@ function S.load(path)
   local ok, mod, msg = pcall(load_file, path)
   if ok then return mod, msg end
   local e = tostring(mod)
-  if e:find("not enough memory", 1, true) then   -- Lua's or the engine's: the machine, not the file
-    error(("nn.load: '%s': not enough memory"):format(path), 0)
-  end
+  if is_oom(e) then error(("nn.load: '%s': not enough memory"):format(path), 0) end   -- the machine, not the file
   if e:sub(1, 9) ~= "nn.load: " then e = ("nn.load: '%s': %s"):format(path, e) end
   error(e, 0)
 end
