@@ -2,7 +2,8 @@
 # executable, the `limpet.core` C module, tests, demo and install.
 # One build folder per configuration (build/release, build/asan), so
 # switching never mixes objects. `make test` and `make demo` first install
-# missing Debian packages (see `deps`).
+# missing Debian packages (see `deps`). `make fuzz` fuzzes the readers
+# (spec/fuzz/README.md).
 
 CFG      ?= release
 BUILD    := build/$(CFG)
@@ -13,7 +14,8 @@ DEB_PKGS := liblua5.4-dev lua5.4 lua-busted zlib1g-dev libusb-1.0-0-dev libhdf5-
             libopenblas-openmp-dev libreadline-dev dataset-fashion-mnist pkg-config \
             libopenmpi-dev openmpi-bin \
             libjansson-dev libplplot-dev plplot-driver-cairo fonts-dejavu-core libpng-dev luarocks \
-            libzip-dev libsndfile1-dev espeak-ng flite
+            libzip-dev libsndfile1-dev espeak-ng flite \
+            clang-14 libclang-rt-14-dev
 PKGS     := openblas lua5.4 zlib hdf5 jansson plplot libpng libzip libusb-1.0 sndfile
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -46,6 +48,11 @@ LUA_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(LUA_SRC))
 MAIN_OBJ   := $(BUILD)/obj/lua/main.o
 CTEST_SRC  := $(wildcard spec/c/test_*.c)
 CTESTS     := $(patsubst spec/c/%.c,$(BUILD)/tests/%,$(CTEST_SRC))
+# one fuzz harness per reader (spec/fuzz/fuzz_<reader>.c); `make test` replays
+# each over its committed corpus and regressions (spec/fuzz/README.md)
+FUZZ_HARNESS := $(wildcard spec/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(patsubst spec/fuzz/fuzz_%.c,%,$(FUZZ_HARNESS))
+REPLAYS    := $(patsubst %,$(BUILD)/tests/test_fuzz_%,$(FUZZ_NAMES))
 
 EXE        := $(BUILD)/limpet
 LIBCORE    := $(BUILD)/liblimpet-core.a
@@ -54,8 +61,8 @@ LIBSO      := $(BUILD)/liblimpet.so
 LUAMOD     := $(BUILD)/lib/lua/5.4/limpet/core.so
 HOST       := $(BUILD)/examples/embed/host
 
-.PHONY: all test test-c test-lua check demo bench install clean deps rock rock-install tutorials
-all: $(EXE) $(LIBA) $(LIBSO) $(LUAMOD) $(MPIMOD) $(HOST) $(CTESTS) $(BUILD)/limpet.pc
+.PHONY: all test test-c test-lua check fuzz fuzz-build demo bench install clean deps rock rock-install tutorials
+all: $(EXE) $(LIBA) $(LIBSO) $(LUAMOD) $(MPIMOD) $(HOST) $(CTESTS) $(REPLAYS) $(BUILD)/limpet.pc
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -92,6 +99,10 @@ $(HOST): examples/embed/host.c $(LIBA)
 $(BUILD)/tests/%: spec/c/%.c spec/c/check.h $(LIBCORE)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Icore/src $(LDOPT) -o $@ $< $(LIBCORE) $(LIBS_CORE)
+$(BUILD)/tests/test_fuzz_%: spec/fuzz/fuzz_%.c spec/fuzz/replay.c spec/fuzz/harness.h $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDOPT) -DFUZZ_NAME=\"$*\" -DFUZZ_ROOT=\"$(CURDIR)/spec/fuzz\" -o $@ \
+	  spec/fuzz/replay.c $< $(LIBA) $(LIBS_ALL)
 # Lua is in Requires, not only Requires.private: an embedding host calls the
 # Lua API itself (lua_settop, ...), so `pkg-config --libs limpet` must link it.
 # The rpath lets a host built against any prefix run without LD_LIBRARY_PATH.
@@ -122,7 +133,7 @@ test-lua: all
 check: deps
 	@$(MAKE) --no-print-directory CFG=asan all
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-	  LSAN_OPTIONS=suppressions=$(CURDIR)/spec/lsan.supp:print_suppressions=0 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/spec/fuzz/lsan.supp:print_suppressions=0 \
 	  LIMPET_SANITIZED=1 sh spec/run_tests.sh build/asan
 
 demo: deps
@@ -152,6 +163,33 @@ tutorials: all
 	done
 	@$(EXE) -e "require('limpet.tutorial').main{outdir = 'build/tutorials', index = 'only', $(foreach t,$(TUTORIALS),'$(t)',)}"
 	@echo "build/tutorials/index.md: $(words $(TUTORIALS)) tutorials"
+
+# `make fuzz [FUZZ_SECONDS=30]`: every harness under libFuzzer with ASan and
+# UBSan (clang-14, build/fuzz/), FUZZ_SECONDS each, seeded from
+# spec/fuzz/corpus/<reader>/ and regressions/<reader>/; fails on any crash,
+# sanitizer report, leak or timeout (spec/fuzz/README.md).
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 30
+FUZZ_BUILD   := build/fuzz
+FUZZ_BINS    := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
+FUZZ_OBJ     := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(CORE_SRC) $(LUA_SRC))
+FUZZ_CFLAGS  := $(filter-out -fopenmp,$(BASEFLAGS)) -Wno-unknown-pragmas -O1 -g \
+                -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+                -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+FUZZ_LIBS    := $(filter-out -fopenmp,$(LIBS_ALL))
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(FUZZ_BUILD)/obj/lua/paths.o: FUZZ_CFLAGS += -DLIMPET_SOURCE_ROOT=\"$(CURDIR)\" -DLIMPET_PREFIX=\"$(PREFIX)\"
+$(FUZZ_BUILD)/fuzz_%: spec/fuzz/fuzz_%.c spec/fuzz/harness.h $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -DFUZZ_ROOT=\"$(CURDIR)/spec/fuzz\" -o $@ $< \
+	  $(FUZZ_OBJ) $(FUZZ_LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@sh spec/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # `make bench QUICK=1`: fewer repetitions (under a minute).
 bench: all
@@ -191,3 +229,6 @@ clean:
 	rm -rf build
 
 -include $(CORE_OBJ:.o=.d) $(LUA_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
+ifneq ($(filter fuzz fuzz-build build/fuzz/%,$(MAKECMDGOALS)),)
+-include $(FUZZ_OBJ:.o=.d)
+endif

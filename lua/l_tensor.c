@@ -45,10 +45,40 @@ void lt_set_interrupt_flag(lua_State *L, volatile sig_atomic_t *flag) {
 }
 
 /* ---- errors ----------------------------------------------------------- */
+/* The key under which table t (at the top) holds the function at fn, or NULL. */
+static const char *key_of(lua_State *L, int fn) {
+  if (!lua_istable(L, -1)) return NULL;
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, fn)) {
+      const char *k = lua_tostring(L, -2);   /* anchored by the table */
+      lua_pop(L, 2);
+      return k;
+    }
+    lua_pop(L, 1);
+  }
+  return NULL;
+}
+
+/* The name of the running C function: from the call site, or (called
+   through pcall and the like, which give no name) its key in limpet.core or
+   in the tensor methods. */
 static const char *current_fname(lua_State *L) {
   lua_Debug ar;
-  if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name) return ar.name;
-  return "?";
+  const char *name = NULL;
+  int top = lua_gettop(L), fn;
+  if (!lua_getstack(L, 0, &ar) || !lua_getinfo(L, "nf", &ar)) return "?";
+  if (ar.name) { lua_settop(L, top); return ar.name; }
+  fn = lua_gettop(L);
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_getfield(L, -1, "limpet.core");
+  name = key_of(L, fn);
+  if (!name) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &lt_methods_key);
+    name = key_of(L, fn);
+  }
+  lua_settop(L, top);
+  return name ? name : "?";
 }
 
 int lt_raise_at(lua_State *L, lp_status st, int argoffset) {
@@ -594,11 +624,53 @@ static void push_nested(lua_State *L, const lp_tensor *t, int d, int64_t *k) {
   for (i = 0; i < n; i++) { push_nested(L, t, d + 1, k); lua_rawseti(L, -2, (lua_Integer)i + 1); }
 }
 
+/* Lua tables that scale with a size the user gives go through the engine's
+   cap like tensors do: a slot of a table's array part takes 16 bytes and
+   each table about 56 more. Raises "fname: <what> of N entries needs B
+   bytes, more than the cap of M bytes". */
+#define LT_TABLE_SLOT 16
+#define LT_TABLE_HEAD 56
+void lt_check_table(lua_State *L, const char *fname, const char *what, int64_t entries, int64_t tables,
+                    int where) {
+  uint64_t cap = lp_ctx_max_bytes(lt_ctx(L)), need;
+  if (entries < 0) entries = 0;
+  if (tables < 0) tables = 0;
+  if ((uint64_t)entries > UINT64_MAX / 4 / LT_TABLE_SLOT || (uint64_t)tables > UINT64_MAX / 4 / LT_TABLE_HEAD)
+    need = UINT64_MAX;
+  else
+    need = (uint64_t)entries * LT_TABLE_SLOT + (uint64_t)tables * LT_TABLE_HEAD;
+  if (need > cap) {
+    if (where) luaL_where(L, 1); else lua_pushliteral(L, "");
+    lua_pushfstring(L, "%s: %s of %I entries needs %s bytes, more than the cap of %s bytes", fname, what,
+                    (lua_Integer)entries, lua_pushfstring(L, need == UINT64_MAX ? "more than %I" : "%I",
+                    (lua_Integer)(need == UINT64_MAX ? INT64_MAX : (int64_t)need)),
+                    lua_pushfstring(L, "%I", (lua_Integer)cap));
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+    lua_concat(L, 2);
+    lua_error(L);
+  }
+}
+
 static int m_totable(lua_State *L) {
   lp_tensor *t = lt_checktensor(L, 1);
-  int64_t k = 0;
+  int64_t k = 0, tables = 1, d;
+  for (d = 0; d + 1 < lp_tensor_ndim(t); d++) {  /* inner tables: products of the leading sizes */
+    int64_t n = lp_tensor_size(t, d);
+    tables = n && tables > INT64_MAX / n ? INT64_MAX : tables * n;
+  }
+  lt_check_table(L, "totable", "a table", lp_tensor_numel(t), tables, 1);
   push_nested(L, t, 0, &k);
   return 1;
+}
+
+/* core._check_table(fname, what, entries[, tables]): the same check for Lua
+   code, about a table of `entries` slots (and `tables` tables besides). */
+static int l_check_table(lua_State *L) {
+  const char *fname = luaL_checkstring(L, 1), *what = luaL_checkstring(L, 2);
+  lua_Integer n = luaL_checkinteger(L, 3), tables = luaL_optinteger(L, 4, 0);
+  lt_check_table(L, fname, what, n, 1 + (tables > 0 ? tables : 0), 0);   /* a library's check: no source position */
+  return 0;
 }
 
 static int m_copy_(lua_State *L) {
@@ -861,6 +933,7 @@ static const luaL_Reg module_fns[] = {
   {"tensor", l_tensor}, {"zeros", l_zeros}, {"ones", l_ones}, {"full", l_full},
   {"zeros_like", l_zeros_like}, {"ones_like", l_ones_like},
   {"cat", l_cat}, {"stack", l_stack}, {"is_tensor", l_is_tensor}, {"_memory", l_memory}, {"config", l_config},
+  {"_check_table", l_check_table},
   {NULL, NULL}
 };
 

@@ -41,6 +41,11 @@ int        lt_raise_at(lua_State *L, lp_status st, int argoffset);
 int        lt_fail(lua_State *L, lp_status st);
 /* Point the engine's interrupt flag at the host's (set by its SIGINT handler). */
 void       lt_set_interrupt_flag(lua_State *L, volatile sig_atomic_t *flag);
+/* Refuse a Lua table of `entries` slots (and `tables` tables) that the
+   engine's size cap would not allow as a tensor: raises the cap error
+   (with the caller's source position when `where` is set). */
+void       lt_check_table(lua_State *L, const char *fname, const char *what, int64_t entries, int64_t tables,
+                          int where);
 /* Account bytes allocated in the engine to the collector (called by push). */
 void       lt_account(lua_State *L);
 

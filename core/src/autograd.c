@@ -154,9 +154,16 @@ void lp_tensor_bump_version(lp_tensor *t) { t->storage->version++; }
 uint64_t lp_tensor_version(const lp_tensor *t) { return t->storage->version; }
 
 lp_status lp_check_inplace(lp_ctx *ctx, const lp_tensor *t, int argno) {
+  int d;
   if (ctx->grad_enabled && t->ext && t->ext->requires_grad)
     return lp_ctx_error(ctx, LP_EARG, argno,
                         "in-place operation on a tensor that requires grad (use lp.no_grad or detach)");
+  /* an expanded view: many elements share one memory location, so a write
+     would land several times on it (and walk the whole, maybe huge, view) */
+  for (d = 0; d < t->ndim; d++)
+    if (t->stride[d] == 0 && t->shape[d] > 1)
+      return lp_ctx_error(ctx, LP_EARG, argno,
+                          "in-place operation on an expanded view (its elements share memory; use clone first)");
   return LP_OK;
 }
 

@@ -26,6 +26,7 @@
 
 #define GZ_CHUNK (256 * 1024)
 #define GZ_MIN_CAP (64 * 1024)
+#define GZ_MAX_RATIO 8        /* ISIZE is believed up to 8x the compressed size */
 
 #define at_error lp_file_error_   /* "'path' at offset N: ..." (below) */
 
@@ -147,11 +148,18 @@ static lp_status gz_run(lp_ctx *ctx, const char *path, gz_sink *s) {
   if (!s->fp && s->buf == NULL) {        /* memory sink: first capacity from ISIZE */
     int64_t cap = GZ_MIN_CAP;
     if (size >= 18) {
+      /* ISIZE is only a hint, and a corrupt file's is anything: it is
+         believed up to GZ_MAX_RATIO times the compressed size, so a short
+         file never reserves much before inflate finds it corrupt; beyond
+         that the buffer grows as data arrive (sink_grow, bounded by the cap) */
       unsigned char tail[4];
       if (fseek(fp, -4, SEEK_END) == 0 && fread(tail, 1, 4, fp) == 4) {
         uint32_t isize = (uint32_t)tail[0] | (uint32_t)tail[1] << 8 | (uint32_t)tail[2] << 16 |
                          (uint32_t)tail[3] << 24;
-        if ((int64_t)isize + 1 > cap) cap = (int64_t)isize + 1;  /* +1: the end shows without a grow */
+        int64_t hint = (int64_t)isize + 1;     /* +1: the end shows without a grow */
+        int64_t bound = (int64_t)size * GZ_MAX_RATIO;
+        if (hint > bound) hint = bound;
+        if (hint > cap) cap = hint;
       }
       rewind(fp);
     }
@@ -325,7 +333,8 @@ lp_status lp_idx_decode(lp_ctx *ctx, lp_tensor *bytes, const char *label, lp_ten
                                            (long long)len, (unsigned long long)hdr);
   for (d = 0; d < nd; d++) {
     shape[d] = be32(b + 4 + 4 * d);
-    if (shape[d] && numel > INT64_MAX / 16 / shape[d]) return at_error(ctx, label, 4 + 4 * (uint64_t)d, "IDX dims too large");
+    if (!lp_shape_span_ok(d + 1, shape))     /* zero sizes too: strides multiply them all */
+      return at_error(ctx, label, 4 + 4 * (uint64_t)d, "IDX dims too large");
     numel *= shape[d];
   }
   need = hdr + (uint64_t)numel * es;

@@ -21,9 +21,13 @@
 #include "tensor_impl.h"
 #include "limpet/data.h"
 
+#define H5_CHECKED_MAX 16
+
 struct lp_h5 {
   hid_t file;
   char *path;
+  char *checked[H5_CHECKED_MAX];   /* chunked vlen datasets whose descriptors passed vlen_check */
+  int nchecked;
 };
 
 /* ---- libhdf5's error stack ---------------------------------------------- */
@@ -135,6 +139,7 @@ void lp_h5_close(lp_h5 *h) {
   quiet_on(&q);
   H5Fclose(h->file);
   quiet_off(&q);
+  while (h->nchecked > 0) free(h->checked[--h->nchecked]);
   free(h->path);
   free(h);
 }
@@ -355,6 +360,225 @@ static herr_t do_read(hid_t ds, int isattr, hid_t mt, hid_t ms, hid_t fs, void *
   return isattr ? H5Aread(ds, mt, buf) : H5Dread(ds, mt, ms, fs, H5P_DEFAULT, buf);
 }
 
+/* ---- variable-length descriptors ------------------------------------------
+** libhdf5 trusts the length stored with each variable-length element
+** (sequences and variable-length strings alike) and reserves length x size
+** bytes for its conversion before it reads the data (H5T__conv_vlen): one
+** corrupt length in a small file asks for gigabytes. So before a dataset of
+** such elements is read, its stored descriptors (a 4-byte little-endian
+** length, then a global heap id) are read here from the file, and a length
+** whose data could not fit in the file is refused, as is a total beyond the
+** ctx's cap. Contiguous data are checked row range by row range, unfiltered
+** chunks once per dataset and handle; compact and filtered layouts, which
+** cannot be read raw, are refused for variable-length data (h5py writes
+** neither). */
+static lp_status raw_read(lp_ctx *ctx, lp_h5 *h, int fd, uint64_t fsize, uint64_t addr, size_t n,
+                          unsigned char *buf, const char *name) {
+  ssize_t got;
+  if (addr > fsize || n > fsize - addr)
+    return lp_ctx_error(ctx, LP_EFORMAT, 0, "'%s': the data of '%s' lie outside the file", h->path, name);
+  got = pread(fd, buf, n, (off_t)addr);
+  if (got < 0 || (size_t)got != n)
+    return lp_ctx_error(ctx, LP_EIO, 0, "cannot read '%s': %s", h->path, got < 0 ? strerror(errno) : "short read");
+  return LP_OK;
+}
+
+typedef struct vlen_scan {
+  size_t desc, sa, ss;   /* bytes per stored descriptor, per file address, per file length */
+  uint64_t base, mem;    /* bytes per element on disk, in memory */
+  uint64_t fsize, total; /* file size; memory the read will need */
+  int64_t per;           /* elements per row (for messages) */
+  int fd;
+  /* the global heap collection last parsed: object sizes by index, -1 = none */
+  uint64_t gaddr;
+  int64_t *gsize;
+  size_t gn, gcap;
+  unsigned char *gbuf;
+  size_t gbufsize;
+} vlen_scan;
+
+static uint64_t le_n(const unsigned char *p, size_t n) {
+  uint64_t v = 0;
+  while (n-- > 0) v = v << 8 | p[n];
+  return v;
+}
+
+#define H5HG_ALIGN8(x) (((x) + 7) & ~(uint64_t)7)
+
+/* Parse the global heap collection at addr the way libhdf5 1.10 does
+   (H5HG__cache_heap_deserialize) and record each object's size, so that a
+   descriptor pointing at a missing object, or at one larger than its
+   length says (which H5HG_read would copy past its buffer), is refused
+   before libhdf5 reads it. */
+static lp_status gcol_parse(lp_ctx *ctx, lp_h5 *h, const char *name, vlen_scan *v, uint64_t addr) {
+  unsigned char hdr[24];
+  uint64_t csize, pos, hsize = H5HG_ALIGN8(8 + v->ss), ohsize = H5HG_ALIGN8(8 + v->ss);
+  lp_status st;
+  size_t i;
+  if (v->gsize && v->gaddr == addr) return LP_OK;
+  v->gn = 0;
+  if ((st = raw_read(ctx, h, v->fd, v->fsize, addr, 8 + v->ss, hdr, name))) return st;
+  csize = le_n(hdr + 8, v->ss);
+  if (memcmp(hdr, "GCOL", 4) != 0 || hdr[4] != 1 || csize < 4096 || csize > v->fsize - addr)
+    return lp_ctx_error(ctx, LP_EFORMAT, 0, "'%s': the variable-length data of '%s' point at a corrupt "
+                        "global heap (address %llu)", h->path, name, (unsigned long long)addr);
+  if (csize > lp_ctx_max_bytes(ctx))
+    return lp_ctx_error(ctx, LP_ESIZE, 0, "'%s': reading '%s' needs %llu bytes, more than the cap of %llu bytes",
+                        h->path, name, (unsigned long long)csize, (unsigned long long)lp_ctx_max_bytes(ctx));
+  if (csize > v->gbufsize) {
+    if (v->gbuf) lp_ctx_dealloc(ctx, v->gbuf, v->gbufsize);
+    v->gbufsize = (size_t)csize;
+    if (!(v->gbuf = lp_ctx_alloc_raw(ctx, v->gbufsize))) { v->gbufsize = 0; return LP_ENOMEM; }
+  }
+  if ((st = raw_read(ctx, h, v->fd, v->fsize, addr, (size_t)csize, v->gbuf, name))) return st;
+  for (pos = hsize; pos < csize;) {
+    uint64_t idx, osize, need;
+    if (pos + ohsize > csize) break;                       /* trailing free space */
+    idx = le_n(v->gbuf + pos, 2);
+    osize = le_n(v->gbuf + pos + 8, v->ss);
+    if (idx >= v->gcap) {
+      size_t nc = v->gcap ? 2 * v->gcap : 64;
+      int64_t *ns;
+      while (nc <= idx) nc *= 2;
+      if (!(ns = lp_ctx_alloc_raw(ctx, nc * sizeof *ns))) return LP_ENOMEM;
+      if (v->gsize) { memcpy(ns, v->gsize, v->gcap * sizeof *ns); lp_ctx_dealloc(ctx, v->gsize, v->gcap * sizeof *ns); }
+      v->gsize = ns; v->gcap = nc;
+    }
+    for (i = v->gn; i <= idx; i++) v->gsize[i] = -1;
+    if (idx + 1 > v->gn) v->gn = (size_t)idx + 1;
+    /* libhdf5 steps its pointer by `need` with wrap-around: a step of 0
+       loops forever, one of 2^63 or more may land before the collection */
+    need = idx > 0 ? ohsize + H5HG_ALIGN8(osize) : osize;
+    if (need == 0 || need >= (uint64_t)1 << 63)
+      return lp_ctx_error(ctx, LP_EFORMAT, 0, "'%s': the variable-length data of '%s' point at a corrupt "
+                          "global heap (address %llu)", h->path, name, (unsigned long long)addr);
+    if (osize > csize || need > csize - pos) {           /* runs past the collection */
+      if (idx > 0) v->gsize[idx] = -1;
+      break;
+    }
+    if (idx > 0) v->gsize[idx] = (int64_t)osize;
+    pos += need;
+  }
+  v->gaddr = addr;
+  return LP_OK;
+}
+
+static lp_status scan_descs(lp_ctx *ctx, lp_h5 *h, const char *name, vlen_scan *v,
+                            const unsigned char *b, size_t n, int64_t first) {
+  size_t k;
+  lp_status st;
+  for (k = 0; k + v->desc <= n; k += v->desc) {
+    uint64_t len = le_n(b + k, 4), gaddr = le_n(b + k + 4, v->sa), gidx = le_n(b + k + 4 + v->sa, 4);
+    int64_t elem = first + (int64_t)(k / v->desc);
+    if (len * v->base > v->fsize)
+      return lp_ctx_error(ctx, LP_EFORMAT, 0, "'%s': row %lld of '%s' claims %llu bytes of variable-length data, "
+                          "more than the file's %llu bytes", h->path, (long long)(elem / v->per + 1), name,
+                          (unsigned long long)(len * v->base), (unsigned long long)v->fsize);
+    v->total += len * v->mem + 16;
+    if (v->total > lp_ctx_max_bytes(ctx))
+      return lp_ctx_error(ctx, LP_ESIZE, 0, "'%s': reading '%s' needs more than %llu bytes, more than the cap of %llu bytes",
+                          h->path, name, (unsigned long long)v->total, (unsigned long long)lp_ctx_max_bytes(ctx));
+    if (gaddr == 0) continue;          /* a nil sequence: libhdf5 reads no heap object (it does for length 0) */
+    if ((st = gcol_parse(ctx, h, name, v, gaddr))) return st;
+    if (gidx == 0 || gidx >= v->gn || v->gsize[gidx] < 0 || (uint64_t)v->gsize[gidx] > len * v->base)
+      return lp_ctx_error(ctx, LP_EFORMAT, 0, "'%s': row %lld of '%s' points at a missing or oversized "
+                          "global heap object", h->path, (long long)(elem / v->per + 1), name);
+  }
+  return LP_OK;
+}
+
+static lp_status vlen_check(lp_ctx *ctx, lp_h5 *h, hid_t ds, hid_t ft, int is_str, lp_dtype dt,
+                            const char *name, int nd, const hsize_t *dims, int64_t start, int64_t count) {
+  hid_t fcpl = -1, fapl = -1, dcpl = -1;
+  size_t sa = 0, ss = 0;
+  hsize_t fsz = 0;
+  void *handle = NULL;
+  unsigned char *buf = NULL;
+  size_t bufsize = 0;
+  vlen_scan v;
+  int fd, d, i;
+  lp_status st = LP_OK;
+  H5D_layout_t layout;
+  memset(&v, 0, sizeof v);
+  v.per = 1;
+  for (d = 1; d < nd; d++) v.per *= (int64_t)dims[d];
+  if (is_str) { v.base = 1; v.mem = 1; }
+  else {
+    hid_t bt = H5Tget_super(ft);
+    v.base = bt >= 0 ? H5Tget_size(bt) : 0;
+    if (bt >= 0) H5Tclose(bt);
+    v.mem = lp_dtype_size(dt);
+  }
+  fcpl = H5Fget_create_plist(h->file);
+  fapl = H5Fget_access_plist(h->file);
+  dcpl = H5Dget_create_plist(ds);
+  if (fcpl < 0 || fapl < 0 || dcpl < 0 || H5Pget_sizes(fcpl, &sa, &ss) < 0 || H5Fget_filesize(h->file, &fsz) < 0 ||
+      v.base == 0 || H5Pget_driver(fapl) != H5FD_SEC2 || H5Fget_vfd_handle(h->file, fapl, &handle) < 0 || !handle) {
+    st = h5_fail(ctx, h, "read", name);
+    goto done;
+  }
+  fd = *(int *)handle;
+  v.fd = fd;
+  v.sa = sa; v.ss = ss;
+  if (sa < 2 || sa > 8 || ss < 2 || ss > 8) { st = h5_fail(ctx, h, "read", name); goto done; }
+  v.desc = 4 + (size_t)sa + 4;
+  v.fsize = (uint64_t)fsz;
+  layout = H5Pget_layout(dcpl);
+  if (layout == H5D_CONTIGUOUS) {
+    haddr_t addr = H5Dget_offset(ds);
+    uint64_t off, n, done_bytes = 0;
+    H5Eclear2(H5E_DEFAULT);
+    if (addr == HADDR_UNDEF || count == 0) goto done;        /* nothing stored: fill values */
+    off = (uint64_t)addr + (uint64_t)start * (uint64_t)v.per * v.desc;
+    n = (uint64_t)count * (uint64_t)v.per * v.desc;
+    bufsize = 64 * 1024 - (64 * 1024) % v.desc;
+    if (!(buf = lp_ctx_alloc_raw(ctx, bufsize))) { st = LP_ENOMEM; bufsize = 0; goto done; }
+    while (done_bytes < n && st == LP_OK) {
+      size_t k = n - done_bytes < bufsize ? (size_t)(n - done_bytes) : bufsize;
+      if ((st = raw_read(ctx, h, fd, v.fsize, off + done_bytes, k, buf, name))) break;
+      st = scan_descs(ctx, h, name, &v, buf, k, start * v.per + (int64_t)(done_bytes / v.desc));
+      done_bytes += k;
+    }
+  } else if (layout == H5D_CHUNKED && H5Pget_nfilters(dcpl) == 0) {
+    hsize_t nchunks = 0, c;
+    for (i = 0; i < h->nchecked; i++) if (strcmp(h->checked[i], name) == 0) goto done;
+    if (H5Dget_num_chunks(ds, H5S_ALL, &nchunks) < 0) { st = h5_fail(ctx, h, "read", name); goto done; }
+    for (c = 0; c < nchunks && st == LP_OK; c++) {
+      unsigned mask = 0;
+      haddr_t addr = HADDR_UNDEF;
+      hsize_t size = 0;
+      if (H5Dget_chunk_info(ds, H5S_ALL, c, NULL, &mask, &addr, &size) < 0) { st = h5_fail(ctx, h, "read", name); break; }
+      if (addr == HADDR_UNDEF || size == 0) continue;
+      if ((uint64_t)size > v.fsize) {
+        st = lp_ctx_error(ctx, LP_EFORMAT, 0, "'%s': the data of '%s' lie outside the file", h->path, name);
+        break;
+      }
+      if ((size_t)size > bufsize) {
+        if (buf) lp_ctx_dealloc(ctx, buf, bufsize);
+        bufsize = (size_t)size;
+        if (!(buf = lp_ctx_alloc_raw(ctx, bufsize))) { st = LP_ENOMEM; bufsize = 0; break; }
+      }
+      if ((st = raw_read(ctx, h, fd, v.fsize, (uint64_t)addr, (size_t)size, buf, name))) break;
+      v.total = 0;                 /* chunks are checked for lengths; the cap applies per read below */
+      st = scan_descs(ctx, h, name, &v, buf, (size_t)size, 0);
+    }
+    if (st == LP_OK && h->nchecked < H5_CHECKED_MAX && (h->checked[h->nchecked] = strdup(name)) != NULL)
+      h->nchecked++;
+  } else {
+    st = lp_ctx_error(ctx, LP_ETYPE, 0, "'%s': '%s' holds variable-length data in a %s layout "
+                      "(limpet reads them from contiguous or unfiltered chunked datasets)", h->path, name,
+                      layout == H5D_COMPACT ? "compact" : "filtered");
+  }
+done:
+  if (buf) lp_ctx_dealloc(ctx, buf, bufsize);
+  if (v.gbuf) lp_ctx_dealloc(ctx, v.gbuf, v.gbufsize);
+  if (v.gsize) lp_ctx_dealloc(ctx, v.gsize, v.gcap * sizeof *v.gsize);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (fapl >= 0) H5Pclose(fapl);
+  if (fcpl >= 0) H5Pclose(fcpl);
+  return st;
+}
+
 static lp_status read_obj(lp_ctx *ctx, lp_h5 *h, hid_t ds, int isattr, const char *name,
                           int64_t start, int64_t count, lp_h5_value *out) {
   hid_t ft = isattr ? H5Aget_type(ds) : H5Dget_type(ds);
@@ -378,7 +602,14 @@ static lp_status read_obj(lp_ctx *ctx, lp_h5 *h, hid_t ds, int isattr, const cha
     goto done;
   }
   H5Sget_simple_extent_dims(fs, dims, NULL);
-  for (d = 0; d < nd; d++) shape[d] = (int64_t)dims[d];
+  for (d = 0; d < nd; d++) {
+    if (dims[d] > (hsize_t)INT64_MAX) break;
+    shape[d] = (int64_t)dims[d];
+  }
+  if (d < nd || !lp_shape_span_ok(nd, shape)) {
+    st = lp_ctx_error(ctx, LP_EFORMAT, 0, "'%s': '%s' has implausible dims", h->path, name);
+    goto done;
+  }
   /* the row range */
   if (nd == 0) {
     if (start != 0 || count > 1) { st = lp_ctx_error(ctx, LP_ERANGE, 0, "'%s': '%s' is a scalar: it has no rows", h->path, name); goto done; }
@@ -395,6 +626,18 @@ static lp_status read_obj(lp_ctx *ctx, lp_h5 *h, hid_t ds, int isattr, const cha
   for (d = 0; d < nd; d++) rows *= shape[d];
   for (d = 1; d < nd; d++) per *= shape[d];
   (void)per;
+  if (kind != LP_H5_NUMERIC) {   /* per-row buffers (hvl_t, string pointers) go through the cap too */
+    uint64_t each = kind == LP_H5_VLEN ? sizeof(hvl_t) : 2 * sizeof(char *) + (H5Tis_variable_str(ft) > 0 ? 0 : H5Tget_size(ft) + 1);
+    if ((uint64_t)rows > lp_ctx_max_bytes(ctx) / each) {
+      st = lp_ctx_error(ctx, LP_ESIZE, 0, "'%s': reading %lld rows of '%s' needs %llu bytes, more than the cap of %llu bytes",
+                        h->path, (long long)rows, name, (unsigned long long)((uint64_t)rows > UINT64_MAX / each ? UINT64_MAX : (uint64_t)rows * each),
+                        (unsigned long long)lp_ctx_max_bytes(ctx));
+      goto done;
+    }
+  }
+  if (!isattr && (kind == LP_H5_VLEN || (kind == LP_H5_STRING && H5Tis_variable_str(ft) > 0)) &&
+      (st = vlen_check(ctx, h, ds, ft, kind == LP_H5_STRING, dt, name, nd, dims, nd ? start : 0, nd ? shape[0] : 1)))
+    goto done;
   ms = nd == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(nd, hcount, NULL);
   if (ms < 0) { st = h5_fail(ctx, h, what, name); goto done; }
   out->kind = kind;

@@ -25,11 +25,12 @@ lp_status lp_tensor_check_size(lp_ctx *ctx, lp_dtype dt, int ndim, const int64_t
     if (shape[d] < 0)
       return lp_ctx_error(ctx, LP_EARG, 0, "negative size %lld in shape %s", (long long)shape[d],
                           lp_shape_str(ndim, shape, buf, sizeof buf));
-    if (shape[d] && n > (UINT64_MAX / 16) / (uint64_t)shape[d])
-      return lp_ctx_error(ctx, LP_ESIZE, 0, "shape %s is too large",
-                          lp_shape_str(ndim, shape, buf, sizeof buf));
     n *= (uint64_t)shape[d];
   }
+  /* the strides multiply every size, zero-size tensors included */
+  if (!lp_shape_span_ok(ndim, shape))
+    return lp_ctx_error(ctx, LP_ESIZE, 0, "shape %s is too large",
+                        lp_shape_str(ndim, shape, buf, sizeof buf));
   if (n * es > ctx->max_bytes)
     return lp_ctx_error(ctx, LP_ESIZE, 0,
                         "shape %s of %s needs %llu bytes, more than the cap of %llu bytes",
@@ -129,6 +130,7 @@ int64_t lp_tensor_size(const lp_tensor *t, int dim) { return t->shape[dim]; }
 int64_t lp_tensor_numel(const lp_tensor *t) {
   int64_t n = 1;
   int d;
+  for (d = 0; d < t->ndim; d++) if (t->shape[d] == 0) return 0;
   for (d = 0; d < t->ndim; d++) n *= t->shape[d];
   return n;
 }
@@ -260,6 +262,8 @@ static lp_status resolve_shape(lp_ctx *ctx, const lp_tensor *t, int ndim, const 
   } else if (known != n) {
     goto mismatch;
   }
+  if (!lp_shape_span_ok(ndim, res))   /* zero elements, but strides beyond int64 */
+    return lp_ctx_error(ctx, LP_ESIZE, 2, "shape %s is too large", lp_shape_str(ndim, res, b2, sizeof b2));
   return LP_OK;
 mismatch:
   return lp_ctx_error(ctx, LP_ESHAPE, 2, "cannot reshape %s (%lld elements) to %s",
@@ -456,6 +460,8 @@ lp_status lp_tensor_expand(lp_ctx *ctx, lp_tensor *t, int ndim, const int64_t *s
     for (d = 0; d < ndim; d++)
       if (shape[d] < 0 || __builtin_mul_overflow(count, shape[d], &count) || count > ((int64_t)1 << 60))
         return lp_ctx_error(ctx, LP_ESIZE, 2, "shape %s is too large", lp_shape_str(ndim, shape, b2, sizeof b2));
+    if (!lp_shape_span_ok(ndim, shape))
+      return lp_ctx_error(ctx, LP_ESIZE, 2, "shape %s is too large", lp_shape_str(ndim, shape, b2, sizeof b2));
   }
   if ((st = lp_tensor_alias(ctx, t, out)) != LP_OK) return st;
   for (d = 0; d < ndim; d++) {

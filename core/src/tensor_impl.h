@@ -66,6 +66,22 @@ static inline char *lp_ptr(const lp_tensor *t) {
   return (char *)t->storage->data + t->offset * (int64_t)lp_dtype_size(t->dtype);
 }
 
+/* Largest span a shape may have: the product of its sizes with zeros counted
+   as 1 (the contiguous strides multiply them all, whatever the element count).
+   Every shape a tensor can take passes lp_shape_span_ok, so its strides,
+   offsets and element count never overflow int64. */
+#define LP_MAX_SPAN ((int64_t)1 << 60)
+static inline int lp_shape_span_ok(int ndim, const int64_t *shape) {
+  int64_t span = 1;
+  int d;
+  for (d = 0; d < ndim; d++) {
+    int64_t s = shape[d] > 1 ? shape[d] : 1;
+    if (span > LP_MAX_SPAN / s) return 0;
+    span *= s;
+  }
+  return 1;
+}
+
 /* Internal: a tensor header sharing t's storage, shape and strides to be
    filled by the caller. */
 lp_status lp_tensor_alias(lp_ctx *ctx, const lp_tensor *t, lp_tensor **out);

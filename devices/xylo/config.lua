@@ -81,6 +81,8 @@ local MONITORS = { "monitor_neuron_i_syn", "monitor_neuron_i_syn2", "monitor_neu
                    "monitor_neuron_v_mem" }
 local A2_CLOCKS = { "isyn_clock_enable", "isyn2_clock_enable", "ra_clock_enable",
                     "bias_clock_enable", "hm_clock_enable", "ram_power_enable" }
+for _, k in ipairs(MONITORS) do MONITORS[k] = true end     -- lists double as sets
+for _, k in ipairs(A2_CLOCKS) do A2_CLOCKS[k] = true end
 
 -- Errors ---------------------------------------------------------------------
 
@@ -430,6 +432,25 @@ function M.validate(c)
       :format(tostring(c.time_resolution_wrap))
   end
   if type(c.debug) ~= "table" then return false, "debug: expected a table" end
+  do   -- every key by name: a mistyped one would otherwise load and save silently
+    local known = { always_update_omp_stat = true }
+    for _, k in ipairs(MONITORS) do known[k] = true end
+    if L.name == "audio2" then for _, k in ipairs(A2_CLOCKS) do known[k] = true end end
+    local keys = {}
+    for k in pairs(c.debug) do keys[#keys + 1] = tostring(k) end
+    table.sort(keys)
+    for _, k in ipairs(keys) do
+      if not known[k] then
+        return false, ("debug: unknown field '%s'%s"):format(k,
+          L.name ~= "audio2" and A2_CLOCKS[k] and (" (an Audio 2 field, not %s)"):format(title) or "")
+      end
+    end
+    for _, k in ipairs(keys) do
+      if not MONITORS[k] and type(c.debug[k]) ~= "boolean" then
+        return false, ("debug.%s: expected a boolean, got %s"):format(k, type(c.debug[k]))
+      end
+    end
+  end
   for _, k in ipairs(MONITORS) do
     local r = c.debug[k]
     if r ~= false then
@@ -648,6 +669,9 @@ end
 
 --- to_specification(config) -> the spec fields of a config (a plain table, tensors shared).
 function M.to_specification(c)
+  if getmetatable(c) ~= Config then
+    error(("bad argument #1 to 'to_specification' (XyloConfig expected, got %s)"):format(type(c)), 2)
+  end
   local s = {}
   for k in pairs(SPEC_KEYS) do
     if k ~= "bias_hidden" and k ~= "mapped_graph" then s[k] = c[k] end
@@ -658,6 +682,9 @@ end
 -- Printing ---------------------------------------------------------------------------
 
 function Config:__tostring()
+  if not limits.is_variant(self.variant) or not is_int(self.n_in) then   -- made by hand, not valid
+    return ("XyloConfig(incomplete: variant %s)"):format(tostring(self.variant))
+  end
   local L = limits.for_variant(self.variant)
   local nz = function(t) return t and t:ne(0):sum():item() or 0 end
   local na = 0
@@ -768,7 +795,18 @@ function M.save(c, path)
   return true
 end
 
-local function file_error(path, msg) error(("load_config: '%s' %s"):format(path, msg), 3) end
+-- Did memory run out? Lua's own error is "not enough memory"; the engine's
+-- reads "<function>: not enough memory ..." (after a source position when
+-- raised in Lua code). Messages about the file's content never start so,
+-- even when they quote the file (which may say anything).
+local function is_oom(e)
+  e = tostring(e):gsub("^[^\n]-:%d+: ", "")
+  return e == "not enough memory" or e:match("^[%w_.]+: not enough memory") ~= nil
+end
+
+-- Content errors name load_config and the file, with no source position
+-- (they are about the file, not about the caller's code).
+local function file_error(path, msg) error(("load_config: '%s' %s"):format(path, msg), 0) end
 
 -- nested JSON arrays -> int32 tensor of the expected shape; errors name the field.
 local function load_tensor(path, name, v, shape)
@@ -783,6 +821,7 @@ local function load_tensor(path, name, v, shape)
   else
     local ok, res = true, v
     if not lp.is_tensor(v) then ok, res = pcall(lp.tensor, v, "float64") end
+    if not ok and is_oom(res) then error(res, 0) end
     if not ok then
       file_error(path, ("field '%s': %s"):format(name, tostring(res):match("%((.*)%)$") or tostring(res)))
     end
@@ -805,17 +844,33 @@ for _, k in ipairs(TENSOR_FIELDS) do FILE_KEYS[k] = true end
 for _, k in ipairs(SCALAR_FIELDS) do FILE_KEYS[k] = true end
 for _, k in ipairs(BOOL_FIELDS) do FILE_KEYS[k] = true end
 
---- load_config(path) -> config | nil, message (missing/unreadable file); raises on bad content.
+local load_file
+
+--- load_config(path) -> config | nil, message (missing/unreadable file); raises on bad content,
+--- and "load_config: '<path>': not enough memory" when memory runs out (not a content error).
 function M.load(path)
   if type(path) ~= "string" then
     error(("bad argument #1 to 'load_config' (string expected, got %s)"):format(type(path)), 2)
   end
+  local ok, c, msg = pcall(load_file, path)
+  if ok then
+    if c == nil then return nil, msg end
+    return c
+  end
+  local e = tostring(c)
+  if is_oom(e) then error(("load_config: '%s': not enough memory"):format(path), 0) end
+  if e:sub(1, 13) ~= "load_config: " then e = ("load_config: '%s' %s"):format(path, e) end
+  error(e, 0)
+end
+
+function load_file(path)
   local f, err = io.open(path, "rb")
   if not f then return nil, ("load_config: '%s': %s"):format(path, (err:gsub("^[^:]*: ", ""))) end
   local text, rerr = f:read("a")
   f:close()
   if not text then return nil, ("load_config: '%s': %s"):format(path, tostring(rerr)) end
   local ok, doc = pcall(json.decode, text, { tensors = true })
+  if not ok and is_oom(doc) then error(doc, 0) end
   if not ok then
     file_error(path, ("is not valid JSON (%s)"):format(tostring(doc):match("%((.*)%)$") or tostring(doc)))
   end

@@ -493,6 +493,12 @@ function Base:__tostring()
     self.dt, self.output_mode)
 end
 
+-- XyloSim(...) is not a constructor: a simulator comes from a specification
+-- or a configuration.
+function Base.new()
+  error("XyloSim: make a simulator with XyloSim.from_specification(spec) or XyloSim.from_config(config)", 3)
+end
+
 --- Stored synapse counts (nonzero weights): input, recurrent, readout.
 function Base:synapse_counts() return self._core:counts() end
 

@@ -1,6 +1,6 @@
 /*
 ** spec/c/test_data.c -- the data-set formats (core/src/gz.c, h5.c, encode.c).
-** Owns: gzip (multi-member, truncated, foreign), IDX element types, N-MNIST
+** Owns: gzip (multi-member, truncated, foreign, lying about its size), IDX element types, N-MNIST
 ** record decoding, folder listings, HDF5 reads of the SHD fixture, the
 ** seeded rate encoder, and the allocation-failure loop over each of them.
 ** Fixtures: spec/fixtures/data/ (make_fixtures.py). Runs from the repo root.
@@ -59,6 +59,30 @@ static void test_gz(void) {
   CHECK(lp_gz_read(ctx, FX "two_members.gz", &t) == LP_ESIZE);
   CHECK(msg_is("'" FX "two_members.gz': decompressed size exceeds the cap of 8 bytes"));
   lp_ctx_set_max_bytes(ctx, (size_t)1 << 40);
+  unlink(tmp);
+}
+
+/* Issue 16, finding 3: a 31-byte corrupt file whose trailer (ISIZE) claims
+   4 GiB is a corrupt gzip, found before anything large is allocated. */
+static void test_gz_isize(void) {
+  static const unsigned char bomb[31] = {
+    0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3,                       /* header */
+    0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,  /* broken deflate */
+    0, 0, 0, 0,                                                 /* CRC32 */
+    0xff, 0xff, 0xff, 0xff };                                   /* ISIZE: 4 GiB - 1 */
+  char tmp[] = "/tmp/limpet-test-gz-XXXXXX";
+  int fd = mkstemp(tmp);
+  FILE *fp = fdopen(fd, "wb");
+  lp_tensor *t = NULL;
+  size_t made;
+  fwrite(bomb, 1, sizeof bomb, fp);
+  fclose(fp);
+  lp_ctx_take_allocated(ctx);
+  CHECK(lp_gz_read(ctx, tmp, &t) == LP_EFORMAT && !t);
+  made = lp_ctx_take_allocated(ctx);
+  CHECK(made < ((size_t)1 << 20));
+  if (made >= ((size_t)1 << 20)) fprintf(stderr, "  allocated %zu bytes for a 31-byte file\n", made);
+  CHECK(strstr(lp_ctx_errmsg(ctx), tmp) != NULL && strstr(lp_ctx_errmsg(ctx), "gzip data") != NULL);
   unlink(tmp);
 }
 
@@ -236,6 +260,7 @@ static void test_alloc_failures(void) {
 int main(void) {
   if (lp_ctx_new(&ctx) != LP_OK) return 1;
   RUN(test_gz);
+  RUN(test_gz_isize);
   RUN(test_idx);
   RUN(test_nmnist);
   RUN(test_dir);

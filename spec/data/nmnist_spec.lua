@@ -100,9 +100,9 @@ describe("lp.data.NMNIST", function()
     spit(dir .. "/Train/5/00002.bin", rec(1, 40, 0, 1))
     local ds = assert(lp.data.NMNIST { root = dir })
     assert.has_error(function() ds:get(1) end,
-      ("nmnist_read: '%s/Train/5/00001.bin' at offset 10: truncated event record (2 of 5 bytes)"):format(dir))
+      ("NMNIST: '%s/Train/5/00001.bin' at offset 10: truncated event record (2 of 5 bytes)"):format(dir))
     assert.has_error(function() ds:get(2) end,
-      ("nmnist_read: '%s/Train/5/00002.bin' at offset 0: event (x 1, y 40) outside the 34x34 sensor"):format(dir))
+      ("NMNIST: '%s/Train/5/00002.bin' at offset 0: event (x 1, y 40) outside the 34x34 sensor"):format(dir))
     os.remove(dir .. "/Train/5/00002.bin")
     assert.has_error(function() ds:get(2) end,
       ("NMNIST: cannot open '%s/Train/5/00002.bin': No such file or directory"):format(dir))

@@ -69,15 +69,33 @@ local function one_hot(labels, C, dtype)
   return core.arange(1, C + 1):eq(labels:reshape(labels.shape[1], 1)):astype(dtype)
 end
 M.one_hot = function(labels, C, dtype)
+  if math.type(C) ~= "integer" or C < 1 then argerror(2, "one_hot", "the number of classes must be a positive integer", 2) end
+  if not core.is_tensor(labels) and type(labels) ~= "table" then
+    argerror(1, "one_hot", "expected labels as a tensor or table, got " .. type(labels), 2)
+  end
+  if dtype ~= nil and dtype ~= "float32" and dtype ~= "float64" then
+    argerror(3, "one_hot", "dtype must be 'float32' or 'float64'", 2)
+  end
   labels = check_labels(labels, 1, "one_hot", core.is_tensor(labels) and labels.shape[1] or #labels, 1, C)
   return one_hot(labels, C, dtype or "float32")
+end
+
+-- dim (default -1) of x, checked: an integer naming one of x's dims
+local function check_dim(x, dim, fname)
+  if x:dim() == 0 then argerror(1, fname, "expected a tensor with at least one dim, got a 0-d tensor", 3) end
+  if dim == nil then return -1 end
+  local n = x:dim()
+  if math.type(dim) ~= "integer" or dim == 0 or dim > n or dim < -n then
+    argerror(2, fname, ("dim must be an integer in 1..%d or -%d..-1, got %s"):format(n, n, tostring(dim)), 3)
+  end
+  return dim
 end
 
 --- log_softmax(x[, dim = -1]): x - logsumexp(x, dim), stable (shifted by
 -- the detached maximum, which changes no gradient).
 function M.log_softmax(x, dim)
   check_float(x, 1, "log_softmax")
-  dim = dim or -1
+  dim = check_dim(x, dim, "log_softmax")
   local m = x:max(dim, true):detach()
   local z = x - m
   return z - z:exp():sum(dim, true):log()
@@ -85,7 +103,7 @@ end
 
 function M.softmax(x, dim)
   check_float(x, 1, "softmax")
-  dim = dim or -1
+  dim = check_dim(x, dim, "softmax")
   local z = x - x:max(dim, true):detach()
   local e = z:exp()
   return e / e:sum(dim, true)

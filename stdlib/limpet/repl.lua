@@ -29,6 +29,10 @@ end
 --- repl.compile(src) -> fn | nil, "incomplete" | nil, message
 --- `src` first as an expression (`return src`), then as statements.
 function M.compile(src, chunkname)
+  if type(src) ~= "string" then error(("bad argument #1 to 'compile' (string expected, got %s)"):format(type(src)), 2) end
+  if chunkname ~= nil and type(chunkname) ~= "string" then
+    error(("bad argument #2 to 'compile' (string expected, got %s)"):format(type(chunkname)), 2)
+  end
   chunkname = chunkname or "=stdin"
   local fn, experr = load("return " .. src .. "\n", chunkname, "t")
   if fn then return fn end
@@ -44,6 +48,9 @@ end
 --- (top-level strings raw, as lua does; several results on one line when
 --- each fits on one, else one per line).
 function M.text(n, ...)
+  if math.type(n) ~= "integer" or n < 0 or n > select("#", ...) then
+    error(("bad argument #1 to 'text' (the number of values that follow expected, got %s)"):format(tostring(n)), 2)
+  end
   if n == 0 then return nil end
   local parts, multiline = {}, false
   for i = 1, n do
@@ -57,6 +64,9 @@ end
 
 --- repl.print(n, ...): print the n results of a chunk.
 function M.print(n, ...)
+  if math.type(n) ~= "integer" or n < 0 or n > select("#", ...) then
+    error(("bad argument #1 to 'print' (the number of values that follow expected, got %s)"):format(tostring(n)), 2)
+  end
   local s = M.text(n, ...)
   if s then
     io.stdout:write(s, "\n")
@@ -135,6 +145,10 @@ end
 --- repl.complete(text, env) -> sorted list of completions of `text`
 --- (`lp.ze` -> {"lp.zeros", "lp.zeros_like"}, `t:res` -> {"t:reshape"}).
 function M.complete(text, env)
+  if type(text) ~= "string" then error(("bad argument #1 to 'complete' (string expected, got %s)"):format(type(text)), 2) end
+  if env ~= nil and type(env) ~= "table" then
+    error(("bad argument #2 to 'complete' (table expected, got %s)"):format(type(env)), 2)
+  end
   env = env or _G
   local prefix, sep, partial = text:match "^(.-)([%.:])([%a_]?[%w_]*)$"
   local candidates, out = {}, {}

@@ -67,6 +67,10 @@ function M.TensorLoader(x, y, opts)
     argerror(3, "TensorLoader", "field 'batch_size' must be an integer >= 1")
   end
   if math.type(o.seed) ~= "integer" then argerror(3, "TensorLoader", "field 'seed' must be an integer") end
+  -- a shuffled epoch is a permutation table of N entries: refused here,
+  -- before anything is allocated, when the size cap would not allow it
+  -- (N can be huge with a tiny storage: an expanded view)
+  if o.shuffle then core._check_table("TensorLoader", "a shuffled order", N) end
   local srank, ssize = shard.check(next(o.shard) ~= nil and o.shard or nil, "TensorLoader", 3)
   if srank and o.shuffle and o.seed < 0 then
     argerror(3, "TensorLoader", "field 'shard' with shuffle needs a 'seed' (every rank must draw the same order)")
@@ -96,6 +100,7 @@ function TensorLoader:iter()
   local idx
   if self.shuffle then
     local seed = self.seed and (self.seed * 1000003 + self.epoch) or core.randint(0, 1 << 31, { 1 }):get(1)
+    core._check_table("TensorLoader", "a shuffled order", self.n)
     idx = permutation(self.n, seed)
   end
   local i, B, N, nb = 1, self.batch_size, self.n, #self
@@ -121,7 +126,19 @@ end
 
 -- Correct predictions in a batch: argmax over classes of the time-summed
 -- output ((B, T, C) summed over T; (B, C) as is) against labels 1..C.
-local function correct(out, y)
+local function correct(out, y, fname)
+  fname = fname or "correct"
+  if not core.is_tensor(out) or (out:dim() ~= 2 and out:dim() ~= 3) then
+    argerror(1, fname, "expected an output of shape (B, T, C) or (B, C)")
+  end
+  if type(y) == "table" and not core.is_tensor(y) then
+    local ok, t = pcall(core.tensor, y, "int64")
+    if not ok then argerror(2, fname, "expected labels as a tensor or a flat table of integers") end
+    y = t
+  end
+  if not core.is_tensor(y) or y:dim() ~= 1 or y.shape[1] ~= out.shape[1] then
+    argerror(2, fname, ("expected %d labels in a 1-d tensor"):format(out.shape[1]))
+  end
   local s = out:dim() == 3 and out:sum(2) or out
   local pred = s:argmax(2)
   return pred:eq(y:astype(pred.dtype)):astype("int64"):sum():item()
@@ -134,8 +151,7 @@ function M.accuracy(out, y)
   if not core.is_tensor(out) or (out:dim() ~= 2 and out:dim() ~= 3) then
     argerror(1, "accuracy", "expected an output of shape (B, T, C) or (B, C)")
   end
-  if type(y) == "table" and not core.is_tensor(y) then y = core.tensor(y, "int64") end
-  return correct(out, y) / out.shape[1]
+  return correct(out, y, "accuracy") / out.shape[1]
 end
 
 ---------------------------------------------------------------------------

@@ -169,6 +169,9 @@ function DiskCache:__len() return #self.dataset end
 
 --- cache:file(i) -> the entry's path
 function DiskCache:file(i)
+  if math.type(i) ~= "integer" then
+    error(("bad argument #1 to 'file' (integer expected, got %s)"):format(math.type(i) or type(i)), 2)
+  end
   return ("%s/%d-%s.npz"):format(self.path, i, self.tag)
 end
 

@@ -58,11 +58,27 @@ end
 
 function DVSGesture:_get(i)
   local it = self.items[i]
-  local a, err = core.load(it.path)
+  local ok, a, err = pcall(core.load, it.path)
+  if not ok then    -- malformed content (a format error naming the file and the offset)
+    error("DVSGesture: " .. tostring(a):gsub("^[^\n]-:%d+: ", ""):gsub("^load: ", ""), 3)
+  end
   if not a then error("DVSGesture: " .. err, 3) end
+  if not core.is_tensor(a) then
+    error(("DVSGesture: '%s' holds an archive, expected one (N, 4) array"):format(it.path), 3)
+  end
   if a:dim() ~= 2 or a.shape[2] ~= 4 then
     error(("DVSGesture: '%s' holds an array of shape (%s), expected (N, 4) with columns x, y, p, t"):format(
       it.path, table.concat(a.shape, ", ")), 3)
+  end
+  if (a.dtype == "float32" or a.dtype == "float64") and a:numel() > 0 then
+    -- NaN passes every range check and a NaN or infinite time falls out of every bin
+    local bad = a:isnan():logical_or(a:isinf()):reshape(-1)
+    if bad:sum():item() > 0 then
+      local k = bad:astype("int8"):argmax():item()
+      local names = { "x", "y", "p", "t" }
+      error(("DVSGesture: '%s' has %s = %s at event %d (values must be finite)"):format(it.path,
+        names[(k - 1) % 4 + 1], tostring(a:reshape(-1)[k]), (k - 1) // 4 + 1), 3)
+    end
   end
   local cols = { x = 1, y = 2, p = 3 }
   local limits = { x = 127, y = 127, p = 1 }

@@ -76,6 +76,10 @@ data.Dataset = Dataset
 --- Dataset:new(opts): a reader's constructor returns the data set, or
 --- nil, message when its files are missing (init returns nil, message).
 function Dataset:new(...)
+  if type(rawget(self, "init")) ~= "function" then
+    error(("%s is abstract: extend it (Dataset:extend(name)) and give the subclass an init"):format(
+      tostring(self.__name)), 3)
+  end
   local obj = setmetatable({}, self)
   local ok, msg = obj:init(...)
   if ok == nil and msg ~= nil then return nil, msg end
@@ -92,7 +96,7 @@ end
 --- sample -> sample) applies to the sample.
 function Dataset:get(i)
   if math.type(i) ~= "integer" then
-    if type(i) == "number" and i == math.floor(i) then i = math.tointeger(i)
+    if type(i) == "number" and math.tointeger(i) then i = math.tointeger(i)
     else error(("bad argument #1 to 'get' (integer expected, got %s)"):format(
       type(i) == "number" and "number" or type(i)), 2) end
   end

@@ -80,15 +80,13 @@ function DataLoader:__len()
   return (n + self.batch_size - 1) // self.batch_size
 end
 
--- The order of one epoch: 1..n, or a permutation.
+-- The order of one epoch: nil for 1..n (walked without a table), or a
+-- permutation (a table of n entries, refused beyond the size cap).
 local function order(self)
   local n = #self.dataset
   self.epoch = self.epoch + 1
-  if not self.shuffle or n == 0 then
-    local o = {}
-    for i = 1, n do o[i] = i end
-    return o
-  end
+  if not self.shuffle or n == 0 then return nil end
+  core._check_table("DataLoader", "a shuffled order", n)
   local u
   if self.seed ~= nil then
     u = K.uniform(n, self.seed, (self.epoch - 1) << 32)
@@ -153,7 +151,7 @@ end
 --- loader:iter() -> iterator of x, y, indices (the data set positions of the batch)
 function DataLoader:iter()
   local o = order(self)
-  local n, bs = #o, self.batch_size
+  local n, bs = #self.dataset, self.batch_size
   local nb = #self
   local ds, coll = self.dataset, self.collate or collate
   local spans = self.shard_rank and shard.ranges(n, bs, self.shard_rank, self.shard_size, self.drop_last)
@@ -165,7 +163,7 @@ function DataLoader:iter()
     local first, count = (b - 1) * bs, math.min(bs, n - (b - 1) * bs)
     if spans then first, count = spans[b][1] - 1, spans[b][2] - spans[b][1] + 1 end
     for k = 1, count do
-      local i = o[first + k]
+      local i = o and o[first + k] or first + k
       idx[k] = i
       samples[k], labels[k], metas[k] = ds:get(i)
     end

@@ -53,7 +53,10 @@ end
 
 function NMNIST:_get(i)
   local path = self.files[i]
-  local t, x, y, p = core.nmnist_read(path, { width = 34, height = 34 })
+  local ok, t, x, y, p = pcall(core.nmnist_read, path, { width = 34, height = 34 })
+  if not ok then    -- malformed content (a format error naming the file and the offset)
+    error(("NMNIST: %s"):format(tostring(t):gsub("^[^\n]-:%d+: ", ""):gsub("^nmnist_read: ", "")), 3)
+  end
   if not t then error(("NMNIST: %s"):format(x), 3) end
   local s = { t = t, x = x, y = y, p = p }
   if self.first_saccade_only then

@@ -26,6 +26,7 @@ end
 --- inclusive) in the epoch order, one per step.
 function S.ranges(n, B, rank, size, drop_last)
   local G = B * size
+  require("limpet.core")._check_table("shard", "a list of steps", n // G + 1)   -- the size cap
   local out = {}
   local start = 1
   while start <= n do

@@ -195,6 +195,16 @@ local function events_of(fname, s, need)
       end
     end
   end
+  if n > 0 and (s.t.dtype == "float32" or s.t.dtype == "float64") then
+    -- a NaN or infinite time falls out of every bin and every comparison
+    local bad = s.t:isnan():logical_or(s.t:isinf())
+    if bad:sum():item() > 0 then
+      local i = bad:astype("int8"):argmax():item()
+      local v = s.t[i]
+      argerr(fname, ("sample field 't' must hold finite times, got %s at event %d"):format(
+        v ~= v and "nan" or tostring(v), i), 3)
+    end
+  end
   return n
 end
 

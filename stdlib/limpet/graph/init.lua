@@ -168,6 +168,9 @@ function Base.factory(cls, size_in, size_out, name, computational_module, fields
   if math.type(size_out) ~= "integer" or size_out < 0 then
     argerror("factory", 2, "size_out must be a non-negative integer", 2)
   end
+  -- a node is a table: as many as the caller asks for, within the size cap
+  lp.core._check_table("factory", "a list of input nodes", size_in, size_in)
+  lp.core._check_table("factory", "a list of output nodes", size_out, size_out)
   local ins, outs = {}, {}
   for i = 1, size_in do ins[i] = GraphNode() end
   for i = 1, size_out do outs[i] = GraphNode() end

@@ -162,61 +162,150 @@ function S.save(mod, path)
 end
 
 -- loading -----------------------------------------------------------------
+-- Every problem with the file raises "nn.load: '<path>': <problem>", naming
+-- the field at fault: the tree is checked for types and counts before
+-- anything is built from it, attribute values keep the types the rebuilt
+-- module gives them, and time constants (family "taus") and time steps
+-- (`dt`) must be positive and finite. Running out of memory is reported as
+-- "not enough memory", never as corrupt content.
 
 local function lerr(path, msg) error(("nn.load: '%s': %s"):format(path, msg), 0) end
 
+-- Did memory run out? Lua's own error is "not enough memory"; the engine's
+-- reads "<function>: not enough memory ..." (after a source position when
+-- raised in Lua code). Messages about the file's content never start so,
+-- even when they quote the file (which may say anything).
+local function is_oom(e)
+  e = tostring(e):gsub("^[^\n]-:%d+: ", "")
+  return e == "not enough memory" or e:match("^[%w_.]+: not enough memory") ~= nil
+end
+-- After a pcall inside the loader: a memory error goes up as it is.
+local function pass_oom(ok, err) if not ok and is_oom(err) then error(err, 0) end end
+
+local function is_array(v) return type(v) == "table" and v ~= json.null end
+
+-- "node 2_LIF" / "the root node": where in the tree a problem is
+local function where(node_path) return node_path == "" and "the root node" or ("node '" .. node_path .. "'") end
+
+-- Time constants (family "taus") and time steps (`dt`) must be positive and
+-- finite: a tau of 0 divides by zero, a negative one grows without bound, a
+-- NaN one silences the layer (all-zero output). Checked on the values from
+-- the file, before they are assigned.
+local function shown(v) if v ~= v then return "nan" end return tostring(v) end
+local function time_value(meta, name)
+  if meta and meta.family == "taus" then return "time constants" end
+  if name == "dt" then return "the time step" end
+end
+local function check_time(ctx, field, what, v)
+  if lp.is_tensor(v) then
+    if v:numel() == 0 then return end
+    local bad = v:le(0):logical_or(v:isnan()):logical_or(v:isinf()):reshape(-1)
+    if bad:sum():item() > 0 then
+      local i = bad:astype("int8"):argmax():item()
+      lerr(ctx.path, ("%s holds %s at position %d (%s must be positive and finite)"):format(field,
+        shown(v:reshape(-1)[i]), i, what))
+    end
+  elseif type(v) == "number" and not (v > 0 and v < math.huge) then
+    lerr(ctx.path, ("%s is %s (%s must be positive and finite)"):format(field, shown(v), what))
+  end
+end
+
 local decode_node
 
-local function decode_arg(v, ctx)
+local function decode_arg(v, ctx, at)
   if v == json.null then return nil end
   if type(v) ~= "table" then return v end
-  if v.__array then
+  if v.__array ~= nil then
+    if type(v.__array) ~= "string" then lerr(ctx.path, ("%s: field '__array' must be a string"):format(at)) end
     local t = ctx.arrays[v.__array]
-    if not t then lerr(ctx.path, ("missing array '%s'"):format(tostring(v.__array))) end
+    if not t then lerr(ctx.path, ("missing array '%s'"):format(v.__array)) end
     return t
   end
-  if v.__constant ~= nil then return P.Constant(decode_arg(v.__constant, ctx)) end
-  if v.__module then return decode_node(v.__module, ctx) end
-  if v.__list then
+  if v.__constant ~= nil then return P.Constant(decode_arg(v.__constant, ctx, at)) end
+  if v.__module ~= nil then
+    if type(v.__module) ~= "table" then lerr(ctx.path, ("%s: field '__module' must be a node"):format(at)) end
+    return decode_node(v.__module, ctx, at)
+  end
+  if v.__list ~= nil then
+    if not is_array(v.__list) then lerr(ctx.path, ("%s: field '__list' must be an array"):format(at)) end
     local out = {}
-    for i, x in ipairs(v.__list) do out[i] = decode_arg(x, ctx) end
+    for i, x in ipairs(v.__list) do out[i] = decode_arg(x, ctx, at) end
     return out
   end
   local out = {}
-  for k, x in pairs(v) do out[k] = decode_arg(x, ctx) end
+  for k, x in pairs(v) do out[k] = decode_arg(x, ctx, at) end
   return out
 end
 
-function decode_node(node, ctx)
+local MAX_ARGS = 64
+
+function decode_node(node, ctx, node_path)
+  local at = where(node_path)
   if type(node) ~= "table" or type(node.class) ~= "string" then
-    lerr(ctx.path, "corrupt module tree (a node has no class)")
+    lerr(ctx.path, ("corrupt module tree (%s has no class)"):format(at))
   end
   local C = registry[node.class] or (S.lazy and S.lazy(node.class))
   if not C then
     lerr(ctx.path, ("unknown module class '%s' (register it with nn.register)"):format(node.class))
   end
+  for _, f in ipairs { { "name", "string" }, { "training", "boolean" } } do
+    local v = node[f[1]]
+    if v ~= nil and v ~= json.null and type(v) ~= f[2] then
+      lerr(ctx.path, ("%s: field '%s' must be a %s, got %s"):format(at, f[1], f[2], type(v)))
+    end
+  end
+  if node.attrs ~= nil and (type(node.attrs) ~= "table" or node.attrs == json.null) then
+    lerr(ctx.path, ("%s: field 'attrs' must be an object, got %s"):format(at, type(node.attrs)))
+  end
   local mod
   if C.rebuild then
+    if node.children ~= nil and not is_array(node.children) then
+      lerr(ctx.path, ("%s: field 'children' must be an array, got %s"):format(at, type(node.children)))
+    end
     mod = C.rebuild(C)
-    for _, child in ipairs(node.children or {}) do
-      local m = decode_node(child, ctx)
-      local ok, err = pcall(mod._append, mod, m, child.name, 1)
+    for i, child in ipairs(node.children or {}) do
+      local cname = type(child) == "table" and child.name
+      local m = decode_node(child, ctx, (node_path == "" and "" or node_path .. ".") ..
+        (type(cname) == "string" and cname or tostring(i)))
+      local ok, err = pcall(mod._append, mod, m, type(cname) == "string" and cname or nil, 1)
+      pass_oom(ok, err)
       if not ok then lerr(ctx.path, tostring(err)) end
     end
   else
+    if not is_array(node.args) then lerr(ctx.path, ("corrupt module tree (%s has no args)"):format(at)) end
+    local nargs = node.nargs == nil and #node.args or node.nargs
+    if math.type(nargs) ~= "integer" or nargs < 0 or nargs > #node.args or nargs > MAX_ARGS then
+      lerr(ctx.path, ("%s: field 'nargs' must be an integer in 0..%d, got %s"):format(at,
+        math.min(#node.args, MAX_ARGS), tostring(nargs)))
+    end
     local args = {}
-    if type(node.args) ~= "table" then lerr(ctx.path, "corrupt module tree (a node has no args)") end
-    for i, a in ipairs(node.args) do args[i] = decode_arg(a, ctx) end
-    local ok, res = pcall(C, table.unpack(args, 1, node.nargs or #node.args))
+    for i = 1, nargs do args[i] = decode_arg(node.args[i], ctx, ("%s, argument #%d"):format(at, i)) end
+    local ok, res = pcall(C, table.unpack(args, 1, nargs))
+    pass_oom(ok, res)
     if not ok then
       lerr(ctx.path, ("cannot rebuild %s: %s"):format(node.class, tostring(res)))
     end
     mod = res
   end
   if type(node.name) == "string" then rawset(mod, "_name", node.name) end
-  if type(node.attrs) == "table" then
-    for k, v in pairs(node.attrs) do
-      if mod._attrs[k] and not lp.is_tensor(mod._values[k]) then mod._values[k] = v end
+  if node.attrs then
+    local keys = {}
+    for k in pairs(node.attrs) do keys[#keys + 1] = k end
+    table.sort(keys)
+    for _, k in ipairs(keys) do
+      local v, old = node.attrs[k], mod._attrs[k] and mod._values[k]
+      if old == nil or lp.is_tensor(old) then
+        lerr(ctx.path, ("%s: unknown attribute '%s' for class %s"):format(at, k, node.class))
+      end
+      if type(v) ~= type(old) then
+        lerr(ctx.path, ("%s: attribute '%s' must be a %s, got %s"):format(at, k, type(old),
+          v == json.null and "null" or type(v)))
+      end
+      local what = time_value(mod._attrs[k], k)
+      if what then
+        check_time(ctx, ("attribute '%s'"):format(node_path == "" and k or node_path .. "." .. k), what, v)
+      end
+      mod._values[k] = v
     end
   end
   if node.training == false then mod:train(false) end
@@ -230,7 +319,10 @@ local function apply_arrays(mod, prefix, ctx)
       local a = ctx.arrays[key]
       if not a then lerr(ctx.path, ("missing array '%s'"):format(key)) end
       ctx.used[key] = true
+      local what = time_value(mod._attrs[n], n)
+      if what then check_time(ctx, ("array '%s'"):format(key), what, a) end
       local ok, err = pcall(mod._assign, mod, n, a, 1)
+      pass_oom(ok, err)
       if not ok then
         lerr(ctx.path, ("array '%s' does not fit: %s"):format(key, tostring(err):match("%((.*)%)$") or tostring(err)))
       end
@@ -239,27 +331,39 @@ local function apply_arrays(mod, prefix, ctx)
   for _, n in ipairs(mod._mod_order) do apply_arrays(mod._mods[n], prefix .. n .. ".", ctx) end
 end
 
+local function load_file(path)
+  local ok, arrays, msg = pcall(lp.load, path)
+  pass_oom(ok, arrays)
+  if not ok then lerr(path, (tostring(arrays):gsub("^[^\n]-:%d+: ", ""):gsub("^load: ", ""):gsub("^'[^']*' ?", ""))) end
+  if not arrays then return nil, msg end
+  if lp.is_tensor(arrays) then lerr(path, "not a model file (a single array, not an archive)") end
+  local tree_t = arrays[TREE]
+  if not tree_t then lerr(path, "not a model file (no '" .. TREE .. "' entry)") end
+  if tree_t.dtype ~= "uint8" then lerr(path, "corrupt module tree (not a uint8 array)") end
+  local ok2, tree = pcall(json.decode, from_bytes(tree_t))
+  pass_oom(ok2, tree)
+  if not ok2 then lerr(path, "corrupt module tree (" .. tostring(tree):gsub("^bad argument #1 to 'decode' %(", ""):gsub("%)$", "") .. ")") end
+  if type(tree) ~= "table" or tree.format ~= FORMAT then
+    lerr(path, "corrupt module tree (format is not '" .. FORMAT .. "')")
+  end
+  local ctx = { arrays = arrays, path = path, used = {} }
+  local mod = decode_node(tree.root, ctx, "")
+  apply_arrays(mod, "", ctx)
+  return mod
+end
+
 --- S.load(path) -> module | nil, msg
 function S.load(path)
   if type(path) ~= "string" then error("bad argument #1 to 'load' (string expected, got " .. type(path) .. ")", 2) end
   if not path:lower():match("%.npz$") then
     error(("bad argument #1 to 'load' (expected a path ending in .npz, got '%s')"):format(path), 2)
   end
-  local ok, arrays, msg = pcall(lp.load, path)
-  if not ok then lerr(path, tostring(arrays):gsub("^load: ", ""):gsub("^'[^']*' ?", "")) end
-  if not arrays then return nil, msg end
-  local tree_t = arrays[TREE]
-  if not tree_t then lerr(path, "not a model file (no '" .. TREE .. "' entry)") end
-  if tree_t.dtype ~= "uint8" then lerr(path, "corrupt module tree (not a uint8 array)") end
-  local ok2, tree = pcall(json.decode, from_bytes(tree_t))
-  if not ok2 then lerr(path, "corrupt module tree (" .. tostring(tree):gsub("^bad argument #1 to 'decode' %(", ""):gsub("%)$", "") .. ")") end
-  if type(tree) ~= "table" or tree.format ~= FORMAT then
-    lerr(path, "corrupt module tree (format is not '" .. FORMAT .. "')")
-  end
-  local ctx = { arrays = arrays, path = path, used = {} }
-  local mod = decode_node(tree.root, ctx)
-  apply_arrays(mod, "", ctx)
-  return mod
+  local ok, mod, msg = pcall(load_file, path)
+  if ok then return mod, msg end
+  local e = tostring(mod)
+  if is_oom(e) then error(("nn.load: '%s': not enough memory"):format(path), 0) end   -- the machine, not the file
+  if e:sub(1, 9) ~= "nn.load: " then e = ("nn.load: '%s': %s"):format(path, e) end
+  error(e, 0)
 end
 
 return S

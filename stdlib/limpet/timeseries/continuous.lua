@@ -95,7 +95,7 @@ local function new(times, samples, opts)
   if n > 1 and t:slice(1, 2, n):lt(t:slice(1, 1, n - 1)):sum():item() > 0 then
     U.argerror(F, 1, "times must be sorted in ascending order", 2)
   end
-  if n > 0 and t:isnan():sum():item() > 0 then U.argerror(F, 1, "times must not be NaN", 2) end
+  if n > 0 then U.finite_times(t, F, 1, "times", 2) end
   local first = n > 0 and t[1] or 0
   local last = n > 0 and t[n] or 0
   local t0 = opts.t_start == nil and first or U.number(opts.t_start, F, 3, "t_start")

@@ -65,7 +65,7 @@ local function new(times, channels, opts)
   local n = t.shape[1]
   local c = ids(channels, n, F, 2)
   if n > 0 then
-    if t:isnan():sum():item() > 0 then U.argerror(F, 1, "times must not be NaN", 2) end
+    U.finite_times(t, F, 1, "times", 2)
     local order = kernels.argsort(t)
     t, c = t[order + 1]:contiguous(), c[order + 1]:contiguous()
     if c:min():item() < 1 then U.argerror(F, 2, ("channels must be >= 1, got %d"):format(c:min():item()), 2) end
@@ -379,9 +379,18 @@ function E:remap_channels(map, opts)
   local F = "remap_channels"
   opts = U.opts(opts, { num_channels = true, inplace = true }, F, 2)
   local inplace = U.inplace(opts, F, 2)
-  local m = core.is_tensor(map) and map:astype "int64" or
-            (type(map) == "table" and (#map > 0 and core.tensor(map, "int64") or core.zeros({ 0 }, "int64"))
-             or U.argerror(F, 1, "expected a list or tensor", 2))
+  local m
+  if core.is_tensor(map) then m = map:astype "int64"
+  elseif type(map) == "table" then
+    if #map == 0 then m = core.zeros({ 0 }, "int64")
+    else
+      local ok, r = pcall(core.tensor, map, "int64")
+      if not ok then U.argerror(F, 1, "expected a flat list of channel ids", 2) end
+      m = r
+    end
+  else
+    U.argerror(F, 1, "expected a list or tensor", 2)
+  end
   if m:dim() ~= 1 or m.shape[1] < self.num_channels then
     U.argerror(F, 1, ("expected a map of at least %d channels, got %d"):format(self.num_channels, m:numel()), 2)
   end

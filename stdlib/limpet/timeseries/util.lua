@@ -33,11 +33,29 @@ function U.opts(o, allowed, fname, k)
   return o
 end
 
+-- A number as messages show it (NaN without the sign C's printf may give it).
+local function shown(v) if v ~= v then return "nan" end return tostring(v) end
+
 function U.number(v, fname, k, field)
-  if type(v) ~= "number" or v ~= v then
+  if type(v) ~= "number" then
     U.argerror(fname, k, ("field '%s' must be a number, got %s"):format(field, type(v)), 3)
   end
+  if v ~= v or v == math.huge or v == -math.huge then   -- times and steps are finite
+    U.argerror(fname, k, ("field '%s' must be a finite number, got %s"):format(field, shown(v)), 3)
+  end
   return v
+end
+
+-- Raise unless every time in t (1-d float64) is finite: a NaN or infinite
+-- time falls out of every bin and makes t_stop NaN.
+function U.finite_times(t, fname, k, what, level)
+  if t.shape[1] == 0 then return end
+  local bad = t:isnan():logical_or(t:isinf())
+  if bad:sum():item() > 0 then
+    local i = bad:astype("int8"):argmax():item()
+    U.argerror(fname, k, ("%s must be finite, got %s at position %d"):format(what or "times", shown(t[i]), i),
+      (level or 2) + 1)
+  end
 end
 
 -- A 1-d float64 contiguous tensor from a tensor, a Lua table or a number.
@@ -47,7 +65,12 @@ function U.times(x, fname, k, what)
   if core.is_tensor(x) then
     t = x
   elseif type(x) == "table" then
-    t = core.tensor(x, "float64")
+    local ok, r = pcall(core.tensor, x, "float64")
+    if not ok then
+      U.argerror(fname, k, ("expected %s as a flat table of numbers (%s)"):format(what,
+        tostring(r):match("%((.*)%)$") or tostring(r)), 2)
+    end
+    t = r
   elseif type(x) == "number" then
     t = core.tensor({ x }, "float64")
   else
