@@ -60,13 +60,13 @@ local function sweep(configs, fn, opts)
   dist.init(opts.timeout and { timeout = opts.timeout } or nil)
   local main, size = dist.is_main(), dist.size()
   -- rank 1 decides what is left; every rank gets the same list
-  local todo
+  local pending
   if main then
     local done = read_done(path)
-    todo = {}
-    for i, k in ipairs(keys) do if not done[k] then todo[#todo + 1] = i end end
+    pending = {}
+    for i, k in ipairs(keys) do if not done[k] then pending[#pending + 1] = i end end
   end
-  todo = dist.broadcast_object(todo or {}, 1)
+  pending = dist.broadcast_object(pending or {}, 1)
   local out
   if main then
     local err
@@ -89,14 +89,14 @@ local function sweep(configs, fn, opts)
   end
   local received = 0
   if size == 1 then
-    for _, i in ipairs(todo) do record(run(i)); received = received + 1 end
+    for _, i in ipairs(pending) do record(run(i)); received = received + 1 end
   else
     local mpi = require "limpet.mpi"
     local counter = mpi.counter(0)
     while true do
       local k = counter:next() + 1
-      if k > #todo then break end
-      local text = run(todo[k])
+      if k > #pending then break end
+      local text = run(pending[k])
       if main then record(text); received = received + 1
       else mpi.send_string(text, 0, TAG) end
       if main then        -- take in what others finished meanwhile
@@ -108,7 +108,7 @@ local function sweep(configs, fn, opts)
       end
     end
     if main then
-      while received < #todo do record(mpi.recv_string(TAG, true)); received = received + 1 end
+      while received < #pending do record(mpi.recv_string(TAG, true)); received = received + 1 end
     end
     dist.barrier()
     counter:close()
