@@ -1,10 +1,10 @@
 /*
-** lua/l_audio.c -- the Lua face of limpet/audio.h: core.audio_load and
-** core.audio_save (used by stdlib/limpet/audio.lua, which checks arguments
+** lua/l_audio.c -- the Lua face of limpet/audio.h: core._audio_load and
+** core._audio_save (used by stdlib/limpet/audio.lua, which checks arguments
 ** and shapes). A file that cannot be opened or written returns nil, message,
 ** code; content libsndfile cannot read raises naming the file.
-**   core.audio_load(path) -> samples (T, C) float64, rate
-**   core.audio_save(path, samples, rate, encoding) -> true   (encoding: 0..5, see audio.h)
+**   core._audio_load(path) -> samples (T, C) float64, rate
+**   core._audio_save(path, samples, rate, encoding) -> true   (encoding: 0..5, see audio.h)
 */
 #include "lbind.h"
 #include "limpet/audio.h"
@@ -37,7 +37,7 @@ static int l_audio_save(lua_State *L) {
 void lt_open_audio(lua_State *L, int mod) {
   mod = lua_absindex(L, mod);
   lua_pushcfunction(L, l_audio_load);
-  lua_setfield(L, mod, "audio_load");
+  lua_setfield(L, mod, "_audio_load");
   lua_pushcfunction(L, l_audio_save);
-  lua_setfield(L, mod, "audio_save");
+  lua_setfield(L, mod, "_audio_save");
 }

@@ -189,6 +189,20 @@ UNARY_FN(reciprocal, LP_RECIPROCAL)
 UNARY_FN(cbrt, LP_CBRT)
 UNARY_FN(trunc, LP_TRUNC)
 
+/* The NumPy/C names asin acos atan asinh acosh atanh atan2 are functions of
+   their own, not the same C function registered twice: Lua names a C
+   function in an error by finding it among the loaded modules, so an error
+   from lp.acos says 'acos' and one from lp.arccos says 'arccos'. */
+#define ALIAS_FN(alias, fn) static int o_##alias(lua_State *L) { return o_##fn(L); }
+ALIAS_FN(asin, arcsin)
+ALIAS_FN(acos, arccos)
+ALIAS_FN(atan, arctan)
+ALIAS_FN(asinh, arcsinh)
+ALIAS_FN(acosh, arccosh)
+ALIAS_FN(atanh, arctanh)
+ALIAS_FN(atan2, arctan2)
+#undef ALIAS_FN
+
 /* __unm receives the operand twice */
 static int o_unm(lua_State *L) { lua_settop(L, 1); return do_unary(L, LP_NEG); }
 
@@ -419,13 +433,13 @@ static int o_dot(lua_State *L) { return do_product(L, lp_ag_dot); }
   {"logsumexp", o_logsumexp}, {"cumsum", o_cumsum}, {"cumprod", o_cumprod},           \
   {"cummax", o_cummax}, {"cummin", o_cummin}, {"quantile", o_quantile},               \
   {"percentile", o_percentile},                                                       \
-  {"floor_divide", o_floor_divide}, {"arctan2", o_arctan2}, {"atan2", o_arctan2},     \
+  {"floor_divide", o_floor_divide}, {"arctan2", o_arctan2}, {"atan2", o_atan2},     \
   {"hypot", o_hypot}, {"isfinite", o_isfinite},                                       \
   {"sin", o_sin}, {"cos", o_cos}, {"tan", o_tan}, {"arcsin", o_arcsin},               \
-  {"arccos", o_arccos}, {"arctan", o_arctan}, {"asin", o_arcsin}, {"acos", o_arccos}, \
-  {"atan", o_arctan}, {"sinh", o_sinh}, {"cosh", o_cosh}, {"arcsinh", o_arcsinh},     \
-  {"arccosh", o_arccosh}, {"arctanh", o_arctanh}, {"asinh", o_arcsinh},               \
-  {"acosh", o_arccosh}, {"atanh", o_arctanh}, {"log1p", o_log1p}, {"expm1", o_expm1}, \
+  {"arccos", o_arccos}, {"arctan", o_arctan}, {"asin", o_asin}, {"acos", o_acos}, \
+  {"atan", o_atan}, {"sinh", o_sinh}, {"cosh", o_cosh}, {"arcsinh", o_arcsinh},     \
+  {"arccosh", o_arccosh}, {"arctanh", o_arctanh}, {"asinh", o_asinh},               \
+  {"acosh", o_acosh}, {"atanh", o_atanh}, {"log1p", o_log1p}, {"expm1", o_expm1}, \
   {"log2", o_log2}, {"log10", o_log10}, {"exp2", o_exp2}, {"square", o_square},       \
   {"reciprocal", o_reciprocal}, {"cbrt", o_cbrt}, {"trunc", o_trunc}
 

@@ -2,7 +2,10 @@
 -- (issue 16): one block per finding, each failing before its fix. The
 -- byte-level readers are also fuzzed (spec/fuzz/, `make fuzz`) and their
 -- crashing inputs replayed by `make test` (build/<cfg>/tests/test_fuzz_*);
--- the argument sweep over the whole API is spec/hostile_spec.lua.
+-- the argument sweep over the whole API is spec/hostile_spec.lua (run by
+-- `make test` and, under ASan and UBSan, `make check`; its own findings'
+-- regression specs sit with the functions they concern, each marked
+-- "issue 16").
 local lp = require "limpet"
 local json = require "limpet.json"
 

@@ -296,3 +296,18 @@ describe("lp.transform pipeline", function()
       "bad argument #1 to 'apply_transform' (TWrapper expected, got Sequential)")
   end)
 end)
+
+describe("issue 16: lp.transform's helpers and Rockpool names check their arguments", function()
+  local function err(f, ...) local ok, e = pcall(f, ...); assert.is_false(ok); return tostring(e) end
+  it("straight_through, apply_T and remove_T_net name themselves", function()
+    assert.matches("bad argument #2 to 'straight_through' %(a tensor expected, got nil%)", err(T.straight_through, lp.ones(2)))
+    assert.matches("bad argument #2 to 'straight_through' %(value's shape %(3%) differs from through's %(2%)%)",
+      err(T.straight_through, lp.ones(2), lp.ones(3)))
+    assert.matches("bad argument #1 to 'remove_T_net' %(module expected", err(T.remove_T_net))
+    assert.matches("bad argument #1 to 'remove_transform' %(module expected", err(T.remove_transform))
+    assert.matches("bad argument #1 to 'apply_T' %(TWrapper expected", err(T.apply_T))
+    local x = lp.ones(2):requires_grad(true)
+    T.straight_through(x, lp.zeros(2)):sum():backward()
+    assert.are.same({ 1, 1 }, vals(x.grad))
+  end)
+end)

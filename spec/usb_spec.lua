@@ -119,3 +119,11 @@ describe("limpet.usb on this machine's bus", function()
     for _, d in ipairs(list) do assert.are.equal("string", type(d.note)) end
   end)
 end)
+
+describe("issue 16: xylo.open_hdk names itself", function()
+  it("a missing device is an error of 'open_hdk'", function()
+    local ok, e = pcall(lp.xylo.open_hdk)
+    assert.is_false(ok)
+    assert.matches("bad argument #1 to 'open_hdk' %(a device table from find or devices expected, got nil%)", e)
+  end)
+end)

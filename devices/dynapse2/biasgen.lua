@@ -115,8 +115,18 @@ function B.use_table(t)
   return old
 end
 
+local function check_code(fname, coarse, fine)
+  if math.type(coarse) ~= "integer" or coarse < 0 or coarse > 5 then
+    error(("bad argument #1 to '%s' (coarse must be an integer 0..5, got %s)"):format(fname, tostring(coarse)), 3)
+  end
+  if math.type(fine) ~= "integer" or fine < 0 or fine > 255 then
+    error(("bad argument #2 to '%s' (fine must be an integer 0..255, got %s)"):format(fname, tostring(fine)), 3)
+  end
+end
+
 --- biasgen.model_error(coarse, fine) -> the model's stated relative error for that code
 function B.model_error(coarse, fine)
+  check_code("model_error", coarse, fine)
   if coarse == 0 then return fine < 16 and 0.12 or 0.05 end
   return fine < 32 and 0.04 or 0.02
 end
@@ -126,18 +136,20 @@ end
 -- the current another table's code (coarse2, fine2) for the same target
 -- restores: our model error plus one fine step at each code.
 function B.export_tolerance(coarse, fine, coarse2, fine2)
+  check_code("export_tolerance", coarse, fine)
+  if coarse2 ~= nil or fine2 ~= nil then
+    if math.type(coarse2) ~= "integer" or coarse2 < 0 or coarse2 > 5 then
+      error(("bad argument #3 to 'export_tolerance' (coarse2 must be nil or an integer 0..5, got %s)")
+        :format(tostring(coarse2)), 2)
+    end
+    if math.type(fine2) ~= "integer" or fine2 < 0 or fine2 > 255 then
+      error(("bad argument #4 to 'export_tolerance' (fine2 must be an integer 0..255, got %s)")
+        :format(tostring(fine2)), 2)
+    end
+  end
   local tol = B.model_error(coarse, fine) + 1 / math.max(fine, 1)
   if fine2 ~= nil then tol = tol + 1 / math.max(fine2, 1) end
   return tol
-end
-
-local function check_code(fname, coarse, fine)
-  if math.type(coarse) ~= "integer" or coarse < 0 or coarse > 5 then
-    error(("bad argument #1 to '%s' (coarse must be an integer 0..5, got %s)"):format(fname, tostring(coarse)), 3)
-  end
-  if math.type(fine) ~= "integer" or fine < 0 or fine > 255 then
-    error(("bad argument #2 to '%s' (fine must be an integer 0..255, got %s)"):format(fname, tostring(fine)), 3)
-  end
 end
 
 local function check_type(fname, argn, ty)
@@ -159,6 +171,13 @@ function B.digital_to_analog(coarse, fine, scale, ty, tbl)
     scale, ty = bias_info("digital_to_analog", scale, 3)
   end
   ty = check_type("digital_to_analog", 4, ty)
+  if scale ~= nil and (type(scale) ~= "number" or scale ~= scale) then
+    error(("bad argument #3 to 'digital_to_analog' (scale must be a number or a bias name, got %s)")
+      :format(type(scale)), 2)
+  end
+  if tbl ~= nil and (type(tbl) ~= "table" or type(tbl.N) ~= "table" or type(tbl.P) ~= "table") then
+    error("bad argument #5 to 'digital_to_analog' (a table from biasgen.load_table expected)", 2)
+  end
   return (tbl or active)[ty][coarse][fine] * (scale or 1)
 end
 
@@ -177,6 +196,13 @@ function B.analog_to_digital(current, scale, ty, tbl)
   end
   ty = check_type("analog_to_digital", 3, ty)
   scale = scale or 1
+  if type(scale) ~= "number" or scale ~= scale then
+    error(("bad argument #2 to 'analog_to_digital' (scale must be a number or a bias name, got %s)")
+      :format(type(scale)), 2)
+  end
+  if tbl ~= nil and (type(tbl) ~= "table" or type(tbl.N) ~= "table" or type(tbl.P) ~= "table") then
+    error("bad argument #4 to 'analog_to_digital' (a table from biasgen.load_table expected)", 2)
+  end
   local t = (tbl or active)[ty]
   local best_c, best_f, best_e
   for c = 0, 5 do
@@ -304,6 +330,9 @@ end
 --- biasgen.load_table(path) -> table | nil, message (see parse_table); the
 -- table is not put in use: biasgen.use_table(t) does that.
 function B.load_table(path)
+  if type(path) ~= "string" then
+    error(("bad argument #1 to 'load_table' (a file path expected, got %s)"):format(type(path)), 2)
+  end
   local f, err = io.open(path, "rb")
   if not f then return nil, err end
   local text = f:read("a")

@@ -478,6 +478,13 @@ function M.validate(c)
   return true
 end
 
+-- Configurations come from from_specification and load (which fill every
+-- field); calling the class would make an empty one.
+function Config:init()
+  error("Dynapse2Config: make a configuration with dynapse2.config_from_specification(spec) or " ..
+    "dynapse2.load_config(path), not by calling the class", 3)
+end
+
 function Config:__tostring()
   local used, syn = 0, 0
   for _, chip in ipairs(self.chips) do

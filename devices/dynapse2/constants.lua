@@ -24,21 +24,60 @@ C.high_level = {
 --- Weight base currents (A).
 C.weights = { Iw_0 = 1e-9, Iw_1 = 2e-9, Iw_2 = 4e-9, Iw_3 = 8e-9 }
 
+-- argument checks of the conversions: a positive finite number; a layout table
+local function pos(fname, k, v, what)
+  if type(v) ~= "number" or not (v > 0) or v == math.huge then
+    error(("bad argument #%d to '%s' (%s must be a positive finite number, got %s)")
+      :format(k, fname, what, type(v) == "number" and tostring(v) or type(v)), 3)
+  end
+end
+local function layout(fname, k, L)
+  if L == nil then return C.layout end
+  if type(L) ~= "table" then
+    error(("bad argument #%d to '%s' (layout table expected, got %s)"):format(k, fname, type(L)), 3)
+  end
+  for _, key in ipairs { "Ut", "kappa_n", "kappa_p", "Vth" } do
+    local v = L[key]
+    if type(v) ~= "number" or not (v > 0) or v == math.huge then
+      error(("bad argument #%d to '%s' (field '%s' must be a positive finite number)"):format(k, fname, key), 3)
+    end
+  end
+  return L
+end
+
 --- kappa = (kappa_n + kappa_p) / 2
-function C.kappa(kn, kp) return (kn + kp) / 2 end
+function C.kappa(kn, kp)
+  pos("kappa", 1, kn, "kappa_n")
+  pos("kappa", 2, kp, "kappa_p")
+  return (kn + kp) / 2
+end
 
 --- I_tau from tau: (Ut/kappa)·C/tau;  tau from I_tau: (Ut/kappa)·C/I
 function C.tau_current(tau, Cap, L)
-  L = L or C.layout
+  pos("tau_current", 1, tau, "tau")
+  pos("tau_current", 2, Cap, "the capacitance")
+  L = layout("tau_current", 3, L)
   return (L.Ut / C.kappa(L.kappa_n, L.kappa_p)) * Cap / tau
 end
 function C.current_tau(I, Cap, L)
-  L = L or C.layout
+  pos("current_tau", 1, I, "the current")
+  pos("current_tau", 2, Cap, "the capacitance")
+  L = layout("current_tau", 3, L)
   return (L.Ut / C.kappa(L.kappa_n, L.kappa_p)) * Cap / I
 end
 --- pulse current from a width: Vth·C/t (and back: Vth·C/I)
-function C.pulse_current(t, Cap, L) L = L or C.layout; return L.Vth * Cap / t end
-function C.current_pulse(I, Cap, L) L = L or C.layout; return L.Vth * Cap / I end
+function C.pulse_current(t, Cap, L)
+  pos("pulse_current", 1, t, "the pulse width")
+  pos("pulse_current", 2, Cap, "the capacitance")
+  L = layout("pulse_current", 3, L)
+  return L.Vth * Cap / t
+end
+function C.current_pulse(I, Cap, L)
+  pos("current_pulse", 1, I, "the current")
+  pos("current_pulse", 2, Cap, "the capacitance")
+  L = layout("current_pulse", 3, L)
+  return L.Vth * Cap / I
+end
 
 -- The default currents of DynapSim (§2.2).
 do
@@ -97,6 +136,9 @@ C.sim2device = {
 
 --- The transistor type of a device bias: its last character ("N" or "P"; "N" otherwise).
 function C.bias_type(name)
+  if type(name) ~= "string" then
+    error(("bad argument #1 to 'bias_type' (a bias name expected, got %s)"):format(type(name)), 2)
+  end
   local t = name:sub(-1)
   if t == "P" then return "P" end
   return "N"

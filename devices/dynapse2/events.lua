@@ -97,20 +97,41 @@ end
 
 --- M.control_event(timestamp[, opts]) -> the control event (tag control_tag, hops
 -- (control_hop, control_hop), all cores) the host sends to mark a time.
+local CONTROL_OPTS = { control_hop = true, control_tag = true }
+local function control_opts(fn, n, opts)
+  if opts == nil then return limits.CONTROL_HOP, limits.CONTROL_TAG end
+  if type(opts) ~= "table" then argerror(fn, n, "table of options expected, got " .. type(opts), 3) end
+  for k in pairs(opts) do
+    if not CONTROL_OPTS[k] then argerror(fn, n, ("unknown field '%s'"):format(tostring(k)), 3) end
+  end
+  local hop, tag = opts.control_hop or limits.CONTROL_HOP, opts.control_tag or limits.CONTROL_TAG
+  if math.type(hop) ~= "integer" or hop < -limits.MAX_HOP or hop > limits.MAX_HOP then
+    argerror(fn, n, ("field 'control_hop' must be an integer in -%d..%d"):format(limits.MAX_HOP, limits.MAX_HOP), 3)
+  end
+  if math.type(tag) ~= "integer" or tag < 0 or tag > limits.MAX_TAG then
+    argerror(fn, n, ("field 'control_tag' must be an integer in 0..%d"):format(limits.MAX_TAG), 3)
+  end
+  return hop, tag
+end
+
 function M.control_event(timestamp, opts)
-  opts = opts or {}
-  local hop = opts.control_hop or limits.CONTROL_HOP
-  return { destination = { core = { 1, 1, 1, 1 }, x_hop = hop, y_hop = hop, tag = opts.control_tag or limits.CONTROL_TAG },
+  if type(timestamp) ~= "number" or timestamp ~= timestamp or math.abs(timestamp) == math.huge then
+    argerror("control_event", 1, "a finite timestamp expected, got " .. tostring(timestamp))
+  end
+  local hop, tag = control_opts("control_event", 2, opts)
+  return { destination = { core = { 1, 1, 1, 1 }, x_hop = hop, y_hop = hop, tag = tag },
            timestamp = timestamp }
 end
 
 --- M.is_control(event[, opts]) -> true for a control event as the board returns it
 -- (tag control_tag, x_hop = control_hop + 1, y_hop = control_hop).
 function M.is_control(ev, opts)
-  opts = opts or {}
-  local hop = opts.control_hop or limits.CONTROL_HOP
+  if type(ev) ~= "table" or type(ev.destination) ~= "table" then
+    argerror("is_control", 1, "an event {destination = {...}, timestamp = t} expected, got " .. type(ev))
+  end
+  local hop, tag = control_opts("is_control", 2, opts)
   local d = ev.destination
-  return d.tag == (opts.control_tag or limits.CONTROL_TAG) and d.x_hop == hop + 1 and d.y_hop == hop
+  return d.tag == tag and d.x_hop == hop + 1 and d.y_hop == hop
 end
 
 -- options --------------------------------------------------------------------------
@@ -195,7 +216,8 @@ function M.encode_input(raster, cmap, opts)
   end
   if o.control then
     local last = ticks(o.start + math.max(T - 1, 0) * o.dt, o)
-    for _ = 1, 3 do events[#events + 1] = M.control_event(last, o) end
+    local copts = { control_hop = o.control_hop, control_tag = o.control_tag }
+    for _ = 1, 3 do events[#events + 1] = M.control_event(last, copts) end
   end
   return events
 end
@@ -213,13 +235,14 @@ function M.decode_output(events, T, opts)
   local o = options(fn, 3, opts, { dt = true, start = true, dt_fpga = true, tags = true, control_tag = true,
                                    control_hop = true })
   local data = {}
+  local copts = { control_hop = o.control_hop, control_tag = o.control_tag }
   for i, ev in ipairs(events) do
     if type(ev) ~= "table" or math.type(ev.timestamp) ~= "integer" then
       argerror(fn, 1, ("event %d: { destination = , timestamp = <integer> } expected"):format(i))
     end
     local why = dest_problem(ev.destination)
     if why then argerror(fn, 1, ("event %d: %s"):format(i, why)) end
-    if not M.is_control(ev, o) then data[#data + 1] = ev end
+    if not M.is_control(ev, copts) then data[#data + 1] = ev end
   end
   local tags = o.tags
   if tags == nil then

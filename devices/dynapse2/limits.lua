@@ -40,6 +40,9 @@ function L.chip_position(chip) return chip, 0 end
 --- L.cluster_address(c) -> chip, core: where cluster (core-map id) c lives, both 1-based:
 -- clusters fill the cores of chip 1 first, then chip 2, ...
 function L.cluster_address(c)
+  if math.type(c) ~= "integer" or c < 1 then
+    error(("bad argument #1 to 'cluster_address' (a cluster id >= 1 expected, got %s)"):format(tostring(c)), 2)
+  end
   return (c - 1) // L.NUM_CORES + 1, (c - 1) % L.NUM_CORES + 1
 end
 

@@ -212,9 +212,9 @@ end
 
 --- usb.open(device[, family]) -> nil, message: limpet has no transport for SynSense kits
 -- (samna's protocol is not public, usb.md §6); the message names the virtual board.
-function usb.open(dev, family)
+local function open(dev, family, fname)
   if type(dev) ~= "table" or dev.vid == nil then
-    error(("bad argument #1 to 'open' (a device table from find or devices expected, got %s)"):format(type(dev)), 2)
+    error(("bad argument #1 to '%s' (a device table from find or devices expected, got %s)"):format(fname, type(dev)), 3)
   end
   family = family or dev.family
   local what = dev.family == "xylo" and ((dev.variant and TITLES[dev.variant] or "Xylo") .. " kit")
@@ -231,6 +231,9 @@ function usb.open(dev, family)
   return nil, ("cannot open the %s at %s (%s): the kit's USB transport (samna's protocol, firmware and packet "
     .. "formats) is not public, so limpet cannot talk to it; %s"):format(what, dev.path or "?", dev.id or "?", alt)
 end
+function usb.open(dev, family) return open(dev, family, "open") end
+--- usb._open_as(fname, device[, family]): usb.open for xylo.open_hdk, its errors naming fname
+function usb._open_as(fname, dev, family) return open(dev, family, fname) end
 
 --- usb.inject(list | nil): replace libusb with fake devices (specs). Entries: vid, pid, bus,
 -- address, ports = {..}, open = "ok" | "access" | "busy" | "gone" | "error",

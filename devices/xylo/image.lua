@@ -194,6 +194,9 @@ M.Image = Image
 
 --- Image(variant, addresses, values): addresses and values int64 tensors or Lua lists.
 function Image:init(variant, addr, value)
+  if type(variant) ~= "string" or not pcall(limits.for_variant, variant) then
+    argerror("Image", 1, ("a Xylo variant (audio2, audio3 or imu) expected, got %s"):format(tostring(variant)), 3)
+  end
   rawset(self, "variant", variant)
   local a = lp.is_tensor(addr) and addr:astype("int64") or lp.tensor(addr, "int64")
   local v = lp.is_tensor(value) and value:astype("int64") or lp.tensor(value, "int64")
@@ -231,10 +234,23 @@ function Image:__tostring()
 end
 
 --- Image.from_writes(variant, { {address, value}, ... }) -> Image
-function Image.from_writes(variant, list)
+local function from_writes(fname, variant, list, level)
+  if type(list) ~= "table" then
+    argerror(fname, 2, "a list of {address, value} expected, got " .. type(list), level + 1)
+  end
+  lp.core._check_table(fname, "a list of writes", #list)
   local a, v = {}, {}
-  for i, w in ipairs(list) do a[i], v[i] = w[1], w[2] end
+  for i, w in ipairs(list) do
+    if type(w) ~= "table" or math.type(w[1]) ~= "integer" or math.type(w[2]) ~= "integer" then
+      argerror(fname, 2, ("write %d is not {address, value} (two integers)"):format(i), level + 1)
+    end
+    a[i], v[i] = w[1], w[2]
+  end
   return Image(variant, a, v)
+end
+function Image.from_writes(variant, list)
+  if type(variant) ~= "string" then argerror("from_writes", 1, "a Xylo variant name expected, got " .. type(variant), 2) end
+  return from_writes("from_writes", variant, list, 2)
 end
 
 -- Encoding ------------------------------------------------------------------------------------
@@ -634,7 +650,8 @@ function M.image_to_config(img, variant)
   if type(img) ~= "table" then argerror(fname, 1, "an Image or a list of {address, value} expected, got " .. type(img), 2) end
   if getmetatable(img) ~= Image then
     if not variant then argerror(fname, 1, "a list of writes needs the variant", 2) end
-    img = Image.from_writes(variant, img)
+    if type(variant) ~= "string" then argerror(fname, 2, "a Xylo variant name expected, got " .. type(variant), 2) end
+    img = from_writes(fname, variant, img, 2)
   end
   variant = variant or img.variant
   if img.variant ~= variant then

@@ -166,7 +166,7 @@ for _, name in ipairs(limits.variants) do xylo[name] = variant(name) end
 --- none), note. Kits whose strings cannot be read (no permission) are listed too.
 function xylo.find_hdks() return require("limpet.usb").find { family = "xylo" } end
 --- xylo.open_hdk(device) -> nil, message: the kits' transport is not public (see limpet.usb).
-function xylo.open_hdk(dev) return require("limpet.usb").open(dev, "xylo") end
+function xylo.open_hdk(dev) return require("limpet.usb")._open_as("open_hdk", dev, "xylo") end
 --- xylo.VirtualHDK(variant[, opts]) -> a virtual board (limpet.xylo.hdk)
 function xylo.VirtualHDK(name, opts) return module("hdk").VirtualHDK(name, opts) end
 

@@ -155,3 +155,44 @@ describe("mismatch-aware training", function()
       "bad argument #2 to 'DynapSim' (field 'percent_mismatch' must be a non-negative number)")
   end)
 end)
+
+describe("issue 16: the mismatch functions check their arguments", function()
+  local function err(f, ...) local ok, e = pcall(f, ...); assert.is_false(ok); return tostring(e) end
+  it("a missing network, percent, shape or function is an error naming the function", function()
+    assert.matches("bad argument #1 to 'frozen_mismatch_prototype' %(a network", err(d2.frozen_mismatch_prototype))
+    assert.matches("bad argument #1 to 'mismatch_transform' %(a network", err(M.Transform))
+    assert.matches("bad argument #1 to 'apply_frozen' %(a network", err(M.apply_frozen, nil, 0.3))
+    assert.matches("bad argument #2 to 'perturb' %(percent must be a non%-negative", err(M.perturb, lp.ones(2), nil, 1, 1))
+    assert.matches("bad argument #3 to 'normal' %(a shape table expected", err(M.normal, 1, 1, nil))
+    local t = M.mismatch_transform(lp.nn.Linear({ 2, 3 }), { seed = 1 })
+    assert.matches("bad argument #1 to 'run' %(mismatch_transform:run needs a function", err(t.run, t, nil))
+    assert.is_nil(t._saved)                      -- refused before applying a sample
+  end)
+end)
+
+describe("issue 16: Dynap-SE2 helpers check their arguments", function()
+  local K = require "limpet.dynapse2.constants"
+  local B = require "limpet.dynapse2.biasgen"
+  local E = require "limpet.dynapse2.events"
+  local L = require "limpet.dynapse2.limits"
+  local function err(f, ...) local ok, e = pcall(f, ...); assert.is_false(ok); return tostring(e) end
+  it("constants, biasgen, events and limits refuse missing and wrong arguments by name", function()
+    assert.matches("bad argument #2 to 'tau_current' %(the capacitance must be a positive finite number, got nil%)",
+      err(K.tau_current, 0.01))
+    assert.matches("bad argument #1 to 'kappa'", err(K.kappa))
+    assert.matches("bad argument #1 to 'bias_type' %(a bias name expected, got nil%)", err(K.bias_type))
+    assert.matches("bad argument #1 to 'model_error' %(coarse must be an integer 0..5", err(B.model_error))
+    assert.matches("bad argument #2 to 'analog_to_digital' %(scale must be a number", err(B.analog_to_digital, 1e-9, {}))
+    assert.matches("bad argument #1 to 'load_table' %(a file path expected, got nil%)", err(B.load_table))
+    assert.matches("bad argument #2 to 'control_event' %(table of options expected, got number%)",
+      err(E.control_event, 0, 3))
+    assert.matches("bad argument #1 to 'is_control' %(an event", err(E.is_control))
+    assert.matches("bad argument #1 to 'cluster_address' %(a cluster id >= 1 expected, got nil%)", err(L.cluster_address))
+    assert.matches("Dynapse2Config: make a configuration with dynapse2.config_from_specification",
+      err(d2.Dynapse2Config))
+    -- the valid calls are unchanged
+    assert.are.equal(K.tau_current(0.01, 1e-12), K.tau_current(0.01, 1e-12, K.layout))
+    assert.are.same({ 2, 1 }, { L.cluster_address(L.NUM_CORES + 1) })
+    assert.is_true(E.is_control({ destination = { tag = L.CONTROL_TAG, x_hop = L.CONTROL_HOP + 1, y_hop = L.CONTROL_HOP } }))
+  end)
+end)

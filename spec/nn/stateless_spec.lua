@@ -80,3 +80,26 @@ describe("the NIR layers through nn.save / nn.load", function()
     os.remove(path)
   end)
 end)
+
+describe("issue 16: nn's shape and check helpers refuse bad arguments by name", function()
+  local function err(f, ...) local ok, e = pcall(f, ...); assert.is_false(ok); return tostring(e) end
+  it("Delay's channel count goes through the size cap; output_shape_for, decay_of, check name themselves", function()
+    local cap = lp.config().max_bytes
+    lp.config { max_bytes = 64 << 20 }
+    local e = err(nn.Delay, 1 << 31)
+    lp.config { max_bytes = cap }
+    assert.matches("Delay: a list of delays of 2147483648 entries needs %d+ bytes, more than the cap of", e)
+    assert.matches("bad argument #1 to 'output_shape_for' %(a shape table expected, got nil%)",
+      err(nn.Flatten().output_shape_for, nn.Flatten()))
+    local pool = nn.SumPool2d(2)
+    assert.matches("bad argument #1 to 'output_shape_for' %(a shape of 3 entries expected, got 2%)",
+      err(pool.output_shape_for, pool, { 1, 4 }))
+    assert.matches("the input is smaller than the kernel", err(pool.output_shape_for, pool, { 1, 1, 4 }))
+    assert.are.same({ 1, 2, 2 }, pool:output_shape_for { 1, 4, 4 })
+    assert.matches("bad argument #2 to 'decay_of' %(a tensor of time constants expected, got nil%)",
+      err(nn.LIF.decay_of, 1e-3))
+    assert.matches("bad argument #1 to 'check' %(an nn module expected, got nil%)", err(nn.check))
+    assert.matches("bad argument #1 to 'first_violation' %(an nn module expected, got number%)", err(nn.first_violation, 3))
+    assert.matches("bad argument #1 to 'TimedModuleWrapper' %(module expected, got nil%)", err(nn.TimedModuleWrapper))
+  end)
+end)

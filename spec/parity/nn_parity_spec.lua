@@ -552,3 +552,58 @@ describe("issue 14, further differences found in Rockpool's tests", function()
     assert.equals(f32(0.02), l.tau_syn:get(3, 2))
   end)
 end)
+
+describe("issue 16: nn.Rate with a Lua activation or a record runs over the whole sequence", function()
+  -- VM instructions a call executes (counted by a hook, not timed)
+  local function instructions(f)
+    local n = 0
+    debug.sethook(function() n = n + 1 end, "", 1000)
+    local ok, err = pcall(f)
+    debug.sethook()
+    assert.is_true(ok, tostring(err))
+    return n * 1000
+  end
+
+  it("without w_rec: the same outputs, records and gradients as the step loop", function()
+    lp.seed(3)
+    local fn = function(v, th) return lp.tanh(v - th) * 2 end
+    local tau = lp.tensor { 0.02, 0.005, 0.001, 0.03 }
+    local a = nn.Rate(4, { activation_func = fn, tau = tau, bias = 0.1 })
+    -- w_rec of zeros: the same dynamics, computed by the per-step loop
+    local b = nn.Rate(4, { activation_func = fn, tau = tau:clone(), bias = 0.1, w_rec = lp.zeros(4, 4) })
+    local x = lp.randn(2, 50, 4)
+    for _ = 1, 2 do                              -- the second call starts from the kept state
+      local ya, _, ra = a(x, true)
+      local yb, _, rb = b(x, true)
+      assert.tensor_near(yb, ya, 1e-5)
+      assert.tensor_near(rb.x, ra.x, 1e-5)
+      assert.tensor_near(b.x, a.x, 1e-5)
+    end
+    local xa, xb = x:clone():requires_grad(true), x:clone():requires_grad(true)
+    a(xa):sum():backward()
+    b(xb):sum():backward()
+    assert.tensor_near(xb.grad, xa.grad, 1e-5)
+    assert.tensor_near(b.bias.grad, a.bias.grad, 1e-3)
+    assert.tensor_near(b.tau.grad / b.tau.grad:abs():max(), a.tau.grad / b.tau.grad:abs():max(), 1e-4)
+    -- a record with a built-in activation takes the same path
+    local r = nn.Rate(3, { activation = "sigmoid" })
+    local out, _, rec = r(lp.randn(5, 3), true)
+    assert.tensor_near(lp.sigmoid(rec.x), out, 1e-6)
+  end)
+
+  it("a 2^20-step input is a few hundred VM instructions, not a loop per step", function()
+    local r = nn.Rate(3, { activation_func = function(v, th) return lp.relu(v - th) end })
+    local n = instructions(function() return r(lp.zeros(1, 3):expand(1 << 20, 3), true) end)
+    assert.is_true(n < 100000, n .. " instructions")
+  end)
+
+  it("with w_rec, an input longer than nn.Rate.max_lua_steps is refused by name", function()
+    local r = nn.Rate(3, { activation_func = function(v, th) return lp.relu(v - th) end, has_rec = true })
+    local ok, err = pcall(r, lp.zeros(1, 3):expand(1 << 20, 3))
+    assert.is_false(ok)
+    assert.matches("Rate: evolve: a recurrent Rate with a Lua activation or a record steps in Lua, at most " ..
+      "nn.Rate.max_lua_steps = 100000 time steps, got 1048576", err, 1, true)
+    local bad = nn.Rate(2, { activation_func = function(v) return v:sum() end })
+    assert.matches("the activation function must return a tensor of the shape of its input", select(2, pcall(bad, lp.ones(3, 2))))
+  end)
+end)

@@ -744,3 +744,11 @@ describe("item 19: files and TSDictOnDisk (test_save_load, test_tsdictondisk)", 
     dod0:close(); dod:close()
   end)
 end)
+
+describe("issue 16: time-series helpers name themselves", function()
+  it("matmul with a ragged table and load_ts_from_file with a bad name", function()
+    local ts = lp.TSContinuous({ 0, 0.1 }, lp.tensor { { 1, 2 }, { 3, 4 } })
+    assert.matches("^bad argument #1 to 'matmul' %(expected a matrix %(tensor or table%): ragged", msg(ts.matmul, ts, { 1, { 2 } }))
+    assert.matches("^load_ts_from_file: expected a path ending in .npy or .npz", msg(lp.load_ts_from_file, "/tmp/x"))
+  end)
+end)

@@ -1,6 +1,6 @@
 -- stdlib/limpet/audio.lua -- lp.audio: sound files in and out (libsndfile).
 -- Owns: argument checks, the shape convention, the encoding names. The file
--- work is C (core/src/audio.c through core.audio_load / core.audio_save).
+-- work is C (core/src/audio.c through core._audio_load / core._audio_save).
 --
 --   local samples, rate = lp.audio.load("word.wav")   -- (T) mono or (T, C), float64 in [-1, 1]
 --   lp.audio.save("out.wav", samples, 16000[, {encoding = "PCM_16"}])  -- atomic; -> true
@@ -25,7 +25,7 @@ local function argerror(fname, n, msg) error(("bad argument #%d to '%s' (%s)"):f
 --- audio.load(path) -> samples (T) or (T, C) float64, rate (Hz) | nil, message
 function audio.load(path)
   if type(path) ~= "string" then argerror("load", 1, "expected a file path, got " .. type(path)) end
-  local s, rate = core.audio_load(path)
+  local s, rate = core._audio_load(path)
   if s == nil then return nil, rate end
   if s.shape[2] == 1 then s = s:reshape(s.shape[1]) end
   return s, math.tointeger(rate) or rate
@@ -64,7 +64,7 @@ function audio.save(path, samples, rate, opts)
       end
     end
   end
-  return core.audio_save(path, samples, rate, enc)
+  return core._audio_save(path, samples, rate, enc)
 end
 
 return audio

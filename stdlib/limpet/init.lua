@@ -16,7 +16,16 @@ for _, name in ipairs { "ptp", "count_nonzero", "diff", "clip", "deg2rad", "rad2
                         "isclose", "allclose", "index_select", "flip", "gather" } do
   local m = T[name]
   lp[name] = function(t, ...)
-    if not core.is_tensor(t) then t = core.tensor(t) end
+    if not core.is_tensor(t) then
+      local ty = type(t)
+      local ok, v = false, nil
+      if ty == "number" or ty == "boolean" or ty == "table" then ok, v = pcall(core.tensor, t) end
+      if not ok then
+        local why = v and tostring(v):match("%((.*)%)$") or ("tensor, number or table expected, got " .. ty)
+        error(("bad argument #1 to '%s' (%s)"):format(name, why), 2)
+      end
+      t = v
+    end
     return m(t, ...)
   end
 end

@@ -352,6 +352,18 @@ function M.summed_exp_boundary_loss(data, lower, upper)
     if b and type(b) ~= "number" and not core.is_tensor(b) then
       argerror(i + 1, "summed_exp_boundary_loss", ("expected a number, a tensor or nil, got %s"):format(type(b)))
     end
+    if b and core.is_tensor(b) then      -- the bound broadcasts to data's shape
+      local sd, sb = data.shape, b.shape
+      local ok = #sb <= #sd
+      for k = 1, math.min(#sd, #sb) do
+        local x, y = sd[#sd + 1 - k], sb[#sb + 1 - k]
+        if x ~= y and y ~= 1 then ok = false end
+      end
+      if not ok then
+        argerror(i + 1, "summed_exp_boundary_loss", ("a bound of shape %s does not broadcast to the data's %s")
+          :format(shape_str(b), shape_str(data)))
+      end
+    end
   end
   local acc = core.tensor(0, data.dtype)
   for i, b in ipairs { lower or false, upper or false } do

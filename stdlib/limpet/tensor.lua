@@ -48,20 +48,63 @@ mt.__tostring = function(t) return require("limpet.format").tostring(t) end
 
 -- luaL_argerror's words; k counts self, as for lp.diff(t, ...), and drops
 -- by one for a method call t:diff(...), as the C methods do.
-local function argerr(k, fname, msg)
-  local info = debug.getinfo(2, "n")
+-- `up` (default 0) counts the helpers between the method and argerr.
+local function argerr(k, fname, msg, up)
+  up = up or 0
+  local info = debug.getinfo(2 + up, "n")
   if info and info.namewhat == "method" then k = k - 1 end
-  error(("bad argument #%d to '%s' (%s)"):format(k, fname, msg), 3)
+  error(("bad argument #%d to '%s' (%s)"):format(k, fname, msg), 3 + up)
+end
+
+-- an optional dim (nil, or an integer in 1..n / -n..-1) and keepdim (nil or
+-- a boolean), checked in the caller's name
+local function opt_dim(fname, t, dim, argno)
+  if dim == nil then return nil end
+  local n = t:dim()
+  if math.type(dim) ~= "integer" or dim == 0 or dim > n or dim < -n then
+    argerr(argno, fname, ("dim must be nil or an integer in 1..%d or -%d..-1, got %s"):format(n, n, tostring(dim)), 1)
+  end
+  return dim < 0 and n + 1 + dim or dim
+end
+local function opt_keepdim(fname, keepdim, argno)
+  if keepdim ~= nil and type(keepdim) ~= "boolean" then
+    argerr(argno, fname, "keepdim must be nil or a boolean, got " .. type(keepdim), 1)
+  end
+end
+local function opt_number(fname, v, argno, what)
+  if v ~= nil and type(v) ~= "number" then
+    argerr(argno, fname, ("%s must be nil or a number, got %s"):format(what, type(v)), 1)
+  end
+end
+-- v as a tensor (numbers, booleans and nested tables convert), in fname's name
+local function as_tensor(fname, v, argno, dtype)
+  if core.is_tensor(v) then return v end
+  local t = type(v)
+  if t ~= "number" and t ~= "boolean" and t ~= "table" then
+    argerr(argno, fname, "tensor, number or table expected, got " .. t, 1)
+  end
+  local ok, r = pcall(core.tensor, v, dtype)
+  if not ok then
+    argerr(argno, fname, (tostring(r):gsub("^.-bad argument #%d+ to '[^']*' %((.*)%)$", "%1")), 1)
+  end
+  return r
 end
 
 -- NumPy's ptp: max - min (over dim, or every element).
 function T:ptp(dim, keepdim)
+  dim = opt_dim("ptp", self, dim, 2)
+  opt_keepdim("ptp", keepdim, 3)
+  if (dim == nil and self:numel() == 0) or (dim ~= nil and self.shape[dim] == 0) then
+    argerr(1, "ptp", "cannot take the range of an empty " .. (dim and "dim" or "tensor"))
+  end
   if dim == nil then return self:max() - self:min() end
   return self:max(dim, keepdim) - self:min(dim, keepdim)
 end
 
 -- NumPy's count_nonzero: int64 counts (over dim, or every element).
 function T:count_nonzero(dim, keepdim)
+  dim = opt_dim("count_nonzero", self, dim, 2)
+  opt_keepdim("count_nonzero", keepdim, 3)
   return self:ne(0):sum(dim, keepdim)
 end
 
@@ -91,7 +134,23 @@ function T:diff(n, dim)
 end
 
 -- NumPy's clip: clamp under its NumPy name.
-function T:clip(lo, hi) return self:clamp(lo, hi) end
+function T:clip(lo, hi)
+  opt_number("clip", lo, 2, "lo")
+  opt_number("clip", hi, 3, "hi")
+  return self:clamp(lo, hi)
+end
+
+-- a's and b's shapes broadcast together (NumPy's rule), or an error in fname's name
+local function check_broadcast(fname, argno, a, b)
+  local sa, sb = a.shape, b.shape
+  for i = 1, math.min(#sa, #sb) do
+    local x, y = sa[#sa + 1 - i], sb[#sb + 1 - i]
+    if x ~= y and x ~= 1 and y ~= 1 then
+      local function f(s) local p = {} for k, v in ipairs(s) do p[k] = tostring(v) end return table.concat(p, ", ") end
+      argerr(argno, fname, ("shapes (%s) and (%s) cannot be broadcast together"):format(f(sa), f(sb)), 1)
+    end
+  end
+end
 
 -- NumPy's isclose / allclose: |a - b| <= atol + rtol |b| elementwise
 -- (rtol 1e-5, atol 1e-8; NaNs equal only with equal_nan).
@@ -103,7 +162,10 @@ local function close(self, other, opts, fname)
     if not CLOSE_OPTS[k] then argerr(3, fname, ("unknown field '%s'"):format(tostring(k))) end
   end
   local rtol, atol = opts.rtol or 1e-5, opts.atol or 1e-8
-  if not core.is_tensor(other) then other = core.tensor(other) end
+  opt_number(fname, opts.rtol, 3, "field 'rtol'")
+  opt_number(fname, opts.atol, 3, "field 'atol'")
+  other = as_tensor(fname, other, 2)
+  check_broadcast(fname, 2, self, other)
   local a, b = self:astype "float64", other:astype "float64"
   local r = (a - b):abs():le((b:abs() * rtol) + atol)
   r = r:logical_or(a:eq(b))                    -- equal infinities
@@ -119,10 +181,21 @@ function T:rad2deg() return self * (180 / math.pi) end
 -- NumPy's average: the mean, weighted along dim (weights 1-d of that dim's
 -- length) or over every element (weights of self's shape).
 function T:average(dim, weights)
+  dim = opt_dim("average", self, dim, 2)
   if weights == nil then return self:mean(dim) end
-  if not core.is_tensor(weights) then weights = core.tensor(weights) end
-  if dim == nil then return (self * weights):sum() / weights:sum() end
-  if dim < 0 then dim = self:dim() + 1 + dim end
+  weights = as_tensor("average", weights, 3)
+  local function fmt(s) local p = {} for k, v in ipairs(s) do p[k] = tostring(v) end return table.concat(p, ", ") end
+  if dim == nil then
+    if fmt(weights.shape) ~= fmt(self.shape) or weights:dim() ~= self:dim() then
+      argerr(3, "average", ("weights must have the tensor's shape (%s), got (%s)"):format(fmt(self.shape),
+        fmt(weights.shape)))
+    end
+    return (self * weights):sum() / weights:sum()
+  end
+  if weights:dim() ~= 1 or weights.shape[1] ~= self.shape[dim] then
+    argerr(3, "average", ("weights must be 1-d of length %d (dim %d), got (%s)"):format(self.shape[dim], dim,
+      fmt(weights.shape)))
+  end
   local shape = {}
   for i = 1, self:dim() do shape[i] = i == dim and -1 or 1 end
   local w = weights:reshape(table.unpack(shape))
@@ -145,7 +218,10 @@ end
 -- negative from the end) of dim, in that order.
 function T:index_select(dim, index)
   dim = check_dim("index_select", self, dim, 1)
-  if not core.is_tensor(index) then index = core.tensor(index, "int64") end
+  index = as_tensor("index_select", index, 3, "int64")
+  if not (index.dtype:match "^int" or index.dtype == "uint8") or index:dim() ~= 1 then
+    argerr(3, "index_select", "index must be a 1-d integer tensor")
+  end
   if dim == 1 then return self[index] end
   return self:transpose(1, dim)[index]:transpose(1, dim)
 end

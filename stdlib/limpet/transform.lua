@@ -94,7 +94,19 @@ end
 local function ste(through, value)
   return through + (value - through):detach()
 end
-M.straight_through = ste
+--- straight_through(through, value) -> value, with through's gradient (tensors of one shape)
+function M.straight_through(through, value)
+  if not lp.is_tensor(through) then U.argerror("straight_through", 1, "a tensor expected, got " .. tname(through), 2) end
+  if not lp.is_tensor(value) then U.argerror("straight_through", 2, "a tensor expected, got " .. tname(value), 2) end
+  local a, b = through.shape, value.shape
+  local same = #a == #b
+  for i = 1, #a do same = same and a[i] == b[i] end
+  if not same then
+    U.argerror("straight_through", 2, ("value's shape (%s) differs from through's (%s)")
+      :format(table.concat(b, ", "), table.concat(a, ", ")), 2)
+  end
+  return ste(through, value)
+end
 
 -- int_quant -------------------------------------------------------------------
 
@@ -319,9 +331,9 @@ function TWrapper:count_parameters() return self._mods.module:count_parameters()
 --- T.apply_transform(tnet) -> tnet with each transformed value written into
 -- its parameter (in place, without gradient; stochastic transforms draw
 -- once). Rockpool's apply_T. The wrapper stays: remove_transform unwraps.
-function M.apply_transform(tnet)
+local function apply_transform(tnet, fname)
   if not class.is_a(tnet, TWrapper) then
-    U.argerror("apply_transform", 1, "TWrapper expected, got " .. (is_module(tnet) and tnet.class_name or tname(tnet)), 2)
+    U.argerror(fname, 1, "TWrapper expected, got " .. (is_module(tnet) and tnet.class_name or tname(tnet)), 3)
   end
   lp.no_grad(function()
     for _, e in ipairs(tnet._tlist) do
@@ -335,15 +347,18 @@ end
 
 --- T.remove_transform(tnet) -> the wrapped network (wrappers nested by
 -- repeated make_param_T_network are all removed). Rockpool's remove_T_net.
-function M.remove_transform(tnet)
-  if not is_module(tnet) then U.argerror("remove_transform", 1, "module expected, got " .. tname(tnet), 2) end
+local function remove_transform(tnet, fname)
+  if not is_module(tnet) then U.argerror(fname, 1, "module expected, got " .. tname(tnet), 3) end
   local net = tnet
   while class.is_a(net, TWrapper) do net = net._mods.module end
   return net
 end
 
--- Rockpool's names
-M.apply_T = M.apply_transform
-M.remove_T_net = M.remove_transform
+function M.apply_transform(tnet) return apply_transform(tnet, "apply_transform") end
+function M.remove_transform(tnet) return remove_transform(tnet, "remove_transform") end
+
+-- Rockpool's names, each its own function so that its errors name it
+function M.apply_T(tnet) return apply_transform(tnet, "apply_T") end
+function M.remove_T_net(tnet) return remove_transform(tnet, "remove_T_net") end
 
 return M

@@ -23,7 +23,7 @@ local LOAD_DEFAULTS = { dt = 1e-3, discretisation = "exact", dtype = "float32", 
 --- nir.read(path) -> description, version | nil, msg
 function nir.read(path)
   if type(path) ~= "string" then U.argerror("read", 1, "string expected, got " .. type(path), 2) end
-  return require("limpet.nir.read").read(path)
+  return require("limpet.nir.read").read(path, "nir.read")
 end
 
 --- nir.load(path[, opts]) -> module (see graph.lua for the discretisation)

@@ -29,8 +29,11 @@ R.REQUIRED = {
   NIRGraph = {},
 }
 
+-- the public function reading (nir.load or nir.read), for the messages
+local FNAME = "nir.load"
+
 local function fail(path, where, msg)
-  error(("nir.load: '%s': %s: %s"):format(path, where, msg), 0)
+  error(("%s: '%s': %s: %s"):format(FNAME, path, where, msg), 0)
 end
 
 -- Read one dataset or group (recursively) into Lua values.
@@ -121,20 +124,24 @@ end
 
 --- R.read(path) -> description of the top-level graph, version string
 -- A missing or unreadable file returns nil, message.
-function R.read(path)
-  local h, err = core.h5_open(path)
+function R.read(path, fname)
+  FNAME = fname or "nir.load"
+  local okh, h, err = pcall(core.h5_open, path)
+  if not okh then   -- content that is not HDF5: h5_open's message, in the caller's name
+    error(("%s: %s"):format(FNAME, (tostring(h):gsub("^h5_open: ", ""))), 0)
+  end
   if not h then return nil, err end
   local ok, res, ver = pcall(function()
     local version
     local vi, ni = h:info("version"), h:info("node")
     if vi and vi.kind == "string" then version = h:read("version") end
     if not ni or ni.kind ~= "group" then
-      error(("nir.load: '%s': no '/node' group (not a NIR file)"):format(path), 0)
+      error(("%s: '%s': no '/node' group (not a NIR file)"):format(FNAME, path), 0)
     end
     local top = read_node(h, "node", path, nil, "node")
     if top.type ~= "NIRGraph" then
       -- a file holding a single node: wrap it as NIR does not (kept simple)
-      error(("nir.load: '%s': top-level node is a %s, not an NIRGraph"):format(path, top.type), 0)
+      error(("%s: '%s': top-level node is a %s, not an NIRGraph"):format(FNAME, path, top.type), 0)
     end
     return top, version
   end)

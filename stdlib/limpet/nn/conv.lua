@@ -128,13 +128,37 @@ function Conv1d:evolve(x, record)
 end
 
 --- out_shape of a conv for an input (C, H, W) / (C, N)
+-- output_shape_for's argument: a per-sample shape {C, d1, ...} of positive
+-- integers, with n entries when n is given
+local function sample_shape(s, n)
+  if type(s) ~= "table" or lp.is_tensor(s) then
+    U.argerror("output_shape_for", 1, "a shape table expected, got " .. (lp.is_tensor(s) and "tensor" or type(s)), 3)
+  end
+  if n and #s ~= n then U.argerror("output_shape_for", 1, ("a shape of %d entries expected, got %d"):format(n, #s), 3) end
+  if #s == 0 or #s > 8 then U.argerror("output_shape_for", 1, "a shape of 1 to 8 entries expected", 3) end
+  for i = 1, #s do
+    if math.type(s[i]) ~= "integer" or s[i] < 1 or s[i] > (1 << 40) then
+      U.argerror("output_shape_for", 1, ("shape entry %d must be a positive integer, got %s"):format(i, tostring(s[i])), 3)
+    end
+  end
+end
+local function positive_out(out)
+  for i = 2, #out do
+    if out[i] < 1 then
+      U.argerror("output_shape_for", 1, "the input is smaller than the kernel (an empty output)", 3)
+    end
+  end
+  return out
+end
+
 function Conv2d:output_shape_for(s)
+  sample_shape(s, 1 + #self.kernel_size)
   local out = { self.out_channels }
   for i = 1, #self.kernel_size do
     out[i + 1] = (s[i + 1] + 2 * self.padding[i] - self.dilation[i] * (self.kernel_size[i] - 1) - 1)
       // self.stride[i] + 1
   end
-  return out
+  return positive_out(out)
 end
 Conv1d.output_shape_for = Conv2d.output_shape_for
 
@@ -164,9 +188,10 @@ function SumPool2d:evolve(x, record)
   return unfold(y, B, T), {}, {}
 end
 function SumPool2d:output_shape_for(s)
+  sample_shape(s, 3)
   local out = { s[1] }
   for i = 1, 2 do out[i + 1] = (s[i + 1] + 2 * self.padding[i] - self.kernel_size[i]) // self.stride[i] + 1 end
-  return out
+  return positive_out(out)
 end
 
 --- nn.AvgPool2d(kernel_size, {stride = kernel_size, padding = 0}): window
@@ -194,6 +219,9 @@ function Flatten:evolve(x, record)
   local s = x.shape
   return x:contiguous():reshape({ s[1], s[2], -1 }), {}, {}
 end
-function Flatten:output_shape_for(s) return { U.numel(s) } end
+function Flatten:output_shape_for(s)
+  sample_shape(s)
+  return { U.numel(s) }
+end
 
 return M

@@ -16,7 +16,10 @@ function Delay:init(N, opts)
   opts = U.options("Delay", 2, opts, Delay.defaults, 3)
   local d = opts.delay
   if lp.is_tensor(d) then d = d:totable() end
-  if type(d) == "number" then local l = {}; for i = 1, N do l[i] = d end; d = l end
+  if type(d) == "number" then
+    lp.core._check_table("Delay", "a list of delays", N)
+    local l = {}; for i = 1, N do l[i] = d end; d = l
+  end
   if type(d) ~= "table" or #d ~= N then U.argerror("Delay", 2, ("field 'delay' must be a number or %d integers"):format(N), 3) end
   for i = 1, N do
     if math.type(d[i]) ~= "integer" and not (type(d[i]) == "number" and d[i] == math.floor(d[i])) or d[i] < 0 then

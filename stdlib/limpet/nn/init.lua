@@ -7,6 +7,8 @@ local S = require "limpet.nn.serialize"
 local lif = require "limpet.nn.lif"
 local dropout = require "limpet.nn.dropout"
 local V = require "limpet.nn.validate"
+local U = require "limpet.nn.util"
+local lp = require "limpet"
 local networks = require "limpet.nn.networks"
 
 local nn = {
@@ -37,8 +39,21 @@ local nn = {
   -- the valid ranges of parameters: nn.check(mod) raises naming the module
   -- and attribute out of range; nn.first_violation(mod) -> path, module,
   -- attribute, problem (or nil)
-  check = function(mod) V.check(mod, true, 2) return mod end,
-  first_violation = V.first_violation,
+  check = function(mod)
+    if type(mod) ~= "table" or rawget(mod, "_attrs") == nil then
+      U.argerror("check", 1, "an nn module expected, got " .. (lp.is_tensor(mod) and "tensor" or type(mod)), 2)
+    end
+    V.check(mod, true, 2) return mod
+  end,
+  first_violation = function(mod, recurse)
+    if type(mod) ~= "table" or rawget(mod, "_attrs") == nil then
+      U.argerror("first_violation", 1, "an nn module expected, got " .. (lp.is_tensor(mod) and "tensor" or type(mod)), 2)
+    end
+    if recurse ~= nil and type(recurse) ~= "boolean" then
+      U.argerror("first_violation", 2, "recurse must be nil or a boolean, got " .. type(recurse), 2)
+    end
+    return V.first_violation(mod, recurse)
+  end,
   load = S.load,
   save = S.save,
 }

@@ -49,6 +49,10 @@ local LEAK_PARAMS = {
 --- LIF.decay_of(dt, tau) -> exp(-dt / tau), computed in float64 and
 -- rounded once to tau's dtype (differentiable).
 local function decay_of(dt, tau)
+  if type(dt) ~= "number" or not (dt > 0) or dt == math.huge then
+    U.argerror("decay_of", 1, "dt must be a positive finite number, got " .. tostring(dt), 2)
+  end
+  if not lp.is_tensor(tau) then U.argerror("decay_of", 2, "a tensor of time constants expected, got " .. type(tau), 2) end
   local dtype = tau.dtype
   if dtype == "float64" then return lp.exp((-dt) / tau) end
   return lp.exp((-dt) / tau:astype("float64")):astype(dtype)

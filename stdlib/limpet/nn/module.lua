@@ -484,7 +484,7 @@ end
 
 --- mod:timed{dt =, output_num = 1, add_events = false} -> a
 -- TimedModuleWrapper taking and returning time series (nn/timed.lua).
-function Module:timed(opts) return require("limpet.nn.timed").TimedModuleWrapper(self, opts) end
+function Module:timed(opts) return require("limpet.nn.timed").TimedModuleWrapper(self, opts, "timed") end
 
 --- mod:as_graph() -> an lp.graph module (GraphModule or GraphHolder); each
 -- module kind that can be mapped to hardware implements it.

@@ -68,9 +68,48 @@ local function alpha_of(dt, tau)
   return tau.dtype == "float64" and a or a:astype(tau.dtype)
 end
 
--- The Euler loop in tensor ops, for a Lua activation function.
+-- Without recurrent weights the state does not depend on the activation:
+-- x_t = (1 - a) x_{t-1} + a (in_t + bias + noise_t) is a linear filter of
+-- the whole sequence. With e_t = x_t - x_0 and u_t = a (in_t + bias +
+-- noise_t - x_0): e_t = u_t + p_{t-1}, where p = core.expsyn(u, beta = 1 - a)
+-- (p_t = beta (p_{t-1} + u_t), p_0 = 0), so autodiff reaches the input, bias
+-- and tau through core.expsyn's backward. The activation is then applied once
+-- to the (B, T, N) states: it must act per time step (elementwise or along
+-- the last axis), as it does when called step by step.
+local function evolve_filter(self, x, B, T, noise, fn)
+  local N = self.size_out
+  local alpha = alpha_of(self.dt, self.tau)
+  local s0 = self._values.x
+  local w = (x + self.bias) - s0
+  if noise then w = w + noise end
+  local u = w * alpha
+  local e = u
+  if T > 1 then
+    local p = core.expsyn(u:slice(2, 1, T - 1), { beta = 1 - alpha })
+    e = u + lp.cat({ lp.zeros({ B, 1, N }, p.dtype), p }, 2)
+  end
+  local s = e + s0
+  local out = fn(s, self.threshold)
+  if not lp.is_tensor(out) or #out.shape ~= 3 or out.shape[1] ~= B or out.shape[2] ~= T or out.shape[3] ~= N then
+    error(("%s: the activation function must return a tensor of the shape of its input (%d, %d, %d), got %s")
+      :format(self.full_name, B, T, N, lp.is_tensor(out) and U.fmt_shape(out.shape) or type(out)), 3)
+  end
+  return out, s:slice(2, T, T):reshape({ B, N }), s
+end
+
+-- With recurrent weights and a Lua activation (or a record), the Euler loop
+-- steps once per time step in Lua: inputs longer than Rate.max_lua_steps are
+-- refused (the fused kernel, relu/tanh/sigmoid without a record, has no limit).
+Rate.max_lua_steps = 100000
+
+-- The Euler loop in tensor ops, for recurrent weights.
 local function evolve_lua(self, x, B, T, noise, fn)
   local N = self.size_out
+  if T > Rate.max_lua_steps then
+    error(("%s: evolve: a recurrent Rate with a Lua activation or a record steps in Lua, at most " ..
+      "nn.Rate.max_lua_steps = %d time steps, got %d (relu, tanh or sigmoid without a record run the " ..
+      "fused kernel, without this limit)"):format(self.full_name, Rate.max_lua_steps, T), 3)
+  end
   local alpha, bias, th, w = alpha_of(self.dt, self.tau), self.bias, self.threshold, self.w_rec
   local s = self._values.x:reshape({ 1, N }):expand({ B, N })
   local act = fn(s, th)
@@ -107,7 +146,9 @@ function Rate:evolve(x, record)
   local act = self.activation
   if type(act) == "function" or record then
     local fn = type(act) == "function" and act or BUILTIN[act]
-    local out, final, xs, recs = evolve_lua(self, x, B, T, noise, fn)
+    local out, final, xs, recs
+    if self.w_rec then out, final, xs, recs = evolve_lua(self, x, B, T, noise, fn)
+    else out, final, xs = evolve_filter(self, x, B, T, noise, fn) end
     self._values.x = final[1]:detach():clone()
     local rec = {}
     if record then rec = { x = xs, rec_input = recs or lp.zeros({ B, T, N }, out.dtype) } end

@@ -255,11 +255,15 @@ local function module_like(mod)
     and type(mod.set_attributes) == "function"
 end
 
-function TimedModuleWrapper:init(mod, opts)
+-- via: "timed" when mod:timed{...} made it (the options are then argument
+-- #1 of 'timed'), else errors name TimedModuleWrapper with the options #2.
+function TimedModuleWrapper:init(mod, opts, via)
+  local F = via == "timed" and "timed" or "TimedModuleWrapper"
+  local optn = F == "timed" and 1 or 2
   if not module_like(mod) then
-    U.argerror("timed", 1, "module expected, got " .. name_of(mod), 4)
+    U.argerror(F, 1, "module expected, got " .. name_of(mod), 4)
   end
-  local o = U.options("timed", 1, opts, { dt = U.NONE, output_num = 1, add_events = false }, 4)
+  local o = U.options(F, optn, opts, { dt = U.NONE, output_num = 1, add_events = false }, 4)
   -- the module's dt is the clock: one dt for the whole module, and a dt
   -- given here only for a module that has none (Rockpool ignores it then,
   -- with a warning; rasterising on another dt than the module steps on
@@ -268,22 +272,22 @@ function TimedModuleWrapper:init(mod, opts)
   if #dts > 1 then
     local list = {}
     for i, d in ipairs(dts) do list[i] = ("%g"):format(d) end
-    U.argerror("timed", 1, ("the module's sub-modules have different dt (%s); give them one dt")
+    U.argerror(F, optn, ("the module's sub-modules have different dt (%s); give them one dt")
       :format(table.concat(list, ", ")), 4)
   end
   local dt = o.dt
-  if dt ~= nil then check_dt("timed", 1, dt, 4) end
+  if dt ~= nil then check_dt(F, optn, dt, 4) end
   if dt ~= nil and dts[1] and math.abs(dt - dts[1]) > 1e-12 * math.max(math.abs(dt), dts[1]) then
-    U.argerror("timed", 1, ("field 'dt' = %g differs from the module's dt = %g (the module steps on its own dt)")
+    U.argerror(F, optn, ("field 'dt' = %g differs from the module's dt = %g (the module steps on its own dt)")
       :format(dt, dts[1]), 4)
   end
   if dt == nil then dt = dts[1] or 1e-3 end
-  check_dt("timed", 1, dt, 4)
+  check_dt(F, optn, dt, 4)
   if math.type(o.output_num) ~= "integer" or o.output_num < 1 then
-    U.argerror("timed", 1, "field 'output_num' must be an integer >= 1", 4)
+    U.argerror(F, optn, "field 'output_num' must be an integer >= 1", 4)
   end
   if type(o.add_events) ~= "boolean" then
-    U.argerror("timed", 1, "field 'add_events' must be a boolean", 4)
+    U.argerror(F, optn, "field 'add_events' must be a boolean", 4)
   end
   TimedModule.init(self, mod.shape or { 1 }, { dt = dt, add_events = o.add_events,
                                               spiking_input = mod.spiking_input, spiking_output = spiking(mod) })

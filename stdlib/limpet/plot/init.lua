@@ -528,6 +528,25 @@ local function finish(F, info, W, H)
   return true, info
 end
 
+-- One plot of a kind, its errors in fname's name with path as argument
+-- #(2 - shift) and opts #(3 - shift) (ts:plot(path, opts) is raster or
+-- traces of self, shift 1).
+local function draw_kind(kind, fname, shift, data, path, opts)
+    check_path(path, fname, 2 - shift)
+    local o = check_opts(opts, kind.opts, fname, 3 - shift)
+    local W, H = size_of(o, fname, 3 - shift)
+    local d = kind.check(data, o, fname)
+    local F, msg = core._figure(path, W, H, 1, 1)
+    if not F then return nil, msg end
+    F:panel(1)
+    local info = kind.draw(F, d, o)
+    return finish(F, info, W, H)
+end
+
+--- P._plot_method(kind, fname, ts, path, opts): ts:plot's body (TSEvent: raster,
+-- TSContinuous: traces), errors naming fname.
+function P._plot_method(kind, fname, ts, path, opts) return draw_kind(K[kind], fname, 1, ts, path, opts) end
+
 for name, kind in pairs(K) do
   P[name] = function(data, path, opts)
     check_path(path, name, 2)

@@ -337,7 +337,11 @@ end
 -- ts:matmul(M) (Rockpool's ts @ M): samples (T, C) times M (C, K), same times.
 function C:matmul(m, ...)
   U.no_more("matmul", 2, ...)
-  if type(m) == "table" and getmetatable(m) == nil then m = core.tensor(m) end
+  if type(m) == "table" and getmetatable(m) == nil then
+    local ok, t = pcall(core.tensor, m)
+    if not ok then U.argerror("matmul", 1, "expected a matrix (tensor or table): " .. tostring(t):gsub("^.-%((.*)%)$", "%1"), 2) end
+    m = t
+  end
   if not core.is_tensor(m) then U.argerror("matmul", 1, "expected a matrix (tensor or table), got " .. type(m), 2) end
   if m:dim() ~= 2 or m.shape[1] ~= self.num_channels then
     U.argerror("matmul", 1, ("expected a matrix (%d, K), got shape (%s)"):format(self.num_channels,
@@ -562,7 +566,7 @@ function C:start_at_zero(opts)
 end
 
 -- ts:plot(path[, opts]): staggered traces (lp.plot.traces).
-function C:plot(path, opts) return require("limpet.plot").traces(self, path, opts) end
+function C:plot(path, opts) return require("limpet.plot")._plot_method("traces", "plot", self, path, opts) end
 
 -- ts:save(path[, {dtype_times, dtype_samples}]), ts:to_dict(...),
 -- TSContinuous.load(path): Rockpool's .npz layout (timeseries/io.lua).

@@ -519,7 +519,7 @@ function E:start_at_zero(opts)
 end
 
 -- ts:plot(path[, opts]): a spike raster (lp.plot.raster).
-function E:plot(path, opts) return require("limpet.plot").raster(self, path, opts) end
+function E:plot(path, opts) return require("limpet.plot")._plot_method("raster", "plot", self, path, opts) end
 
 -- ts:save(path[, {dtype_times, dtype_channels}]), ts:to_dict(...),
 -- TSEvent.load(path): Rockpool's .npz layout (timeseries/io.lua).

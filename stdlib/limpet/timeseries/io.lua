@@ -113,7 +113,11 @@ function M.load(path, expected, fname)
   if expected ~= nil and expected ~= "TSContinuous" and expected ~= "TSEvent" then
     U.argerror(fname, 2, ("expected type must be 'TSContinuous' or 'TSEvent', got '%s'"):format(tostring(expected)), 3)
   end
-  local d, err = core.load(path)
+  local okl, d, err = pcall(core.load, path)
+  if not okl then     -- content or a name core.load refuses: its message, in fname's name
+    local msg = tostring(d):gsub("^.-bad argument #%d+ to '[^']*' %((.*)%)$", "%1"):gsub("^load: ", "")
+    error(("%s: %s"):format(fname, msg), 3)
+  end
   if not d then return nil, err end
   if core.is_tensor(d) then error(("%s: '%s' holds one array, not a time series"):format(fname, path), 3) end
   local kind = as_string(d.str_type) or as_string(d.strType) or keyed(d, "type_")
