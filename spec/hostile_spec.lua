@@ -1,14 +1,28 @@
--- spec/hostile_sweep.lua -- the hostile-argument sweep (run by hand:
--- `busted --lua=build/release/limpet spec/hostile_sweep.lua`; not yet part of
--- `make test`: at the stop that merged eleven branches it still reported about
--- sixty functions added by the other branches whose errors do not name them,
--- and those are issue 16's follow-up). Every public function
+-- spec/hostile_spec.lua -- the hostile-argument sweep (issue 16), part of
+-- `make test` and, under ASan and UBSan, `make check`. Every public function
 -- of `lp` and its sub-libraries, found at run time (functions added later are
 -- swept without changing this file), called with wrong types, NaN and
 -- infinities, negative, zero and huge sizes, empty and non-contiguous
 -- tensors. Every call must end in a correct result or in a Lua error that
 -- names the function (or its class) and is not an internal slip (`attempt
--- to index a nil value`, ...). `make check` runs it under ASan and UBSan.
+-- to index a nil value`, ...).
+--
+-- Aliases: a function published under two names (lp.arccos / lp.acos,
+-- lp.transform.remove_T_net / remove_transform, xylo.open_hdk over
+-- usb.open, ...) is a function of its own under each name, so its errors
+-- name the one the user called; the sweep accepts only that name. (Lua
+-- names a C function in an error by finding it among the loaded modules,
+-- so one C function registered twice would be named after either.)
+--
+-- Arguments: the 26 values of hostile_values() alone, one tensor with each
+-- of every second value, and the pairs PAIR_FIRST x PAIR_SECOND (one value
+-- of each kind against a few second arguments): 85 calls per function. The
+-- expanded view has 2^16 rows (3 elements of storage): large enough that a
+-- per-element or per-step Lua loop shows as a hang, small enough that the
+-- numeric kernels stay cheap. While sweeping, FashionMNIST's default folder
+-- is the fixture's. LIMPET_SWEEP_TRACE=1 prints each function's CPU time and
+-- the totals; LIMPET_SWEEP_ONLY=pat1,pat2 (Lua patterns) sweeps only the
+-- paths they find (then no minimum call count is asserted).
 --
 -- What is swept: the functions of lp (lp.core's and the Lua ones), the
 -- tensor methods, and every table reachable from a sub-library (lp.nn,
