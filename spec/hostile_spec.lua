@@ -105,6 +105,14 @@ local RECIPES = {
   FashionMNIST = function() return lp.data.FashionMNIST { root = FX .. "fmnist" } end,
   Config = function() return lp.xylo.load_config("spec/fuzz/corpus/xylo_config/audio2.json") end,
   TensorLoader = function() return lp.train.TensorLoader(lp.ones(6, 2), lp.ones(6), { batch_size = 4 }) end,
+  Conv1d = function() return lp.nn.Conv1d(2, 3, 3) end,
+  Conv2d = function() return lp.nn.Conv2d(2, 3, 3) end,
+  TimedModule = function() return lp.nn.LIF(3):timed() end,
+  TimedModuleWrapper = function() return lp.nn.LIF(3):timed() end,
+  TWrapper = function()
+    local T, net = lp.transform, lp.nn.Linear({ 2, 3 })
+    return T.make_param_T_network(net, T.make_param_T_config(net, T.int_quant(), "weights"))
+  end,
   Transform = function() return lp.dynapse2.mismatch_transform(lp.nn.Linear({ 2, 3 }), { seed = 1 }) end,
   Dynapse2Config = function()
     local D = require "limpet.dynapse2.config"
@@ -179,6 +187,14 @@ local function is_class(t)
   return type(t) == "table" and type(mt) == "table" and mt.__call ~= nil
 end
 
+-- A callable module (lp.help: help(x), help.text(x)), not a class: no
+-- instances, no init. Its call is swept as a function and its fields as
+-- functions.
+local function is_callable_module(t)
+  return is_class(t) and rawget(t, "__index") == nil and rawget(t, "init") == nil and rawget(t, "new") == nil
+    and rawget(t, "__name") == nil and rawget(t, "super") == nil
+end
+
 -- A class that cannot be called (an abstract base: lp.optim.Optimizer, ...):
 -- its methods take an instance and are swept on the subclasses' samples.
 local function is_abstract(t)
@@ -234,6 +250,9 @@ local function discover()
       local p = path .. "." .. k
       if k:sub(1, 1) == "_" or k == "super" then
         -- private
+      elseif is_callable_module(v) then
+        add { path = p, fn = v, name = k, kind = "function" }
+        walk(v, p, depth + 1)
       elseif is_class(v) then
         if not seen[v] then
           seen[v] = true
@@ -366,6 +385,7 @@ end
 
 describe("hostile arguments to every public function", function()
   it("end in a correct result or an error naming the function", function()
+    local clock0 = os.clock()
     local cwd_before = listing(".")
     local cap = lp.config().max_bytes
     local entries = discover()
@@ -442,7 +462,7 @@ describe("hostile arguments to every public function", function()
     table.sort(missing)
     assert.are.same({}, missing)
     if os.getenv("LIMPET_SWEEP_TRACE") then
-      io.stderr:write(("swept %d functions, %d calls\n"):format(#entries, calls))
+      io.stderr:write(("swept %d functions, %d calls, %.1f s CPU\n"):format(#entries, calls, os.clock() - clock0))
     end
     if not only then assert.is_true(calls > 10000, "only " .. calls .. " calls") end
     assert.are.equal(cwd_before, listing("."))

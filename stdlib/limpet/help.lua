@@ -383,11 +383,9 @@ local function areas_text()
   return table.concat(out, "\n")
 end
 
---- help.text([x]) -> the help text of x (a value of limpet, or a name such
---- as "TSEvent" or "nn.LIF"); the list of areas without x. Unknown things
---- give nil, message.
-function M.text(x, ...)
-  if select("#", ...) > 0 then error("bad argument #2 to 'help' (one argument expected)", 2) end
+-- help.text and help(x) share this; errors name fname
+local function text(fname, x, ...)
+  if select("#", ...) > 0 then error(("bad argument #2 to '%s' (one argument expected)"):format(fname), 3) end
   if x == nil then return areas_text() end
   local idx = build_index()
   local path
@@ -496,11 +494,15 @@ function M.text(x, ...)
   end
   return table.concat(out, "\n")
 end
+--- help.text([x]) -> the help text of x (a value of limpet, or a name such
+--- as "TSEvent" or "nn.LIF"); the list of areas without x. Unknown things
+--- give nil, message.
+function M.text(x, ...) return text("text", x, ...) end
 
 --- help([x]): print the documentation of x (see help.text), or the list
 --- of areas.
 function M.help(...)
-  local s, err = M.text(...)
+  local s, err = text("help", ...)
   io.stdout:write((s or err), "\n")
   io.stdout:flush()
 end
