@@ -186,6 +186,9 @@ $(FUZZ_BUILD)/fuzz_%: spec/fuzz/fuzz_%.c spec/fuzz/harness.h $(FUZZ_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -DFUZZ_ROOT=\"$(CURDIR)/spec/fuzz\" -o $@ $< \
 	  $(FUZZ_OBJ) $(FUZZ_LIBS)
 
+# the objects stay between runs (they are prerequisites of a pattern rule
+# only, which make would otherwise delete as intermediate files)
+.SECONDARY: $(FUZZ_OBJ)
 fuzz-build: $(FUZZ_BINS)
 fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-build

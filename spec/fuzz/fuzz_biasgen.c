@@ -4,7 +4,7 @@
 ** coarse x fine -> current tables, JSON or Python text).
 ** Input: the text of a table file. load_table returns the table or nil and
 ** a message naming the file; it must never raise. An accepted table must
-** hold 256 finite currents for each of the six coarse values of both
+** hold 256 finite, non-negative currents for each of the six coarse values of both
 ** types, and be usable: use_table, then digital_to_analog and
 ** analog_to_digital on it (or clean errors).
 */
@@ -28,7 +28,7 @@ static const char *setup =
   "      if type(row) ~= 'table' then fuzz_fail(('accepted table: no row %s %d'):format(ty, c)) end\n"
   "      for f = 0, 255 do\n"
   "        local v = row[f]\n"
-  "        if type(v) ~= 'number' or v ~= v or v == math.huge or v == -math.huge then\n"
+  "        if type(v) ~= 'number' or not (v >= 0 and v < math.huge) then\n"
   "          fuzz_fail(('accepted table: %s coarse %d fine %d is %s'):format(ty, c, f, tostring(v)))\n"
   "        end\n"
   "      end\n"

@@ -16,6 +16,9 @@
 
 static const char *setup =
   "local lp = require 'limpet'\n"
+  "local quiet = {}\n"                                   /* warnings about a file are not findings */
+  "function quiet:write() return self end\n"
+  "io.stderr = quiet\n"
   "local function clean(e) return type(e) == 'string' and not e:find('attempt to', 1, true) end\n"
   "return function(path)\n"
   "  local ok, net, msg = pcall(lp.nir.load, path)\n"
