@@ -67,6 +67,17 @@ describe("lp.audio", function()
     assert.matches("bad.wav", err)
   end)
 
+  it("refuses a float file holding NaN or an infinity, naming frame and channel", function()
+    for _, v in ipairs { 0 / 0, 1 / 0 } do
+      local path = dir .. "/nonfinite.wav"
+      assert.is_true(lp.audio.save(path, lp.tensor({ { 0.1, 0.2 }, { 0.3, v } }, "float64"), 8000,
+        { encoding = "FLOAT" }))
+      local ok, err = pcall(lp.audio.load, path)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("'" .. path .. "': frame 2, channel 2 holds a non-finite sample", 1, true), err)
+    end
+  end)
+
   it("replaces a file atomically and leaves no temporary behind", function()
     local path = dir .. "/atomic.wav"
     lp.audio.save(path, tone(100, 50, 8000, 0.1), 8000)

@@ -5,6 +5,7 @@
 ** sf_open_fd and is renamed over path only when everything was written.
 */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,20 @@ lp_status lp_audio_load(lp_ctx *ctx, const char *path, lp_tensor **samples, doub
     return st;
   }
   sf_close(sf);
+  {
+    /* a float or double file can hold NaN or an infinity: corrupt content,
+       refused where it enters (nothing downstream expects it) */
+    const double *x = lp_tensor_data(t);
+    int64_t i, n = (int64_t)info.frames * info.channels;
+    for (i = 0; i < n; i++) {
+      if (!isfinite(x[i])) {
+        st = lp_ctx_error(ctx, LP_EFORMAT, 1, "'%s': frame %lld, channel %lld holds a non-finite sample (%g)", path,
+                          (long long)(i / info.channels + 1), (long long)(i % info.channels + 1), x[i]);
+        lp_tensor_release(t);
+        return st;
+      }
+    }
+  }
   *samples = t;
   *rate = (double)info.samplerate;
   return LP_OK;

@@ -14,7 +14,9 @@
 
 /* Read path: samples (T, C) float64, the sample rate in Hz. Errors: LP_EIO
    when the file cannot be opened (missing, permission), LP_EFORMAT naming
-   the file when libsndfile cannot read its content. */
+   the file when libsndfile cannot read its content, when the data end
+   before the header says, or when a sample is NaN or infinite (frame and
+   channel named, 1-based). */
 lp_status lp_audio_load(lp_ctx *ctx, const char *path, lp_tensor **samples, double *rate);
 
 /* Sample encodings for lp_audio_save. */
