@@ -12,16 +12,9 @@
 static const char *setup =
   "local lp = require 'limpet'\n"
   "local d2 = lp.dynapse2\n"
-  "local function slurp(p) local f = assert(io.open(p, 'rb')) local s = f:read('a') f:close() return s end\n"
   "return function(path)\n"
   "  local ok, c = pcall(d2.load_config, path)\n"
-  "  if not ok then\n"
-  "    local head = \"load_config: '\" .. path .. \"'\"\n"
-  "    if type(c) ~= 'string' or c:sub(1, #head) ~= head or c:find('attempt to', 1, true) then\n"
-  "      fuzz_fail('load_config error does not name load_config and the file: ' .. tostring(c))\n"
-  "    end\n"
-  "    return\n"
-  "  end\n"
+  "  if not ok then return fuzz_refusal(c, \"load_config: '\" .. path .. \"'\", 'load_config') end\n"
   "  local vok, valid, why = pcall(d2.validate_config, c)\n"
   "  if not vok or not valid then fuzz_fail('a loaded configuration does not validate: ' .. tostring(why or valid)) end\n"
   "  local copy, copy2 = path .. '.copy.json', path .. '.copy2.json'\n"
@@ -30,7 +23,7 @@ static const char *setup =
   "  local lok, back = pcall(d2.load_config, copy)\n"
   "  if not lok then fuzz_fail('a saved configuration does not load: ' .. tostring(back)) end\n"
   "  assert(d2.save_config(back, copy2))\n"
-  "  if slurp(copy) ~= slurp(copy2) then fuzz_fail('save, load, save changed the text') end\n"
+  "  if fuzz_slurp(copy) ~= fuzz_slurp(copy2) then fuzz_fail('save, load, save changed the text') end\n"
   "  os.remove(copy) os.remove(copy2)\n"
   "  local nok, err = pcall(d2.from_config, c)\n"
   "  if not nok and (type(err) ~= 'string' or err:find('attempt to', 1, true)) then\n"
@@ -39,9 +32,5 @@ static const char *setup =
   "end\n";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  lua_State *L = fz_lua(setup);
-  char path[1024];
-  snprintf(path, sizeof path, "%s", fz_write("config.json", data, size));
-  fz_lua_run(L, path);
-  return 0;
+  return fz_lua_file(setup, "config.json", data, size);
 }
