@@ -67,6 +67,23 @@ describe("lp.audio", function()
     assert.matches("bad.wav", err)
   end)
 
+  it("reports a header announcing more frames than the file holds as truncated, before reserving them", function()
+    local path = dir .. "/long.flac"
+    assert.is_true(lp.audio.save(path, tone(300, 100, 8000, 0.5), 8000))
+    local f = assert(io.open(path, "rb"))
+    local bytes = f:read("a")
+    f:close()
+    assert.are.equal("fLaC", bytes:sub(1, 4))
+    -- STREAMINFO's 36-bit total sample count: low nibble of byte 22 and bytes 23..26 (1-based)
+    local b22 = bytes:byte(22) | 0x0F
+    f = assert(io.open(path, "wb"))
+    f:write(bytes:sub(1, 21), string.char(b22), "\255\255\255\255", bytes:sub(27))
+    f:close()
+    local ok, err = pcall(lp.audio.load, path)
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("'" .. path .. "': truncated after 300 of 68719476735 frames", 1, true), err)
+  end)
+
   it("refuses a float file holding NaN or an infinity, naming frame and channel", function()
     for _, v in ipairs { 0 / 0, 1 / 0 } do
       local path = dir .. "/nonfinite.wav"
