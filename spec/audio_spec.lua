@@ -40,11 +40,16 @@ describe("lp.audio", function()
     assert.is_true((z - x):abs():max():item() <= 1 / 32768)
   end)
 
-  it("clips samples beyond [-1, 1]", function()
+  it("clips samples beyond [-1, 1] in integer encodings, not in float ones", function()
     local path = dir .. "/clip.wav"
     lp.audio.save(path, lp.tensor({ 0.0, 2.0, -3.0 }, "float64"), 1000)
     local y = lp.audio.load(path)
     assert.is_true(y[2] > 0.999 and y[3] < -0.999)
+    -- the float encodings keep them
+    for _, enc in ipairs { "FLOAT", "DOUBLE" } do
+      assert.is_true(lp.audio.save(path, lp.tensor({ 0.0, 2.0, -3.0 }, "float64"), 1000, { encoding = enc }))
+      assert.are.same({ 0, 2, -3 }, lp.audio.load(path):totable())
+    end
   end)
 
   it("returns nil and a message for a missing file or an unwritable place", function()

@@ -25,7 +25,8 @@ typedef enum lp_audio_subtype {
 } lp_audio_subtype;
 
 /* Write samples (T) or (T, C) (any numeric dtype; values beyond [-1, 1]
-   clip) at an integer rate, container chosen by the extension of path
+   clip in the integer and Vorbis encodings, FLOAT and DOUBLE keep them) at
+   an integer rate, container chosen by the extension of path
    (.wav, .flac, .aiff/.aif, .ogg), atomically (a temporary file renamed over
    path). Errors: LP_EARG (arg 1: unknown extension; arg 4: an encoding the
    container cannot hold), LP_EIO when writing fails. */
