@@ -96,7 +96,7 @@ $(EXE): $(MAIN_OBJ) $(LIBA)
 $(HOST): examples/embed/host.c $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LDOPT) -o $@ $< $(LIBA) $(LIBS_ALL)
-$(BUILD)/tests/%: spec/c/%.c spec/c/check.h $(LIBCORE)
+$(BUILD)/tests/%: spec/c/%.c spec/c/check.h spec/c/fail_alloc.h $(LIBCORE)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Icore/src $(LDOPT) -o $@ $< $(LIBCORE) $(LIBS_CORE)
 $(BUILD)/tests/test_fuzz_%: spec/fuzz/fuzz_%.c spec/fuzz/replay.c spec/fuzz/harness.h $(LIBA)
@@ -186,6 +186,9 @@ $(FUZZ_BUILD)/fuzz_%: spec/fuzz/fuzz_%.c spec/fuzz/harness.h $(FUZZ_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -DFUZZ_ROOT=\"$(CURDIR)/spec/fuzz\" -o $@ $< \
 	  $(FUZZ_OBJ) $(FUZZ_LIBS)
 
+# the objects stay between runs (they are prerequisites of a pattern rule
+# only, which make would otherwise delete as intermediate files)
+.SECONDARY: $(FUZZ_OBJ)
 fuzz-build: $(FUZZ_BINS)
 fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-build

@@ -40,11 +40,16 @@ describe("lp.audio", function()
     assert.is_true((z - x):abs():max():item() <= 1 / 32768)
   end)
 
-  it("clips samples beyond [-1, 1]", function()
+  it("clips samples beyond [-1, 1] in integer encodings, not in float ones", function()
     local path = dir .. "/clip.wav"
     lp.audio.save(path, lp.tensor({ 0.0, 2.0, -3.0 }, "float64"), 1000)
     local y = lp.audio.load(path)
     assert.is_true(y[2] > 0.999 and y[3] < -0.999)
+    -- the float encodings keep them
+    for _, enc in ipairs { "FLOAT", "DOUBLE" } do
+      assert.is_true(lp.audio.save(path, lp.tensor({ 0.0, 2.0, -3.0 }, "float64"), 1000, { encoding = enc }))
+      assert.are.same({ 0, 2, -3 }, lp.audio.load(path):totable())
+    end
   end)
 
   it("returns nil and a message for a missing file or an unwritable place", function()
@@ -65,6 +70,34 @@ describe("lp.audio", function()
     local ok, err = pcall(lp.audio.load, path)
     assert.is_false(ok)
     assert.matches("bad.wav", err)
+  end)
+
+  it("reports a header announcing more frames than the file holds as truncated, before reserving them", function()
+    local path = dir .. "/long.flac"
+    assert.is_true(lp.audio.save(path, tone(300, 100, 8000, 0.5), 8000))
+    local f = assert(io.open(path, "rb"))
+    local bytes = f:read("a")
+    f:close()
+    assert.are.equal("fLaC", bytes:sub(1, 4))
+    -- STREAMINFO's 36-bit total sample count: low nibble of byte 22 and bytes 23..26 (1-based)
+    local b22 = bytes:byte(22) | 0x0F
+    f = assert(io.open(path, "wb"))
+    f:write(bytes:sub(1, 21), string.char(b22), "\255\255\255\255", bytes:sub(27))
+    f:close()
+    local ok, err = pcall(lp.audio.load, path)
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("'" .. path .. "': truncated after 300 of 68719476735 frames", 1, true), err)
+  end)
+
+  it("refuses a float file holding NaN or an infinity, naming frame and channel", function()
+    for _, v in ipairs { 0 / 0, 1 / 0 } do
+      local path = dir .. "/nonfinite.wav"
+      assert.is_true(lp.audio.save(path, lp.tensor({ { 0.1, 0.2 }, { 0.3, v } }, "float64"), 8000,
+        { encoding = "FLOAT" }))
+      local ok, err = pcall(lp.audio.load, path)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("'" .. path .. "': frame 2, channel 2 holds a non-finite sample", 1, true), err)
+    end
   end)
 
   it("replaces a file atomically and leaves no temporary behind", function()

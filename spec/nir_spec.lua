@@ -509,6 +509,12 @@ describe("lp.nir.load on broken and legacy files", function()
     assert.truthy(err:find("/nonexistent/x.nir", 1, true))
   end)
 
+  it("names the file and the member that cannot be opened (fuzz_nir's finding)", function()
+    local path = "spec/fuzz/regressions/nir/member-cannot-be-opened.nir"
+    assert.has_error(function() lp.nir.load(path) end,
+      ("nir.load: '%s': 'node/edges': is listed but cannot be opened (a broken link?)"):format(path))
+  end)
+
   it("rejects bad options and inputs by name", function()
     local path = tmpname("opt")
     assert(lp.nir.save(nn.Linear({ 2, 3 }), path))

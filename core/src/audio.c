@@ -5,6 +5,7 @@
 ** sf_open_fd and is renamed over path only when everything was written.
 */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,18 +15,77 @@
 #include "limpet/audio.h"
 #include "io_impl.h"
 
+/* The header's frame count is believed only up to AUDIO_HINT_RATIO frames a
+   byte of the file: a short corrupt file announcing billions of frames
+   reserves little before its data run out (reported as truncated); beyond
+   that the buffer grows as frames arrive, bounded by the size cap. */
+#define AUDIO_HINT_RATIO 16
+#define AUDIO_MIN_FRAMES 4096
+
+/* Read info->frames frames of sf into a new (frames, channels) float64
+   tensor. */
+static lp_status read_frames(lp_ctx *ctx, SNDFILE *sf, const char *path, const SF_INFO *info, long file_size,
+                             lp_tensor **out) {
+  const int64_t ch = info->channels, want = (int64_t)info->frames;
+  const int64_t maxf = (int64_t)(lp_ctx_max_bytes(ctx) / sizeof(double) / (size_t)ch);
+  int64_t cap = want, have = 0, shape[2];
+  double *buf = NULL;
+  lp_status st;
+  if (file_size > 0 && cap > (int64_t)file_size * AUDIO_HINT_RATIO) cap = (int64_t)file_size * AUDIO_HINT_RATIO;
+  if (cap < AUDIO_MIN_FRAMES) cap = want < AUDIO_MIN_FRAMES ? want : AUDIO_MIN_FRAMES;
+  if (cap > maxf) cap = maxf;
+  if (cap > 0 && !(buf = lp_ctx_alloc_raw(ctx, (size_t)(cap * ch) * sizeof(double)))) return LP_ENOMEM;
+  while (have < want) {
+    sf_count_t got;
+    if (have == cap) {                       /* more frames than reserved: grow */
+      int64_t ncap = cap > want / 2 ? want : 2 * cap;
+      double *nbuf;
+      if (ncap > maxf) ncap = maxf;
+      if (ncap <= cap) {
+        st = lp_ctx_error(ctx, LP_ESIZE, 1, "'%s': %lld frames of %lld channels need %llu bytes, more than the cap of %zu bytes",
+                          path, (long long)want, (long long)ch, (unsigned long long)want * (unsigned long long)ch * 8ull,
+                          lp_ctx_max_bytes(ctx));
+        lp_ctx_dealloc(ctx, buf, (size_t)(cap * ch) * sizeof(double));
+        return st;
+      }
+      if (!(nbuf = lp_ctx_alloc_raw(ctx, (size_t)(ncap * ch) * sizeof(double)))) {
+        lp_ctx_dealloc(ctx, buf, (size_t)(cap * ch) * sizeof(double));
+        return LP_ENOMEM;
+      }
+      memcpy(nbuf, buf, (size_t)(have * ch) * sizeof(double));
+      lp_ctx_dealloc(ctx, buf, (size_t)(cap * ch) * sizeof(double));
+      buf = nbuf;
+      cap = ncap;
+    }
+    got = sf_readf_double(sf, buf + have * ch, (sf_count_t)(cap - have));
+    if (got <= 0) break;
+    have += got;
+  }
+  if (have != want) {
+    st = lp_ctx_error(ctx, LP_EFORMAT, 1, "'%s': truncated after %lld of %lld frames (%s)", path, (long long)have,
+                      (long long)want, sf_strerror(sf));
+  } else {
+    shape[0] = want;
+    shape[1] = ch;
+    if ((st = lp_tensor_new(ctx, LP_F64, 2, shape, out)) == LP_OK && have > 0)
+      memcpy(lp_tensor_data(*out), buf, (size_t)(have * ch) * sizeof(double));
+  }
+  if (buf) lp_ctx_dealloc(ctx, buf, (size_t)(cap * ch) * sizeof(double));
+  return st;
+}
+
 lp_status lp_audio_load(lp_ctx *ctx, const char *path, lp_tensor **samples, double *rate) {
   SF_INFO info;
   SNDFILE *sf;
   FILE *probe;
   lp_tensor *t = NULL;
   lp_status st;
-  int64_t shape[2];
-  sf_count_t got;
+  long file_size = 0;
   *samples = NULL;
   *rate = 0;
   probe = fopen(path, "rb");              /* missing / unreadable: the environment's failure */
   if (!probe) return lp_ctx_error(ctx, LP_EIO, 1, "cannot open '%s': %s", path, strerror(errno));
+  if (fseek(probe, 0, SEEK_END) == 0) file_size = ftell(probe);
   fclose(probe);
   memset(&info, 0, sizeof info);
   sf = sf_open(path, SFM_READ, &info);
@@ -51,18 +111,23 @@ lp_status lp_audio_load(lp_ctx *ctx, const char *path, lp_tensor **samples, doub
                           path, declared, present);
     }
   }
-  shape[0] = (int64_t)info.frames;
-  shape[1] = info.channels;
-  if ((st = lp_tensor_new(ctx, LP_F64, 2, shape, &t)) != LP_OK) { sf_close(sf); return st; }
-  got = info.frames > 0 ? sf_readf_double(sf, lp_tensor_data(t), info.frames) : 0;
-  if (got != info.frames) {
-    st = lp_ctx_error(ctx, LP_EFORMAT, 1, "'%s': truncated after %lld of %lld frames (%s)", path, (long long)got,
-                      (long long)info.frames, sf_strerror(sf));
-    sf_close(sf);
-    lp_tensor_release(t);
-    return st;
-  }
+  st = read_frames(ctx, sf, path, &info, file_size, &t);
   sf_close(sf);
+  if (st != LP_OK) return st;
+  {
+    /* a float or double file can hold NaN or an infinity: corrupt content,
+       refused where it enters (nothing downstream expects it) */
+    const double *x = lp_tensor_data(t);
+    int64_t i, n = (int64_t)info.frames * info.channels;
+    for (i = 0; i < n; i++) {
+      if (!isfinite(x[i])) {
+        st = lp_ctx_error(ctx, LP_EFORMAT, 1, "'%s': frame %lld, channel %lld holds a non-finite sample (%g)", path,
+                          (long long)(i / info.channels + 1), (long long)(i % info.channels + 1), x[i]);
+        lp_tensor_release(t);
+        return st;
+      }
+    }
+  }
   *samples = t;
   *rate = (double)info.samplerate;
   return LP_OK;

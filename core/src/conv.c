@@ -15,7 +15,12 @@
 */
 #include <string.h>
 #include <cblas.h>
+#ifdef _OPENMP
 #include <omp.h>
+#else
+/* built without OpenMP (the fuzz build): one thread, number 0 */
+static inline int omp_get_thread_num(void) { return 0; }
+#endif
 
 #include "tensor_impl.h"
 #include "limpet/autograd.h"

@@ -246,7 +246,8 @@ function B.scale(name) return bias_info("scale", name) end
 --- biasgen.parse_table(text[, source]) -> table | nil, message. Reads the
 -- numbers of {"N": {0: [...256], ..., 5: [...]}, "P": {...}} from JSON or
 -- Python text (keys quoted or not; a list of six lists in place of the
--- coarse map also accepted).
+-- coarse map also accepted). Every value must be a finite current >= 0 and
+-- every coarse value in 0..5; the message names the first that is not.
 function B.parse_table(text, source)
   if type(text) ~= "string" then return nil, "text expected" end
   local out = { N = {}, P = {} }
@@ -305,8 +306,16 @@ function B.parse_table(text, source)
         pos = close + 1
         if cur_type and #vals == 256 then
           local c = cur_coarse or auto_coarse
+          if c > 5 then return nil, ("type %s: coarse %d outside 0..5"):format(cur_type, c) end
           local row = {}
-          for f = 0, 255 do row[f] = vals[f + 1] end
+          for f = 0, 255 do
+            local v = vals[f + 1]
+            if not (v >= 0 and v < math.huge) then
+              return nil, ("type %s, coarse %d, fine %d: %s is not a current (a finite number >= 0)"):format(
+                cur_type, c, f, tostring(v))
+            end
+            row[f] = v
+          end
           out[cur_type][c] = row
           auto_coarse = c + 1
           cur_coarse = nil

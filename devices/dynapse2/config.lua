@@ -74,6 +74,7 @@
 -- * A non-zero weight with sign 0 is refused (Rockpool writes a CAM entry with dendrite none).
 local lp = require "limpet"
 local json = require "limpet.json"
+local jsonfile = require "limpet.jsonfile"
 local class = require "limpet.class"
 local limits = require "limpet.dynapse2.limits"
 local events = require "limpet.dynapse2.events"
@@ -570,22 +571,7 @@ function M.save(c, path)
   if type(path) ~= "string" then argerror("save_config", 2, "string expected, got " .. type(path)) end
   local ok, msg = M.validate(c)
   if not ok then argerror("save_config", 1, "invalid configuration: " .. msg) end
-  local text = to_text(c)
-  local tmp = ("%s.tmp%d"):format(path, math.random(0, 0x7fffffff))
-  local f, err = io.open(tmp, "wb")
-  if not f then return nil, ("save_config: '%s': %s"):format(path, (err:gsub("^[^:]*: ", ""))) end
-  local wok, werr = f:write(text)
-  local cok, cerr = f:close()
-  if not wok or not cok then
-    os.remove(tmp)
-    return nil, ("save_config: '%s': %s"):format(path, tostring(werr or cerr))
-  end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then
-    os.remove(tmp)
-    return nil, ("save_config: '%s': %s"):format(path, (tostring(rerr):gsub("^[^:]*: ", "")))
-  end
-  return true
+  return jsonfile.write_atomic("save_config", path, to_text(c))
 end
 
 local function bad(path, msg) error(("load_config: '%s' %s"):format(path, msg), 0) end
@@ -621,13 +607,8 @@ end
 -- invalid content, naming the field.
 function M.load(path)
   if type(path) ~= "string" then argerror("load_config", 1, "string expected, got " .. type(path)) end
-  local f, err = io.open(path, "rb")
-  if not f then return nil, ("load_config: '%s': %s"):format(path, (err:gsub("^[^:]*: ", ""))) end
-  local text, rerr = f:read("a")
-  f:close()
-  if not text then return nil, ("load_config: '%s': %s"):format(path, tostring(rerr)) end
-  local ok, doc = pcall(json.decode, text)
-  if not ok then bad(path, ("is not valid JSON (%s)"):format(tostring(doc):match("%((.*)%)$") or tostring(doc))) end
+  local doc, msg = jsonfile.read("load_config", path)
+  if doc == nil then return nil, msg end
   if type(doc) ~= "table" or doc.format ~= FORMAT then
     bad(path, ("is not a limpet Dynap-SE2 configuration (field 'format' must be '%s')"):format(FORMAT))
   end

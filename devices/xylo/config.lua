@@ -66,6 +66,7 @@
 --    arrays of 0-based targets, "debug" monitor ranges as [first, last] 0-based or false}
 local lp = require "limpet"
 local json = require "limpet.json"
+local jsonfile = require "limpet.jsonfile"
 local class = require "limpet.class"
 local limits = require "limpet.xylo.limits"
 
@@ -777,32 +778,11 @@ function M.save(c, path)
     if type(v) == "table" then d[k] = json.array { v[1] - 1, v[2] - 1 } else d[k] = v end
   end
   doc.debug = d
-  local text = layout(doc)
-  local tmp = ("%s.tmp%d"):format(path, math.random(0, 0x7fffffff))
-  local f, err = io.open(tmp, "wb")
-  if not f then return nil, ("save_config: '%s': %s"):format(path, (err:gsub("^[^:]*: ", ""))) end
-  local wok, werr = f:write(text)
-  local cok, cerr = f:close()
-  if not wok or not cok then
-    os.remove(tmp)
-    return nil, ("save_config: '%s': %s"):format(path, tostring(werr or cerr))
-  end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then
-    os.remove(tmp)
-    return nil, ("save_config: '%s': %s"):format(path, (tostring(rerr):gsub("^[^:]*: ", "")))
-  end
-  return true
+  return jsonfile.write_atomic("save_config", path, layout(doc))
 end
 
--- Did memory run out? Lua's own error is "not enough memory"; the engine's
--- reads "<function>: not enough memory ..." (after a source position when
--- raised in Lua code). Messages about the file's content never start so,
--- even when they quote the file (which may say anything).
-local function is_oom(e)
-  e = tostring(e):gsub("^[^\n]-:%d+: ", "")
-  return e == "not enough memory" or e:match("^[%w_.]+: not enough memory") ~= nil
-end
+-- Did memory run out? (not a content error: limpet.jsonfile says how it tells)
+local is_oom = jsonfile.is_oom
 
 -- Content errors name load_config and the file, with no source position
 -- (they are about the file, not about the caller's code).
@@ -864,16 +844,8 @@ function M.load(path)
 end
 
 function load_file(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, ("load_config: '%s': %s"):format(path, (err:gsub("^[^:]*: ", ""))) end
-  local text, rerr = f:read("a")
-  f:close()
-  if not text then return nil, ("load_config: '%s': %s"):format(path, tostring(rerr)) end
-  local ok, doc = pcall(json.decode, text, { tensors = true })
-  if not ok and is_oom(doc) then error(doc, 0) end
-  if not ok then
-    file_error(path, ("is not valid JSON (%s)"):format(tostring(doc):match("%((.*)%)$") or tostring(doc)))
-  end
+  local doc, msg = jsonfile.read("load_config", path, { tensors = true })
+  if doc == nil then return nil, msg end
   if type(doc) ~= "table" or doc.format ~= FORMAT then
     file_error(path, ("is not a limpet Xylo configuration (field 'format' must be '%s')"):format(FORMAT))
   end

@@ -12,6 +12,7 @@
 
 #include "limpet/data.h"
 #include "check.h"
+#include "fail_alloc.h"
 
 #define FX "spec/fixtures/data/"
 
@@ -179,27 +180,7 @@ static void test_encode(void) {
 }
 
 /* ---- allocation failures ------------------------------------------------ */
-typedef lp_status (*op_fn)(void);
-
-static void fail_loop(const char *what, op_fn op) {
-  size_t base = lp_ctx_bytes_live(ctx);
-  long n;
-  for (n = 1; n < 1000; n++) {
-    lp_status st;
-    lp_ctx_fail_alloc_after(ctx, n);
-    st = op();
-    lp_ctx_fail_alloc_after(ctx, 0);
-    if (st == LP_OK) break;
-    if (st != LP_ENOMEM || lp_ctx_bytes_live(ctx) != base) {
-      fprintf(stderr, "  %s: allocation %ld: %s (%s), %zu bytes live, %zu before\n", what, n,
-              lp_status_name(st), lp_ctx_errmsg(ctx), lp_ctx_bytes_live(ctx), base);
-      CHECK(0);
-      return;
-    }
-  }
-  CHECK(n > 1 && n < 1000);
-  CHECK(lp_ctx_bytes_live(ctx) == base);
-}
+static void fail_loop(const char *what, fail_alloc_op0 op) { fail_alloc_loop0(ctx, what, op); }
 
 static lp_status op_gz(void) {
   lp_tensor *t = NULL;

@@ -9,6 +9,7 @@
 
 #include "limpet/events.h"
 #include "check.h"
+#include "fail_alloc.h"
 
 static lp_ctx *ctx;
 
@@ -83,27 +84,7 @@ static void test_denoise(void) {
   lp_tensor_release(tv); lp_tensor_release(xv); lp_tensor_release(yv);
 }
 
-typedef lp_status (*op_fn)(void);
-
-static void fail_loop(const char *what, op_fn op) {
-  size_t base = lp_ctx_bytes_live(ctx);
-  long n;
-  for (n = 1; n < 1000; n++) {
-    lp_status st;
-    lp_ctx_fail_alloc_after(ctx, n);
-    st = op();
-    lp_ctx_fail_alloc_after(ctx, 0);
-    if (st == LP_OK) break;
-    if (st != LP_ENOMEM || lp_ctx_bytes_live(ctx) != base) {
-      fprintf(stderr, "  %s: allocation %ld: %s (%s), %zu bytes live, %zu before\n", what, n,
-              lp_status_name(st), lp_ctx_errmsg(ctx), lp_ctx_bytes_live(ctx), base);
-      CHECK(0);
-      return;
-    }
-  }
-  CHECK(n > 1 && n < 1000);
-  CHECK(lp_ctx_bytes_live(ctx) == base);
-}
+static void fail_loop(const char *what, fail_alloc_op0 op) { fail_alloc_loop0(ctx, what, op); }
 
 static lp_status op_micros(void) {
   const float t[] = {0.5f, 1.0f, 2.0f};

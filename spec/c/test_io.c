@@ -15,6 +15,7 @@
 
 #include "limpet/io.h"
 #include "check.h"
+#include "fail_alloc.h"
 
 #define FX "spec/fixtures/npy/"
 
@@ -573,28 +574,7 @@ static void test_atomic(void) {
 /* ---- allocation failures ---------------------------------------------------
 ** Fail the Nth allocation for N = 1, 2, ... until the operation succeeds;
 ** each failure must be LP_ENOMEM with every byte given back. */
-typedef lp_status (*op_fn)(void *arg);
-
-static void fail_loop(const char *what, op_fn op, void *arg) {
-  size_t base = lp_ctx_bytes_live(ctx);
-  long n;
-  for (n = 1; n < 1000; n++) {
-    lp_status st;
-    lp_ctx_fail_alloc_after(ctx, n);
-    st = op(arg);
-    lp_ctx_fail_alloc_after(ctx, 0);
-    if (st == LP_OK) break;
-    if (st != LP_ENOMEM || lp_ctx_bytes_live(ctx) != base) {
-      fprintf(stderr, "  %s: allocation %ld: %s (%s), %zu bytes live, %zu before\n", what, n,
-              lp_status_name(st), lp_ctx_errmsg(ctx), lp_ctx_bytes_live(ctx), base);
-      CHECK(0);
-      return;
-    }
-    CHECK(stray_temps() == 0);
-  }
-  CHECK(n > 1 && n < 1000);
-  CHECK(lp_ctx_bytes_live(ctx) == base);
-}
+static void fail_loop(const char *what, fail_alloc_op op, void *arg) { fail_alloc_loop(ctx, what, op, arg, stray_temps); }
 
 static lp_status op_read(void *arg) {
   lp_tensor *t = NULL;

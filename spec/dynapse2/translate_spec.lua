@@ -268,6 +268,27 @@ describe("an exact bias generator table from a file", function()
     assert.has_error(function() bg.use_table({}) end,
       "bad argument #1 to 'use_table' (a table from biasgen.load_table expected)")
   end)
+
+  it("refuses currents that are not finite and >= 0, and coarse values past 5", function()
+    local t = fake()
+    local function refused(edit, want)
+      local text = json_text(t)
+      local bad = edit(text)
+      assert.are_not.equal(text, bad)
+      local path = tmpfile(bad)
+      local loaded, msg = bg.load_table(path)
+      os.remove(path)
+      assert.is_nil(loaded)
+      assert.are.equal(path .. ": " .. want, msg)
+    end
+    local first = function(v) return function(s) return (s:gsub("%[[^,%]]+", "[" .. v, 1)) end end
+    refused(first("1e999"), "type N, coarse 0, fine 0: inf is not a current (a finite number >= 0)")
+    refused(first("-1e-9"), "type N, coarse 0, fine 0: -1e-09 is not a current (a finite number >= 0)")
+    local row = {}
+    for F = 0, 255 do row[F + 1] = t.N[0][F] end
+    refused(function(s) return (s:gsub('"N":{', '"N":{"6":' .. json.encode(row) .. ',', 1)) end,
+      "type N: coarse 6 outside 0..5")
+  end)
 end)
 
 describe("DynapSimCore", function()

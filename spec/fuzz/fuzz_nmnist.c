@@ -33,9 +33,5 @@ static const char *setup =
   "end\n";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  lua_State *L = fz_lua(setup);
-  char path[1024];
-  snprintf(path, sizeof path, "%s", fz_write("nmnist/Train/0/00001.bin", data, size));
-  fz_lua_run(L, path);
-  return 0;
+  return fz_lua_file(setup, "nmnist/Train/0/00001.bin", data, size);
 }

@@ -13,13 +13,7 @@ static const char *setup =
   "local xylo = lp.xylo\n"
   "return function(path)\n"
   "  local ok, c = pcall(xylo.load_config, path)\n"
-  "  if not ok then\n"
-  "    local head = \"load_config: '\" .. path .. \"' \"\n"
-  "    if type(c) ~= 'string' or c:sub(1, #head) ~= head then\n"
-  "      fuzz_fail('load_config error does not name load_config and the file: ' .. tostring(c))\n"
-  "    end\n"
-  "    return\n"
-  "  end\n"
+  "  if not ok then return fuzz_refusal(c, \"load_config: '\" .. path .. \"' \", 'load_config') end\n"
   "  local copy = path .. '.copy.json'\n"
   "  local sok, saved, serr = pcall(xylo.save_config, c, copy)\n"
   "  if not sok or not saved then fuzz_fail('a loaded configuration does not save: ' .. tostring(saved or serr)) end\n"
@@ -34,9 +28,5 @@ static const char *setup =
   "end\n";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  lua_State *L = fz_lua(setup);
-  char path[1024];
-  snprintf(path, sizeof path, "%s", fz_write("config.json", data, size));
-  fz_lua_run(L, path);
-  return 0;
+  return fz_lua_file(setup, "config.json", data, size);
 }

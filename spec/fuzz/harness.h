@@ -119,13 +119,35 @@ static inline const char *fz_write(const char *rel, const uint8_t *data, size_t 
 ** the cap at FZ_MAX_BYTES, a global fuzz_fail(msg) that fails the harness,
 ** globals FUZZ_ROOT (spec/fuzz) and FUZZ_DIR (the temporary folder),
 ** then the chunk `setup` run; it must return a function run(path) that
-** reads the input. fz_lua_run calls it under pcall: a Lua error is a clean
+** reads the input (fz_lua_file does all of it for one input). fz_lua_run
+** calls it under pcall: a Lua error is a clean
 ** refusal (the chunk checks the messages it cares about and calls
 ** fuzz_fail when one is wrong). */
 static inline int fz_lua_fail_(lua_State *L) {
   fz_fail("Lua check", luaL_tolstring(L, 1, NULL));
   return 0;
 }
+
+/* Lua helpers every setup chunk may use:
+**   fuzz_clean(e)  whether error e is a clean refusal: a string, and not a
+**                  Lua runtime error from limpet's own code ("attempt to ...")
+**   fuzz_refusal(e, head, what)  fail unless e is clean and starts with head
+**   fuzz_quiet()   drop what is written to io.stderr (warnings about a file
+**                  are not findings, and would flood the log)
+**   fuzz_slurp(path) -> the bytes of a file */
+static const char *fz_lua_prelude_ =
+  "function fuzz_clean(e) return type(e) == 'string' and not e:find('attempt to', 1, true) end\n"
+  "function fuzz_refusal(e, head, what)\n"
+  "  if not fuzz_clean(e) or e:sub(1, #head) ~= head then\n"
+  "    fuzz_fail(what .. ' error does not start with ' .. head .. ': ' .. tostring(e))\n"
+  "  end\n"
+  "end\n"
+  "function fuzz_quiet()\n"
+  "  local quiet = {}\n"
+  "  function quiet:write() return self end\n"
+  "  io.stderr = quiet\n"
+  "end\n"
+  "function fuzz_slurp(p) local f = assert(io.open(p, 'rb')) local s = f:read('a') f:close() return s end\n";
 
 static inline lua_State *fz_lua(const char *setup) {
   static lua_State *L;
@@ -140,6 +162,8 @@ static inline lua_State *fz_lua(const char *setup) {
     lua_setglobal(L, "FUZZ_ROOT");
     lua_pushstring(L, fz_dir());
     lua_setglobal(L, "FUZZ_DIR");
+    if (luaL_loadstring(L, fz_lua_prelude_) != LUA_OK || lua_pcall(L, 0, 0, 0) != LUA_OK)
+      fz_fail("harness prelude", lua_tostring(L, -1));
     if (luaL_loadstring(L, setup) != LUA_OK || lua_pcall(L, 0, 1, 0) != LUA_OK)
       fz_fail("harness setup", lua_tostring(L, -1));
     if (lua_type(L, -1) != LUA_TFUNCTION) fz_fail("harness setup", "did not return a function");
@@ -156,6 +180,17 @@ static inline void fz_lua_run(lua_State *L, const char *path) {
     fz_fail("error object is not a string", luaL_typename(L, -1));
   lua_settop(L, top);
   lua_gc(L, LUA_GCCOLLECT, 0);
+}
+
+/* The whole of a Lua-level harness's entry point: write the input to rel
+   (a path inside fz_dir), run the setup's function on it, remove it. */
+static inline int fz_lua_file(const char *setup, const char *rel, const uint8_t *data, size_t size) {
+  lua_State *L = fz_lua(setup);
+  char path[1024];
+  snprintf(path, sizeof path, "%s", fz_write(rel, data, size));
+  fz_lua_run(L, path);
+  unlink(path);
+  return 0;
 }
 
 #endif

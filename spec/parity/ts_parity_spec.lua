@@ -703,6 +703,35 @@ describe("item 19: files and TSDictOnDisk (test_save_load, test_tsdictondisk)", 
       "load_ts_from_file: 'spec/fixtures/npy/strings.npz' has no 't_start'")
   end)
 
+  it("refuses corrupt content naming the file: bad times, shapes and channels", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+    local function tampered(ts, field, value)
+      local d = ts:to_dict()
+      d[field] = value
+      local p = dir .. "/bad_" .. field .. ".npz"
+      assert(lp.save(p, d))
+      local ok, err = pcall(lp.load_ts_from_file, p)
+      assert.is_false(ok)
+      return tostring(err):gsub("^[^\n]-:%d+: ", ""), p
+    end
+    local c = lp.TSContinuous(lp.tensor { 0, 1 }, lp.tensor { { 1 }, { 2 } }, { t_stop = 2 })
+    local e = lp.TSEvent(lp.tensor { 0.1, 0.2 }, lp.tensor { 1, 2 }, { t_stop = 1 })
+    local err, p = tampered(c, "times", lp.tensor({ 0, 0 / 0 }, "float64"))
+    assert.are.equal(("load_ts_from_file: '%s': TSContinuous: times must be finite, got nan at position 2"):format(p), err)
+    err, p = tampered(c, "samples", lp.tensor({ 1, 2, 3 }, "float32"))
+    assert.are.equal(("load_ts_from_file: '%s': TSContinuous: expected 2 samples (one per time), got 3"):format(p), err)
+    err, p = tampered(e, "channels", lp.tensor({ 0, -3 }, "int64"))
+    assert.are.equal(("load_ts_from_file: '%s': channel -3 at position 2 is negative (channels are 0-based in the file)")
+      :format(p), err)
+    err, p = tampered(e, "channels", lp.tensor({ 0, 1.5 }, "float64"))
+    assert.are.equal(("load_ts_from_file: '%s': channel 1.5 at position 2 is not a whole number"):format(p), err)
+    err, p = tampered(e, "t_stop", lp.tensor(1 / 0))
+    assert.truthy(err:find(("load_ts_from_file: '%s': TSEvent: "):format(p), 1, true), err)
+    os.execute("rm -rf " .. dir)
+  end)
+
   it("test_tsdictondisk", function()
     local d = {}
     for i = 0, 1 do d["tsc" .. i] = lp.TSContinuous(lp.arange(0, 3), lp.tensor(rnd(6, 20 + i)):reshape(3, 2)) end

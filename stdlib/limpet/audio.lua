@@ -10,7 +10,8 @@
 -- not sound raises an error naming the file.
 -- save: the container from the extension (.wav, .flac, .aiff/.aif, .ogg);
 -- encoding "PCM_16" (default), "PCM_24", "PCM_32", "FLOAT", "DOUBLE" or
--- "VORBIS" (.ogg); samples (T) or (T, C), values beyond [-1, 1] clip; the rate
+-- "VORBIS" (.ogg); samples (T) or (T, C), values beyond [-1, 1] clip (FLOAT
+-- and DOUBLE keep them); the rate
 -- is a positive integer (Hz). The file is written beside path and renamed
 -- over it, so a failed save leaves no half-written file. A directory that
 -- cannot be written returns nil, message.

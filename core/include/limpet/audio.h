@@ -14,7 +14,9 @@
 
 /* Read path: samples (T, C) float64, the sample rate in Hz. Errors: LP_EIO
    when the file cannot be opened (missing, permission), LP_EFORMAT naming
-   the file when libsndfile cannot read its content. */
+   the file when libsndfile cannot read its content, when the data end
+   before the header says, or when a sample is NaN or infinite (frame and
+   channel named, 1-based). */
 lp_status lp_audio_load(lp_ctx *ctx, const char *path, lp_tensor **samples, double *rate);
 
 /* Sample encodings for lp_audio_save. */
@@ -23,7 +25,8 @@ typedef enum lp_audio_subtype {
 } lp_audio_subtype;
 
 /* Write samples (T) or (T, C) (any numeric dtype; values beyond [-1, 1]
-   clip) at an integer rate, container chosen by the extension of path
+   clip in the integer and Vorbis encodings, FLOAT and DOUBLE keep them) at
+   an integer rate, container chosen by the extension of path
    (.wav, .flac, .aiff/.aif, .ogg), atomically (a temporary file renamed over
    path). Errors: LP_EARG (arg 1: unknown extension; arg 4: an encoding the
    container cannot hold), LP_EIO when writing fails. */

@@ -54,7 +54,12 @@ function nir.load(path, opts)
     opts.discretisation = meta.discretisation
   end
   opts.path = path
-  local net = require("limpet.nir.graph").build(desc, opts)
+  local ok, net = pcall(require("limpet.nir.graph").build, desc, opts)
+  if not ok then         -- what the graph's content makes fail names the file
+    local e = tostring(net)
+    if not e:find("nir.load: '", 1, true) then e = ("nir.load: '%s': %s"):format(path, (e:gsub("^[^\n]-:%d+: ", ""))) end
+    error(e, 0)
+  end
   rawset(net, "nir_version", version)
   return net, version
 end

@@ -36,12 +36,18 @@ local function fail(path, where, msg)
   error(("%s: '%s': %s: %s"):format(FNAME, path, where, msg), 0)
 end
 
+-- Groups nest at most this deep (HDF5 links can make a group its own member).
+local MAX_DEPTH = 64
+
 -- Read one dataset or group (recursively) into Lua values.
-local function read_any(h, p, path)
+local function read_any(h, p, path, depth)
+  depth = (depth or 0) + 1
+  if depth > MAX_DEPTH then fail(path, "'" .. p .. "'", ("groups nested deeper than %d levels"):format(MAX_DEPTH)) end
   local info = h:info(p)
+  if not info then fail(path, "'" .. p .. "'", "is listed but cannot be opened (a broken link?)") end
   if info.kind == "group" then
     local out = {}
-    for _, n in ipairs(h:list(p)) do out[n] = read_any(h, p .. "/" .. n, path) end
+    for _, n in ipairs(h:list(p)) do out[n] = read_any(h, p .. "/" .. n, path, depth) end
     return out
   elseif info.kind == "numeric" or info.kind == "string" then
     local ok, v = pcall(h.read, h, p)
@@ -62,8 +68,10 @@ local function as_string(v, path, where, field)
   return v
 end
 
-local function read_node(h, grp, path, gpath, name)
+local function read_node(h, grp, path, gpath, name, depth)
   local where = where_of(gpath, name)
+  depth = (depth or 0) + 1
+  if depth > MAX_DEPTH then fail(path, where, ("graphs nested deeper than %d levels"):format(MAX_DEPTH)) end
   local info = h:info(grp)
   if not info or info.kind ~= "group" then fail(path, where, "is not an HDF5 group") end
   local members = h:list(grp)
@@ -80,13 +88,13 @@ local function read_node(h, grp, path, gpath, name)
     if not has.nodes then fail(path, where, "NIRGraph without a 'nodes' group") end
     node.nodes, node.names = {}, h:list(grp .. "/nodes")
     for _, n in ipairs(node.names) do
-      node.nodes[n] = read_node(h, grp .. "/nodes/" .. n, path, sub, n)
+      node.nodes[n] = read_node(h, grp .. "/nodes/" .. n, path, sub, n, depth)
     end
     node.edges = {}
     if has.edges then
       local e = read_any(h, grp .. "/edges", path)
       local ei = h:info(grp .. "/edges")
-      if type(e) ~= "table" or (#e > 0 and (not ei.shape or #ei.shape ~= 2 or ei.shape[2] ~= 2)) then
+      if type(e) ~= "table" or (#e > 0 and (not ei or not ei.shape or #ei.shape ~= 2 or ei.shape[2] ~= 2)) then
         fail(path, where, "'edges' must be an (n, 2) dataset of strings")
       end
       for i = 1, #e, 2 do node.edges[#node.edges + 1] = { e[i], e[i + 1] } end
@@ -146,7 +154,12 @@ function R.read(path, fname)
     return top, version
   end)
   h:close()
-  if not ok then error(res, 0) end
+  if not ok then
+    -- the HDF5 layer's own complaints (and any other) name the file too
+    local e = tostring(res)
+    if e:sub(1, 11) ~= "nir.load: '" then e = ("nir.load: '%s': %s"):format(path, (e:gsub("^[^\n]-:%d+: ", ""))) end
+    error(e, 0)
+  end
   return res, ver
 end
 

@@ -171,14 +171,8 @@ end
 
 local function lerr(path, msg) error(("nn.load: '%s': %s"):format(path, msg), 0) end
 
--- Did memory run out? Lua's own error is "not enough memory"; the engine's
--- reads "<function>: not enough memory ..." (after a source position when
--- raised in Lua code). Messages about the file's content never start so,
--- even when they quote the file (which may say anything).
-local function is_oom(e)
-  e = tostring(e):gsub("^[^\n]-:%d+: ", "")
-  return e == "not enough memory" or e:match("^[%w_.]+: not enough memory") ~= nil
-end
+-- Did memory run out? (not a content error: limpet.jsonfile says how it tells)
+local is_oom = require("limpet.jsonfile").is_oom
 -- After a pcall inside the loader: a memory error goes up as it is.
 local function pass_oom(ok, err) if not ok and is_oom(err) then error(err, 0) end end
 

@@ -373,8 +373,8 @@ local CLIP_OPTS = { channels = true, include_stop = true, sample_limits = true, 
 -- (sample_limits); a periodic series is repeated over the range.
 function C:clip(t0, t1, opts)
   local F = "clip"
-  opts = U.opts(opts, CLIP_OPTS, F, 3)
-  local inplace = U.inplace(opts, F, 3)
+  local inplace
+  opts, inplace = U.inplace_opts(opts, CLIP_OPTS, F, 3)
   local incl = opts.include_stop ~= false or t1 == nil
   t0 = t0 == nil and self.t_start or U.number(t0, F, 1, "t_start")
   t1 = t1 == nil and self.t_stop or U.number(t1, F, 2, "t_stop")
@@ -410,8 +410,8 @@ local RS_OPTS = { channels = true, inplace = true }
 -- times (t_start and t_stop become the first and last of them).
 function C:resample(times, opts)
   local F = "resample"
-  opts = U.opts(opts, RS_OPTS, F, 2)
-  local inplace = U.inplace(opts, F, 2)
+  local inplace
+  opts, inplace = U.inplace_opts(opts, RS_OPTS, F, 2)
   local q = U.times(times, F, 1)
   local x = select_channels(sample(self, q, F), opts.channels, F, 2)
   local n = q.shape[1]
@@ -433,14 +433,7 @@ function C:to_clocked(dt, opts)
   return sample(self, core.arange(0, T, "float64") * dt + t0, F)
 end
 
-local function as_list(x, fname)
-  if getmetatable(x) == TSContinuous then return { x } end
-  if type(x) ~= "table" then U.argerror(fname, 1, "expected a TSContinuous or a list of them", 3) end
-  for i, o in ipairs(x) do
-    if getmetatable(o) ~= TSContinuous then U.argerror(fname, 1, ("item %d is not a TSContinuous"):format(i), 3) end
-  end
-  return x
-end
+local function as_list(x, fname) return U.series_list(x, TSContinuous, fname) end
 
 -- An empty series with no channels takes on `nc` channels (Rockpool).
 local function with_channels(s, nc)
@@ -456,8 +449,8 @@ local MERGE_OPTS = { remove_duplicates = true, inplace = true }
 -- later series' samples at times an earlier one has are dropped.
 function C:merge(other, opts)
   local F = "merge"
-  opts = U.opts(opts, MERGE_OPTS, F, 2)
-  local inplace = U.inplace(opts, F, 2)
+  local inplace
+  opts, inplace = U.inplace_opts(opts, MERGE_OPTS, F, 2)
   local list = { self }
   for _, o in ipairs(as_list(other, F)) do list[#list + 1] = o end
   local nc = 0
@@ -498,8 +491,8 @@ end
 -- sampled at self's times.
 function C:append_c(other, opts)
   local F = "append_c"
-  opts = U.opts(opts, { inplace = true }, F, 2)
-  local inplace = U.inplace(opts, F, 2)
+  local inplace
+  opts, inplace = U.inplace_opts(opts, nil, F, 2)
   if getmetatable(other) ~= TSContinuous then U.argerror(F, 1, "expected a TSContinuous", 2) end
   local v = sample(other, self.times, F):astype(self.samples.dtype)
   return U.result(self, make(self.times:clone(), core.cat({ self.samples, v }, 2):contiguous(), settings(self)), inplace)
@@ -513,8 +506,8 @@ local AT_OPTS = { offset = true, inplace = true }
 -- one is empty).
 function C:append_t(other, opts)
   local F = "append_t"
-  opts = U.opts(opts, AT_OPTS, F, 2)
-  local inplace = U.inplace(opts, F, 2)
+  local inplace
+  opts, inplace = U.inplace_opts(opts, AT_OPTS, F, 2)
   local list = as_list(other, F)
   local offsets = U.per_series(opts.offset, #list, false, F, 2, "offset")
   local delayed, prev, stop = {}, self, self.t_stop
@@ -534,48 +527,13 @@ function C:append_t(other, opts)
   return U.result(self, self:merge(delayed, { remove_duplicates = false }), inplace)
 end
 
--- TSContinuous.concatenate_t({series...}[, {offset}]): the series one after
--- the other (the first keeps its times).
-function C.concatenate_t(list, opts)
-  local F = "concatenate_t"
-  list = as_list(list, F)
-  opts = U.opts(opts, { offset = true }, F, 2)
-  if #list == 0 then return new() end
-  local first = make(core.zeros({ 0 }, "float64"), core.zeros({ 0, 0 }, "float32"),
-                     settings(list[1], { t_stop = list[1].t_start }))
-  return first:append_t(list, { offset = opts.offset })
-end
-
--- ts:delay(offset[, {inplace}]): the series shifted later in time by offset.
-function C:delay(offset, opts)
-  local F = "delay"
-  if type(offset) ~= "number" then U.argerror(F, 1, "expected a number, got " .. type(offset), 2) end
-  opts = U.opts(opts, { inplace = true }, F, 2)
-  local inplace = U.inplace(opts, F, 2)
-  return U.result(self, make(self.times + offset, inplace and self.samples or self.samples:clone(),
-    settings(self, { t_start = self.t_start + offset, t_stop = self.t_stop + offset })), inplace)
-end
-function C:start_at(t, opts)
-  if type(t) ~= "number" then U.argerror("start_at", 1, "expected a number, got " .. type(t), 2) end
-  opts = U.opts(opts, { inplace = true }, "start_at", 2)
-  return self:delay(t - self.t_start, opts)
-end
-function C:start_at_zero(opts)
-  opts = U.opts(opts, { inplace = true }, "start_at_zero", 1)
-  return self:delay(-self.t_start, opts)
-end
+U.shared_methods(TSContinuous, { make = make, settings = settings, new = new, data = "samples",
+  empty = function(first)
+    return make(core.zeros({ 0 }, "float64"), core.zeros({ 0, 0 }, "float32"), settings(first, { t_stop = first.t_start }))
+  end })
 
 -- ts:plot(path[, opts]): staggered traces (lp.plot.traces).
 function C:plot(path, opts) return require("limpet.plot")._plot_method("traces", "plot", self, path, opts) end
-
--- ts:save(path[, {dtype_times, dtype_samples}]), ts:to_dict(...),
--- TSContinuous.load(path): Rockpool's .npz layout (timeseries/io.lua).
-function C:save(path, opts) return require("limpet.timeseries.io").save(self, path, opts, "save") end
-function C:to_dict(opts) return require("limpet.timeseries.io").to_dict(self, opts, "to_dict") end
-function C.load(path, ...)
-  U.no_more("load", 2, ...)
-  return require("limpet.timeseries.io").load(path, "TSContinuous", "load")
-end
 
 C._make, C._settings = make, settings
 return C

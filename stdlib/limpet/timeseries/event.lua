@@ -341,8 +341,8 @@ local CLIP_OPTS = { channels = true, remap_channels = true, inplace = true }
 -- none are listed).
 function E:clip(t0, t1, opts)
   local F = "clip"
-  opts = U.opts(opts, CLIP_OPTS, F, 3)
-  local inplace = U.inplace(opts, F, 3)
+  local inplace
+  opts, inplace = U.inplace_opts(opts, CLIP_OPTS, F, 3)
   local nt0 = t0 == nil and self.t_start or U.number(t0, F, 1, "t_start")
   local nt1 = t1 == nil and self.t_stop or U.number(t1, F, 2, "t_stop")
   if nt1 < nt0 then nt0, nt1 = nt1, nt0 end
@@ -377,8 +377,8 @@ end
 -- (a list or tensor covering 1..num_channels).
 function E:remap_channels(map, opts)
   local F = "remap_channels"
-  opts = U.opts(opts, { num_channels = true, inplace = true }, F, 2)
-  local inplace = U.inplace(opts, F, 2)
+  local inplace
+  opts, inplace = U.inplace_opts(opts, { num_channels = true, inplace = true }, F, 2)
   local m
   if core.is_tensor(map) then m = map:astype "int64"
   elseif type(map) == "table" then
@@ -401,14 +401,7 @@ function E:remap_channels(map, opts)
     num_channels = nc, name = self.name, periodic = self.periodic }), inplace)
 end
 
-local function as_list(x, fname)
-  if getmetatable(x) == TSEvent then return { x } end
-  if type(x) ~= "table" then U.argerror(fname, 1, "expected a TSEvent or a list of them", 3) end
-  for i, o in ipairs(x) do
-    if getmetatable(o) ~= TSEvent then U.argerror(fname, 1, ("item %d is not a TSEvent"):format(i), 3) end
-  end
-  return x
-end
+local function as_list(x, fname) return U.series_list(x, TSEvent, fname) end
 
 -- Events of self and list (each delayed by delays[i]) in time order
 -- (stable); shift_channels: each series' channels after the previous ones'.
@@ -453,8 +446,8 @@ local MERGE_OPTS = { delay = true, remove_duplicates = true, inplace = true }
 -- delayed first (delay: one number, or one per series).
 function E:merge(other, opts)
   local F = "merge"
-  opts = U.opts(opts, MERGE_OPTS, F, 2)
-  local inplace = U.inplace(opts, F, 2)
+  local inplace
+  opts, inplace = U.inplace_opts(opts, MERGE_OPTS, F, 2)
   local list = as_list(other, F)
   local delays = U.per_series(opts.delay, #list, 0, F, 2, "delay")
   return U.result(self, join(self, list, delays, false, opts.remove_duplicates), inplace)
@@ -464,8 +457,8 @@ end
 -- after self's.
 function E:append_c(other, opts)
   local F = "append_c"
-  opts = U.opts(opts, { inplace = true }, F, 2)
-  local inplace = U.inplace(opts, F, 2)
+  local inplace
+  opts, inplace = U.inplace_opts(opts, nil, F, 2)
   return U.result(self, join(self, as_list(other, F), nil, true, false), inplace)
 end
 
@@ -475,8 +468,8 @@ local AT_OPTS = { offset = true, remove_duplicates = true, inplace = true }
 -- (offset: one number, or one per series).
 function E:append_t(other, opts)
   local F = "append_t"
-  opts = U.opts(opts, AT_OPTS, F, 2)
-  local inplace = U.inplace(opts, F, 2)
+  local inplace
+  opts, inplace = U.inplace_opts(opts, AT_OPTS, F, 2)
   local list = as_list(other, F)
   local offsets = U.per_series(opts.offset, #list, 0, F, 2, "offset")
   local delays, stop = {}, self.t_stop
@@ -487,48 +480,14 @@ function E:append_t(other, opts)
   return U.result(self, join(self, list, delays, false, opts.remove_duplicates), inplace)
 end
 
--- TSEvent.concatenate_t({series...}[, {offset}]): the series one after the
--- other; the first is shifted by its offset from its own t_start.
-function E.concatenate_t(list, opts)
-  local F = "concatenate_t"
-  list = as_list(list, F)
-  opts = U.opts(opts, { offset = true }, F, 2)
-  if #list == 0 then return new() end
-  local first = make(core.zeros({ 0 }, "float64"), core.zeros({ 0 }, "int64"),
-                     settings(list[1], { t_stop = list[1].t_start, num_channels = 0 }))
-  return first:append_t(list, { offset = opts.offset })
-end
-
--- ts:delay(offset[, {inplace}]): the series shifted later in time by offset.
-function E:delay(offset, opts)
-  local F = "delay"
-  if type(offset) ~= "number" then U.argerror(F, 1, "expected a number, got " .. type(offset), 2) end
-  opts = U.opts(opts, { inplace = true }, F, 2)
-  local inplace = U.inplace(opts, F, 2)
-  return U.result(self, make(self.times + offset, inplace and self.channels or self.channels:clone(),
-    settings(self, { t_start = self.t_start + offset, t_stop = self.t_stop + offset })), inplace)
-end
-function E:start_at(t, opts)
-  if type(t) ~= "number" then U.argerror("start_at", 1, "expected a number, got " .. type(t), 2) end
-  opts = U.opts(opts, { inplace = true }, "start_at", 2)
-  return self:delay(t - self.t_start, opts)
-end
-function E:start_at_zero(opts)
-  opts = U.opts(opts, { inplace = true }, "start_at_zero", 1)
-  return self:delay(-self.t_start, opts)
-end
+U.shared_methods(TSEvent, { make = make, settings = settings, new = new, data = "channels",
+  empty = function(first)
+    return make(core.zeros({ 0 }, "float64"), core.zeros({ 0 }, "int64"),
+                settings(first, { t_stop = first.t_start, num_channels = 0 }))
+  end })
 
 -- ts:plot(path[, opts]): a spike raster (lp.plot.raster).
 function E:plot(path, opts) return require("limpet.plot")._plot_method("raster", "plot", self, path, opts) end
-
--- ts:save(path[, {dtype_times, dtype_channels}]), ts:to_dict(...),
--- TSEvent.load(path): Rockpool's .npz layout (timeseries/io.lua).
-function E:save(path, opts) return require("limpet.timeseries.io").save(self, path, opts, "save") end
-function E:to_dict(opts) return require("limpet.timeseries.io").to_dict(self, opts, "to_dict") end
-function E.load(path, ...)
-  U.no_more("load", 2, ...)
-  return require("limpet.timeseries.io").load(path, "TSEvent", "load")
-end
 
 E._make, E._settings = make, settings
 return E

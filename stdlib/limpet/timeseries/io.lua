@@ -138,15 +138,38 @@ function M.load(path, expected, fname)
   local periodic = scalar(d.periodic)
   local common = { t_start = scalar(need "t_start"), t_stop = scalar(need "t_stop"),
                    periodic = periodic == true or periodic == 1, name = name }
+  -- the constructor checks the content; its complaint names the file here
+  -- ("bad argument #k to 'TSEvent' (why)" -> "<fname>: '<path>': TSEvent: why")
+  local function build(cls, ...)
+    local ok, ts = pcall(require("limpet.timeseries." .. (cls == "TSEvent" and "event" or "continuous")), ...)
+    if ok then return ts end
+    local msg = tostring(ts):gsub("^[^\n]-:%d+: ", "")
+    msg = msg:match("^bad argument #%d+ to '[^']*' %((.*)%)$") or msg
+    error(("%s: '%s': %s: %s"):format(fname, path, cls, msg), 4)
+  end
   local ts
   if kind == "TSContinuous" then
     common.interp_kind = as_string(d.interp_kind) or keyed(d, "interp_kind_") or "linear"
-    ts = require("limpet.timeseries.continuous")(need "times", need "samples", common)
+    ts = build(kind, need "times", need "samples", common)
   elseif kind == "TSEvent" then
     local ch = need "channels"
     if not core.is_tensor(ch) then error(("%s: '%s': channels must be an array"):format(fname, path), 3) end
+    if ch:numel() > 0 and (ch.dtype == "float32" or ch.dtype == "float64") then
+      local cf = ch:astype("float64"):reshape(-1)
+      local bad = cf:ne(cf:floor()):logical_or(cf:isfinite():logical_not())
+      if bad:any():item() then
+        local i = bad:astype("int64"):argmax():item()
+        error(("%s: '%s': channel %s at position %d is not a whole number"):format(fname, path,
+          tostring(cf[i]), i), 3)
+      end
+    end
+    if ch:numel() > 0 and ch:min():item() < 0 then
+      local i = ch:reshape(-1):argmin():item()
+      error(("%s: '%s': channel %s at position %d is negative (channels are 0-based in the file)"):format(fname,
+        path, tostring(ch:reshape(-1)[i]), i), 3)
+    end
     common.num_channels = math.tointeger(scalar(d.num_channels))
-    ts = require("limpet.timeseries.event")(need "times", ch:astype("int64") + 1, common)
+    ts = build(kind, need "times", ch:astype("int64") + 1, common)
   else
     error(("%s: '%s' holds a '%s', not a time series"):format(fname, path, kind), 3)
   end

@@ -1,9 +1,11 @@
 -- stdlib/limpet/timeseries/util.lua -- helpers shared by the time-series
 -- classes: a small class maker, argument errors in luaL_argerror's words,
 -- option checking, conversion of times and ids to tensors, the
--- float-tolerant step count, warnings, `inplace` results, per-series
--- offsets and the repetition of a periodic series' times. Not here: the
--- classes themselves (continuous.lua, event.lua), files (io.lua).
+-- float-tolerant step count, warnings, `inplace` options and results,
+-- per-series offsets, the repetition of a periodic series' times, and the
+-- methods both classes share (U.shared_methods: concatenate_t, delay,
+-- start_at, start_at_zero, save, to_dict, load). Not here: the rest of the
+-- classes (continuous.lua, event.lua), the file layout (io.lua).
 local core = require "limpet.core"
 
 local U = {}
@@ -24,11 +26,12 @@ function U.argerror(fname, k, msg, level)
 end
 
 -- Check an options table: nil or a table whose keys are all in `allowed`.
-function U.opts(o, allowed, fname, k)
+-- (level: as U.argerror's, counted from U.opts's caller; default 2)
+function U.opts(o, allowed, fname, k, level)
   if o == nil then return {} end
-  if type(o) ~= "table" then U.argerror(fname, k, "expected an options table, got " .. type(o), 2) end
+  if type(o) ~= "table" then U.argerror(fname, k, "expected an options table, got " .. type(o), level or 2) end
   for key in pairs(o) do
-    if not allowed[key] then U.argerror(fname, k, ("unknown field '%s'"):format(tostring(key)), 2) end
+    if not allowed[key] then U.argerror(fname, k, ("unknown field '%s'"):format(tostring(key)), level or 2) end
   end
   return o
 end
@@ -126,12 +129,79 @@ function U.result(self, result, inplace)
 end
 
 -- Check field 'inplace' (a boolean when given).
-function U.inplace(opts, fname, k)
+function U.inplace(opts, fname, k, level)
   local v = opts.inplace
   if v ~= nil and type(v) ~= "boolean" then
-    U.argerror(fname, k, "field 'inplace' must be a boolean, got " .. type(v), 3)
+    U.argerror(fname, k, "field 'inplace' must be a boolean, got " .. type(v), level or 3)
   end
   return v == true
+end
+
+-- The preamble of every method that can work in place: check options
+-- argument k (keys of `allowed`, default just `inplace`) and its field
+-- 'inplace'; -> opts, inplace. Errors as U.opts and U.inplace give them.
+local INPLACE_ONLY = { inplace = true }
+function U.inplace_opts(o, allowed, fname, k)
+  o = U.opts(o, allowed or INPLACE_ONLY, fname, k, 3)
+  return o, U.inplace(o, fname, k, 4)
+end
+
+-- x: one series of class C or a list of them -> the list ("expected a
+-- <class> or a list of them", "item i is not a <class>" otherwise).
+function U.series_list(x, C, fname)
+  if getmetatable(x) == C then return { x } end
+  if type(x) ~= "table" then U.argerror(fname, 1, ("expected a %s or a list of them"):format(C.__name), 3) end
+  for i, o in ipairs(x) do
+    if getmetatable(o) ~= C then U.argerror(fname, 1, ("item %d is not a %s"):format(i, C.__name), 3) end
+  end
+  return x
+end
+
+-- The methods TSContinuous and TSEvent share, over the class's own parts:
+-- spec = {make = make(times, data, settings), settings = settings(self,
+-- over), new = the constructor, data = "samples" | "channels", empty =
+-- function(first) -> the empty series concatenate_t starts from}.
+-- Defines C.concatenate_t, C:delay, C:start_at, C:start_at_zero, C:save,
+-- C:to_dict and C.load.
+function U.shared_methods(C, spec)
+  local make, settings, data = spec.make, spec.settings, spec.data
+
+  -- C.concatenate_t({series...}[, {offset}]): the series one after the other.
+  function C.concatenate_t(list, opts)
+    local F = "concatenate_t"
+    list = U.series_list(list, C, F)
+    opts = U.opts(opts, { offset = true }, F, 2)
+    if #list == 0 then return spec.new() end
+    return spec.empty(list[1]):append_t(list, { offset = opts.offset })
+  end
+
+  -- ts:delay(offset[, {inplace}]): the series shifted later in time by offset.
+  function C:delay(offset, opts)
+    local F = "delay"
+    if type(offset) ~= "number" then U.argerror(F, 1, "expected a number, got " .. type(offset), 2) end
+    local inplace
+    opts, inplace = U.inplace_opts(opts, nil, F, 2)
+    return U.result(self, make(self.times + offset, inplace and self[data] or self[data]:clone(),
+      settings(self, { t_start = self.t_start + offset, t_stop = self.t_stop + offset })), inplace)
+  end
+  function C:start_at(t, opts)
+    if type(t) ~= "number" then U.argerror("start_at", 1, "expected a number, got " .. type(t), 2) end
+    opts = U.opts(opts, INPLACE_ONLY, "start_at", 2)
+    return self:delay(t - self.t_start, opts)
+  end
+  function C:start_at_zero(opts)
+    opts = U.opts(opts, INPLACE_ONLY, "start_at_zero", 1)
+    return self:delay(-self.t_start, opts)
+  end
+
+  -- ts:save(path[, {dtype_times, dtype_samples | dtype_channels}]),
+  -- ts:to_dict(...), C.load(path): Rockpool's .npz layout (timeseries/io.lua).
+  function C:save(path, opts) return require("limpet.timeseries.io").save(self, path, opts, "save") end
+  function C:to_dict(opts) return require("limpet.timeseries.io").to_dict(self, opts, "to_dict") end
+  function C.load(path, ...)
+    U.no_more("load", 2, ...)
+    return require("limpet.timeseries.io").load(path, C.__name, "load")
+  end
 end
 
 -- Per-series values from a number (the same for all), a list (one each) or
