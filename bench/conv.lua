@@ -27,9 +27,11 @@ local B, T = H.quick and 8 or 32, H.quick and 5 or 25
 local function case(name, cin, cout, k, stride, pad, hw, p)
   local conv = nn.Conv2d(cin, cout, k, { stride = stride, padding = pad })
   local x = H.spikes({ B, T, cin, hw, hw }, p)
+  local hw_out = (hw + 2 * pad - k) // stride + 1
+  local dy = lp.randn({ B, T, cout, hw_out, hw_out })    -- the gradient a next layer would send
   local med, min = H.time(function()
     local y = conv(x)
-    y:sum():backward()
+    y:backward(dy)
     conv.weight.grad = nil
     conv.bias.grad = nil
   end)

@@ -130,7 +130,13 @@ static void bwd_##SFX(const cgeom *g, const REAL *x, const REAL *w, const REAL *
       GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->Og, (int)g->K, (int)g->P, 1, dys,  \
            (int)g->P, col, (int)g->P, 1, dw + gi * g->Og * g->K, (int)g->K);                  \
     }                                                                                         \
-    if (db) for (o = 0; o < g->Og; o++) for (p = 0; p < g->P; p++) db[gi * g->Og + o] += dys[o * g->P + p]; \
+    if (db) for (o = 0; o < g->Og; o++) {   /* four partial sums: the adds pipeline */       \
+      const REAL *r = dys + o * g->P;                                                         \
+      REAL s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                                    \
+      for (p = 0; p + 4 <= g->P; p += 4) { s0 += r[p]; s1 += r[p + 1]; s2 += r[p + 2]; s3 += r[p + 3]; } \
+      for (; p < g->P; p++) s0 += r[p];                                                       \
+      db[gi * g->Og + o] += (s0 + s1) + (s2 + s3);                                            \
+    }                                                                                         \
     if (dx) {                                                                                 \
       GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g->K, (int)g->P, (int)g->Og, 1,       \
            w + gi * g->Og * g->K, (int)g->K, dys, (int)g->P, 0, col, (int)g->P);              \
@@ -179,6 +185,14 @@ DEFINE_CONV(double, d, cblas_dgemm)
    Og loop reads one contiguous row. Cost ~ nnz (taps per event) Og + P Og
    per sample, instead of the GEMM's Og K P.
    tap layout (int64): rn[H], rk[H KH], ro[H KH], cn[W], ck[W KW], co[W KW]. */
+/* the event loops in an AVX2+FMA clone beside the baseline one, picked at
+   load time by the CPU (GCC function multi-versioning; callgrind/perf: the
+   Og loop in 8-wide vectors). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define LP_CONV_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define LP_CONV_CLONES
+#endif
 static int64_t taps_len(const cgeom *g) { return g->H * (1 + 2 * g->KH) + g->W * (1 + 2 * g->KW); }
 static void taps_build(const cgeom *g, int64_t *t) {
   int64_t *rn = t, *rk = rn + g->H, *ro = rk + g->H * g->KH;
@@ -204,6 +218,7 @@ static void taps_build(const cgeom *g, int64_t *t) {
 #define DEFINE_EVENT(REAL, SFX)                                                                \
 /* one sample n, group gi: back = 0: acc (P, Og) += scatter of wt; back = 1: \
    dwt (K, Og) += gather of dyt (P, Og) */                                                     \
+LP_CONV_CLONES                                                                                 \
 static void ev_visit_##SFX(const cgeom *g, const int64_t *tap, const REAL *x, int64_t n,       \
                            int64_t gi, int back, const REAL *wt, const REAL *dys, REAL *ys,    \
                            double *dwt) {                                                      \
