@@ -64,19 +64,33 @@ static lp_status geom(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, const
 }
 
 /* ---- typed kernels (float and double) ------------------------------------ */
+/* the output columns ow whose input column iw = ow sw - pw + kw dw lies in
+   [0, W): [*lo, *hi) (so im2col / col2im test no bounds per element) */
+static void ow_range(const cgeom *g, int64_t kw, int64_t *lo, int64_t *hi) {
+  int64_t off = kw * g->dw - g->pw, a, b;          /* iw = ow sw + off */
+  a = off >= 0 ? 0 : (-off + g->sw - 1) / g->sw;
+  b = (g->W - 1 - off) < 0 ? 0 : (g->W - 1 - off) / g->sw + 1;
+  if (b > g->OW) b = g->OW;
+  if (a > b) a = b;
+  *lo = a; *hi = b;
+}
 #define DEFINE_CONV(REAL, SFX, GEMM)                                                          \
 static void im2col_##SFX(const cgeom *g, const REAL *x, REAL *col) {                          \
   int64_t c, kh, kw, oh, ow;                                                                  \
   for (c = 0; c < g->Cg; c++) for (kh = 0; kh < g->KH; kh++) for (kw = 0; kw < g->KW; kw++) { \
     REAL *row = col + ((c * g->KH + kh) * g->KW + kw) * g->P;                                 \
+    int64_t lo, hi, off = kw * g->dw - g->pw;                                                 \
+    ow_range(g, kw, &lo, &hi);                                                                \
     for (oh = 0; oh < g->OH; oh++) {                                                          \
       int64_t ih = oh * g->sh - g->ph + kh * g->dh;                                           \
       REAL *r = row + oh * g->OW;                                                             \
+      const REAL *xr;                                                                         \
       if (ih < 0 || ih >= g->H) { for (ow = 0; ow < g->OW; ow++) r[ow] = 0; continue; }       \
-      for (ow = 0; ow < g->OW; ow++) {                                                        \
-        int64_t iw = ow * g->sw - g->pw + kw * g->dw;                                         \
-        r[ow] = (iw < 0 || iw >= g->W) ? (REAL)0 : x[(c * g->H + ih) * g->W + iw];            \
-      }                                                                                       \
+      xr = x + (c * g->H + ih) * g->W;                                                        \
+      for (ow = 0; ow < lo; ow++) r[ow] = 0;                                                  \
+      if (g->sw == 1 && hi > lo) memcpy(r + lo, xr + lo + off, sizeof *r * (size_t)(hi - lo)); \
+      else for (ow = lo; ow < hi; ow++) r[ow] = xr[ow * g->sw + off];                         \
+      for (ow = hi; ow < g->OW; ow++) r[ow] = 0;                                              \
     }                                                                                         \
   }                                                                                           \
 }                                                                                             \
@@ -84,13 +98,15 @@ static void col2im_##SFX(const cgeom *g, const REAL *col, REAL *dx) {           
   int64_t c, kh, kw, oh, ow;                                                                  \
   for (c = 0; c < g->Cg; c++) for (kh = 0; kh < g->KH; kh++) for (kw = 0; kw < g->KW; kw++) { \
     const REAL *row = col + ((c * g->KH + kh) * g->KW + kw) * g->P;                           \
+    int64_t lo, hi, off = kw * g->dw - g->pw;                                                 \
+    ow_range(g, kw, &lo, &hi);                                                                \
     for (oh = 0; oh < g->OH; oh++) {                                                          \
       int64_t ih = oh * g->sh - g->ph + kh * g->dh;                                           \
+      const REAL *r = row + oh * g->OW;                                                       \
+      REAL *dr;                                                                               \
       if (ih < 0 || ih >= g->H) continue;                                                     \
-      for (ow = 0; ow < g->OW; ow++) {                                                        \
-        int64_t iw = ow * g->sw - g->pw + kw * g->dw;                                         \
-        if (iw >= 0 && iw < g->W) dx[(c * g->H + ih) * g->W + iw] += row[oh * g->OW + ow];    \
-      }                                                                                       \
+      dr = dx + (c * g->H + ih) * g->W;                                                       \
+      for (ow = lo; ow < hi; ow++) dr[ow * g->sw + off] += r[ow];                             \
     }                                                                                         \
   }                                                                                           \
 }                                                                                             \
@@ -336,8 +352,9 @@ static lp_status contig3(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, co
   return LP_OK;
 }
 
+/* sparse (may be NULL): set to whether the event-driven path ran */
 static lp_status conv_run(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, const lp_tensor *b,
-                          const lp_conv2d_opts *o, int ref, lp_tensor **out) {
+                          const lp_conv2d_opts *o, int ref, lp_tensor **out, int *sparse) {
   cgeom g;
   lp_tensor *xc = NULL, *wc = NULL, *bc = NULL, *col = NULL;
   int64_t ys[4], cs[1];
@@ -347,8 +364,10 @@ static lp_status conv_run(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, c
   ys[0] = g.N; ys[1] = g.O; ys[2] = g.OH; ys[3] = g.OW;
   TRY(contig3(ctx, x, w, b, &xc, &wc, &bc));
   TRY(lp_tensor_empty(ctx, x->dtype, 4, ys, out));
+  if (sparse) *sparse = 0;
   if (!ref && sparse_input(xc)) {
     lp_tensor *tap = NULL;
+    if (sparse) *sparse = 1;
     int64_t tl = taps_len(&g);
     cs[0] = g.G * g.K * g.Og + g.threads * g.P * g.Og;   /* transposed weights, then accumulators */
     TRY(lp_tensor_empty(ctx, x->dtype, 1, cs, &col));
@@ -379,16 +398,16 @@ done:
 
 lp_status lp_conv2d(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, const lp_tensor *b,
                     const lp_conv2d_opts *o, lp_tensor **out) {
-  return conv_run(ctx, x, w, b, o, 0, out);
+  return conv_run(ctx, x, w, b, o, 0, out, NULL);
 }
 
 lp_status lp_conv2d_ref(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, const lp_tensor *b,
                         const lp_conv2d_opts *o, lp_tensor **out) {
-  return conv_run(ctx, x, w, b, o, 1, out);
+  return conv_run(ctx, x, w, b, o, 1, out, NULL);
 }
 
 /* ---- autodiff ------------------------------------------------------------ */
-typedef struct conv_pl { lp_conv2d_opts o; int sx, sw; } conv_pl;
+typedef struct conv_pl { lp_conv2d_opts o; int sx, sw, sparse; } conv_pl;   /* sparse: the forward's path */
 
 static lp_status conv_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_tensor **gin) {
   conv_pl *p = lp_node_payload(n);
@@ -406,7 +425,7 @@ static lp_status conv_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_ten
   if (lp_node_input_needs_grad(n, 0)) TRY(lp_tensor_new(ctx, x->dtype, 4, x->shape, &dx));
   if (lp_node_input_needs_grad(n, 1)) TRY(lp_tensor_new(ctx, x->dtype, 4, w->shape, &dw));
   if (has_b && lp_node_input_needs_grad(n, 2)) TRY(lp_tensor_new(ctx, x->dtype, 1, &g.O, &db));
-  if (dw && sparse_input(x)) {                     /* dw event-driven, the rest below */
+  if (dw && p->sparse) {                           /* dw event-driven (as the forward ran), the rest below */
     int64_t m = g.threads * g.G * g.K * g.Og, tl = taps_len(&g), tn = g.threads * g.P * g.Og;
     TRY(lp_tensor_new(ctx, LP_F64, 1, &m, &dwt));
     TRY(lp_tensor_empty(ctx, x->dtype, 1, &tn, &dyt));
@@ -450,12 +469,14 @@ lp_status lp_ag_conv2d(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, cons
   lp_tensor *xc = NULL, *wc = NULL, *bc = NULL;
   lp_node *n;
   conv_pl *p;
-  lp_status st = lp_conv2d(ctx, x, w, b, o, out);
+  int sparse = 0;
+  lp_status st = conv_run(ctx, x, w, b, o, 0, out, &sparse);
   in[0] = x; in[1] = w; in[2] = b;
   if (st != LP_OK || !lp_needs_grad(ctx, b ? 3 : 2, in)) return st;
   TRY(lp_node_record(ctx, "conv2d", conv_bw, b ? 3 : 2, in, 1, out, sizeof(conv_pl), &n));
   p = lp_node_payload(n);
   p->o = *o;
+  p->sparse = sparse;
   TRY(contig3(ctx, x, w, NULL, &xc, &wc, &bc));
   TRY(lp_node_save(ctx, n, xc, &p->sx));
   TRY(lp_node_save(ctx, n, wc, &p->sw));
