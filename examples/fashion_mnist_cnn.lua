@@ -9,52 +9,62 @@
 -- Neurons: nn.IF with dt = 1 (time in steps, as Sinabs): v <- v + x, a
 -- spike and a reset to 0 above threshold 1. Loss: cross-entropy of the
 -- readout summed over time.
+-- Budget: no epoch starts that would end past --budget CPU-seconds (default
+-- 1100); runs on --threads threads (default 1: on a CPU-time budget extra
+-- threads only add overhead). --flip 1 mirrors training images left-right
+-- with probability 1/2 (a fresh draw every batch).
 -- Usage: limpet examples/fashion_mnist_cnn.lua [--quick] [--epochs N] [--steps T]
---          [--lr LR] [--budget CPU_SECONDS] [--train N] [--test N] [--out DIR] [--root DIR]
--- (--budget: no epoch starts that would end past it, default 1100)
--- Ends with "result: test 0.xxxx cpu_s N" (cpu_s: the process's CPU time,
--- all threads, data loading and test included).
+--          [--lr LR] [--budget CPU_SECONDS] [--threads N] [--flip 0|1] [--train N] [--test N]
+--          [--out DIR] [--root DIR]
+-- Ends with "result: test 0.xxxx cpu_s N" (cpu_s: lp.cpu_time(), the
+-- process's CPU time, user + system, all threads, data loading and test
+-- included). Arguments, data loading, the flip and the result line are
+-- shared with fashion_mnist_snn.lua (examples/lib/fmnist.lua).
+package.path = (arg and arg[0] and arg[0]:match("^(.*)/[^/]*$") or "examples") .. "/lib/?.lua;" .. package.path
 local lp = require "limpet"
 local nn = lp.nn
+local F = require "fmnist"
 
-local opts = { quick = false, out = ".", budget = 1100 }
-do
-  local a, i = arg or {}, 1
-  while i <= #a do
-    local k = a[i]
-    if k == "--quick" then opts.quick = true
-    elseif k:match("^%-%-%a") and a[i + 1] then opts[k:sub(3)] = a[i + 1]; i = i + 1
-    else io.stderr:write("fashion_mnist_cnn: unknown argument '", k, "'\n"); os.exit(2) end
-    i = i + 1
-  end
-end
+local opts = F.args("fashion_mnist_cnn", { epochs = "int", steps = "int", lr = "number", budget = "number",
+  threads = "int", flip = "string", train = "int", test = "int", out = "string", root = "string" })
 local quick = opts.quick
-local T = math.tointeger(tonumber(opts.steps) or 4)
-local epochs = math.tointeger(tonumber(opts.epochs) or (quick and 1 or 6))
-local lr = tonumber(opts.lr) or 2e-3
-local budget = tonumber(opts.budget)
-if not (T and epochs) then io.stderr:write("fashion_mnist_cnn: --steps and --epochs take integers\n"); os.exit(2) end
-local n_train = tonumber(opts.train) or (quick and 640 or nil)
-local n_test = tonumber(opts.test) or (quick and 250 or nil)
+local T = opts.steps or 4
+local epochs = opts.epochs or (quick and 1 or 4)
+local lr = opts.lr or 2e-3
+local budget = opts.budget or 1100
+local out_dir = opts.out or "."
+local flip = opts.flip or "1"
+if flip ~= "0" and flip ~= "1" then
+  io.stderr:write("fashion_mnist_cnn: --flip takes 0 or 1, got '", flip, "'\n"); os.exit(2)
+end
+lp.config { threads = opts.threads or 1 }
+local n_train = opts.train or (quick and 640 or nil)
+local n_test = opts.test or (quick and 250 or nil)
 
 local t_start = lp.clock()
 lp.seed(2024)
 
+-- images (N, 1, 1, 28, 28): T = 1, C = 1
 local function load(split, n)
-  local ds, err = lp.data.FashionMNIST { split = split, root = opts.root }
-  if not ds then
-    io.stderr:write("fashion_mnist_cnn: ", err, "\n")
-    os.exit(1)
-  end
-  local x, y = ds:tensors()
-  x = x:reshape(-1, 1, 1, 28, 28)             -- (N, T = 1, C = 1, H, W)
-  if n then x, y = x:slice(1, 1, n), y:slice(1, 1, n) end
-  return x:contiguous(), y:contiguous()
+  local x, y = F.load("fashion_mnist_cnn", split, n, opts.root)
+  return x:reshape(-1, 1, 1, 28, 28), y
 end
 local x_train, y_train = load("train", n_train)
 local x_test, y_test = load("test", n_test)
 print(("Fashion-MNIST: %d training and %d test images; %d steps per image")
   :format(x_train.shape[1], x_test.shape[1], T))
+local function flipped(loader)
+  return setmetatable({}, {
+    __len = function() return #loader end,
+    __index = { iter = function()
+      local it = loader:iter()
+      return function()
+        local xb, yb = it()
+        if xb then return F.flip(xb), yb end
+      end
+    end },
+  })
+end
 
 -- The network: a user module (nn.Module subclass) around standard layers.
 local SpikingCNN = nn.Module:extend("SpikingCNN")
@@ -86,11 +96,12 @@ print(net)
 
 local opt = lp.optim.Adam(net:parameters(), { lr = lr })
 local schedule = lp.optim.schedule.cosine(opt, { T_max = epochs })
-local last_cpu, epoch_cpu = 0, os.clock()
+local epoch_cpu0 = lp.cpu_time()
+local train_data = lp.train.TensorLoader(x_train, y_train, { batch_size = 64, shuffle = true, seed = 7 })
 local hist = lp.train.fit {
   net = net,                                   -- fit resets the IF states before each batch
   loss = function(out, y) return lp.loss.cross_entropy(out:sum(2), y) end,
-  data = lp.train.TensorLoader(x_train, y_train, { batch_size = 64, shuffle = true, seed = 7 }),
+  data = flip == "1" and flipped(train_data) or train_data,
   val_data = lp.train.TensorLoader(x_test, y_test, { batch_size = 250 }),
   epochs = epochs,
   optimizer = opt,
@@ -99,12 +110,10 @@ local hist = lp.train.fit {
   on_epoch = function(e, s)
     print(("epoch %d: train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  (%.1f s)")
       :format(e, s.train_loss, 100 * s.train_accuracy, s.val_loss, 100 * s.val_accuracy, s.time))
-    last_cpu = os.clock() - epoch_cpu
-    epoch_cpu = os.clock()
-    if budget and e < epochs and os.clock() + last_cpu > budget then
-      print(("stopping after epoch %d: another would end past the %g CPU-s budget"):format(e, budget))
-      return false
-    end
+    local now = lp.cpu_time()
+    local epoch_cpu = now - epoch_cpu0
+    epoch_cpu0 = now
+    return F.budget_check(budget, e, epochs, epoch_cpu)
   end,
 }
 local acc = hist.val_accuracy[hist.epochs]
@@ -113,14 +122,11 @@ local acc = hist.val_accuracy[hist.epochs]
 local tail = nn.Sequential(nn.Conv2d(16, 32, 5, { padding = 2, weight = net.conv2.weight:detach(),
   bias = net.conv2.bias:detach() }), nn.IF({ 32, 14, 14 }, { dt = 1, v_threshold = 1 }), nn.SumPool2d(2),
   nn.Flatten(), nn.Linear({ 1568, 10 }, { weight = net.readout.weight:detach(), bias = net.readout.bias:detach() }))
-local path = opts.out .. "/fashion_mnist_cnn_tail.nir"
+local path = out_dir .. "/fashion_mnist_cnn_tail.nir"
 assert(lp.nir.save(tail, path, { input_shape = { 16, 14, 14 } }))
 local g = lp.nir.load(path)
 local probe = lp.rand({ 2, T, 16, 14, 14 }):lt(0.2):astype("float32")
 local d = (g(probe) - tail(probe)):abs():max():item()
 print(("wrote %s (NIR %s): re-imported, max |diff| %.3g on a random spike input"):format(path, "1.0.8", d))
 
-local cpu = os.clock()                        -- CPU time of the process, all threads
-print(("final test accuracy: %.2f%% on %d images after %d epochs; wall time %.1f s")
-  :format(100 * acc, x_test.shape[1], hist.epochs, lp.clock() - t_start))
-print(("result: test %.4f cpu_s %d"):format(acc, math.floor(cpu + 0.5)))
+F.result(acc, x_test.shape[1], hist.epochs, t_start)

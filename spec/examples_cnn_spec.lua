@@ -26,4 +26,17 @@ describe("examples/fashion_mnist_cnn.lua", function()
     assert.is_truthy(out:find("re-imported, max |diff| 0 ", 1, true), out)
     os.execute("rm -rf " .. d)
   end)
+  it("refuses unknown and malformed arguments with status 2, naming them", function()
+    for _, c in ipairs {
+      { "--bogus 1", "fashion_mnist_cnn: unknown argument '--bogus'" },
+      { "--epochs 0", "fashion_mnist_cnn: argument '--epochs' takes a positive integer, got '0'" },
+      { "--flip 2", "fashion_mnist_cnn: --flip takes 0 or 1, got '2'" },
+    } do
+      local p = io.popen(("%s/limpet examples/fashion_mnist_cnn.lua %s 2>&1; echo \"rc=$?\""):format(build, c[1]))
+      local out = p:read("a")
+      p:close()
+      assert.is_truthy(out:find("rc=2", 1, true), out)
+      assert.is_truthy(out:find(c[2], 1, true), out)
+    end
+  end)
 end)

@@ -100,15 +100,33 @@ describe("examples/fashion_mnist_snn.lua", function()
     local rw, rh = png_size(d .. "/fashion_mnist_raster.png")
     rmdir(d)
     assert.equals(0, code, out)
-    assert.matches("Fashion%-MNIST: 2000 training and 500 test images, 8 time steps", out)
+    assert.matches("Fashion%-MNIST: 2000 training and 500 test images, 16 time steps of latency%-coded", out)
     assert.matches("epoch 2: train loss [%d.]+ acc [%d.]+%%  test loss [%d.]+ acc [%d.]+%%", out)
     local acc = tonumber(out:match("final test accuracy: ([%d.]+)%% on 500 images after 2 epochs; wall time [%d.]+ s"))
     assert.is_truthy(acc, out)
     assert.is_true(acc > 30, out)                -- chance is 10 %; the quick run gets about 70 %
+    assert.matches("result: test 0%.%d%d%d%d cpu_s %d+", out)
     assert.is_truthy(cw, "no curve PNG")
     assert.is_true(cw > 100 and ch > 100)
     assert.is_truthy(rw, "no raster PNG")
     assert.is_true(rw > 100 and rh > 100)
+  end)
+  it("refuses unknown and malformed arguments with status 2, naming them", function()
+    local cases = {
+      { { "--bogus", "1" }, "fashion_mnist_snn: unknown argument '--bogus'" },
+      { { "--steps", "x" }, "fashion_mnist_snn: argument '--steps' takes a positive integer, got 'x'" },
+      { { "--lr", "-1" }, "fashion_mnist_snn: argument '--lr' takes a positive number, got '-1'" },
+      { { "--encoding", "poisson" }, "fashion_mnist_snn: --encoding must be 'latency' or 'rate', got 'poisson'" },
+      { { "--dropout", "1" }, "fashion_mnist_snn: --dropout takes a number in [0, 1), got '1'" },
+      { { "--epochs" }, "fashion_mnist_snn: argument '--epochs' needs a value" },
+    }
+    for _, c in ipairs(cases) do
+      local a = { "examples/fashion_mnist_snn.lua" }
+      for _, v in ipairs(c[1]) do a[#a + 1] = v end
+      local out, code = run(a)
+      assert.equals(2, code, out)
+      assert.matches(c[2], out, 1, true)
+    end
   end)
 end)
 

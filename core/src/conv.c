@@ -69,19 +69,33 @@ static lp_status geom(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, const
 }
 
 /* ---- typed kernels (float and double) ------------------------------------ */
+/* the output columns ow whose input column iw = ow sw - pw + kw dw lies in
+   [0, W): [*lo, *hi) (so im2col / col2im test no bounds per element) */
+static void ow_range(const cgeom *g, int64_t kw, int64_t *lo, int64_t *hi) {
+  int64_t off = kw * g->dw - g->pw, a, b;          /* iw = ow sw + off */
+  a = off >= 0 ? 0 : (-off + g->sw - 1) / g->sw;
+  b = (g->W - 1 - off) < 0 ? 0 : (g->W - 1 - off) / g->sw + 1;
+  if (b > g->OW) b = g->OW;
+  if (a > b) a = b;
+  *lo = a; *hi = b;
+}
 #define DEFINE_CONV(REAL, SFX, GEMM)                                                          \
 static void im2col_##SFX(const cgeom *g, const REAL *x, REAL *col) {                          \
   int64_t c, kh, kw, oh, ow;                                                                  \
   for (c = 0; c < g->Cg; c++) for (kh = 0; kh < g->KH; kh++) for (kw = 0; kw < g->KW; kw++) { \
     REAL *row = col + ((c * g->KH + kh) * g->KW + kw) * g->P;                                 \
+    int64_t lo, hi, off = kw * g->dw - g->pw;                                                 \
+    ow_range(g, kw, &lo, &hi);                                                                \
     for (oh = 0; oh < g->OH; oh++) {                                                          \
       int64_t ih = oh * g->sh - g->ph + kh * g->dh;                                           \
       REAL *r = row + oh * g->OW;                                                             \
+      const REAL *xr;                                                                         \
       if (ih < 0 || ih >= g->H) { for (ow = 0; ow < g->OW; ow++) r[ow] = 0; continue; }       \
-      for (ow = 0; ow < g->OW; ow++) {                                                        \
-        int64_t iw = ow * g->sw - g->pw + kw * g->dw;                                         \
-        r[ow] = (iw < 0 || iw >= g->W) ? (REAL)0 : x[(c * g->H + ih) * g->W + iw];            \
-      }                                                                                       \
+      xr = x + (c * g->H + ih) * g->W;                                                        \
+      for (ow = 0; ow < lo; ow++) r[ow] = 0;                                                  \
+      if (g->sw == 1 && hi > lo) memcpy(r + lo, xr + lo + off, sizeof *r * (size_t)(hi - lo)); \
+      else for (ow = lo; ow < hi; ow++) r[ow] = xr[ow * g->sw + off];                         \
+      for (ow = hi; ow < g->OW; ow++) r[ow] = 0;                                              \
     }                                                                                         \
   }                                                                                           \
 }                                                                                             \
@@ -89,13 +103,15 @@ static void col2im_##SFX(const cgeom *g, const REAL *col, REAL *dx) {           
   int64_t c, kh, kw, oh, ow;                                                                  \
   for (c = 0; c < g->Cg; c++) for (kh = 0; kh < g->KH; kh++) for (kw = 0; kw < g->KW; kw++) { \
     const REAL *row = col + ((c * g->KH + kh) * g->KW + kw) * g->P;                           \
+    int64_t lo, hi, off = kw * g->dw - g->pw;                                                 \
+    ow_range(g, kw, &lo, &hi);                                                                \
     for (oh = 0; oh < g->OH; oh++) {                                                          \
       int64_t ih = oh * g->sh - g->ph + kh * g->dh;                                           \
+      const REAL *r = row + oh * g->OW;                                                       \
+      REAL *dr;                                                                               \
       if (ih < 0 || ih >= g->H) continue;                                                     \
-      for (ow = 0; ow < g->OW; ow++) {                                                        \
-        int64_t iw = ow * g->sw - g->pw + kw * g->dw;                                         \
-        if (iw >= 0 && iw < g->W) dx[(c * g->H + ih) * g->W + iw] += row[oh * g->OW + ow];    \
-      }                                                                                       \
+      dr = dx + (c * g->H + ih) * g->W;                                                       \
+      for (ow = lo; ow < hi; ow++) dr[ow * g->sw + off] += r[ow];                             \
     }                                                                                         \
   }                                                                                           \
 }                                                                                             \
@@ -135,7 +151,13 @@ static void bwd_##SFX(const cgeom *g, const REAL *x, const REAL *w, const REAL *
       GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->Og, (int)g->K, (int)g->P, 1, dys,  \
            (int)g->P, col, (int)g->P, 1, dw + gi * g->Og * g->K, (int)g->K);                  \
     }                                                                                         \
-    if (db) for (o = 0; o < g->Og; o++) for (p = 0; p < g->P; p++) db[gi * g->Og + o] += dys[o * g->P + p]; \
+    if (db) for (o = 0; o < g->Og; o++) {   /* four partial sums: the adds pipeline */       \
+      const REAL *r = dys + o * g->P;                                                         \
+      REAL s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                                    \
+      for (p = 0; p + 4 <= g->P; p += 4) { s0 += r[p]; s1 += r[p + 1]; s2 += r[p + 2]; s3 += r[p + 3]; } \
+      for (; p < g->P; p++) s0 += r[p];                                                       \
+      db[gi * g->Og + o] += (s0 + s1) + (s2 + s3);                                            \
+    }                                                                                         \
     if (dx) {                                                                                 \
       GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g->K, (int)g->P, (int)g->Og, 1,       \
            w + gi * g->Og * g->K, (int)g->K, dys, (int)g->P, 0, col, (int)g->P);              \
@@ -172,47 +194,99 @@ DEFINE_CONV(double, d, cblas_dgemm)
 /* ---- event-driven path (sparse input) -------------------------------------
    For each nonzero input x[c, ih, iw] of a sample, the outputs it reaches:
    oh = (ih + ph - kh dh) / sh when that divides and lands in range (same for
-   w). Forward scatters w[:, c, kh, kw] x into y[:, oh, ow]; backward gathers
-   dy[:, oh, ow] x into dw[:, c, kh, kw]. wt is w laid out (G, Cg, KH, KW, Og)
-   so the Og loop is unit-stride. Cost ~ nnz KH KW Og instead of the GEMM's
-   Og K P. */
+   w). Tap tables, built once per call, list for every input row ih the
+   (kh, oh) pairs that reach an output row (at most KH) and for every input
+   column iw the (kw, ow) pairs, so the per-event loop has no divisions or
+   range tests. Forward scatters w[:, c, kh, kw] v into a per-thread
+   (P, Og) accumulator (position-major, so the Og loop is unit-stride and
+   vectorises; a scatter straight into y's (Og, P) layout was 2x slower by
+   perf), transposed into y with the bias after each sample; backward
+   gathers dy[:, oh, ow] v into dw[:, c, kh, kw] from a (P, Og) transpose of
+   the sample's dy (no im2col). wt is w laid out (G, Cg, KH, KW, Og) so the
+   Og loop reads one contiguous row. Cost ~ nnz (taps per event) Og + P Og
+   per sample, instead of the GEMM's Og K P.
+   tap layout (int64): rn[H], rk[H KH], ro[H KH], cn[W], ck[W KW], co[W KW]. */
+/* the event loops in an AVX2+FMA clone beside the baseline one, picked at
+   load time by the CPU (GCC function multi-versioning; callgrind/perf: the
+   Og loop in 8-wide vectors). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define LP_CONV_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define LP_CONV_CLONES
+#endif
+static int64_t taps_len(const cgeom *g) { return g->H * (1 + 2 * g->KH) + g->W * (1 + 2 * g->KW); }
+static void taps_build(const cgeom *g, int64_t *t) {
+  int64_t *rn = t, *rk = rn + g->H, *ro = rk + g->H * g->KH;
+  int64_t *cn = ro + g->H * g->KH, *ck = cn + g->W, *co = ck + g->W * g->KW;
+  int64_t i, k;
+  for (i = 0; i < g->H; i++) {
+    rn[i] = 0;
+    for (k = 0; k < g->KH; k++) {
+      int64_t th = i + g->ph - k * g->dh;
+      if (th < 0 || th % g->sh || th / g->sh >= g->OH) continue;
+      rk[i * g->KH + rn[i]] = k; ro[i * g->KH + rn[i]] = th / g->sh; rn[i]++;
+    }
+  }
+  for (i = 0; i < g->W; i++) {
+    cn[i] = 0;
+    for (k = 0; k < g->KW; k++) {
+      int64_t tw = i + g->pw - k * g->dw;
+      if (tw < 0 || tw % g->sw || tw / g->sw >= g->OW) continue;
+      ck[i * g->KW + cn[i]] = k; co[i * g->KW + cn[i]] = tw / g->sw; cn[i]++;
+    }
+  }
+}
 #define DEFINE_EVENT(REAL, SFX)                                                                \
-static void ev_visit_##SFX(const cgeom *g, const REAL *x, int64_t n, int64_t gi, int back,     \
-                           const REAL *wt, const REAL *dy, REAL *y, double *dwt) {             \
-  int64_t c, ih, iw, kh, kw, o;                                                                \
+/* one sample n, group gi: back = 0: acc (P, Og) += scatter of wt; back = 1: \
+   dwt (K, Og) += gather of dyt (P, Og) */                                                     \
+LP_CONV_CLONES                                                                                 \
+static void ev_visit_##SFX(const cgeom *g, const int64_t *tap, const REAL *x, int64_t n,       \
+                           int64_t gi, int back, const REAL *wt, const REAL *dys, REAL *ys,    \
+                           double *dwt) {                                                      \
+  const int64_t *rn = tap, *rk = rn + g->H, *ro = rk + g->H * g->KH;                           \
+  const int64_t *cn = ro + g->H * g->KH, *ck = cn + g->W, *co = ck + g->W * g->KW;             \
+  const int64_t Og = g->Og, KH = g->KH, KW = g->KW;                                           \
+  int64_t c, ih, iw, a, e, o;                                                                  \
   for (c = 0; c < g->Cg; c++) {                                                                \
     const REAL *xc = x + ((n * g->C) + gi * g->Cg + c) * g->H * g->W;                          \
-    for (ih = 0; ih < g->H; ih++) for (iw = 0; iw < g->W; iw++) {                              \
-      const REAL v = xc[ih * g->W + iw];                                                       \
-      if (v == 0) continue;                                                                    \
-      for (kh = 0; kh < g->KH; kh++) {                                                         \
-        int64_t th = ih + g->ph - kh * g->dh, oh;                                              \
-        if (th < 0 || th % g->sh) continue;                                                    \
-        oh = th / g->sh;                                                                       \
-        if (oh >= g->OH) continue;                                                             \
-        for (kw = 0; kw < g->KW; kw++) {                                                       \
-          int64_t tw = iw + g->pw - kw * g->dw, ow, k = ((gi * g->Cg + c) * g->KH + kh) * g->KW + kw; \
-          if (tw < 0 || tw % g->sw) continue;                                                  \
-          ow = tw / g->sw;                                                                     \
-          if (ow >= g->OW) continue;                                                           \
-          if (!back) {                  /* y is the (P, Og) buffer of this sample and group */ \
-            const REAL *wk = wt + k * g->Og;                                                   \
-            REAL *yo = y + (oh * g->OW + ow) * g->Og;                                          \
-            for (o = 0; o < g->Og; o++) yo[o] += wk[o] * v;                                    \
-          } else {                      /* dy is the (P, Og) transpose of this sample's dy */  \
-            const REAL *d = dy + (oh * g->OW + ow) * g->Og;                                    \
-            double *dk = dwt + k * g->Og;                                                      \
-            for (o = 0; o < g->Og; o++) dk[o] += (double)d[o] * v;                             \
+    for (ih = 0; ih < g->H; ih++) {                                                            \
+      const REAL *xr = xc + ih * g->W;                                                         \
+      for (iw = 0; iw < g->W; iw++) {                                                          \
+        const REAL v = xr[iw];                                                                 \
+        if (v == 0) continue;                                                                  \
+        for (a = 0; a < rn[ih]; a++) {                                                         \
+          const int64_t kb = (c * KH + rk[ih * KH + a]) * KW, pb = ro[ih * KH + a] * g->OW;    \
+          for (e = 0; e < cn[iw]; e++) {                                                       \
+            const int64_t k = kb + ck[iw * KW + e], p = pb + co[iw * KW + e];                  \
+            if (!back) {                                                                       \
+              const REAL *restrict wk = wt + (gi * g->K + k) * Og;                             \
+              REAL *restrict yo = ys + p * Og;                                                 \
+              switch (Og) {   /* fixed lengths unroll into whole vectors */                    \
+              case 8: for (o = 0; o < 8; o++) yo[o] += wk[o] * v; break;                       \
+              case 16: for (o = 0; o < 16; o++) yo[o] += wk[o] * v; break;                     \
+              case 32: for (o = 0; o < 32; o++) yo[o] += wk[o] * v; break;                     \
+              default: for (o = 0; o < Og; o++) yo[o] += wk[o] * v;                            \
+              }                                                                                \
+            } else {                                                                           \
+              const REAL *restrict d = dys + p * Og;                                           \
+              double *restrict dk = dwt + (gi * g->K + k) * Og;                                \
+              switch (Og) {                                                                    \
+              case 8: for (o = 0; o < 8; o++) dk[o] += (double)d[o] * v; break;                \
+              case 16: for (o = 0; o < 16; o++) dk[o] += (double)d[o] * v; break;              \
+              case 32: for (o = 0; o < 32; o++) dk[o] += (double)d[o] * v; break;              \
+              default: for (o = 0; o < Og; o++) dk[o] += (double)d[o] * v;                     \
+              }                                                                                \
+            }                                                                                  \
           }                                                                                    \
         }                                                                                      \
       }                                                                                        \
     }                                                                                          \
   }                                                                                            \
 }                                                                                              \
-/* y = conv(x) (+ b), event-driven; wt scratch (G Cg KH KW Og) then, per     \
-   thread, a (P, Og) accumulator (tp: threads x P x Og) */                                      \
-static void ev_fwd_##SFX(const cgeom *g, const REAL *x, const REAL *w, const REAL *b, REAL *y,  \
-                         REAL *wt, REAL *tp) {                                                 \
+/* y = conv(x) (+ b), event-driven; wt scratch (G Cg KH KW Og), then per  \
+   thread a (P, Og) accumulator (tp: threads x P x Og) */                                      \
+static void ev_fwd_##SFX(const cgeom *g, const int64_t *tap, const REAL *x, const REAL *w,     \
+                         const REAL *b, REAL *y, REAL *wt, REAL *tp) {                         \
   int64_t n, gi, o, k;                                                                         \
   for (gi = 0; gi < g->G; gi++) for (o = 0; o < g->Og; o++) for (k = 0; k < g->K; k++)         \
     wt[(gi * g->K + k) * g->Og + o] = w[(gi * g->Og + o) * g->K + k];                          \
@@ -223,7 +297,7 @@ static void ev_fwd_##SFX(const cgeom *g, const REAL *x, const REAL *w, const REA
     for (gj = 0; gj < g->G; gj++) {                                                            \
       REAL *ys = y + (n * g->O + gj * g->Og) * g->P;                                           \
       memset(acc, 0, sizeof *acc * (size_t)(g->P * g->Og));                                    \
-      ev_visit_##SFX(g, x, n, gj, 0, wt, NULL, acc, NULL);                                     \
+      ev_visit_##SFX(g, tap, x, n, gj, 0, wt, NULL, acc, NULL);                                \
       for (oo = 0; oo < g->Og; oo++) {                                                         \
         const REAL bb = b ? b[gj * g->Og + oo] : 0;                                            \
         for (p = 0; p < g->P; p++) ys[oo * g->P + p] = acc[p * g->Og + oo] + bb;               \
@@ -232,20 +306,20 @@ static void ev_fwd_##SFX(const cgeom *g, const REAL *x, const REAL *w, const REA
   }                                                                                            \
 }                                                                                              \
 /* dw += dy . col^T, event-driven; dwt scratch (double, zeroed), one       \
-   (G K Og) block per thread, summed at the end */                                              \
-static void ev_dw_##SFX(const cgeom *g, const REAL *x, const REAL *dy, REAL *dw, double *dwt,  \
-                        REAL *tp) {                                                            \
+   (G K Og) block per thread, summed at the end; tp: threads x (P, Og) */                      \
+static void ev_dw_##SFX(const cgeom *g, const int64_t *tap, const REAL *x, const REAL *dy,     \
+                        REAL *dw, double *dwt, REAL *tp) {                                     \
   int64_t n, gi, o, k, t, M = g->G * g->K * g->Og;                                             \
   _Pragma("omp parallel for schedule(static) num_threads(g->threads) if (g->threads > 1 && g->N > 1)") \
   for (n = 0; n < g->N; n++) {                                                                 \
     int64_t gj, oo, p;                                                                         \
     const int th = omp_get_thread_num();                                                       \
     double *mine = dwt + (int64_t)th * M;                                                      \
-    REAL *dt_ = tp + (int64_t)th * g->P * g->Og;                                               \
+    REAL *dyt = tp + (int64_t)th * g->P * g->Og;                                               \
     for (gj = 0; gj < g->G; gj++) {                                                            \
       const REAL *dys = dy + (n * g->O + gj * g->Og) * g->P;                                   \
-      for (oo = 0; oo < g->Og; oo++) for (p = 0; p < g->P; p++) dt_[p * g->Og + oo] = dys[oo * g->P + p]; \
-      ev_visit_##SFX(g, x, n, gj, 1, NULL, dt_, NULL, mine);                                   \
+      for (oo = 0; oo < g->Og; oo++) for (p = 0; p < g->P; p++) dyt[p * g->Og + oo] = dys[oo * g->P + p]; \
+      ev_visit_##SFX(g, tap, x, n, gj, 1, NULL, dyt, NULL, mine);                              \
     }                                                                                          \
   }                                                                                            \
   for (t = 1; t < g->threads; t++) for (k = 0; k < M; k++) dwt[k] += dwt[t * M + k];          \
@@ -256,17 +330,21 @@ static void ev_dw_##SFX(const cgeom *g, const REAL *x, const REAL *dy, REAL *dw,
 DEFINE_EVENT(float, f)
 DEFINE_EVENT(double, d)
 
-/* Fraction of nonzero entries of a contiguous float tensor. */
-static double density(const lp_tensor *x) {
-  int64_t i, n = lp_tensor_numel(x), nz = 0;
-  if (n == 0) return 0;
-  if (x->dtype == LP_F32) { const float *p = lp_tensor_data(x); for (i = 0; i < n; i++) nz += p[i] != 0; }
-  else { const double *p = lp_tensor_data(x); for (i = 0; i < n; i++) nz += p[i] != 0; }
-  return (double)nz / (double)n;
-}
-
 /* Below this input density the event-driven path runs (forward and dw). */
 #define EVENT_DENSITY 0.15
+
+/* Whether a contiguous float tensor has under EVENT_DENSITY nonzero entries
+   (the count stops, in blocks, as soon as it passes the bound). */
+static int sparse_input(const lp_tensor *x) {
+  int64_t i, j, n = lp_tensor_numel(x), nz = 0, cap = (int64_t)(EVENT_DENSITY * (double)n);
+  if (n == 0) return 1;
+  for (i = 0; i < n && nz < cap; i += 4096) {
+    int64_t e = i + 4096 < n ? i + 4096 : n;
+    if (x->dtype == LP_F32) { const float *p = lp_tensor_data(x); for (j = i; j < e; j++) nz += p[j] != 0; }
+    else { const double *p = lp_tensor_data(x); for (j = i; j < e; j++) nz += p[j] != 0; }
+  }
+  return nz < cap;
+}
 
 /* contiguous versions of the operands (new references) */
 static lp_status contig3(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, const lp_tensor *b,
@@ -279,8 +357,9 @@ static lp_status contig3(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, co
   return LP_OK;
 }
 
+/* sparse (may be NULL): set to whether the event-driven path ran */
 static lp_status conv_run(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, const lp_tensor *b,
-                          const lp_conv2d_opts *o, int ref, lp_tensor **out) {
+                          const lp_conv2d_opts *o, int ref, lp_tensor **out, int *sparse) {
   cgeom g;
   lp_tensor *xc = NULL, *wc = NULL, *bc = NULL, *col = NULL;
   int64_t ys[4], cs[1];
@@ -290,16 +369,22 @@ static lp_status conv_run(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, c
   ys[0] = g.N; ys[1] = g.O; ys[2] = g.OH; ys[3] = g.OW;
   TRY(contig3(ctx, x, w, b, &xc, &wc, &bc));
   TRY(lp_tensor_empty(ctx, x->dtype, 4, ys, out));
-  if (!ref && density(xc) < EVENT_DENSITY) {
-    int64_t ws = g.G * g.K * g.Og;
-    cs[0] = ws + g.threads * g.P * g.Og;           /* transposed weights, then accumulators */
+  if (sparse) *sparse = 0;
+  if (!ref && sparse_input(xc)) {
+    lp_tensor *tap = NULL;
+    if (sparse) *sparse = 1;
+    int64_t tl = taps_len(&g);
+    cs[0] = g.G * g.K * g.Og + g.threads * g.P * g.Og;   /* transposed weights, then accumulators */
     TRY(lp_tensor_empty(ctx, x->dtype, 1, cs, &col));
+    TRY(lp_tensor_empty(ctx, LP_I64, 1, &tl, &tap));
+    taps_build(&g, lp_tensor_data(tap));
     if (x->dtype == LP_F32)
-      ev_fwd_f(&g, lp_tensor_data(xc), lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL, lp_tensor_data(*out),
-               lp_tensor_data(col), (float *)lp_tensor_data(col) + ws);
+      ev_fwd_f(&g, lp_tensor_data(tap), lp_tensor_data(xc), lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL,
+               lp_tensor_data(*out), lp_tensor_data(col), (float *)lp_tensor_data(col) + g.G * g.K * g.Og);
     else
-      ev_fwd_d(&g, lp_tensor_data(xc), lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL, lp_tensor_data(*out),
-               lp_tensor_data(col), (double *)lp_tensor_data(col) + ws);
+      ev_fwd_d(&g, lp_tensor_data(tap), lp_tensor_data(xc), lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL,
+               lp_tensor_data(*out), lp_tensor_data(col), (double *)lp_tensor_data(col) + g.G * g.K * g.Og);
+    lp_tensor_release(tap);
     goto done;
   }
   if (!ref) { cs[0] = g.threads * g.K * g.P; TRY(lp_tensor_empty(ctx, x->dtype, 1, cs, &col)); }
@@ -318,21 +403,22 @@ done:
 
 lp_status lp_conv2d(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, const lp_tensor *b,
                     const lp_conv2d_opts *o, lp_tensor **out) {
-  return conv_run(ctx, x, w, b, o, 0, out);
+  return conv_run(ctx, x, w, b, o, 0, out, NULL);
 }
 
 lp_status lp_conv2d_ref(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, const lp_tensor *b,
                         const lp_conv2d_opts *o, lp_tensor **out) {
-  return conv_run(ctx, x, w, b, o, 1, out);
+  return conv_run(ctx, x, w, b, o, 1, out, NULL);
 }
 
 /* ---- autodiff ------------------------------------------------------------ */
-typedef struct conv_pl { lp_conv2d_opts o; int sx, sw; } conv_pl;
+typedef struct conv_pl { lp_conv2d_opts o; int sx, sw, sparse; } conv_pl;   /* sparse: the forward's path */
 
 static lp_status conv_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_tensor **gin) {
   conv_pl *p = lp_node_payload(n);
   const lp_tensor *x = lp_node_saved(n, p->sx), *w = lp_node_saved(n, p->sw);
   lp_tensor *gy = NULL, *col = NULL, *dx = NULL, *dw = NULL, *db = NULL, *dwt = NULL, *dws = NULL, *dbs = NULL;
+  lp_tensor *tap = NULL, *dyt = NULL;
   int has_b = lp_node_ninputs(n) > 2, ev_dw = 0;
   cgeom g;
   int64_t cs[1];
@@ -341,32 +427,27 @@ static lp_status conv_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_ten
   if ((st = geom(ctx, x, w, NULL, &p->o, &g))) return st;
   TRY(lp_tensor_contiguous(ctx, gout[0], &gy));
   if (gy->dtype != x->dtype) { lp_tensor *c; TRY(lp_tensor_astype(ctx, gy, x->dtype, &c)); lp_tensor_release(gy); gy = c; }
-  cs[0] = g.threads * g.K * g.P;
-  TRY(lp_tensor_empty(ctx, x->dtype, 1, cs, &col));
   if (lp_node_input_needs_grad(n, 0)) TRY(lp_tensor_new(ctx, x->dtype, 4, x->shape, &dx));
   if (lp_node_input_needs_grad(n, 1)) TRY(lp_tensor_new(ctx, x->dtype, 4, w->shape, &dw));
   if (has_b && lp_node_input_needs_grad(n, 2)) TRY(lp_tensor_new(ctx, x->dtype, 1, &g.O, &db));
-  if (dw && density(x) < EVENT_DENSITY) {          /* dw event-driven, the rest below */
-    int64_t m = g.threads * g.G * g.K * g.Og;
+  if (dw && p->sparse) {                           /* dw event-driven (as the forward ran), the rest below */
+    int64_t m = g.threads * g.G * g.K * g.Og, tl = taps_len(&g), tn = g.threads * g.P * g.Og;
     TRY(lp_tensor_new(ctx, LP_F64, 1, &m, &dwt));
-    /* col (threads x K x P) is larger than the (P, Og) transposes the threads need when Og <= K */
-    if (g.Og <= g.K) {
-      if (x->dtype == LP_F32) ev_dw_f(&g, lp_tensor_data(x), lp_tensor_data(gy), lp_tensor_data(dw), lp_tensor_data(dwt), lp_tensor_data(col));
-      else ev_dw_d(&g, lp_tensor_data(x), lp_tensor_data(gy), lp_tensor_data(dw), lp_tensor_data(dwt), lp_tensor_data(col));
-    } else {
-      lp_tensor *tp = NULL;
-      int64_t tn = g.threads * g.P * g.Og;
-      TRY(lp_tensor_empty(ctx, x->dtype, 1, &tn, &tp));
-      if (x->dtype == LP_F32) ev_dw_f(&g, lp_tensor_data(x), lp_tensor_data(gy), lp_tensor_data(dw), lp_tensor_data(dwt), lp_tensor_data(tp));
-      else ev_dw_d(&g, lp_tensor_data(x), lp_tensor_data(gy), lp_tensor_data(dw), lp_tensor_data(dwt), lp_tensor_data(tp));
-      lp_tensor_release(tp);
-    }
+    TRY(lp_tensor_empty(ctx, x->dtype, 1, &tn, &dyt));
+    TRY(lp_tensor_empty(ctx, LP_I64, 1, &tl, &tap));
+    taps_build(&g, lp_tensor_data(tap));
+    if (x->dtype == LP_F32)
+      ev_dw_f(&g, lp_tensor_data(tap), lp_tensor_data(x), lp_tensor_data(gy), lp_tensor_data(dw), lp_tensor_data(dwt), lp_tensor_data(dyt));
+    else
+      ev_dw_d(&g, lp_tensor_data(tap), lp_tensor_data(x), lp_tensor_data(gy), lp_tensor_data(dw), lp_tensor_data(dwt), lp_tensor_data(dyt));
     ev_dw = 1;
   }
   if (dx || db || (dw && !ev_dw)) {
     int64_t pw = g.threads * g.O * g.K, pb = g.threads * g.O;   /* per-thread partial dw, db */
     if (dw && !ev_dw) TRY(lp_tensor_new(ctx, x->dtype, 1, &pw, &dws));
     if (db) TRY(lp_tensor_new(ctx, x->dtype, 1, &pb, &dbs));
+    cs[0] = g.threads * g.K * g.P;
+    TRY(lp_tensor_empty(ctx, x->dtype, 1, cs, &col));
     if (x->dtype == LP_F32)
       bwd_f(&g, lp_tensor_data(x), lp_tensor_data(w), lp_tensor_data(gy), dx ? lp_tensor_data(dx) : NULL,
             dw && !ev_dw ? lp_tensor_data(dw) : NULL, db ? lp_tensor_data(db) : NULL, lp_tensor_data(col),
@@ -380,7 +461,8 @@ static lp_status conv_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_ten
   if (has_b) gin[2] = db;
   dx = dw = db = NULL;
 done:
-  lp_tensor_release(gy); lp_tensor_release(col); lp_tensor_release(dwt);
+  lp_tensor_release(gy); lp_tensor_release(col); lp_tensor_release(dwt); lp_tensor_release(tap);
+  lp_tensor_release(dyt);
   lp_tensor_release(dws); lp_tensor_release(dbs);
   lp_tensor_release(dx); lp_tensor_release(dw); lp_tensor_release(db);
   return st;
@@ -392,12 +474,14 @@ lp_status lp_ag_conv2d(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, cons
   lp_tensor *xc = NULL, *wc = NULL, *bc = NULL;
   lp_node *n;
   conv_pl *p;
-  lp_status st = lp_conv2d(ctx, x, w, b, o, out);
+  int sparse = 0;
+  lp_status st = conv_run(ctx, x, w, b, o, 0, out, &sparse);
   in[0] = x; in[1] = w; in[2] = b;
   if (st != LP_OK || !lp_needs_grad(ctx, b ? 3 : 2, in)) return st;
   TRY(lp_node_record(ctx, "conv2d", conv_bw, b ? 3 : 2, in, 1, out, sizeof(conv_pl), &n));
   p = lp_node_payload(n);
   p->o = *o;
+  p->sparse = sparse;
   TRY(contig3(ctx, x, w, NULL, &xc, &wc, &bc));
   TRY(lp_node_save(ctx, n, xc, &p->sx));
   TRY(lp_node_save(ctx, n, wc, &p->sw));

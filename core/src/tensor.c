@@ -165,6 +165,16 @@ static lp_status copy_into(lp_ctx *ctx, lp_tensor *dst, const lp_tensor *src) {
     char *p0 = it.ptr[0], *p1 = it.ptr[1];
     if (dd == sd && s0 == (int64_t)es && s1 == (int64_t)es) {
       memmove(p0, p1, (size_t)n * es);
+    } else if (dd == sd && es == 4 && s1 == 0) {       /* broadcast: fill (no per-element memcpy call) */
+      uint32_t v; memcpy(&v, p1, 4);
+      for (i = 0; i < n; i++) memcpy(p0 + i * s0, &v, 4);
+    } else if (dd == sd && es == 8 && s1 == 0) {
+      uint64_t v; memcpy(&v, p1, 8);
+      for (i = 0; i < n; i++) memcpy(p0 + i * s0, &v, 8);
+    } else if (dd == sd && es == 4) {                   /* strided 4-byte elements: fixed-size copies inline */
+      for (i = 0; i < n; i++) memcpy(p0 + i * s0, p1 + i * s1, 4);
+    } else if (dd == sd && es == 8) {
+      for (i = 0; i < n; i++) memcpy(p0 + i * s0, p1 + i * s1, 8);
     } else if (dd == sd) {
       for (i = 0; i < n; i++) memcpy(p0 + i * s0, p1 + i * s1, es);
     } else if (dd == LP_F32 && sd == LP_F64) {

@@ -104,6 +104,21 @@ describe("lp.conv2d", function()
     end
   end)
 
+  it("event-driven path with 8, 16 and 32 output channels (the unrolled loops) matches the reference #grad", function()
+    for _, O in ipairs { 8, 16, 32 } do
+      for _, dt in ipairs { "float32", "float64" } do
+        local x = lp.rand({ 2, 2, 9, 9 }, dt):lt(0.05):astype(dt)   -- ~5 %, well under 15 %
+        local w, b = lp.randn({ O, 2, 5, 5 }, dt), lp.randn({ O }, dt)
+        local o = { stride = { 2, 2 }, padding = { 1, 1 } }
+        assert.tensor_near(lp.conv2d_ref(x, w, b, o), lp.conv2d(x, w, b, o), dt == "float32" and 1e-5 or 1e-12)
+      end
+      local x = lp.zeros({ 1, 1, 6, 6 }, "float64")   -- 3 events in 36 (8 %, under the 15 % bound)
+      x:set(1, 1, 1, 1, 1); x:set(1, 1, 3, 4, 0.5); x:set(1, 1, 6, 5, -2)
+      local w = lp.randn({ O, 1, 3, 3 }, "float64")
+      assert.is_true(ag.gradcheck(function(k) return lp.conv2d(x, k, nil, { padding = { 1, 1 } }) end, { w }))
+    end
+  end)
+
   it("has gradients for input, weight and bias #grad", function()
     for _, c in ipairs(cases) do
       local x, w = lp.randn(c.x, "float64"), lp.randn(c.w, "float64")

@@ -1,0 +1,90 @@
+-- examples/lib/fmnist.lua -- what the Fashion-MNIST image examples
+-- (fashion_mnist_snn.lua, the MLP, and fashion_mnist_cnn.lua, the CNN) share.
+-- Owns: their command line (flags with a value, "--quick", every unknown or
+-- malformed flag an error naming it), loading the images and labels with an
+-- optional first-n subset, the batch-wide random left-right flip, the
+-- CPU-second budget check between epochs, and the closing result line
+-- "result: test 0.xxxx cpu_s N" where cpu_s is lp.cpu_time(): the process's
+-- CPU seconds (getrusage: user + system, all threads) for the whole run,
+-- data loading and test included.
+local lp = require "limpet"
+
+local M = {}
+
+local function fail(name, msg, code)
+  io.stderr:write(name, ": ", msg, "\n")
+  os.exit(code or 2)
+end
+
+--- M.args(name, spec) -> opts
+-- spec: { flag = kind } with kind "int", "number" or "string"; "--quick" is
+-- always accepted (opts.quick = true). Values are converted and checked;
+-- integer flags must be >= 1, numbers > 0.
+function M.args(name, spec)
+  local opts = { quick = false }
+  local a, i = arg or {}, 1
+  while i <= #a do
+    local k = a[i]
+    if k == "--quick" then
+      opts.quick = true
+    else
+      local key = k:match("^%-%-([%a][%w%-]*)$")
+      local kind = key and spec[key]
+      if not kind then fail(name, ("unknown argument '%s'"):format(k)) end
+      local v = a[i + 1]
+      if v == nil then fail(name, ("argument '%s' needs a value"):format(k)) end
+      if kind == "int" then
+        local n = math.tointeger(tonumber(v))
+        if not n or n < 1 then fail(name, ("argument '%s' takes a positive integer, got '%s'"):format(k, v)) end
+        v = n
+      elseif kind == "number" then
+        local n = tonumber(v)
+        if not n or not (n > 0) then fail(name, ("argument '%s' takes a positive number, got '%s'"):format(k, v)) end
+        v = n
+      end
+      opts[key] = v
+      i = i + 1
+    end
+    i = i + 1
+  end
+  return opts
+end
+
+--- M.load(name, split, n, root) -> images (N, 28, 28) float32 in [0, 1], labels (N) int64 1..10
+-- n: keep the first n (nil: all). Exits with a message when the data set is missing.
+function M.load(name, split, n, root)
+  local ds, err = lp.data.FashionMNIST { split = split, root = root }
+  if not ds then fail(name, err, 1) end
+  local x, y = ds:tensors()
+  x = x:reshape(-1, 28, 28)
+  if n and n < x.shape[1] then x, y = x:slice(1, 1, n), y:slice(1, 1, n) end
+  return x:astype("float32"):contiguous(), y:contiguous()
+end
+
+--- M.flip(x) -> x with each image (last two dims H, W) mirrored left-right with probability 1/2
+-- (one draw per sample from limpet's stream, lp.seed).
+function M.flip(x)
+  local B = x.shape[1]
+  local shape = { B }
+  for d = 2, x:dim() do shape[d] = 1 end
+  local m = lp.rand(B):lt(0.5):astype(x.dtype):reshape(table.unpack(shape))
+  return x + m * (x:flip(-1) - x)
+end
+
+--- M.budget_check(budget, e, epochs, epoch_cpu) -> false (stop) when another epoch would end past budget CPU-s
+function M.budget_check(budget, e, epochs, epoch_cpu)
+  if budget and e < epochs and lp.cpu_time() + epoch_cpu > budget then
+    print(("stopping after epoch %d: another would end past the %g CPU-s budget"):format(e, budget))
+    return false
+  end
+end
+
+--- M.result(acc, n_test, epochs, t_wall0): the closing lines
+function M.result(acc, n_test, epochs, t_wall0)
+  local cpu = lp.cpu_time()
+  print(("final test accuracy: %.2f%% on %d images after %d epochs; wall time %.1f s")
+    :format(100 * acc, n_test, epochs, lp.clock() - t_wall0))
+  print(("result: test %.4f cpu_s %d"):format(acc, math.floor(cpu + 0.5)))
+end
+
+return M
