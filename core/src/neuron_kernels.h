@@ -86,6 +86,8 @@ typedef struct FN(lif_bufs) {
   const int64_t *xrp;
   const int32_t *xix;
   const REAL *xval, *win, *bin;
+  /* w_rec's per-neuron target lists (N, F), or NULL (dense w_rec) */
+  const int32_t *tg;
 } FN(lif_bufs);
 
 /* out[0..K) = sum over the events e0..e1 (ascending) of val[e] * win[idx[e], :],
@@ -239,6 +241,61 @@ LIF_CLONES static void FN(lif_recur)(int64_t N, int64_t K, const REAL *restrict 
   }
 }
 
+/* lif_recur through the target lists (d->F per neuron, ascending): r[0..K)
+   = x + sum over active m (ascending) of s[m] * W[m, c] at each target
+   column c of m. The dense lif_recur with every other entry of W zero adds
+   the same nonzero terms to each element in the same order, so the sums are
+   the same (the plain reference the spec compares against); the cost is F
+   per active neuron instead of K. */
+LIF_CLONES static void FN(lif_recur_tg)(int64_t N, int64_t K, int64_t F, const REAL *restrict x,
+                                        const REAL *restrict s, const REAL *restrict W,
+                                        const int32_t *restrict tg, REAL *restrict r) {
+  int64_t j, m, f;
+  for (j = 0; j < K; j++) r[j] = x[j];
+  for (m = 0; m < N; m++) {
+    const REAL v = s[m], *w = W + m * K;
+    const int32_t *t = tg + m * F;
+    if (v == 0) continue;
+    for (f = 0; f < F; f++) r[t[f]] += v * w[t[f]];
+  }
+}
+
+/* dL/ds_{t-1} through the target lists: gs[m] = sum_f W[m, c_f] dc[c_f]
+   (ascending f) where the surrogate at t-1 is nonzero (lif_rec_back's
+   test, window >= 0), else 0; window < 0: every m (the plain backward). */
+static void FN(lif_rec_back_tg)(int64_t N, int64_t K, int64_t F, REAL window, const REAL *W,
+                                const int32_t *tg, const REAL *th, const REAL *uprev,
+                                const REAL *dc, REAL *gs) {
+  int64_t m, f;
+  for (m = 0; m < N; m++) {
+    const REAL *w = W + m * K;
+    const int32_t *t = tg + m * F;
+    REAL acc = 0;
+    if (window >= 0 && !(uprev[m] >= th[m] - window)) { gs[m] = 0; continue; }
+    for (f = 0; f < F; f++) acc += w[t[f]] * dc[t[f]];
+    gs[m] = acc;
+  }
+}
+
+/* dW (N, K), zeroed by the caller: at each target (m, c) the sum over
+   (b, t) ascending of s_{b,t-1}[m] dX_{b,t}[c], s_{b,-1} = S0[b]; other
+   entries stay 0. Cost: F per spike event, not a dense product. */
+static void FN(lif_grad_w_tg)(int64_t B, int64_t T, int64_t N, int64_t K, int64_t F, const REAL *S,
+                              const REAL *S0, const REAL *dX, const int32_t *tg, REAL *dW) {
+  int64_t b, t, m, f;
+  for (b = 0; b < B; b++)
+    for (t = 0; t < T; t++) {
+      const REAL *sp = t ? S + (b * T + t - 1) * N : S0 + b * N, *dx = dX + (b * T + t) * K;
+      for (m = 0; m < N; m++) {
+        const REAL v = sp[m];
+        const int32_t *c = tg + m * F;
+        REAL *w = dW + m * K;
+        if (v == 0) continue;
+        for (f = 0; f < F; f++) w[c[f]] += v * dx[c[f]];
+      }
+    }
+}
+
 static int FN(lif_fast_ok)(const lif_dims *d, const FN(lif_bufs) *p) {
   return d->k == 1 && !d->membrane_only && !p->iahp && !p->Rec;
 }
@@ -260,7 +317,8 @@ static void FN(lif_forward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *
         if (*stop || lp_ctx_interrupted(ctx)) { *stop = 1; break; }
         if (p->xix) { FN(lif_inproj_any)(N, p->xrp[bt], p->xrp[bt + 1], p->xix, p->xval, p->win, p->bin, prow); in = prow; }
         else in = p->x + bt * N;
-        if (p->W) { FN(lif_recur)(N, N, in, s, p->W, r); in = r; }
+        if (p->W && p->tg) { FN(lif_recur_tg)(N, N, d->F, in, s, p->W, p->tg, r); in = r; }
+        else if (p->W) { FN(lif_recur)(N, N, in, s, p->W, r); in = r; }
         FN(lif_step1)(N, in, p->alpha, p->beta, p->bias, p->th, p->noise ? p->noise + bt * N : NULL, maxs,
                       v, isyn, s, p->S + bt * N, p->U ? p->U + bt * N : uscr, p->C ? p->C + bt * N : cscr);
         if (p->V) memcpy(p->V + bt * N, v, (size_t)N * sizeof *v);
@@ -281,7 +339,16 @@ static void FN(lif_forward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *
       if (*stop || lp_ctx_interrupted(ctx)) { *stop = 1; break; }
       if (p->xix) { FN(lif_inproj_any)(K, p->xrp[bt], p->xrp[bt + 1], p->xix, p->xval, p->win, p->bin, prow); xt = prow; }
       else xt = p->x + bt * K;
-      if (p->W) {                               /* r = s_prev . W, gathering rows of active neurons */
+      if (p->W && p->tg) {                      /* through the target lists */
+        for (j = 0; j < K; j++) r[j] = 0;
+        for (m = 0; m < N; m++) {
+          const REAL sm = s[m], *wm = p->W + m * K;
+          const int32_t *tm = p->tg + m * d->F;
+          int64_t f;
+          if (sm == 0) continue;
+          for (f = 0; f < d->F; f++) r[tm[f]] += sm * wm[tm[f]];
+        }
+      } else if (p->W) {                        /* r = s_prev . W, gathering rows of active neurons */
         for (j = 0; j < K; j++) r[j] = 0;
         for (m = 0; m < N; m++) {
           const REAL sm = s[m], *wm = p->W + m * K;
@@ -472,7 +539,10 @@ static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_b
                          g->gS ? g->gS + bt * N : NULL, g->gV ? g->gV + bt * N : NULL,
                          g->gv + bb * N, g->gs + bb * N, g->gi + bb * N, g->dX + bt * N,
                          g->dalpha + bb * N, g->dbeta + bb * N, g->dbias + bb * N, g->dth + bb * N);
-          if (tt)
+          if (tt && p->tg)
+            FN(lif_rec_back_tg)(N, N, d->F, window, p->W, p->tg, p->th, p->U + (bt - 1) * N, g->dX + bt * N,
+                                g->gs + bb * N);
+          else if (tt)
             FN(lif_rec_back)(N, window, p->W, p->th, p->U + (bt - 1) * N, g->dX + bt * N, g->gs + bb * N);
         }
       }
@@ -534,7 +604,12 @@ static void FN(lif_backward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) 
       /* dL/ds_{t-1}: through the recurrent weights and the ahp current */
       for (m = 0; m < N; m++) {
         REAL acc = 0;
-        if (p->W) {
+        if (p->W && p->tg) {
+          const REAL *wm = p->W + m * K;
+          const int32_t *tm = p->tg + m * d->F;
+          int64_t f;
+          for (f = 0; f < d->F; f++) acc += wm[tm[f]] * dc[tm[f]];
+        } else if (p->W) {
           const REAL *wm = p->W + m * K;
           for (j = 0; j < K; j++) acc += wm[j] * dc[j];
         }
@@ -714,6 +789,7 @@ static void FN(lif_forward_t)(lp_ctx *ctx, const lif_dims *d, const lif_tensors 
   p.xrp = ts->xrp ? (const int64_t *)lp_tensor_data(ts->xrp) : NULL;
   p.xix = ts->xix ? (const int32_t *)lp_tensor_data(ts->xix) : NULL;
   p.xval = PTR(ts->xval); p.win = PTR(ts->win); p.bin = PTR(ts->bin);
+  p.tg = ts->tg ? (const int32_t *)lp_tensor_data(ts->tg) : NULL;
   FN(lif_forward)(ctx, d, &p, stop);
 }
 
@@ -729,6 +805,7 @@ static void FN(lif_backward_t)(lp_ctx *ctx, const lif_dims *d, const lif_tensors
   p.alpha = PTR(ts->alpha); p.beta = PTR(ts->beta); p.th = PTR(ts->th); p.W = PTR(ts->W);
   p.wahp = PTR(ts->wahp); p.bahp = PTR(ts->bahp);
   p.S = PTR(ts->S); p.V = PTR(ts->V); p.U = PTR(ts->U); p.C = PTR(ts->C); p.A = PTR(ts->A);
+  p.tg = ts->tg ? (const int32_t *)lp_tensor_data(ts->tg) : NULL;
   g.gS = PTR(gS); g.gV = PTR(gV); g.V0 = PTR(ts->V0); g.S0 = PTR(ts->S0); g.dX = PTR(dX);
   g.dalpha = w; w += BN;  g.dbias = w; w += BN;  g.dth = w; w += BN;
   g.dwahp = w; w += BN;   g.dbahp = w; w += BN;  g.dbeta = w; w += BK;
