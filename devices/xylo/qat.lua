@@ -19,6 +19,11 @@
 -- here one sum is clamped once), the forward pass equals XyloSim's output
 -- and records bit for bit, every step (spec/xylo/qat_spec.lua). Thresholds
 -- are kept >= 1 (xylosim's loop for thresholds <= 0 is not emulated).
+-- Sparsity: the entries of weights_rec that are zero in the specification
+-- stay zero (a fixed mask, multiplied in before quantising): connections the
+-- float network did not have (a feed-forward chain's hidden blocks, targets
+-- beyond a recurrent layer's rec_fanout) are not grown by QAT, so the
+-- trained network keeps the chip's fan-out limit.
 -- Scales are recomputed from the current float weights on every call (as
 -- global_quantize / channel_quantize would), detached.
 --
@@ -227,6 +232,7 @@ function XyloQAT:init(spec, opts)
   rawset(self, "output_mode", o.output_mode)
   self:parameter("weights_in", win, { family = "weights" })
   self:parameter("weights_rec", wrec, { family = "weights" })
+  rawset(self, "_rec_mask", wrec:ne(0):astype("float64"))
   self:parameter("weights_out", wout, { family = "weights" })
   self:parameter("threshold", th:clamp(1e-12, nil), { family = "thresholds" })
   self:parameter("threshold_out", f64(spec.threshold_out):clamp(1e-12, nil), { family = "thresholds" })
@@ -248,10 +254,13 @@ function XyloQAT:init(spec, opts)
   self:state("Spikes", 0, { shape = { Nh } })
 end
 
+-- weights_rec with the specification's zero entries kept zero (header)
+function XyloQAT:_wrec() return self.weights_rec * self._rec_mask end
+
 -- The hidden and output scales (detached numbers or (N) tensors).
 function XyloQAT:_scales()
   local si, sr, so = self.weight_shift_in, self.weight_shift_rec, self.weight_shift_out
-  local win, wrec, wout = self.weights_in:detach(), self.weights_rec:detach(), self.weights_out:detach()
+  local win, wrec, wout = self.weights_in:detach(), self:_wrec():detach(), self.weights_out:detach()
   local big = 1e300
   if self.quantize == "global" then
     local mi, mr, mo = absmax(win), absmax(wrec), absmax(wout)
@@ -301,7 +310,7 @@ function XyloQAT:quantized()
     local tho = lp.round(self.threshold_out * ko):clamp(1, SMAX)
     local spec = {
       weights_in = wint(self.weights_in, kin, self.weight_shift_in),
-      weights_rec = wint(self.weights_rec, kr, self.weight_shift_rec),
+      weights_rec = wint(self:_wrec(), kr, self.weight_shift_rec),
       weights_out = wint(self.weights_out, ko, self.weight_shift_out),
       threshold = th, threshold_out = tho,
       bias = lp.round(self.bias * k):clamp(SMIN, SMAX), bias_out = lp.round(self.bias_out * ko):clamp(SMIN, SMAX),
@@ -335,7 +344,7 @@ function XyloQAT:evolve(x, record)
     krec = k:reshape({ 1, Nh, 1 })
   end
   local Win = qweight(self.weights_in, kin, self.weight_shift_in)         -- (Ni, Nien, S)
-  local Wrec = qweight(self.weights_rec, krec, self.weight_shift_rec)     -- (Nh, Nh, S)
+  local Wrec = qweight(self:_wrec(), krec, self.weight_shift_rec)       -- (Nh, Nh, S)
   local Wout = qweight(self.weights_out, ko, self.weight_shift_out)       -- (Noen, No)
   if Nien < Nh then
     Win = lp.cat({ Win, lp.zeros({ Win.shape[1], Nh - Nien, S }, "float64") }, 2)
