@@ -53,6 +53,7 @@ typedef struct lif_tensors {
   lp_tensor *xrp, *xix, *xval;             /* x's index when sparse: int64, int32, dt */
   lp_tensor *xin;                          /* x (B, T, Nin) when dense and fused */
   lp_tensor *tg;                           /* rec_targets (N, F) as int32, or NULL */
+  lp_tensor *wv;                           /* w_rec at the targets, packed (N, F) */
 } lif_tensors;
 
 #define REAL float
@@ -167,7 +168,7 @@ static void release_all(lp_tensor **ts, size_t n) {
 
 /* Saved-tensor slots of the LIF node. */
 enum { SV_ALPHA, SV_BETA, SV_TH, SV_W, SV_WAHP, SV_BAHP, SV_S, SV_V, SV_U, SV_C, SV_A, SV_V0, SV_S0,
-       SV_WIN, SV_XRP, SV_XIX, SV_XVAL, SV_XIN, SV_TG, SV_N };
+       SV_WIN, SV_XRP, SV_XIX, SV_XVAL, SV_XIN, SV_TG, SV_WV, SV_N };
 typedef struct lif_payload {
   lif_dims d;
   lp_dtype dt;
@@ -204,12 +205,19 @@ static lp_status grad_w(lp_ctx *ctx, const lif_dims *d, lp_dtype dt, const lp_te
   if ((st = lp_tensor_new(ctx, dt, 2, shape, out)) != LP_OK) return st;
   if (BT == 0 || N == 0 || ncols == 0) return LP_OK;
   if (tg) {                    /* only the targets: F per spike event (lif_grad_w_tg) */
-    if (dt == LP_F32)
-      lif_grad_w_tg_f32(d->B, T, N, ncols, d->F, lp_tensor_data(S), lp_tensor_data(S0), lp_tensor_data(dX),
-                        lp_tensor_data(tg), lp_tensor_data(*out));
-    else
-      lif_grad_w_tg_f64(d->B, T, N, ncols, d->F, lp_tensor_data(S), lp_tensor_data(S0), lp_tensor_data(dX),
-                        lp_tensor_data(tg), lp_tensor_data(*out));
+    const size_t nb = (size_t)(N * d->F) * es;
+    void *dwv = lp_ctx_alloc_raw(ctx, nb ? nb : 1);
+    if (!dwv) { lp_tensor_release(*out); *out = NULL; return LP_ENOMEM; }
+    if (dt == LP_F32) {
+      lif_grad_w_tg_f32(d->threads, d->B, T, N, ncols, d->F, lp_tensor_data(S), lp_tensor_data(S0),
+                        lp_tensor_data(dX), lp_tensor_data(tg), dwv);
+      lif_unpack_tg_f32(N, ncols, d->F, dwv, lp_tensor_data(tg), lp_tensor_data(*out));
+    } else {
+      lif_grad_w_tg_f64(d->threads, d->B, T, N, ncols, d->F, lp_tensor_data(S), lp_tensor_data(S0),
+                        lp_tensor_data(dX), lp_tensor_data(tg), dwv);
+      lif_unpack_tg_f64(N, ncols, d->F, dwv, lp_tensor_data(tg), lp_tensor_data(*out));
+    }
+    lp_ctx_dealloc(ctx, dwv, nb ? nb : 1);
     return LP_OK;
   }
   sprev = lp_ctx_alloc_raw(ctx, (size_t)BT * row);
@@ -317,7 +325,7 @@ static lp_status lif_backward_node(lp_ctx *ctx, lp_node *node, lp_tensor *const 
   ts.alpha = SAVED(SV_ALPHA); ts.beta = SAVED(SV_BETA); ts.th = SAVED(SV_TH); ts.W = SAVED(SV_W);
   ts.wahp = SAVED(SV_WAHP); ts.bahp = SAVED(SV_BAHP); ts.S = SAVED(SV_S); ts.V = SAVED(SV_V);
   ts.U = SAVED(SV_U); ts.C = SAVED(SV_C); ts.A = SAVED(SV_A); ts.V0 = SAVED(SV_V0); ts.S0 = SAVED(SV_S0);
-  ts.tg = SAVED(SV_TG);
+  ts.tg = SAVED(SV_TG); ts.wv = SAVED(SV_WV);
 #undef SAVED
   if ((st = prep(ctx, gout[0], dt, &gS)) != LP_OK) goto done;
   if (pl->has_v && (st = prep(ctx, gout[1], dt, &gV)) != LP_OK) goto done;
@@ -477,14 +485,36 @@ static lp_status targets_setup(lp_ctx *ctx, const lp_tensor *t, int64_t N, int64
       o[m * *F + f] = (int32_t)v;
     }
   lp_tensor_release(c);
+  if ((st = lp_tensor_empty(ctx, lp_tensor_dtype(ts->W), 2, sh, &ts->wv)) != LP_OK) return st;
+  if (lp_tensor_dtype(ts->W) == LP_F32)
+    lif_pack_tg_f32(N, K, *F, lp_tensor_data(ts->W), o, lp_tensor_data(ts->wv));
+  else
+    lif_pack_tg_f64(N, K, *F, lp_tensor_data(ts->W), o, lp_tensor_data(ts->wv));
   return LP_OK;
 }
 
 typedef struct topk_item { double a; int64_t j; } topk_item;
-static int topk_cmp(const void *x, const void *y) {     /* |w| descending, then column ascending */
-  const topk_item *p = x, *q = y;
-  if (p->a != q->a) return p->a > q->a ? -1 : 1;
-  return p->j < q->j ? -1 : p->j > q->j;
+/* p before q: |w| larger, or equal and the lower column */
+static int topk_before(const topk_item *p, const topk_item *q) {
+  return p->a > q->a || (p->a == q->a && p->j < q->j);
+}
+/* it[0..F) := the F first items of it[0..n) in topk_before order (any
+   order among themselves): quickselect, linear on average. The order is
+   total (columns differ), so the set is unique. */
+static void topk_select(topk_item *it, int64_t n, int64_t F) {
+  int64_t lo = 0, hi = n - 1;
+  while (lo < hi) {
+    const topk_item piv = it[lo + (hi - lo) / 2];
+    int64_t i = lo, j = hi;
+    while (i <= j) {
+      while (topk_before(&it[i], &piv)) i++;
+      while (topk_before(&piv, &it[j])) j--;
+      if (i <= j) { topk_item t = it[i]; it[i] = it[j]; it[j] = t; i++; j--; }
+    }
+    if (F - 1 <= j) hi = j;
+    else if (F - 1 >= i) lo = i;
+    else break;
+  }
 }
 static int col_cmp(const void *x, const void *y) {
   const int32_t a = *(const int32_t *)x, b = *(const int32_t *)y;
@@ -517,7 +547,7 @@ lp_status lp_lif_rec_topk(lp_ctx *ctx, const lp_tensor *w, int64_t F, lp_tensor 
       it[j].a = a == a ? a : HUGE_VAL;      /* a NaN counts as the largest (it is kept, not hidden) */
       it[j].j = j;
     }
-    qsort(it, (size_t)K, sizeof *it, topk_cmp);
+    if (F < K) topk_select(it, K, F);
     for (j = 0; j < F; j++) o[m * F + j] = (int32_t)it[j].j;
     qsort(o + m * F, (size_t)F, sizeof *o, col_cmp);
   }
@@ -686,7 +716,7 @@ lp_status lp_lif(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts *o, lp_lif
     saves[SV_WAHP] = ts.wahp; saves[SV_BAHP] = ts.bahp; saves[SV_S] = ts.S; saves[SV_V] = ts.V;
     saves[SV_U] = ts.U; saves[SV_C] = ts.C; saves[SV_A] = ts.A; saves[SV_V0] = ts.V0; saves[SV_S0] = ts.S0;
     saves[SV_WIN] = ts.win; saves[SV_XRP] = ts.xrp; saves[SV_XIX] = ts.xix; saves[SV_XVAL] = ts.xval;
-    saves[SV_XIN] = ts.xin; saves[SV_TG] = ts.tg;
+    saves[SV_XIN] = ts.xin; saves[SV_TG] = ts.tg; saves[SV_WV] = ts.wv;
     for (i = 0; i < SV_N; i++) {
       pl->slot[i] = -1;
       if (saves[i] && (st = lp_node_save(ctx, node, saves[i], &pl->slot[i])) != LP_OK) goto fail;
