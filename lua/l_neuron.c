@@ -241,14 +241,16 @@ static int l_first_outside(lua_State *L) {
   return 2;
 }
 
-/* core.lif_rec_topk(w (N, K), F) -> targets (N, F) int32 (0-based columns,
-   each row ascending), mask (N, K) in w's dtype (1 at the targets, else 0):
-   each row's F largest |w| (lp_lif_rec_topk), for core.lif's rec_targets. */
+/* core.lif_rec_topk(w (N, K), F[, block = 1]) -> targets (N, F) int32
+   (0-based columns, each row ascending), mask (N, K) in w's dtype (1 at the
+   targets, else 0): each row's F largest |w|, or its F/block blocks of
+   adjacent columns with the largest sum of |w| (lp_lif_rec_topk), for
+   core.lif's rec_targets. */
 static int l_lif_rec_topk(lua_State *L) {
   const lp_tensor *w = lt_checktensor(L, 1);
-  lua_Integer F = luaL_checkinteger(L, 2);
+  lua_Integer F = luaL_checkinteger(L, 2), blk = luaL_optinteger(L, 3, 1);
   lp_tensor *tg = NULL, *mask = NULL;
-  lp_status st = lp_lif_rec_topk(lt_ctx(L), w, (int64_t)F, &tg);
+  lp_status st = lp_lif_rec_topk(lt_ctx(L), w, (int64_t)F, (int64_t)blk, &tg);
   lp_dtype dt;
   int64_t m, f, N, K;
   if (st != LP_OK) return lt_raise(L, st);

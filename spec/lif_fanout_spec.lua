@@ -20,7 +20,8 @@ end
 
 describe("core.lif rec_targets against the dense kernel with zeroed entries", function()
   local B, T, N, F = 5, 24, 70, 9
-  local function case(dt, k, record)
+  local function case(dt, k, record, blk)
+    local N = blk and 72 or N
     lp.seed(5)
     local K = k * N
     local o = {
@@ -29,7 +30,7 @@ describe("core.lif rec_targets against the dense kernel with zeroed entries", fu
       bias = (lp.randn({ N }) * 0.05):astype(dt), threshold = lp.full({ N }, 1.0):astype(dt),
       w_rec = (lp.randn({ N, K }) * 0.3):astype(dt),
     }
-    local tg, mask = core.lif_rec_topk(o.w_rec, F)
+    local tg, mask = core.lif_rec_topk(o.w_rec, blk and 16 or F, blk)
     local R = lp.linspace(-1, 1, B * T * N):reshape({ B, T, N }):astype(dt)
     local function run(reference)
       local t = {}
@@ -58,6 +59,8 @@ describe("core.lif rec_targets against the dense kernel with zeroed entries", fu
     it(dt .. ", one synapse (fast paths)", function() case(dt, 1, { "vmem" }) end)
     it(dt .. ", one synapse, every record (general forward)", function() case(dt, 1, true) end)
     it(dt .. ", two synapses (general paths)", function() case(dt, 2, true) end)
+    it(dt .. ", blocks of 8 (vector paths), one synapse", function() case(dt, 1, { "vmem" }, 8) end)
+    it(dt .. ", blocks of 8, two synapses", function() case(dt, 2, true, 8) end)
   end
 end)
 
@@ -144,6 +147,33 @@ describe("core.lif_rec_topk", function()
     assert.are.equal("float64", m64.dtype)
     assert.are.equal(12, m64:sum():item())
   end)
+  it("agrees with a sort on random rows with ties", function()
+    lp.seed(8)
+    local w = lp.floor(lp.randn({ 30, 40 }) * 2)       -- many ties
+    local tg = core.lif_rec_topk(w, 7):totable()
+    local rows = w:totable()
+    for m = 1, 30 do
+      local idx = {}
+      for j = 1, 40 do idx[j] = j end
+      table.sort(idx, function(a, b)
+        local x, y = math.abs(rows[m][a]), math.abs(rows[m][b])
+        if x ~= y then return x > y end
+        return a < b
+      end)
+      local want = {}
+      for j = 1, 7 do want[j] = idx[j] - 1 end
+      table.sort(want)
+      assert.are.same(want, tg[m])
+    end
+  end)
+  it("keeps whole blocks with the largest sums of |w|", function()
+    local w = lp.tensor({ { 1, 1, 0, 0, 3, 0, 0.5, 0.5 } })
+    local tg, mask = core.lif_rec_topk(w, 4, 2)
+    assert.are.same({ { 0, 1, 4, 5 } }, tg:totable())
+    assert.are.same({ { 1, 1, 0, 0, 1, 1, 0, 0 } }, mask:totable())
+    local ok, e = pcall(core.lif_rec_topk, w, 4, 3)
+    assert.is_false(ok); assert.matches("block 3 must divide the fan%-out 4 and the row length 8", e)
+  end)
   it("refuses F outside 1..K and non-matrices", function()
     local w = lp.ones({ 3, 4 })
     assert.has_error(function() core.lif_rec_topk(w, 0) end)
@@ -162,6 +192,12 @@ describe("LIF rec_fanout", function()
       "bad argument #2 to 'LIF' (field 'rec_fanout' must be a positive integer, got 0)")
     assert.has_error(function() nn.LIFBitshift(8, { has_rec = true, rec_fanout = 2.5 }) end,
       "bad argument #2 to 'LIFBitshift' (field 'rec_fanout' must be a positive integer, got 2.5)")
+    assert.has_error(function() nn.LIF(8, { has_rec = true, rec_block = 2 }) end,
+      "bad argument #2 to 'LIF' (field 'rec_block' needs rec_fanout)")
+    assert.has_error(function() nn.LIF(8, { has_rec = true, rec_fanout = 4, rec_block = 3 }) end,
+      "bad argument #2 to 'LIF' (field 'rec_block' (3) must divide rec_fanout (4) and the 8 recurrent columns)")
+    assert.has_error(function() nn.LIF(8, { has_rec = true, rec_fanout = 4, rec_block = 0 }) end,
+      "bad argument #2 to 'LIF' (field 'rec_block' must be a positive integer, got 0)")
   end)
   it("equals the layer with the weights beyond the limit zeroed; exports them as zeros; round-trips", function()
     lp.seed(4)
@@ -188,6 +224,14 @@ describe("LIF rec_fanout", function()
     os.remove(path:sub(1, -5))
     assert.are.equal(6, c.rec_fanout)
     assert.are.equal(0, maxdiff(c(x), a(x)))
+    -- blocks: whole runs of 4 adjacent targets
+    local blk = nn.LIF(40, { has_rec = true, rec_fanout = 8, rec_block = 4 })
+    local t = blk:rec_targets():totable()
+    for m = 1, 40 do
+      assert.are.equal(0, t[m][1] % 4); assert.are.equal(t[m][1] + 3, t[m][4])
+      assert.are.equal(0, t[m][5] % 4); assert.are.equal(t[m][5] + 3, t[m][8])
+    end
+    assert.is_true(blk(x):sum():item() >= 0)
     -- rec_fanout >= k·N: no limit
     assert.is_nil(nn.LIF(4, { has_rec = true, rec_fanout = 4 }):rec_targets())
   end)

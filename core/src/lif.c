@@ -42,6 +42,7 @@ typedef struct lif_dims {
   double window, scale, maxs;
   int membrane_only;          /* LIFNeuron: isyn_t = x_t, no synaptic memory */
   int64_t F;                  /* w_rec's targets per neuron (rec_targets), 0: dense */
+  int tgblk;                  /* the targets are runs of 8 adjacent columns from multiples of 8 */
 } lif_dims;
 
 typedef struct lif_tensors {
@@ -209,11 +210,11 @@ static lp_status grad_w(lp_ctx *ctx, const lif_dims *d, lp_dtype dt, const lp_te
     void *dwv = lp_ctx_alloc_raw(ctx, nb ? nb : 1);
     if (!dwv) { lp_tensor_release(*out); *out = NULL; return LP_ENOMEM; }
     if (dt == LP_F32) {
-      lif_grad_w_tg_f32(d->threads, d->B, T, N, ncols, d->F, lp_tensor_data(S), lp_tensor_data(S0),
+      lif_grad_w_tg_f32(d->threads, d->tgblk, d->B, T, N, ncols, d->F, lp_tensor_data(S), lp_tensor_data(S0),
                         lp_tensor_data(dX), lp_tensor_data(tg), dwv);
       lif_unpack_tg_f32(N, ncols, d->F, dwv, lp_tensor_data(tg), lp_tensor_data(*out));
     } else {
-      lif_grad_w_tg_f64(d->threads, d->B, T, N, ncols, d->F, lp_tensor_data(S), lp_tensor_data(S0),
+      lif_grad_w_tg_f64(d->threads, d->tgblk, d->B, T, N, ncols, d->F, lp_tensor_data(S), lp_tensor_data(S0),
                         lp_tensor_data(dX), lp_tensor_data(tg), dwv);
       lif_unpack_tg_f64(N, ncols, d->F, dwv, lp_tensor_data(tg), lp_tensor_data(*out));
     }
@@ -451,7 +452,7 @@ static lp_status fused_in_setup(lp_ctx *ctx, const lif_dims *d, lp_dtype dt, int
 /* rec_targets (N, F) -> ts->tg as int32, checked: needs w_rec, each row
    strictly ascending within 0..K-1. */
 static lp_status targets_setup(lp_ctx *ctx, const lp_tensor *t, int64_t N, int64_t K, lif_tensors *ts,
-                               int64_t *F) {
+                               int64_t *F, int *blk) {
   lp_tensor *c = NULL;
   lp_status st;
   int64_t m, f, sh[2];
@@ -485,6 +486,10 @@ static lp_status targets_setup(lp_ctx *ctx, const lp_tensor *t, int64_t N, int64
       o[m * *F + f] = (int32_t)v;
     }
   lp_tensor_release(c);
+  *blk = *F % 8 == 0;                          /* runs of 8 from multiples of 8: the vector paths */
+  for (m = 0; m < N && *blk; m++)
+    for (f = 0; f < *F && *blk; f++)
+      if (f % 8 == 0 ? o[m * *F + f] % 8 != 0 : o[m * *F + f] != o[m * *F + f - 1] + 1) *blk = 0;
   if ((st = lp_tensor_empty(ctx, lp_tensor_dtype(ts->W), 2, sh, &ts->wv)) != LP_OK) return st;
   if (lp_tensor_dtype(ts->W) == LP_F32)
     lif_pack_tg_f32(N, K, *F, lp_tensor_data(ts->W), o, lp_tensor_data(ts->wv));
@@ -521,10 +526,10 @@ static int col_cmp(const void *x, const void *y) {
   return (a > b) - (a < b);
 }
 
-lp_status lp_lif_rec_topk(lp_ctx *ctx, const lp_tensor *w, int64_t F, lp_tensor **out) {
+lp_status lp_lif_rec_topk(lp_ctx *ctx, const lp_tensor *w, int64_t F, int64_t blk, lp_tensor **out) {
   lp_tensor *c = NULL;
   lp_status st;
-  int64_t N, K, m, j, sh[2];
+  int64_t N, K, NB, FB, m, j, i, sh[2];
   topk_item *it;
   int32_t *o;
   *out = NULL;
@@ -532,26 +537,33 @@ lp_status lp_lif_rec_topk(lp_ctx *ctx, const lp_tensor *w, int64_t F, lp_tensor 
   N = lp_tensor_shape(w)[0]; K = lp_tensor_shape(w)[1];
   if (F < 1 || F > K || K > INT32_MAX)
     return lp_ctx_error(ctx, LP_EARG, 2, "fan-out must be in 1..%lld, got %lld", (long long)K, (long long)F);
+  if (blk < 1 || K % blk != 0 || F % blk != 0)
+    return lp_ctx_error(ctx, LP_EARG, 3, "block %lld must divide the fan-out %lld and the row length %lld",
+                        (long long)blk, (long long)F, (long long)K);
+  NB = K / blk; FB = F / blk;
   if ((st = lp_tensor_astype(ctx, w, LP_F64, &c)) != LP_OK) return st;
   sh[0] = N; sh[1] = F;
   if ((st = lp_tensor_empty(ctx, LP_I32, 2, sh, out)) != LP_OK) { lp_tensor_release(c); return st; }
-  if (!(it = lp_ctx_alloc_raw(ctx, (size_t)(K ? K : 1) * sizeof *it))) {
+  if (!(it = lp_ctx_alloc_raw(ctx, (size_t)(NB ? NB : 1) * sizeof *it))) {
     lp_tensor_release(c); lp_tensor_release(*out); *out = NULL;
     return LP_ENOMEM;
   }
   o = lp_tensor_data(*out);
   for (m = 0; m < N; m++) {
     const double *row = (const double *)lp_tensor_data(c) + m * K;
-    for (j = 0; j < K; j++) {
-      const double a = fabs(row[j]);
+    for (j = 0; j < NB; j++) {              /* a block's score: the sum of its |w| */
+      double a = 0;
+      for (i = 0; i < blk; i++) a += fabs(row[j * blk + i]);
       it[j].a = a == a ? a : HUGE_VAL;      /* a NaN counts as the largest (it is kept, not hidden) */
       it[j].j = j;
     }
-    if (F < K) topk_select(it, K, F);
-    for (j = 0; j < F; j++) o[m * F + j] = (int32_t)it[j].j;
-    qsort(o + m * F, (size_t)F, sizeof *o, col_cmp);
+    if (FB < NB) topk_select(it, NB, FB);
+    for (j = 0; j < FB; j++) o[m * F + j] = (int32_t)it[j].j;
+    qsort(o + m * F, (size_t)FB, sizeof *o, col_cmp);
+    for (j = FB - 1; j >= 0; j--)           /* blocks -> their columns, in place from the end */
+      for (i = blk - 1; i >= 0; i--) o[m * F + j * blk + i] = (int32_t)(o[m * F + j] * blk + i);
   }
-  lp_ctx_dealloc(ctx, it, (size_t)(K ? K : 1) * sizeof *it);
+  lp_ctx_dealloc(ctx, it, (size_t)(NB ? NB : 1) * sizeof *it);
   lp_tensor_release(c);
   return LP_OK;
 }
@@ -662,7 +674,7 @@ lp_status lp_lif(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts *o, lp_lif
       (st = prep(ctx, a->noise, dt, &ts.noise)) != LP_OK || (st = prep(ctx, a->w_in, dt, &ts.win)) != LP_OK ||
       (st = prep(ctx, a->b_in, dt, &ts.bin)) != LP_OK)
     goto fail;
-  if (a->rec_targets && (st = targets_setup(ctx, a->rec_targets, N, N * k, &ts, &d.F)) != LP_OK) goto fail;
+  if (a->rec_targets && (st = targets_setup(ctx, a->rec_targets, N, N * k, &ts, &d.F, &d.tgblk)) != LP_OK) goto fail;
   if (a->w_in && (st = fused_in_setup(ctx, &d, dt, lp_tensor_shape(a->w_in)[0], &ts)) != LP_OK) goto fail;
   sh[0] = N; sh[1] = k;
   if ((st = state_rows(ctx, "vmem", a->vmem, dt, d.B, 1, sh, &ts.v)) != LP_OK) goto fail;

@@ -263,20 +263,59 @@ LIF_CLONES static void FN(lif_recur_tg)(int64_t N, int64_t K, int64_t F, const R
   }
 }
 
-/* sum_f w[f] dc[t[f]]: eight running sums (lane l takes f = l mod 8), then
-   their pairwise sum and the remainder in order: a fixed order, and eight
-   independent chains instead of one dependent one. */
+/* lif_recur_tg for block targets (d->tgblk: each row's list is runs of 8
+   adjacent columns starting at multiples of 8): each run one vector
+   operation; the same terms in the same order per element. */
+LIF_CLONES static void FN(lif_recur_tgb)(int64_t N, int64_t K, int64_t F, const REAL *restrict x,
+                                         const REAL *restrict s, const REAL *restrict wv,
+                                         const int32_t *restrict tg, REAL *restrict r) {
+  const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));   /* 8 or 4: a run is 1 or 2 vectors */
+  int64_t j, m, f;
+  for (j = 0; j < K; j++) r[j] = x[j];
+  for (m = 0; m < N; m++) {
+    const REAL v = s[m], *w = wv + m * F;
+    const int32_t *t = tg + m * F;
+    if (v == 0) continue;
+    for (f = 0; f < F; f += 8) {
+      *(FN(vec) *)(r + t[f]) += v * *(const FN(vec) *)(w + f);
+      if (VW < 8) *(FN(vec) *)(r + t[f] + VW) += v * *(const FN(vec) *)(w + f + VW);
+    }
+  }
+}
+
+/* dot_tg for block targets: lane i sums the i-th column of every run (a
+   vector per run: 8 lanes in float32, two vectors of 4 in float64), then
+   the lanes in order */
+static inline REAL FN(dot_tgb)(int64_t F, const REAL *restrict w, const int32_t *restrict t,
+                               const REAL *restrict dc) {
+  const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
+  FN(vec) a0 = {0}, a1 = {0};
+  REAL acc = 0;
+  int64_t f, i;
+  for (f = 0; f < F; f += 8) {
+    a0 += *(const FN(vec) *)(w + f) * *(const FN(vec) *)(dc + t[f]);
+    if (VW < 8) a1 += *(const FN(vec) *)(w + f + VW) * *(const FN(vec) *)(dc + t[f] + VW);
+  }
+  for (i = 0; i < VW; i++) acc += a0[i];
+  if (VW < 8) for (i = 0; i < VW; i++) acc += a1[i];
+  return acc;
+}
+
+/* sum_f w[f] dc[t[f]]: one vector of running sums (lane l takes f = l mod
+   VW, the dc values gathered lane by lane), then its lanes in order and the
+   remainder: a fixed order on any machine with the same vector width. */
 static inline REAL FN(dot_tg)(int64_t F, const REAL *restrict w, const int32_t *restrict t,
                               const REAL *restrict dc) {
-  REAL a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0, acc;
-  int64_t f = 0;
-  for (; f + 8 <= F; f += 8) {
-    a0 += w[f] * dc[t[f]];         a1 += w[f + 1] * dc[t[f + 1]];
-    a2 += w[f + 2] * dc[t[f + 2]]; a3 += w[f + 3] * dc[t[f + 3]];
-    a4 += w[f + 4] * dc[t[f + 4]]; a5 += w[f + 5] * dc[t[f + 5]];
-    a6 += w[f + 6] * dc[t[f + 6]]; a7 += w[f + 7] * dc[t[f + 7]];
+  const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
+  FN(vec) a = {0};
+  REAL acc = 0;
+  int64_t f = 0, i;
+  for (; f + VW <= F; f += VW) {
+    FN(vec) g;
+    for (i = 0; i < VW; i++) g[i] = dc[t[f + i]];
+    a += *(const FN(vec) *)(w + f) * g;
   }
-  acc = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+  for (i = 0; i < VW; i++) acc += a[i];
   for (; f < F; f++) acc += w[f] * dc[t[f]];
   return acc;
 }
@@ -284,14 +323,14 @@ static inline REAL FN(dot_tg)(int64_t F, const REAL *restrict w, const int32_t *
 /* dL/ds_{t-1} through the target lists: gs[m] = sum_f wv[m, f] dc[tg[m, f]]
    where the surrogate at t-1 is nonzero (lif_rec_back's test, window >= 0),
    else 0; window < 0: every m (the plain backward). */
-LIF_CLONES static void FN(lif_rec_back_tg)(int64_t N, int64_t F, REAL window, const REAL *restrict wv,
+LIF_CLONES static void FN(lif_rec_back_tg)(int64_t N, int64_t F, int blk, REAL window, const REAL *restrict wv,
                                            const int32_t *restrict tg, const REAL *restrict th,
                                            const REAL *restrict uprev, const REAL *restrict dc,
                                            REAL *restrict gs) {
   int64_t m;
   for (m = 0; m < N; m++) {
     if (window >= 0 && !(uprev[m] >= th[m] - window)) { gs[m] = 0; continue; }
-    gs[m] = FN(dot_tg)(F, wv + m * F, tg + m * F, dc);
+    gs[m] = blk ? FN(dot_tgb)(F, wv + m * F, tg + m * F, dc) : FN(dot_tg)(F, wv + m * F, tg + m * F, dc);
   }
 }
 
@@ -299,7 +338,7 @@ LIF_CLONES static void FN(lif_rec_back_tg)(int64_t N, int64_t F, REAL window, co
    ascending of s_{b,t-1}[m] dX_{b,t}[tg[m, f]], s_{b,-1} = S0[b]. Cost: F
    per spike event (a gather), not a dense product; threads split the
    neurons (each element summed in the same order on any thread count). */
-static void FN(lif_grad_w_tg)(int threads, int64_t B, int64_t T, int64_t N, int64_t K, int64_t F,
+LIF_CLONES static void FN(lif_grad_w_tg)(int threads, int blk, int64_t B, int64_t T, int64_t N, int64_t K, int64_t F,
                               const REAL *S, const REAL *S0, const REAL *dX, const int32_t *tg, REAL *dwv) {
   const int64_t nth = threads > 1 && N >= 64 ? threads : 1;
   int64_t q;
@@ -317,7 +356,14 @@ static void FN(lif_grad_w_tg)(int threads, int64_t B, int64_t T, int64_t N, int6
           const int32_t *restrict c = tg + m * F;
           REAL *restrict w = dwv + m * F;
           if (v == 0) continue;
-          for (f = 0; f < F; f++) w[f] += v * dx[c[f]];
+          if (blk)
+            for (f = 0; f < F; f += 8) {
+              const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
+              *(FN(vec) *)(w + f) += v * *(const FN(vec) *)(dx + c[f]);
+              if (VW < 8) *(FN(vec) *)(w + f + VW) += v * *(const FN(vec) *)(dx + c[f] + VW);
+            }
+          else
+            for (f = 0; f < F; f++) w[f] += v * dx[c[f]];
         }
       }
   }
@@ -344,7 +390,8 @@ static void FN(lif_forward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *
         if (*stop || lp_ctx_interrupted(ctx)) { *stop = 1; break; }
         if (p->xix) { FN(lif_inproj_any)(N, p->xrp[bt], p->xrp[bt + 1], p->xix, p->xval, p->win, p->bin, prow); in = prow; }
         else in = p->x + bt * N;
-        if (p->W && p->tg) { FN(lif_recur_tg)(N, N, d->F, in, s, p->wv, p->tg, r); in = r; }
+        if (p->W && p->tg && d->tgblk) { FN(lif_recur_tgb)(N, N, d->F, in, s, p->wv, p->tg, r); in = r; }
+        else if (p->W && p->tg) { FN(lif_recur_tg)(N, N, d->F, in, s, p->wv, p->tg, r); in = r; }
         else if (p->W) { FN(lif_recur)(N, N, in, s, p->W, r); in = r; }
         FN(lif_step1)(N, in, p->alpha, p->beta, p->bias, p->th, p->noise ? p->noise + bt * N : NULL, maxs,
                       v, isyn, s, p->S + bt * N, p->U ? p->U + bt * N : uscr, p->C ? p->C + bt * N : cscr);
@@ -567,7 +614,7 @@ static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_b
                          g->gv + bb * N, g->gs + bb * N, g->gi + bb * N, g->dX + bt * N,
                          g->dalpha + bb * N, g->dbeta + bb * N, g->dbias + bb * N, g->dth + bb * N);
           if (tt && p->tg)
-            FN(lif_rec_back_tg)(N, d->F, window, p->wv, p->tg, p->th, p->U + (bt - 1) * N, g->dX + bt * N,
+            FN(lif_rec_back_tg)(N, d->F, d->tgblk, window, p->wv, p->tg, p->th, p->U + (bt - 1) * N, g->dX + bt * N,
                                 g->gs + bb * N);
           else if (tt)
             FN(lif_rec_back)(N, window, p->W, p->th, p->U + (bt - 1) * N, g->dX + bt * N, g->gs + bb * N);
@@ -632,7 +679,8 @@ static void FN(lif_backward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) 
       for (m = 0; m < N; m++) {
         REAL acc = 0;
         if (p->W && p->tg) {
-          acc = FN(dot_tg)(d->F, p->wv + m * d->F, p->tg + m * d->F, dc);
+          acc = d->tgblk ? FN(dot_tgb)(d->F, p->wv + m * d->F, p->tg + m * d->F, dc)
+                         : FN(dot_tg)(d->F, p->wv + m * d->F, p->tg + m * d->F, dc);
         } else if (p->W) {
           const REAL *wm = p->W + m * K;
           for (j = 0; j < K; j++) acc += wm[j] * dc[j];

@@ -424,11 +424,14 @@ end
 
 --- xylo.qat(net, {data =, epochs = 1, variant = "audio2", quantize = "global",
 --   lr = 1e-3, loss =, val_data =, weight_shift_in / _rec / _out = "auto",
---   headroom = 4, progress = true, on_epoch =}) -> qat_net, spec, report
+--   headroom = 4, progress = true, on_epoch =, schedule =, clip_grad_norm =})
+--   -> qat_net, spec, report
 -- Maps net (variant.mapper), builds XyloQAT from the float specification,
--- trains it with lp.train.fit (Adam; loss(output, labels), default the
--- cross-entropy of the output Vmem summed over time, divided by the mean
--- output threshold) and returns the trained module, its quantised
+-- trains it with lp.train.fit (Adam; loss(output, labels, qat_net), default
+-- the cross-entropy of the output Vmem summed over time, divided by the mean
+-- output threshold; schedule: function(optimizer) -> an lp.optim.schedule
+-- stepped per epoch, or nil (a per_step schedule made there steps itself);
+-- clip_grad_norm: fit's) and returns the trained module, its quantised
 -- specification (ready for config_from_specification) and a report
 -- {shifts = select_weight_shifts' report, history = fit's history}.
 function M.qat(net, opts)
@@ -438,7 +441,12 @@ function M.qat(net, opts)
   end
   local o = U.options(F, 2, opts, { data = U.NONE, epochs = 1, variant = "audio2", quantize = "global",
     lr = 1e-3, loss = U.NONE, val_data = U.NONE, weight_shift_in = "auto", weight_shift_rec = "auto",
-    weight_shift_out = "auto", headroom = 4, progress = true, on_epoch = U.NONE }, 2)
+    weight_shift_out = "auto", headroom = 4, progress = true, on_epoch = U.NONE, schedule = U.NONE,
+    clip_grad_norm = U.NONE }, 2)
+  if o.schedule ~= nil and type(o.schedule) ~= "function" then
+    argerror(F, 2, "field 'schedule' must be a function(optimizer) -> schedule", 2)
+  end
+  if o.loss ~= nil and type(o.loss) ~= "function" then argerror(F, 2, "field 'loss' must be a function", 2) end
   if o.data == nil then argerror(F, 2, "field 'data' is required", 2) end
   if math.type(o.epochs) ~= "integer" or o.epochs < 0 then argerror(F, 2, "field 'epochs' must be an integer >= 0", 2) end
   if not limits.is_variant(o.variant) then
@@ -448,13 +456,15 @@ function M.qat(net, opts)
   local fspec = xylo[o.variant].mapper(net:as_graph())
   local q = XyloQAT(fspec, { variant = o.variant, quantize = o.quantize, weight_shift_in = o.weight_shift_in,
     weight_shift_rec = o.weight_shift_rec, weight_shift_out = o.weight_shift_out, headroom = o.headroom })
-  local loss = o.loss or function(out, y)
+  local user_loss = o.loss
+  local loss = user_loss and function(out, y) return user_loss(out, y, q) end or function(out, y)
     local scale = 1 / math.max(1, lp.no_grad(function() return q:quantized().threshold_out:astype("float64"):mean():item() end))
     return lp.loss.cross_entropy(out:sum(2) * (scale / out.shape[2]), y)
   end
+  local optimizer = lp.optim.Adam(q:parameters(), { lr = o.lr })
   local hist = lp.train.fit { net = q, loss = loss, data = o.data, val_data = o.val_data, epochs = o.epochs,
-    optimizer = lp.optim.Adam(q:parameters(), { lr = o.lr }), metrics = { "accuracy" },
-    progress = o.progress, on_epoch = o.on_epoch }
+    optimizer = optimizer, metrics = { "accuracy" }, schedule = o.schedule and o.schedule(optimizer) or nil,
+    clip_grad_norm = o.clip_grad_norm, progress = o.progress, on_epoch = o.on_epoch }
   return q, q:quantized(), { shifts = q.shift_report, history = hist }
 end
 

@@ -108,8 +108,11 @@ void      lp_lif_out_release(lp_lif_out *out);
 
 /* The F columns of each row of w (N, K) with the largest |w| (ties: the lower
    column first), each row's list in ascending order: *out (N, F) int32, for
-   lp_lif_args.rec_targets (a structured top-k fan-out limit). 1 <= F <= K. */
-lp_status lp_lif_rec_topk(lp_ctx *ctx, const lp_tensor *w, int64_t F, lp_tensor **out);
+   lp_lif_args.rec_targets (a structured top-k fan-out limit). 1 <= F <= K.
+   blk > 1: whole blocks of blk adjacent columns (j·blk .. j·blk + blk - 1),
+   the F/blk blocks with the largest sum of |w| (blk divides F and K): the
+   block layout core.lif steps through as vectors. */
+lp_status lp_lif_rec_topk(lp_ctx *ctx, const lp_tensor *w, int64_t F, int64_t blk, lp_tensor **out);
 
 /* ---- ExpSyn --------------------------------------------------------------
    isyn = beta * (isyn + x[t]) + noise[t];  out[t] = isyn   (Rockpool ExpSynTorch:

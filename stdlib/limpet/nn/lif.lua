@@ -22,7 +22,10 @@
 -- as_graph exports them as zeros, and core.lif steps through each neuron's
 -- target list (rec_targets) rather than its whole row. So a recurrent layer
 -- wider than Xylo Audio 2's 64 recurrent targets per neuron maps without
--- edits (rec_fanout = 64).
+-- edits (rec_fanout = 64). rec_block = b (dividing rec_fanout and k·N):
+-- the top-k keeps whole blocks of b adjacent columns (the rec_fanout / b
+-- blocks with the largest sum of |w|); with b = 8 core.lif steps each block
+-- as one vector (bench/rec_fanout.lua: the fastest form on CPUs).
 -- Deliberately earlier than Rockpool: {Nin, N} with Nin not a multiple of N
 -- is refused here, at construction (Rockpool fails later, in its mapper).
 local lp = require "limpet"
@@ -48,6 +51,7 @@ LIF.defaults = {
   has_rec = false, w_rec = U.NONE, weight_init_func = U.NONE, dt = 1e-3, noise_std = 0,
   max_spikes_per_dt = 65536, spike_generation_fn = "StepPWL",
   surrogate_scale = U.NONE, learning_window = 0.5, leak_mode = "taus", rec_fanout = U.NONE,
+  rec_block = U.NONE,
 }
 local LEAK_PARAMS = {
   taus = { "tau_mem", "tau_syn", 20e-3, "taus" },
@@ -199,6 +203,18 @@ function LIF:_setup(fname, shape, opts, defaults)
     if not has_rec then U.argerror(fname, 2, "field 'rec_fanout' needs has_rec = true (or w_rec)", 4) end
     rawset(self, "rec_fanout", F)
   end
+  if opts.rec_block ~= nil then
+    local b, F = opts.rec_block, opts.rec_fanout
+    if math.type(b) ~= "integer" or b < 1 then
+      U.argerror(fname, 2, ("field 'rec_block' must be a positive integer, got %s"):format(tostring(b)), 4)
+    end
+    if F == nil then U.argerror(fname, 2, "field 'rec_block' needs rec_fanout", 4) end
+    if F % b ~= 0 or (k * N) % b ~= 0 then
+      U.argerror(fname, 2, ("field 'rec_block' (%d) must divide rec_fanout (%d) and the %d recurrent columns")
+        :format(b, F, k * N), 4)
+    end
+    rawset(self, "rec_block", b)
+  end
   self:simulation_parameter("dt", dt)
   self:simulation_parameter("noise_std", opts.noise_std)
   self:simulation_parameter("max_spikes_per_dt", ms)
@@ -214,7 +230,7 @@ end
 
 --- nn.LIF(shape, {tau_mem, tau_syn | alpha, beta | dash_mem, dash_syn,
 --   bias, threshold, has_rec, w_rec, weight_init_func, dt, noise_std, max_spikes_per_dt,
---   spike_generation_fn, surrogate_scale, learning_window, leak_mode, rec_fanout});
+--   spike_generation_fn, surrogate_scale, learning_window, leak_mode, rec_fanout, rec_block});
 --   the options may also sit in the shape table: nn.LIF{8, tau_mem = 0.05}
 function LIF:init(shape, opts) self:_setup("LIF", shape, opts, LIF.defaults) end
 
@@ -302,7 +318,7 @@ end
 function LIF:rec_targets()
   local F, w = rawget(self, "rec_fanout"), self.has_rec and self.w_rec
   if not F or not w or F >= w.shape[2] then return nil end
-  return core.lif_rec_topk(w:detach(), F)
+  return core.lif_rec_topk(w:detach(), F, rawget(self, "rec_block") or 1)
 end
 
 --- lif:rec_weights() -> w_rec as the forward pass uses it (entries beyond
