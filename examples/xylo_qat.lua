@@ -1,13 +1,17 @@
 -- examples/xylo_qat.lua -- quantisation-aware training for Xylo Audio 2 on the
 -- 8-class temporal Fashion-MNIST task (examples/lib/fmnist_rows.lua: rows
 -- as time steps, 16 input channels, 0..15 events per step).
--- Usage: limpet examples/xylo_qat.lua [--quick] [--hidden H] [--epochs E] [--train N]
+-- Usage: limpet examples/xylo_qat.lua [--quick] [--hidden H] [--fanout F] [--epochs E] [--train N]
 --          [--scale S] [--clip C] [--tau_mem T] [--tau_syn T]
 --          [--qat-epochs E] [--qat-lr LR] [--lr LR] [--root DIR] [--maxspk N]
--- Net: Linear(16 -> H) -> recurrent LIFBitshift(H) -> Linear(H -> 8) ->
--- LIFBitshift(8, one spike per step); H <= 64 keeps every hidden neuron's
--- recurrent fan-out within Audio 2's limit of 64. The class is the argmax of
--- the output membrane summed over time (XyloSim output_mode "Vmem").
+-- Net: Linear(16 -> H) -> recurrent LIFBitshift(H, rec_fanout = F) ->
+-- Linear(H -> 8) -> LIFBitshift(8, one spike per step). rec_fanout keeps
+-- each hidden neuron's F largest recurrent weights (default F = 64, Audio
+-- 2's recurrent fan-out limit), so the H-neuron layer maps without edits
+-- (H·F <= 32000, Audio 2's recurrent weight memory). The class is the
+-- argmax of the output membrane summed over time (XyloSim output_mode
+-- "Vmem"). QAT fine-tunes from the float weights with the float training's
+-- logit scale (the output Vmem in float units) and a cosine-decaying rate.
 -- Reports the float test accuracy, the XyloSim accuracy of the
 -- post-training-quantised net (global_quantize) and of the QAT net
 -- (lp.xylo.qat), and ends with
@@ -23,7 +27,7 @@ do
   while i <= #a do
     local k = a[i]
     if k == "--quick" then opts.quick = true
-    elseif (k == "--hidden" or k == "--epochs" or k == "--qat-epochs" or k == "--lr" or k == "--root"
+    elseif (k == "--hidden" or k == "--fanout" or k == "--epochs" or k == "--qat-epochs" or k == "--lr" or k == "--root"
             or k == "--train" or k == "--scale" or k == "--clip" or k == "--tau_mem" or k == "--tau_syn" or k == "--maxspk" or k == "--qat-lr") and a[i + 1] then
       opts[k:sub(3)] = a[i + 1]; i = i + 1
     else io.stderr:write("xylo_qat: unknown argument '", k, "'\n"); os.exit(2) end
@@ -31,12 +35,18 @@ do
   end
 end
 local quick = opts.quick
-local H = math.tointeger(tonumber(opts.hidden) or 64)
-local epochs = math.tointeger(tonumber(opts.epochs) or (quick and 1 or 16))
-local qat_epochs = math.tointeger(tonumber(opts["qat-epochs"]) or (quick and 1 or 4))
+local LIM = xylo.limits.for_variant("audio2")
+local H = math.tointeger(tonumber(opts.hidden) or 256)
+local FAN = math.tointeger(tonumber(opts.fanout) or LIM.max_fanout)
+local epochs = math.tointeger(tonumber(opts.epochs) or (quick and 1 or 8))
+local qat_epochs = math.tointeger(tonumber(opts["qat-epochs"]) or 1)
 local lr = tonumber(opts.lr) or 1e-3
 if not (H and epochs and qat_epochs) or H < 1 or H > 1000 then
   io.stderr:write("xylo_qat: --hidden takes an integer in 1..1000, --epochs and --qat-epochs integers\n"); os.exit(2)
+end
+if not FAN or FAN < 1 or FAN > LIM.max_fanout or math.min(FAN, H) * H > LIM.max_rec_weights then
+  io.stderr:write(("xylo_qat: --fanout takes an integer in 1..%d with min(F, H)·H <= %d\n")
+    :format(LIM.max_fanout, LIM.max_rec_weights)); os.exit(2)
 end
 local t_start = lp.clock()
 lp.seed(11)
@@ -53,7 +63,7 @@ local TAU_MEM, TAU_SYN = tonumber(opts.tau_mem) or 8e-3, tonumber(opts.tau_syn) 
 local net = nn.Sequential {
   nn.Linear({ 16, H }),
   nn.LIFBitshift(H, { tau_mem = TAU_MEM, tau_syn = TAU_SYN, threshold = 1, has_rec = true, dt = dt,
-                      max_spikes_per_dt = MAXSPK }),
+                      max_spikes_per_dt = MAXSPK, rec_fanout = FAN }),
   nn.Linear({ H, 8 }),
   nn.LIFBitshift(8, { tau_mem = 16e-3, tau_syn = 4e-3, threshold = 4, max_spikes_per_dt = 1, dt = dt }),
 }
@@ -75,8 +85,10 @@ local loader = lp.train.TensorLoader(x_train, y_train, { batch_size = 64, shuffl
 local W = net:parameters("weights")
 local opt = lp.optim.Adam({ { params = { ["1_Linear"] = W["1_Linear"], ["3_Linear"] = W["3_Linear"] } },
                             { params = W["2_LIFBitshift"], lr = lr / 10 } }, { lr = lr })
+-- the rates decay along a cosine to a twentieth
+local sched = lp.optim.schedule.cosine(opt, { T_max = epochs, eta_min = lr / 20 })
 for e = 1, epochs do
-  local t0, sum, nb = lp.clock(), 0, 0
+  local t0, c0, sum, nb = lp.clock(), os.clock(), 0, 0
   for x, y in loader:iter() do
     net:reset_state()
     local l = lp.loss.cross_entropy(vmem_out(net, x):mean(2) * LOGIT_SCALE, y)
@@ -85,10 +97,12 @@ for e = 1, epochs do
     opt:step()
     sum, nb = sum + l:item(), nb + 1
   end
-  print(("epoch %d/%d  loss %.4f  (%.1f s)"):format(e, epochs, sum / nb, lp.clock() - t0))
+  sched:step()
+  print(("epoch %d/%d  loss %.4f  (%.1f s, CPU %.1f s)"):format(e, epochs, sum / nb, lp.clock() - t0, os.clock() - c0))
 end
 local function float_eval(x) net:reset_state(); return lp.no_grad(function() return vmem_out(net, x) end) end
 local acc_float = task.evaluate(float_eval, x_test, y_test)
+print(("CPU time so far %.1f s"):format(os.clock()))
 print(("float test accuracy: %.3f"):format(acc_float))
 
 -- post-training quantisation, run in XyloSim
@@ -104,9 +118,21 @@ print(("post-training-quantised XyloSim accuracy: %.3f"):format(acc_ptq))
 
 -- quantisation-aware training from the float net
 local qat_lr = tonumber(opts["qat-lr"]) or lr / 3
+-- the float training's loss on the integer output Vmem: Vmem / ko is the
+-- float membrane (ko: the output scale), times the same logit scale
+local function qat_loss(out, y, qn)
+  local _, ko = qn:_scales()
+  return lp.loss.cross_entropy(out:mean(2) * (LOGIT_SCALE / ko:item()), y)
+end
 local q, qspec, report = xylo.qat(net, { data = loader, epochs = qat_epochs, lr = qat_lr, progress = false,
-  on_epoch = function(e, s) print(("QAT epoch %d  loss %.4f  accuracy %.3f  (%.1f s)"):format(e, s.train_loss,
-    s.train_accuracy, s.time)) end })
+  loss = qat_loss, clip_grad_norm = CLIP,
+  -- a cosine over every optimiser step, to a tenth (per_step: it steps itself)
+  schedule = function(o)
+    lp.optim.schedule.cosine(o, { T_max = math.max(1, qat_epochs * #loader), eta_min = qat_lr / 10,
+      per_step = true })
+  end,
+  on_epoch = function(e, s) print(("QAT epoch %d  loss %.4f  accuracy %.3f  (%.1f s, CPU %.1f s so far)"):format(e,
+    s.train_loss, s.train_accuracy, s.time, os.clock())) end })
 local sh = report.shifts
 print(("weight shifts in/rec/out: %d/%d/%d; relative RMS weight error in %.4f rec %.4f out %.4f (shift 0: %.4f %.4f %.4f)")
   :format(q.weight_shift_in, q.weight_shift_rec, q.weight_shift_out, sh.error["in"], sh.error.rec, sh.error.out,
@@ -115,5 +141,5 @@ local acc_qat_fwd = task.evaluate(function(x) q:reset_state(); return lp.no_grad
   x_test, y_test)
 local acc_qat = sim_accuracy(qspec)
 print(("QAT forward accuracy: %.3f; QAT XyloSim accuracy: %.3f"):format(acc_qat_fwd, acc_qat))
-print(("wall time %.1f s"):format(lp.clock() - t_start))
+print(("wall time %.1f s, CPU time %.1f s"):format(lp.clock() - t_start, os.clock()))
 print(("result: float %.3f ptq %.3f qat %.3f"):format(acc_float, acc_ptq, acc_qat))

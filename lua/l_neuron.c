@@ -71,7 +71,7 @@ static void setfield_tensor(lua_State *L, const char *name, lp_tensor **t) {
 static const char *const lif_fields[] = {
   "alpha", "beta", "bias", "threshold", "w_rec", "noise", "vmem", "isyn", "spikes", "iahp",
   "max_spikes_per_dt", "spike_fn", "learning_window", "surrogate_scale", "w_ahp", "beta_ahp",
-  "record", "membrane_only", "w_in", "b_in", NULL};
+  "record", "membrane_only", "w_in", "b_in", "rec_targets", NULL};
 
 /* opts.record: a boolean, or a list of the records wanted ("vmem", "isyn",
    "irec", "iahp", "spikes"): sets o->record and o->record_mask. */
@@ -141,6 +141,7 @@ static int l_lif(lua_State *L) {
   a.iahp = opt_tensor(L, 2, "iahp");
   a.w_in = opt_tensor(L, 2, "w_in");
   a.b_in = opt_tensor(L, 2, "b_in");
+  a.rec_targets = opt_tensor(L, 2, "rec_targets");
   lua_checkstack(L, 8);
   st = lp_lif(lt_ctx(L), &a, &o, &r);
   if (st != LP_OK) return lt_raise(L, st);
@@ -240,8 +241,40 @@ static int l_first_outside(lua_State *L) {
   return 2;
 }
 
+/* core.lif_rec_topk(w (N, K), F[, block = 1]) -> targets (N, F) int32
+   (0-based columns, each row ascending), mask (N, K) in w's dtype (1 at the
+   targets, else 0): each row's F largest |w|, or its F/block blocks of
+   adjacent columns with the largest sum of |w| (lp_lif_rec_topk), for
+   core.lif's rec_targets. */
+static int l_lif_rec_topk(lua_State *L) {
+  const lp_tensor *w = lt_checktensor(L, 1);
+  lua_Integer F = luaL_checkinteger(L, 2), blk = luaL_optinteger(L, 3, 1);
+  lp_tensor *tg = NULL, *mask = NULL;
+  lp_status st = lp_lif_rec_topk(lt_ctx(L), w, (int64_t)F, (int64_t)blk, &tg);
+  lp_dtype dt;
+  int64_t m, f, N, K;
+  if (st != LP_OK) return lt_raise(L, st);
+  N = lp_tensor_shape(tg)[0]; K = lp_tensor_shape(w)[1];
+  dt = lp_tensor_dtype(w) == LP_F32 ? LP_F32 : LP_F64;
+  if ((st = lp_tensor_new(lt_ctx(L), dt, 2, lp_tensor_shape(w), &mask)) != LP_OK) {
+    lp_tensor_release(tg);
+    return lt_raise(L, st);
+  }
+  {
+    const int32_t *t = lp_tensor_data(tg);
+    for (m = 0; m < N; m++)
+      for (f = 0; f < (int64_t)F; f++) {
+        if (dt == LP_F32) ((float *)lp_tensor_data(mask))[m * K + t[m * F + f]] = 1.0f;
+        else ((double *)lp_tensor_data(mask))[m * K + t[m * F + f]] = 1.0;
+      }
+  }
+  lt_pushtensor(L, tg);
+  lt_pushtensor(L, mask);
+  return 2;
+}
+
 static const luaL_Reg neuron_fns[] = {
-  {"lif", l_lif}, {"expsyn", l_expsyn}, {"rate", l_rate}, {"first_outside", l_first_outside},
+  {"lif", l_lif}, {"lif_rec_topk", l_lif_rec_topk}, {"expsyn", l_expsyn}, {"rate", l_rate}, {"first_outside", l_first_outside},
   {NULL, NULL}};
 
 void lt_open_neuron(lua_State *L, int mod) {

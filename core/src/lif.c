@@ -21,6 +21,7 @@
 #include "sparse.h"
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The per-step loops are unit-stride vector loops: O3, and on x86-64 with
@@ -40,6 +41,8 @@ typedef struct lif_dims {
   lp_surrogate sg;
   double window, scale, maxs;
   int membrane_only;          /* LIFNeuron: isyn_t = x_t, no synaptic memory */
+  int64_t F;                  /* w_rec's targets per neuron (rec_targets), 0: dense */
+  int tgblk;                  /* the targets are runs of 8 adjacent columns from multiples of 8 */
 } lif_dims;
 
 typedef struct lif_tensors {
@@ -50,6 +53,8 @@ typedef struct lif_tensors {
   lp_tensor *win, *bin;                    /* fused input projection (or NULL)   */
   lp_tensor *xrp, *xix, *xval;             /* x's index when sparse: int64, int32, dt */
   lp_tensor *xin;                          /* x (B, T, Nin) when dense and fused */
+  lp_tensor *tg;                           /* rec_targets (N, F) as int32, or NULL */
+  lp_tensor *wv;                           /* w_rec at the targets, packed (N, F) */
 } lif_tensors;
 
 #define REAL float
@@ -164,7 +169,7 @@ static void release_all(lp_tensor **ts, size_t n) {
 
 /* Saved-tensor slots of the LIF node. */
 enum { SV_ALPHA, SV_BETA, SV_TH, SV_W, SV_WAHP, SV_BAHP, SV_S, SV_V, SV_U, SV_C, SV_A, SV_V0, SV_S0,
-       SV_WIN, SV_XRP, SV_XIX, SV_XVAL, SV_XIN, SV_N };
+       SV_WIN, SV_XRP, SV_XIX, SV_XVAL, SV_XIN, SV_TG, SV_WV, SV_N };
 typedef struct lif_payload {
   lif_dims d;
   lp_dtype dt;
@@ -188,7 +193,8 @@ static lp_status grad_from_rows(lp_ctx *ctx, lp_node *node, int i, lp_dtype dt, 
 /* dW (N, K) = sum_{b,t} s_{b,t-1}^T dX_{b,t}, with s_{b,-1} = S0[b]: a
    scatter-add over the spikes' events when sparse, else one GEMM. */
 static lp_status grad_w(lp_ctx *ctx, const lif_dims *d, lp_dtype dt, const lp_tensor *S,
-                        const lp_tensor *S0, const lp_tensor *dX, int64_t ncols, lp_tensor **out) {
+                        const lp_tensor *S0, const lp_tensor *dX, int64_t ncols, const lp_tensor *tg,
+                        lp_tensor **out) {
   const int64_t B = d->B, T = d->T, N = d->N, BT = B * T;
   const size_t es = lp_dtype_size(dt), row = (size_t)N * es;
   int64_t shape[2], b;
@@ -199,6 +205,22 @@ static lp_status grad_w(lp_ctx *ctx, const lif_dims *d, lp_dtype dt, const lp_te
   shape[0] = N; shape[1] = ncols;
   if ((st = lp_tensor_new(ctx, dt, 2, shape, out)) != LP_OK) return st;
   if (BT == 0 || N == 0 || ncols == 0) return LP_OK;
+  if (tg) {                    /* only the targets: F per spike event (lif_grad_w_tg) */
+    const size_t nb = (size_t)(N * d->F) * es;
+    void *dwv = lp_ctx_alloc_raw(ctx, nb ? nb : 1);
+    if (!dwv) { lp_tensor_release(*out); *out = NULL; return LP_ENOMEM; }
+    if (dt == LP_F32) {
+      lif_grad_w_tg_f32(d->threads, d->tgblk, d->B, T, N, ncols, d->F, lp_tensor_data(S), lp_tensor_data(S0),
+                        lp_tensor_data(dX), lp_tensor_data(tg), dwv);
+      lif_unpack_tg_f32(N, ncols, d->F, dwv, lp_tensor_data(tg), lp_tensor_data(*out));
+    } else {
+      lif_grad_w_tg_f64(d->threads, d->tgblk, d->B, T, N, ncols, d->F, lp_tensor_data(S), lp_tensor_data(S0),
+                        lp_tensor_data(dX), lp_tensor_data(tg), dwv);
+      lif_unpack_tg_f64(N, ncols, d->F, dwv, lp_tensor_data(tg), lp_tensor_data(*out));
+    }
+    lp_ctx_dealloc(ctx, dwv, nb ? nb : 1);
+    return LP_OK;
+  }
   sprev = lp_ctx_alloc_raw(ctx, (size_t)BT * row);
   if (!sprev) { lp_tensor_release(*out); *out = NULL; return LP_ENOMEM; }
   for (b = 0; b < B; b++) {
@@ -304,6 +326,7 @@ static lp_status lif_backward_node(lp_ctx *ctx, lp_node *node, lp_tensor *const 
   ts.alpha = SAVED(SV_ALPHA); ts.beta = SAVED(SV_BETA); ts.th = SAVED(SV_TH); ts.W = SAVED(SV_W);
   ts.wahp = SAVED(SV_WAHP); ts.bahp = SAVED(SV_BAHP); ts.S = SAVED(SV_S); ts.V = SAVED(SV_V);
   ts.U = SAVED(SV_U); ts.C = SAVED(SV_C); ts.A = SAVED(SV_A); ts.V0 = SAVED(SV_V0); ts.S0 = SAVED(SV_S0);
+  ts.tg = SAVED(SV_TG); ts.wv = SAVED(SV_WV);
 #undef SAVED
   if ((st = prep(ctx, gout[0], dt, &gS)) != LP_OK) goto done;
   if (pl->has_v && (st = prep(ctx, gout[1], dt, &gV)) != LP_OK) goto done;
@@ -323,7 +346,7 @@ static lp_status lif_backward_node(lp_ctx *ctx, lp_node *node, lp_tensor *const 
   }
   if ((st = grad_from_rows(ctx, node, 2, dt, scratch + 5 * BN * es, d.B, K, gin)) != LP_OK) goto done;
   if (ts.W && lp_node_input_needs_grad(node, 5) &&
-      (st = grad_w(ctx, &d, dt, ts.S, ts.S0, dX, K, &gin[5])) != LP_OK) goto done;
+      (st = grad_w(ctx, &d, dt, ts.S, ts.S0, dX, K, ts.tg, &gin[5])) != LP_OK) goto done;
   if (pl->nin) st = fused_in_grads(ctx, node, pl, &d, dt, dX, gin);
   else if (lp_node_input_needs_grad(node, 0)) { gin[0] = dX; dX = NULL; }
 done:
@@ -426,6 +449,125 @@ static lp_status fused_in_setup(lp_ctx *ctx, const lif_dims *d, lp_dtype dt, int
   return LP_OK;
 }
 
+/* rec_targets (N, F) -> ts->tg as int32, checked: needs w_rec, each row
+   strictly ascending within 0..K-1. */
+static lp_status targets_setup(lp_ctx *ctx, const lp_tensor *t, int64_t N, int64_t K, lif_tensors *ts,
+                               int64_t *F, int *blk) {
+  lp_tensor *c = NULL;
+  lp_status st;
+  int64_t m, f, sh[2];
+  const int32_t *p32;
+  const int64_t *p64;
+  int32_t *o;
+  if (!ts->W) return lp_ctx_error(ctx, LP_EARG, 2, "field 'rec_targets' needs 'w_rec'");
+  if (lp_tensor_dtype(t) != LP_I32 && lp_tensor_dtype(t) != LP_I64)
+    return lp_ctx_error(ctx, LP_EARG, 2, "field 'rec_targets': expected an int32 or int64 tensor, got %s",
+                        lp_dtype_name(lp_tensor_dtype(t)));
+  if (lp_tensor_ndim(t) != 2 || lp_tensor_shape(t)[0] != N || lp_tensor_shape(t)[1] < 1 ||
+      lp_tensor_shape(t)[1] > K)
+    return lp_ctx_error(ctx, LP_EARG, 2, "field 'rec_targets': expected shape (%lld, F) with 1 <= F <= %lld",
+                        (long long)N, (long long)K);
+  *F = lp_tensor_shape(t)[1];
+  if ((st = lp_tensor_contiguous(ctx, (lp_tensor *)t, &c)) != LP_OK) return st;
+  sh[0] = N; sh[1] = *F;
+  if ((st = lp_tensor_empty(ctx, LP_I32, 2, sh, &ts->tg)) != LP_OK) { lp_tensor_release(c); return st; }
+  o = lp_tensor_data(ts->tg);
+  p32 = lp_tensor_dtype(c) == LP_I32 ? lp_tensor_data(c) : NULL;
+  p64 = p32 ? NULL : lp_tensor_data(c);
+  for (m = 0; m < N; m++)
+    for (f = 0; f < *F; f++) {
+      const int64_t v = p32 ? p32[m * *F + f] : p64[m * *F + f];
+      if (v < 0 || v >= K || (f > 0 && v <= o[m * *F + f - 1])) {
+        lp_tensor_release(c);
+        return lp_ctx_error(ctx, LP_EARG, 2, "field 'rec_targets': row %lld must hold strictly ascending "
+                            "columns in 0..%lld, got %lld at position %lld", (long long)m, (long long)(K - 1),
+                            (long long)v, (long long)f);
+      }
+      o[m * *F + f] = (int32_t)v;
+    }
+  lp_tensor_release(c);
+  *blk = *F % 8 == 0;                          /* runs of 8 from multiples of 8: the vector paths */
+  for (m = 0; m < N && *blk; m++)
+    for (f = 0; f < *F && *blk; f++)
+      if (f % 8 == 0 ? o[m * *F + f] % 8 != 0 : o[m * *F + f] != o[m * *F + f - 1] + 1) *blk = 0;
+  if ((st = lp_tensor_empty(ctx, lp_tensor_dtype(ts->W), 2, sh, &ts->wv)) != LP_OK) return st;
+  if (lp_tensor_dtype(ts->W) == LP_F32)
+    lif_pack_tg_f32(N, K, *F, lp_tensor_data(ts->W), o, lp_tensor_data(ts->wv));
+  else
+    lif_pack_tg_f64(N, K, *F, lp_tensor_data(ts->W), o, lp_tensor_data(ts->wv));
+  return LP_OK;
+}
+
+typedef struct topk_item { double a; int64_t j; } topk_item;
+/* p before q: |w| larger, or equal and the lower column */
+static int topk_before(const topk_item *p, const topk_item *q) {
+  return p->a > q->a || (p->a == q->a && p->j < q->j);
+}
+/* it[0..F) := the F first items of it[0..n) in topk_before order (any
+   order among themselves): quickselect, linear on average. The order is
+   total (columns differ), so the set is unique. */
+static void topk_select(topk_item *it, int64_t n, int64_t F) {
+  int64_t lo = 0, hi = n - 1;
+  while (lo < hi) {
+    const topk_item piv = it[lo + (hi - lo) / 2];
+    int64_t i = lo, j = hi;
+    while (i <= j) {
+      while (topk_before(&it[i], &piv)) i++;
+      while (topk_before(&piv, &it[j])) j--;
+      if (i <= j) { topk_item t = it[i]; it[i] = it[j]; it[j] = t; i++; j--; }
+    }
+    if (F - 1 <= j) hi = j;
+    else if (F - 1 >= i) lo = i;
+    else break;
+  }
+}
+static int col_cmp(const void *x, const void *y) {
+  const int32_t a = *(const int32_t *)x, b = *(const int32_t *)y;
+  return (a > b) - (a < b);
+}
+
+lp_status lp_lif_rec_topk(lp_ctx *ctx, const lp_tensor *w, int64_t F, int64_t blk, lp_tensor **out) {
+  lp_tensor *c = NULL;
+  lp_status st;
+  int64_t N, K, NB, FB, m, j, i, sh[2];
+  topk_item *it;
+  int32_t *o;
+  *out = NULL;
+  if (!w || lp_tensor_ndim(w) != 2) return lp_ctx_error(ctx, LP_EARG, 1, "expected a 2-d weight tensor (N, K)");
+  N = lp_tensor_shape(w)[0]; K = lp_tensor_shape(w)[1];
+  if (F < 1 || F > K || K > INT32_MAX)
+    return lp_ctx_error(ctx, LP_EARG, 2, "fan-out must be in 1..%lld, got %lld", (long long)K, (long long)F);
+  if (blk < 1 || K % blk != 0 || F % blk != 0)
+    return lp_ctx_error(ctx, LP_EARG, 3, "block %lld must divide the fan-out %lld and the row length %lld",
+                        (long long)blk, (long long)F, (long long)K);
+  NB = K / blk; FB = F / blk;
+  if ((st = lp_tensor_astype(ctx, w, LP_F64, &c)) != LP_OK) return st;
+  sh[0] = N; sh[1] = F;
+  if ((st = lp_tensor_empty(ctx, LP_I32, 2, sh, out)) != LP_OK) { lp_tensor_release(c); return st; }
+  if (!(it = lp_ctx_alloc_raw(ctx, (size_t)(NB ? NB : 1) * sizeof *it))) {
+    lp_tensor_release(c); lp_tensor_release(*out); *out = NULL;
+    return LP_ENOMEM;
+  }
+  o = lp_tensor_data(*out);
+  for (m = 0; m < N; m++) {
+    const double *row = (const double *)lp_tensor_data(c) + m * K;
+    for (j = 0; j < NB; j++) {              /* a block's score: the sum of its |w| */
+      double a = 0;
+      for (i = 0; i < blk; i++) a += fabs(row[j * blk + i]);
+      it[j].a = a == a ? a : HUGE_VAL;      /* a NaN counts as the largest (it is kept, not hidden) */
+      it[j].j = j;
+    }
+    if (FB < NB) topk_select(it, NB, FB);
+    for (j = 0; j < FB; j++) o[m * F + j] = (int32_t)it[j].j;
+    qsort(o + m * F, (size_t)FB, sizeof *o, col_cmp);
+    for (j = FB - 1; j >= 0; j--)           /* blocks -> their columns, in place from the end */
+      for (i = blk - 1; i >= 0; i--) o[m * F + j * blk + i] = (int32_t)(o[m * F + j] * blk + i);
+  }
+  lp_ctx_dealloc(ctx, it, (size_t)(NB ? NB : 1) * sizeof *it);
+  lp_tensor_release(c);
+  return LP_OK;
+}
+
 void lp_lif_out_release(lp_lif_out *out) {
   lp_tensor **ts[] = {&out->spikes, &out->vmem, &out->isyn, &out->irec, &out->iahp, &out->vmem_final,
                       &out->isyn_final, &out->spikes_final, &out->iahp_final};
@@ -500,6 +642,7 @@ lp_status lp_lif(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts *o, lp_lif
   lp_node *node = NULL;
   const lp_tensor *inputs[10];
   memset(out, 0, sizeof *out);
+  memset(&d, 0, sizeof d);
   memset(&ts, 0, sizeof ts);
   if ((st = lif_check(ctx, a, o, &N, &k)) != LP_OK) return st;
   dt = lp_tensor_dtype(a->x) == LP_F64 ? LP_F64 : LP_F32;
@@ -531,6 +674,7 @@ lp_status lp_lif(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts *o, lp_lif
       (st = prep(ctx, a->noise, dt, &ts.noise)) != LP_OK || (st = prep(ctx, a->w_in, dt, &ts.win)) != LP_OK ||
       (st = prep(ctx, a->b_in, dt, &ts.bin)) != LP_OK)
     goto fail;
+  if (a->rec_targets && (st = targets_setup(ctx, a->rec_targets, N, N * k, &ts, &d.F, &d.tgblk)) != LP_OK) goto fail;
   if (a->w_in && (st = fused_in_setup(ctx, &d, dt, lp_tensor_shape(a->w_in)[0], &ts)) != LP_OK) goto fail;
   sh[0] = N; sh[1] = k;
   if ((st = state_rows(ctx, "vmem", a->vmem, dt, d.B, 1, sh, &ts.v)) != LP_OK) goto fail;
@@ -584,7 +728,7 @@ lp_status lp_lif(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts *o, lp_lif
     saves[SV_WAHP] = ts.wahp; saves[SV_BAHP] = ts.bahp; saves[SV_S] = ts.S; saves[SV_V] = ts.V;
     saves[SV_U] = ts.U; saves[SV_C] = ts.C; saves[SV_A] = ts.A; saves[SV_V0] = ts.V0; saves[SV_S0] = ts.S0;
     saves[SV_WIN] = ts.win; saves[SV_XRP] = ts.xrp; saves[SV_XIX] = ts.xix; saves[SV_XVAL] = ts.xval;
-    saves[SV_XIN] = ts.xin;
+    saves[SV_XIN] = ts.xin; saves[SV_TG] = ts.tg; saves[SV_WV] = ts.wv;
     for (i = 0; i < SV_N; i++) {
       pl->slot[i] = -1;
       if (saves[i] && (st = lp_node_save(ctx, node, saves[i], &pl->slot[i])) != LP_OK) goto fail;
@@ -749,7 +893,7 @@ static lp_status rate_backward_node(lp_ctx *ctx, lp_node *node, lp_tensor *const
   if ((st = grad_from_rows(ctx, node, 3, dt, scratch + 2 * BN * es, d.B, d.N, gin)) != LP_OK) goto done;
   if (W && lp_node_input_needs_grad(node, 4) &&   /* dW = sum_t h_{t-1}^T dX_t, h_{-1} = H(x0 - th) */
       (st = grad_w(ctx, &d, dt, lp_node_saved(node, pl->slot[RT_O]), lp_node_saved(node, pl->slot[RT_H0]), dX,
-                   d.N, &gin[4])) != LP_OK)
+                   d.N, NULL, &gin[4])) != LP_OK)
     goto done;
   if (lp_node_input_needs_grad(node, 0)) { gin[0] = dX; dX = NULL; }
 done:

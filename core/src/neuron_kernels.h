@@ -86,6 +86,9 @@ typedef struct FN(lif_bufs) {
   const int64_t *xrp;
   const int32_t *xix;
   const REAL *xval, *win, *bin;
+  /* w_rec's per-neuron target lists (N, F) and their weights packed (N, F), or NULL (dense w_rec) */
+  const int32_t *tg;
+  const REAL *wv;
 } FN(lif_bufs);
 
 /* out[0..K) = sum over the events e0..e1 (ascending) of val[e] * win[idx[e], :],
@@ -239,6 +242,133 @@ LIF_CLONES static void FN(lif_recur)(int64_t N, int64_t K, const REAL *restrict 
   }
 }
 
+/* lif_recur through the target lists (d->F per neuron, ascending columns
+   tg, their weights wv = W[m, tg[m, f]] packed (N, F)): r[0..K) = x + sum
+   over active m (ascending) of s[m] * wv[m, f] at column tg[m, f]. The
+   dense lif_recur with every other entry of W zero adds the same nonzero
+   terms to each element in the same order, so the sums are the same (the
+   plain reference the spec compares against); the cost is F per active
+   neuron instead of K (the targets of one neuron are distinct: no
+   element is touched twice per neuron). */
+LIF_CLONES static void FN(lif_recur_tg)(int64_t N, int64_t K, int64_t F, const REAL *restrict x,
+                                        const REAL *restrict s, const REAL *restrict wv,
+                                        const int32_t *restrict tg, REAL *restrict r) {
+  int64_t j, m, f;
+  for (j = 0; j < K; j++) r[j] = x[j];
+  for (m = 0; m < N; m++) {
+    const REAL v = s[m], *w = wv + m * F;
+    const int32_t *t = tg + m * F;
+    if (v == 0) continue;
+    for (f = 0; f < F; f++) r[t[f]] += v * w[f];
+  }
+}
+
+/* lif_recur_tg for block targets (d->tgblk: each row's list is runs of 8
+   adjacent columns starting at multiples of 8): each run one vector
+   operation; the same terms in the same order per element. */
+LIF_CLONES static void FN(lif_recur_tgb)(int64_t N, int64_t K, int64_t F, const REAL *restrict x,
+                                         const REAL *restrict s, const REAL *restrict wv,
+                                         const int32_t *restrict tg, REAL *restrict r) {
+  const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));   /* 8 or 4: a run is 1 or 2 vectors */
+  int64_t j, m, f;
+  for (j = 0; j < K; j++) r[j] = x[j];
+  for (m = 0; m < N; m++) {
+    const REAL v = s[m], *w = wv + m * F;
+    const int32_t *t = tg + m * F;
+    if (v == 0) continue;
+    for (f = 0; f < F; f += 8) {
+      *(FN(vec) *)(r + t[f]) += v * *(const FN(vec) *)(w + f);
+      if (VW < 8) *(FN(vec) *)(r + t[f] + VW) += v * *(const FN(vec) *)(w + f + VW);
+    }
+  }
+}
+
+/* dot_tg for block targets: lane i sums the i-th column of every run (a
+   vector per run: 8 lanes in float32, two vectors of 4 in float64), then
+   the lanes in order */
+static inline REAL FN(dot_tgb)(int64_t F, const REAL *restrict w, const int32_t *restrict t,
+                               const REAL *restrict dc) {
+  const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
+  FN(vec) a0 = {0}, a1 = {0};
+  REAL acc = 0;
+  int64_t f, i;
+  for (f = 0; f < F; f += 8) {
+    a0 += *(const FN(vec) *)(w + f) * *(const FN(vec) *)(dc + t[f]);
+    if (VW < 8) a1 += *(const FN(vec) *)(w + f + VW) * *(const FN(vec) *)(dc + t[f] + VW);
+  }
+  for (i = 0; i < VW; i++) acc += a0[i];
+  if (VW < 8) for (i = 0; i < VW; i++) acc += a1[i];
+  return acc;
+}
+
+/* sum_f w[f] dc[t[f]]: one vector of running sums (lane l takes f = l mod
+   VW, the dc values gathered lane by lane), then its lanes in order and the
+   remainder: a fixed order on any machine with the same vector width. */
+static inline REAL FN(dot_tg)(int64_t F, const REAL *restrict w, const int32_t *restrict t,
+                              const REAL *restrict dc) {
+  const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
+  FN(vec) a = {0};
+  REAL acc = 0;
+  int64_t f = 0, i;
+  for (; f + VW <= F; f += VW) {
+    FN(vec) g;
+    for (i = 0; i < VW; i++) g[i] = dc[t[f + i]];
+    a += *(const FN(vec) *)(w + f) * g;
+  }
+  for (i = 0; i < VW; i++) acc += a[i];
+  for (; f < F; f++) acc += w[f] * dc[t[f]];
+  return acc;
+}
+
+/* dL/ds_{t-1} through the target lists: gs[m] = sum_f wv[m, f] dc[tg[m, f]]
+   where the surrogate at t-1 is nonzero (lif_rec_back's test, window >= 0),
+   else 0; window < 0: every m (the plain backward). */
+LIF_CLONES static void FN(lif_rec_back_tg)(int64_t N, int64_t F, int blk, REAL window, const REAL *restrict wv,
+                                           const int32_t *restrict tg, const REAL *restrict th,
+                                           const REAL *restrict uprev, const REAL *restrict dc,
+                                           REAL *restrict gs) {
+  int64_t m;
+  for (m = 0; m < N; m++) {
+    if (window >= 0 && !(uprev[m] >= th[m] - window)) { gs[m] = 0; continue; }
+    gs[m] = blk ? FN(dot_tgb)(F, wv + m * F, tg + m * F, dc) : FN(dot_tg)(F, wv + m * F, tg + m * F, dc);
+  }
+}
+
+/* dL/dwv (N, F), written whole: at each target (m, f) the sum over (b, t)
+   ascending of s_{b,t-1}[m] dX_{b,t}[tg[m, f]], s_{b,-1} = S0[b]. Cost: F
+   per spike event (a gather), not a dense product; threads split the
+   neurons (each element summed in the same order on any thread count). */
+LIF_CLONES static void FN(lif_grad_w_tg)(int threads, int blk, int64_t B, int64_t T, int64_t N, int64_t K, int64_t F,
+                              const REAL *S, const REAL *S0, const REAL *dX, const int32_t *tg, REAL *dwv) {
+  const int64_t nth = threads > 1 && N >= 64 ? threads : 1;
+  int64_t q;
+#pragma omp parallel for schedule(static) num_threads(nth) if (nth > 1)
+  for (q = 0; q < nth; q++) {
+    const int64_t m0 = N * q / nth, m1 = N * (q + 1) / nth;
+    int64_t b, t, m, f;
+    for (f = m0 * F; f < m1 * F; f++) dwv[f] = 0;
+    for (b = 0; b < B; b++)
+      for (t = 0; t < T; t++) {
+        const REAL *sp = t ? S + (b * T + t - 1) * N : S0 + b * N;
+        const REAL *restrict dx = dX + (b * T + t) * K;
+        for (m = m0; m < m1; m++) {
+          const REAL v = sp[m];
+          const int32_t *restrict c = tg + m * F;
+          REAL *restrict w = dwv + m * F;
+          if (v == 0) continue;
+          if (blk)
+            for (f = 0; f < F; f += 8) {
+              const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
+              *(FN(vec) *)(w + f) += v * *(const FN(vec) *)(dx + c[f]);
+              if (VW < 8) *(FN(vec) *)(w + f + VW) += v * *(const FN(vec) *)(dx + c[f] + VW);
+            }
+          else
+            for (f = 0; f < F; f++) w[f] += v * dx[c[f]];
+        }
+      }
+  }
+}
+
 static int FN(lif_fast_ok)(const lif_dims *d, const FN(lif_bufs) *p) {
   return d->k == 1 && !d->membrane_only && !p->iahp && !p->Rec;
 }
@@ -260,7 +390,9 @@ static void FN(lif_forward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *
         if (*stop || lp_ctx_interrupted(ctx)) { *stop = 1; break; }
         if (p->xix) { FN(lif_inproj_any)(N, p->xrp[bt], p->xrp[bt + 1], p->xix, p->xval, p->win, p->bin, prow); in = prow; }
         else in = p->x + bt * N;
-        if (p->W) { FN(lif_recur)(N, N, in, s, p->W, r); in = r; }
+        if (p->W && p->tg && d->tgblk) { FN(lif_recur_tgb)(N, N, d->F, in, s, p->wv, p->tg, r); in = r; }
+        else if (p->W && p->tg) { FN(lif_recur_tg)(N, N, d->F, in, s, p->wv, p->tg, r); in = r; }
+        else if (p->W) { FN(lif_recur)(N, N, in, s, p->W, r); in = r; }
         FN(lif_step1)(N, in, p->alpha, p->beta, p->bias, p->th, p->noise ? p->noise + bt * N : NULL, maxs,
                       v, isyn, s, p->S + bt * N, p->U ? p->U + bt * N : uscr, p->C ? p->C + bt * N : cscr);
         if (p->V) memcpy(p->V + bt * N, v, (size_t)N * sizeof *v);
@@ -281,7 +413,16 @@ static void FN(lif_forward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *
       if (*stop || lp_ctx_interrupted(ctx)) { *stop = 1; break; }
       if (p->xix) { FN(lif_inproj_any)(K, p->xrp[bt], p->xrp[bt + 1], p->xix, p->xval, p->win, p->bin, prow); xt = prow; }
       else xt = p->x + bt * K;
-      if (p->W) {                               /* r = s_prev . W, gathering rows of active neurons */
+      if (p->W && p->tg) {                      /* through the target lists */
+        for (j = 0; j < K; j++) r[j] = 0;
+        for (m = 0; m < N; m++) {
+          const REAL sm = s[m], *wm = p->wv + m * d->F;
+          const int32_t *tm = p->tg + m * d->F;
+          int64_t f;
+          if (sm == 0) continue;
+          for (f = 0; f < d->F; f++) r[tm[f]] += sm * wm[f];
+        }
+      } else if (p->W) {                        /* r = s_prev . W, gathering rows of active neurons */
         for (j = 0; j < K; j++) r[j] = 0;
         for (m = 0; m < N; m++) {
           const REAL sm = s[m], *wm = p->W + m * K;
@@ -472,7 +613,10 @@ static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_b
                          g->gS ? g->gS + bt * N : NULL, g->gV ? g->gV + bt * N : NULL,
                          g->gv + bb * N, g->gs + bb * N, g->gi + bb * N, g->dX + bt * N,
                          g->dalpha + bb * N, g->dbeta + bb * N, g->dbias + bb * N, g->dth + bb * N);
-          if (tt)
+          if (tt && p->tg)
+            FN(lif_rec_back_tg)(N, d->F, d->tgblk, window, p->wv, p->tg, p->th, p->U + (bt - 1) * N, g->dX + bt * N,
+                                g->gs + bb * N);
+          else if (tt)
             FN(lif_rec_back)(N, window, p->W, p->th, p->U + (bt - 1) * N, g->dX + bt * N, g->gs + bb * N);
         }
       }
@@ -534,7 +678,10 @@ static void FN(lif_backward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) 
       /* dL/ds_{t-1}: through the recurrent weights and the ahp current */
       for (m = 0; m < N; m++) {
         REAL acc = 0;
-        if (p->W) {
+        if (p->W && p->tg) {
+          acc = d->tgblk ? FN(dot_tgb)(d->F, p->wv + m * d->F, p->tg + m * d->F, dc)
+                         : FN(dot_tg)(d->F, p->wv + m * d->F, p->tg + m * d->F, dc);
+        } else if (p->W) {
           const REAL *wm = p->W + m * K;
           for (j = 0; j < K; j++) acc += wm[j] * dc[j];
         }
@@ -700,6 +847,19 @@ static void FN(rate_backward)(lp_ctx *ctx, const lif_dims *d, const FN(rate_bufs
   }
 }
 
+/* wv[m, f] = W[m, tg[m, f]]: the targets' weights packed (N, F) */
+static void FN(lif_pack_tg)(int64_t N, int64_t K, int64_t F, const REAL *W, const int32_t *tg, REAL *wv) {
+  int64_t m, f;
+  for (m = 0; m < N; m++) for (f = 0; f < F; f++) wv[m * F + f] = W[m * K + tg[m * F + f]];
+}
+
+/* dW (N, K) = 0 except dW[m, tg[m, f]] = dwv[m, f] */
+static void FN(lif_unpack_tg)(int64_t N, int64_t K, int64_t F, const REAL *dwv, const int32_t *tg, REAL *dW) {
+  int64_t m, f;
+  for (m = 0; m < N * K; m++) dW[m] = 0;
+  for (m = 0; m < N; m++) for (f = 0; f < F; f++) dW[m * K + tg[m * F + f]] = dwv[m * F + f];
+}
+
 /* ---- tensor-level wrappers (lif.c hands over tensors, we take pointers) -- */
 #define PTR(t) ((t) ? (REAL *)lp_tensor_data(t) : NULL)
 static void FN(lif_forward_t)(lp_ctx *ctx, const lif_dims *d, const lif_tensors *ts, void *scratch, int *stop) {
@@ -714,6 +874,8 @@ static void FN(lif_forward_t)(lp_ctx *ctx, const lif_dims *d, const lif_tensors 
   p.xrp = ts->xrp ? (const int64_t *)lp_tensor_data(ts->xrp) : NULL;
   p.xix = ts->xix ? (const int32_t *)lp_tensor_data(ts->xix) : NULL;
   p.xval = PTR(ts->xval); p.win = PTR(ts->win); p.bin = PTR(ts->bin);
+  p.tg = ts->tg ? (const int32_t *)lp_tensor_data(ts->tg) : NULL;
+  p.wv = PTR(ts->wv);
   FN(lif_forward)(ctx, d, &p, stop);
 }
 
@@ -729,6 +891,8 @@ static void FN(lif_backward_t)(lp_ctx *ctx, const lif_dims *d, const lif_tensors
   p.alpha = PTR(ts->alpha); p.beta = PTR(ts->beta); p.th = PTR(ts->th); p.W = PTR(ts->W);
   p.wahp = PTR(ts->wahp); p.bahp = PTR(ts->bahp);
   p.S = PTR(ts->S); p.V = PTR(ts->V); p.U = PTR(ts->U); p.C = PTR(ts->C); p.A = PTR(ts->A);
+  p.tg = ts->tg ? (const int32_t *)lp_tensor_data(ts->tg) : NULL;
+  p.wv = PTR(ts->wv);
   g.gS = PTR(gS); g.gV = PTR(gV); g.V0 = PTR(ts->V0); g.S0 = PTR(ts->S0); g.dX = PTR(dX);
   g.dalpha = w; w += BN;  g.dbias = w; w += BN;  g.dth = w; w += BN;
   g.dwahp = w; w += BN;   g.dbahp = w; w += BN;  g.dbeta = w; w += BK;

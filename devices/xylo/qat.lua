@@ -19,6 +19,11 @@
 -- here one sum is clamped once), the forward pass equals XyloSim's output
 -- and records bit for bit, every step (spec/xylo/qat_spec.lua). Thresholds
 -- are kept >= 1 (xylosim's loop for thresholds <= 0 is not emulated).
+-- Sparsity: the entries of weights_rec that are zero in the specification
+-- stay zero (a fixed mask, multiplied in before quantising): connections the
+-- float network did not have (a feed-forward chain's hidden blocks, targets
+-- beyond a recurrent layer's rec_fanout) are not grown by QAT, so the
+-- trained network keeps the chip's fan-out limit.
 -- Scales are recomputed from the current float weights on every call (as
 -- global_quantize / channel_quantize would), detached.
 --
@@ -227,6 +232,7 @@ function XyloQAT:init(spec, opts)
   rawset(self, "output_mode", o.output_mode)
   self:parameter("weights_in", win, { family = "weights" })
   self:parameter("weights_rec", wrec, { family = "weights" })
+  rawset(self, "_rec_mask", wrec:ne(0):astype("float64"))
   self:parameter("weights_out", wout, { family = "weights" })
   self:parameter("threshold", th:clamp(1e-12, nil), { family = "thresholds" })
   self:parameter("threshold_out", f64(spec.threshold_out):clamp(1e-12, nil), { family = "thresholds" })
@@ -248,10 +254,13 @@ function XyloQAT:init(spec, opts)
   self:state("Spikes", 0, { shape = { Nh } })
 end
 
+-- weights_rec with the specification's zero entries kept zero (header)
+function XyloQAT:_wrec() return self.weights_rec * self._rec_mask end
+
 -- The hidden and output scales (detached numbers or (N) tensors).
 function XyloQAT:_scales()
   local si, sr, so = self.weight_shift_in, self.weight_shift_rec, self.weight_shift_out
-  local win, wrec, wout = self.weights_in:detach(), self.weights_rec:detach(), self.weights_out:detach()
+  local win, wrec, wout = self.weights_in:detach(), self:_wrec():detach(), self.weights_out:detach()
   local big = 1e300
   if self.quantize == "global" then
     local mi, mr, mo = absmax(win), absmax(wrec), absmax(wout)
@@ -301,7 +310,7 @@ function XyloQAT:quantized()
     local tho = lp.round(self.threshold_out * ko):clamp(1, SMAX)
     local spec = {
       weights_in = wint(self.weights_in, kin, self.weight_shift_in),
-      weights_rec = wint(self.weights_rec, kr, self.weight_shift_rec),
+      weights_rec = wint(self:_wrec(), kr, self.weight_shift_rec),
       weights_out = wint(self.weights_out, ko, self.weight_shift_out),
       threshold = th, threshold_out = tho,
       bias = lp.round(self.bias * k):clamp(SMIN, SMAX), bias_out = lp.round(self.bias_out * ko):clamp(SMIN, SMAX),
@@ -335,7 +344,7 @@ function XyloQAT:evolve(x, record)
     krec = k:reshape({ 1, Nh, 1 })
   end
   local Win = qweight(self.weights_in, kin, self.weight_shift_in)         -- (Ni, Nien, S)
-  local Wrec = qweight(self.weights_rec, krec, self.weight_shift_rec)     -- (Nh, Nh, S)
+  local Wrec = qweight(self:_wrec(), krec, self.weight_shift_rec)       -- (Nh, Nh, S)
   local Wout = qweight(self.weights_out, ko, self.weight_shift_out)       -- (Noen, No)
   if Nien < Nh then
     Win = lp.cat({ Win, lp.zeros({ Win.shape[1], Nh - Nien, S }, "float64") }, 2)
@@ -415,11 +424,14 @@ end
 
 --- xylo.qat(net, {data =, epochs = 1, variant = "audio2", quantize = "global",
 --   lr = 1e-3, loss =, val_data =, weight_shift_in / _rec / _out = "auto",
---   headroom = 4, progress = true, on_epoch =}) -> qat_net, spec, report
+--   headroom = 4, progress = true, on_epoch =, schedule =, clip_grad_norm =})
+--   -> qat_net, spec, report
 -- Maps net (variant.mapper), builds XyloQAT from the float specification,
--- trains it with lp.train.fit (Adam; loss(output, labels), default the
--- cross-entropy of the output Vmem summed over time, divided by the mean
--- output threshold) and returns the trained module, its quantised
+-- trains it with lp.train.fit (Adam; loss(output, labels, qat_net), default
+-- the cross-entropy of the output Vmem summed over time, divided by the mean
+-- output threshold; schedule: function(optimizer) -> an lp.optim.schedule
+-- stepped per epoch, or nil (a per_step schedule made there steps itself);
+-- clip_grad_norm: fit's) and returns the trained module, its quantised
 -- specification (ready for config_from_specification) and a report
 -- {shifts = select_weight_shifts' report, history = fit's history}.
 function M.qat(net, opts)
@@ -429,7 +441,12 @@ function M.qat(net, opts)
   end
   local o = U.options(F, 2, opts, { data = U.NONE, epochs = 1, variant = "audio2", quantize = "global",
     lr = 1e-3, loss = U.NONE, val_data = U.NONE, weight_shift_in = "auto", weight_shift_rec = "auto",
-    weight_shift_out = "auto", headroom = 4, progress = true, on_epoch = U.NONE }, 2)
+    weight_shift_out = "auto", headroom = 4, progress = true, on_epoch = U.NONE, schedule = U.NONE,
+    clip_grad_norm = U.NONE }, 2)
+  if o.schedule ~= nil and type(o.schedule) ~= "function" then
+    argerror(F, 2, "field 'schedule' must be a function(optimizer) -> schedule", 2)
+  end
+  if o.loss ~= nil and type(o.loss) ~= "function" then argerror(F, 2, "field 'loss' must be a function", 2) end
   if o.data == nil then argerror(F, 2, "field 'data' is required", 2) end
   if math.type(o.epochs) ~= "integer" or o.epochs < 0 then argerror(F, 2, "field 'epochs' must be an integer >= 0", 2) end
   if not limits.is_variant(o.variant) then
@@ -439,13 +456,15 @@ function M.qat(net, opts)
   local fspec = xylo[o.variant].mapper(net:as_graph())
   local q = XyloQAT(fspec, { variant = o.variant, quantize = o.quantize, weight_shift_in = o.weight_shift_in,
     weight_shift_rec = o.weight_shift_rec, weight_shift_out = o.weight_shift_out, headroom = o.headroom })
-  local loss = o.loss or function(out, y)
+  local user_loss = o.loss
+  local loss = user_loss and function(out, y) return user_loss(out, y, q) end or function(out, y)
     local scale = 1 / math.max(1, lp.no_grad(function() return q:quantized().threshold_out:astype("float64"):mean():item() end))
     return lp.loss.cross_entropy(out:sum(2) * (scale / out.shape[2]), y)
   end
+  local optimizer = lp.optim.Adam(q:parameters(), { lr = o.lr })
   local hist = lp.train.fit { net = q, loss = loss, data = o.data, val_data = o.val_data, epochs = o.epochs,
-    optimizer = lp.optim.Adam(q:parameters(), { lr = o.lr }), metrics = { "accuracy" },
-    progress = o.progress, on_epoch = o.on_epoch }
+    optimizer = optimizer, metrics = { "accuracy" }, schedule = o.schedule and o.schedule(optimizer) or nil,
+    clip_grad_norm = o.clip_grad_norm, progress = o.progress, on_epoch = o.on_epoch }
   return q, q:quantized(), { shifts = q.shift_report, history = hist }
 end
 

@@ -168,4 +168,27 @@ describe("lp.xylo.qat", function()
     same(a, b, "output Vmem")
     assert.has_error(function() xylo.qat(net, {}) end, "bad argument #2 to 'qat' (field 'data' is required)")
   end)
+  it("takes a schedule, gradient clipping and a loss given the QAT module; refuses bad ones by name", function()
+    lp.seed(12)
+    local x = lp.floor(lp.rand({ 16, 10, 16 }) * 4)
+    local y = lp.tensor({ 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2 }, "int64")
+    local net = nn.Sequential { nn.Linear({ 16, 12 }), nn.LIFBitshift(12, { has_rec = true, rec_fanout = 3 }),
+                                nn.Linear({ 12, 2 }), nn.LIFBitshift(2, { threshold = 1 }) }
+    local data = lp.train.TensorLoader(x, y, { batch_size = 8 })
+    local seen, opt = nil, nil
+    local q, spec = xylo.qat(net, { data = data, epochs = 2, lr = 1e-2, progress = false, clip_grad_norm = 0.5,
+      loss = function(out, yy, qn) seen = qn; return lp.loss.cross_entropy(out:mean(2) * 0.01, yy) end,
+      schedule = function(o) opt = o; return lp.optim.schedule.step(o, { step_size = 1, gamma = 0.5 }) end })
+    assert.are.equal(q, seen)
+    assert.near(2.5e-3, opt.lr, 1e-12)               -- halved after each of the 2 epochs
+    -- the float net's 3 targets per neuron are all QAT may use
+    local fr = xylo.audio2.mapper(net:as_graph()).weights_rec
+    local nz = function(w) return w:reshape({ 12, -1 }):ne(0):astype("float64") end
+    assert.are.equal(0, (nz(spec.weights_rec) * (1 - nz(fr))):sum():item())
+    assert.is_true(nz(spec.weights_rec):sum(2):max():item() <= 3)
+    assert.has_error(function() xylo.qat(net, { data = data, schedule = 1 }) end,
+      "bad argument #2 to 'qat' (field 'schedule' must be a function(optimizer) -> schedule)")
+    assert.has_error(function() xylo.qat(net, { data = data, loss = "mse" }) end,
+      "bad argument #2 to 'qat' (field 'loss' must be a function)")
+  end)
 end)

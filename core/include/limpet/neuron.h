@@ -64,6 +64,12 @@ typedef struct lp_lif_args {
   const lp_tensor *vmem, *isyn, *spikes, *iahp;  /* initial: (N)|(B,N), (N,k)|(B,N,k), ... */
   const lp_tensor *w_in;                 /* (Nin, k*N) or NULL: x is (B, T, Nin)  */
   const lp_tensor *b_in;                 /* (k*N) or NULL (needs w_in)            */
+  const lp_tensor *rec_targets;          /* (N, F) int32/int64 or NULL (needs w_rec): the
+                                            columns of w_rec's row m that neuron m drives,
+                                            strictly ascending in 0..k*N-1; only those
+                                            entries are used (the rest count as 0) and
+                                            only they get gradients: a per-neuron target
+                                            list, F per step per spike, no dense row */
 } lp_lif_args;
 
 /* Which records lp_lif_opts.record fills (a mask; 0 = all of them). The
@@ -99,6 +105,14 @@ typedef struct lp_lif_out {
    holds nothing. */
 lp_status lp_lif(lp_ctx *ctx, const lp_lif_args *a, const lp_lif_opts *o, lp_lif_out *out);
 void      lp_lif_out_release(lp_lif_out *out);
+
+/* The F columns of each row of w (N, K) with the largest |w| (ties: the lower
+   column first), each row's list in ascending order: *out (N, F) int32, for
+   lp_lif_args.rec_targets (a structured top-k fan-out limit). 1 <= F <= K.
+   blk > 1: whole blocks of blk adjacent columns (j·blk .. j·blk + blk - 1),
+   the F/blk blocks with the largest sum of |w| (blk divides F and K): the
+   block layout core.lif steps through as vectors. */
+lp_status lp_lif_rec_topk(lp_ctx *ctx, const lp_tensor *w, int64_t F, int64_t blk, lp_tensor **out);
 
 /* ---- ExpSyn --------------------------------------------------------------
    isyn = beta * (isyn + x[t]) + noise[t];  out[t] = isyn   (Rockpool ExpSynTorch:

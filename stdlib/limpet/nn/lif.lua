@@ -14,6 +14,18 @@
 -- torch gets (a float32 exp of a float32 quotient is one ulp off).
 -- Layout: shape N or {k·N, N}; input column j feeds neuron ceil(j/k),
 -- synapse ((j-1) mod k)+1; tau_syn / beta / isyn are (N, k); w_rec (N, k·N).
+-- Fan-out limit (rec_fanout = F, an option of LIF, LIFBitshift and aLIF;
+-- limpet's own, for Xylo): each neuron drives at most F recurrent targets,
+-- its F largest |w_rec| entries (a structured top-k over its row, ties to
+-- the lower column), chosen afresh from the current weights on every
+-- forward pass. The other entries count as zero: they get no gradient,
+-- as_graph exports them as zeros, and core.lif steps through each neuron's
+-- target list (rec_targets) rather than its whole row. So a recurrent layer
+-- wider than Xylo Audio 2's 64 recurrent targets per neuron maps without
+-- edits (rec_fanout = 64). rec_block = b (dividing rec_fanout and k·N):
+-- the top-k keeps whole blocks of b adjacent columns (the rec_fanout / b
+-- blocks with the largest sum of |w|); with b = 8 core.lif steps each block
+-- as one vector (bench/rec_fanout.lua: the fastest form on CPUs).
 -- Deliberately earlier than Rockpool: {Nin, N} with Nin not a multiple of N
 -- is refused here, at construction (Rockpool fails later, in its mapper).
 local lp = require "limpet"
@@ -38,7 +50,8 @@ LIF.defaults = {
   dash_mem = U.NONE, dash_syn = U.NONE, bias = 0, threshold = 1,
   has_rec = false, w_rec = U.NONE, weight_init_func = U.NONE, dt = 1e-3, noise_std = 0,
   max_spikes_per_dt = 65536, spike_generation_fn = "StepPWL",
-  surrogate_scale = U.NONE, learning_window = 0.5, leak_mode = "taus",
+  surrogate_scale = U.NONE, learning_window = 0.5, leak_mode = "taus", rec_fanout = U.NONE,
+  rec_block = U.NONE,
 }
 local LEAK_PARAMS = {
   taus = { "tau_mem", "tau_syn", 20e-3, "taus" },
@@ -186,6 +199,26 @@ function LIF:_setup(fname, shape, opts, defaults)
       end })
   end
   rawset(self, "has_rec", has_rec and true or false)
+  if opts.rec_fanout ~= nil then
+    local F = opts.rec_fanout
+    if math.type(F) ~= "integer" or F < 1 then
+      U.argerror(fname, 2, ("field 'rec_fanout' must be a positive integer, got %s"):format(tostring(F)), 4)
+    end
+    if not has_rec then U.argerror(fname, 2, "field 'rec_fanout' needs has_rec = true (or w_rec)", 4) end
+    rawset(self, "rec_fanout", F)
+  end
+  if opts.rec_block ~= nil then
+    local b, F = opts.rec_block, opts.rec_fanout
+    if math.type(b) ~= "integer" or b < 1 then
+      U.argerror(fname, 2, ("field 'rec_block' must be a positive integer, got %s"):format(tostring(b)), 4)
+    end
+    if F == nil then U.argerror(fname, 2, "field 'rec_block' needs rec_fanout", 4) end
+    if F % b ~= 0 or (k * N) % b ~= 0 then
+      U.argerror(fname, 2, ("field 'rec_block' (%d) must divide rec_fanout (%d) and the %d recurrent columns")
+        :format(b, F, k * N), 4)
+    end
+    rawset(self, "rec_block", b)
+  end
   self:simulation_parameter("dt", dt)
   self:simulation_parameter("noise_std", opts.noise_std)
   self:simulation_parameter("max_spikes_per_dt", ms)
@@ -201,7 +234,7 @@ end
 
 --- nn.LIF(shape, {tau_mem, tau_syn | alpha, beta | dash_mem, dash_syn,
 --   bias, threshold, has_rec, w_rec, weight_init_func, dt, noise_std, max_spikes_per_dt,
---   spike_generation_fn, surrogate_scale, learning_window, leak_mode});
+--   spike_generation_fn, surrogate_scale, learning_window, leak_mode, rec_fanout, rec_block});
 --   the options may also sit in the shape table: nn.LIF{8, tau_mem = 0.05}
 function LIF:init(shape, opts) self:_setup("LIF", shape, opts, LIF.defaults) end
 
@@ -283,6 +316,24 @@ function LIF:extend(name)
   return C
 end
 
+--- lif:rec_targets() -> targets (N, F) int32 (0-based columns of w_rec,
+-- each row ascending), mask (N, k·N) in w_rec's dtype; nil when there is no
+-- fan-out limit (no rec_fanout, or rec_fanout >= k·N).
+function LIF:rec_targets()
+  local F, w = rawget(self, "rec_fanout"), self.has_rec and self.w_rec
+  if not F or not w or F >= w.shape[2] then return nil end
+  return core.lif_rec_topk(w:detach(), F, rawget(self, "rec_block") or 1)
+end
+
+--- lif:rec_weights() -> w_rec as the forward pass uses it (entries beyond
+-- the fan-out limit zeroed; differentiable), or nil without w_rec.
+function LIF:rec_weights()
+  if not self.has_rec then return nil end
+  local _, mask = self:rec_targets()
+  if mask then return self.w_rec * mask end
+  return self.w_rec
+end
+
 -- Extra fields for core.lif (aLIF adds its current).
 function LIF:_extra(opts) return opts end
 
@@ -330,7 +381,7 @@ function LIF:evolve(x, record, proj)
   local alpha, beta = self:decays()
   local opts = self:_extra {
     alpha = alpha, beta = beta, bias = self.bias, threshold = self.threshold,
-    w_rec = self.w_rec, noise = self:_noise(B, T, N),
+    w_rec = self.w_rec, rec_targets = (self:rec_targets()), noise = self:_noise(B, T, N),
     vmem = self.vmem, isyn = self.isyn, spikes = self.spikes,
     max_spikes_per_dt = self.max_spikes_per_dt, spike_fn = self.spike_generation_fn,
     learning_window = self.learning_window, surrogate_scale = self.surrogate_scale,
@@ -383,7 +434,7 @@ end
 -- rounds to the decay LIFBitshift simulates.
 function LIF:as_graph()
   local _, tau_syn = self:_graph_taus()
-  return (self:_lif_graph(tau_syn, self.w_rec))
+  return (self:_lif_graph(tau_syn, self.has_rec and self:rec_weights():detach() or nil))
 end
 
 -- LIFBitshift -----------------------------------------------------------------
@@ -494,7 +545,7 @@ function aLIF:as_graph()
   local taus = lp.cat({ tau_syn, tau_ahp }, 2)
   local ks = k + 1
   local w = {}
-  local w_rec = self.w_rec and self.w_rec:detach():astype("float64"):reshape(-1):totable()
+  local w_rec = self.has_rec and self:rec_weights():detach():astype("float64"):reshape(-1):totable()
   local w_ahp = self.w_ahp:detach():astype("float64"):reshape(-1):totable()
   for i = 1, N do
     for n = 1, N do
