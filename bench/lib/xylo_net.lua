@@ -87,8 +87,8 @@ function N.random_spec(seed)
     for o = 1, nout do wo:set(i, o, rng(-128, 127)) end
   end
   local function per(lo, hi) local t = {} for i = 1, nhid do t[i] = rng(lo, hi) end return lp.tensor(t, "int32") end
-  local dm, ds, ds2 = per(2, 6), per(1, 4), per(1, 6)
-  local sh_in, sh_rec, sh_out = rng(0, 3), rng(1, 4), rng(0, 4)
+  local dm, ds, ds2 = per(2, 5), per(1, 4), per(1, 5)
+  local sh_in, sh_rec, sh_out = rng(0, 2), rng(0, 3), rng(0, 4)
   local spec = function(threshold)
     return {
       weights_in = wi, weights_rec = wr, weights_out = wo,

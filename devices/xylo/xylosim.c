@@ -64,7 +64,10 @@ struct lp_xylo {
   int32_t *inc_ptr;                      /* the pairs again, CSR per post-neuron ... */
   uint16_t *inc_pre;                     /* ... pre ids ascending (the delivery order) */
   int32_t *inc_w;                        /* ... w1 << shift, w2 << shift per pair */
+  uint32_t *ev_idx;                      /* per recurrent synapse (rec CSR order): its P/N field, */
+  uint16_t *ev_val;                      /* 4 * slot + 2 * syn + (w < 0), and |w << shift| */
   int pn;                                /* recurrent delivery through P/N sums (see rec_pn) */
+  int by_pair;                           /* P/N sums added per pair (else per synapse) */
   int path;                              /* lp_xylo_path: which kernels evolve runs */
   int out_is_dense;                      /* readout rows stored densely in out_dense */
   int32_t *out_dense;                    /* nhid rows of nout (w << shift, zeros kept) */
@@ -197,6 +200,8 @@ static size_t layout(lp_xylo *x, char *base) {
   x->pair_tgt = carve(base, &off, (size_t)x->n_pair, 2);
   x->pair_pn = carve(base, &off, (size_t)x->n_pair, 8);
   x->inc_ptr = carve(base, &off, x->pn ? (size_t)nh + 1 : 0, 4);
+  x->ev_idx = carve(base, &off, (size_t)x->n_rec, 4);
+  x->ev_val = carve(base, &off, (size_t)x->n_rec, 2);
   x->inc_pre = carve(base, &off, (size_t)x->n_pair, 2);
   x->inc_w = carve(base, &off, 2 * (size_t)x->n_pair, 4);
   x->out_dense = carve(base, &off, x->out_is_dense ? (size_t)nh * (size_t)no : 0, 4);
@@ -391,6 +396,14 @@ lp_status lp_xylo_new(lp_ctx *ctx, const lp_xylo_spec *s, lp_xylo **out) {
     fill_dense(s->w_in, s->nin, nh, s->nsyn, s->shift_in, x->in_dense, x->dense, x->dense_span, &next);
   }
   if (x->pn) x->pn = fill_pairs(s->w_rec, nh, s->nsyn, s->shift_rec, x);
+  for (i = 0; i < x->n_rec; i++) {      /* the synapse events (rec CSR: tgt = s * nh + j) */
+    int32_t t = x->rec_tgt[i], v = x->rec_w[i];
+    x->ev_idx[i] = (uint32_t)(4 * xy_slot(t % (int32_t)nh) + 2 * (t / (int32_t)nh) + (v < 0));
+    x->ev_val[i] = (uint16_t)(v < 0 ? -v : v);
+  }
+  /* a pair add costs about what two synapse adds cost: pairs when most
+     pairs carry both synapses (the same targets on both) */
+  x->by_pair = x->n_rec > 0 && 10 * x->n_rec >= 17 * x->n_pair;
   x->path = LP_XYLO_PATH_AUTO;
   if (x->out_is_dense)
     for (i = 0; i < nh * no; i++) x->out_dense[i] = s->w_out[i] * (1 << s->shift_out);
@@ -601,6 +614,16 @@ XY_INLINE void integrate_body(int32_t nh, int nsyn, int32_t *restrict I1, int32_
   }
 }
 
+/* The input events of a step when every channel with events has a dense
+   row (at most XY_FUSE of them): delivered inside the integration pass,
+   channels ascending, before the P/N sums (xylosim's order per target). */
+#define XY_FUSE 16
+typedef struct xy_rows {
+  int32_t n, nsyn;
+  const int32_t *w[XY_FUSE];            /* dense rows, nsyn * nh: syn-1 block, syn-2 block */
+  int32_t m[XY_FUSE];                   /* event counts */
+} xy_rows;
+
 /* The P/N sums (p, q) of one synapse from state a settle without order. */
 static inline int32_t pn_ok(int32_t a, int32_t p, int32_t q) {
   return (p == 0) | (q == 0) | ((a + p <= XY_SMAX) & (a - q >= XY_SMIN));
@@ -614,14 +637,20 @@ static inline int32_t pn_ok(int32_t a, int32_t p, int32_t q) {
 static int32_t integrate_pn_tail(int32_t i0, int32_t nh, int32_t *restrict I1, int32_t *restrict I2,
                                  int32_t *restrict V, uint32_t *restrict A, const int32_t *restrict d1,
                                  const int32_t *restrict d2, const int32_t *restrict dm,
-                                 const int32_t *restrict bias, int32_t *restrict F, int32_t nf) {
-  int32_t i;
+                                 const int32_t *restrict bias, int32_t *restrict F, const xy_rows *in, int32_t nf) {
+  int32_t i, r;
   for (i = i0; i < nh; i++) {
     uint32_t *a4 = A + 4 * xy_slot(i);
     int32_t p1 = (int32_t)a4[0], q1 = (int32_t)a4[1], p2 = (int32_t)a4[2], q2 = (int32_t)a4[3];
     int32_t a = I1[i], b = I2[i];
     a4[0] = a4[1] = a4[2] = a4[3] = 0;
+    for (r = 0; r < in->n; r++) {
+      a = sat16(a + in->m[r] * in->w[r][i]);
+      if (in->nsyn == 2) b = sat16(b + in->m[r] * in->w[r][nh + i]);
+    }
     if (!(pn_ok(a, p1, q1) & pn_ok(b, p2, q2))) {
+      I1[i] = a;                        /* the input is in, the recurrent events are replayed */
+      I2[i] = b;
       F[nf++] = i;
       continue;
     }
@@ -668,14 +697,17 @@ XY_INLINE void dense_body(int32_t *restrict I, const int32_t *restrict W, int32_
 #define LIST_ARGS int32_t n, const int32_t *restrict V, const int32_t *restrict th, int32_t *restrict L
 #define INTEGRATE_PN_ARGS int32_t nh, int32_t *restrict I1, int32_t *restrict I2, int32_t *restrict V, \
   uint32_t *restrict A, const int32_t *restrict d1, const int32_t *restrict d2, const int32_t *restrict dm, \
-  const int32_t *restrict bias, int32_t *restrict F
+  const int32_t *restrict bias, int32_t *restrict F, const xy_rows *in
 typedef void (*dense_fn)(DENSE_ARGS);
 typedef void (*integrate_fn)(INTEGRATE_ARGS);
 typedef void (*flags_fn)(FLAGS_ARGS);
 typedef int32_t (*list_fn)(LIST_ARGS);
 typedef int32_t (*integrate_pn_fn)(INTEGRATE_PN_ARGS);
+struct xy_work;
+typedef void (*pairs_fn)(const struct lp_xylo *x, struct xy_work *w);
 typedef struct xy_kernels {
   integrate_fn integrate; integrate_pn_fn integrate_pn; flags_fn flags; list_fn list; dense_fn dense;
+  pairs_fn pairs;
 } xy_kernels;
 
 /* One copy of the vector kernels per instruction set. */
@@ -687,9 +719,13 @@ typedef struct xy_kernels {
   ((k)->integrate = integrate_##sfx, (k)->integrate_pn = ipn, (k)->flags = flags_##sfx, \
    (k)->list = lst, (k)->dense = dense_##sfx)
 
+static void rec_pn(const lp_xylo *x, xy_work *w);
+#if defined(__GNUC__) && defined(__x86_64__)
+static void rec_pn_avx2(const lp_xylo *x, xy_work *w);
+#endif
 static int32_t list_generic(LIST_ARGS) { return list_body(n, V, th, L); }
 static int32_t integrate_pn_generic(INTEGRATE_PN_ARGS) {
-  return integrate_pn_tail(0, nh, I1, I2, V, A, d1, d2, dm, bias, F, 0);
+  return integrate_pn_tail(0, nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 0);
 }
 XY_KERNELS(, generic)
 #if defined(__GNUC__) && defined(__x86_64__)
@@ -721,7 +757,11 @@ __attribute__((target("avx2")))
 static int32_t integrate_pn_avx2(INTEGRATE_PN_ARGS) {
   const __m256i smax = _mm256_set1_epi32(XY_SMAX), smin = _mm256_set1_epi32(XY_SMIN);
   const __m256i zero = _mm256_setzero_si256();
-  int32_t i, nf = 0;
+  int32_t i, nf = 0, nr = in->n, two = in->nsyn == 2, r;
+  const int32_t *wr[XY_FUSE];           /* locals: no store below can alias them */
+  int32_t mr[XY_FUSE];
+  int ones = 1;
+  for (r = 0; r < nr; r++) { wr[r] = in->w[r]; mr[r] = in->m[r]; ones &= mr[r] == 1; }
   for (i = 0; i + 8 <= nh; i += 8) {
     __m256i *ap = (__m256i *)(A + 4 * i);
     __m256i r0 = _mm256_loadu_si256((const __m256i *)ap), r1 = _mm256_loadu_si256((const __m256i *)ap + 1);
@@ -732,6 +772,22 @@ static int32_t integrate_pn_avx2(INTEGRATE_PN_ARGS) {
     __m256i p2 = _mm256_unpacklo_epi64(t1, t3), q2 = _mm256_unpackhi_epi64(t1, t3);
     __m256i a0 = _mm256_loadu_si256((const __m256i *)(I1 + i)), b0 = _mm256_loadu_si256((const __m256i *)(I2 + i));
     __m256i v0 = _mm256_loadu_si256((const __m256i *)(V + i));
+    if (ones && two) {                /* the common case, unswitched */
+      for (r = 0; r < nr; r++) {
+        a0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(a0, _mm256_loadu_si256((const __m256i *)(wr[r] + i))), smin), smax);
+        b0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(b0, _mm256_loadu_si256((const __m256i *)(wr[r] + nh + i))), smin), smax);
+      }
+    } else for (r = 0; r < nr; r++) { /* the input rows, channels ascending */
+      const int32_t *W = wr[r] + i;
+      __m256i w1 = _mm256_loadu_si256((const __m256i *)W);
+      if (mr[r] != 1) w1 = _mm256_mullo_epi32(w1, _mm256_set1_epi32(mr[r]));
+      a0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(a0, w1), smin), smax);
+      if (two) {
+        __m256i w2 = _mm256_loadu_si256((const __m256i *)(W + nh));
+        if (mr[r] != 1) w2 = _mm256_mullo_epi32(w2, _mm256_set1_epi32(mr[r]));
+        b0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(b0, w2), smin), smax);
+      }
+    }
     __m256i bad1 = _mm256_andnot_si256(_mm256_or_si256(_mm256_cmpeq_epi32(p1, zero), _mm256_cmpeq_epi32(q1, zero)),
                                        _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_add_epi32(a0, p1), smax),
                                                        _mm256_cmpgt_epi32(smin, _mm256_sub_epi32(a0, q1))));
@@ -769,7 +825,7 @@ static int32_t integrate_pn_avx2(INTEGRATE_PN_ARGS) {
       k &= k - 1;
     }
   }
-  return integrate_pn_tail(i, nh, I1, I2, V, A, d1, d2, dm, bias, F, nf);
+  return integrate_pn_tail(i, nh, I1, I2, V, A, d1, d2, dm, bias, F, in, nf);
 }
 /* 16 compares and one compress per step of 16 (a register compress and a
    full store: L has room, c <= i) */
@@ -800,13 +856,19 @@ static const char *cpu_isa(void) {
 }
 static void pick_kernels(xy_kernels *k, int path) {
   const char *isa = path == LP_XYLO_PATH_AUTO ? cpu_isa() : "generic";
+  k->pairs = rec_pn;
   if (isa[4] == '5') XY_PICK(k, avx512, list_avx512, integrate_pn_avx2);
   else if (isa[3] == '2') XY_PICK(k, avx2, list_avx2, integrate_pn_avx2);
   else XY_PICK(k, generic, list_generic, integrate_pn_generic);
+  if (isa[3] == '2' || isa[4] == '5') k->pairs = rec_pn_avx2;
 }
 #else
 static const char *cpu_isa(void) { return "generic"; }
-static void pick_kernels(xy_kernels *k, int path) { (void)path; XY_PICK(k, generic, list_generic, integrate_pn_generic); }
+static void pick_kernels(xy_kernels *k, int path) {
+  (void)path;
+  XY_PICK(k, generic, list_generic, integrate_pn_generic);
+  k->pairs = rec_pn;
+}
 #endif
 
 const char *lp_xylo_isa(void) { return cpu_isa(); }
@@ -824,21 +886,22 @@ XY_INLINE void pn_row(uint32_t *restrict A, const uint16_t *restrict tgt, const 
   int32_t e;
 #if defined(__GNUC__) && defined(__x86_64__)
   const __m128i z = _mm_setzero_si128();
+  __m128i *A4 = (__m128i *)A;           /* a slot's 4 words: one aligned vector */
   if (m == 1) {
     for (e = lo; e + 2 <= hi; e += 2) {
-      __m128i *a = (__m128i *)(A + 4 * tgt[e]), *b = (__m128i *)(A + 4 * tgt[e + 1]);
+      __m128i *a = (A4 + (size_t)tgt[e]), *b = (A4 + (size_t)tgt[e + 1]);
       __m128i h = _mm_loadu_si128((const __m128i *)(pn + e));
       _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), _mm_unpacklo_epi16(h, z)));
       _mm_store_si128(b, _mm_add_epi32(_mm_load_si128(b), _mm_unpackhi_epi16(h, z)));
     }
     if (e < hi) {
-      __m128i *a = (__m128i *)(A + 4 * tgt[e]);
+      __m128i *a = (A4 + (size_t)tgt[e]);
       _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), _mm_unpacklo_epi16(_mm_loadl_epi64((const __m128i *)(pn + e)), z)));
     }
   } else {
     const __m128i mm = _mm_set1_epi16((short)m);
     for (e = lo; e < hi; e++) {
-      __m128i *a = (__m128i *)(A + 4 * tgt[e]);
+      __m128i *a = (A4 + (size_t)tgt[e]);
       __m128i h = _mm_loadl_epi64((const __m128i *)(pn + e));
       h = _mm_unpacklo_epi16(_mm_mullo_epi16(h, mm), _mm_mulhi_epu16(h, mm));
       _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), h));
@@ -869,6 +932,73 @@ static void rec_pn(const lp_xylo *x, xy_work *w) {
   }
 }
 
+#if defined(__GNUC__) && defined(__x86_64__)
+/* rec_pn with AVX2's encodings: one zero-extending load per pair. */
+__attribute__((target("avx2")))
+static void rec_pn_avx2(const lp_xylo *x, xy_work *w) {
+  __m128i *restrict A4 = (__m128i *)w->acc;  /* a slot's 4 words: one aligned vector */
+  const uint16_t *restrict tgt = x->pair_tgt;
+  const uint64_t *restrict pn = x->pair_pn;
+  int32_t k, e;
+  for (k = 0; k < w->np; k++) {
+    int32_t p = w->plist[k], lo = x->pair_ptr[p], hi = x->pair_ptr[p + 1], m = w->prev[p];
+    if (k + 1 < w->np) {
+      int32_t q = x->pair_ptr[w->plist[k + 1]];
+      XY_PREFETCH(pn + q);
+      XY_PREFETCH(tgt + q);
+    }
+    if (m == 1) {
+      for (e = lo; e + 2 <= hi; e += 2) {
+        __m128i *a = (A4 + (size_t)tgt[e]), *b = (A4 + (size_t)tgt[e + 1]);
+        __m128i ha = _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(pn + e)));
+        __m128i hb = _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(pn + e + 1)));
+        _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), ha));
+        _mm_store_si128(b, _mm_add_epi32(_mm_load_si128(b), hb));
+      }
+      for (; e < hi; e++) {
+        __m128i *a = (A4 + (size_t)tgt[e]);
+        _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(pn + e)))));
+      }
+    } else {
+      const __m128i mm = _mm_set1_epi32(m);
+      for (e = lo; e < hi; e++) {
+        __m128i *a = (A4 + (size_t)tgt[e]);
+        __m128i h = _mm_mullo_epi32(_mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(pn + e))), mm);
+        _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), h));
+      }
+    }
+  }
+}
+#endif
+
+/* The same, one add per synapse (x->by_pair unset). */
+static void rec_pn_syn(const lp_xylo *x, xy_work *w) {
+  uint32_t *restrict A = w->acc;
+  const uint32_t *restrict idx = x->ev_idx;
+  const uint16_t *restrict val = x->ev_val;
+  int32_t k, e;
+  for (k = 0; k < w->np; k++) {
+    int32_t p = w->plist[k], lo = x->rec_ptr[p], hi = x->rec_ptr[p + 1];
+    uint32_t m = w->prev[p];
+    if (k + 1 < w->np) {
+      int32_t q = x->rec_ptr[w->plist[k + 1]];
+      XY_PREFETCH(idx + q);
+      XY_PREFETCH(val + q);
+    }
+    if (m == 1) {
+      for (e = lo; e + 4 <= hi; e += 4) {
+        A[idx[e]] += val[e];
+        A[idx[e + 1]] += val[e + 1];
+        A[idx[e + 2]] += val[e + 2];
+        A[idx[e + 3]] += val[e + 3];
+      }
+      for (; e < hi; e++) A[idx[e]] += val[e];
+    } else {
+      for (e = lo; e < hi; e++) A[idx[e]] += m * val[e];
+    }
+  }
+}
+
 /* A neuron the P/N sums could not settle: its recurrent events of the last
    step in order, saturating (pre-neurons ascending), then its integration. */
 static void replay_one(const lp_xylo *x, xy_work *w, int32_t j) {
@@ -896,8 +1026,21 @@ static void xy_step(const lp_xylo *x, xy_work *w, const uint8_t *in, const xy_re
   uint8_t *cur = w->cur, *F = w->fire;
   const int32_t *th = x->th;
   int pn = !ref && x->pn && w->np;
+  int fused = pn;                       /* the input rows delivered in the integration pass */
+  xy_rows rows;
+  rows.n = 0;
+  rows.nsyn = x->nsyn;
+  for (i = 0; fused && i < x->nin; i++) {
+    if (!in[i]) continue;
+    if (x->in_dense[i] < 0 || rows.n == XY_FUSE) fused = 0;
+    else {
+      rows.w[rows.n] = x->dense + (size_t)x->in_dense[i] * width;
+      rows.m[rows.n++] = in[i];
+    }
+  }
+  if (!fused) rows.n = 0;
   /* 1. input events, channels ascending (counts already clipped to 15) */
-  for (i = 0; i < x->nin; i++) {
+  for (i = 0; !fused && i < x->nin; i++) {
     int32_t d = x->in_dense[i];
     if (!in[i]) continue;
     if (d >= 0 && !ref) {
@@ -908,7 +1051,10 @@ static void xy_step(const lp_xylo *x, xy_work *w, const uint8_t *in, const xy_re
     }
   }
   /* 2. and 3. hidden counts of the last step, pre-neurons ascending */
-  if (pn) rec_pn(x, w);
+  if (pn) {
+    if (x->by_pair) kern->pairs(x, w);
+    else rec_pn_syn(x, w);
+  }
   for (k = 0; k < w->np; k++) {
     int32_t p = w->plist[k];
     if (!pn) deliver(I, x->rec_tgt, x->rec_w, x->rec_ptr[p], x->rec_ptr[p + 1], w->prev[p]);
@@ -917,7 +1063,7 @@ static void xy_step(const lp_xylo *x, xy_work *w, const uint8_t *in, const xy_re
   }
   /* 5. hidden neurons: integrate all, then spikes and aliases in id order */
   if (pn) {                             /* the P/N sums settled in the same pass */
-    int32_t nf = kern->integrate_pn(nh, I, I + nh, V, w->acc, x->dsyn, x->dsyn + nh, x->dmem, x->bias, w->flist), f;
+    int32_t nf = kern->integrate_pn(nh, I, I + nh, V, w->acc, x->dsyn, x->dsyn + nh, x->dmem, x->bias, w->flist, &rows), f;
     for (f = 0; f < nf; f++) replay_one(x, w, w->flist[f]);
   } else {
     kern->integrate(nh, x->nsyn, I, I + nh, V, x->dsyn, x->dsyn + nh, x->dmem, x->bias);
