@@ -59,7 +59,7 @@ struct lp_xylo {
   int32_t *dense_span;                   /* per dense row: first and one past the last nonzero */
   int64_t n_pair;                        /* recurrent (pre, post) pairs with a nonzero weight */
   int32_t *pair_ptr;                     /* CSR per hidden neuron ... */
-  uint16_t *pair_tgt;                    /* ... the P/N slot of each post-neuron (xy_slot) */
+  uint32_t *pair_tgt;                    /* ... the byte offset of each post-neuron's P/N slot (16 * xy_slot) */
   uint64_t *pair_pn;                     /* per pair: 4 uint16 P1, N1, P2, N2 (|w << shift| by sign) */
   int32_t *inc_ptr;                      /* the pairs again, CSR per post-neuron ... */
   uint16_t *inc_pre;                     /* ... pre ids ascending (the delivery order) */
@@ -197,7 +197,7 @@ static size_t layout(lp_xylo *x, char *base) {
   x->dense = carve(base, &off, (size_t)x->n_dense * (size_t)x->nsyn * (size_t)nh, 4);
   x->dense_span = carve(base, &off, 2 * (size_t)x->n_dense, 4);
   x->pair_ptr = carve(base, &off, x->pn ? (size_t)nh + 1 : 0, 4);
-  x->pair_tgt = carve(base, &off, (size_t)x->n_pair, 2);
+  x->pair_tgt = carve(base, &off, (size_t)x->n_pair, 4);
   x->pair_pn = carve(base, &off, (size_t)x->n_pair, 8);
   x->inc_ptr = carve(base, &off, x->pn ? (size_t)nh + 1 : 0, 4);
   x->ev_idx = carve(base, &off, (size_t)x->n_rec, 4);
@@ -311,7 +311,7 @@ static int fill_pairs(const int32_t *w, int64_t nh, int nsyn, int shift, lp_xylo
       int any = 0;
       for (s = 0; s < nsyn; s++) any |= v[s] != 0;
       if (!any) continue;
-      x->pair_tgt[k] = (uint16_t)xy_slot((int32_t)j);
+      x->pair_tgt[k] = 16u * (uint32_t)xy_slot((int32_t)j);
       {
         uint16_t half[4] = {0, 0, 0, 0};   /* P1, N1, P2, N2 */
         for (s = 0; s < nsyn; s++) {
@@ -343,7 +343,7 @@ static int fill_pairs(const int32_t *w, int64_t nh, int nsyn, int shift, lp_xylo
     for (j = nh; j > 0; j--) x->inc_ptr[j] = x->inc_ptr[j - 1];
     for (i = 0; i < nh; i++)
       for (e = x->pair_ptr[i]; e < x->pair_ptr[i + 1]; e++) {
-        int32_t sl = x->pair_tgt[e], jn = (sl & ~7) | ((sl & 1) << 2) | ((sl >> 1) & 3);  /* slot -> id */
+        int32_t sl = (int32_t)(x->pair_tgt[e] / 16), jn = (sl & ~7) | ((sl & 1) << 2) | ((sl >> 1) & 3);  /* slot -> id */
         int32_t at = x->inc_ptr[jn + 1]++;
         const int32_t *v = w + (i * nh + jn) * nsyn;
         x->inc_pre[at] = (uint16_t)i;
@@ -772,7 +772,10 @@ static int32_t integrate_pn_avx2(INTEGRATE_PN_ARGS) {
     __m256i p2 = _mm256_unpacklo_epi64(t1, t3), q2 = _mm256_unpackhi_epi64(t1, t3);
     __m256i a0 = _mm256_loadu_si256((const __m256i *)(I1 + i)), b0 = _mm256_loadu_si256((const __m256i *)(I2 + i));
     __m256i v0 = _mm256_loadu_si256((const __m256i *)(V + i));
-    if (ones && two) {                /* the common case, unswitched */
+    if (ones && !two) {               /* the common cases, unswitched */
+      for (r = 0; r < nr; r++)
+        a0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(a0, _mm256_loadu_si256((const __m256i *)(wr[r] + i))), smin), smax);
+    } else if (ones) {
       for (r = 0; r < nr; r++) {
         a0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(a0, _mm256_loadu_si256((const __m256i *)(wr[r] + i))), smin), smax);
         b0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(b0, _mm256_loadu_si256((const __m256i *)(wr[r] + nh + i))), smin), smax);
@@ -881,27 +884,27 @@ lp_xylo_path lp_xylo_get_path(const lp_xylo *x) { return (lp_xylo_path)x->path; 
    above): per pair, its 4 uint16 fields times m added to the 4 uint32 of
    its slot (SSE2, the x86-64 baseline: 16-bit products as low and high
    halves, interleaved into 32-bit lanes). */
-XY_INLINE void pn_row(uint32_t *restrict A, const uint16_t *restrict tgt, const uint64_t *restrict pn,
+XY_INLINE void pn_row(uint32_t *restrict A, const uint32_t *restrict tgt, const uint64_t *restrict pn,
                       int32_t lo, int32_t hi, int32_t m) {
   int32_t e;
 #if defined(__GNUC__) && defined(__x86_64__)
   const __m128i z = _mm_setzero_si128();
-  __m128i *A4 = (__m128i *)A;           /* a slot's 4 words: one aligned vector */
+  char *Ab = (char *)A;                 /* a slot's 4 words: one aligned vector */
   if (m == 1) {
     for (e = lo; e + 2 <= hi; e += 2) {
-      __m128i *a = (A4 + (size_t)tgt[e]), *b = (A4 + (size_t)tgt[e + 1]);
+      __m128i *a = (__m128i *)(Ab + tgt[e]), *b = (__m128i *)(Ab + tgt[e + 1]);
       __m128i h = _mm_loadu_si128((const __m128i *)(pn + e));
       _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), _mm_unpacklo_epi16(h, z)));
       _mm_store_si128(b, _mm_add_epi32(_mm_load_si128(b), _mm_unpackhi_epi16(h, z)));
     }
     if (e < hi) {
-      __m128i *a = (A4 + (size_t)tgt[e]);
+      __m128i *a = (__m128i *)(Ab + tgt[e]);
       _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), _mm_unpacklo_epi16(_mm_loadl_epi64((const __m128i *)(pn + e)), z)));
     }
   } else {
     const __m128i mm = _mm_set1_epi16((short)m);
     for (e = lo; e < hi; e++) {
-      __m128i *a = (A4 + (size_t)tgt[e]);
+      __m128i *a = (__m128i *)(Ab + tgt[e]);
       __m128i h = _mm_loadl_epi64((const __m128i *)(pn + e));
       h = _mm_unpacklo_epi16(_mm_mullo_epi16(h, mm), _mm_mulhi_epu16(h, mm));
       _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), h));
@@ -910,7 +913,7 @@ XY_INLINE void pn_row(uint32_t *restrict A, const uint16_t *restrict tgt, const 
 #else
   for (e = lo; e < hi; e++) {
     uint16_t h[4];
-    uint32_t *a = A + 4 * tgt[e];
+    uint32_t *a = A + tgt[e] / 4;
     memcpy(h, &pn[e], 8);
     a[0] += (uint32_t)m * h[0]; a[1] += (uint32_t)m * h[1]; a[2] += (uint32_t)m * h[2]; a[3] += (uint32_t)m * h[3];
   }
@@ -936,8 +939,8 @@ static void rec_pn(const lp_xylo *x, xy_work *w) {
 /* rec_pn with AVX2's encodings: one zero-extending load per pair. */
 __attribute__((target("avx2")))
 static void rec_pn_avx2(const lp_xylo *x, xy_work *w) {
-  __m128i *restrict A4 = (__m128i *)w->acc;  /* a slot's 4 words: one aligned vector */
-  const uint16_t *restrict tgt = x->pair_tgt;
+  const uint32_t *restrict tgt = x->pair_tgt;
+  char *restrict Ab = (char *)w->acc;
   const uint64_t *restrict pn = x->pair_pn;
   int32_t k, e;
   for (k = 0; k < w->np; k++) {
@@ -949,20 +952,20 @@ static void rec_pn_avx2(const lp_xylo *x, xy_work *w) {
     }
     if (m == 1) {
       for (e = lo; e + 2 <= hi; e += 2) {
-        __m128i *a = (A4 + (size_t)tgt[e]), *b = (A4 + (size_t)tgt[e + 1]);
+        __m128i *a = (__m128i *)(Ab + tgt[e]), *b = (__m128i *)(Ab + tgt[e + 1]);
         __m128i ha = _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(pn + e)));
         __m128i hb = _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(pn + e + 1)));
         _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), ha));
         _mm_store_si128(b, _mm_add_epi32(_mm_load_si128(b), hb));
       }
       for (; e < hi; e++) {
-        __m128i *a = (A4 + (size_t)tgt[e]);
+        __m128i *a = (__m128i *)(Ab + tgt[e]);
         _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(pn + e)))));
       }
     } else {
       const __m128i mm = _mm_set1_epi32(m);
       for (e = lo; e < hi; e++) {
-        __m128i *a = (A4 + (size_t)tgt[e]);
+        __m128i *a = (__m128i *)(Ab + tgt[e]);
         __m128i h = _mm_mullo_epi32(_mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(pn + e))), mm);
         _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), h));
       }
@@ -1029,13 +1032,14 @@ static void xy_step(const lp_xylo *x, xy_work *w, const uint8_t *in, const xy_re
   int fused = pn;                       /* the input rows delivered in the integration pass */
   xy_rows rows;
   rows.n = 0;
-  rows.nsyn = x->nsyn;
+  rows.nsyn = 1;                        /* 2 once a row has a syn-2 weight */
   for (i = 0; fused && i < x->nin; i++) {
     if (!in[i]) continue;
     if (x->in_dense[i] < 0 || rows.n == XY_FUSE) fused = 0;
     else {
       rows.w[rows.n] = x->dense + (size_t)x->in_dense[i] * width;
       rows.m[rows.n++] = in[i];
+      if (x->dense_span[2 * x->in_dense[i] + 1] > nh) rows.nsyn = 2;
     }
   }
   if (!fused) rows.n = 0;
