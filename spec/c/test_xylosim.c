@@ -3,9 +3,11 @@
 ** facts of reference/xylo.md §3 on one- and two-neuron networks (bit-shift
 ** decay of positive and negative values, saturation order of deliveries,
 ** multi-spike subtractive reset with the 31 cap, aliases into higher and
-** lower ids, input clipping to 15), range checks, and allocation failures
+** lower ids, input clipping to 15), range checks, allocation failures
 ** (every allocation of new + evolve with records fails once: LP_ENOMEM,
-** nothing leaks, the state is unchanged). Links only the core archive.
+** nothing leaks, the state is unchanged), and random saturating networks
+** against a plain reference loop on every kernel path (auto, generic,
+** reference). Links only the core archive.
 */
 #include "../../devices/xylo/xylosim.h"
 #include "check.h"
@@ -356,6 +358,8 @@ static void test_random_vs_reference(void) {
     sp.alias_ptr = n.alias ? n.aptr : NULL; sp.alias_idx = n.aidx;
     sp.shift_in = n.sh_in; sp.shift_rec = n.sh_rec; sp.shift_out = n.sh_out;
     CHECK_OK(lp_xylo_new(ctx, &sp, &x));
+    lp_xylo_set_path(x, (lp_xylo_path)((trial / 3) % 3));   /* every kernel path, each net kind */
+    CHECK(lp_xylo_get_path(x) == (lp_xylo_path)((trial / 3) % 3));
     CHECK_OK(lp_xylo_evolve(ctx, x, X, LP_XYLO_SPIKE, 1, &r));
     lp_xylo_reset(x);                    /* output modes without records, from zero again */
     CHECK_OK(lp_xylo_evolve(ctx, x, X, trial % 2 ? LP_XYLO_VMEM : LP_XYLO_ISYN, 0, &rv));
@@ -370,8 +374,8 @@ static void test_random_vs_reference(void) {
     }
     if (!ok) {
       bad++;
-      fprintf(stderr, "random net %d (nin %d nh %d nout %d nsyn %d alias %d) differs from the reference\n", trial,
-              n.nin, n.nh, n.nout, n.nsyn, n.alias);
+      fprintf(stderr, "random net %d (nin %d nh %d nout %d nsyn %d alias %d, path %d) differs from the reference\n",
+              trial, n.nin, n.nh, n.nout, n.nsyn, n.alias, (trial / 3) % 3);
     }
     CHECK(ok);
     lp_xylo_result_release(&r);
