@@ -705,9 +705,13 @@ typedef int32_t (*list_fn)(LIST_ARGS);
 typedef int32_t (*integrate_pn_fn)(INTEGRATE_PN_ARGS);
 struct xy_work;
 typedef void (*pairs_fn)(const struct lp_xylo *x, struct xy_work *w);
+/* the readout events of a step: Io += counts * rows, saturating, pre ascending */
+#define OUTROWS_ARGS int32_t *restrict Io, const int32_t *restrict Wo, int32_t no, const int32_t *restrict plist, \
+  int32_t np, const uint8_t *restrict prev
+typedef void (*outrows_fn)(OUTROWS_ARGS);
 typedef struct xy_kernels {
   integrate_fn integrate; integrate_pn_fn integrate_pn; flags_fn flags; list_fn list; dense_fn dense;
-  pairs_fn pairs;
+  pairs_fn pairs; outrows_fn outrows;
 } xy_kernels;
 
 /* One copy of the vector kernels per instruction set. */
@@ -724,6 +728,11 @@ static void rec_pn(const lp_xylo *x, xy_work *w);
 static void rec_pn_avx2(const lp_xylo *x, xy_work *w);
 #endif
 static int32_t list_generic(LIST_ARGS) { return list_body(n, V, th, L); }
+static void dense_generic(DENSE_ARGS);
+static void outrows_generic(OUTROWS_ARGS) {
+  int32_t k;
+  for (k = 0; k < np; k++) dense_generic(Io, Wo + (size_t)plist[k] * no, no, prev[plist[k]]);
+}
 static int32_t integrate_pn_generic(INTEGRATE_PN_ARGS) {
   return integrate_pn_tail(0, nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 0);
 }
@@ -749,6 +758,25 @@ static int32_t list_avx2(LIST_ARGS) {
     c += V[i] >= th[i];
   }
   return c;
+}
+/* The readout rows; 8 outputs (Audio 2) stay in one register throughout. */
+static void dense_avx2(DENSE_ARGS);
+__attribute__((target("avx2")))
+static void outrows_avx2(OUTROWS_ARGS) {
+  int32_t k;
+  if (no == 8) {
+    const __m256i smax = _mm256_set1_epi32(XY_SMAX), smin = _mm256_set1_epi32(XY_SMIN);
+    __m256i acc = _mm256_loadu_si256((const __m256i *)Io);
+    for (k = 0; k < np; k++) {
+      int32_t p = plist[k], m = prev[p];
+      __m256i w = _mm256_loadu_si256((const __m256i *)(Wo + (size_t)p * 8));
+      if (m != 1) w = _mm256_mullo_epi32(w, _mm256_set1_epi32(m));
+      acc = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(acc, w), smin), smax);
+    }
+    _mm256_storeu_si256((__m256i *)Io, acc);
+  } else {
+    for (k = 0; k < np; k++) dense_avx2(Io, Wo + (size_t)plist[k] * no, no, prev[plist[k]]);
+  }
 }
 /* integrate_pn_tail, 8 neurons at a time: their slots are 4 vectors, and
    two rounds of unpacks give P1, N1, P2, N2 with the neurons in id order
@@ -860,6 +888,8 @@ static const char *cpu_isa(void) {
 static void pick_kernels(xy_kernels *k, int path) {
   const char *isa = path == LP_XYLO_PATH_AUTO ? cpu_isa() : "generic";
   k->pairs = rec_pn;
+  k->outrows = outrows_generic;
+  if (isa[3] == '2' || isa[4] == '5') k->outrows = outrows_avx2;
   if (isa[4] == '5') XY_PICK(k, avx512, list_avx512, integrate_pn_avx2);
   else if (isa[3] == '2') XY_PICK(k, avx2, list_avx2, integrate_pn_avx2);
   else XY_PICK(k, generic, list_generic, integrate_pn_generic);
@@ -871,6 +901,7 @@ static void pick_kernels(xy_kernels *k, int path) {
   (void)path;
   XY_PICK(k, generic, list_generic, integrate_pn_generic);
   k->pairs = rec_pn;
+  k->outrows = outrows_generic;
 }
 #endif
 
@@ -989,11 +1020,15 @@ static void rec_pn_syn(const lp_xylo *x, xy_work *w) {
       XY_PREFETCH(val + q);
     }
     if (m == 1) {
-      for (e = lo; e + 4 <= hi; e += 4) {
+      for (e = lo; e + 8 <= hi; e += 8) {
         A[idx[e]] += val[e];
         A[idx[e + 1]] += val[e + 1];
         A[idx[e + 2]] += val[e + 2];
         A[idx[e + 3]] += val[e + 3];
+        A[idx[e + 4]] += val[e + 4];
+        A[idx[e + 5]] += val[e + 5];
+        A[idx[e + 6]] += val[e + 6];
+        A[idx[e + 7]] += val[e + 7];
       }
       for (; e < hi; e++) A[idx[e]] += val[e];
     } else {
@@ -1059,12 +1094,17 @@ static void xy_step(const lp_xylo *x, xy_work *w, const uint8_t *in, const xy_re
     if (x->by_pair) kern->pairs(x, w);
     else rec_pn_syn(x, w);
   }
-  for (k = 0; k < w->np; k++) {
-    int32_t p = w->plist[k];
-    if (!pn) deliver(I, x->rec_tgt, x->rec_w, x->rec_ptr[p], x->rec_ptr[p + 1], w->prev[p]);
-    if (x->out_is_dense && !ref) kern->dense(Io, x->out_dense + (size_t)p * no, no, w->prev[p]);
-    else deliver(Io, x->out_tgt, x->out_w, x->out_ptr[p], x->out_ptr[p + 1], w->prev[p]);
-  }
+  if (!pn)
+    for (k = 0; k < w->np; k++) {
+      int32_t p = w->plist[k];
+      deliver(I, x->rec_tgt, x->rec_w, x->rec_ptr[p], x->rec_ptr[p + 1], w->prev[p]);
+    }
+  if (x->out_is_dense && !ref) kern->outrows(Io, x->out_dense, no, w->plist, w->np, w->prev);
+  else
+    for (k = 0; k < w->np; k++) {
+      int32_t p = w->plist[k];
+      deliver(Io, x->out_tgt, x->out_w, x->out_ptr[p], x->out_ptr[p + 1], w->prev[p]);
+    }
   /* 5. hidden neurons: integrate all, then spikes and aliases in id order */
   if (pn) {                             /* the P/N sums settled in the same pass */
     int32_t nf = kern->integrate_pn(nh, I, I + nh, V, w->acc, x->dsyn, x->dsyn + nh, x->dmem, x->bias, w->flist, &rows), f;
@@ -1139,6 +1179,25 @@ static lp_status convert_input(lp_ctx *ctx, const lp_tensor *t, uint8_t *dst) {
   if (lp_tensor_is_contiguous(t) && dt == LP_U8) {
     const uint8_t *src = lp_tensor_data(t);
     for (i = 0; i < n; i++) dst[i] = src[i] > XY_MAX_IN ? XY_MAX_IN : src[i];
+    return LP_OK;
+  }
+  if (lp_tensor_is_contiguous(t) && dt == LP_I32) {  /* the common dtypes without a per-value call */
+    const int32_t *src = lp_tensor_data(t);
+    for (i = 0; i < n; i++) {
+      if (src[i] < 0)
+        return lp_ctx_error(ctx, LP_EARG, 1, "input counts must be non-negative (got %lld)", (long long)src[i]);
+      dst[i] = (uint8_t)(src[i] > XY_MAX_IN ? XY_MAX_IN : src[i]);
+    }
+    return LP_OK;
+  }
+  if (lp_tensor_is_contiguous(t) && dt == LP_F32) {
+    const float *src = lp_tensor_data(t);
+    for (i = 0; i < n; i++) {
+      float v = src[i];
+      if (!(v >= 0) || v != floorf(v))
+        return lp_ctx_error(ctx, LP_EARG, 1, "input counts must be non-negative integers (got %g)", (double)v);
+      dst[i] = (uint8_t)(v > XY_MAX_IN ? XY_MAX_IN : v);
+    }
     return LP_OK;
   }
   for (i = 0; i < n; i++) {
