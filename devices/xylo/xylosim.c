@@ -7,23 +7,30 @@
 ** separate syn-1 / syn-2 blocks so that a synapse target is one index
 ** (s * nhid + j) and the neuron update runs as a vector loop.
 **
-** Four facts make the loop fast without changing a single bit:
+** These facts make the loop fast without changing a single bit:
 ** - n successive saturating adds of the same w equal one add of n*w
 **   clamped once (the partial sums move monotonically towards one limit),
 **   so a pre-neuron with n events costs one add per synapse;
 ** - a dense row (input rows usually) touches every target once, so it runs
-**   as a vector loop over the row's nonzero span, rows in order;
-** - recurrent events are summed without order into P/N words and applied
-**   where no order could saturate; the rest are replayed in order (see
-**   rec_pn), so the scattered adds are plain 64-bit adds, one per
-**   (pre, post) pair for both synapses;
+**   as a vector loop, rows in order; when every input channel with events
+**   has one, the rows are added inside the integration pass (xy_rows);
+** - recurrent events are summed without order into 32-bit P/N sums (one
+**   4-lane add per (pre, post) pair when the synapses share targets, else
+**   one scalar add per synapse) and settled in the integration pass where
+**   no order could saturate, or all adds have one sign; the rest of the
+**   neurons replay their events in order from their incoming pairs (see
+**   rec_pn), so the cost does not grow with saturation;
 ** - the Isyn/Vmem update of a neuron does not depend on spike counts, so it
-**   runs for all neurons first (vectorised, the last P/N run settled in the
-**   same pass), and the spike loop and aliases follow in ascending id
-**   order, which is all the order they need; without aliases it visits
-**   only the neurons at threshold.
-** Nothing is recorded unless asked for. test_xylosim checks all of it
-** against a plain reference loop on random networks made to saturate.
+**   runs for all neurons first (vectorised), and the spike loop and aliases
+**   follow in ascending id order, which is all the order they need; without
+**   aliases it visits only the neurons at threshold (an AVX2 mask scan).
+** Vector kernels are compiled per instruction set (AVX-512, AVX2, portable)
+** and picked at run time with __builtin_cpu_supports; lp_xylo_set_path
+** forces the portable kernels or the plain reference loop (xy_step's ref:
+** every event one ordered saturating add through the CSR lists). Nothing is
+** recorded unless asked for. test_xylosim checks every path against its own
+** plain loop on random networks made to saturate, sim_paths_spec the paths
+** against each other on Audio 2 sized fan-outs.
 */
 #include "xylosim.h"
 #include <string.h>
