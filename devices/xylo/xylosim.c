@@ -333,18 +333,6 @@ static int fill_pairs(const int32_t *w, int64_t nh, int nsyn, int shift, lp_xylo
     x->pair_ptr[i + 1] = (int32_t)k;
   }
   for (j = 0; j < nh; j++) x->inc_ptr[j + 1] += x->inc_ptr[j];
-  {
-    int64_t f;
-    for (j = 0; j < nh; j++) {              /* bound of every field: 31 * sum |w| */
-      int64_t sum[4] = {0, 0, 0, 0};
-      for (i = 0; i < nh; i++)
-        for (s = 0; s < nsyn; s++) {
-          int64_t u = (int64_t)w[(i * nh + j) * nsyn + s] * (1 << shift);
-          sum[2 * s + (u < 0)] += u < 0 ? -u : u;
-        }
-      for (f = 0; f < 4; f++) if (sum[f] * XY_MAX_HID > (int64_t)INT32_MAX - 65536) ok = 0;
-    }
-  }
   {                                         /* the transpose, pre-neurons ascending: */
     int64_t e;                              /* inc_ptr[j] is j's cursor, then its end */
     for (j = nh; j > 0; j--) x->inc_ptr[j] = x->inc_ptr[j - 1];
@@ -357,6 +345,16 @@ static int fill_pairs(const int32_t *w, int64_t nh, int nsyn, int shift, lp_xylo
         x->inc_w[2 * at] = v[0] * (1 << shift);
         x->inc_w[2 * at + 1] = nsyn == 2 ? v[1] * (1 << shift) : 0;
       }
+  }
+  for (j = 0; j < nh; j++) {                /* bound of every field: 31 * sum |w| */
+    int64_t sum[4] = {0, 0, 0, 0}, e;
+    int f;
+    for (e = x->inc_ptr[j]; e < x->inc_ptr[j + 1]; e++)
+      for (s = 0; s < 2; s++) {
+        int64_t u = x->inc_w[2 * e + s];
+        sum[2 * s + (u < 0)] += u < 0 ? -u : u;
+      }
+    for (f = 0; f < 4; f++) if (sum[f] * XY_MAX_HID > (int64_t)INT32_MAX - 65536) ok = 0;
   }
   return ok;
 }
