@@ -20,11 +20,14 @@
 --   rows fused into the integration pass, AVX2 spike scan and P/N settle),
 --   decided on valgrind --tool=callgrind instructions per step at 5 %
 --   (one evolve of T = 1000, inside lp_xylo_evolve):
---     this bench's net   45.4 k -> 32.9 k   (-28 %)
---     random net seed 1  61.2 k -> 35.7 k   (-42 %)
---   At ~390x for 45.4 k that projects to ~540x and ~500x on a quiet machine;
---   on the loaded machine of this change (load 13 on 2 cores) CPU-time
---   factors were 2-4x lower for both builds alike (see the closing note).
+--     this bench's net      45.4 k -> 32.9 k   (-28 %)
+--     random nets seeds 1/3/6  61.2 k -> 35.6-35.9 k   (-41 %)
+--   Scaling issue 4's ~390x at 45.4 k by instructions alone (same IPC
+--   assumed, not measured) gives ~540x and ~495x on a quiet machine. On the
+--   machine of this change (load average 12-13 on 2 cores) the CPU-time
+--   factors, main vs this change in one session (min of 7, T = 10,000):
+--   bench net 183x -> 215x, random seeds 1/3/4/6/8 94/143/60/145/143x ->
+--   197/188/124/135/177x: both builds run 2-3x slower than quiet there.
 package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path
 local lp = require "limpet"
 local H = require "harness"
