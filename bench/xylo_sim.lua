@@ -1,18 +1,33 @@
--- bench/xylo_sim.lua -- XyloSim speed (issue 4): the largest valid Xylo
--- Audio 2 network (16 inputs, 1000 hidden neurons, 8 outputs, two synapses,
--- 32 recurrent targets per neuron on each synapse = the chip's 32,000
--- weights per synapse), 10 s of input at dt = 1 ms (T = 10,000), one core.
--- Target: <= 20 ms at ~5 % of hidden neurons spiking per step (500x real
--- time). Activity is set by the hidden thresholds (calibrated here on a
--- short run) and printed with each line, so the lines show how the time
--- scales with activity. There is no GEMM in this workload: no dense limit.
--- Recorded (one core of a 2-vCPU AMD EPYC Zen 4 VM, gcc 12 -O2, medians of
--- 3 runs on a mostly quiet shared machine), ms per 10 s of input:
---   activity   1.7 %   2.0 %   5.0 %   10 %
---   before      33.9    37.2    64.5   110   (scattered saturating adds)
---   now         16.0    17.0    25.9    37.2  (P/N sums, see xylosim.c)
--- i.e. ~390x real time at 5 %: short of the 500x target on this machine.
--- Cost ~ 12 ms fixed (integration, input rows) + ~2.5 ms per 1 % activity.
+-- bench/xylo_sim.lua -- XyloSim speed (issues 4 and 17): the largest valid
+-- Xylo Audio 2 network (16 inputs, 1000 hidden neurons, 8 outputs, two
+-- synapses, 32 recurrent targets per neuron on each synapse = the chip's
+-- 32,000 weights per synapse), 10 s of input at dt = 1 ms (T = 10,000), one
+-- core; then random largest valid Audio 2 networks (bench/lib/xylo_net.lua
+-- random_spec: the chip's 64 recurrent weights per neuron, targets of the two
+-- synapses drawn independently, random weights, dashes and shifts), several
+-- seeds. Target (issue 17): >= 500x real time (<= 20 ms per 10 s) at ~5 % of
+-- hidden neurons spiking per step, on ANY such network. Activity is set by
+-- the hidden thresholds (bisection; the random nets on 3000 steps) and
+-- printed with each line; a random net that no threshold holds near 5 %
+-- (some seeds are bistable) is reported and left out of the target line.
+-- Each line gives wall-clock (lp.clock) and process CPU time (os.clock: one
+-- thread, so CPU time is the figure to trust on a shared machine).
+-- There is no GEMM in this workload: no dense limit.
+-- Recorded (one core of a 2-vCPU AMD EPYC Zen 4 VM, AVX2, gcc 12 -O2):
+--   issue 4, quiet machine, ms per 10 s:  1.7 %: 16.0, 2.0 %: 17.0, 5 %: 25.9,
+--   10 %: 37.2 (~390x real time at 5 %).
+--   issue 17 (P/N sums in 32-bit fields with ordered per-neuron replay, input
+--   rows fused into the integration pass, AVX2 spike scan and P/N settle),
+--   decided on valgrind --tool=callgrind instructions per step at 5 %
+--   (one evolve of T = 1000, inside lp_xylo_evolve):
+--     this bench's net      45.4 k -> 32.9 k   (-28 %)
+--     random nets seeds 1/3/6  61.2 k -> 35.6-35.9 k   (-41 %)
+--   Scaling issue 4's ~390x at 45.4 k by instructions alone (same IPC
+--   assumed, not measured) gives ~540x and ~495x on a quiet machine. On the
+--   machine of this change (load average 12-13 on 2 cores) the CPU-time
+--   factors, main vs this change in one session (min of 7, T = 10,000):
+--   bench net 183x -> 215x, random seeds 1/3/4/6/8 94/143/60/145/143x ->
+--   197/188/124/135/177x: both builds run 2-3x slower than quiet there.
 package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path
 local lp = require "limpet"
 local H = require "harness"
@@ -33,28 +48,77 @@ local function activity(sim, steps)
   return rec.Spikes:ne(0):sum():item() / (steps * NHID)
 end
 
--- threshold giving the wanted activity (bisection on a short run)
-local function calibrate(target)
+-- threshold giving the wanted activity (bisection on a run of `steps`)
+local function calibrate(target, mkspec, steps)
   local lo, hi = 1, 32767
   for _ = 1, 16 do
     local mid = (lo + hi) // 2
-    if activity(XyloSim.from_specification(spec(mid)), 1000) > target then lo = mid else hi = mid end
+    if activity(XyloSim.from_specification((mkspec or spec)(mid)), steps or 1000) > target then lo = mid else hi = mid end
     if hi - lo <= 1 then break end
   end
   return hi
 end
 
-local targets = { 0.05, 0.01, 0.02, 0.10 }
+-- median wall and CPU ms of sim over the whole input (from the zero state)
+local function timed(sim)
+  local cpu = {}
+  local med, min = H.time(function()
+    sim:reset_state()
+    local c0 = os.clock()
+    sim(input)
+    cpu[#cpu + 1] = (os.clock() - c0) * 1e3
+  end, H.quick and 3 or 7, 1)
+  table.sort(cpu)
+  return med, min, cpu[(#cpu + 1) // 2]
+end
+
+-- --random-only: only the random networks below; --seeds=a,b,c: their seeds
+local seeds, random_only = { 1, 2, 3, 4, 5, 6 }, false
+for _, a in ipairs(arg) do
+  if a == "--random-only" then random_only = true
+  elseif a:match("^%-%-seeds=") then
+    seeds = {}
+    for v in a:sub(9):gmatch("%d+") do seeds[#seeds + 1] = tonumber(v) end
+  end
+end
+
+local targets = random_only and {} or { 0.05, 0.01, 0.02, 0.10 }
 for _, p in ipairs(targets) do
   local th = calibrate(p)
   local sim = XyloSim.from_specification(spec(th))
   local rate = activity(sim, T)
-  local med, min = H.time(function()
-    sim:reset_state()
-    sim(input)
-  end, H.quick and 3 or 7, 1)
-  local per10s = med * 10000 / T
+  local med, min, cpu = timed(sim)
+  local per10s, cpu10s = med * 10000 / T, cpu * 10000 / T
   H.report(("XyloSim A2 %.1f%% active"):format(rate * 100), med, min, nil,
-    ("T %d  hidden rate %.3f  %.1f ms per 10 s  x%.0f real time%s"):format(
-      T, rate, per10s, 10000 / per10s, p == 0.05 and "  (target <= 20 ms per 10 s)" or ""))
+    ("T %d  hidden rate %.3f  %.1f ms per 10 s  x%.0f real time  CPU %.1f ms: x%.0f%s"):format(
+      T, rate, per10s, 10000 / per10s, cpu10s, 10000 / cpu10s, p == 0.05 and "  (target >= 500x)" or ""))
+end
+
+-- Random largest valid Audio 2 networks (bench/lib/xylo_net.lua random_spec:
+-- 64 recurrent weights per neuron = the chip's fan-out, 32,000 per synapse,
+-- targets of the two synapses independent, random shifts and dashes), each
+-- at 5 % activity: the target holds for any such net, not only the one above.
+local worst, worst_cpu, off = nil, nil, {}
+for _, seed in ipairs(seeds) do
+  local mk, desc = N.random_spec(seed)
+  local th = calibrate(0.05, mk, math.min(T, 3000))
+  local sim = XyloSim.from_specification(mk(th))
+  local rate = activity(sim, T)
+  local med, min, cpu = timed(sim)
+  local rt, rt_cpu = T / med, T / cpu     -- (T ms of input) / (ms taken)
+  local near = math.abs(rate - 0.05) <= 0.005
+  if near then
+    worst = worst and math.min(worst, rt) or rt
+    worst_cpu = worst_cpu and math.min(worst_cpu, rt_cpu) or rt_cpu
+  else
+    off[#off + 1] = ("%d (%.1f %%)"):format(seed, rate * 100)
+  end
+  H.report(("XyloSim A2 random %d"):format(seed), med, min, nil,
+    ("%s  threshold %d  hidden rate %.3f  %.1f ms per 10 s  x%.0f real time  CPU x%.0f  x%.2f the 500x target%s"):format(
+      desc, th, rate, med * 10000 / T, rt, rt_cpu, rt_cpu / 500, near and "" or "  (not near 5 %: left out)"))
+end
+if worst then
+  print(("XyloSim A2 random nets at 5 %% activity: worst x%.0f real time wall, x%.0f CPU  target >= 500x  ratio %.2f (CPU)  %s%s"):format(
+    worst, worst_cpu, worst_cpu / 500, worst_cpu >= 500 and "met" or "not met",
+    #off > 0 and ("  [seeds no threshold holds at 5 %: " .. table.concat(off, ", ") .. "]") or ""))
 end

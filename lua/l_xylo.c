@@ -199,10 +199,21 @@ static int l_counts(lua_State *L) {
   return 3;
 }
 
+/* core:path([name]) -> the kernel path ("auto", "generic", "reference"),
+   set first when a name is given; and the instruction set "auto" uses */
+static int l_path(lua_State *L) {
+  static const char *const names[] = {"auto", "generic", "reference", NULL};
+  lp_xylo *x = check_xylo(L, 1);
+  if (!lua_isnoneornil(L, 2)) lp_xylo_set_path(x, (lp_xylo_path)luaL_checkoption(L, 2, NULL, names));
+  lua_pushstring(L, names[lp_xylo_get_path(x)]);
+  lua_pushstring(L, lp_xylo_isa());
+  return 2;
+}
+
 void lt_open_xylo(lua_State *L, int mod) {
   static const luaL_Reg methods[] = {
     {"evolve", l_evolve}, {"reset", l_reset}, {"state", l_state}, {"set_state", l_set_state},
-    {"dims", l_dims}, {"counts", l_counts}, {NULL, NULL}};
+    {"dims", l_dims}, {"counts", l_counts}, {"path", l_path}, {NULL, NULL}};
   mod = lua_absindex(L, mod);
   if (luaL_newmetatable(L, LT_XYLO)) {
     lua_pushcfunction(L, l_gc);

@@ -7,23 +7,30 @@
 ** separate syn-1 / syn-2 blocks so that a synapse target is one index
 ** (s * nhid + j) and the neuron update runs as a vector loop.
 **
-** Four facts make the loop fast without changing a single bit:
+** These facts make the loop fast without changing a single bit:
 ** - n successive saturating adds of the same w equal one add of n*w
 **   clamped once (the partial sums move monotonically towards one limit),
 **   so a pre-neuron with n events costs one add per synapse;
 ** - a dense row (input rows usually) touches every target once, so it runs
-**   as a vector loop over the row's nonzero span, rows in order;
-** - recurrent events are summed without order into P/N words and applied
-**   where no order could saturate; the rest are replayed in order (see
-**   rec_pn), so the scattered adds are plain 64-bit adds, one per
-**   (pre, post) pair for both synapses;
+**   as a vector loop, rows in order; when every input channel with events
+**   has one, the rows are added inside the integration pass (xy_rows);
+** - recurrent events are summed without order into 32-bit P/N sums (one
+**   4-lane add per (pre, post) pair when the synapses share targets, else
+**   one scalar add per synapse) and settled in the integration pass where
+**   no order could saturate, or all adds have one sign; the rest of the
+**   neurons replay their events in order from their incoming pairs (see
+**   rec_pn), so the cost does not grow with saturation;
 ** - the Isyn/Vmem update of a neuron does not depend on spike counts, so it
-**   runs for all neurons first (vectorised, the last P/N run settled in the
-**   same pass), and the spike loop and aliases follow in ascending id
-**   order, which is all the order they need; without aliases it visits
-**   only the neurons at threshold.
-** Nothing is recorded unless asked for. test_xylosim checks all of it
-** against a plain reference loop on random networks made to saturate.
+**   runs for all neurons first (vectorised), and the spike loop and aliases
+**   follow in ascending id order, which is all the order they need; without
+**   aliases it visits only the neurons at threshold (an AVX2 mask scan).
+** Vector kernels are compiled per instruction set (AVX-512, AVX2, portable)
+** and picked at run time with __builtin_cpu_supports; lp_xylo_set_path
+** forces the portable kernels or the plain reference loop (xy_step's ref:
+** every event one ordered saturating add through the CSR lists). Nothing is
+** recorded unless asked for. test_xylosim checks every path against its own
+** plain loop on random networks made to saturate, sim_paths_spec the paths
+** against each other on Audio 2 sized fan-outs.
 */
 #include "xylosim.h"
 #include <string.h>
@@ -53,16 +60,22 @@ struct lp_xylo {
   int nin, nhid, nout, nsyn;
   size_t nhid_bytes;
   int64_t n_in, n_rec, n_out, n_alias;
-  int64_t n_dense;                       /* rows also stored densely */
-  int32_t *in_dense, *rec_dense;         /* per row: dense row number or -1 */
+  int64_t n_dense;                       /* input rows also stored densely */
+  int32_t *in_dense;                     /* per input row: dense row number or -1 */
   int32_t *dense;                        /* n_dense rows of nsyn*nhid (w << shift, zeros kept) */
   int32_t *dense_span;                   /* per dense row: first and one past the last nonzero */
   int64_t n_pair;                        /* recurrent (pre, post) pairs with a nonzero weight */
   int32_t *pair_ptr;                     /* CSR per hidden neuron ... */
-  uint16_t *pair_tgt;                    /* ... post ids ascending (nhid <= 65536) */
-  uint64_t *pair_pn;                     /* per pair: the memory image of its 2 P/N words (rec_pn) */
-  int32_t *rec_max;                      /* per hidden neuron: largest |w << shift| of its row */
-  int pn;                                /* there are recurrent synapses (pair CSR filled) */
+  uint32_t *pair_tgt;                    /* ... the byte offset of each post-neuron's P/N slot (16 * xy_slot) */
+  uint64_t *pair_pn;                     /* per pair: 4 uint16 P1, N1, P2, N2 (|w << shift| by sign) */
+  int32_t *inc_ptr;                      /* the pairs again, CSR per post-neuron ... */
+  uint16_t *inc_pre;                     /* ... pre ids ascending (the delivery order) */
+  int32_t *inc_w;                        /* ... w1 << shift, w2 << shift per pair */
+  uint32_t *ev_idx;                      /* per recurrent synapse (rec CSR order): its P/N field, */
+  uint16_t *ev_val;                      /* 4 * slot + 2 * syn + (w < 0), and |w << shift| */
+  int pn;                                /* recurrent delivery through P/N sums (see rec_pn) */
+  int by_pair;                           /* P/N sums added per pair (else per synapse) */
+  int path;                              /* lp_xylo_path: which kernels evolve runs */
   int out_is_dense;                      /* readout rows stored densely in out_dense */
   int32_t *out_dense;                    /* nhid rows of nout (w << shift, zeros kept) */
   int32_t *in_ptr, *in_tgt, *in_w;       /* CSR per input channel  */
@@ -188,13 +201,16 @@ static size_t layout(lp_xylo *x, char *base) {
   x->out_tgt = carve(base, &off, (size_t)x->n_out, 4);
   x->out_w = carve(base, &off, (size_t)x->n_out, 4);
   x->in_dense = carve(base, &off, (size_t)x->nin, 4);
-  x->rec_dense = carve(base, &off, (size_t)nh, 4);
   x->dense = carve(base, &off, (size_t)x->n_dense * (size_t)x->nsyn * (size_t)nh, 4);
   x->dense_span = carve(base, &off, 2 * (size_t)x->n_dense, 4);
   x->pair_ptr = carve(base, &off, x->pn ? (size_t)nh + 1 : 0, 4);
-  x->pair_tgt = carve(base, &off, (size_t)x->n_pair, 2);
+  x->pair_tgt = carve(base, &off, (size_t)x->n_pair, 4);
   x->pair_pn = carve(base, &off, (size_t)x->n_pair, 8);
-  x->rec_max = carve(base, &off, x->pn ? (size_t)nh : 0, 4);
+  x->inc_ptr = carve(base, &off, x->pn ? (size_t)nh + 1 : 0, 4);
+  x->ev_idx = carve(base, &off, (size_t)x->n_rec, 4);
+  x->ev_val = carve(base, &off, (size_t)x->n_rec, 2);
+  x->inc_pre = carve(base, &off, (size_t)x->n_pair, 2);
+  x->inc_w = carve(base, &off, 2 * (size_t)x->n_pair, 4);
   x->out_dense = carve(base, &off, x->out_is_dense ? (size_t)nh * (size_t)no : 0, 4);
   x->alias_ptr = carve(base, &off, (size_t)nh + 1, 4);
   x->alias_idx = carve(base, &off, (size_t)x->n_alias, 4);
@@ -279,38 +295,68 @@ static int64_t count_pairs(const int32_t *w, int64_t nh, int nsyn) {
   return c;
 }
 
-/* The pair CSR: per pre-neuron its post ids ascending, with the weights
-   of both synapses as P/N halves (see rec_pn; the order inside a row does not matter: every target
-   synapse gets at most one add per row). */
-static void fill_pairs(const int32_t *w, int64_t nh, int nsyn, int shift, lp_xylo *x) {
+/* The P/N slot of hidden neuron j: its 4 words sit at acc[4 * slot]. Within
+   each block of 8 neurons the slots are interleaved so that the AVX2
+   integration pass, loading 8 slots as 4 vectors and transposing them with
+   two rounds of unpacks, gets each field with the neurons in id order. */
+static inline int32_t xy_slot(int32_t j) { return (j & ~7) | ((j & 3) << 1) | ((j >> 2) & 1); }
+
+/* The pair CSR: per pre-neuron its post-neurons ascending (as slots), with
+   the weights of both synapses as P/N halves (see rec_pn; the order inside
+   a row does not matter: every target synapse gets at most one add per
+   row); and the same pairs per post-neuron, pre-neurons ascending, for the
+   ordered replay. Returns 0 when a P/N sum of a step could exceed 2^31
+   - 2^16 (31 events of every incoming weight): the P/N path is then off. */
+static int fill_pairs(const int32_t *w, int64_t nh, int nsyn, int shift, lp_xylo *x) {
   int64_t i, j, k = 0;
-  int s;
+  int s, ok = 1;
   x->pair_ptr[0] = 0;
+  memset(x->inc_ptr, 0, (size_t)(nh + 1) * 4);
   for (i = 0; i < nh; i++) {
-    x->rec_max[i] = 0;
-    for (j = 0; j < nh * nsyn; j++) {
-      int32_t u = w[i * nh * nsyn + j] * (1 << shift);
-      if (u < 0) u = -u;
-      if (u > x->rec_max[i]) x->rec_max[i] = u;
-    }
     for (j = 0; j < nh; j++) {
       const int32_t *v = w + (i * nh + j) * nsyn;
       int any = 0;
       for (s = 0; s < nsyn; s++) any |= v[s] != 0;
       if (!any) continue;
-      x->pair_tgt[k] = (uint16_t)j;
+      x->pair_tgt[k] = 16u * (uint32_t)xy_slot((int32_t)j);
       {
-        uint32_t half[2] = {0, 0};          /* the memory image of two P/N words */
+        uint16_t half[4] = {0, 0, 0, 0};   /* P1, N1, P2, N2 */
         for (s = 0; s < nsyn; s++) {
           int32_t u = v[s] * (1 << shift);  /* |u| <= 16384 */
-          half[s] = (uint32_t)(u < 0 ? -u : u) << (16 * (u < 0));
+          half[2 * s + (u < 0)] = (uint16_t)(u < 0 ? -u : u);
         }
         memcpy(&x->pair_pn[k], half, 8);
       }
+      x->inc_ptr[j + 1]++;
       k++;
     }
     x->pair_ptr[i + 1] = (int32_t)k;
   }
+  for (j = 0; j < nh; j++) x->inc_ptr[j + 1] += x->inc_ptr[j];
+  {                                         /* the transpose, pre-neurons ascending: */
+    int64_t e;                              /* inc_ptr[j] is j's cursor, then its end */
+    for (j = nh; j > 0; j--) x->inc_ptr[j] = x->inc_ptr[j - 1];
+    for (i = 0; i < nh; i++)
+      for (e = x->pair_ptr[i]; e < x->pair_ptr[i + 1]; e++) {
+        int32_t sl = (int32_t)(x->pair_tgt[e] / 16), jn = (sl & ~7) | ((sl & 1) << 2) | ((sl >> 1) & 3);  /* slot -> id */
+        int32_t at = x->inc_ptr[jn + 1]++;
+        const int32_t *v = w + (i * nh + jn) * nsyn;
+        x->inc_pre[at] = (uint16_t)i;
+        x->inc_w[2 * at] = v[0] * (1 << shift);
+        x->inc_w[2 * at + 1] = nsyn == 2 ? v[1] * (1 << shift) : 0;
+      }
+  }
+  for (j = 0; j < nh; j++) {                /* bound of every field: 31 * sum |w| */
+    int64_t sum[4] = {0, 0, 0, 0}, e;
+    int f;
+    for (e = x->inc_ptr[j]; e < x->inc_ptr[j + 1]; e++)
+      for (s = 0; s < 2; s++) {
+        int64_t u = x->inc_w[2 * e + s];
+        sum[2 * s + (u < 0)] += u < 0 ? -u : u;
+      }
+    for (f = 0; f < 4; f++) if (sum[f] * XY_MAX_HID > (int64_t)INT32_MAX - 65536) ok = 0;
+  }
+  return ok;
 }
 
 static int64_t count_nz(const int32_t *w, int64_t n) {
@@ -338,8 +384,6 @@ lp_status lp_xylo_new(lp_ctx *ctx, const lp_xylo_spec *s, lp_xylo **out) {
   if (tmp.n_rec > INT32_MAX / 2 || tmp.n_in > INT32_MAX / 2)
     return lp_ctx_error(ctx, LP_ESIZE, 1, "too many synapses");
   for (i = 0; i < s->nin; i++) tmp.n_dense += row_is_dense(s->w_in, i, nh, s->nsyn);
-  if (s->w_rec)
-    for (i = 0; i < nh; i++) tmp.n_dense += row_is_dense(s->w_rec, i, nh, s->nsyn);
   tmp.out_is_dense = no <= XY_OUT_DENSE;
   tmp.pn = tmp.n_rec > 0;
   if (tmp.pn) tmp.n_pair = count_pairs(s->w_rec, nh, s->nsyn);
@@ -355,9 +399,17 @@ lp_status lp_xylo_new(lp_ctx *ctx, const lp_xylo_spec *s, lp_xylo **out) {
   {
     int64_t next = 0;
     fill_dense(s->w_in, s->nin, nh, s->nsyn, s->shift_in, x->in_dense, x->dense, x->dense_span, &next);
-    fill_dense(s->w_rec, nh, nh, s->nsyn, s->shift_rec, x->rec_dense, x->dense, x->dense_span, &next);
   }
-  if (x->pn) fill_pairs(s->w_rec, nh, s->nsyn, s->shift_rec, x);
+  if (x->pn) x->pn = fill_pairs(s->w_rec, nh, s->nsyn, s->shift_rec, x);
+  for (i = 0; i < x->n_rec; i++) {      /* the synapse events (rec CSR: tgt = s * nh + j) */
+    int32_t t = x->rec_tgt[i], v = x->rec_w[i];
+    x->ev_idx[i] = (uint32_t)(4 * xy_slot(t % (int32_t)nh) + 2 * (t / (int32_t)nh) + (v < 0));
+    x->ev_val[i] = (uint16_t)(v < 0 ? -v : v);
+  }
+  /* a pair add costs about what two synapse adds cost: pairs when most
+     pairs carry both synapses (the same targets on both) */
+  x->by_pair = x->n_rec > 0 && 10 * x->n_rec >= 17 * x->n_pair;
+  x->path = LP_XYLO_PATH_AUTO;
   if (x->out_is_dense)
     for (i = 0; i < nh * no; i++) x->out_dense[i] = s->w_out[i] * (1 << s->shift_out);
   if (s->alias_ptr) {
@@ -498,7 +550,8 @@ typedef struct xy_work {
   uint8_t *prev, *cur;                     /* hidden counts t-1, t     */
   int32_t *plist, *clist;                  /* ascending ids with counts */
   int32_t np, nc;
-  uint32_t *acc;                           /* per hidden neuron 2 P/N words (rec_pn); zero between steps */
+  uint32_t *acc;                           /* per slot (xy_slot) P1, N1, P2, N2 (rec_pn); nhid rounded up
+                                              to 8 slots, 64-byte aligned; zero between steps */
   int32_t *flist;                          /* neurons whose recurrent events are replayed */
   uint8_t *fire;                           /* per hidden neuron: Vmem >= threshold (padded to 8) */
 } xy_work;
@@ -521,22 +574,21 @@ static inline void deliver(int32_t *restrict I, const int32_t *restrict tgt, con
 
 /* Recurrent events through P/N sums. A step's recurrent events are summed
    per target synapse without clamping, and so without order: P, the sum of
-   the positive adds, and N, the magnitude of the sum of the negative ones.
-   Every partial sum of the events, in any order, lies in I - N .. I + P, so
-   when that range is inside int16 no add saturates and I + P - N is exactly
-   what xylosim's ordered saturating adds give (settle). The neurons where
-   it is not get their events again, in order and saturating (replay).
-   The four sums of a hidden neuron are 16-bit fields of two uint32 words
-   (word s: P in the low half, N in the high half, for synapse s), and a
-   pair event (one pre-neuron, one post-neuron, both synapses) is one
-   64-bit add, onto the two words, of the pair's word image times the
-   count. The pre-neurons of
-   a step are taken in runs whose sum of count * (largest field of the
-   row) stays below 2^16, so that no field can carry into the next; each
-   run is settled before the next one starts (runs are consecutive in the
-   delivery order, so this is exact too). A pre-neuron that alone could
-   carry is delivered the ordered way. */
-#define XY_RUN_MAX 65536
+   the positive adds, and N, the magnitude of the sum of the negative ones,
+   32-bit fields that cannot overflow (lp_xylo_new turns this path off for
+   a network where 31 events of every incoming weight could reach 2^31).
+   xylosim's ordered saturating adds from I then give, without the order:
+   - I + P - N when I - N >= -32768 and I + P <= 32767: every partial sum
+     of the events, in any order, lies in I - N .. I + P, so none clamps;
+   - sat16(I + P - N) when all adds have one sign (N = 0 or P = 0): the
+     partial sums move monotonically towards one limit and clamp once.
+   A neuron where neither holds for a synapse keeps its state, and its
+   events are replayed in order from its incoming pairs (replay_one): pre
+   ids ascending is xylosim's order for every target synapse.
+   The four sums of a hidden neuron are 4 uint32 at acc[4 * slot]; a pair
+   event (one pre-neuron, one post-neuron, both synapses) is one 4-lane
+   32-bit add of the pair's 4 uint16 fields times the count. The sums are
+   settled in the integration pass (integrate_pn), which zeroes them. */
 
 /* Isyn decay and Vmem integration of every hidden neuron (independent of
    spike counts, hence one vector loop). The per-lane variable shifts need
@@ -567,33 +619,55 @@ XY_INLINE void integrate_body(int32_t nh, int nsyn, int32_t *restrict I1, int32_
   }
 }
 
-/* integrate_body with the last run's P/N words settled in the same pass
-   (see settle_body): a neuron whose words could saturate is left as it is
-   (Isyn, Vmem, words) and counted; the count is returned. With one synapse
-   I2 is the zero syn-2 block and d2 is 0. */
-XY_INLINE int32_t integrate_pn_body(int32_t nh, int32_t *restrict I1, int32_t *restrict I2, int32_t *restrict V,
-                                    uint32_t *restrict A, const int32_t *restrict d1, const int32_t *restrict d2,
-                                    const int32_t *restrict dm, const int32_t *restrict bias) {
-  int32_t i, bad = 0;
-#pragma omp simd reduction(+:bad)
-  for (i = 0; i < nh; i++) {
-    uint32_t s1 = A[2 * i], s2 = A[2 * i + 1];
-    int32_t p1 = (int32_t)(s1 & 0xffff), q1 = (int32_t)(s1 >> 16);
-    int32_t p2 = (int32_t)(s2 & 0xffff), q2 = (int32_t)(s2 >> 16);
-    int32_t a0 = I1[i], b0 = I2[i], v0 = V[i];
-    int32_t ok = (a0 + p1 <= XY_SMAX) & (a0 - q1 >= XY_SMIN) & (b0 + p2 <= XY_SMAX) & (b0 - q2 >= XY_SMIN);
-    int32_t a = a0 + p1 - q1, b = b0 + p2 - q2, v;
+/* The input events of a step when every channel with events has a dense
+   row (at most XY_FUSE of them): delivered inside the integration pass,
+   channels ascending, before the P/N sums (xylosim's order per target). */
+#define XY_FUSE 16
+typedef struct xy_rows {
+  int32_t n, nsyn;
+  const int32_t *w[XY_FUSE];            /* dense rows, nsyn * nh: syn-1 block, syn-2 block */
+  int32_t m[XY_FUSE];                   /* event counts */
+} xy_rows;
+
+/* The P/N sums (p, q) of one synapse from state a settle without order. */
+static inline int32_t pn_ok(int32_t a, int32_t p, int32_t q) {
+  return (p == 0) | (q == 0) | ((a + p <= XY_SMAX) & (a - q >= XY_SMIN));
+}
+
+/* integrate_body with the P/N sums settled in the same pass; the sums are
+   zeroed. A neuron that cannot settle (see above) is left as it is and
+   listed in F, ascending; the count is returned. (With one synapse I2 is
+   the zero syn-2 block, d2 is 0 and the syn-2 sums stay 0.) This is the
+   portable form; integrate_pn_avx2 below does 8 neurons at a time. */
+static int32_t integrate_pn_tail(int32_t i0, int32_t nh, int32_t *restrict I1, int32_t *restrict I2,
+                                 int32_t *restrict V, uint32_t *restrict A, const int32_t *restrict d1,
+                                 const int32_t *restrict d2, const int32_t *restrict dm,
+                                 const int32_t *restrict bias, int32_t *restrict F, const xy_rows *in, int32_t nf) {
+  int32_t i, r;
+  for (i = i0; i < nh; i++) {
+    uint32_t *a4 = A + 4 * xy_slot(i);
+    int32_t p1 = (int32_t)a4[0], q1 = (int32_t)a4[1], p2 = (int32_t)a4[2], q2 = (int32_t)a4[3];
+    int32_t a = I1[i], b = I2[i];
+    a4[0] = a4[1] = a4[2] = a4[3] = 0;
+    for (r = 0; r < in->n; r++) {
+      a = sat16(a + in->m[r] * in->w[r][i]);
+      if (in->nsyn == 2) b = sat16(b + in->m[r] * in->w[r][nh + i]);
+    }
+    if (!(pn_ok(a, p1, q1) & pn_ok(b, p2, q2))) {
+      I1[i] = a;                        /* the input is in, the recurrent events are replayed */
+      I2[i] = b;
+      F[nf++] = i;
+      continue;
+    }
+    a = sat16(a + p1 - q1);
+    b = sat16(b + p2 - q2);
     a -= leak(a, d1[i]);
     b -= leak(b, d2[i]);
-    v = vmem_step(v0, dm[i], a + b, bias[i]);
-    I1[i] = ok ? a : a0;
-    I2[i] = ok ? b : b0;
-    V[i] = ok ? v : v0;
-    A[2 * i] = s1 & ((uint32_t)ok - 1u);   /* kept unless ok */
-    A[2 * i + 1] = s2 & ((uint32_t)ok - 1u);
-    bad += !ok;
+    I1[i] = a;
+    I2[i] = b;
+    V[i] = vmem_step(V[i], dm[i], a + b, bias[i]);
   }
-  return bad;
+  return nf;
 }
 
 /* F[i] = V[i] >= th[i] (its own pass: bytes in the loop above would make
@@ -602,28 +676,6 @@ XY_INLINE void flags_body(int32_t n, const int32_t *restrict V, const int32_t *r
   int32_t i;
 #pragma omp simd
   for (i = 0; i < n; i++) F[i] = (uint8_t)(V[i] >= th[i]);
-}
-
-/* Settle the P/N words A of a run (see above): where no add can saturate
-   I += P - N and A = 0, elsewhere both are kept. Returns how many neurons
-   were kept. (Syn-2 fields are zero with one synapse; I2 then points to a
-   zero block.) */
-XY_INLINE int32_t settle_body(int32_t nh, int32_t *restrict I1, int32_t *restrict I2, uint32_t *restrict A) {
-  int32_t i, bad = 0;
-#pragma omp simd reduction(+:bad)
-  for (i = 0; i < nh; i++) {
-    uint32_t s1 = A[2 * i], s2 = A[2 * i + 1];
-    int32_t p1 = (int32_t)(s1 & 0xffff), q1 = (int32_t)(s1 >> 16);
-    int32_t p2 = (int32_t)(s2 & 0xffff), q2 = (int32_t)(s2 >> 16);
-    int32_t a = I1[i], b = I2[i];
-    int32_t ok = (a + p1 <= XY_SMAX) & (a - q1 >= XY_SMIN) & (b + p2 <= XY_SMAX) & (b - q2 >= XY_SMIN);
-    I1[i] = ok ? a + p1 - q1 : a;
-    I2[i] = ok ? b + p2 - q2 : b;
-    A[2 * i] = s1 & ((uint32_t)ok - 1u);   /* kept unless ok */
-    A[2 * i + 1] = s2 & ((uint32_t)ok - 1u);
-    bad += !ok;
-  }
-  return bad;
 }
 
 /* L = the ids i with V[i] >= th[i], ascending; returns how many. */
@@ -648,38 +700,169 @@ XY_INLINE void dense_body(int32_t *restrict I, const int32_t *restrict W, int32_
   const int32_t *restrict d1, const int32_t *restrict d2, const int32_t *restrict dm, const int32_t *restrict bias
 #define FLAGS_ARGS int32_t n, const int32_t *restrict V, const int32_t *restrict th, uint8_t *restrict F
 #define LIST_ARGS int32_t n, const int32_t *restrict V, const int32_t *restrict th, int32_t *restrict L
-#define SETTLE_ARGS int32_t nh, int32_t *restrict I1, int32_t *restrict I2, uint32_t *restrict A
 #define INTEGRATE_PN_ARGS int32_t nh, int32_t *restrict I1, int32_t *restrict I2, int32_t *restrict V, \
   uint32_t *restrict A, const int32_t *restrict d1, const int32_t *restrict d2, const int32_t *restrict dm, \
-  const int32_t *restrict bias
+  const int32_t *restrict bias, int32_t *restrict F, const xy_rows *in
 typedef void (*dense_fn)(DENSE_ARGS);
 typedef void (*integrate_fn)(INTEGRATE_ARGS);
 typedef void (*flags_fn)(FLAGS_ARGS);
 typedef int32_t (*list_fn)(LIST_ARGS);
-typedef int32_t (*settle_fn)(SETTLE_ARGS);
 typedef int32_t (*integrate_pn_fn)(INTEGRATE_PN_ARGS);
+struct xy_work;
+typedef void (*pairs_fn)(const struct lp_xylo *x, struct xy_work *w);
+/* the readout events of a step: Io += counts * rows, saturating, pre ascending */
+#define OUTROWS_ARGS int32_t *restrict Io, const int32_t *restrict Wo, int32_t no, const int32_t *restrict plist, \
+  int32_t np, const uint8_t *restrict prev
+typedef void (*outrows_fn)(OUTROWS_ARGS);
 typedef struct xy_kernels {
   integrate_fn integrate; integrate_pn_fn integrate_pn; flags_fn flags; list_fn list; dense_fn dense;
-  settle_fn settle;
+  pairs_fn pairs; outrows_fn outrows;
 } xy_kernels;
 
 /* One copy of the vector kernels per instruction set. */
 #define XY_KERNELS(attr, sfx) \
   attr static void integrate_##sfx(INTEGRATE_ARGS) { integrate_body(nh, nsyn, I1, I2, V, d1, d2, dm, bias); } \
   attr static void dense_##sfx(DENSE_ARGS) { dense_body(I, W, n, m); } \
-  attr static void flags_##sfx(FLAGS_ARGS) { flags_body(n, V, th, F); } \
-  attr static int32_t settle_##sfx(SETTLE_ARGS) { return settle_body(nh, I1, I2, A); } \
-  attr static int32_t integrate_pn_##sfx(INTEGRATE_PN_ARGS) { \
-    return integrate_pn_body(nh, I1, I2, V, A, d1, d2, dm, bias); }
-#define XY_PICK(k, sfx, lst) \
-  ((k)->integrate = integrate_##sfx, (k)->integrate_pn = integrate_pn_##sfx, (k)->flags = flags_##sfx, \
-   (k)->list = lst, (k)->dense = dense_##sfx, (k)->settle = settle_##sfx)
+  attr static void flags_##sfx(FLAGS_ARGS) { flags_body(n, V, th, F); }
+#define XY_PICK(k, sfx, lst, ipn) \
+  ((k)->integrate = integrate_##sfx, (k)->integrate_pn = ipn, (k)->flags = flags_##sfx, \
+   (k)->list = lst, (k)->dense = dense_##sfx)
 
+static void rec_pn(const lp_xylo *x, xy_work *w);
+#if defined(__GNUC__) && defined(__x86_64__)
+static void rec_pn_avx2(const lp_xylo *x, xy_work *w);
+#endif
 static int32_t list_generic(LIST_ARGS) { return list_body(n, V, th, L); }
+static void dense_generic(DENSE_ARGS);
+static void outrows_generic(OUTROWS_ARGS) {
+  int32_t k;
+  for (k = 0; k < np; k++) dense_generic(Io, Wo + (size_t)plist[k] * no, no, prev[plist[k]]);
+}
+static int32_t integrate_pn_generic(INTEGRATE_PN_ARGS) {
+  return integrate_pn_tail(0, nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 0);
+}
 XY_KERNELS(, generic)
 #if defined(__GNUC__) && defined(__x86_64__)
 XY_KERNELS(__attribute__((target("avx2"))), avx2)
 XY_KERNELS(__attribute__((target("avx512f,avx512bw,avx512vl"))), avx512)
+/* 8 compares and one mask per step of 8; the set bits are the ids */
+__attribute__((target("avx2,bmi")))
+static int32_t list_avx2(LIST_ARGS) {
+  int32_t i, c = 0;
+  for (i = 0; i + 8 <= n; i += 8) {
+    __m256i gt = _mm256_cmpgt_epi32(_mm256_loadu_si256((const __m256i *)(th + i)),
+                                    _mm256_loadu_si256((const __m256i *)(V + i)));
+    unsigned k = ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(gt)) & 0xffu;
+    while (k) {
+      L[c++] = i + __builtin_ctz(k);
+      k &= k - 1;
+    }
+  }
+  for (; i < n; i++) {
+    L[c] = i;
+    c += V[i] >= th[i];
+  }
+  return c;
+}
+/* The readout rows; 8 outputs (Audio 2) stay in one register throughout. */
+static void dense_avx2(DENSE_ARGS);
+__attribute__((target("avx2")))
+static void outrows_avx2(OUTROWS_ARGS) {
+  int32_t k;
+  if (no == 8) {
+    const __m256i smax = _mm256_set1_epi32(XY_SMAX), smin = _mm256_set1_epi32(XY_SMIN);
+    __m256i acc = _mm256_loadu_si256((const __m256i *)Io);
+    for (k = 0; k < np; k++) {
+      int32_t p = plist[k], m = prev[p];
+      __m256i w = _mm256_loadu_si256((const __m256i *)(Wo + (size_t)p * 8));
+      if (m != 1) w = _mm256_mullo_epi32(w, _mm256_set1_epi32(m));
+      acc = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(acc, w), smin), smax);
+    }
+    _mm256_storeu_si256((__m256i *)Io, acc);
+  } else {
+    for (k = 0; k < np; k++) dense_avx2(Io, Wo + (size_t)plist[k] * no, no, prev[plist[k]]);
+  }
+}
+/* integrate_pn_tail, 8 neurons at a time: their slots are 4 vectors, and
+   two rounds of unpacks give P1, N1, P2, N2 with the neurons in id order
+   (that is what xy_slot's interleaving is for). */
+__attribute__((target("avx2")))
+static int32_t integrate_pn_avx2(INTEGRATE_PN_ARGS) {
+  const __m256i smax = _mm256_set1_epi32(XY_SMAX), smin = _mm256_set1_epi32(XY_SMIN);
+  const __m256i zero = _mm256_setzero_si256();
+  int32_t i, nf = 0, nr = in->n, two = in->nsyn == 2, r;
+  const int32_t *wr[XY_FUSE];           /* locals: no store below can alias them */
+  int32_t mr[XY_FUSE];
+  int ones = 1;
+  for (r = 0; r < nr; r++) { wr[r] = in->w[r]; mr[r] = in->m[r]; ones &= mr[r] == 1; }
+  for (i = 0; i + 8 <= nh; i += 8) {
+    __m256i *ap = (__m256i *)(A + 4 * i);
+    __m256i r0 = _mm256_loadu_si256((const __m256i *)ap), r1 = _mm256_loadu_si256((const __m256i *)ap + 1);
+    __m256i r2 = _mm256_loadu_si256((const __m256i *)ap + 2), r3 = _mm256_loadu_si256((const __m256i *)ap + 3);
+    __m256i t0 = _mm256_unpacklo_epi32(r0, r1), t1 = _mm256_unpackhi_epi32(r0, r1);
+    __m256i t2 = _mm256_unpacklo_epi32(r2, r3), t3 = _mm256_unpackhi_epi32(r2, r3);
+    __m256i p1 = _mm256_unpacklo_epi64(t0, t2), q1 = _mm256_unpackhi_epi64(t0, t2);
+    __m256i p2 = _mm256_unpacklo_epi64(t1, t3), q2 = _mm256_unpackhi_epi64(t1, t3);
+    __m256i a0 = _mm256_loadu_si256((const __m256i *)(I1 + i)), b0 = _mm256_loadu_si256((const __m256i *)(I2 + i));
+    __m256i v0 = _mm256_loadu_si256((const __m256i *)(V + i));
+    if (ones && !two) {               /* the common cases, unswitched */
+      for (r = 0; r < nr; r++)
+        a0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(a0, _mm256_loadu_si256((const __m256i *)(wr[r] + i))), smin), smax);
+    } else if (ones) {
+      for (r = 0; r < nr; r++) {
+        a0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(a0, _mm256_loadu_si256((const __m256i *)(wr[r] + i))), smin), smax);
+        b0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(b0, _mm256_loadu_si256((const __m256i *)(wr[r] + nh + i))), smin), smax);
+      }
+    } else for (r = 0; r < nr; r++) { /* the input rows, channels ascending */
+      const int32_t *W = wr[r] + i;
+      __m256i w1 = _mm256_loadu_si256((const __m256i *)W);
+      if (mr[r] != 1) w1 = _mm256_mullo_epi32(w1, _mm256_set1_epi32(mr[r]));
+      a0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(a0, w1), smin), smax);
+      if (two) {
+        __m256i w2 = _mm256_loadu_si256((const __m256i *)(W + nh));
+        if (mr[r] != 1) w2 = _mm256_mullo_epi32(w2, _mm256_set1_epi32(mr[r]));
+        b0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(b0, w2), smin), smax);
+      }
+    }
+    __m256i bad1 = _mm256_andnot_si256(_mm256_or_si256(_mm256_cmpeq_epi32(p1, zero), _mm256_cmpeq_epi32(q1, zero)),
+                                       _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_add_epi32(a0, p1), smax),
+                                                       _mm256_cmpgt_epi32(smin, _mm256_sub_epi32(a0, q1))));
+    __m256i bad2 = _mm256_andnot_si256(_mm256_or_si256(_mm256_cmpeq_epi32(p2, zero), _mm256_cmpeq_epi32(q2, zero)),
+                                       _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_add_epi32(b0, p2), smax),
+                                                       _mm256_cmpgt_epi32(smin, _mm256_sub_epi32(b0, q2))));
+    __m256i bad = _mm256_or_si256(bad1, bad2);
+    __m256i a = _mm256_min_epi32(_mm256_max_epi32(_mm256_sub_epi32(_mm256_add_epi32(a0, p1), q1), smin), smax);
+    __m256i b = _mm256_min_epi32(_mm256_max_epi32(_mm256_sub_epi32(_mm256_add_epi32(b0, p2), q2), smin), smax);
+    __m256i q, s, nl, dv, v;
+    unsigned k;
+    /* a -= leak(a, d1): leak = q + (q == 0 & a > 0), q = a >> d1 */
+    q = _mm256_srav_epi32(a, _mm256_loadu_si256((const __m256i *)(d1 + i)));
+    a = _mm256_sub_epi32(a, _mm256_sub_epi32(q, _mm256_and_si256(_mm256_cmpeq_epi32(q, zero), _mm256_cmpgt_epi32(a, zero))));
+    q = _mm256_srav_epi32(b, _mm256_loadu_si256((const __m256i *)(d2 + i)));
+    b = _mm256_sub_epi32(b, _mm256_sub_epi32(q, _mm256_and_si256(_mm256_cmpeq_epi32(q, zero), _mm256_cmpgt_epi32(b, zero))));
+    /* vmem_step(v0, dm, a + b, bias) */
+    q = _mm256_srav_epi32(v0, _mm256_loadu_si256((const __m256i *)(dm + i)));
+    q = _mm256_sub_epi32(q, _mm256_and_si256(_mm256_cmpeq_epi32(q, zero), _mm256_cmpgt_epi32(v0, zero)));
+    nl = _mm256_blendv_epi8(_mm256_sub_epi32(zero, q), smin, _mm256_cmpeq_epi32(q, smin));
+    s = _mm256_add_epi32(a, b);
+    dv = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(nl, s), smin), smax);
+    dv = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(dv, _mm256_loadu_si256((const __m256i *)(bias + i))), smin), smax);
+    v = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v0, dv), smin), smax);
+    _mm256_storeu_si256((__m256i *)(I1 + i), _mm256_blendv_epi8(a, a0, bad));
+    _mm256_storeu_si256((__m256i *)(I2 + i), _mm256_blendv_epi8(b, b0, bad));
+    _mm256_storeu_si256((__m256i *)(V + i), _mm256_blendv_epi8(v, v0, bad));
+    _mm256_storeu_si256(ap, zero);
+    _mm256_storeu_si256(ap + 1, zero);
+    _mm256_storeu_si256(ap + 2, zero);
+    _mm256_storeu_si256(ap + 3, zero);
+    k = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(bad));
+    while (k) {
+      F[nf++] = i + __builtin_ctz(k);
+      k &= k - 1;
+    }
+  }
+  return integrate_pn_tail(i, nh, I1, I2, V, A, d1, d2, dm, bias, F, in, nf);
+}
 /* 16 compares and one compress per step of 16 (a register compress and a
    full store: L has room, c <= i) */
 __attribute__((target("avx512f,avx512bw,avx512vl")))
@@ -700,131 +883,211 @@ static int32_t list_avx512(LIST_ARGS) {
   }
   return c;
 }
-static void pick_kernels(xy_kernels *k) {
+static const char *cpu_isa(void) {
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) XY_PICK(k, avx512, list_avx512);
-  else if (__builtin_cpu_supports("avx2")) XY_PICK(k, avx2, list_generic);
-  else XY_PICK(k, generic, list_generic);
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+    return "avx512";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi")) return "avx2";
+  return "generic";
+}
+static void pick_kernels(xy_kernels *k, int path) {
+  const char *isa = path == LP_XYLO_PATH_AUTO ? cpu_isa() : "generic";
+  k->pairs = rec_pn;
+  k->outrows = outrows_generic;
+  if (isa[3] == '2' || isa[4] == '5') k->outrows = outrows_avx2;
+  if (isa[4] == '5') XY_PICK(k, avx512, list_avx512, integrate_pn_avx2);
+  else if (isa[3] == '2') XY_PICK(k, avx2, list_avx2, integrate_pn_avx2);
+  else XY_PICK(k, generic, list_generic, integrate_pn_generic);
+  if (isa[3] == '2' || isa[4] == '5') k->pairs = rec_pn_avx2;
 }
 #else
-static void pick_kernels(xy_kernels *k) { XY_PICK(k, generic, list_generic); }
+static const char *cpu_isa(void) { return "generic"; }
+static void pick_kernels(xy_kernels *k, int path) {
+  (void)path;
+  XY_PICK(k, generic, list_generic, integrate_pn_generic);
+  k->pairs = rec_pn;
+  k->outrows = outrows_generic;
+}
 #endif
 
-/* The recurrent events of pre-neuron p (count m), every add saturating. */
-static void rec_one(const lp_xylo *x, xy_work *w, int32_t p, int32_t m, const xy_kernels *kern) {
-  int32_t d = x->rec_dense[p];
-  if (d >= 0) {
-    const int32_t *sp = x->dense_span + 2 * d;
-    kern->dense(w->isyn + sp[0], x->dense + (size_t)d * x->nsyn * x->nhid + sp[0], sp[1] - sp[0], m);
-  } else {
-    deliver(w->isyn, x->rec_tgt, x->rec_w, x->rec_ptr[p], x->rec_ptr[p + 1], m);
-  }
+const char *lp_xylo_isa(void) { return cpu_isa(); }
+void lp_xylo_set_path(lp_xylo *x, lp_xylo_path path) {
+  x->path = path == LP_XYLO_PATH_GENERIC || path == LP_XYLO_PATH_REFERENCE ? (int)path : LP_XYLO_PATH_AUTO;
 }
+lp_xylo_path lp_xylo_get_path(const lp_xylo *x) { return (lp_xylo_path)x->path; }
 
-/* After a settle that kept some neurons (A nonzero): their events of the
-   run plist[k0..k1-1] again, in order and saturating; A cleared. The
-   neurons are left in w->flist; their count is returned. */
-static int32_t replay(const lp_xylo *x, xy_work *w, int32_t k0, int32_t k1) {
-  int32_t nh = x->nhid, ns = x->nsyn, nf = 0, i, k, f, s;
-  int32_t *I = w->isyn, *fl = w->flist;
-  uint32_t *A = w->acc;
-  for (i = 0; i < nh; i++)                      /* A[2i] != 0 marks a kept neuron */
-    if (A[2 * i] | A[2 * i + 1]) { fl[nf++] = i; A[2 * i] = 1; }
-  for (k = k0; k < k1; k++) {
-    int32_t p = w->plist[k], d = x->rec_dense[p], m = w->prev[p], e;
-    if (d >= 0) {
-      const int32_t *W = x->dense + (size_t)d * ns * nh;
-      for (f = 0; f < nf; f++)
-        for (s = 0; s < ns; s++) {
-          int32_t j = s * nh + fl[f];
-          I[j] = sat16(I[j] + m * W[j]);
-        }
-    } else {
-      for (e = x->pair_ptr[p]; e < x->pair_ptr[p + 1]; e++) {
-        int32_t j = x->pair_tgt[e];
-        uint32_t h[2];
-        if (!A[2 * j]) continue;
-        memcpy(h, &x->pair_pn[e], 8);
-        for (s = 0; s < ns; s++) {
-          int32_t v = (int32_t)(h[s] & 0xffff) - (int32_t)(h[s] >> 16);
-          I[s * nh + j] = sat16(I[s * nh + j] + m * v);
-        }
-      }
+/* The pair events of one pre-neuron with count m onto the P/N sums (see
+   above): per pair, its 4 uint16 fields times m added to the 4 uint32 of
+   its slot (SSE2, the x86-64 baseline: 16-bit products as low and high
+   halves, interleaved into 32-bit lanes). */
+XY_INLINE void pn_row(uint32_t *restrict A, const uint32_t *restrict tgt, const uint64_t *restrict pn,
+                      int32_t lo, int32_t hi, int32_t m) {
+  int32_t e;
+#if defined(__GNUC__) && defined(__x86_64__)
+  const __m128i z = _mm_setzero_si128();
+  char *Ab = (char *)A;                 /* a slot's 4 words: one aligned vector */
+  if (m == 1) {
+    for (e = lo; e + 2 <= hi; e += 2) {
+      __m128i *a = (__m128i *)(Ab + tgt[e]), *b = (__m128i *)(Ab + tgt[e + 1]);
+      __m128i h = _mm_loadu_si128((const __m128i *)(pn + e));
+      _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), _mm_unpacklo_epi16(h, z)));
+      _mm_store_si128(b, _mm_add_epi32(_mm_load_si128(b), _mm_unpackhi_epi16(h, z)));
+    }
+    if (e < hi) {
+      __m128i *a = (__m128i *)(Ab + tgt[e]);
+      _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), _mm_unpacklo_epi16(_mm_loadl_epi64((const __m128i *)(pn + e)), z)));
+    }
+  } else {
+    const __m128i mm = _mm_set1_epi16((short)m);
+    for (e = lo; e < hi; e++) {
+      __m128i *a = (__m128i *)(Ab + tgt[e]);
+      __m128i h = _mm_loadl_epi64((const __m128i *)(pn + e));
+      h = _mm_unpacklo_epi16(_mm_mullo_epi16(h, mm), _mm_mulhi_epu16(h, mm));
+      _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), h));
     }
   }
-  for (f = 0; f < nf; f++) A[2 * fl[f]] = A[2 * fl[f] + 1] = 0;
-  return nf;
+#else
+  for (e = lo; e < hi; e++) {
+    uint16_t h[4];
+    uint32_t *a = A + tgt[e] / 4;
+    memcpy(h, &pn[e], 8);
+    a[0] += (uint32_t)m * h[0]; a[1] += (uint32_t)m * h[1]; a[2] += (uint32_t)m * h[2]; a[3] += (uint32_t)m * h[3];
+  }
+#endif
 }
 
-/* Settle the run of pre-neurons plist[k0..k1-1], replaying where needed. */
-static void rec_flush(const lp_xylo *x, xy_work *w, int32_t k0, int32_t k1, const xy_kernels *kern) {
-  if (k1 > k0 && kern->settle(x->nhid, w->isyn, w->isyn + x->nhid, w->acc)) replay(x, w, k0, k1);
-}
-
-/* One pair event: the two words at a (a memory image, as the pair's word)
-   plus h; no field carries (see above), so this is four 16-bit adds. */
-XY_INLINE void pn_add(uint32_t *a, uint64_t h) {
-  uint64_t v;
-  memcpy(&v, a, 8);
-  v += h;
-  memcpy(a, &v, 8);
-}
-
-/* The recurrent events of the last step (plist, pre-neurons ascending).
-   Returns where the last run starts: plist[k0..np-1] are left in A for
-   integrate_pn (none when k0 == np). */
-static int32_t rec_pn(const lp_xylo *x, xy_work *w, const xy_kernels *kern) {
-  int32_t k, k0 = 0, e, nh = x->nhid, ns = x->nsyn, run = 0;
-  uint32_t *restrict A = w->acc;
-  const uint16_t *tgt = x->pair_tgt;
-  const uint64_t *pn = x->pair_pn;
+/* The recurrent events of the last step (plist, pre-neurons ascending)
+   onto the P/N sums. */
+static void rec_pn(const lp_xylo *x, xy_work *w) {
+  int32_t k;
   for (k = 0; k < w->np; k++) {
-    int32_t p = w->plist[k], d = x->rec_dense[p], lo = x->pair_ptr[p], hi = x->pair_ptr[p + 1];
-    int32_t m = w->prev[p], c = m * x->rec_max[p];
+    int32_t p = w->plist[k];
     if (k + 1 < w->np) {                /* the next row, while this one runs */
+      int32_t q = x->pair_ptr[w->plist[k + 1]];
+      XY_PREFETCH(x->pair_pn + q);
+      XY_PREFETCH(x->pair_tgt + q);
+    }
+    pn_row(w->acc, x->pair_tgt, x->pair_pn, x->pair_ptr[p], x->pair_ptr[p + 1], w->prev[p]);
+  }
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+/* rec_pn with AVX2's encodings: one zero-extending load per pair. */
+__attribute__((target("avx2")))
+static void rec_pn_avx2(const lp_xylo *x, xy_work *w) {
+  const uint32_t *restrict tgt = x->pair_tgt;
+  char *restrict Ab = (char *)w->acc;
+  const uint64_t *restrict pn = x->pair_pn;
+  int32_t k, e;
+  for (k = 0; k < w->np; k++) {
+    int32_t p = w->plist[k], lo = x->pair_ptr[p], hi = x->pair_ptr[p + 1], m = w->prev[p];
+    if (k + 1 < w->np) {
       int32_t q = x->pair_ptr[w->plist[k + 1]];
       XY_PREFETCH(pn + q);
       XY_PREFETCH(tgt + q);
     }
-    if (c >= XY_RUN_MAX) {              /* alone it could carry: the ordered way */
-      rec_flush(x, w, k0, k, kern);
-      rec_one(x, w, p, m, kern);
-      k0 = k + 1;
-      run = 0;
-      continue;
-    }
-    if (run + c >= XY_RUN_MAX) {
-      rec_flush(x, w, k0, k, kern);
-      k0 = k;
-      run = 0;
-    }
-    run += c;
-    if (d >= 0) {                       /* a dense row: its nonzero span, both blocks */
-      const int32_t *W = x->dense + (size_t)d * ns * nh, *sp = x->dense_span + 2 * d;
-      for (e = sp[0]; e < sp[1]; e++) {
-        int32_t v = m * W[e], j = e % nh, sl = e / nh;
-        if (v) A[2 * j + sl] += (uint32_t)(v < 0 ? -v : v) << (16 * (v < 0));
+    if (m == 1) {
+      for (e = lo; e + 2 <= hi; e += 2) {
+        __m128i *a = (__m128i *)(Ab + tgt[e]), *b = (__m128i *)(Ab + tgt[e + 1]);
+        __m128i ha = _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(pn + e)));
+        __m128i hb = _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(pn + e + 1)));
+        _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), ha));
+        _mm_store_si128(b, _mm_add_epi32(_mm_load_si128(b), hb));
       }
-    } else if (m == 1) {
-      for (e = lo; e < hi; e++) pn_add(A + 2 * tgt[e], pn[e]);
+      for (; e < hi; e++) {
+        __m128i *a = (__m128i *)(Ab + tgt[e]);
+        _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(pn + e)))));
+      }
     } else {
-      uint64_t mm = (uint64_t)m;
-      for (e = lo; e < hi; e++) pn_add(A + 2 * tgt[e], mm * pn[e]);
+      const __m128i mm = _mm_set1_epi32(m);
+      for (e = lo; e < hi; e++) {
+        __m128i *a = (__m128i *)(Ab + tgt[e]);
+        __m128i h = _mm_mullo_epi32(_mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(pn + e))), mm);
+        _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), h));
+      }
     }
   }
-  return k0;
+}
+#endif
+
+/* The same, one add per synapse (x->by_pair unset). */
+static void rec_pn_syn(const lp_xylo *x, xy_work *w) {
+  uint32_t *restrict A = w->acc;
+  const uint32_t *restrict idx = x->ev_idx;
+  const uint16_t *restrict val = x->ev_val;
+  int32_t k, e;
+  for (k = 0; k < w->np; k++) {
+    int32_t p = w->plist[k], lo = x->rec_ptr[p], hi = x->rec_ptr[p + 1];
+    uint32_t m = w->prev[p];
+    if (k + 1 < w->np) {
+      int32_t q = x->rec_ptr[w->plist[k + 1]];
+      XY_PREFETCH(idx + q);
+      XY_PREFETCH(val + q);
+    }
+    if (m == 1) {
+      for (e = lo; e + 8 <= hi; e += 8) {
+        A[idx[e]] += val[e];
+        A[idx[e + 1]] += val[e + 1];
+        A[idx[e + 2]] += val[e + 2];
+        A[idx[e + 3]] += val[e + 3];
+        A[idx[e + 4]] += val[e + 4];
+        A[idx[e + 5]] += val[e + 5];
+        A[idx[e + 6]] += val[e + 6];
+        A[idx[e + 7]] += val[e + 7];
+      }
+      for (; e < hi; e++) A[idx[e]] += val[e];
+    } else {
+      for (e = lo; e < hi; e++) A[idx[e]] += m * val[e];
+    }
+  }
 }
 
-static void xy_step(const lp_xylo *x, xy_work *w, const uint8_t *in, const xy_rec *r, const xy_kernels *kern) {
-  int32_t nh = x->nhid, no = x->nout, i, k, nc = 0, unsorted = 0, width = x->nsyn * x->nhid, k0 = w->np;
+/* A neuron the P/N sums could not settle: its recurrent events of the last
+   step in order, saturating (pre-neurons ascending), then its integration. */
+static void replay_one(const lp_xylo *x, xy_work *w, int32_t j) {
+  int32_t nh = x->nhid, e, a = w->isyn[j], b = w->isyn[nh + j];
+  for (e = x->inc_ptr[j]; e < x->inc_ptr[j + 1]; e++) {
+    int32_t m = w->prev[x->inc_pre[e]];
+    if (m) {
+      a = sat16(a + m * x->inc_w[2 * e]);
+      b = sat16(b + m * x->inc_w[2 * e + 1]);
+    }
+  }
+  a -= leak(a, x->dsyn[j]);
+  b -= leak(b, x->dsyn[nh + j]);
+  w->isyn[j] = a;
+  w->isyn[nh + j] = b;
+  w->vmem[j] = vmem_step(w->vmem[j], x->dmem[j], a + b, x->bias[j]);
+}
+
+/* One time step. ref: the plain reference (every event one ordered
+   saturating add through the CSR lists, portable kernels). */
+static void xy_step(const lp_xylo *x, xy_work *w, const uint8_t *in, const xy_rec *r, const xy_kernels *kern,
+                    int ref) {
+  int32_t nh = x->nhid, no = x->nout, i, k, nc = 0, unsorted = 0, width = x->nsyn * x->nhid;
   int32_t *I = w->isyn, *V = w->vmem, *Io = w->isyn_o, *Vo = w->vmem_o;
   uint8_t *cur = w->cur, *F = w->fire;
   const int32_t *th = x->th;
+  int pn = !ref && x->pn && w->np;
+  int fused = pn;                       /* the input rows delivered in the integration pass */
+  xy_rows rows;
+  rows.n = 0;
+  rows.nsyn = 1;                        /* 2 once a row has a syn-2 weight */
+  for (i = 0; fused && i < x->nin; i++) {
+    if (!in[i]) continue;
+    if (x->in_dense[i] < 0 || rows.n == XY_FUSE) fused = 0;
+    else {
+      rows.w[rows.n] = x->dense + (size_t)x->in_dense[i] * width;
+      rows.m[rows.n++] = in[i];
+      if (x->dense_span[2 * x->in_dense[i] + 1] > nh) rows.nsyn = 2;
+    }
+  }
+  if (!fused) rows.n = 0;
   /* 1. input events, channels ascending (counts already clipped to 15) */
-  for (i = 0; i < x->nin; i++) {
+  for (i = 0; !fused && i < x->nin; i++) {
     int32_t d = x->in_dense[i];
     if (!in[i]) continue;
-    if (d >= 0) {
+    if (d >= 0 && !ref) {
       const int32_t *sp = x->dense_span + 2 * d;
       kern->dense(I + sp[0], x->dense + (size_t)d * width + sp[0], sp[1] - sp[0], in[i]);
     } else {
@@ -832,25 +1095,25 @@ static void xy_step(const lp_xylo *x, xy_work *w, const uint8_t *in, const xy_re
     }
   }
   /* 2. and 3. hidden counts of the last step, pre-neurons ascending */
-  if (w->np && x->pn) k0 = rec_pn(x, w, kern);
-  for (k = 0; k < w->np; k++) {
-    int32_t p = w->plist[k];
-    if (x->out_is_dense) kern->dense(Io, x->out_dense + (size_t)p * no, no, w->prev[p]);
-    else deliver(Io, x->out_tgt, x->out_w, x->out_ptr[p], x->out_ptr[p + 1], w->prev[p]);
+  if (pn) {
+    if (x->by_pair) kern->pairs(x, w);
+    else rec_pn_syn(x, w);
   }
-  /* 5. hidden neurons: integrate all, then spikes and aliases in id order */
-  if (k0 < w->np) {                     /* the last run settled in the same pass */
-    int32_t nf = 0, f;
-    if (kern->integrate_pn(nh, I, I + nh, V, w->acc, x->dsyn, x->dsyn + nh, x->dmem, x->bias))
-      nf = replay(x, w, k0, w->np);
-    for (f = 0; f < nf; f++) {          /* the neurons it left */
-      int32_t j = w->flist[f], a = I[j], b = I[nh + j];
-      a -= leak(a, x->dsyn[j]);
-      b -= leak(b, x->dsyn[nh + j]);
-      I[j] = a;
-      I[nh + j] = b;
-      V[j] = vmem_step(V[j], x->dmem[j], a + b, x->bias[j]);
+  if (!pn)
+    for (k = 0; k < w->np; k++) {
+      int32_t p = w->plist[k];
+      deliver(I, x->rec_tgt, x->rec_w, x->rec_ptr[p], x->rec_ptr[p + 1], w->prev[p]);
     }
+  if (x->out_is_dense && !ref) kern->outrows(Io, x->out_dense, no, w->plist, w->np, w->prev);
+  else
+    for (k = 0; k < w->np; k++) {
+      int32_t p = w->plist[k];
+      deliver(Io, x->out_tgt, x->out_w, x->out_ptr[p], x->out_ptr[p + 1], w->prev[p]);
+    }
+  /* 5. hidden neurons: integrate all, then spikes and aliases in id order */
+  if (pn) {                             /* the P/N sums settled in the same pass */
+    int32_t nf = kern->integrate_pn(nh, I, I + nh, V, w->acc, x->dsyn, x->dsyn + nh, x->dmem, x->bias, w->flist, &rows), f;
+    for (f = 0; f < nf; f++) replay_one(x, w, w->flist[f]);
   } else {
     kern->integrate(nh, x->nsyn, I, I + nh, V, x->dsyn, x->dsyn + nh, x->dmem, x->bias);
   }
@@ -923,6 +1186,25 @@ static lp_status convert_input(lp_ctx *ctx, const lp_tensor *t, uint8_t *dst) {
     for (i = 0; i < n; i++) dst[i] = src[i] > XY_MAX_IN ? XY_MAX_IN : src[i];
     return LP_OK;
   }
+  if (lp_tensor_is_contiguous(t) && dt == LP_I32) {  /* the common dtypes without a per-value call */
+    const int32_t *src = lp_tensor_data(t);
+    for (i = 0; i < n; i++) {
+      if (src[i] < 0)
+        return lp_ctx_error(ctx, LP_EARG, 1, "input counts must be non-negative (got %lld)", (long long)src[i]);
+      dst[i] = (uint8_t)(src[i] > XY_MAX_IN ? XY_MAX_IN : src[i]);
+    }
+    return LP_OK;
+  }
+  if (lp_tensor_is_contiguous(t) && dt == LP_F32) {
+    const float *src = lp_tensor_data(t);
+    for (i = 0; i < n; i++) {
+      float v = src[i];
+      if (!(v >= 0) || v != floorf(v))
+        return lp_ctx_error(ctx, LP_EARG, 1, "input counts must be non-negative integers (got %g)", (double)v);
+      dst[i] = (uint8_t)(v > XY_MAX_IN ? XY_MAX_IN : v);
+    }
+    return LP_OK;
+  }
   for (i = 0; i < n; i++) {
     lp_scalar v = lp_tensor_get_flat(t, i);
     if (v.isint) {
@@ -944,7 +1226,7 @@ lp_status lp_xylo_evolve(lp_ctx *ctx, lp_xylo *x, const lp_tensor *input, lp_xyl
                          lp_xylo_result *out) {
   int64_t B, T, nin, b, t, nh = x->nhid, no = x->nout;
   int nd;
-  size_t off, bytes;
+  size_t off, bytes, acc_n;
   char *blk = NULL;
   uint8_t *counts;
   int32_t *f_isyn, *f_vmem, *f_isyn_o, *f_vmem_o;
@@ -953,7 +1235,7 @@ lp_status lp_xylo_evolve(lp_ctx *ctx, lp_xylo *x, const lp_tensor *input, lp_xyl
   lp_status st = LP_OK;
   xy_kernels kern;
   memset(out, 0, sizeof *out);
-  pick_kernels(&kern);
+  pick_kernels(&kern, x->path);
   nd = lp_tensor_ndim(input);
   if (nd != 2 && nd != 3)
     return lp_ctx_error(ctx, LP_ESHAPE, 1, "input: expected (T, %d) or (B, T, %d) counts, got %d dims",
@@ -978,8 +1260,9 @@ lp_status lp_xylo_evolve(lp_ctx *ctx, lp_xylo *x, const lp_tensor *input, lp_xyl
   {
     size_t n4 = (size_t)(2 * nh + nh + 2 * no);
     size_t width = (size_t)x->nsyn * (size_t)nh;
+    acc_n = 4 * (((size_t)nh + 7) & ~(size_t)7);
     bytes = align64(n4 * 4) * 2 + align64((size_t)nh) * 3 + align64((size_t)nh * 4) * 2 +
-            align64((size_t)nh * 8) + align64(width * 4) + align64((size_t)nh + 8) + align64((size_t)(B * T * nin));
+            align64(acc_n * 4) + 64 + align64(width * 4) + align64((size_t)nh + 8) + align64((size_t)(B * T * nin));
   }
   if (!(blk = lp_ctx_alloc_raw(ctx, bytes))) { st = LP_ENOMEM; goto fail; }
   w.isyn = (int32_t *)blk; w.vmem = w.isyn + 2 * nh; w.isyn_o = w.vmem + nh; w.vmem_o = w.isyn_o + no;
@@ -991,10 +1274,10 @@ lp_status lp_xylo_evolve(lp_ctx *ctx, lp_xylo *x, const lp_tensor *input, lp_xyl
   f_spk = (uint8_t *)(blk + off); off += align64((size_t)nh);
   w.plist = (int32_t *)(blk + off); off += align64((size_t)nh * 4);
   w.clist = (int32_t *)(blk + off); off += align64((size_t)nh * 4);
-  w.acc = (uint32_t *)(blk + off); off += align64((size_t)nh * 8);
+  w.acc = (uint32_t *)(((uintptr_t)(blk + off) + 63) & ~(uintptr_t)63); off += align64(acc_n * 4) + 64;
   w.flist = (int32_t *)(blk + off); off += align64((size_t)x->nsyn * (size_t)nh * 4);
   w.fire = (uint8_t *)(blk + off); off += align64((size_t)nh + 8);
-  memset(w.acc, 0, (size_t)nh * 8);
+  memset(w.acc, 0, acc_n * 4);
   memset(w.fire, 0, (size_t)nh + 8);
   counts = (uint8_t *)(blk + off);
   if ((st = convert_input(ctx, input, counts))) goto fail;
@@ -1019,7 +1302,7 @@ lp_status lp_xylo_evolve(lp_ctx *ctx, lp_xylo *x, const lp_tensor *input, lp_xyl
         if (mode == LP_XYLO_VMEM) r.vmem_o = rowptr(out->output, oo);
         else r.isyn_o = rowptr(out->output, oo);
       }
-      xy_step(x, &w, counts + (b * T + t) * nin, &r, &kern);
+      xy_step(x, &w, counts + (b * T + t) * nin, &r, &kern, x->path == LP_XYLO_PATH_REFERENCE);
     }
     if (record && mode != LP_XYLO_SPIKE)  /* output is a copy of a record */
       memcpy(rowptr(out->output, b * T * no), rowptr(mode == LP_XYLO_VMEM ? out->vmem_out : out->isyn_out, b * T * no),

@@ -82,4 +82,16 @@ lp_status lp_xylo_evolve(lp_ctx *ctx, lp_xylo *x, const lp_tensor *input, lp_xyl
                          int record, lp_xylo_result *out);
 void      lp_xylo_result_release(lp_xylo_result *r);
 
+/* Which kernels lp_xylo_evolve runs; every path gives the same bits.
+   AUTO: P/N recurrent sums, dense input rows and the best vector kernels
+   this CPU has (chosen at run time: AVX-512, AVX2, or portable); GENERIC:
+   the same algorithms with the portable kernels only; REFERENCE: the plain
+   loop, every event one saturating add in xylosim's order (the reference
+   the fast paths are checked against). New simulators start in AUTO. */
+typedef enum lp_xylo_path { LP_XYLO_PATH_AUTO = 0, LP_XYLO_PATH_GENERIC, LP_XYLO_PATH_REFERENCE } lp_xylo_path;
+void         lp_xylo_set_path(lp_xylo *x, lp_xylo_path path);  /* an unknown value is AUTO */
+lp_xylo_path lp_xylo_get_path(const lp_xylo *x);
+/* The instruction set AUTO uses on this CPU: "avx512", "avx2" or "generic". */
+const char  *lp_xylo_isa(void);
+
 #endif

@@ -16,6 +16,12 @@
 --   sim:state(), sim:set_state(state), sim:reset_state()
 --   sim:set_attributes(state)  -- Rockpool's name: takes the state a call returns
 --   tsim = sim:timed{add_events = true}                -- the time-series API (nn/timed.lua)
+--   path, isa = sim:kernel_path(["auto" | "generic" | "reference"])
+--     which C kernels evolve runs (set when named; every path gives the same
+--     bits): "auto" (default) the fast algorithms with the best vector
+--     kernels of this CPU (isa: "avx512", "avx2" or "generic", chosen at run
+--     time), "generic" the same algorithms with portable kernels only,
+--     "reference" the plain loop, every event one ordered saturating add.
 --
 -- Specification (values: nested tables or tensors of any dtype holding
 -- integers; ids are 1-based in Lua):
@@ -501,6 +507,17 @@ end
 
 --- Stored synapse counts (nonzero weights): input, recurrent, readout.
 function Base:synapse_counts() return self._core:counts() end
+
+local PATHS = { auto = true, generic = true, reference = true }
+
+--- sim:kernel_path([name]) -> path, isa (see the header)
+function Base:kernel_path(name)
+  if name ~= nil and not PATHS[name] then
+    argerror("kernel_path", 1, ("expected 'auto', 'generic' or 'reference', got %s"):format(
+      type(name) == "string" and ("'" .. name .. "'") or type(name)), 2)
+  end
+  return self._core:path(name)
+end
 
 local classes = {}
 

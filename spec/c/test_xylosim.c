@@ -3,9 +3,12 @@
 ** facts of reference/xylo.md §3 on one- and two-neuron networks (bit-shift
 ** decay of positive and negative values, saturation order of deliveries,
 ** multi-spike subtractive reset with the 31 cap, aliases into higher and
-** lower ids, input clipping to 15), range checks, and allocation failures
+** lower ids, input clipping to 15), range checks, allocation failures
 ** (every allocation of new + evolve with records fails once: LP_ENOMEM,
-** nothing leaks, the state is unchanged). Links only the core archive.
+** nothing leaks, the state is unchanged), and random saturating networks
+** against a plain reference loop on every kernel path (auto, generic,
+** reference), and a fan-in past the P/N sums' bound (ordered fallback).
+** Links only the core archive.
 */
 #include "../../devices/xylo/xylosim.h"
 #include "check.h"
@@ -356,6 +359,8 @@ static void test_random_vs_reference(void) {
     sp.alias_ptr = n.alias ? n.aptr : NULL; sp.alias_idx = n.aidx;
     sp.shift_in = n.sh_in; sp.shift_rec = n.sh_rec; sp.shift_out = n.sh_out;
     CHECK_OK(lp_xylo_new(ctx, &sp, &x));
+    lp_xylo_set_path(x, (lp_xylo_path)((trial / 3) % 3));   /* every kernel path, each net kind */
+    CHECK(lp_xylo_get_path(x) == (lp_xylo_path)((trial / 3) % 3));
     CHECK_OK(lp_xylo_evolve(ctx, x, X, LP_XYLO_SPIKE, 1, &r));
     lp_xylo_reset(x);                    /* output modes without records, from zero again */
     CHECK_OK(lp_xylo_evolve(ctx, x, X, trial % 2 ? LP_XYLO_VMEM : LP_XYLO_ISYN, 0, &rv));
@@ -370,8 +375,8 @@ static void test_random_vs_reference(void) {
     }
     if (!ok) {
       bad++;
-      fprintf(stderr, "random net %d (nin %d nh %d nout %d nsyn %d alias %d) differs from the reference\n", trial,
-              n.nin, n.nh, n.nout, n.nsyn, n.alias);
+      fprintf(stderr, "random net %d (nin %d nh %d nout %d nsyn %d alias %d, path %d) differs from the reference\n",
+              trial, n.nin, n.nh, n.nout, n.nsyn, n.alias, (trial / 3) % 3);
     }
     CHECK(ok);
     lp_xylo_result_release(&r);
@@ -382,6 +387,54 @@ static void test_random_vs_reference(void) {
   CHECK(nsat > 10000);                   /* the networks did saturate, often */
 }
 
+/* A fan-in so large that a step's P/N sums could pass 2^31 (4400 pre-neurons
+   onto neuron 0 at 127 << 7): the fast paths fall back to ordered delivery,
+   and still equal the reference bit for bit. */
+static void test_large_fan_in(void) {
+  enum { NH = 4400, T = 6 };
+  static int32_t w_in[NH], w_rec[(size_t)NH * NH], w_out[NH], dm[NH], ds[NH], th[NH], in[T];
+  int32_t dmo[1] = {2}, dso[1] = {2}, tho[1] = {100};
+  lp_xylo_spec sp;
+  lp_tensor *X;
+  int64_t shape[2] = {T, 1};
+  int i, t, path;
+  lp_xylo_result r[3];
+  for (i = 0; i < NH; i++) {
+    w_in[i] = i % 3 ? 127 : -60;
+    w_rec[(size_t)i * NH] = i % 44 ? -128 : 127;  /* every neuron onto neuron 0: N1 alone is over the bound */
+    w_out[i] = i % 5 - 2;
+    dm[i] = 3; ds[i] = 1; th[i] = 2000;
+  }
+  for (t = 0; t < T; t++) in[t] = t % 2 ? 0 : 15;
+  memset(&sp, 0, sizeof sp);
+  sp.nin = 1; sp.nhid = NH; sp.nout = 1; sp.nsyn = 1;
+  sp.w_in = w_in; sp.w_rec = w_rec; sp.w_out = w_out;
+  sp.dash_mem = dm; sp.dash_syn = ds; sp.threshold = th;
+  sp.dash_mem_out = dmo; sp.dash_syn_out = dso; sp.threshold_out = tho;
+  sp.shift_in = 7; sp.shift_rec = 7; sp.shift_out = 2;
+  if (lp_tensor_from_data(ctx, LP_I32, 2, shape, in, &X) != LP_OK) { CHECK(0); return; }
+  for (path = 0; path < 3; path++) {
+    lp_xylo *x = NULL;
+    CHECK_OK(lp_xylo_new(ctx, &sp, &x));
+    lp_xylo_set_path(x, (lp_xylo_path)path);
+    CHECK_OK(lp_xylo_evolve(ctx, x, X, LP_XYLO_SPIKE, 1, &r[path]));
+    lp_xylo_free(x);
+  }
+  for (path = 0; path < 2; path++) {
+    CHECK(same_i32(r[path].isyn, 0, lp_tensor_data(r[2].isyn), (int64_t)T * NH));
+    CHECK(same_i32(r[path].vmem, 0, lp_tensor_data(r[2].vmem), (int64_t)T * NH));
+    CHECK(same_i32(r[path].spikes, 0, lp_tensor_data(r[2].spikes), (int64_t)T * NH));
+    CHECK(same_i32(r[path].output, 0, lp_tensor_data(r[2].output), T));
+  }
+  {                                    /* neuron 0 saturated on recurrent events (then halved by dash 1) */
+    int sat = 0;
+    for (t = 1; t < T; t++) sat |= at(r[2].isyn, (int64_t)t * NH) == 16384 || at(r[2].isyn, (int64_t)t * NH) == -16384;
+    CHECK(sat);
+  }
+  for (path = 0; path < 3; path++) lp_xylo_result_release(&r[path]);
+  lp_tensor_release(X);
+}
+
 int main(void) {
   if (lp_ctx_new(&ctx) != LP_OK) return 1;
   RUN(test_decay);
@@ -390,6 +443,7 @@ int main(void) {
   RUN(test_checks);
   RUN(test_alloc_failures);
   RUN(test_random_vs_reference);
+  RUN(test_large_fan_in);
   lp_ctx_free(ctx);
   return TEST_REPORT("test_xylosim");
 }

@@ -365,6 +365,20 @@ describe("XyloSim errors", function()
       "bad argument #1 to 'evolve' (input counts must be non-negative (got -1))")
     assert.has_error(function() sim(lp.tensor({ { 1, 0.5 } })) end,
       "bad argument #1 to 'evolve' (input counts must be non-negative integers (got 0.5))")
+    -- the contiguous int32 and float32 inputs are read without a per-value call: same checks
+    assert.has_error(function() sim(lp.tensor({ { 1, -3 } }, "int32")) end,
+      "bad argument #1 to 'evolve' (input counts must be non-negative (got -3))")
+    assert.has_error(function() sim(lp.tensor({ { 1, -1 } }, "float32")) end,
+      "bad argument #1 to 'evolve' (input counts must be non-negative integers (got -1))")
+    local okn, msgn = pcall(sim, lp.tensor({ { 0 / 0, 1 } }, "float32"))
+    assert.is_false(okn)
+    assert.is_truthy(msgn:find("input counts must be non-negative integers (got ", 1, true) and msgn:find("nan", 1, true))
+    assert.has_error(function() sim(lp.tensor({ { 2.5, 1 } }, "float32")) end,
+      "bad argument #1 to 'evolve' (input counts must be non-negative integers (got 2.5))")
+    local ok_in = lp.tensor({ { 1, 0 }, { 20, 3 } })
+    local function fresh(x) sim:reset_state() return (sim(x, true)) end
+    assert.is_true(equal(fresh(ok_in), fresh(ok_in:astype("int32"))))
+    assert.is_true(equal(fresh(ok_in), fresh(ok_in:astype("float32"))))
     assert.has_error(function() sim("x") end,
       "bad argument #1 to 'evolve' (expected input counts (T, 2) or (B, T, 2), got string)")
   end)
