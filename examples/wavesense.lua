@@ -174,8 +174,8 @@ local function audio()
   -- quick: the first speakers of each split; full: spaced subsets of the whole splits
   local train_ds = load("train", quick and 4 or nil)
   local test_ds = load("test", quick and 3 or nil)
-  local tr = spaced(#train_ds, int_opt("audio_train", quick and nil or 4000))
-  local te = spaced(#test_ds, int_opt("audio_test", nil))
+  local tr = spaced(#train_ds, int_opt("audio_train", quick and nil or 3000))
+  local te = spaced(#test_ds, int_opt("audio_test", quick and nil or 1740))
   local dsf = 488                                            -- 488 / 48828.125 Hz = 10.0 ms
   local afe = a3.AFESimExternal { down_sampling_factor = dsf, input_sample_rate = train_ds.sample_rate }
   local dt = afe.dt
@@ -189,9 +189,8 @@ local function audio()
   print(("audio: %.1f front-end events per utterance on average"):format(x_train:sum():item() / #tr))
   lp.seed(6)
   local net = nn.WaveSenseNet({ 16, 10 }, { dilations = { 1, 2, 4, 8 }, n_channels_res = 16, n_channels_skip = 32,
-    n_hidden = 32, tau_mem = 2 * dt, base_tau_syn = 2 * dt, tau_lp = 4 * dt, threshold = 1,
+    n_hidden = 32, tau_mem = 4 * dt, base_tau_syn = 2 * dt, tau_lp = 4 * dt, threshold = 1,
     neuron_model = "LIFBitshift", dt = dt, hop_delay = true })
-  lp.no_grad(function() net.lin1.weight:mul_(0.1) end)
   train(net, x_train, y_train, epochs, lr, "audio")
   return deploy(net, "audio3", dt, x_test, y_test, "audio")
 end
