@@ -116,6 +116,52 @@ describe("nn.SynNet", function()
   end)
 end)
 
+describe("nn.HopDelay and SynNet's hop_delay", function()
+  it("HopDelay is its input one step late, continuing across calls; its graph is the identity", function()
+    local d = nn.HopDelay(3)
+    local x = lp.randn(2, 6, 3)
+    local y = d(x)
+    assert.tensor_near(lp.zeros(2, 1, 3), y:slice(2, 1, 1), 0)
+    assert.tensor_near(x:slice(2, 1, 5), y:slice(2, 2, 6), 0)
+    local z = d(x:slice(2, 1, 2))
+    assert.tensor_near(x:slice(2, 6, 6), z:slice(2, 1, 1), 0)
+    d:reset_state()
+    assert.tensor_near(y, d(x), 0)
+    local g = d:as_graph()
+    assert.equal(g.input_nodes[2], g.output_nodes[2])
+    assert.has_error(function() nn.HopDelay(0) end, "bad argument #1 to 'HopDelay' (channels must be a positive integer)")
+  end)
+
+  it("SynNet with hop_delay follows XyloSim's timing and maps like the net without it", function()
+    for _, hop in ipairs { false, true } do
+      lp.seed(12)
+      local net = nn.SynNet({ 2, 2 }, { size_hidden_layers = { 3, 3, 3 }, time_constants_per_layer = { 1, 1, 1 },
+        neuron_model = "LIFBitshift", output = "vmem", hop_delay = hop })
+      lp.no_grad(function()
+        for _, m in ipairs(net:modules()) do
+          if m.weight then m.weight:copy_(lp.ones(m.weight.shape) * 4) end
+        end
+      end)
+      local x = lp.zeros(1, 12, 2)
+      x:set(1, 3, 1, 15)
+      local out = net(x)
+      local spec = lp.xylo.global_quantize(lp.xylo.audio2.mapper(net:as_graph()))
+      assert.equal(9, spec.weights_rec.shape[1])
+      local config, ok, msg = lp.xylo.audio2.config_from_specification(spec)
+      assert.is_true(ok, msg)
+      local hw = lp.xylo.audio2.XyloSim.from_config(config, { dt = 1e-3, output_mode = "Vmem" })(x:astype("int32"))
+      local function first(v)
+        local t = v:abs():sum(3):reshape(-1):totable()
+        for i = 1, #t do if t[i] > 0 then return i end end
+      end
+      -- three hidden layers: two hidden hops and one to the outputs
+      if hop then assert.equal(first(hw), first(out)) else assert.equal(first(hw) - 3, first(out)) end
+    end
+    assert.has_error(function() nn.SynNet({ 2, 2 }, { hop_delay = 1 }) end,
+      "bad argument #2 to 'SynNet' (field 'hop_delay' must be a boolean)")
+  end)
+end)
+
 describe("nn.WaveSenseBlock and nn.WaveSenseNet", function()
   it("a block is the explicit composition: residual + input, then skip", function()
     lp.seed(6)
