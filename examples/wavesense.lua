@@ -1,6 +1,6 @@
 -- examples/wavesense.lua -- WaveSense (nn.WaveSenseNet) on two tasks, each
 -- trained in float, then mapped to Xylo, quantised (global_quantize),
--- configured and run in XyloSim:
+-- configured and run in XyloSim (the audio task runs first):
 --   temporal: the 8-class temporal Fashion-MNIST task (examples/lib/fmnist_rows.lua),
 --             on Xylo Audio 2;
 --   audio:    the English spoken digits of lp.data.SpokenDigits (10 classes, test
@@ -148,7 +148,9 @@ local function rasters(ds, idx, afe, T)
   local y = {}
   for k, i in ipairs(idx) do
     local audio, label = ds:get(i)
-    local r = afe(audio:reshape(-1))[1]                      -- (T', 16) int32
+    -- the front end takes 14-bit audio (|x| < 1); an utterance at full scale is
+    -- clipped by a hair
+    local r = afe(audio:reshape(-1):clamp(-0.999, 0.999))[1] -- (T', 16) int32
     local n = math.min(T, r.shape[1])
     x:slice(1, k, k):slice(2, 1, n):copy_(r:slice(1, 1, n):reshape(1, n, 16))
     y[k] = label
@@ -203,8 +205,8 @@ local function audio()
 end
 
 local tf, ts, af, as
-if opts.task ~= "audio" then tf, ts = temporal() end
 if opts.task ~= "temporal" then af, as = audio() end
+if opts.task ~= "audio" then tf, ts = temporal() end
 print(("wall time %.1f s"):format(lp.clock() - t_start))
 if af then print(("audio: float %.3f xylosim %.3f"):format(af, as)) end
 if tf then print(("result: float %.3f xylosim %.3f"):format(tf, ts)) end
