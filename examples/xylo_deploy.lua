@@ -8,6 +8,13 @@
 -- map it to Xylo, quantise, build and validate a configuration, save and reload it
 -- (JSON), simulate it bit-exactly with XyloSim, and print float-vs-chip agreement and
 -- the cycles model's clock estimate.
+-- Read-out: the output neurons get a threshold they never reach and the class is the
+-- output with the largest membrane potential summed over time (XyloSim output_mode
+-- "Vmem"); training on output spike counts leaves silent outputs without gradient
+-- (that read-out reached 56 % float). The loss is the cross-entropy of the
+-- time-averaged output membranes plus a small penalty on their square that keeps them
+-- inside the chip's 16-bit state range.
+-- The full run ends with "result: float 0.xxx xylosim 0.xxx" (test accuracies).
 local lp = require "limpet"
 local nn = lp.nn
 local xylo = lp.xylo
@@ -50,11 +57,15 @@ local net = nn.Sequential {
   nn.Linear({ NIN, NHID }),
   nn.LIFBitshift(NHID, { tau_mem = 16e-3, tau_syn = 8e-3, threshold = 1, dt = dt }),
   nn.Linear({ NHID, NCLS }),
-  nn.LIFBitshift(NCLS, { tau_mem = 16e-3, tau_syn = 8e-3, threshold = 1, dt = dt, max_spikes_per_dt = 1 }),
+  nn.LIFBitshift(NCLS, { tau_mem = 16e-3, tau_syn = 8e-3, threshold = 200, dt = dt, max_spikes_per_dt = 1 }),
 }
+local function readout(x)                      -- (B, T, NCLS) output membrane potentials
+  local _, _, rec = net(x, true)
+  return rec["4_LIFBitshift"].vmem
+end
 
 -- Training --------------------------------------------------------------------------
-local steps, B = quick and 40 or 300, 32
+local steps, B = quick and 120 or 600, 32
 -- Only the weights are trained: the time constants stay at values the chip's
 -- bit-shift decays represent exactly, and thresholds stay where quantisation expects them.
 local all = net:parameters()
@@ -68,8 +79,8 @@ local t0 = os.clock()
 for step = 1, steps do
   local x, y = make_batch(B)
   net:reset_state()
-  local out = net(x)
-  local loss = lp.loss.cross_entropy(out:sum(2), y)
+  local out = readout(x)
+  local loss = lp.loss.cross_entropy(out:mean(2), y) + out:pow(2):mean() * 0.01
   opt:zero_grad()
   loss:backward()
   opt:step()
@@ -79,10 +90,11 @@ for step = 1, steps do
 end
 print(("trained in %.1f s"):format(os.clock() - t0))
 
-local xtest, ytest = make_batch(quick and 32 or 128)
+local xtest, ytest = make_batch(quick and 96 or 1000)
 net:reset_state()
-local float_out = lp.no_grad(function() return net(xtest) end)
-print(("float test accuracy: %.2f"):format(accuracy(float_out, ytest)))
+local float_out = lp.no_grad(function() return readout(xtest) end)
+local acc_float = accuracy(float_out, ytest)
+print(("float test accuracy: %.3f"):format(acc_float))
 
 -- Map, quantise, configure -------------------------------------------------------------
 local spec = X.mapper(net:as_graph())
@@ -107,13 +119,15 @@ print(("saved and reloaded %s"):format(path))
 if not outdir then os.remove(path) end
 
 -- Simulate and compare ------------------------------------------------------------------
-local sim = X.XyloSim.from_config(loaded, { dt = dt, output_mode = "Spike" })
-print(tostring(sim))
-local cmp = xylo.compare(net, sim, xtest)
+-- Hidden spike counts, float vs chip (the outputs never spike by design):
+local cmp = xylo.compare(net, X.XyloSim.from_config(loaded, { dt = dt, output_mode = "Spike" }), xtest)
 print(cmp)
+local sim = X.XyloSim.from_config(loaded, { dt = dt, output_mode = "Vmem" })
+print(tostring(sim))
 sim:reset_state()
 local hw_out = sim(xtest:astype("int32"))
-print(("XyloSim test accuracy: %.2f"):format(accuracy(hw_out, ytest)))
+local acc_sim = accuracy(hw_out, ytest)
+print(("XyloSim test accuracy: %.3f"):format(acc_sim))
 
 -- Cycles model -----------------------------------------------------------------------
 local cycles = X.cycles_model(loaded)
@@ -121,3 +135,4 @@ local cyc = type(cycles) == "table" and (cycles.cycles or cycles[1]) or cycles
 print(("cycles per step (worst case): %s"):format(tostring(cyc)))
 local hz = X.est_clock_freq(loaded, dt)
 print(("estimated minimum core clock at dt = %g s: %.3f MHz"):format(dt, hz / 1e6))
+print(("result: float %.3f xylosim %.3f"):format(acc_float, acc_sim))

@@ -116,6 +116,52 @@ describe("nn.SynNet", function()
   end)
 end)
 
+describe("nn.HopDelay and SynNet's hop_delay", function()
+  it("HopDelay is its input one step late, continuing across calls; its graph is the identity", function()
+    local d = nn.HopDelay(3)
+    local x = lp.randn(2, 6, 3)
+    local y = d(x)
+    assert.tensor_near(lp.zeros(2, 1, 3), y:slice(2, 1, 1), 0)
+    assert.tensor_near(x:slice(2, 1, 5), y:slice(2, 2, 6), 0)
+    local z = d(x:slice(2, 1, 2))
+    assert.tensor_near(x:slice(2, 6, 6), z:slice(2, 1, 1), 0)
+    d:reset_state()
+    assert.tensor_near(y, d(x), 0)
+    local g = d:as_graph()
+    assert.equal(g.input_nodes[2], g.output_nodes[2])
+    assert.has_error(function() nn.HopDelay(0) end, "bad argument #1 to 'HopDelay' (channels must be a positive integer)")
+  end)
+
+  it("SynNet with hop_delay follows XyloSim's timing and maps like the net without it", function()
+    for _, hop in ipairs { false, true } do
+      lp.seed(12)
+      local net = nn.SynNet({ 2, 2 }, { size_hidden_layers = { 3, 3, 3 }, time_constants_per_layer = { 1, 1, 1 },
+        neuron_model = "LIFBitshift", output = "vmem", hop_delay = hop })
+      lp.no_grad(function()
+        for _, m in ipairs(net:modules()) do
+          if m.weight then m.weight:copy_(lp.ones(m.weight.shape) * 4) end
+        end
+      end)
+      local x = lp.zeros(1, 12, 2)
+      x:set(1, 3, 1, 15)
+      local out = net(x)
+      local spec = lp.xylo.global_quantize(lp.xylo.audio2.mapper(net:as_graph()))
+      assert.equal(9, spec.weights_rec.shape[1])
+      local config, ok, msg = lp.xylo.audio2.config_from_specification(spec)
+      assert.is_true(ok, msg)
+      local hw = lp.xylo.audio2.XyloSim.from_config(config, { dt = 1e-3, output_mode = "Vmem" })(x:astype("int32"))
+      local function first(v)
+        local t = v:abs():sum(3):reshape(-1):totable()
+        for i = 1, #t do if t[i] > 0 then return i end end
+      end
+      -- three hidden layers: two hidden hops and one to the outputs
+      if hop then assert.equal(first(hw), first(out)) else assert.equal(first(hw) - 3, first(out)) end
+    end
+    assert.has_error(function() nn.SynNet({ 2, 2 }, { hop_delay = 1 }) end,
+      "bad argument #2 to 'SynNet' (field 'hop_delay' must be a boolean)")
+  end)
+end)
+
 describe("nn.WaveSenseBlock and nn.WaveSenseNet", function()
   it("a block is the explicit composition: residual + input, then skip", function()
     lp.seed(6)
@@ -167,6 +213,88 @@ describe("nn.WaveSenseBlock and nn.WaveSenseNet", function()
     end
   end)
 
+  it("hop_delay: every Linear reading hidden spikes sees them one step late (Xylo's timing)", function()
+    lp.seed(9)
+    local function late(x)          -- (B, T, N) one step late, silent first step
+      local B, T, N = x.shape[1], x.shape[2], x.shape[3]
+      return lp.cat({ lp.zeros(B, 1, N), x:slice(2, 1, T - 1) }, 2)
+    end
+    local b = nn.WaveSenseBlock({ 4, 3 }, { dilation = 2, threshold = 0.02, hop_delay = true })
+    local x = lp.bernoulli(0.5, 2, 12, 4)
+    local y = b(x)
+    b:reset_state()
+    local h = b.spk1(b.lin1(late(x)))
+    local r = b.spk2_res(b.lin2_res(late(h)))
+    local s = b.spk2_skip(b.lin2_skip(late(h)))
+    assert.tensor_near(lp.cat({ r + x, s }, 3), y, 0)
+    assert.is_true(h:sum():item() > 0)
+
+    local net = nn.WaveSenseNet({ 6, 3 }, { dilations = { 1, 2 }, n_channels_res = 4, n_channels_skip = 5,
+      n_hidden = 7, threshold = 0.02, hop_delay = true })
+    local xn = lp.bernoulli(0.5, 2, 15, 6)
+    local out = net(xn)
+    net:reset_state()
+    local o = net.spk1(net.lin1(xn))
+    local y1 = net.wave1(o)
+    local y2 = net.wave2(y1:slice(3, 1, 4))
+    local skip = y1:slice(3, 5, 9) + y2:slice(3, 5, 9)
+    local z = net.spk_out(net.readout(late(net.spk2(net.hidden(late(skip))))))
+    assert.tensor_near(z, out, 0)
+  end)
+
+  it("hop_delay: the delay lines are state (a split run equals one run; reset_state silences them)", function()
+    lp.seed(10)
+    local net = nn.WaveSenseNet({ 6, 3 }, { dilations = { 1, 2 }, n_channels_res = 4, n_channels_skip = 5,
+      n_hidden = 7, threshold = 0.02, hop_delay = true })
+    local x = lp.bernoulli(0.5, 2, 16, 6)
+    local _, _, rec = net(x, true)
+    net:reset_state()
+    local _, _, r1 = net(x:slice(2, 1, 9), true)
+    local _, _, r2 = net(x:slice(2, 10, 16), true)
+    assert.tensor_near(rec.spk2.spikes, lp.cat({ r1.spk2.spikes, r2.spk2.spikes }, 2), 0)
+    assert.tensor_near(rec.spk_out.vmem, lp.cat({ r1.spk_out.vmem, r2.spk_out.vmem }, 2), 1e-5)
+    net:reset_state()
+    local _, _, again = net(x, true)
+    assert.tensor_near(rec.spk_out.vmem, again.spk_out.vmem, 0)
+    assert.has_error(function() net(x:slice(1, 1, 1)) end,
+      "WaveSenseBlock 'wave1': hop delay state 'hop_in' holds a batch of 2, the input has 1 (call reset_state first)")
+    assert.has_error(function() nn.WaveSenseNet({ 4, 2 }, { hop_delay = 1 }) end,
+      "bad argument #2 to 'WaveSenseNet' (field 'hop_delay' must be a boolean)")
+    assert.has_error(function() nn.WaveSenseBlock({ 4, 2 }, { hop_delay = "yes" }) end,
+      "bad argument #2 to 'WaveSenseBlock' (field 'hop_delay' must be a boolean)")
+  end)
+
+  it("hop_delay: the float net follows XyloSim's timing (first output response on the same step)", function()
+    -- one block, strong positive weights: a single input event travels
+    -- lin1 -> spk1 -> wave1 (2 hops) -> hidden -> readout; the first step
+    -- at which a readout membrane moves is what the hop delay decides
+    lp.seed(11)
+    for _, hop in ipairs { false, true } do
+      local net = nn.WaveSenseNet({ 2, 2 }, { dilations = { 1 }, n_channels_res = 2, n_channels_skip = 2,
+        n_hidden = 2, threshold = 1, neuron_model = "LIFBitshift", hop_delay = hop })
+      lp.no_grad(function()
+        for _, lin in ipairs { net.lin1, net.wave1.lin1, net.wave1.lin2_res, net.wave1.lin2_skip, net.hidden, net.readout } do
+          lin.weight:copy_(lp.ones(lin.weight.shape) * 4)
+        end
+      end)
+      local x = lp.zeros(1, 12, 2)
+      x:set(1, 3, 1, 15)
+      x:set(1, 3, 2, 15)
+      local _, _, rec = net(x, true)
+      local function first(v)   -- first step whose |value| > 0, from (1, T, N)
+        local t = v:abs():sum(3):reshape(-1):totable()
+        for i = 1, #t do if t[i] > 0 then return i end end
+      end
+      local spec = lp.xylo.global_quantize(lp.xylo.audio2.mapper(net:as_graph()))
+      local config, ok, msg = lp.xylo.audio2.config_from_specification(spec)
+      assert.is_true(ok, msg)
+      local sim = lp.xylo.audio2.XyloSim.from_config(config, { dt = 1e-3, output_mode = "Vmem" })
+      local hw = sim(x:astype("int32"))
+      local f_float, f_sim = first(rec.spk_out.vmem), first(hw)
+      if hop then assert.equal(f_sim, f_float) else assert.equal(f_sim - 4, f_float) end
+    end
+  end)
+
   it("rejects bad options by name", function()
     assert.has_error(function() nn.WaveSenseNet({ 4, 2 }, { dilations = {} }) end,
       "bad argument #2 to 'WaveSenseNet' (field 'dilations' must be a non-empty list of positive integers)")
@@ -180,6 +308,7 @@ describe("nn.WaveSenseBlock and nn.WaveSenseNet", function()
     local path = os.tmpname() .. ".npz"
     local x = lp.bernoulli(0.5, 1, 10, 16)
     for _, net in ipairs { nn.WaveSenseNet({ 16, 4 }, { dilations = { 2 }, threshold = 0.05 }),
+                           nn.WaveSenseNet({ 16, 4 }, { dilations = { 2 }, threshold = 0.05, hop_delay = true }),
                            nn.SynNet({ 16, 4 }, { size_hidden_layers = { 8 }, time_constants_per_layer = { 2 } }) } do
       assert.is_true(net:save(path))
       local again = nn.load(path)

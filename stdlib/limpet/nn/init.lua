@@ -32,6 +32,7 @@ local nn = {
   UnitDropout = dropout.UnitDropout,
   TimeStepDropout = dropout.TimeStepDropout,
   LowPass = networks.LowPass,
+  HopDelay = networks.HopDelay,
   SynNet = networks.SynNet,
   WaveSenseBlock = networks.WaveSenseBlock,
   WaveSenseNet = networks.WaveSenseNet,

@@ -4,6 +4,7 @@
 -- Owns: their construction (layer sizes, per-synapse time constants, weight
 -- scaling by dt / tau_syn), evolution and as_graph, so that the networks map
 -- to Xylo Audio 2/3 with lp.xylo without edits.
+-- Also nn.HopDelay, Xylo's one-step hop between hidden layers in float.
 -- Not here: the layers themselves (linear.lua, lif.lua), the mapper.
 --
 -- Decisions:
@@ -23,6 +24,16 @@
 --   (Rockpool's current design: a low-pass that Xylo can run; read its vmem
 --   for the smoothed output). smooth_output = true appends an nn.LowPass
 --   for float training; such a net has no Xylo graph.
+-- * hop_delay = true (WaveSenseBlock, WaveSenseNet, SynNet; nn.HopDelay) models Xylo's timing in
+--   float: the chip delivers a hidden neuron's spikes of step t to other
+--   hidden neurons and to the outputs at step t + 1 (input events arrive in
+--   the same step), so every Linear that reads hidden spikes sees them one
+--   step late, while an alias adds its counts within the step (the residual
+--   and skip sums are not delayed). Without it a net of B blocks reaches its
+--   readout 2B + 2 steps later on the chip than in training, which on short
+--   sequences (28 steps) costs much of the accuracy. The delay lines are
+--   states ("hop_*"): reset_state silences them; a call continues from the
+--   last step of the previous call when the batch size is the same.
 -- * nn.LowPass: vmem = vmem·exp(-dt/tau_mem) + x, output vmem (Rockpool's
 --   LowPass); tau_mem is a fixed simulation parameter, as Rockpool's
 --   buffer. It has no Xylo equivalent: as_graph raises.
@@ -81,6 +92,31 @@ function LowPass:as_graph()
 end
 
 -- helpers -----------------------------------------------------------------------
+-- x (B, T, N) seen one step late: the delay line's state `key` (N zeros
+-- after reset_state, else the previous call's last step (B, N)) comes
+-- first; the last step of x becomes the new state.
+local function delayed(self, key, x)
+  local B, T, N = x.shape[1], x.shape[2], x.shape[3]
+  local prev = self._values[key]
+  local first
+  if prev:dim() == 1 then
+    first = lp.zeros(B, 1, N) + prev:reshape(1, 1, N)
+  elseif prev.shape[1] == B then
+    first = prev:reshape(B, 1, N)
+  else
+    error(("%s: hop delay state '%s' holds a batch of %d, the input has %d (call reset_state first)")
+      :format(self.full_name, key, prev.shape[1], B), 3)
+  end
+  self._values[key] = x:slice(2, T, T):reshape(B, N):detach():clone()
+  if T == 1 then return first end
+  return lp.cat({ first, x:slice(2, 1, T - 1) }, 2)
+end
+
+local function hop_option(F, v)
+  if type(v) ~= "boolean" then U.argerror(F, 2, "field 'hop_delay' must be a boolean", 4) end
+  return v
+end
+
 
 local NEURONS = { LIF = lif.LIF, LIFBitshift = lif.LIFBitshift }
 local function neuron_class(fname, name)
@@ -118,6 +154,36 @@ local function scale_columns(lin, s)
   lp.no_grad(function() lin.weight:copy_(lin.weight * s) end)
 end
 
+
+-- HopDelay ---------------------------------------------------------------------
+
+local HopDelay = Module:extend("HopDelay")
+HopDelay._graph_identity = true
+
+--- nn.HopDelay(N): its input one step late (y[t] = x[t - 1], silent at the
+-- first step after reset_state; a call continues from the previous call's
+-- last step). Xylo's hop between hidden layers in float: put it in front of
+-- a Linear that reads hidden spikes. Its graph is the identity (the chip
+-- delays by itself), so a net with it maps like the net without it.
+function HopDelay:init(N)
+  if math.type(N) ~= "integer" or N < 1 then U.argerror("HopDelay", 1, "channels must be a positive integer", 3) end
+  Module.init(self, N)
+  self:state("hop", 0, { shape = { N } })
+end
+
+function HopDelay:evolve(x, record)
+  x = self:_auto_batch(x)
+  local y = delayed(self, "hop", x)
+  return y, { hop = self._values.hop }, {}
+end
+
+function HopDelay:as_graph()
+  local G = require "limpet.graph"
+  local nodes = {}
+  for i = 1, self.size_in do nodes[i] = G.GraphNode() end
+  return G.GraphHolder(nodes, nodes, self:_graph_name(), self)
+end
+
 -- SynNet ------------------------------------------------------------------------
 
 local SynNet = Sequential:extend("SynNet")
@@ -127,7 +193,7 @@ SynNet.defaults = {
   tau_mem = 2e-3, tau_syn_out = 2e-3, quantize_time_constants = true, train_time_constants = false,
   threshold = 1.0, threshold_out = U.NONE, train_threshold = false, neuron_model = "LIF",
   max_spikes_per_dt = 31, max_spikes_per_dt_out = 1, p_dropout = 0.0, dt = 1e-3, output = "spikes",
-  spike_generation_fn = "PeriodicExponential",
+  spike_generation_fn = "PeriodicExponential", hop_delay = false,
 }
 local THRESHOLD_OUT = 2 ^ 15 - 1
 
@@ -137,9 +203,12 @@ local THRESHOLD_OUT = 2 ^ 15 - 1
 --   train_time_constants = false, threshold = 1, threshold_out =,
 --   train_threshold = false, neuron_model = "LIF" | "LIFBitshift",
 --   max_spikes_per_dt = 31, max_spikes_per_dt_out = 1, p_dropout = 0,
---   dt = 1e-3, output = "spikes" | "vmem", spike_generation_fn = "PeriodicExponential"})
+--   dt = 1e-3, output = "spikes" | "vmem", spike_generation_fn = "PeriodicExponential",
+--   hop_delay = false})
 -- Layer i has size_hidden_layers[i] neurons whose synaptic time constants
 -- cycle through (tau_syn_base / dt)^j · dt, j = 1..time_constants_per_layer[i].
+-- hop_delay: an nn.HopDelay ("<i>_hop", "out_hop") in front of every Linear
+-- but the first, as on Xylo (see the header).
 function SynNet:init(shape, opts)
   local F = "SynNet"
   if type(shape) ~= "table" or lp.is_tensor(shape) or #shape ~= 2
@@ -169,7 +238,7 @@ function SynNet:init(shape, opts)
   if type(o.p_dropout) ~= "number" or not (o.p_dropout >= 0 and o.p_dropout < 1) then
     U.argerror(F, 2, "field 'p_dropout' must be a number in [0, 1)", 3)
   end
-  for _, k in ipairs { "quantize_time_constants", "train_time_constants", "train_threshold" } do
+  for _, k in ipairs { "quantize_time_constants", "train_time_constants", "train_threshold", "hop_delay" } do
     if type(o[k]) ~= "boolean" then U.argerror(F, 2, ("field '%s' must be a boolean"):format(k), 3) end
   end
   local Neuron = neuron_class(F, o.neuron_model)
@@ -189,6 +258,7 @@ function SynNet:init(shape, opts)
       taus[j] = o.quantize_time_constants and bitshift_tau(t, dt) or t
     end
     local tsyn = lp.tensor(taus, "float32")
+    if o.hop_delay and i > 1 then self:_append(HopDelay(nin), ("%d_hop"):format(i), 4) end
     local lin = Linear({ nin, n })
     scale_columns(lin, lp.tensor(dt, "float32") / tsyn)
     self:_append(lin, ("%d_linear"):format(i), 4)
@@ -204,6 +274,7 @@ function SynNet:init(shape, opts)
     end
     nin = n
   end
+  if o.hop_delay then self:_append(HopDelay(nin), "out_hop", 4) end
   local lin = Linear({ nin, shape[2] })
   scale_columns(lin, dt / tout)
   self:_append(lin, "out_linear", 4)
@@ -234,7 +305,7 @@ local WaveSenseBlock = Module:extend("WaveSenseBlock")
 WaveSenseBlock.defaults = {
   dilation = 1, kernel_size = 2, tau_mem = 20e-3, base_tau_syn = 20e-3, threshold = 1.0,
   bias = 0.0, neuron_model = "LIF", dt = 1e-3, max_spikes_per_dt = 31,
-  spike_generation_fn = "PeriodicExponential",
+  spike_generation_fn = "PeriodicExponential", hop_delay = false,
 }
 
 local function neuron_opts(o, tau_mem, tau_syn, threshold)
@@ -246,11 +317,14 @@ end
 
 --- nn.WaveSenseBlock({Nres, Nskip}, {dilation = 1, kernel_size = 2,
 --   tau_mem = 20e-3, base_tau_syn = 20e-3, threshold = 1, bias = 0,
---   neuron_model = "LIF", dt = 1e-3, max_spikes_per_dt = 31, spike_generation_fn})
+--   neuron_model = "LIF", dt = 1e-3, max_spikes_per_dt = 31, spike_generation_fn,
+--   hop_delay = false})
 -- Dilation layer: Linear(Nres -> k·Nres) into k-synapse neurons whose
 -- synapse s has tau = max(1, (s - 1)·dilation)·base_tau_syn; then
 -- residual Linear + neurons (output + input) and skip Linear + neurons.
 -- Output (B, T, Nres + Nskip): residual outputs, then skip outputs.
+-- hop_delay: lin1, lin2_res and lin2_skip read their inputs one step late
+-- (Xylo's hidden-to-hidden timing; see the header).
 function WaveSenseBlock:init(shape, opts)
   local F = "WaveSenseBlock"
   if type(shape) ~= "table" or lp.is_tensor(shape) or #shape ~= 2
@@ -284,6 +358,11 @@ function WaveSenseBlock:init(shape, opts)
   scale_columns(lskip, dt / base)
   self:submodule("lin2_skip", lskip)
   self:submodule("spk2_skip", Neuron(Nskip, neuron_opts(o, P.Constant(o.tau_mem), P.Constant(base), P.Constant(o.threshold))))
+  rawset(self, "hop_delay", hop_option(F, o.hop_delay))
+  if o.hop_delay then
+    self:state("hop_in", 0, { shape = { Nres } })
+    self:state("hop_h", 0, { shape = { Nres } })
+  end
 end
 
 -- Run sub-module `name` of self on x; records nest by name (with
@@ -298,9 +377,12 @@ end
 function WaveSenseBlock:evolve(x, record)
   x = self:_auto_batch(x)
   local rec, st = {}, {}
-  local h = run(self, "spk1", run(self, "lin1", x, record, rec, st), record, rec, st)
-  local r = run(self, "spk2_res", run(self, "lin2_res", h, record, rec, st), record, rec, st)
-  local skip = run(self, "spk2_skip", run(self, "lin2_skip", h, record, rec, st), record, rec, st)
+  local hop = self.hop_delay
+  local h = run(self, "spk1", run(self, "lin1", hop and delayed(self, "hop_in", x) or x, record, rec, st), record, rec, st)
+  local hd = hop and delayed(self, "hop_h", h) or h
+  local r = run(self, "spk2_res", run(self, "lin2_res", hd, record, rec, st), record, rec, st)
+  local skip = run(self, "spk2_skip", run(self, "lin2_skip", hd, record, rec, st), record, rec, st)
+  if hop then st.hop_in, st.hop_h = self._values.hop_in, self._values.hop_h end
   return lp.cat({ r + x, skip }, 3), st, record and rec or {}
 end
 
@@ -331,17 +413,19 @@ WaveSenseNet.defaults = {
   dilations = { 2, 4 }, n_channels_res = 16, n_channels_skip = 32, n_hidden = 32, kernel_size = 2,
   bias = 0.0, smooth_output = false, tau_mem = 20e-3, base_tau_syn = 20e-3, tau_lp = 20e-3,
   threshold = 1.0, neuron_model = "LIF", dt = 1e-3, max_spikes_per_dt = 31,
-  spike_generation_fn = "PeriodicExponential",
+  spike_generation_fn = "PeriodicExponential", hop_delay = false,
 }
 
 --- nn.WaveSenseNet({n_channels_in, n_classes}, {dilations = {2, 4},
 --   n_channels_res = 16, n_channels_skip = 32, n_hidden = 32, kernel_size = 2,
 --   bias = 0, smooth_output = false, tau_mem = 20e-3, base_tau_syn = 20e-3,
 --   tau_lp = 20e-3, threshold = 1, neuron_model = "LIF", dt = 1e-3,
---   max_spikes_per_dt = 31, spike_generation_fn})
+--   max_spikes_per_dt = 31, spike_generation_fn, hop_delay = false})
 -- lin1 -> spk1 -> wave1 .. waveN (residual chain; skip outputs summed) ->
 -- hidden -> spk2 -> readout -> spk_out (LIF, tau_mem = tau_syn = tau_lp, at
 -- most one spike per step) [-> lp (LowPass) with smooth_output].
+-- hop_delay: every Linear but lin1 reads its input one step late, as on
+-- Xylo (see the header); train with it for a net that is to be deployed.
 function WaveSenseNet:init(shape, opts)
   local F = "WaveSenseNet"
   if type(shape) ~= "table" or lp.is_tensor(shape) or #shape ~= 2
@@ -372,7 +456,8 @@ function WaveSenseNet:init(shape, opts)
     self:submodule("wave" .. i, WaveSenseBlock({ nres, nskip }, {
       dilation = d, kernel_size = o.kernel_size, tau_mem = o.tau_mem, base_tau_syn = base,
       threshold = o.threshold, bias = o.bias, neuron_model = o.neuron_model, dt = dt,
-      max_spikes_per_dt = o.max_spikes_per_dt, spike_generation_fn = o.spike_generation_fn }))
+      max_spikes_per_dt = o.max_spikes_per_dt, spike_generation_fn = o.spike_generation_fn,
+      hop_delay = hop_option(F, o.hop_delay) }))
   end
   local hidden = Linear({ nskip, nhid })
   scale_columns(hidden, dt / base)
@@ -386,6 +471,11 @@ function WaveSenseNet:init(shape, opts)
   self:submodule("spk_out", Neuron(ncls, oo))
   rawset(self, "smooth_output", o.smooth_output)
   if o.smooth_output then self:submodule("lp", LowPass(ncls, { tau_mem = tlp, dt = dt })) end
+  rawset(self, "hop_delay", hop_option(F, o.hop_delay))
+  if o.hop_delay then
+    self:state("hop_skip", 0, { shape = { nskip } })
+    self:state("hop_hidden", 0, { shape = { nhid } })
+  end
 end
 
 function WaveSenseNet:evolve(x, record)
@@ -400,8 +490,12 @@ function WaveSenseNet:evolve(x, record)
     local s = y:slice(3, nres + 1, nres + self.n_channels_skip)
     skip = skip and (skip + s) or s
   end
+  local hop = self.hop_delay
+  if hop then skip = delayed(self, "hop_skip", skip) end
   out = run(self, "spk2", run(self, "hidden", skip, record, rec, st), record, rec, st)
+  if hop then out = delayed(self, "hop_hidden", out) end
   out = run(self, "spk_out", run(self, "readout", out, record, rec, st), record, rec, st)
+  if hop then st.hop_skip, st.hop_hidden = self._values.hop_skip, self._values.hop_hidden end
   if self.smooth_output then out = run(self, "lp", out, record, rec, st) end
   return out, st, record and rec or {}
 end
@@ -436,4 +530,4 @@ function WaveSenseNet:as_graph()
   return G.GraphHolder(g.lin1.input_nodes, g.spk_out.output_nodes, self:_graph_name(), self)
 end
 
-return { LowPass = LowPass, SynNet = SynNet, WaveSenseBlock = WaveSenseBlock, WaveSenseNet = WaveSenseNet }
+return { LowPass = LowPass, HopDelay = HopDelay, SynNet = SynNet, WaveSenseBlock = WaveSenseBlock, WaveSenseNet = WaveSenseNet }
