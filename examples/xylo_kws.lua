@@ -90,8 +90,8 @@ if FRONT ~= "audio3" and FRONT ~= "audio2" then fail(2, ("--front-end takes audi
 local NET = opts.net or "synnet"
 if NET ~= "synnet" and NET ~= "wavesense" then fail(2, ("--net takes synnet or wavesense, got '%s'"):format(NET)) end
 local H = int_opt("hidden", 128, 1, 128)           -- one layer: every neuron is an input and an output neuron (≤ 128)
-local EPOCHS = int_opt("epochs", quick and 2 or 12, 0, 1000)
-local QAT_EPOCHS = int_opt("qat-epochs", quick and 1 or 3, 0, 1000)
+local EPOCHS = int_opt("epochs", quick and 2 or 10, 0, 1000)
+local QAT_EPOCHS = int_opt("qat-epochs", 1, 0, 1000)
 local LR = num_opt("lr", 3e-3)
 local QAT_LR = num_opt("qat-lr", 1e-3)
 local BATCH = int_opt("batch", 64, 1, 4096)
