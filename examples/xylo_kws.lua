@@ -27,8 +27,9 @@
 -- 3's integer front end).
 --
 -- Front ends: audio3 (default): AFESimExternal, audio in at 16 kHz
--- (resampled to the chip's 48828.125 Hz), divisive normalisation, a step of
--- 488 samples (9.994 ms). audio2: AFESim (110 kHz model, noise, offsets and
+-- (resampled to the chip's 48828.125 Hz), divisive normalisation with its
+-- floor dn_EPS at 32768 (quiet noise stays quiet), a step of 488 samples
+-- (9.994 ms). audio2: AFESim (110 kHz model, noise, offsets and
 -- mismatch of one seeded chip; 10 ms raster), whose 16 channels feed the same
 -- Audio 3 SNN core (Audio 2's core has 8 outputs, too few for 20 classes).
 --
@@ -90,7 +91,7 @@ if FRONT ~= "audio3" and FRONT ~= "audio2" then fail(2, ("--front-end takes audi
 local NET = opts.net or "synnet"
 if NET ~= "synnet" and NET ~= "wavesense" then fail(2, ("--net takes synnet or wavesense, got '%s'"):format(NET)) end
 local H = int_opt("hidden", 128, 1, 128)           -- one layer: every neuron is an input and an output neuron (≤ 128)
-local EPOCHS = int_opt("epochs", quick and 2 or 10, 0, 1000)
+local EPOCHS = int_opt("epochs", quick and 2 or 12, 0, 1000)
 local QAT_EPOCHS = int_opt("qat-epochs", 1, 0, 1000)
 local LR = num_opt("lr", 3e-3)
 local QAT_LR = num_opt("qat-lr", 1e-3)
@@ -127,8 +128,10 @@ end
 -- the front end
 local afe, afe_key
 if FRONT == "audio3" then
-  afe = a3.AFESimExternal { down_sampling_factor = 488, input_sample_rate = SR }
-  afe_key = "afe3-dn-dsf488"
+  -- dn_EPS (the divisive normalisation's floor, 0..65535): at the default 1
+  -- the normaliser raises background noise to the spike rate of speech
+  afe = a3.AFESimExternal { down_sampling_factor = 488, input_sample_rate = SR, dn_EPS = 32768 }
+  afe_key = "afe3-dn-eps32768-dsf488"
 else
   afe = xylo.audio2.AFESim { input_sample_rate = SR, seed = 2 }
   afe_key = "afe2-seed2"
@@ -146,7 +149,7 @@ print(("front end: %s, SNN step %.3f ms"):format(tostring(afe), DT * 1e3))
 local function features(ds, split)
   ds.transform = function(audio) return front(fixed(audio))[1]:astype("uint8") end
   local cache = assert(lp.data.DiskCache { dataset = ds, path = CACHE .. "/" .. split,
-    transform_key = ("%s-%s-%gs"):format(afe_key, split, DURATION) })
+    transform_key = ("%s-%s-%gs%s"):format(afe_key, split, DURATION, opts.root and ("-" .. opts.root) or "") })
   local xs, ys, metas = {}, {}, {}
   local t0 = lp.clock()
   for i = 1, #cache do
