@@ -87,6 +87,16 @@ describe("examples/shd_training.lua", function()
     local out, code = run { "examples/shd_training.lua", "--bogus" }
     assert.equals(2, code)
     assert.matches("unknown argument '--bogus'", out, 1, true)
+    out, code = run { "examples/shd_training.lua", "--readout", "median" }
+    assert.equals(2, code)
+    assert.matches("--readout takes mean or max, got 'median'", out, 1, true)
+  end)
+
+  it("trains with Cramer et al.'s max-over-time readout (--readout max)", function()
+    local out, code = run { "examples/shd_training.lua", "--root", "spec/fixtures/data/shd", "--quick", "--readout", "max" }
+    assert.equals(0, code, out)
+    assert.matches("epoch 2: train loss [%d.]+ acc [%d.]+%%  test loss [%d.]+ acc [%d.]+%%", out)
+    assert.not_matches("NaN", out)
   end)
 end)
 
