@@ -342,7 +342,7 @@ local labels = {}
 for c = 1, NC do labels[c] = lp.data.SpokenDigits.classes[c]:gsub("^%a+:", "") end
 local cmt = lp.tensor(cm, "float64")
 local fig = lp.plot.figure { rows = 1, cols = 1, width = 1100, height = 1000 }
-fig:confusion(1, cmt, { labels = labels, title = ("deployed on the virtual Xylo Audio 3 (%s front end): test accuracy %.3f")
+fig:confusion(1, cmt, { labels = labels, title = ("deployed (%s front end, Audio 3 board): test accuracy %.3f")
   :format(FRONT, all_dep) })
 assert(fig:save(OUT .. "/kws_confusion.png"))
 fig = lp.plot.figure { rows = 3, cols = 1, width = 1000, height = 1100 }
