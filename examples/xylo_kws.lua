@@ -9,14 +9,15 @@
 --
 -- Usage: limpet examples/xylo_kws.lua [--quick] [--front-end audio3|audio2]
 --          [--net synnet|wavesense] [--hidden H] [--epochs E] [--qat-epochs E]
---          [--lr LR] [--qat-lr LR] [--batch B] [--limit K] [--test-limit K] [--loop-every K]
+--          [--lr LR] [--qat-lr LR] [--batch B] [--limit K] [--test-limit K] [--test-every K] [--loop-every K]
 --          [--root DIR] [--cache DIR] [--out DIR]
 -- Data: lp.data.SpokenDigits at --root (default $LIMPET_DATA/SpokenDigits,
 -- else data/SpokenDigits), synthesised with espeak-ng and flite where the
 -- cache lacks files (the full set, 18,480 files, takes about 20 minutes the
 -- first time). The split is by speaker: no test voice is heard in training.
 -- --limit K takes the first K training speakers, --test-limit K the first K
--- test speakers (--quick: 12 and 9, a variant of each voice).
+-- test speakers (--quick: 12 and 9, a variant of each voice); --test-every K
+-- tests on every K-th test word (all test speakers, a K-th of their words).
 --
 -- Audio: every utterance is padded with silence (or cut) to DURATION = 1.28 s
 -- at 16 kHz, so the front end's raster has a fixed number of steps; the front
@@ -62,7 +63,7 @@ local NAME = "xylo_kws"
 local function fail(code, msg) io.stderr:write(NAME, ": ", msg, "\n"); os.exit(code) end
 
 local VALUED = { ["front-end"] = true, net = true, hidden = true, epochs = true, ["qat-epochs"] = true, lr = true,
-  ["qat-lr"] = true, batch = true, limit = true, ["test-limit"] = true, ["loop-every"] = true, root = true, cache = true, out = true }
+  ["qat-lr"] = true, batch = true, limit = true, ["test-limit"] = true, ["loop-every"] = true, ["test-every"] = true, root = true, cache = true, out = true }
 local opts = { quick = false }
 do
   local a, i = arg or {}, 1
@@ -102,6 +103,7 @@ local BATCH = int_opt("batch", 64, 1, 4096)
 local LIMIT = int_opt("limit", quick and 12 or nil, 1, 1e9)
 local TEST_LIMIT = int_opt("test-limit", quick and 9 or nil, 1, 1e9)
 local LOOP_EVERY = int_opt("loop-every", quick and 1 or 10, 1, 1e9)
+local TEST_EVERY = int_opt("test-every", 1, 1, 1e9)
 local OUT = opts.out or "build/examples/xylo_kws"
 local CACHE = opts.cache or "build/kws/cache"
 
@@ -150,23 +152,25 @@ end
 print(("front end: %s, SNN step %.3f ms"):format(tostring(afe), DT * 1e3))
 
 -- features: the raster of every sample, computed once and kept on disk
-local function features(ds, split)
+local function features(ds, split, every)
   ds.transform = function(audio) return front(fixed(audio))[1]:astype("uint8") end
   local cache = assert(lp.data.DiskCache { dataset = ds, path = CACHE .. "/" .. split,
     transform_key = ("%s-%s-%gs%s"):format(afe_key, split, DURATION, opts.root and ("-" .. opts.root) or "") })
   local xs, ys, metas = {}, {}, {}
   local t0 = lp.clock()
-  for i = 1, #cache do
+  for i = 1, #cache, every do
     local r, y, m = cache:get(i)
-    xs[i], ys[i], metas[i] = r, y, m
-    if i % 2000 == 0 then print(("  %s features %d/%d (%.0f s)"):format(split, i, #cache, lp.clock() - t0)) end
+    local j = #xs + 1
+    xs[j], ys[j], metas[j] = r, y, m
+    if j % 1000 == 0 then print(("  %s features %d/%d (%.0f s)"):format(split, j, (#cache + every - 1) // every,
+      lp.clock() - t0)) end
   end
   print(("%s: %d samples, raster (%d steps x %d bands); %d from the cache, %d computed (%.1f s)"):format(split,
     #xs, xs[1].shape[1], xs[1].shape[2], cache.hits, cache.misses, lp.clock() - t0))
   return lp.stack(xs, 1):astype("float32"), lp.tensor(ys, "int64"), metas
 end
-local x_train, y_train = features(train_ds, "train")
-local x_test, y_test, test_meta = features(test_ds, "test")
+local x_train, y_train = features(train_ds, "train", 1)
+local x_test, y_test, test_meta = features(test_ds, "test", TEST_EVERY)
 local T, NIN, NC = x_train.shape[2], x_train.shape[3], 20
 local is_en = {}
 for i, m in ipairs(test_meta) do is_en[i] = m.language == "en" end
@@ -314,8 +318,8 @@ print(("deployed test accuracy: english %.3f, all 20 classes %.3f  (%d test word
 local sample_rec, n_loop, n_same, n_agree = nil, 0, 0, 0
 t0 = lp.clock()
 test_ds.transform = nil                  -- the audio itself now, not the raster
-for i = 1, #test_ds, LOOP_EVERY do
-  local audio = test_ds:get(i)
+for i = 1, #test_meta, LOOP_EVERY do
+  local audio = test_ds:get(test_meta[i].index)
   hdk:reset_state()
   if FRONT == "audio2" then afe:reset_state() end
   local out, _, rec = hdk(fixed(audio), i == 1)
