@@ -33,8 +33,9 @@
 -- Front ends: audio3 (default): AFESimExternal, audio in at 16 kHz
 -- (resampled to the chip's 48828.125 Hz), divisive normalisation with its
 -- floor dn_EPS at 32768 (quiet noise stays quiet), a step of 488 samples
--- (9.994 ms). audio2: AFESim (110 kHz model, noise, offsets and
--- mismatch of one seeded chip; 10 ms raster), whose 16 channels feed the same
+-- (9.994 ms). audio2: AFESim (110 kHz model, offsets and mismatch
+-- of one seeded chip, no circuit noise: its model costs ~2 s CPU per second of
+-- audio; 10 ms raster), whose 16 channels feed the same
 -- Audio 3 SNN core (Audio 2's core has 8 outputs, too few for 20 classes).
 --
 -- Networks: synnet (default): nn.SynNet({16, 20}, one hidden layer of H
@@ -139,8 +140,10 @@ if FRONT == "audio3" then
   afe = a3.AFESimExternal { down_sampling_factor = 488, input_sample_rate = SR, dn_EPS = 32768 }
   afe_key = "afe3-dn-eps32768-dsf488"
 else
-  afe = xylo.audio2.AFESim { input_sample_rate = SR, seed = 2 }
-  afe_key = "afe2-seed2"
+  -- the circuit's noise model costs about 2 s CPU per second of audio: off;
+  -- offsets and mismatch of one seeded chip stay
+  afe = xylo.audio2.AFESim { input_sample_rate = SR, seed = 2, add_noise = false }
+  afe_key = "afe2-seed2-nonoise"
 end
 local DT = afe.dt or 0.01
 if FRONT == "audio2" then DT = afe.raster_period end
