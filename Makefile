@@ -156,6 +156,8 @@ demo: deps
 	$(EXE) examples/wavesense.lua --quick
 	$(EXE) examples/nir_roundtrip.lua --quick --out $(BUILD)
 	$(EXE) examples/fashion_mnist_cnn.lua --quick --out $(BUILD)
+	$(EXE) examples/xylo_kws.lua --quick --out $(BUILD)/examples/xylo_kws --cache $(BUILD)/kws/cache
+	$(EXE) examples/shd_training.lua --quick --root spec/fixtures/data/shd
 
 # `make tutorials`: each examples/tutorials/NN_name.lua run with --quick and
 # rendered to build/tutorials/NN_name.md (figures beside it), then index.md.

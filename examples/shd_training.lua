@@ -7,11 +7,15 @@
 -- zeros at the end in time). With --cache DIR the binned samples are kept on
 -- disk (lp.data.DiskCache), so later epochs read no HDF5.
 -- Net: Linear(700 -> H) -> recurrent LIF(H) -> Linear(H -> 20) -> ExpSyn(20),
--- a leaky (non-spiking) readout; loss: cross-entropy of the readout's mean
--- over time; accuracy: argmax of its sum over time.
+-- a leaky (non-spiking) readout: the LIF-RSNN of Cramer et al. (2020), "The
+-- Heidelberg spiking data sets for the systematic evaluation of spiking
+-- neural networks". Loss: cross-entropy of the readout's mean over time, or
+-- with --readout max of its maximum over time (Cramer et al.'s
+-- max-over-time readout); accuracy: argmax of its sum over time (fit's metric).
 -- Without the SHD files at the root it says so and exits with status 0.
 -- Usage: limpet examples/shd_training.lua [--root DIR] [--quick] [--epochs N]
 --          [--hidden H] [--dt SECONDS] [--duration SECONDS] [--batch B] [--cache DIR]
+--          [--readout mean|max]
 -- root defaults to $LIMPET_DATA/SHD, else data/SHD. The files come from
 -- https://zenkelab.org/datasets/ (shd_train.h5.gz, shd_test.h5.gz).
 local lp = require "limpet"
@@ -37,6 +41,11 @@ local dt = tonumber(opts.dt) or 10e-3
 local duration = tonumber(opts.duration) or 1.0
 if not (epochs and H and B and dt > 0 and duration > 0) then
   io.stderr:write("shd_training: --epochs, --hidden and --batch take integers; --dt and --duration positive seconds\n")
+  os.exit(2)
+end
+local readout = opts.readout or "mean"
+if readout ~= "mean" and readout ~= "max" then
+  io.stderr:write(("shd_training: --readout takes mean or max, got '%s'\n"):format(readout))
   os.exit(2)
 end
 local root = opts.root
@@ -99,7 +108,7 @@ print(net)
 local opt = lp.optim.Adam(net:parameters(), { lr = 2e-3 })
 local hist = lp.train.fit {
   net = net,
-  loss = function(v, y) return lp.loss.cross_entropy(v:mean(2), y) end,
+  loss = function(v, y) return lp.loss.cross_entropy(readout == "max" and v:max(2) or v:mean(2), y) end,
   data = train_loader,
   val_data = test_loader,
   epochs = epochs,

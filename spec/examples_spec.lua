@@ -87,6 +87,16 @@ describe("examples/shd_training.lua", function()
     local out, code = run { "examples/shd_training.lua", "--bogus" }
     assert.equals(2, code)
     assert.matches("unknown argument '--bogus'", out, 1, true)
+    out, code = run { "examples/shd_training.lua", "--readout", "median" }
+    assert.equals(2, code)
+    assert.matches("--readout takes mean or max, got 'median'", out, 1, true)
+  end)
+
+  it("trains with Cramer et al.'s max-over-time readout (--readout max)", function()
+    local out, code = run { "examples/shd_training.lua", "--root", "spec/fixtures/data/shd", "--quick", "--readout", "max" }
+    assert.equals(0, code, out)
+    assert.matches("epoch 2: train loss [%d.]+ acc [%d.]+%%  test loss [%d.]+ acc [%d.]+%%", out)
+    assert.not_matches("NaN", out)
   end)
 end)
 
@@ -149,5 +159,60 @@ describe("examples/xylo_audio_frontend.lua", function()
       assert.is_true(sizes[i][1] > 100 and sizes[i][2] > 100)
     end
     if out:find("spoken word:", 1, true) then assert.is_true(word) end
+  end)
+end)
+
+describe("examples/xylo_kws.lua", function()
+  local have_espeak = os.execute("command -v espeak-ng >/dev/null 2>&1 && command -v flite >/dev/null 2>&1")
+  local test = have_espeak and it or pending
+  test("spots keywords end to end with --quick: features, float, QAT, the board with its front end, figures", function()
+    local d, c = tmpdir(), tmpdir()
+    local args = { "examples/xylo_kws.lua", "--quick", "--out", d, "--cache", c }
+    local out, code = run(args)
+    local pngs = { "kws_confusion.png", "kws_rasters.png", "kws_training.png" }
+    local sizes = {}
+    for i, f in ipairs(pngs) do sizes[i] = { png_size(d .. "/" .. f) } end
+    -- a second run reads every raster back from the disk cache
+    local again, code2 = run(args)
+    rmdir(d); rmdir(c)
+    assert.equals(0, code, out)
+    assert.matches("train: 240 samples, raster %(129 steps x 16 bands%); 0 from the cache, 240 computed", out)
+    assert.matches("float epoch 2/2  loss [%d.]+  train accuracy [%d.]+", out)
+    assert.matches("QAT epoch 1/1  loss [%d.]+  train accuracy [%d.]+", out)
+    assert.matches("front end in the loop (audio into the board): 180 test words, output identical to the raster path on 180, same answer on 180", out, 1, true)
+    assert.matches("cycles model: %d+ cycles per step worst case, %d+ on test word 1; clock needed", out)
+    assert.matches("result: english_float [01]%.%d%d%d english_deployed [01]%.%d%d%d all_float [01]%.%d%d%d " ..
+      "all_deployed [01]%.%d%d%d\n$", out)
+    assert.not_matches("nan", out:lower())
+    -- the QAT forward pass is Xylo's integer step: the board agrees with it exactly
+    local qe, qa = out:match("QAT forward test accuracy: english ([%d.]+), all ([%d.]+)")
+    local de, da = out:match("deployed test accuracy: english ([%d.]+), all 20 classes ([%d.]+)")
+    assert.equals(qe, de)
+    assert.equals(qa, da)
+    for i, f in ipairs(pngs) do
+      assert.is_truthy(sizes[i][1], "no " .. f)
+      assert.is_true(sizes[i][1] > 100 and sizes[i][2] > 100)
+    end
+    assert.equals(0, code2, again)
+    assert.matches("train: 240 samples, raster %(129 steps x 16 bands%); 240 from the cache, 0 computed", again)
+    assert.matches("test: 180 samples, raster %(129 steps x 16 bands%); 180 from the cache, 0 computed", again)
+  end)
+
+  it("rejects unknown arguments and bad values, naming them, with status 2", function()
+    local out, code = run { "examples/xylo_kws.lua", "--bogus" }
+    assert.equals(2, code)
+    assert.matches("xylo_kws: unknown argument '--bogus'", out, 1, true)
+    out, code = run { "examples/xylo_kws.lua", "--hidden", "129" }
+    assert.equals(2, code)
+    assert.matches("--hidden takes an integer in 1..128, got '129'", out, 1, true)
+    out, code = run { "examples/xylo_kws.lua", "--front-end", "audio1" }
+    assert.equals(2, code)
+    assert.matches("--front-end takes audio3 or audio2, got 'audio1'", out, 1, true)
+    out, code = run { "examples/xylo_kws.lua", "--lr", "-1" }
+    assert.equals(2, code)
+    assert.matches("--lr takes a positive number, got '-1'", out, 1, true)
+    out, code = run { "examples/xylo_kws.lua", "--epochs" }
+    assert.equals(2, code)
+    assert.matches("argument '--epochs' needs a value", out, 1, true)
   end)
 end)
