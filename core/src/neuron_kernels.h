@@ -96,6 +96,20 @@ LIF_CLONES static void FN(lif_inproj)(int64_t K, int64_t e0, int64_t e1, const i
                                       const REAL *restrict bin, REAL *restrict out) {
   const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
   int64_t e, j = 0;
+  for (; j + 8 * VW <= K; j += 8 * VW) {   /* eight accumulators: one index read per 64 floats */
+    FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+    for (e = e0; e < e1; e++) {
+      const REAL *w = win + (int64_t)idx[e] * K + j, v = val[e];
+      a0 += v * *(const FN(vec) *)w; a1 += v * *(const FN(vec) *)(w + VW);
+      a2 += v * *(const FN(vec) *)(w + 2 * VW); a3 += v * *(const FN(vec) *)(w + 3 * VW);
+      a4 += v * *(const FN(vec) *)(w + 4 * VW); a5 += v * *(const FN(vec) *)(w + 5 * VW);
+      a6 += v * *(const FN(vec) *)(w + 6 * VW); a7 += v * *(const FN(vec) *)(w + 7 * VW);
+    }
+    *(FN(vec) *)(out + j) = a0; *(FN(vec) *)(out + j + VW) = a1;
+    *(FN(vec) *)(out + j + 2 * VW) = a2; *(FN(vec) *)(out + j + 3 * VW) = a3;
+    *(FN(vec) *)(out + j + 4 * VW) = a4; *(FN(vec) *)(out + j + 5 * VW) = a5;
+    *(FN(vec) *)(out + j + 6 * VW) = a6; *(FN(vec) *)(out + j + 7 * VW) = a7;
+  }
   for (; j + 4 * VW <= K; j += 4 * VW) {
     FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
     for (e = e0; e < e1; e++) {
@@ -130,6 +144,20 @@ LIF_CLONES static void FN(lif_inproj1)(int64_t K, int64_t e0, int64_t e1, const 
   const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
   int64_t e, j = 0;
   (void)val;
+  for (; j + 8 * VW <= K; j += 8 * VW) {   /* eight accumulators: one index read per 64 floats */
+    FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+    for (e = e0; e < e1; e++) {
+      const REAL *w = win + (int64_t)idx[e] * K + j;
+      a0 += *(const FN(vec) *)w; a1 += *(const FN(vec) *)(w + VW);
+      a2 += *(const FN(vec) *)(w + 2 * VW); a3 += *(const FN(vec) *)(w + 3 * VW);
+      a4 += *(const FN(vec) *)(w + 4 * VW); a5 += *(const FN(vec) *)(w + 5 * VW);
+      a6 += *(const FN(vec) *)(w + 6 * VW); a7 += *(const FN(vec) *)(w + 7 * VW);
+    }
+    *(FN(vec) *)(out + j) = a0; *(FN(vec) *)(out + j + VW) = a1;
+    *(FN(vec) *)(out + j + 2 * VW) = a2; *(FN(vec) *)(out + j + 3 * VW) = a3;
+    *(FN(vec) *)(out + j + 4 * VW) = a4; *(FN(vec) *)(out + j + 5 * VW) = a5;
+    *(FN(vec) *)(out + j + 6 * VW) = a6; *(FN(vec) *)(out + j + 7 * VW) = a7;
+  }
   for (; j + 4 * VW <= K; j += 4 * VW) {
     FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
     for (e = e0; e < e1; e++) {
