@@ -39,7 +39,8 @@ for _, N in ipairs(sizes) do
   local slim = S.sparse_limit(N, rate, reps)
   local med, min = H.time(w.train_step, reps)
   H.report(("W3 N=%d fwd+bwd+adam"):format(N), med, min, lim,
-    ("x%.2f sparse limit (%.2f ms, hidden rate %.3f)  target <= 2"):format(med / slim, slim, rate))
+    ("x%.2f sparse limit (%.2f ms, hidden rate %.3f)  target <= 2: %s"):format(med / slim, slim, rate,
+      med / slim <= 2 and "met" or "not met"))
   if N == 1024 and H.threads() >= 2 then     -- 1 and 2 threads back to back (issue 17)
     local threads0, t = H.threads(), {}
     for _, n in ipairs { 1, 2 } do

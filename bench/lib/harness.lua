@@ -1,5 +1,5 @@
 -- bench/lib/harness.lua -- what every benchmark of `make bench` shares.
--- Owns: command-line flags (--quick, --threads=N, --reps=N), timing with a
+-- Owns: command-line flags (--quick, --threads=N, --reps=N, --cpu), timing with a
 -- warm-up and medians (lp.clock), peak RSS (lp.peak_rss), the one-line
 -- report format, and the "dense-GEMM limit": the same GEMM shapes as a
 -- workload, timed through lp.matmul on dense tensors in the same run.
@@ -15,6 +15,7 @@ for _, a in ipairs(arg or {}) do
   if a == "--quick" then H.quick = true
   elseif a:match("^%-%-threads=%d+$") then lp.config { threads = tonumber(a:match("%d+")) }
   elseif a:match("^%-%-reps=%d+$") then H.reps = tonumber(a:match("%d+"))
+  elseif a == "--cpu" then H.cpu = true
   end
 end
 if os.getenv("QUICK") and os.getenv("QUICK") ~= "" and os.getenv("QUICK") ~= "0" then H.quick = true end
@@ -25,15 +26,18 @@ function H.threads() return lp.config().threads end
 -- idle workers sleep; the default spins a while first)
 H.wait_policy = (os.getenv("OMP_WAIT_POLICY") or "default"):lower()
 
--- ms timings of fn over reps runs after warm runs: median, min
+-- ms timings of fn over reps runs after warm runs: median, min. Wall
+-- clock (lp.clock), or with --cpu the process's CPU time (os.clock: all
+-- threads summed; what a loaded machine's other jobs do not inflate)
+local clock = H.cpu and os.clock or lp.clock
 function H.time(fn, reps, warm)
   reps = H.reps or reps or (H.quick and 5 or 15)
   for _ = 1, warm or 2 do fn() end
   local ts = {}
   for i = 1, reps do
-    local t0 = lp.clock()
+    local t0 = clock()
     fn()
-    ts[i] = (lp.clock() - t0) * 1e3
+    ts[i] = (clock() - t0) * 1e3
   end
   table.sort(ts)
   local n = #ts
@@ -65,6 +69,7 @@ function H.report(name, med, min, limit, extra)
   local line = ("%-28s median %8.2f ms  min %8.2f ms  rss %6.1f MiB  threads %d"):format(
     name, med, min, mib(lp.peak_rss()), H.threads())
   if H.threads() > 1 then line = line .. "  wait " .. H.wait_policy end
+  if H.cpu then line = line .. "  (CPU time)" end
   if limit then line = line .. ("  x%.2f dense-GEMM limit (%.2f ms)"):format(med / limit, limit) end
   if extra then line = line .. "  " .. extra end
   print(line)
