@@ -34,8 +34,13 @@ else
   LDOPT    :=
 endif
 CFLAGS_ALL := $(BASEFLAGS) $(OPT) $(CFLAGS)
-LIBS_CORE  := -fopenmp $(filter-out -llua5.4,$(PKG_LIBS)) -lm
-LIBS_ALL   := -fopenmp $(PKG_LIBS) -lreadline -lm -ldl
+# libhdf5 is not linked: core/src/h5_lazy.c loads it on the first HDF5 call
+# (with its 35 dependencies it was half of `limpet -e ''`'s start-up)
+HDF5_LIBS  := $(shell pkg-config --libs hdf5 2>/dev/null)
+HDF5_SONAME := $(shell objdump -p $(patsubst -L%,%,$(filter -L%,$(HDF5_LIBS)))/libhdf5.so 2>/dev/null | awk '/SONAME/ {print $$2}')
+LINK_LIBS  := $(filter-out $(HDF5_LIBS),$(PKG_LIBS))
+LIBS_CORE  := -fopenmp $(filter-out -llua5.4,$(LINK_LIBS)) -lm -ldl -lpthread
+LIBS_ALL   := -fopenmp $(LINK_LIBS) -lreadline -lm -ldl -lpthread
 
 CORE_SRC   := $(wildcard core/src/*.c) $(wildcard devices/*/*.c)
 LUA_SRC    := $(filter-out lua/main.c,$(wildcard lua/*.c))
@@ -80,6 +85,7 @@ $(BUILD)/obj/core/src/optim.o: CFLAGS_ALL += -fno-math-errno
 # the event-driven conv loops (run length Og, unknown at compile time) vectorise under the dynamic
 # cost model (-O2's very-cheap model leaves them scalar; callgrind: 841 M -> 556 M instructions)
 $(BUILD)/obj/core/src/conv.o: CFLAGS_ALL += -fvect-cost-model=dynamic
+$(BUILD)/obj/core/src/h5_lazy.o: CFLAGS_ALL += $(if $(HDF5_SONAME),-DLP_HDF5_SONAME=\"$(HDF5_SONAME)\")
 
 $(LIBCORE): $(CORE_OBJ)
 	@mkdir -p $(dir $@)

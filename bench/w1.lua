@@ -58,16 +58,25 @@ do
   local rate = wu.hidden_rate()
   local med, min = H.time(wu.train_step, 15, 3)
   local peer, why = torch_peer(threads0)
-  local extra = ("hidden rate %.3f"):format(rate)
-  if peer then
-    extra = extra .. ("  PyTorch loop %.2f ms (hidden rate %.3f): limpet x%.2f faster (target >= 5)")
-      :format(peer.med, peer.rate, peer.med / med)
+  local slim = S.sparse_limit(256, rate)
+  local extra = ("hidden rate %.3f  x%.2f sparse limit (%.2f ms)"):format(rate, med / slim, slim)
+  if peer and H.cpu_time then     -- the peer times itself in wall clock: no ratio to a CPU time
+    extra = extra .. ("  PyTorch loop %.2f ms wall (hidden rate %.3f): no ratio under --cpu")
+      :format(peer.med, peer.rate)
+  elseif peer then
+    extra = extra .. ("  PyTorch loop %.2f ms (hidden rate %.3f): limpet x%.2f faster (target >= 5: %s)")
+      :format(peer.med, peer.rate, peer.med / med, peer.med / med >= 5 and "met" or "not met")
   else
     extra = extra .. "  PyTorch loop skipped: " .. why
   end
   H.report("W1 user fwd+bwd+adam", med, min, nil, extra)
   med, min = H.time(function() lp.no_grad(wu.forward) end, 15, 3)
-  H.report("W1 user fwd", med, min, nil, "target <= 1.5 ms")
+  local lim_uf = H.gemm_limit(S.gemm_shapes(256, false, false))
+  -- target (issue 17): <= 1.5 ms on the issue's machine, where the dense
+  -- forward GEMMs took 6.6-8 ms: at most x0.19-0.23 of the dense limit
+  H.report("W1 user fwd", med, min, lim_uf,
+    ("target <= 1.5 ms there = x0.19-0.23 dense-GEMM limit: %s"):format(
+      med / lim_uf <= 0.23 and "met" or "not met"))
   -- 1 and 2 threads, timed back to back (ratio, not absolute ms, counts)
   if threads0 >= 2 then
     local t = {}
@@ -84,6 +93,7 @@ do
   end
 end
 
+local w1_step
 for _, rec in ipairs { false, true } do
   local name = rec and "W1r" or "W1"
   local w = S.build(256, rec)
@@ -98,7 +108,16 @@ for _, rec in ipairs { false, true } do
   end
   local rss0 = lp.peak_rss()
   local med, min = H.time(w.train_step)
-  H.report(name .. " fwd+bwd+adam", med, min, lim_fb, rec and ("hidden rate %.3f"):format(rate) or nil)
+  local extra = nil
+  if rec then
+    -- target (issue 17): <= 8 ms on the issue's machine, where W1r's dense
+    -- GEMMs took 22-33 ms: at most x0.24-0.36 of the dense limit
+    extra = ("hidden rate %.3f  x%.2f the W1 step  target <= 8 ms there = x0.24-0.36 dense-GEMM limit: %s")
+      :format(rate, med / w1_step, med / lim_fb <= 0.36 and "met" or "not met")
+  else
+    w1_step = med
+  end
+  H.report(name .. " fwd+bwd+adam", med, min, lim_fb, extra)
   if not rec then
     local steps = H.quick and 100 or 1000
     local base = H.baseline_rss

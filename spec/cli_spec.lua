@@ -226,4 +226,35 @@ print("after")
     assert.equals("active", p:read("a"))
     p:close()
   end)
+
+  it("loads libhdf5 on the first HDF5 file, not at start-up", function()
+    local fx = "spec/fixtures/data/shd/shd_train.h5"
+    local code = [[
+local function loaded()
+  return io.open("/proc/self/maps"):read("a"):find("libhdf5", 1, true) ~= nil
+end
+local before = loaded()
+local h = assert(require("limpet.core").h5_open("]] .. fx .. [["))
+h:close()
+io.write(tostring(before), " ", tostring(loaded()))]]
+    local p = io.popen(("%s -e %s 2>&1"):format(sh_quote(exe), sh_quote(code)))
+    local out = p:read("a")
+    p:close()
+    assert.equals("false true", out)
+  end)
+
+  it("sets the wait policy before libgomp reads it, in one process (no re-exec)", function()
+    -- libgomp prints the policy it took at load time under OMP_DISPLAY_ENV
+    local p = io.popen(("env -u OMP_WAIT_POLICY OMP_DISPLAY_ENV=true %s -e '' 2>&1"):format(sh_quote(exe)))
+    local out = p:read("a")
+    p:close()
+    assert.truthy(out:find("OMP_WAIT_POLICY = 'PASSIVE'", 1, true), out)
+    -- libgomp loaded once: a re-exec of the executable would print it twice
+    local _, loads = out:gsub("OPENMP DISPLAY ENVIRONMENT BEGIN", "")
+    assert.equals(1, loads)
+    p = io.popen(("env OMP_WAIT_POLICY=active OMP_DISPLAY_ENV=true %s -e '' 2>&1"):format(sh_quote(exe)))
+    out = p:read("a")
+    p:close()
+    assert.truthy(out:find("OMP_WAIT_POLICY = 'ACTIVE'", 1, true), out)
+  end)
 end)

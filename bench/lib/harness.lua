@@ -1,5 +1,5 @@
 -- bench/lib/harness.lua -- what every benchmark of `make bench` shares.
--- Owns: command-line flags (--quick, --threads=N, --reps=N), timing with a
+-- Owns: command-line flags (--quick, --threads=N, --reps=N, --cpu-time or --cpu), timing with a
 -- warm-up and medians (lp.clock, or lp.cpu_time with --cpu-time), peak RSS (lp.peak_rss), the one-line
 -- report format, and the "dense-GEMM limit": the same GEMM shapes as a
 -- workload, timed through lp.matmul on dense tensors in the same run.
@@ -15,7 +15,7 @@ for _, a in ipairs(arg or {}) do
   if a == "--quick" then H.quick = true
   elseif a:match("^%-%-threads=%d+$") then lp.config { threads = tonumber(a:match("%d+")) }
   elseif a:match("^%-%-reps=%d+$") then H.reps = tonumber(a:match("%d+"))
-  elseif a == "--cpu-time" then H.cpu_time = true
+  elseif a == "--cpu-time" or a == "--cpu" then H.cpu_time = true
   end
 end
 if os.getenv("QUICK") and os.getenv("QUICK") ~= "" and os.getenv("QUICK") ~= "0" then H.quick = true end

@@ -126,4 +126,29 @@ function S.gemm_shapes(N, rec, with_bwd)
   return sh
 end
 
+-- The sparse limit (issue 17) of the non-recurrent network at hidden size N
+-- and hidden spike rate `rate`: the step's products with every spike
+-- operand taken as sparse, through lp.matmul (whose event-driven path
+-- gathers rows over the nonzeros, the index scan included), in the same
+-- run: forward x.W1 (x Bernoulli(0.02), float32) and s.W2 (s Bernoulli(rate)),
+-- backward dW1 = x^T g1, dW2 = s^T g2 (scatter-adds over the spikes) and
+-- ds = g2 W2^T (dense, K = 20). Not in it: the LIF time loops, the loss,
+-- Adam: what the step does beyond the products is what its ratio shows.
+function S.sparse_limit(N, rate, reps)
+  local M = S.B * S.T
+  lp.seed(2)
+  local x = lp.rand({ M, S.NIN }):lt(S.P):astype("float32")
+  local s = lp.rand({ M, N }):lt(rate):astype("float32")
+  local W1, W2 = lp.rand({ S.NIN, N }), lp.rand({ N, S.NOUT })
+  local g1, g2 = lp.rand({ M, N }), lp.rand({ M, S.NOUT })
+  local xt, st, W2t = x:transpose(1, 2), s:transpose(1, 2), W2:transpose(1, 2)
+  return (H.time(function()
+    local _ = lp.matmul(x, W1)
+    _ = lp.matmul(s, W2)
+    _ = lp.matmul(xt, g1)
+    _ = lp.matmul(st, g2)
+    _ = lp.matmul(g2, W2t)
+  end, reps))
+end
+
 return S

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <hdf5.h>
+#include "h5_lazy.h"
 
 #include "tensor_impl.h"
 #include "limpet/data.h"
@@ -90,6 +91,7 @@ lp_status lp_h5_open(lp_ctx *ctx, const char *path, lp_h5 **out) {
   probe = fopen(path, "rb");
   if (!probe) return lp_ctx_error(ctx, LP_EIO, 0, "cannot open '%s': %s", path, strerror(errno));
   fclose(probe);
+  if ((st = lp_h5_load(ctx)) != LP_OK) return st;
   if (gz) {
     const char *dir = getenv("TMPDIR");
     int fd;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <hdf5.h>
+#include "h5_lazy.h"
 
 #include "tensor_impl.h"
 #include "limpet/data.h"
@@ -65,6 +66,10 @@ lp_status lp_h5w_create(lp_ctx *ctx, const char *path, lp_h5w **out) {
   size_t n = strlen(path);
   int fd;
   *out = NULL;
+  {
+    lp_status lst = lp_h5_load(ctx);
+    if (lst != LP_OK) return lst;
+  }
   w = calloc(1, sizeof *w);
   if (!w) return lp_ctx_error(ctx, LP_ENOMEM, 0, "out of memory");
   w->file = -1;

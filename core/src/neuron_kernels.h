@@ -99,6 +99,20 @@ LIF_CLONES static void FN(lif_inproj)(int64_t K, int64_t e0, int64_t e1, const i
                                       const REAL *restrict bin, REAL *restrict out) {
   const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
   int64_t e, j = 0;
+  for (; j + 8 * VW <= K; j += 8 * VW) {   /* eight accumulators: one index read per 64 floats */
+    FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+    for (e = e0; e < e1; e++) {
+      const REAL *w = win + (int64_t)idx[e] * K + j, v = val[e];
+      a0 += v * *(const FN(vec) *)w; a1 += v * *(const FN(vec) *)(w + VW);
+      a2 += v * *(const FN(vec) *)(w + 2 * VW); a3 += v * *(const FN(vec) *)(w + 3 * VW);
+      a4 += v * *(const FN(vec) *)(w + 4 * VW); a5 += v * *(const FN(vec) *)(w + 5 * VW);
+      a6 += v * *(const FN(vec) *)(w + 6 * VW); a7 += v * *(const FN(vec) *)(w + 7 * VW);
+    }
+    *(FN(vec) *)(out + j) = a0; *(FN(vec) *)(out + j + VW) = a1;
+    *(FN(vec) *)(out + j + 2 * VW) = a2; *(FN(vec) *)(out + j + 3 * VW) = a3;
+    *(FN(vec) *)(out + j + 4 * VW) = a4; *(FN(vec) *)(out + j + 5 * VW) = a5;
+    *(FN(vec) *)(out + j + 6 * VW) = a6; *(FN(vec) *)(out + j + 7 * VW) = a7;
+  }
   for (; j + 4 * VW <= K; j += 4 * VW) {
     FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
     for (e = e0; e < e1; e++) {
@@ -133,6 +147,20 @@ LIF_CLONES static void FN(lif_inproj1)(int64_t K, int64_t e0, int64_t e1, const 
   const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
   int64_t e, j = 0;
   (void)val;
+  for (; j + 8 * VW <= K; j += 8 * VW) {   /* eight accumulators: one index read per 64 floats */
+    FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+    for (e = e0; e < e1; e++) {
+      const REAL *w = win + (int64_t)idx[e] * K + j;
+      a0 += *(const FN(vec) *)w; a1 += *(const FN(vec) *)(w + VW);
+      a2 += *(const FN(vec) *)(w + 2 * VW); a3 += *(const FN(vec) *)(w + 3 * VW);
+      a4 += *(const FN(vec) *)(w + 4 * VW); a5 += *(const FN(vec) *)(w + 5 * VW);
+      a6 += *(const FN(vec) *)(w + 6 * VW); a7 += *(const FN(vec) *)(w + 7 * VW);
+    }
+    *(FN(vec) *)(out + j) = a0; *(FN(vec) *)(out + j + VW) = a1;
+    *(FN(vec) *)(out + j + 2 * VW) = a2; *(FN(vec) *)(out + j + 3 * VW) = a3;
+    *(FN(vec) *)(out + j + 4 * VW) = a4; *(FN(vec) *)(out + j + 5 * VW) = a5;
+    *(FN(vec) *)(out + j + 6 * VW) = a6; *(FN(vec) *)(out + j + 7 * VW) = a7;
+  }
   for (; j + 4 * VW <= K; j += 4 * VW) {
     FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
     for (e = e0; e < e1; e++) {
@@ -197,48 +225,93 @@ LIF_CLONES static void FN(lif_step1)(int64_t N, const REAL *restrict in, const R
 }
 
 /* r[0..K) = x[0..K) + sum over active m (ascending) of s[m] * W[m, :]: the
-   active rows are added four at a time, each a sequential stream through
+   active rows are added eight at a time, each a sequential stream through
    W (what the hardware prefetchers follow best: a gather over many rows at
-   once runs out of streams when W is past L2), r kept in L1. Every element
-   sums its terms in the same order as a register accumulation would. */
+   once runs out of streams when W is past L2), r kept in L1; when the eight
+   values are all 1 (single spikes, the usual case) without the products
+   (1 * w is w: the same bits). The actives are collected 64 at a time,
+   four values skipped by one test when all are zero (lif_recur scanned
+   them one by one: over half of its instructions). Every element sums its terms in the same order as a register
+   accumulation would (x first, then m ascending), whichever branch runs.
+   Issue 17: W1r's forward recurrent input, 14.9 M of its 127 M
+   instructions per step with four rows and products each. */
+/* Do any of p[0..4) differ from zero (-0 counts as zero, NaN as nonzero,
+   as `!= 0` has it)? Their bits without the signs, OR'd: one test. */
+static inline int FN(any4)(const REAL *p) {
+  uint64_t a[sizeof(REAL) / 2];
+  memcpy(a, p, sizeof a);
+  if (sizeof(REAL) == 4) return ((a[0] | a[1]) & 0x7fffffff7fffffffull) != 0;
+  return ((a[0] | a[1] | a[sizeof a / sizeof a[0] > 2 ? 2 : 0] | a[sizeof a / sizeof a[0] > 3 ? 3 : 0]) &
+          0x7fffffffffffffffull) != 0;
+}
+
 LIF_CLONES static void FN(lif_recur)(int64_t N, int64_t K, const REAL *restrict x, const REAL *restrict s,
                                      const REAL *restrict W, REAL *restrict r) {
   const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
-  int32_t act[4];
-  REAL av[4];
-  int64_t j, m = 0, na;
+  int32_t act[64 + 4];
+  int64_t j, m = 0, na, e, g;
   for (j = 0; j < K; j++) r[j] = x[j];
-  for (;;) {
-    for (na = 0; m < N && na < 4; m++)
-      if (s[m] != 0) { act[na] = (int32_t)m; av[na] = s[m]; na++; }
-    if (na == 4) {
-      const REAL *w0 = W + (int64_t)act[0] * K, *w1 = W + (int64_t)act[1] * K;
-      const REAL *w2 = W + (int64_t)act[2] * K, *w3 = W + (int64_t)act[3] * K;
-      const REAL v0 = av[0], v1 = av[1], v2 = av[2], v3 = av[3];
-      for (j = 0; j + VW <= K; j += VW) {
-        FN(vec) a = *(FN(vec) *)(r + j);
-        a += v0 * *(const FN(vec) *)(w0 + j);
-        a += v1 * *(const FN(vec) *)(w1 + j);
-        a += v2 * *(const FN(vec) *)(w2 + j);
-        a += v3 * *(const FN(vec) *)(w3 + j);
-        *(FN(vec) *)(r + j) = a;
-      }
-      for (; j < K; j++) {
-        REAL a = r[j];
-        a += v0 * w0[j]; a += v1 * w1[j]; a += v2 * w2[j]; a += v3 * w3[j];
-        r[j] = a;
-      }
-      continue;
-    }
-    {
-      int64_t e;
-      for (e = 0; e < na; e++) {
-        const REAL *w = W + (int64_t)act[e] * K, v = av[e];
-        for (j = 0; j + VW <= K; j += VW) *(FN(vec) *)(r + j) += v * *(const FN(vec) *)(w + j);
-        for (; j < K; j++) r[j] += v * w[j];
+  while (m < N) {
+    /* up to 64 (+3) actives: four values skipped at a time when all zero,
+       else kept branch-free (act[na] written, kept when s[m] != 0) */
+    for (na = 0; m < N && na < 64;) {
+      if (m + 4 <= N) {
+        if (FN(any4)(s + m)) {
+          act[na] = (int32_t)m; na += s[m] != 0;
+          act[na] = (int32_t)(m + 1); na += s[m + 1] != 0;
+          act[na] = (int32_t)(m + 2); na += s[m + 2] != 0;
+          act[na] = (int32_t)(m + 3); na += s[m + 3] != 0;
+        }
+        m += 4;
+      } else {
+        act[na] = (int32_t)m; na += s[m] != 0;
+        m++;
       }
     }
-    break;
+    for (g = 0; g + 8 <= na; g += 8) {
+      const int32_t *ag = act + g;
+      const REAL *w0 = W + (int64_t)ag[0] * K, *w1 = W + (int64_t)ag[1] * K;
+      const REAL *w2 = W + (int64_t)ag[2] * K, *w3 = W + (int64_t)ag[3] * K;
+      const REAL *w4 = W + (int64_t)ag[4] * K, *w5 = W + (int64_t)ag[5] * K;
+      const REAL *w6 = W + (int64_t)ag[6] * K, *w7 = W + (int64_t)ag[7] * K;
+      const REAL v0 = s[ag[0]], v1 = s[ag[1]], v2 = s[ag[2]], v3 = s[ag[3]];
+      const REAL v4 = s[ag[4]], v5 = s[ag[5]], v6 = s[ag[6]], v7 = s[ag[7]];
+      if (v0 == 1 && v1 == 1 && v2 == 1 && v3 == 1 && v4 == 1 && v5 == 1 && v6 == 1 && v7 == 1) {
+        for (j = 0; j + VW <= K; j += VW) {
+          FN(vec) a = *(FN(vec) *)(r + j);
+          a += *(const FN(vec) *)(w0 + j); a += *(const FN(vec) *)(w1 + j);
+          a += *(const FN(vec) *)(w2 + j); a += *(const FN(vec) *)(w3 + j);
+          a += *(const FN(vec) *)(w4 + j); a += *(const FN(vec) *)(w5 + j);
+          a += *(const FN(vec) *)(w6 + j); a += *(const FN(vec) *)(w7 + j);
+          *(FN(vec) *)(r + j) = a;
+        }
+        for (; j < K; j++) {
+          REAL a = r[j];
+          a += w0[j]; a += w1[j]; a += w2[j]; a += w3[j]; a += w4[j]; a += w5[j]; a += w6[j]; a += w7[j];
+          r[j] = a;
+        }
+      } else {
+        for (j = 0; j + VW <= K; j += VW) {
+          FN(vec) a = *(FN(vec) *)(r + j);
+          a += v0 * *(const FN(vec) *)(w0 + j); a += v1 * *(const FN(vec) *)(w1 + j);
+          a += v2 * *(const FN(vec) *)(w2 + j); a += v3 * *(const FN(vec) *)(w3 + j);
+          a += v4 * *(const FN(vec) *)(w4 + j); a += v5 * *(const FN(vec) *)(w5 + j);
+          a += v6 * *(const FN(vec) *)(w6 + j); a += v7 * *(const FN(vec) *)(w7 + j);
+          *(FN(vec) *)(r + j) = a;
+        }
+        for (; j < K; j++) {
+          REAL a = r[j];
+          a += v0 * w0[j]; a += v1 * w1[j]; a += v2 * w2[j]; a += v3 * w3[j];
+          a += v4 * w4[j]; a += v5 * w5[j]; a += v6 * w6[j]; a += v7 * w7[j];
+          r[j] = a;
+        }
+      }
+    }
+    for (e = g; e < na; e++) {
+      const REAL *w = W + (int64_t)act[e] * K, v = s[act[e]];
+      for (j = 0; j + VW <= K; j += VW) *(FN(vec) *)(r + j) += v * *(const FN(vec) *)(w + j);
+      for (; j < K; j++) r[j] += v * w[j];
+    }
   }
 }
 
@@ -599,6 +672,9 @@ static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_b
   {
     const int64_t nth = d->threads > 1 && B > 1 ? (B < d->threads ? B : d->threads) : 1;
     int64_t q;
+#ifdef LIF_REC_BACK_FAST       /* the float32 dot products with FMA where the CPU has it (lif.c) */
+    const int fast_dot = LIF_REC_BACK_FAST_OK();
+#endif
 #pragma omp parallel for schedule(static) num_threads(nth) if (nth > 1)
     for (q = 0; q < nth; q++) {
       const int64_t b0 = B * q / nth, b1 = B * (q + 1) / nth;
@@ -616,8 +692,14 @@ static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_b
           if (tt && p->tg)
             FN(lif_rec_back_tg)(N, d->F, d->tgblk, window, p->wv, p->tg, p->th, p->U + (bt - 1) * N, g->dX + bt * N,
                                 g->gs + bb * N);
-          else if (tt)
-            FN(lif_rec_back)(N, window, p->W, p->th, p->U + (bt - 1) * N, g->dX + bt * N, g->gs + bb * N);
+          else if (tt) {
+#ifdef LIF_REC_BACK_FAST
+            if (fast_dot)
+              LIF_REC_BACK_FAST(N, window, p->W, p->th, p->U + (bt - 1) * N, g->dX + bt * N, g->gs + bb * N);
+            else
+#endif
+              FN(lif_rec_back)(N, window, p->W, p->th, p->U + (bt - 1) * N, g->dX + bt * N, g->gs + bb * N);
+          }
         }
       }
     }

@@ -189,6 +189,43 @@ out:
   free(rp); free(ix); free(x); free(val); free(b); free(c1); free(c2);
 }
 
+/* lp_sp_gemm on 0/1 spikes takes the gathers without products (issue 17):
+   bit for bit the plain float loop that adds x[i,k] * w[k,j] for k
+   ascending, for A and for A^T, and still the products when one value is 2 */
+static void test_gemm_ones(void) {
+  const int64_t M = 300, K = 70, N = 29;
+  float *x = malloc((size_t)(M * K) * sizeof *x), *w = malloc((size_t)(M * N) * sizeof *w);
+  float *c = malloc((size_t)(M * N) * sizeof *c), *ref = malloc((size_t)(M * N) * sizeof *ref);
+  unsigned seed = 7;
+  int64_t i, j, k;
+  int done, tr, two;
+  CHECK(x && w && c && ref);
+  if (!(x && w && c && ref)) goto out;
+  for (two = 0; two <= 1; two++)
+    for (tr = 0; tr <= 1; tr++) {
+      /* tr = 0: C (M x N) = X (M x K) . W (K x N); tr = 1: C (K x N) = X^T . W (M x N) */
+      const int64_t rows = tr ? K : M, inner = tr ? M : K;
+      seed = 7;
+      for (i = 0; i < M * K; i++) x[i] = rnd(&seed) < 0.05 ? 1.0f : 0.0f;
+      if (two) { for (i = 0; x[i] == 0; i++) {} x[i] = 2.0f; }
+      for (i = 0; i < M * N; i++) w[i] = (float)(2 * rnd(&seed) - 1);
+      for (i = 0; i < rows; i++)
+        for (j = 0; j < N; j++) {
+          float acc = 0;
+          for (k = 0; k < inner; k++) {
+            const float a = tr ? x[k * K + i] : x[i * K + k];
+            if (a != 0) acc += a * w[k * N + j];
+          }
+          ref[i * N + j] = acc;
+        }
+      CHECK_OK(lp_sp_gemm(ctx, LP_F32, rows, N, inner, x, K, tr, w, N, c, 2, &done));
+      CHECK(done == 1);
+      CHECK(memcmp(c, ref, (size_t)(rows * N) * sizeof *c) == 0);
+    }
+out:
+  free(x); free(w); free(c); free(ref);
+}
+
 int main(void) {
   int rc;
   if (lp_ctx_new(&ctx) != LP_OK) return 1;
@@ -198,6 +235,7 @@ int main(void) {
   RUN(test_alloc_failures);
   RUN(test_index_masks);
   RUN(test_tn_index_ones);
+  RUN(test_gemm_ones);
   rc = TEST_REPORT("test_sparse");
   CHECK(lp_ctx_bytes_live(ctx) == 0);
   lp_ctx_free(ctx);
