@@ -34,6 +34,16 @@ local S = require "snn"
 -- index merges its chunks and the transposes sum their histograms
 -- serially; the serial 10 % is the Lua/autograd walk, the loss, tensor
 -- allocation and zeroing, and Adam on the small tensors.
+-- Round two, second pass (issue 17; valgrind --tool=callgrind, 1 thread,
+-- differences of runs with more and fewer steps): W1 user forward 19.56 ->
+-- 17.20 M instructions (index 32 floats per test, input projections with
+-- eight accumulators, vectorised parameter check); W1 user step 47.78 ->
+-- 45.45 M; W1r step 126.9 -> 110.0 M (recurrent backward dot products with
+-- FMA, forward recurrent rows eight at a time found four at a time). Top of
+-- the W1 user forward after: lif_step1 22 %, lif_inproj1 18 %, the float
+-- index 22 %, lif_inproj (readout, spike counts) 11 %; of W1r: the FMA dot
+-- products 30 %, lif_recur 10 %, the valued gathers of dW_rec 9 %,
+-- lif_bstep1 9 %. `--cpu` times process CPU instead of wall clock.
 local function torch_peer(threads)
   local py = "/usr/bin/python3"
   local probe = io.open(py, "r")
