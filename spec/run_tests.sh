@@ -14,7 +14,7 @@ if [ "$WHICH" = all ] || [ "$WHICH" = c ]; then
     [ -x "$t" ] || continue
     "$t" > "$log" 2>&1; rc=$?
     cat "$log"
-    line=$(grep -E '^[a-z_]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+    line=$(grep -E '^[a-z0-9_]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
     if [ -z "$line" ]; then
       echo "$t: crashed or printed no summary (exit $rc)"; failed=$((failed + 1)); status=1; continue
     fi

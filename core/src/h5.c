@@ -581,6 +581,34 @@ done:
   return st;
 }
 
+/* A compact dataset keeps its data in its object header; libhdf5 1.10 copies
+   as many bytes as the dataspace says out of that buffer without checking
+   its length (a heap-buffer-overflow on a corrupt file, found by fuzz_nir):
+   the stored size must cover the dataspace before anything is read. */
+static lp_status compact_check(lp_ctx *ctx, lp_h5 *h, hid_t ds, hid_t ft, const char *name, int nd,
+                               const hsize_t *dims) {
+  hid_t dcpl = H5Dget_create_plist(ds);
+  H5D_layout_t layout;
+  hsize_t stored, n = 1;
+  size_t es = H5Tget_size(ft);
+  int d, over = 0;
+  if (dcpl < 0) return h5_fail(ctx, h, "read", name);
+  layout = H5Pget_layout(dcpl);
+  H5Pclose(dcpl);
+  if (layout != H5D_COMPACT) return LP_OK;
+  for (d = 0; d < nd; d++) {
+    if (dims[d] && n > (hsize_t)-1 / dims[d]) over = 1;
+    else n *= dims[d];
+  }
+  if (!over && es && n > (hsize_t)-1 / es) over = 1;
+  stored = H5Dget_storage_size(ds);
+  if (over || n * es > stored)
+    return lp_ctx_error(ctx, LP_EFORMAT, 0, "'%s': '%s' is a compact dataset of %llu bytes, but its shape needs %s%llu",
+                        h->path, name, (unsigned long long)stored, over ? "more than " : "",
+                        over ? (unsigned long long)-1 : (unsigned long long)(n * es));
+  return LP_OK;
+}
+
 static lp_status read_obj(lp_ctx *ctx, lp_h5 *h, hid_t ds, int isattr, const char *name,
                           int64_t start, int64_t count, lp_h5_value *out) {
   hid_t ft = isattr ? H5Aget_type(ds) : H5Dget_type(ds);
@@ -637,6 +665,7 @@ static lp_status read_obj(lp_ctx *ctx, lp_h5 *h, hid_t ds, int isattr, const cha
       goto done;
     }
   }
+  if (!isattr && (st = compact_check(ctx, h, ds, ft, name, nd, dims))) goto done;
   if (!isattr && (kind == LP_H5_VLEN || (kind == LP_H5_STRING && H5Tis_variable_str(ft) > 0)) &&
       (st = vlen_check(ctx, h, ds, ft, kind == LP_H5_STRING, dt, name, nd, dims, nd ? start : 0, nd ? shape[0] : 1)))
     goto done;

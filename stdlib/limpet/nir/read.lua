@@ -51,7 +51,7 @@ local function read_any(h, p, path, depth)
     return out
   elseif info.kind == "numeric" or info.kind == "string" then
     local ok, v = pcall(h.read, h, p)
-    if not ok then fail(path, "'" .. p .. "'", tostring(v)) end
+    if not ok then fail(path, "'" .. p .. "'", (tostring(v):gsub("^%?: ", ""))) end
     return v
   end
   fail(path, "'" .. p .. "'", ("unsupported HDF5 object of kind %s"):format(info.kind))

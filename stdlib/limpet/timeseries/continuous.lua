@@ -249,33 +249,6 @@ end
 
 function C:__len() return self.times.shape[1] end
 
-function C:__tostring()
-  return ("%sTSContinuous%s from t=%s to %s: %d samples, %d channel%s"):format(
-    self.periodic and "periodic " or "", self.name and (" '" .. self.name .. "'") or "",
-    U.fmt(self.t_start), U.fmt(self.t_stop), self.times.shape[1], self.num_channels,
-    self.num_channels == 1 and "" or "s")
-end
-
--- ts:print([{full = false}]): the description, then time: samples lines
--- (the first and last four beyond ten samples).
-function C:print(opts)
-  opts = U.opts(opts, { full = true }, "print", 1)
-  local lines = { tostring(self) }
-  local n = self.times.shape[1]
-  local function row(i)
-    local v = self.samples[i]:totable()
-    for k = 1, #v do v[k] = U.fmt(v[k]) end
-    lines[#lines + 1] = ("%s:\t%s"):format(U.fmt(self.times[i]), table.concat(v, " "))
-  end
-  if n <= 10 or opts.full then for i = 1, n do row(i) end
-  else
-    for i = 1, 4 do row(i) end
-    lines[#lines + 1] = "\t..."
-    for i = n - 3, n do row(i) end
-  end
-  print(table.concat(lines, "\n"))
-end
-
 -- Largest / smallest sample, NaNs ignored (Rockpool's nanmax / nanmin).
 function C:max(...) U.no_more("max", 1, ...); return self.samples:nanmax():item() end
 function C:min(...) U.no_more("min", 1, ...); return self.samples:nanmin():item() end
@@ -527,7 +500,12 @@ function C:append_t(other, opts)
   return U.result(self, self:merge(delayed, { remove_duplicates = false }), inplace)
 end
 
-U.shared_methods(TSContinuous, { make = make, settings = settings, new = new, data = "samples",
+U.shared_methods(TSContinuous, { make = make, settings = settings, new = new, data = "samples", noun = "samples",
+  row = function(self, i)
+    local v = self.samples[i]:totable()
+    for k = 1, #v do v[k] = U.fmt(v[k]) end
+    return ("%s:\t%s"):format(U.fmt(self.times[i]), table.concat(v, " "))
+  end,
   empty = function(first)
     return make(core.zeros({ 0 }, "float64"), core.zeros({ 0, 0 }, "float32"), settings(first, { t_stop = first.t_start }))
   end })

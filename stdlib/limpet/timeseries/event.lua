@@ -160,29 +160,6 @@ function E:copy(...)
   return make(self.times:clone(), self.channels:clone(), settings(self))
 end
 
-function E:__tostring()
-  return ("%sTSEvent%s from t=%s to %s: %d events, %d channel%s"):format(
-    self.periodic and "periodic " or "", self.name and (" '" .. self.name .. "'") or "",
-    U.fmt(self.t_start), U.fmt(self.t_stop), self.times.shape[1], self.num_channels,
-    self.num_channels == 1 and "" or "s")
-end
-
--- ts:print([{full = false}]): the description, then time: channel lines
--- (the first and last four beyond ten events).
-function E:print(opts)
-  opts = U.opts(opts, { full = true }, "print", 1)
-  local lines = { tostring(self), "time\tchannel" }
-  local n = self.times.shape[1]
-  local function row(i) lines[#lines + 1] = ("%s:\t%d"):format(U.fmt(self.times[i]), self.channels[i]) end
-  if n <= 10 or opts.full then for i = 1, n do row(i) end
-  else
-    for i = 1, 4 do row(i) end
-    lines[#lines + 1] = "\t..."
-    for i = n - 3, n do row(i) end
-  end
-  print(table.concat(lines, "\n"))
-end
-
 -- Channel list (number, table or tensor) -> int64 ids, checked against 1..nc.
 local function channel_list(ch, nc, fname, k)
   local list = core.is_tensor(ch) and ch:astype("int64"):reshape(-1):totable() or
@@ -480,7 +457,9 @@ function E:append_t(other, opts)
   return U.result(self, join(self, list, delays, false, opts.remove_duplicates), inplace)
 end
 
-U.shared_methods(TSEvent, { make = make, settings = settings, new = new, data = "channels",
+U.shared_methods(TSEvent, { make = make, settings = settings, new = new, data = "channels", noun = "events",
+  header = "time\tchannel",
+  row = function(self, i) return ("%s:\t%d"):format(U.fmt(self.times[i]), self.channels[i]) end,
   empty = function(first)
     return make(core.zeros({ 0 }, "float64"), core.zeros({ 0 }, "int64"),
                 settings(first, { t_stop = first.t_start, num_channels = 0 }))

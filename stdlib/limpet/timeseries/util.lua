@@ -161,10 +161,35 @@ end
 -- spec = {make = make(times, data, settings), settings = settings(self,
 -- over), new = the constructor, data = "samples" | "channels", empty =
 -- function(first) -> the empty series concatenate_t starts from}.
--- Defines C.concatenate_t, C:delay, C:start_at, C:start_at_zero, C:save,
--- C:to_dict and C.load.
+-- For printing: noun = "samples" | "events", row = function(self, i) -> the
+-- text of entry i, header = a line before the rows (or nil).
+-- Defines C:__tostring, C:print, C.concatenate_t, C:delay, C:start_at,
+-- C:start_at_zero, C:save, C:to_dict and C.load.
 function U.shared_methods(C, spec)
   local make, settings, data = spec.make, spec.settings, spec.data
+
+  function C:__tostring()
+    return ("%s%s%s from t=%s to %s: %d %s, %d channel%s"):format(
+      self.periodic and "periodic " or "", C.__name, self.name and (" '" .. self.name .. "'") or "",
+      U.fmt(self.t_start), U.fmt(self.t_stop), self.times.shape[1], spec.noun, self.num_channels,
+      self.num_channels == 1 and "" or "s")
+  end
+
+  -- ts:print([{full = false}]): the description, then one line per entry
+  -- (the first and last four beyond ten).
+  function C:print(opts)
+    opts = U.opts(opts, { full = true }, "print", 1)
+    local lines = { tostring(self), spec.header }
+    local n = self.times.shape[1]
+    local function row(i) lines[#lines + 1] = spec.row(self, i) end
+    if n <= 10 or opts.full then for i = 1, n do row(i) end
+    else
+      for i = 1, 4 do row(i) end
+      lines[#lines + 1] = "\t..."
+      for i = n - 3, n do row(i) end
+    end
+    print(table.concat(lines, "\n"))
+  end
 
   -- C.concatenate_t({series...}[, {offset}]): the series one after the other.
   function C.concatenate_t(list, opts)
