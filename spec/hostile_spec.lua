@@ -105,6 +105,12 @@ local RECIPES = {
   FashionMNIST = function() return lp.data.FashionMNIST { root = FX .. "fmnist" } end,
   Config = function() return lp.xylo.load_config("spec/fuzz/corpus/xylo_config/audio2.json") end,
   TensorLoader = function() return lp.train.TensorLoader(lp.ones(6, 2), lp.ones(6), { batch_size = 4 }) end,
+  -- the networks at their smallest sizes (the same code paths, less arithmetic per call)
+  WaveSenseNet = function()
+    return lp.nn.WaveSenseNet({ 2, 3 }, { dilations = { 2 }, n_channels_res = 2, n_channels_skip = 2, n_hidden = 2 })
+  end,
+  WaveSenseBlock = function() return lp.nn.WaveSenseBlock({ 2, 2 }) end,
+  SynNet = function() return lp.nn.SynNet({ 2, 3 }, { size_hidden_layers = { 2 } }) end,
   Conv1d = function() return lp.nn.Conv1d(2, 3, 3) end,
   Conv2d = function() return lp.nn.Conv2d(2, 3, 3) end,
   TimedModule = function() return lp.nn.LIF(3):timed() end,
@@ -295,7 +301,15 @@ local function discover()
         for k in pairs(v) do names[#names + 1] = k end
       end
       for _, k in ipairs(names) do
-        if type(k) == "string" then pcall(function() return L[k] end) end
+        if type(k) == "string" then
+          pcall(function() return L[k] end)
+          -- and in the library's own sub-libraries (lp.xylo.imu.Quantizer)
+          for _, sub in pairs(L) do
+            if type(sub) == "table" and getmetatable(sub) and not is_class(sub) then
+              pcall(function() return sub[k] end)
+            end
+          end
+        end
       end
     end
   end

@@ -55,6 +55,17 @@ local function argerror(fname, argno, msg, level)
   error(("bad argument #%d to '%s' (%s)"):format(argno, fname, msg), (level or 1) + 1)
 end
 
+-- v as a tensor of dtype (a Lua table converts), refused in fname's name
+local function to_tensor(fname, argno, v, dtype)
+  if lp.is_tensor(v) then return v end
+  if type(v) ~= "table" and type(v) ~= "number" then
+    argerror(fname, argno, "a tensor or a table of numbers expected, got " .. type(v), 3)
+  end
+  local ok, t = pcall(lp.tensor, v, dtype)
+  if not ok then argerror(fname, argno, (tostring(t):gsub("^.-%((.*)%)$", "%1")), 3) end
+  return t
+end
+
 local DEFAULTS = {
   fs = 110e3, raster_period = 0.01, max_spike_per_raster_period = 15,
   add_noise = true, add_offset = true, add_mismatch = true,
@@ -211,7 +222,7 @@ function AFESim:evolve(x, record)
   local t = x
   if not lp.is_tensor(t) then
     if type(t) ~= "table" then argerror("evolve", 1, ("expected audio (T) or (B, T), got %s"):format(type(x)), 2) end
-    t = lp.tensor(t, "float64")
+    t = to_tensor("evolve", 1, t, "float64")
   end
   if t:dim() == 1 then t = t:reshape(1, t.shape[1]) end
   if t:dim() == 3 and t.shape[3] == 1 then t = t:reshape(t.shape[1], t.shape[2]) end
@@ -235,7 +246,7 @@ function AFESim:__call(x, record) return self:evolve(x, record) end
 
 --- afe:raster(spikes (B, T, 16)) -> (B, bins, 16) int32 counts per raster_period, clipped.
 function AFESim:raster(spikes)
-  local t = lp.is_tensor(spikes) and spikes or lp.tensor(spikes, "int64")
+  local t = to_tensor("raster", 1, spikes, "int64")
   if t:dim() == 2 then t = t:reshape(1, t.shape[1], t.shape[2]) end
   if t:dim() ~= 3 then argerror("raster", 1, "expected spikes (T, 16) or (B, T, 16)", 2) end
   local r, msg = A.afe2_raster(t, 1 / self.fs, self.raster_period, math.tointeger(self.max_spike_per_raster_period))

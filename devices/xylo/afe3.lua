@@ -74,6 +74,17 @@ local function argerror(fname, argno, msg, level)
   error(("bad argument #%d to '%s' (%s)"):format(argno, fname, msg), (level or 1) + 1)
 end
 
+-- v as a tensor of dtype (a Lua table converts), refused in fname's name
+local function to_tensor(fname, argno, v, dtype)
+  if lp.is_tensor(v) then return v end
+  if type(v) ~= "table" and type(v) ~= "number" then
+    argerror(fname, argno, "a tensor or a table of numbers expected, got " .. type(v), 3)
+  end
+  local ok, t = pcall(lp.tensor, v, dtype)
+  if not ok then argerror(fname, argno, (tostring(t):gsub("^.-%((.*)%)$", "%1")), 3) end
+  return t
+end
+
 local function shape_str(t)
   local s = {}
   for i = 1, t:dim() do s[i] = tostring(t.shape[i]) end
@@ -203,6 +214,7 @@ function M.get_dn_rate_scale_bitshift(rate)
   if not is_int(rate) then ferr(F, ("rate_scale_factor must be an integer, got %s"):format(tostring(rate))) end
   rate = math.tointeger(rate)
   if rate <= 0 then ferr(F, ("rate_scale_factor must be positive, got %d"):format(rate)) end
+  if rate >= (1 << 62) then ferr(F, ("rate_scale_factor must be below 2^62, got %d"):format(rate)) end
   local b1 = 0
   while (1 << b1) <= rate do b1 = b1 + 1 end        -- bit length
   if (1 << b1) - 1 == rate then return { b1, 0 } end
@@ -226,6 +238,9 @@ local function rate_target(F, a, b, what)
   if b == nil then fs, v = FS, a end
   if type(fs) ~= "number" or not (fs > 0) then ferr(F, "audio_sampling_rate must be a positive number") end
   if type(v) ~= "number" then ferr(F, ("%s must be a number, got %s"):format(what, type(v))) end
+  if fs == math.huge or v ~= v or math.abs(v) == math.huge then
+    ferr(F, ("audio_sampling_rate and %s must be finite"):format(what))
+  end
   return fs, v
 end
 
@@ -235,6 +250,7 @@ function M.get_dn_low_pass_bitshift(a, b, decimal)
   local F = "get_dn_low_pass_bitshift"
   local fs, w = rate_target(F, a, b, "low_pass_averaging_window")
   decimal = decimal or 3
+  if type(decimal) ~= "number" or decimal ~= decimal then ferr(F, "decimal must be a number") end
   if w < 1 / fs then
     ferr(F, ("low_pass_averaging_window must be at least 1/audio_sampling_rate = %.6f s, got %.6f"):format(1 / fs, w))
   end
@@ -253,6 +269,7 @@ function M.get_down_sampling_factor(a, b, decimal)
   local F = "get_down_sampling_factor"
   local fs, dt = rate_target(F, a, b, "dt")
   decimal = decimal or 6
+  if type(decimal) ~= "number" or decimal ~= decimal then ferr(F, "decimal must be a number") end
   if dt < 1 / fs then ferr(F, ("dt must be at least 1/audio_sampling_rate = %.7f s, got %.7f"):format(1 / fs, dt)) end
   local c1 = math.floor(dt * fs)
   local c2 = c1 + 1
@@ -425,7 +442,7 @@ local DN = stage("DivisiveNormalization", { shape = true, enable_DN_channel = tr
   self._p = dn_tensors(self.params)
 end)
 function DN:evolve(x, record)
-  local t = lp.is_tensor(x) and x or lp.tensor(x, "int64")
+  local t = to_tensor("evolve", 1, x, "int64")
   if t:dim() == 2 then t = t:reshape(1, t.shape[1], t.shape[2]) end
   if t:dim() ~= 3 or t.shape[3] ~= self.size_out then
     argerror("evolve", 1, ("expected filter-bank output (T, %d) or (B, T, %d), got shape %s"):format(
@@ -444,7 +461,7 @@ local Ras = stage("Raster", { shape = true, rate_downsample_factor = true, max_n
   self.dt = self.rate_downsample_factor / self.fs
 end)
 function Ras:evolve(x)
-  local t = lp.is_tensor(x) and x or lp.tensor(x, "int64")
+  local t = to_tensor("evolve", 1, x, "int64")
   if t:dim() == 2 then t = t:reshape(1, t.shape[1], t.shape[2]) end
   if t:dim() ~= 3 then argerror("evolve", 1, ("expected spikes (T, N) or (B, T, N), got shape %s"):format(shape_str(t)), 2) end
   return check("evolve", A.raster3(t, self.rate_downsample_factor, self.max_num_spikes)), {}, {}

@@ -38,6 +38,17 @@ local function argerror(fname, argno, msg, level)
   error(("bad argument #%d to '%s' (%s)"):format(argno, fname, msg), (level or 1) + 1)
 end
 
+-- v as a tensor of dtype (a Lua table converts), refused in fname's name
+local function to_tensor(fname, argno, v, dtype)
+  if lp.is_tensor(v) then return v end
+  if type(v) ~= "table" and type(v) ~= "number" then
+    argerror(fname, argno, "a tensor or a table of numbers expected, got " .. type(v), 3)
+  end
+  local ok, t = pcall(lp.tensor, v, dtype)
+  if not ok then argerror(fname, argno, (tostring(t):gsub("^.-%((.*)%)$", "%1")), 3) end
+  return t
+end
+
 local function is_int(v) return math.type(v) == "integer" or (type(v) == "number" and v == math.floor(v) and math.abs(v) < 2^53) end
 
 local KNOWN = { dt = true, frame_dt = true, bits_counter = true, bits_lowpass = true, bits_shift_lowpass = true,
@@ -138,7 +149,7 @@ function Base:evolve(x, record)
   local t = x
   if not lp.is_tensor(t) then
     if type(t) ~= "table" then argerror("evolve", 1, ("expected input counts (T, %d), got %s"):format(self.size_in, type(x)), 2) end
-    t = lp.tensor(t, "int64")
+    t = to_tensor("evolve", 1, t, "int64")
   end
   if t:dim() == 2 then t = t:reshape(1, t.shape[1], t.shape[2]) end
   if t:dim() ~= 3 or t.shape[3] ~= self.size_in then

@@ -46,6 +46,17 @@ local function argerror(fname, argno, msg, level)
   error(("bad argument #%d to '%s' (%s)"):format(argno, fname, msg), (level or 1) + 1)
 end
 
+-- v as a tensor of dtype (a Lua table converts), refused in fname's name
+local function to_tensor(fname, argno, v, dtype)
+  if lp.is_tensor(v) then return v end
+  if type(v) ~= "table" and type(v) ~= "number" then
+    argerror(fname, argno, "a tensor or a table of numbers expected, got " .. type(v), 3)
+  end
+  local ok, t = pcall(lp.tensor, v, dtype)
+  if not ok then argerror(fname, argno, (tostring(t):gsub("^.-%((.*)%)$", "%1")), 3) end
+  return t
+end
+
 -- Option table: unknown fields are errors; returns a copy with the defaults filled in.
 local NONE = {}   -- "no default": the field may be absent
 local function options(fname, opts, defaults, level)
@@ -158,12 +169,17 @@ end
 
 function Quantizer:evolve(x, record)
   local _ = record
-  if type(x) == "number" then x = lp.tensor(x, "float64") end
-  if type(x) == "table" and not lp.is_tensor(x) then x = lp.tensor(x, "float64") end
+  if type(x) == "number" or (type(x) == "table" and not lp.is_tensor(x)) then
+    local ok, t = pcall(lp.tensor, x, "float64")
+    if not ok then
+      argerror("evolve", 1, "Quantizer expects a tensor: " .. tostring(t):gsub("^.-%((.*)%)$", "%1"), 2)
+    end
+    x = t
+  end
   if not lp.is_tensor(x) then argerror("evolve", 1, "Quantizer expects a tensor, got " .. type(x), 2) end
   if x:dim() == 2 then x = x:unsqueeze(1) end
   local y = x:astype("float64") * self.scale * (2.0 ^ (self.num_bits - 1))
-  local mx = y:abs():max():item()
+  local mx = y:numel() > 0 and y:abs():max():item() or 0     -- an empty input gives an empty output
   if not (mx < 2^62) then argerror("evolve", 1, "Quantizer: input is not finite or too large", 2) end
   return y:astype("int64"), {}, {}
 end
@@ -385,7 +401,7 @@ local function bpf_args(f) return { f.B_b, f.B_wf, f.B_af, f.a1, f.a2 } end
 --- bpf(signal) -> the filtered 1-D signal (int64), without the time-reversed prefix the
 -- filter bank adds (Rockpool's BandPassFilter.__call__).
 function BandPassFilter:__call(signal)
-  local t = lp.is_tensor(signal) and signal or lp.tensor(signal)
+  local t = to_tensor("BandPassFilter", 1, signal)
   if t:dim() ~= 1 then argerror("BandPassFilter", 1, "expected a 1-D signal", 2) end
   local y, msg = core._imuif.filterbank(t:reshape(1, -1, 1), { bpf_args(self) }, { 0 }, false)
   if not y then argerror("BandPassFilter", 1, msg, 2) end

@@ -2,7 +2,10 @@
 -- (Rockpool's RateTorch): tau dx/dt = -x + in + W_rec·H(x) + bias (+ noise),
 -- forward Euler, output H(x) = act(x - threshold), act relu / tanh /
 -- sigmoid (the fused kernel core.rate) or any Lua function act(x, threshold)
--- of tensors (a per-step loop of tensor ops, autodiff included).
+-- of tensors acting per time step (autodiff included): without w_rec the
+-- states are a linear filter of the whole sequence (core.expsyn) and act is
+-- applied once to them; with w_rec a per-step loop of tensor ops, refused
+-- beyond Rate.max_lua_steps steps.
 -- Owns: options, parameters (tau, bias, threshold, w_rec), the state rule,
 -- the record (Rockpool's: x, the state after each step, and rec_input, the
 -- recurrent input of each step; zeros without w_rec).
