@@ -124,10 +124,14 @@ end
 local train_ds, test_ds = open("train", LIMIT), open("test", TEST_LIMIT)
 print(("data: %s\n      %s"):format(tostring(train_ds), tostring(test_ds)))
 
--- (T, 1) audio -> (NS) float64, padded with silence or cut
+-- (T, 1) audio -> (NS) float64, padded with silence or cut, and kept within
+-- the 14-bit converter's range: full scale (±1, where the data set's
+-- augmentation clips) becomes ±8191/8192, the largest code (every other
+-- sample quantises as before)
+local FULL = 8191 / 8192
 local function fixed(audio)
   local n = audio.shape[1]
-  local x = audio:reshape(n):astype("float64")
+  local x = audio:reshape(n):astype("float64"):clamp(-FULL, FULL)
   if n >= NS then return x:slice(1, 1, NS):contiguous() end
   return lp.cat({ x, lp.zeros({ NS - n }, "float64") }, 1)
 end
