@@ -69,9 +69,8 @@ assert(fig:save(tut.figure("sample")))
 -- keeps it on disk (one .npz per sample, checked on every read), as Tonic's
 -- caches do for SHD. `DataLoader` batches the cached rasters, padding the
 -- shorter words with silence at the end.
--- (The converter is 14-bit: full scale, where the augmentation clips, is
--- brought to its largest code, 8191/8192.)
 local function encode(x)
+  -- the converter is 14-bit: full scale (where the augmentation clips) goes to its largest code
   return afe(x:reshape(x.shape[1]):astype("float64"):clamp(-8191 / 8192, 8191 / 8192))[1]:astype("float32")
 end
 train_ds.transform, test_ds.transform = encode, encode
