@@ -69,7 +69,10 @@ assert(fig:save(tut.figure("sample")))
 -- keeps it on disk (one .npz per sample, checked on every read), as Tonic's
 -- caches do for SHD. `DataLoader` batches the cached rasters, padding the
 -- shorter words with silence at the end.
-local function encode(x) return afe(x:reshape(x.shape[1]):astype("float64"))[1]:astype("float32") end
+local function encode(x)
+  -- the converter is 14-bit: full scale (where the augmentation clips) goes to its largest code
+  return afe(x:reshape(x.shape[1]):astype("float64"):clamp(-8191 / 8192, 8191 / 8192))[1]:astype("float32")
+end
 train_ds.transform, test_ds.transform = encode, encode
 local cache_dir = opt.out .. "-cache/25_audio_classification"    -- beside the pages, not among them
 local train_c = assert(lp.data.DiskCache { dataset = train_ds, path = cache_dir .. "/train", transform_key = "afe3-488-eps32768" })
