@@ -12,6 +12,8 @@
 -- argmax of the output membrane summed over time (XyloSim output_mode
 -- "Vmem"). QAT fine-tunes from the float weights with the float training's
 -- logit scale (the output Vmem in float units) and a cosine-decaying rate.
+-- Measured (full run, defaults, 2-core machine shared with other jobs):
+--   result: float 0.795 ptq 0.658 qat 0.790  (CPU 545 s; wall 2130 s at 25 % of a core)
 -- Reports the float test accuracy, the XyloSim accuracy of the
 -- post-training-quantised net (global_quantize) and of the QAT net
 -- (lp.xylo.qat), and ends with
