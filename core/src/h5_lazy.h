@@ -21,7 +21,7 @@
 #define LP_H5_SYMBOLS(X, V)                                                                               \
   X(H5Aclose) X(H5Aexists) X(H5Aget_space) X(H5Aget_type) X(H5Aiterate2) X(H5Aopen) X(H5Aread)             \
   X(H5Dclose) X(H5Dcreate2) X(H5Dget_chunk_info) X(H5Dget_create_plist) X(H5Dget_num_chunks)              \
-  X(H5Dget_offset) X(H5Dget_space) X(H5Dget_type) X(H5Dread) X(H5Dvlen_reclaim) X(H5Dwrite)               \
+  X(H5Dget_offset) X(H5Dget_space) X(H5Dget_storage_size) X(H5Dget_type) X(H5Dread) X(H5Dvlen_reclaim) X(H5Dwrite)               \
   X(H5Eclear2) X(H5Eget_auto2) X(H5Eset_auto2) X(H5Ewalk2) X(H5FD_sec2_init) X(H5Fclose) X(H5Fcreate)     \
   X(H5Fget_access_plist) X(H5Fget_create_plist) X(H5Fget_filesize) X(H5Fget_vfd_handle) X(H5Fis_hdf5)    \
   X(H5Fopen) X(H5Gclose) X(H5Gcreate2) X(H5Iget_type) X(H5Lexists) X(H5Literate) X(H5Oclose) X(H5Oopen)   \
@@ -66,6 +66,7 @@ const lp_h5_api *lp_h5_api_get(void);
 #define H5Dget_num_chunks LP_H5_CALL_FN(H5Dget_num_chunks)
 #define H5Dget_offset LP_H5_CALL_FN(H5Dget_offset)
 #define H5Dget_space LP_H5_CALL_FN(H5Dget_space)
+#define H5Dget_storage_size LP_H5_CALL_FN(H5Dget_storage_size)
 #define H5Dget_type LP_H5_CALL_FN(H5Dget_type)
 #define H5Dread LP_H5_CALL_FN(H5Dread)
 #define H5Dvlen_reclaim LP_H5_CALL_FN(H5Dvlen_reclaim)
