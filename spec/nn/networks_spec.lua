@@ -132,6 +132,15 @@ describe("nn.HopDelay and SynNet's hop_delay", function()
     assert.has_error(function() nn.HopDelay(0) end, "bad argument #1 to 'HopDelay' (channels must be a positive integer)")
   end)
 
+  it("HopDelay on zero steps returns zero steps and keeps its state (found by the hostile sweep)", function()
+    local d = nn.HopDelay(3)
+    local x = lp.randn(2, 4, 3)
+    d(x)
+    local e = d(lp.zeros(2, 0, 3))
+    assert.same({ 2, 0, 3 }, { e.shape[1], e.shape[2], e.shape[3] })
+    assert.tensor_near(x:slice(2, 4, 4), d(x):slice(2, 1, 1), 0)
+  end)
+
   it("SynNet with hop_delay follows XyloSim's timing and maps like the net without it", function()
     for _, hop in ipairs { false, true } do
       lp.seed(12)

@@ -97,6 +97,7 @@ end
 -- first; the last step of x becomes the new state.
 local function delayed(self, key, x)
   local B, T, N = x.shape[1], x.shape[2], x.shape[3]
+  if T == 0 then return x end          -- no steps: nothing delayed, the state unchanged
   local prev = self._values[key]
   local first
   if prev:dim() == 1 then
