@@ -656,6 +656,12 @@ describe("item 19: files and TSDictOnDisk (test_save_load, test_tsdictondisk)", 
     end
   end
 
+  it("save refuses an empty path or a folder (the sweep wrote '.npz' into the working directory)", function()
+    local ts = lp.TSContinuous({ 0, 1 }, { 1, 2 })
+    assert.has_error(function() ts:save("") end, "bad argument #1 to 'save' (expected a file name, got '')")
+    assert.has_error(function() ts:save(dir .. "/") end, "bad argument #1 to 'save' (expected a file name, got '" .. dir .. "/')")
+  end)
+
   it("test_save_load", function()
     local times, channels = { 1, 3, 6 }, { 1, 2, 2 }
     local samples = lp.tensor(rnd(3, 11), "float64")

@@ -83,6 +83,7 @@ end
 --- appended to a path without it, as numpy does).
 function M.save(ts, path, opts, fname)
   if type(path) ~= "string" then U.argerror(fname, 1, "expected a path, got " .. type(path), 2) end
+  if path == "" or path:sub(-1) == "/" then U.argerror(fname, 1, "expected a file name, got '" .. path .. "'", 2) end
   if not path:lower():match("%.npz$") then path = path .. ".npz" end
   return core.save(path, M.to_dict(ts, opts, fname), { compress = false })
 end
