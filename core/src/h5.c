@@ -3,7 +3,9 @@
 ** Owns: lp_h5 handles (read-only), object kinds, group listings, reading
 ** rows of numeric, variable-length and string datasets and attributes into
 ** tensors and strings, `.h5.gz` via an unlinked temporary file, and turning
-** libhdf5's error stack into one message. Not here: the data-set classes
+** libhdf5's error stack into one message, and the checks of what libhdf5
+** would trust blindly (old-style groups, variable-length descriptors,
+** compact data) before it reads them. Not here: the data-set classes
 ** (stdlib/limpet/data/shd.lua), writing HDF5.
 ** libhdf5 prints its error stack by default; every entry point here turns
 ** that off for its duration (H5Eget_auto2/H5Eset_auto2) and restores it,
