@@ -294,7 +294,7 @@ static int heap_str_ok(const grp_scan *g, uint64_t off) {
 static lp_status grp_stab_msg(grp_scan *g, uint64_t addr, int *found, uint64_t *btree, uint64_t *heap) {
   uint64_t caddr[GRP_MAX_CHUNKS], clen[GRP_MAX_CHUNKS];
   int nchunks = 1, c, v2, linfo = 0, stab = 0;
-  unsigned char pre[32];
+  unsigned char pre[40];                           /* a v2 prefix: at most 6 + 16 + 4 + 8 bytes */
   unsigned flags = 0;
   size_t mh;
   lp_status st;
