@@ -3,7 +3,9 @@
 ** Owns: lp_h5 handles (read-only), object kinds, group listings, reading
 ** rows of numeric, variable-length and string datasets and attributes into
 ** tensors and strings, `.h5.gz` via an unlinked temporary file, and turning
-** libhdf5's error stack into one message. Not here: the data-set classes
+** libhdf5's error stack into one message, and the checks of what libhdf5
+** would trust blindly (old-style groups, variable-length descriptors,
+** compact data) before it reads them. Not here: the data-set classes
 ** (stdlib/limpet/data/shd.lua), writing HDF5.
 ** libhdf5 prints its error stack by default; every entry point here turns
 ** that off for its duration (H5Eget_auto2/H5Eset_auto2) and restores it,
@@ -12,10 +14,12 @@
 ** as float32: libhdf5 converts on read.
 */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <hdf5.h>
 #include "h5_lazy.h"
 
@@ -23,12 +27,15 @@
 #include "limpet/data.h"
 
 #define H5_CHECKED_MAX 16
+#define H5_GROUPS_MAX 64
 
 struct lp_h5 {
   hid_t file;
   char *path;
   char *checked[H5_CHECKED_MAX];   /* chunked vlen datasets whose descriptors passed vlen_check */
   int nchecked;
+  uint64_t groups[H5_GROUPS_MAX];  /* object header addresses of groups that passed group_check */
+  int ngroups;
 };
 
 /* ---- libhdf5's error stack ---------------------------------------------- */
@@ -198,30 +205,365 @@ static lp_h5_kind kind_of(hid_t t, lp_dtype *dt) {
   return LP_H5_OTHER;
 }
 
+/* little-endian unsigned of n bytes */
+static uint64_t le_n(const unsigned char *p, size_t n) {
+  uint64_t v = 0;
+  while (n-- > 0) v = v << 8 | p[n];
+  return v;
+}
+
+/* ---- old-style groups ----------------------------------------------------
+** libhdf5 1.10 looks a name up in an old-style group (a symbol-table message
+** in the group's object header: a v1 B-tree whose leaves are symbol nodes,
+** the names in a local heap) trusting every address and offset it meets on
+** the way: a symbol-table message whose heap address was undefined made
+** H5Lexists copy from a NULL buffer in H5F__accum_read (H5G__stab_lookup ->
+** H5HL_protect; fuzz_nir, spec/fuzz/regressions/nir/
+** libhdf5-segv-h5lexists-local-heap.nir). So before a name is looked up in a
+** group, or the group is listed, its object header is read here (v1 or v2,
+** with its continuation chunks) and, when it holds a symbol-table message
+** (and no link-info message, which would make libhdf5 use the new-style
+** links instead), everything libhdf5 follows from there is checked: the
+** local heap ("HEAP", version 0, data segment inside the file, free list
+** inside the segment and finite), every B-tree node ("TREE", group type,
+** levels going down by one, entries within the capacity the file's creation
+** properties give, keys naming strings that end inside the heap, children
+** inside the file) and every symbol node ("SNOD", version 1, entries within
+** capacity, names and soft-link values ending inside the heap, object
+** addresses inside the file). Sound nodes do not overlap, so the bytes of
+** the nodes visited may not exceed the file's size: that bounds the work on
+** a tree whose nodes point at each other. Groups that pass are remembered
+** per handle (by object header address). New-style groups whose links sit
+** in a fractal heap (dense storage) are not checked here. */
+typedef struct grp_scan {
+  lp_ctx *ctx;
+  const lp_h5 *h;
+  const char *grp;
+  int fd;
+  uint64_t base, fsize;          /* base address (user block), file size in bytes */
+  size_t sa, ss;                 /* bytes per address, per length */
+  unsigned ik, lk;               /* group B-tree internal K, symbol node leaf K */
+  unsigned char *heap;           /* the local heap's data segment */
+  uint64_t hsize;
+  uint64_t used;                 /* bytes of B-tree and symbol nodes visited */
+} grp_scan;
+
+static lp_status grp_corrupt(grp_scan *g, const char *fmt, ...)
+#if defined(__GNUC__)
+  __attribute__((format(printf, 2, 3)))
+#endif
+  ;
+static lp_status grp_corrupt(grp_scan *g, const char *fmt, ...) {
+  char text[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  return lp_ctx_error(g->ctx, LP_EFORMAT, 0, "corrupt HDF5 file '%s': group '%s' %s", g->h->path, g->grp, text);
+}
+
+static int addr_undef(const grp_scan *g, uint64_t a) {
+  return g->sa >= 8 ? a == UINT64_MAX : a == ((uint64_t)1 << (8 * g->sa)) - 1;
+}
+
+/* Read n bytes at file address addr (relative to the base address), naming
+   `what` when they do not lie inside the file. */
+static lp_status grp_read(grp_scan *g, const char *what, uint64_t addr, uint64_t n, unsigned char *out) {
+  ssize_t got;
+  if (addr_undef(g, addr))
+    return grp_corrupt(g, "has its %s at an undefined address", what);
+  if (addr > g->fsize - g->base || n > g->fsize - g->base - addr)
+    return grp_corrupt(g, "has its %s at address %llu (%llu bytes), outside the file of %llu bytes", what,
+                       (unsigned long long)addr, (unsigned long long)n, (unsigned long long)g->fsize);
+  got = pread(g->fd, out, (size_t)n, (off_t)(g->base + addr));
+  if (got < 0 || (uint64_t)got != n)
+    return lp_ctx_error(g->ctx, LP_EIO, 0, "cannot read '%s': %s", g->h->path, got < 0 ? strerror(errno) : "short read");
+  return LP_OK;
+}
+
+/* The heap offset `off` must start a string that ends inside the heap. */
+static int heap_str_ok(const grp_scan *g, uint64_t off) {
+  return off < g->hsize && memchr(g->heap + off, '\0', (size_t)(g->hsize - off)) != NULL;
+}
+
+/* Find the symbol-table message of the object header at addr as libhdf5
+   does (its first one, chunks in the order their continuation messages
+   appear). *found: 1 with *btree and *heap set; 0 when there is none, or
+   when a link-info message makes the group new-style. */
+#define GRP_MAX_CHUNKS 256
+static lp_status grp_stab_msg(grp_scan *g, uint64_t addr, int *found, uint64_t *btree, uint64_t *heap) {
+  uint64_t caddr[GRP_MAX_CHUNKS], clen[GRP_MAX_CHUNKS];
+  int nchunks = 1, c, v2, linfo = 0, stab = 0;
+  unsigned char pre[40];                           /* a v2 prefix: at most 6 + 16 + 4 + 8 bytes */
+  unsigned flags = 0;
+  size_t mh;
+  lp_status st;
+  *found = 0;
+  if ((st = grp_read(g, "object header", addr, 16, pre))) return st;
+  if (memcmp(pre, "OHDR", 4) == 0) {               /* v2: messages of chunk 0, then a checksum */
+    size_t p = 6, csz;
+    v2 = 1;
+    flags = pre[5];
+    if (pre[4] != 2) return grp_corrupt(g, "has an object header of unknown version %u", pre[4]);
+    if (flags & 0x20) p += 16;
+    if (flags & 0x10) p += 4;
+    csz = (size_t)1 << (flags & 3);
+    if ((st = grp_read(g, "object header", addr, p + csz, pre))) return st;
+    caddr[0] = addr + p + csz;
+    clen[0] = le_n(pre + p, csz);
+  } else if (pre[0] == 1) {                         /* v1: a 16-byte prefix */
+    v2 = 0;
+    caddr[0] = addr + 16;
+    clen[0] = le_n(pre + 8, 4);
+  } else {
+    return grp_corrupt(g, "has an object header of unknown version %u", pre[0]);
+  }
+  mh = v2 ? (flags & 0x04 ? 6 : 4) : 8;             /* bytes of a message's own header */
+  for (c = 0; c < nchunks; c++) {
+    uint64_t len = clen[c], p = 0, end = len;
+    unsigned char *b;
+    if (len == 0 || len > g->fsize)
+      return grp_corrupt(g, "has an object header chunk of %llu bytes", (unsigned long long)len);
+    if (!(b = lp_ctx_alloc_raw(g->ctx, (size_t)len))) return LP_ENOMEM;
+    if ((st = grp_read(g, "object header chunk", caddr[c], len, b))) { lp_ctx_dealloc(g->ctx, b, (size_t)len); return st; }
+    if (v2 && c > 0) {                              /* "OCHK", messages, checksum */
+      if (len < 8 || memcmp(b, "OCHK", 4) != 0) {
+        lp_ctx_dealloc(g->ctx, b, (size_t)len);
+        return grp_corrupt(g, "has an object header continuation without its signature");
+      }
+      p = 4;
+      end = len - 4;
+    }
+    while (p + mh <= end) {                         /* what is left after the last message is a gap */
+      unsigned type = v2 ? b[p] : (unsigned)le_n(b + p, 2), mflags = b[p + (v2 ? 3 : 4)];
+      uint64_t msize = le_n(b + p + (v2 ? 1 : 2), 2);
+      const unsigned char *d = b + p + mh;
+      if (msize > end - p - mh) { st = grp_corrupt(g, "has an object header message running past its chunk"); break; }
+      if (type == 0x02) linfo = 1;
+      else if (type == 0x10) {                      /* continuation: address, length */
+        if (msize < g->sa + g->ss) { st = grp_corrupt(g, "has a short object header continuation message"); break; }
+        if (nchunks == GRP_MAX_CHUNKS) { st = grp_corrupt(g, "has more than %d object header chunks", GRP_MAX_CHUNKS); break; }
+        caddr[nchunks] = le_n(d, g->sa);
+        clen[nchunks] = le_n(d + g->sa, g->ss);
+        nchunks++;
+      } else if (type == 0x11 && !stab) {           /* symbol table: B-tree address, heap address */
+        if ((mflags & 0x02) || msize < 2 * g->sa) { st = grp_corrupt(g, "has a malformed symbol-table message"); break; }
+        *btree = le_n(d, g->sa);
+        *heap = le_n(d + g->sa, g->sa);
+        stab = 1;
+      }
+      p += mh + msize;
+    }
+    lp_ctx_dealloc(g->ctx, b, (size_t)len);
+    if (st) return st;
+  }
+  *found = stab && !linfo;
+  return LP_OK;
+}
+
+/* The local heap at addr: header, data segment (kept in g->heap), free list. */
+static lp_status grp_heap(grp_scan *g, uint64_t addr) {
+  unsigned char hdr[32];
+  uint64_t daddr, fl, steps = 0;
+  lp_status st;
+  if ((st = grp_read(g, "local heap", addr, 8 + 2 * g->ss + g->sa, hdr))) return st;
+  if (memcmp(hdr, "HEAP", 4) != 0 || hdr[4] != 0)
+    return grp_corrupt(g, "has no local heap at address %llu (no \"HEAP\" signature of version 0)", (unsigned long long)addr);
+  g->hsize = le_n(hdr + 8, g->ss);
+  fl = le_n(hdr + 8 + g->ss, g->ss);
+  daddr = le_n(hdr + 8 + 2 * g->ss, g->sa);
+  if (g->hsize == 0 || g->hsize > g->fsize)
+    return grp_corrupt(g, "has a local heap of %llu bytes in a file of %llu", (unsigned long long)g->hsize,
+                       (unsigned long long)g->fsize);
+  if (!(g->heap = lp_ctx_alloc_raw(g->ctx, (size_t)g->hsize))) return LP_ENOMEM;
+  if ((st = grp_read(g, "local heap data", daddr, g->hsize, g->heap))) return st;
+  while (fl != 1) {                                 /* 1 ends the free list (H5HL_FREE_NULL) */
+    uint64_t next, size;
+    if (fl > g->hsize || 2 * g->ss > g->hsize - fl || ++steps > g->hsize / (2 * g->ss))
+      return grp_corrupt(g, "has a local heap whose free list runs outside it");
+    next = le_n(g->heap + fl, g->ss);
+    size = le_n(g->heap + fl + g->ss, g->ss);
+    if (next == 0 || size > g->hsize - fl)
+      return grp_corrupt(g, "has a local heap whose free list runs outside it");
+    fl = next;
+  }
+  return LP_OK;
+}
+
+/* A symbol node: what H5G__node_found and H5G__node_iterate read. */
+static lp_status grp_snod(grp_scan *g, uint64_t addr) {
+  size_t es = g->ss + g->sa + 4 + 4 + 16, k;
+  uint64_t n = 8 + 2 * (uint64_t)g->lk * es;
+  unsigned nsym;
+  unsigned char *b;
+  lp_status st = LP_OK;
+  if (n > g->fsize - g->used)
+    return grp_corrupt(g, "has a symbol table reaching more nodes than the file holds (a node is reached twice)");
+  g->used += n;
+  if (!(b = lp_ctx_alloc_raw(g->ctx, (size_t)n))) return LP_ENOMEM;
+  if ((st = grp_read(g, "symbol node", addr, n, b))) goto done;
+  nsym = (unsigned)le_n(b + 6, 2);
+  if (memcmp(b, "SNOD", 4) != 0 || b[4] != 1) {
+    st = grp_corrupt(g, "has no symbol node at address %llu (no \"SNOD\" signature of version 1)", (unsigned long long)addr);
+    goto done;
+  }
+  if (nsym > 2 * g->lk) {
+    st = grp_corrupt(g, "has a symbol node of %u entries, more than its %u", nsym, 2 * g->lk);
+    goto done;
+  }
+  for (k = 0; k < nsym && st == LP_OK; k++) {
+    const unsigned char *e = b + 8 + k * es;
+    uint64_t name = le_n(e, g->ss), obj = le_n(e + g->ss, g->sa);
+    unsigned cache = (unsigned)le_n(e + g->ss + g->sa, 4);
+    if (!heap_str_ok(g, name))
+      st = grp_corrupt(g, "has a member name at heap offset %llu, outside its local heap of %llu bytes",
+                       (unsigned long long)name, (unsigned long long)g->hsize);
+    else if (cache > 2)
+      st = grp_corrupt(g, "has a member of unknown cache type %u", cache);
+    else if (cache == 2) {                           /* a soft link: its value sits in the heap */
+      uint64_t val = le_n(e + g->ss + g->sa + 8, 4);
+      if (!heap_str_ok(g, val))
+        st = grp_corrupt(g, "has a soft link whose value lies outside its local heap");
+    } else if (addr_undef(g, obj) || obj >= g->fsize - g->base)
+      st = grp_corrupt(g, "has a member '%.64s' whose object header lies outside the file",
+                       (const char *)g->heap + name);
+  }
+done:
+  lp_ctx_dealloc(g->ctx, b, (size_t)n);
+  return st;
+}
+
+/* A group B-tree node and all below it; level -1: the root, any level. */
+static lp_status grp_tree(grp_scan *g, uint64_t addr, int level) {
+  uint64_t n = 8 + 2 * (uint64_t)g->sa + (2 * (uint64_t)g->ik + 1) * g->ss + 2 * (uint64_t)g->ik * g->sa;
+  unsigned char *b;
+  unsigned used, k;
+  int lv;
+  lp_status st = LP_OK;
+  if (n > g->fsize - g->used)
+    return grp_corrupt(g, "has a symbol table reaching more nodes than the file holds (a node is reached twice)");
+  g->used += n;
+  if (!(b = lp_ctx_alloc_raw(g->ctx, (size_t)n))) return LP_ENOMEM;
+  if ((st = grp_read(g, "symbol-table B-tree", addr, n, b))) goto done;
+  lv = b[5];
+  used = (unsigned)le_n(b + 6, 2);
+  if (memcmp(b, "TREE", 4) != 0 || b[4] != 0) {
+    st = grp_corrupt(g, "has no group B-tree node at address %llu (no \"TREE\" signature of type 0)", (unsigned long long)addr);
+    goto done;
+  }
+  if (level >= 0 && lv != level) {
+    st = grp_corrupt(g, "has a B-tree node of level %d where one of level %d belongs", lv, level);
+    goto done;
+  }
+  if (used > 2 * g->ik) {
+    st = grp_corrupt(g, "has a B-tree node of %u entries, more than its %u", used, 2 * g->ik);
+    goto done;
+  }
+  for (k = 0; k < 2 && st == LP_OK; k++) {         /* siblings: undefined or inside the file */
+    uint64_t s = le_n(b + 8 + k * g->sa, g->sa);
+    if (!addr_undef(g, s) && s >= g->fsize - g->base)
+      st = grp_corrupt(g, "has a B-tree sibling at address %llu, outside the file", (unsigned long long)s);
+  }
+  for (k = 0; used > 0 && k <= used && st == LP_OK; k++) {   /* key k, child k; a last key */
+    const unsigned char *p = b + 8 + 2 * g->sa + k * (g->ss + g->sa);
+    uint64_t key = le_n(p, g->ss);
+    if (!heap_str_ok(g, key)) {
+      st = grp_corrupt(g, "has a B-tree key at heap offset %llu, outside its local heap of %llu bytes",
+                       (unsigned long long)key, (unsigned long long)g->hsize);
+      break;
+    }
+    if (k == used) break;
+    st = lv > 0 ? grp_tree(g, le_n(p + g->ss, g->sa), lv - 1) : grp_snod(g, le_n(p + g->ss, g->sa));
+  }
+done:
+  lp_ctx_dealloc(g->ctx, b, (size_t)n);
+  return st;
+}
+
+/* Check the group `grp` (every link on its path found to exist) before
+   libhdf5 looks a name up in it or lists it. */
+static lp_status group_check(lp_ctx *ctx, lp_h5 *h, const char *grp) {
+  H5O_info_t oi;
+  hid_t fcpl = -1, fapl = -1;
+  hsize_t ub = 0;
+  void *handle = NULL;
+  struct stat sb;
+  grp_scan g;
+  uint64_t btree = 0, heap = 0;
+  int found = 0, i;
+  herr_t r;
+  lp_status st = LP_OK;
+  r = strcmp(grp, "/") == 0 || strcmp(grp, ".") == 0 ? H5Oget_info2(h->file, &oi, H5O_INFO_BASIC)
+                                                     : H5Oget_info_by_name2(h->file, grp, &oi, H5O_INFO_BASIC, H5P_DEFAULT);
+  if (r < 0 || oi.type != H5O_TYPE_GROUP) { H5Eclear2(H5E_DEFAULT); return LP_OK; }   /* libhdf5 says so itself */
+  for (i = 0; i < h->ngroups; i++) if (h->groups[i] == (uint64_t)oi.addr) return LP_OK;
+  memset(&g, 0, sizeof g);
+  g.ctx = ctx; g.h = h; g.grp = grp;
+  fcpl = H5Fget_create_plist(h->file);
+  fapl = H5Fget_access_plist(h->file);
+  if (fcpl < 0 || fapl < 0 || H5Pget_sizes(fcpl, &g.sa, &g.ss) < 0 || H5Pget_sym_k(fcpl, &g.ik, &g.lk) < 0 ||
+      H5Pget_userblock(fcpl, &ub) < 0 || H5Pget_driver(fapl) != H5FD_SEC2 ||
+      H5Fget_vfd_handle(h->file, fapl, &handle) < 0 || !handle) {
+    st = h5_fail(ctx, h, "look into group", grp);
+    goto done;
+  }
+  g.fd = *(int *)handle;
+  if (g.sa < 2 || g.sa > 8 || g.ss < 2 || g.ss > 8 || g.ik == 0 || g.lk == 0) {
+    st = lp_ctx_error(ctx, LP_EFORMAT, 0, "corrupt HDF5 file '%s': addresses of %zu bytes, lengths of %zu, "
+                      "B-tree K %u and %u", h->path, g.sa, g.ss, g.ik, g.lk);
+    goto done;
+  }
+  if (fstat(g.fd, &sb) != 0) { st = lp_ctx_error(ctx, LP_EIO, 0, "cannot read '%s': %s", h->path, strerror(errno)); goto done; }
+  g.fsize = (uint64_t)sb.st_size;
+  g.base = (uint64_t)ub;
+  if (g.base > g.fsize) { st = grp_corrupt(&g, "lies in a file shorter than its user block"); goto done; }
+  if ((st = grp_stab_msg(&g, (uint64_t)oi.addr, &found, &btree, &heap)) || !found) goto done;
+  if ((st = grp_heap(&g, heap))) goto done;
+  st = grp_tree(&g, btree, -1);
+done:
+  if (g.heap) lp_ctx_dealloc(ctx, g.heap, (size_t)g.hsize);
+  if (fapl >= 0) H5Pclose(fapl);
+  if (fcpl >= 0) H5Pclose(fcpl);
+  H5Eclear2(H5E_DEFAULT);
+  if (st == LP_OK && h->ngroups < H5_GROUPS_MAX) h->groups[h->ngroups++] = (uint64_t)oi.addr;
+  return st;
+}
+
 /* ---- objects ------------------------------------------------------------ */
-/* Open name as an object; -1 (stack cleared) when it does not exist. */
-static hid_t obj_open(lp_h5 *h, const char *name) {
-  hid_t o;
+/* Open name as an object: LP_OK with *o = -1 (stack cleared) when it does
+   not exist; an error when a group on the way is corrupt (group_check runs
+   on each group before libhdf5 looks the next name up in it). */
+static lp_status obj_open(lp_ctx *ctx, lp_h5 *h, const char *name, hid_t *o) {
+  lp_status st;
+  *o = -1;
   if (strcmp(name, "/") != 0 && strcmp(name, ".") != 0) {
     /* every link on the way must exist, or H5Oopen complains */
     char buf[1024];
-    size_t i, n = strlen(name);
-    if (n >= sizeof buf) return -1;
+    size_t i, n = strlen(name), parent = 0;     /* buf[0..parent) holds the group looked into */
+    if (n >= sizeof buf) return LP_OK;
     memcpy(buf, name, n + 1);
     for (i = 1; i <= n; i++) {
       if (buf[i] == '/' || buf[i] == '\0') {
         char c = buf[i];
         htri_t ex;
+        if (!(i == 1 && buf[0] == '/')) {
+          char pc = buf[parent];
+          buf[parent] = '\0';
+          st = group_check(ctx, h, parent == 0 ? "/" : buf);
+          buf[parent] = pc;
+          if (st) return st;
+        }
         buf[i] = '\0';
-        ex = (i == 0 || (i == 1 && buf[0] == '/')) ? 1 : H5Lexists(h->file, buf, H5P_DEFAULT);
+        ex = (i == 1 && buf[0] == '/') ? 1 : H5Lexists(h->file, buf, H5P_DEFAULT);
         buf[i] = c;
-        if (ex <= 0) { H5Eclear2(H5E_DEFAULT); return -1; }
+        if (ex <= 0) { H5Eclear2(H5E_DEFAULT); return LP_OK; }
+        parent = i;
       }
     }
   }
-  o = H5Oopen(h->file, name, H5P_DEFAULT);
-  if (o < 0) H5Eclear2(H5E_DEFAULT);
-  return o;
+  *o = H5Oopen(h->file, name, H5P_DEFAULT);
+  if (*o < 0) H5Eclear2(H5E_DEFAULT);
+  return LP_OK;
 }
 
 static lp_status info_of(lp_h5 *h, hid_t o, lp_h5_info *out) {
@@ -252,10 +594,9 @@ lp_status lp_h5_info_of(lp_ctx *ctx, lp_h5 *h, const char *name, lp_h5_info *out
   quiet q;
   hid_t o;
   lp_status st;
-  (void)ctx;
   memset(out, 0, sizeof *out);
   quiet_on(&q);
-  o = obj_open(h, name);
+  if ((st = obj_open(ctx, h, name, &o))) { quiet_off(&q); return st; }
   if (o < 0) { quiet_off(&q); out->kind = LP_H5_NONE; return LP_OK; }
   st = info_of(h, o, out);
   H5Oclose(o);
@@ -313,12 +654,13 @@ lp_status lp_h5_list(lp_ctx *ctx, lp_h5 *h, const char *group, int64_t *n, char 
   memset(&nl, 0, sizeof nl);
   *n = 0; *names = NULL;
   quiet_on(&q);
-  o = obj_open(h, group);
+  if ((st = obj_open(ctx, h, group, &o))) { quiet_off(&q); return st; }
   if (o < 0 || H5Iget_type(o) != H5I_GROUP) {
     if (o >= 0) H5Oclose(o);
     quiet_off(&q);
     return lp_ctx_error(ctx, LP_EARG, 0, "'%s': no group '%s'", h->path, group);
   }
+  if ((st = group_check(ctx, h, group))) { H5Oclose(o); quiet_off(&q); return st; }
   r = H5Literate(o, H5_INDEX_NAME, H5_ITER_INC, NULL, link_cb, &nl);
   st = names_done(ctx, &nl, r, h, "list", group, n, names);
   H5Oclose(o);
@@ -335,7 +677,7 @@ lp_status lp_h5_attr_names(lp_ctx *ctx, lp_h5 *h, const char *obj, int64_t *n, c
   memset(&nl, 0, sizeof nl);
   *n = 0; *names = NULL;
   quiet_on(&q);
-  o = obj_open(h, obj);
+  if ((st = obj_open(ctx, h, obj, &o))) { quiet_off(&q); return st; }
   if (o < 0) {
     quiet_off(&q);
     return lp_ctx_error(ctx, LP_EARG, 0, "'%s': no object '%s'", h->path, obj);
@@ -398,12 +740,6 @@ typedef struct vlen_scan {
   unsigned char *gbuf;
   size_t gbufsize;
 } vlen_scan;
-
-static uint64_t le_n(const unsigned char *p, size_t n) {
-  uint64_t v = 0;
-  while (n-- > 0) v = v << 8 | p[n];
-  return v;
-}
 
 #define H5HG_ALIGN8(x) (((x) + 7) & ~(uint64_t)7)
 
@@ -740,7 +1076,7 @@ lp_status lp_h5_read(lp_ctx *ctx, lp_h5 *h, const char *name, int64_t start, int
   lp_status st;
   memset(out, 0, sizeof *out);
   quiet_on(&q);
-  o = obj_open(h, name);
+  if ((st = obj_open(ctx, h, name, &o))) { quiet_off(&q); return st; }
   if (o < 0 || H5Iget_type(o) != H5I_DATASET) {
     int grp = o >= 0;
     if (o >= 0) H5Oclose(o);
@@ -761,7 +1097,7 @@ lp_status lp_h5_attr_read(lp_ctx *ctx, lp_h5 *h, const char *obj, const char *at
   lp_status st;
   memset(out, 0, sizeof *out);
   quiet_on(&q);
-  o = obj_open(h, obj);
+  if ((st = obj_open(ctx, h, obj, &o))) { quiet_off(&q); return st; }
   if (o < 0) { quiet_off(&q); return lp_ctx_error(ctx, LP_EARG, 0, "'%s': no object '%s'", h->path, obj); }
   if (H5Aexists(o, attr) <= 0) {
     H5Oclose(o);

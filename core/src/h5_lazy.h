@@ -24,8 +24,8 @@
   X(H5Dget_offset) X(H5Dget_space) X(H5Dget_storage_size) X(H5Dget_type) X(H5Dread) X(H5Dvlen_reclaim) X(H5Dwrite)               \
   X(H5Eclear2) X(H5Eget_auto2) X(H5Eset_auto2) X(H5Ewalk2) X(H5FD_sec2_init) X(H5Fclose) X(H5Fcreate)     \
   X(H5Fget_access_plist) X(H5Fget_create_plist) X(H5Fget_filesize) X(H5Fget_vfd_handle) X(H5Fis_hdf5)    \
-  X(H5Fopen) X(H5Gclose) X(H5Gcreate2) X(H5Iget_type) X(H5Lexists) X(H5Literate) X(H5Oclose) X(H5Oopen)   \
-  X(H5Pclose) X(H5Pcreate) X(H5Pget_driver) X(H5Pget_layout) X(H5Pget_nfilters) X(H5Pget_sizes)           \
+  X(H5Fopen) X(H5Gclose) X(H5Gcreate2) X(H5Iget_type) X(H5Lexists) X(H5Literate) X(H5Oclose) X(H5Oget_info2) X(H5Oget_info_by_name2) X(H5Oopen)   \
+  X(H5Pclose) X(H5Pcreate) X(H5Pget_driver) X(H5Pget_layout) X(H5Pget_nfilters) X(H5Pget_sizes) X(H5Pget_sym_k) X(H5Pget_userblock)           \
   X(H5Pset_chunk) X(H5Pset_deflate) X(H5Sclose) X(H5Screate) X(H5Screate_simple)                          \
   X(H5Sget_simple_extent_dims) X(H5Sget_simple_extent_ndims) X(H5Sselect_hyperslab) X(H5Tclose)           \
   X(H5Tcopy) X(H5Tget_class) X(H5Tget_cset) X(H5Tget_sign) X(H5Tget_size) X(H5Tget_super)                 \
@@ -90,6 +90,8 @@ const lp_h5_api *lp_h5_api_get(void);
 #define H5Lexists LP_H5_CALL_FN(H5Lexists)
 #define H5Literate LP_H5_CALL_FN(H5Literate)
 #define H5Oclose LP_H5_CALL_FN(H5Oclose)
+#define H5Oget_info2 LP_H5_CALL_FN(H5Oget_info2)
+#define H5Oget_info_by_name2 LP_H5_CALL_FN(H5Oget_info_by_name2)
 #define H5Oopen LP_H5_CALL_FN(H5Oopen)
 #define H5Pclose LP_H5_CALL_FN(H5Pclose)
 #define H5Pcreate LP_H5_CALL_FN(H5Pcreate)
@@ -97,6 +99,8 @@ const lp_h5_api *lp_h5_api_get(void);
 #define H5Pget_layout LP_H5_CALL_FN(H5Pget_layout)
 #define H5Pget_nfilters LP_H5_CALL_FN(H5Pget_nfilters)
 #define H5Pget_sizes LP_H5_CALL_FN(H5Pget_sizes)
+#define H5Pget_sym_k LP_H5_CALL_FN(H5Pget_sym_k)
+#define H5Pget_userblock LP_H5_CALL_FN(H5Pget_userblock)
 #define H5Pset_chunk LP_H5_CALL_FN(H5Pset_chunk)
 #define H5Pset_deflate LP_H5_CALL_FN(H5Pset_deflate)
 #define H5Sclose LP_H5_CALL_FN(H5Sclose)

@@ -90,7 +90,10 @@ typedef struct lp_h5_value {
 lp_status lp_h5_open(lp_ctx *ctx, const char *path, lp_h5 **out);
 void      lp_h5_close(lp_h5 *h);                      /* NULL is a no-op */
 const char *lp_h5_path(const lp_h5 *h);               /* borrowed */
-/* What name is; kind LP_H5_NONE (and LP_OK) when there is no such object. */
+/* What name is; kind LP_H5_NONE (and LP_OK) when there is no such object.
+   Every group on the way is checked before libhdf5 looks into it: a damaged
+   symbol table (B-tree, symbol nodes, local heap) is LP_EFORMAT, "corrupt
+   HDF5 file '<path>': group '<group>' ..." (as for list, read, attrs). */
 lp_status lp_h5_info_of(lp_ctx *ctx, lp_h5 *h, const char *name, lp_h5_info *out);
 /* Members of a group, sorted (free with lp_names_free). */
 lp_status lp_h5_list(lp_ctx *ctx, lp_h5 *h, const char *group, int64_t *n, char ***names);
