@@ -51,20 +51,8 @@ local M = {}
 local DESIGN_FCS = { 40, 54, 77, 137, 203, 290, 428, 674, 1177, 1700, 2226, 3418, 5154, 7884, 11630, 16940 }
 M.design_fcs = DESIGN_FCS
 
-local function argerror(fname, argno, msg, level)
-  error(("bad argument #%d to '%s' (%s)"):format(argno, fname, msg), (level or 1) + 1)
-end
-
--- v as a tensor of dtype (a Lua table converts), refused in fname's name
-local function to_tensor(fname, argno, v, dtype)
-  if lp.is_tensor(v) then return v end
-  if type(v) ~= "table" and type(v) ~= "number" then
-    argerror(fname, argno, "a tensor or a table of numbers expected, got " .. type(v), 3)
-  end
-  local ok, t = pcall(lp.tensor, v, dtype)
-  if not ok then argerror(fname, argno, (tostring(t):gsub("^.-%((.*)%)$", "%1")), 3) end
-  return t
-end
+local U = require "limpet.nn.util"
+local argerror, to_tensor = U.argerror, U.tensor_arg
 
 local DEFAULTS = {
   fs = 110e3, raster_period = 0.01, max_spike_per_raster_period = 15,

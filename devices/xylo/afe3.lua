@@ -70,20 +70,8 @@ M.actual_centres = { 105, 136, 201, 279, 390, 542, 762, 1070, 1503, 2110, 2963, 
 
 -- ---- small helpers ----------------------------------------------------------------
 
-local function argerror(fname, argno, msg, level)
-  error(("bad argument #%d to '%s' (%s)"):format(argno, fname, msg), (level or 1) + 1)
-end
-
--- v as a tensor of dtype (a Lua table converts), refused in fname's name
-local function to_tensor(fname, argno, v, dtype)
-  if lp.is_tensor(v) then return v end
-  if type(v) ~= "table" and type(v) ~= "number" then
-    argerror(fname, argno, "a tensor or a table of numbers expected, got " .. type(v), 3)
-  end
-  local ok, t = pcall(lp.tensor, v, dtype)
-  if not ok then argerror(fname, argno, (tostring(t):gsub("^.-%((.*)%)$", "%1")), 3) end
-  return t
-end
+local U = require "limpet.nn.util"
+local argerror, to_tensor = U.argerror, U.tensor_arg
 
 local function shape_str(t)
   local s = {}

@@ -11,6 +11,19 @@ function U.argerror(fname, argno, msg, level)
   error(("bad argument #%d to '%s' (%s)"):format(argno, fname, msg), (level or 1) + 1)
 end
 
+--- U.tensor_arg(fname, argno, v[, dtype]) -> v as a tensor of dtype (a Lua
+-- table or number converts); anything else, or a table lp.tensor refuses, is
+-- an argument error in fname's name, raised at the caller's caller.
+function U.tensor_arg(fname, argno, v, dtype)
+  if lp.is_tensor(v) then return v end
+  if type(v) ~= "table" and type(v) ~= "number" then
+    U.argerror(fname, argno, "a tensor or a table of numbers expected, got " .. type(v), 3)
+  end
+  local ok, t = pcall(lp.tensor, v, dtype)
+  if not ok then U.argerror(fname, argno, (tostring(t):gsub("^.-%((.*)%)$", "%1")), 3) end
+  return t
+end
+
 --- U.options(fname, argno, opts, defaults[, level]) -> a new table of the
 -- defaults overlaid with opts; a field not in defaults is an error. A
 -- default of U.NONE means "no default" (the field may be given or absent).
