@@ -66,23 +66,29 @@ function M.rate(opts)
   end
 end
 
+-- the options of latency / latency_batch with their defaults, and the step
+-- (1..T, T + 1 for no spike) at which each intensity of x fires
+local LATENCY_OPTIONS = { T = "count", tau = "number", threshold = "number", linear = "boolean", dt = "number" }
+local function latency_defaults(o)
+  return { T = o.T or 100, dt = o.dt or 1e-3, tau = o.tau or 5e-3, thr = o.threshold or 0.01,
+           linear = o.linear == true }
+end
+local function latency_steps(x, o)
+  local s
+  if o.linear then
+    s = ((1 - x) * (o.T - 1)):round() + 1
+  else
+    local safe = x:maximum(o.thr * (1 + 1e-6))
+    s = ((safe / (safe - o.thr)):log() * (o.tau / o.dt)):floor() + 1
+  end
+  return s:where(x:gt(o.thr), o.T + 1)                  -- T + 1: no spike
+end
+
 function M.latency(opts)
-  local o = options("latency", opts, { T = "count", tau = "number", threshold = "number", linear = "boolean",
-    dt = "number" })
-  local T, dt, tau = o.T or 100, o.dt or 1e-3, o.tau or 5e-3
-  local thr = o.threshold or 0.01
-  local linear = o.linear == true
-  local steps = core.arange(1, T + 1):reshape(T, 1)   -- 1..T, int64
+  local o = latency_defaults(options("latency", opts, LATENCY_OPTIONS))
+  local steps = core.arange(1, o.T + 1):reshape(o.T, 1)   -- 1..T, int64
   return function(x)
-    x = flat_float(x, "latency")
-    local s
-    if linear then
-      s = ((1 - x) * (T - 1)):round() + 1
-    else
-      local safe = x:maximum(thr * (1 + 1e-6))
-      s = ((safe / (safe - thr)):log() * (tau / dt)):floor() + 1
-    end
-    s = s:where(x:gt(thr), T + 1)                       -- no spike
+    local s = latency_steps(flat_float(x, "latency"), o)
     return steps:eq(s:reshape(1, -1)):astype("float32")
   end
 end
@@ -131,24 +137,11 @@ function M.rate_batch(opts)
 end
 
 function M.latency_batch(opts)
-  local o = options("latency_batch", opts, { T = "count", tau = "number", threshold = "number", linear = "boolean",
-    dt = "number" })
-  local T, dt, tau = o.T or 100, o.dt or 1e-3, o.tau or 5e-3
-  local thr = o.threshold or 0.01
-  local linear = o.linear == true
-  local steps = core.arange(1, T + 1):reshape(1, T, 1)
+  local o = latency_defaults(options("latency_batch", opts, LATENCY_OPTIONS))
+  local steps = core.arange(1, o.T + 1):reshape(1, o.T, 1)
   return function(x)
     x = batch_float(x, "latency_batch")
-    local B = x.shape[1]
-    local s
-    if linear then
-      s = ((1 - x) * (T - 1)):round() + 1
-    else
-      local safe = x:maximum(thr * (1 + 1e-6))
-      s = ((safe / (safe - thr)):log() * (tau / dt)):floor() + 1
-    end
-    s = s:where(x:gt(thr), T + 1)
-    return steps:eq(s:reshape(B, 1, -1)):astype("float32")
+    return steps:eq(latency_steps(x, o):reshape(x.shape[1], 1, -1)):astype("float32")
   end
 end
 
