@@ -21,17 +21,6 @@ local U = require "limpet.nn.util"
 
 local M = {}
 
-local function per_sample(fname, shape)
-  if math.type(shape) == "integer" and shape > 0 then return { shape } end
-  if type(shape) == "table" and not lp.is_tensor(shape) and #shape > 0 then
-    for _, v in ipairs(shape) do
-      if math.type(v) ~= "integer" or v < 1 then U.argerror(fname, 1, "shape must be N or a list of positive integers", 4) end
-    end
-    return { table.unpack(shape) }
-  end
-  U.argerror(fname, 1, "shape must be N or a list of positive integers", 4)
-end
-
 local KINDS = {
   IF = { syn = false, leak = false, spk = true,
     defaults = { r = 1, v_threshold = 1, v_reset = 0 } },
@@ -53,7 +42,7 @@ local function make(name)
   C.defaults = defaults
 
   function C:init(shape, opts)
-    local s = per_sample(name, shape)
+    local s = U.per_sample_shape(name, shape)
     opts = U.options(name, 2, opts, defaults, 3)
     if type(opts.dt) ~= "number" or not (opts.dt > 0) then U.argerror(name, 2, "field 'dt' must be a positive number", 3) end
     if opts.discretisation ~= "exact" and opts.discretisation ~= "euler" then

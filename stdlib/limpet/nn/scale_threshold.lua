@@ -9,17 +9,6 @@ local U = require "limpet.nn.util"
 
 local M = {}
 
-local function per_sample(fname, shape)
-  if math.type(shape) == "integer" and shape > 0 then return { shape } end
-  if type(shape) == "table" and not lp.is_tensor(shape) and #shape > 0 then
-    for _, v in ipairs(shape) do
-      if math.type(v) ~= "integer" or v < 1 then U.argerror(fname, 1, "shape must be N or a list of positive integers", 4) end
-    end
-    return { table.unpack(shape) }
-  end
-  U.argerror(fname, 1, "shape must be N or a list of positive integers", 4)
-end
-
 local function check_input(self, x)
   local s = self.neuron_shape
   if not lp.is_tensor(x) then U.argerror("evolve", 1, ("%s expects a tensor, got %s"):format(self.full_name, type(x)), 3) end
@@ -37,7 +26,7 @@ end
 local Scale = Module:extend("Scale")
 M.Scale = Scale
 function Scale:init(shape, opts)
-  local s = per_sample("Scale", shape)
+  local s = U.per_sample_shape("Scale", shape)
   opts = U.options("Scale", 2, opts, { scale = 1 }, 3)
   Module.init(self, U.numel(s))
   rawset(self, "neuron_shape", s)
@@ -54,7 +43,7 @@ end
 local Threshold = Module:extend("Threshold")
 M.Threshold = Threshold
 function Threshold:init(shape, opts)
-  local s = per_sample("Threshold", shape)
+  local s = U.per_sample_shape("Threshold", shape)
   opts = U.options("Threshold", 2, opts, { threshold = 1, surrogate_scale = 5 }, 3)
   if type(opts.surrogate_scale) ~= "number" or not (opts.surrogate_scale > 0) then
     U.argerror("Threshold", 2, "field 'surrogate_scale' must be a positive number", 3)

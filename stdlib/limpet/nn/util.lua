@@ -83,6 +83,21 @@ function U.split_shape(fname, shape, opts, level)
   return s, named, true
 end
 
+--- U.per_sample_shape(fname, shape) -> a fresh list: a module's per-sample
+-- shape given as N or a list of positive integers ({C, H, W}); anything else
+-- is an error on argument 1 of fname, raised at the constructor's caller
+-- (U.per_sample_shape is called from the module's init).
+function U.per_sample_shape(fname, shape)
+  if math.type(shape) == "integer" and shape > 0 then return { shape } end
+  if type(shape) == "table" and not lp.is_tensor(shape) and #shape > 0 then
+    for _, v in ipairs(shape) do
+      if math.type(v) ~= "integer" or v < 1 then U.argerror(fname, 1, "shape must be N or a list of positive integers", 4) end
+    end
+    return { table.unpack(shape) }
+  end
+  U.argerror(fname, 1, "shape must be N or a list of positive integers", 4)
+end
+
 --- U.fmt_shape({2, 3}) -> "(2, 3)"; {4} -> "(4,)"; {} -> "()"
 function U.fmt_shape(s)
   if #s == 1 then return "(" .. tostring(s[1]) .. ",)" end
