@@ -627,6 +627,9 @@ typedef struct xy_rows {
   int32_t n, nsyn;
   const int32_t *w[XY_FUSE];            /* dense rows, nsyn * nh: syn-1 block, syn-2 block */
   int32_t m[XY_FUSE];                   /* event counts */
+  const int32_t *th;                    /* thresholds: the pass also lists ... */
+  int32_t *L;                           /* ... the settled neurons with V >= th, ascending, */
+  int32_t nl;                           /* ... and their number (set by the pass) */
 } xy_rows;
 
 /* The P/N sums (p, q) of one synapse from state a settle without order. */
@@ -642,8 +645,8 @@ static inline int32_t pn_ok(int32_t a, int32_t p, int32_t q) {
 static int32_t integrate_pn_tail(int32_t i0, int32_t nh, int32_t *restrict I1, int32_t *restrict I2,
                                  int32_t *restrict V, uint32_t *restrict A, const int32_t *restrict d1,
                                  const int32_t *restrict d2, const int32_t *restrict dm,
-                                 const int32_t *restrict bias, int32_t *restrict F, const xy_rows *in, int32_t nf) {
-  int32_t i, r;
+                                 const int32_t *restrict bias, int32_t *restrict F, xy_rows *in, int32_t nf) {
+  int32_t i, r, nl = in->nl;
   for (i = i0; i < nh; i++) {
     uint32_t *a4 = A + 4 * xy_slot(i);
     int32_t p1 = (int32_t)a4[0], q1 = (int32_t)a4[1], p2 = (int32_t)a4[2], q2 = (int32_t)a4[3];
@@ -666,7 +669,10 @@ static int32_t integrate_pn_tail(int32_t i0, int32_t nh, int32_t *restrict I1, i
     I1[i] = a;
     I2[i] = b;
     V[i] = vmem_step(V[i], dm[i], a + b, bias[i]);
+    in->L[nl] = i;                      /* branch-free: overwritten until kept */
+    nl += V[i] >= in->th[i];
   }
+  in->nl = nl;
   return nf;
 }
 
@@ -702,7 +708,7 @@ XY_INLINE void dense_body(int32_t *restrict I, const int32_t *restrict W, int32_
 #define LIST_ARGS int32_t n, const int32_t *restrict V, const int32_t *restrict th, int32_t *restrict L
 #define INTEGRATE_PN_ARGS int32_t nh, int32_t *restrict I1, int32_t *restrict I2, int32_t *restrict V, \
   uint32_t *restrict A, const int32_t *restrict d1, const int32_t *restrict d2, const int32_t *restrict dm, \
-  const int32_t *restrict bias, int32_t *restrict F, const xy_rows *in
+  const int32_t *restrict bias, int32_t *restrict F, xy_rows *in
 typedef void (*dense_fn)(DENSE_ARGS);
 typedef void (*integrate_fn)(INTEGRATE_ARGS);
 typedef void (*flags_fn)(FLAGS_ARGS);
@@ -739,6 +745,7 @@ static void outrows_generic(OUTROWS_ARGS) {
   for (k = 0; k < np; k++) dense_generic(Io, Wo + (size_t)plist[k] * no, no, prev[plist[k]]);
 }
 static int32_t integrate_pn_generic(INTEGRATE_PN_ARGS) {
+  in->nl = 0;
   return integrate_pn_tail(0, nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 0);
 }
 XY_KERNELS(, generic)
@@ -785,16 +792,21 @@ static void outrows_avx2(OUTROWS_ARGS) {
 }
 /* integrate_pn_tail, 8 neurons at a time: their slots are 4 vectors, and
    two rounds of unpacks give P1, N1, P2, N2 with the neurons in id order
-   (that is what xy_slot's interleaving is for). */
-__attribute__((target("avx2")))
-static int32_t integrate_pn_avx2(INTEGRATE_PN_ARGS) {
+   (that is what xy_slot's interleaving is for). The input rows are added
+   in a loop specialised by `mode` (0: every count 1, syn-1 rows only;
+   1: every count 1, both synapses; 2: any counts), so that the common
+   cases run without per-row tests. The threshold list is made here too,
+   from the settled lanes (one compare and one mask per 8 neurons). */
+XY_INLINE __attribute__((target("avx2,bmi"))) int32_t ipn_avx2_loop(INTEGRATE_PN_ARGS, const int mode,
+                                                                   int32_t *restrict nlp) {
   const __m256i smax = _mm256_set1_epi32(XY_SMAX), smin = _mm256_set1_epi32(XY_SMIN);
   const __m256i zero = _mm256_setzero_si256();
-  int32_t i, nf = 0, nr = in->n, two = in->nsyn == 2, r;
+  int32_t i, nf = 0, nl = 0, nr = in->n, two = in->nsyn == 2, r;
   const int32_t *wr[XY_FUSE];           /* locals: no store below can alias them */
   int32_t mr[XY_FUSE];
-  int ones = 1;
-  for (r = 0; r < nr; r++) { wr[r] = in->w[r]; mr[r] = in->m[r]; ones &= mr[r] == 1; }
+  const int32_t *restrict th = in->th;
+  int32_t *restrict L = in->L;
+  for (r = 0; r < nr; r++) { wr[r] = in->w[r]; mr[r] = in->m[r]; }
   for (i = 0; i + 8 <= nh; i += 8) {
     __m256i *ap = (__m256i *)(A + 4 * i);
     __m256i r0 = _mm256_loadu_si256((const __m256i *)ap), r1 = _mm256_loadu_si256((const __m256i *)ap + 1);
@@ -805,15 +817,16 @@ static int32_t integrate_pn_avx2(INTEGRATE_PN_ARGS) {
     __m256i p2 = _mm256_unpacklo_epi64(t1, t3), q2 = _mm256_unpackhi_epi64(t1, t3);
     __m256i a0 = _mm256_loadu_si256((const __m256i *)(I1 + i)), b0 = _mm256_loadu_si256((const __m256i *)(I2 + i));
     __m256i v0 = _mm256_loadu_si256((const __m256i *)(V + i));
-    if (ones && !two) {               /* the common cases, unswitched */
+    if (mode == 0) {                    /* the input rows, channels ascending */
       for (r = 0; r < nr; r++)
         a0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(a0, _mm256_loadu_si256((const __m256i *)(wr[r] + i))), smin), smax);
-    } else if (ones) {
+    } else if (mode == 1) {
       for (r = 0; r < nr; r++) {
-        a0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(a0, _mm256_loadu_si256((const __m256i *)(wr[r] + i))), smin), smax);
-        b0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(b0, _mm256_loadu_si256((const __m256i *)(wr[r] + nh + i))), smin), smax);
+        const int32_t *W = wr[r] + i;
+        a0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(a0, _mm256_loadu_si256((const __m256i *)W)), smin), smax);
+        b0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(b0, _mm256_loadu_si256((const __m256i *)(W + nh))), smin), smax);
       }
-    } else for (r = 0; r < nr; r++) { /* the input rows, channels ascending */
+    } else for (r = 0; r < nr; r++) {
       const int32_t *W = wr[r] + i;
       __m256i w1 = _mm256_loadu_si256((const __m256i *)W);
       if (mr[r] != 1) w1 = _mm256_mullo_epi32(w1, _mm256_set1_epi32(mr[r]));
@@ -833,7 +846,7 @@ static int32_t integrate_pn_avx2(INTEGRATE_PN_ARGS) {
     __m256i bad = _mm256_or_si256(bad1, bad2);
     __m256i a = _mm256_min_epi32(_mm256_max_epi32(_mm256_sub_epi32(_mm256_add_epi32(a0, p1), q1), smin), smax);
     __m256i b = _mm256_min_epi32(_mm256_max_epi32(_mm256_sub_epi32(_mm256_add_epi32(b0, p2), q2), smin), smax);
-    __m256i q, s, nl, dv, v;
+    __m256i q, s, nl_, dv, v;
     unsigned k;
     /* a -= leak(a, d1): leak = q + (q == 0 & a > 0), q = a >> d1 */
     q = _mm256_srav_epi32(a, _mm256_loadu_si256((const __m256i *)(d1 + i)));
@@ -843,9 +856,9 @@ static int32_t integrate_pn_avx2(INTEGRATE_PN_ARGS) {
     /* vmem_step(v0, dm, a + b, bias) */
     q = _mm256_srav_epi32(v0, _mm256_loadu_si256((const __m256i *)(dm + i)));
     q = _mm256_sub_epi32(q, _mm256_and_si256(_mm256_cmpeq_epi32(q, zero), _mm256_cmpgt_epi32(v0, zero)));
-    nl = _mm256_blendv_epi8(_mm256_sub_epi32(zero, q), smin, _mm256_cmpeq_epi32(q, smin));
+    nl_ = _mm256_blendv_epi8(_mm256_sub_epi32(zero, q), smin, _mm256_cmpeq_epi32(q, smin));
     s = _mm256_add_epi32(a, b);
-    dv = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(nl, s), smin), smax);
+    dv = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(nl_, s), smin), smax);
     dv = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(dv, _mm256_loadu_si256((const __m256i *)(bias + i))), smin), smax);
     v = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v0, dv), smin), smax);
     _mm256_storeu_si256((__m256i *)(I1 + i), _mm256_blendv_epi8(a, a0, bad));
@@ -860,8 +873,25 @@ static int32_t integrate_pn_avx2(INTEGRATE_PN_ARGS) {
       F[nf++] = i + __builtin_ctz(k);
       k &= k - 1;
     }
+    /* settled lanes at threshold: not (bad or th > v) */
+    k = ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(
+          _mm256_or_si256(bad, _mm256_cmpgt_epi32(_mm256_loadu_si256((const __m256i *)(th + i)), v)))) & 0xffu;
+    while (k) {
+      L[nl++] = i + __builtin_ctz(k);
+      k &= k - 1;
+    }
   }
-  return integrate_pn_tail(i, nh, I1, I2, V, A, d1, d2, dm, bias, F, in, nf);
+  *nlp = nl;
+  return nf;
+}
+__attribute__((target("avx2,bmi")))
+static int32_t integrate_pn_avx2(INTEGRATE_PN_ARGS) {
+  int32_t r, nf, ones = 1;
+  for (r = 0; r < in->n; r++) ones &= in->m[r] == 1;
+  if (ones && in->nsyn != 2) nf = ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 0, &in->nl);
+  else if (ones) nf = ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 1, &in->nl);
+  else nf = ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 2, &in->nl);
+  return integrate_pn_tail(nh & ~7, nh, I1, I2, V, A, d1, d2, dm, bias, F, in, nf);
 }
 /* 16 compares and one compress per step of 16 (a register compress and a
    full store: L has room, c <= i) */
@@ -1068,11 +1098,14 @@ static void xy_step(const lp_xylo *x, xy_work *w, const uint8_t *in, const xy_re
   int32_t *I = w->isyn, *V = w->vmem, *Io = w->isyn_o, *Vo = w->vmem_o;
   uint8_t *cur = w->cur, *F = w->fire;
   const int32_t *th = x->th;
-  int pn = !ref && x->pn && w->np;
+  int pn = !ref && x->pn && w->np, listed = 0;
   int fused = pn;                       /* the input rows delivered in the integration pass */
   xy_rows rows;
   rows.n = 0;
   rows.nsyn = 1;                        /* 2 once a row has a syn-2 weight */
+  rows.th = th;
+  rows.L = w->clist;
+  rows.nl = 0;
   for (i = 0; fused && i < x->nin; i++) {
     if (!in[i]) continue;
     if (x->in_dense[i] < 0 || rows.n == XY_FUSE) fused = 0;
@@ -1114,12 +1147,13 @@ static void xy_step(const lp_xylo *x, xy_work *w, const uint8_t *in, const xy_re
   if (pn) {                             /* the P/N sums settled in the same pass */
     int32_t nf = kern->integrate_pn(nh, I, I + nh, V, w->acc, x->dsyn, x->dsyn + nh, x->dmem, x->bias, w->flist, &rows), f;
     for (f = 0; f < nf; f++) replay_one(x, w, w->flist[f]);
+    listed = nf == 0;                   /* else the replayed neurons are not in the list */
   } else {
     kern->integrate(nh, x->nsyn, I, I + nh, V, x->dsyn, x->dsyn + nh, x->dmem, x->bias);
   }
   memset(cur, 0, (size_t)x->nhid_bytes);
   if (!x->n_alias) {                    /* only the neurons at threshold, listed ascending */
-    nc = kern->list(nh, V, th, w->clist);
+    nc = listed ? rows.nl : kern->list(nh, V, th, w->clist);
     for (k = 0; k < nc; k++) {
       int32_t j = w->clist[k];
       cur[j] = (uint8_t)fire(&V[j], th[j], 0, XY_MAX_HID);
