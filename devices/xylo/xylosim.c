@@ -300,6 +300,11 @@ static int64_t count_pairs(const int32_t *w, int64_t nh, int nsyn) {
    integration pass, loading 8 slots as 4 vectors and transposing them with
    two rounds of unpacks, gets each field with the neurons in id order. */
 static inline int32_t xy_slot(int32_t j) { return (j & ~7) | ((j & 3) << 1) | ((j >> 2) & 1); }
+/* Per synapse (x->by_pair unset) the sums are planar instead: P1, N1, P2,
+   N2 each a plane of nhid rounded up to 8 words (field f of neuron j at
+   f * planes + j), so that the integration pass loads them without the
+   transpose. Both layouts fill the same 4 * planes words. */
+static inline int32_t xy_pn_planes(int64_t nh) { return (int32_t)((nh + 7) & ~(int64_t)7); }
 
 /* The pair CSR: per pre-neuron its post-neurons ascending (as slots), with
    the weights of both synapses as P/N halves (see rec_pn; the order inside
@@ -401,14 +406,14 @@ lp_status lp_xylo_new(lp_ctx *ctx, const lp_xylo_spec *s, lp_xylo **out) {
     fill_dense(s->w_in, s->nin, nh, s->nsyn, s->shift_in, x->in_dense, x->dense, x->dense_span, &next);
   }
   if (x->pn) x->pn = fill_pairs(s->w_rec, nh, s->nsyn, s->shift_rec, x);
-  for (i = 0; i < x->n_rec; i++) {      /* the synapse events (rec CSR: tgt = s * nh + j) */
-    int32_t t = x->rec_tgt[i], v = x->rec_w[i];
-    x->ev_idx[i] = (uint32_t)(4 * xy_slot(t % (int32_t)nh) + 2 * (t / (int32_t)nh) + (v < 0));
-    x->ev_val[i] = (uint16_t)(v < 0 ? -v : v);
-  }
   /* a pair add costs about what two synapse adds cost: pairs when most
      pairs carry both synapses (the same targets on both) */
   x->by_pair = x->n_rec > 0 && 10 * x->n_rec >= 17 * x->n_pair;
+  for (i = 0; i < x->n_rec; i++) {      /* the synapse events (rec CSR: tgt = s * nh + j), */
+    int32_t t = x->rec_tgt[i], v = x->rec_w[i];  /* onto the planar P/N sums (see xy_pn_planes) */
+    x->ev_idx[i] = (uint32_t)(xy_pn_planes(nh) * (2 * (t / (int32_t)nh) + (v < 0)) + t % (int32_t)nh);
+    x->ev_val[i] = (uint16_t)(v < 0 ? -v : v);
+  }
   x->path = LP_XYLO_PATH_AUTO;
   if (x->out_is_dense)
     for (i = 0; i < nh * no; i++) x->out_dense[i] = s->w_out[i] * (1 << s->shift_out);
@@ -627,6 +632,7 @@ typedef struct xy_rows {
   int32_t n, nsyn;
   const int32_t *w[XY_FUSE];            /* dense rows, nsyn * nh: syn-1 block, syn-2 block */
   int32_t m[XY_FUSE];                   /* event counts */
+  int32_t planes;                       /* P/N layout: 0 slots (xy_slot), else the plane size */
   const int32_t *th;                    /* thresholds: the pass also lists ... */
   int32_t *L;                           /* ... the settled neurons with V >= th, ascending, */
   int32_t nl;                           /* ... and their number (set by the pass) */
@@ -648,10 +654,11 @@ static int32_t integrate_pn_tail(int32_t i0, int32_t nh, int32_t *restrict I1, i
                                  const int32_t *restrict bias, int32_t *restrict F, xy_rows *in, int32_t nf) {
   int32_t i, r, nl = in->nl;
   for (i = i0; i < nh; i++) {
-    uint32_t *a4 = A + 4 * xy_slot(i);
-    int32_t p1 = (int32_t)a4[0], q1 = (int32_t)a4[1], p2 = (int32_t)a4[2], q2 = (int32_t)a4[3];
+    int32_t ps = in->planes, st = ps ? ps : 1;  /* field stride */
+    uint32_t *a4 = ps ? A + i : A + 4 * xy_slot(i);
+    int32_t p1 = (int32_t)a4[0], q1 = (int32_t)a4[st], p2 = (int32_t)a4[2 * st], q2 = (int32_t)a4[3 * st];
     int32_t a = I1[i], b = I2[i];
-    a4[0] = a4[1] = a4[2] = a4[3] = 0;
+    a4[0] = a4[st] = a4[2 * st] = a4[3 * st] = 0;
     for (r = 0; r < in->n; r++) {
       a = sat16(a + in->m[r] * in->w[r][i]);
       if (in->nsyn == 2) b = sat16(b + in->m[r] * in->w[r][nh + i]);
@@ -798,7 +805,7 @@ static void outrows_avx2(OUTROWS_ARGS) {
    cases run without per-row tests. The threshold list is made here too,
    from the settled lanes (one compare and one mask per 8 neurons). */
 XY_INLINE __attribute__((target("avx2,bmi"))) int32_t ipn_avx2_loop(INTEGRATE_PN_ARGS, const int mode,
-                                                                   int32_t *restrict nlp) {
+                                                                   const int planar, int32_t *restrict nlp) {
   const __m256i smax = _mm256_set1_epi32(XY_SMAX), smin = _mm256_set1_epi32(XY_SMIN);
   const __m256i zero = _mm256_setzero_si256();
   int32_t i, nf = 0, nl = 0, nr = in->n, two = in->nsyn == 2, r;
@@ -806,15 +813,24 @@ XY_INLINE __attribute__((target("avx2,bmi"))) int32_t ipn_avx2_loop(INTEGRATE_PN
   int32_t mr[XY_FUSE];
   const int32_t *restrict th = in->th;
   int32_t *restrict L = in->L;
+  const int32_t ps = in->planes;
   for (r = 0; r < nr; r++) { wr[r] = in->w[r]; mr[r] = in->m[r]; }
   for (i = 0; i + 8 <= nh; i += 8) {
-    __m256i *ap = (__m256i *)(A + 4 * i);
-    __m256i r0 = _mm256_loadu_si256((const __m256i *)ap), r1 = _mm256_loadu_si256((const __m256i *)ap + 1);
-    __m256i r2 = _mm256_loadu_si256((const __m256i *)ap + 2), r3 = _mm256_loadu_si256((const __m256i *)ap + 3);
-    __m256i t0 = _mm256_unpacklo_epi32(r0, r1), t1 = _mm256_unpackhi_epi32(r0, r1);
-    __m256i t2 = _mm256_unpacklo_epi32(r2, r3), t3 = _mm256_unpackhi_epi32(r2, r3);
-    __m256i p1 = _mm256_unpacklo_epi64(t0, t2), q1 = _mm256_unpackhi_epi64(t0, t2);
-    __m256i p2 = _mm256_unpacklo_epi64(t1, t3), q2 = _mm256_unpackhi_epi64(t1, t3);
+    __m256i *ap = (__m256i *)(planar ? A + i : A + 4 * i), *ap1, *ap2, *ap3;
+    __m256i p1, q1, p2, q2;
+    if (planar) {                       /* the planes: field f at ap + f * planes words */
+      ap1 = (__m256i *)((uint32_t *)ap + ps); ap2 = (__m256i *)((uint32_t *)ap + 2 * ps); ap3 = (__m256i *)((uint32_t *)ap + 3 * ps);
+      p1 = _mm256_loadu_si256(ap); q1 = _mm256_loadu_si256(ap1);
+      p2 = _mm256_loadu_si256(ap2); q2 = _mm256_loadu_si256(ap3);
+    } else {                            /* 8 slots: the transpose */
+      __m256i r0 = _mm256_loadu_si256((const __m256i *)ap), r1 = _mm256_loadu_si256((const __m256i *)ap + 1);
+      __m256i r2 = _mm256_loadu_si256((const __m256i *)ap + 2), r3 = _mm256_loadu_si256((const __m256i *)ap + 3);
+      __m256i t0 = _mm256_unpacklo_epi32(r0, r1), t1 = _mm256_unpackhi_epi32(r0, r1);
+      __m256i t2 = _mm256_unpacklo_epi32(r2, r3), t3 = _mm256_unpackhi_epi32(r2, r3);
+      ap1 = ap + 1; ap2 = ap + 2; ap3 = ap + 3;
+      p1 = _mm256_unpacklo_epi64(t0, t2); q1 = _mm256_unpackhi_epi64(t0, t2);
+      p2 = _mm256_unpacklo_epi64(t1, t3); q2 = _mm256_unpackhi_epi64(t1, t3);
+    }
     __m256i a0 = _mm256_loadu_si256((const __m256i *)(I1 + i)), b0 = _mm256_loadu_si256((const __m256i *)(I2 + i));
     __m256i v0 = _mm256_loadu_si256((const __m256i *)(V + i));
     if (mode == 0) {                    /* the input rows, channels ascending */
@@ -865,9 +881,9 @@ XY_INLINE __attribute__((target("avx2,bmi"))) int32_t ipn_avx2_loop(INTEGRATE_PN
     _mm256_storeu_si256((__m256i *)(I2 + i), _mm256_blendv_epi8(b, b0, bad));
     _mm256_storeu_si256((__m256i *)(V + i), _mm256_blendv_epi8(v, v0, bad));
     _mm256_storeu_si256(ap, zero);
-    _mm256_storeu_si256(ap + 1, zero);
-    _mm256_storeu_si256(ap + 2, zero);
-    _mm256_storeu_si256(ap + 3, zero);
+    _mm256_storeu_si256(ap1, zero);
+    _mm256_storeu_si256(ap2, zero);
+    _mm256_storeu_si256(ap3, zero);
     k = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(bad));
     while (k) {
       F[nf++] = i + __builtin_ctz(k);
@@ -888,9 +904,16 @@ __attribute__((target("avx2,bmi")))
 static int32_t integrate_pn_avx2(INTEGRATE_PN_ARGS) {
   int32_t r, nf, ones = 1;
   for (r = 0; r < in->n; r++) ones &= in->m[r] == 1;
-  if (ones && in->nsyn != 2) nf = ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 0, &in->nl);
-  else if (ones) nf = ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 1, &in->nl);
-  else nf = ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 2, &in->nl);
+  int pl = in->planes != 0;
+  if (ones && in->nsyn != 2)
+    nf = pl ? ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 0, 1, &in->nl)
+            : ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 0, 0, &in->nl);
+  else if (ones)
+    nf = pl ? ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 1, 1, &in->nl)
+            : ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 1, 0, &in->nl);
+  else
+    nf = pl ? ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 2, 1, &in->nl)
+            : ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 2, 0, &in->nl);
   return integrate_pn_tail(nh & ~7, nh, I1, I2, V, A, d1, d2, dm, bias, F, in, nf);
 }
 /* 16 compares and one compress per step of 16 (a register compress and a
@@ -1104,6 +1127,7 @@ static void xy_step(const lp_xylo *x, xy_work *w, const uint8_t *in, const xy_re
   rows.n = 0;
   rows.nsyn = 1;                        /* 2 once a row has a syn-2 weight */
   rows.th = th;
+  rows.planes = x->by_pair ? 0 : xy_pn_planes(nh);
   rows.L = w->clist;
   rows.nl = 0;
   for (i = 0; fused && i < x->nin; i++) {
