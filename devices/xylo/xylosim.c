@@ -66,7 +66,7 @@ struct lp_xylo {
   int32_t *dense_span;                   /* per dense row: first and one past the last nonzero */
   int64_t n_pair;                        /* recurrent (pre, post) pairs with a nonzero weight */
   int32_t *pair_ptr;                     /* CSR per hidden neuron ... */
-  uint32_t *pair_tgt;                    /* ... the byte offset of each post-neuron's P/N slot (16 * xy_slot) */
+  uint32_t *pair_tgt;                    /* ... each post-neuron's P/N slot (xy_slot) */
   uint64_t *pair_pn;                     /* per pair: 4 uint16 P1, N1, P2, N2 (|w << shift| by sign) */
   int32_t *inc_ptr;                      /* the pairs again, CSR per post-neuron ... */
   uint16_t *inc_pre;                     /* ... pre ids ascending (the delivery order) */
@@ -295,11 +295,13 @@ static int64_t count_pairs(const int32_t *w, int64_t nh, int nsyn) {
   return c;
 }
 
-/* The P/N slot of hidden neuron j: its 4 words sit at acc[4 * slot]. Within
-   each block of 8 neurons the slots are interleaved so that the AVX2
-   integration pass, loading 8 slots as 4 vectors and transposing them with
-   two rounds of unpacks, gets each field with the neurons in id order. */
-static inline int32_t xy_slot(int32_t j) { return (j & ~7) | ((j & 3) << 1) | ((j >> 2) & 1); }
+/* The P/N slot of hidden neuron j when the sums are added per pair: its 4
+   uint16 fields sit at acc16[4 * slot]. Within each block of 8 neurons
+   bits 1 and 2 of the id are swapped, so that the AVX2 integration pass,
+   loading 8 slots as 2 vectors and splitting them with masks, shifts and
+   two shuffles, gets each field with the neurons in id order. (The swap is
+   its own inverse: it also maps a slot to its id.) */
+static inline int32_t xy_slot(int32_t j) { return (j & ~7) | (j & 1) | ((j & 2) << 1) | ((j & 4) >> 1); }
 /* Per synapse (x->by_pair unset) the sums are planar instead: P1, N1, P2,
    N2 each a plane of nhid rounded up to 8 words (field f of neuron j at
    f * planes + j), so that the integration pass loads them without the
@@ -323,7 +325,7 @@ static int fill_pairs(const int32_t *w, int64_t nh, int nsyn, int shift, lp_xylo
       int any = 0;
       for (s = 0; s < nsyn; s++) any |= v[s] != 0;
       if (!any) continue;
-      x->pair_tgt[k] = 16u * (uint32_t)xy_slot((int32_t)j);
+      x->pair_tgt[k] = (uint32_t)xy_slot((int32_t)j);
       {
         uint16_t half[4] = {0, 0, 0, 0};   /* P1, N1, P2, N2 */
         for (s = 0; s < nsyn; s++) {
@@ -343,7 +345,7 @@ static int fill_pairs(const int32_t *w, int64_t nh, int nsyn, int shift, lp_xylo
     for (j = nh; j > 0; j--) x->inc_ptr[j] = x->inc_ptr[j - 1];
     for (i = 0; i < nh; i++)
       for (e = x->pair_ptr[i]; e < x->pair_ptr[i + 1]; e++) {
-        int32_t sl = (int32_t)(x->pair_tgt[e] / 16), jn = (sl & ~7) | ((sl & 1) << 2) | ((sl >> 1) & 3);  /* slot -> id */
+        int32_t jn = xy_slot((int32_t)x->pair_tgt[e]);  /* slot -> id */
         int32_t at = x->inc_ptr[jn + 1]++;
         const int32_t *v = w + (i * nh + jn) * nsyn;
         x->inc_pre[at] = (uint16_t)i;
@@ -555,7 +557,7 @@ typedef struct xy_work {
   uint8_t *prev, *cur;                     /* hidden counts t-1, t     */
   int32_t *plist, *clist;                  /* ascending ids with counts */
   int32_t np, nc;
-  uint32_t *acc;                           /* per slot (xy_slot) P1, N1, P2, N2 (rec_pn); nhid rounded up
+  uint32_t *acc;                           /* P1, N1, P2, N2: uint16 per slot (pairs) or planes (rec_pn); nhid rounded up
                                               to 8 slots, 64-byte aligned; zero between steps */
   int32_t *flist;                          /* neurons whose recurrent events are replayed */
   uint8_t *fire;                           /* per hidden neuron: Vmem >= threshold (padded to 8) */
@@ -590,10 +592,15 @@ static inline void deliver(int32_t *restrict I, const int32_t *restrict tgt, con
    A neuron where neither holds for a synapse keeps its state, and its
    events are replayed in order from its incoming pairs (replay_one): pre
    ids ascending is xylosim's order for every target synapse.
-   The four sums of a hidden neuron are 4 uint32 at acc[4 * slot]; a pair
-   event (one pre-neuron, one post-neuron, both synapses) is one 4-lane
-   32-bit add of the pair's 4 uint16 fields times the count. The sums are
-   settled in the integration pass (integrate_pn), which zeroes them. */
+   Added per synapse (x->by_pair unset), the four sums of a hidden neuron
+   are uint32 in four planes (xy_pn_planes). Added per pair (one
+   pre-neuron, one post-neuron, both synapses: one 4-lane add of the pair's
+   4 uint16 fields times the count), they are 4 uint16 at acc16[4 * slot]
+   and every add saturates at 65535 (paddusw). That is exact here: a sum
+   held at 65535 is at least 65535, so with the other sign's sum nonzero
+   one of I + P <= 32767, I - N >= -32768 fails (replay), and with it zero
+   sat16(I +- 65535) is the limit the true sum gives. The sums are settled
+   in the integration pass (integrate_pn), which zeroes them. */
 
 /* Isyn decay and Vmem integration of every hidden neuron (independent of
    spike counts, hence one vector loop). The per-lane variable shifts need
@@ -654,11 +661,17 @@ static int32_t integrate_pn_tail(int32_t i0, int32_t nh, int32_t *restrict I1, i
                                  const int32_t *restrict bias, int32_t *restrict F, xy_rows *in, int32_t nf) {
   int32_t i, r, nl = in->nl;
   for (i = i0; i < nh; i++) {
-    int32_t ps = in->planes, st = ps ? ps : 1;  /* field stride */
-    uint32_t *a4 = ps ? A + i : A + 4 * xy_slot(i);
-    int32_t p1 = (int32_t)a4[0], q1 = (int32_t)a4[st], p2 = (int32_t)a4[2 * st], q2 = (int32_t)a4[3 * st];
+    int32_t ps = in->planes, p1, q1, p2, q2;
     int32_t a = I1[i], b = I2[i];
-    a4[0] = a4[st] = a4[2 * st] = a4[3 * st] = 0;
+    if (ps) {                           /* planes of uint32 */
+      uint32_t *a4 = A + i;
+      p1 = (int32_t)a4[0]; q1 = (int32_t)a4[ps]; p2 = (int32_t)a4[2 * ps]; q2 = (int32_t)a4[3 * ps];
+      a4[0] = a4[ps] = a4[2 * ps] = a4[3 * ps] = 0;
+    } else {                            /* slots of 4 uint16 */
+      uint16_t *a4 = (uint16_t *)A + 4 * xy_slot(i);
+      p1 = a4[0]; q1 = a4[1]; p2 = a4[2]; q2 = a4[3];
+      a4[0] = a4[1] = a4[2] = a4[3] = 0;
+    }
     for (r = 0; r < in->n; r++) {
       a = sat16(a + in->m[r] * in->w[r][i]);
       if (in->nsyn == 2) b = sat16(b + in->m[r] * in->w[r][nh + i]);
@@ -816,20 +829,20 @@ XY_INLINE __attribute__((target("avx2,bmi"))) int32_t ipn_avx2_loop(INTEGRATE_PN
   const int32_t ps = in->planes;
   for (r = 0; r < nr; r++) { wr[r] = in->w[r]; mr[r] = in->m[r]; }
   for (i = 0; i + 8 <= nh; i += 8) {
-    __m256i *ap = (__m256i *)(planar ? A + i : A + 4 * i), *ap1, *ap2, *ap3;
+    __m256i *ap = (__m256i *)(planar ? A + i : A + 2 * i), *ap1, *ap2, *ap3;
     __m256i p1, q1, p2, q2;
     if (planar) {                       /* the planes: field f at ap + f * planes words */
       ap1 = (__m256i *)((uint32_t *)ap + ps); ap2 = (__m256i *)((uint32_t *)ap + 2 * ps); ap3 = (__m256i *)((uint32_t *)ap + 3 * ps);
       p1 = _mm256_loadu_si256(ap); q1 = _mm256_loadu_si256(ap1);
       p2 = _mm256_loadu_si256(ap2); q2 = _mm256_loadu_si256(ap3);
-    } else {                            /* 8 slots: the transpose */
+    } else {                            /* 8 slots of 4 uint16: P halves, N halves, then by synapse */
+      const __m256i lo16 = _mm256_set1_epi32(0xffff);
       __m256i r0 = _mm256_loadu_si256((const __m256i *)ap), r1 = _mm256_loadu_si256((const __m256i *)ap + 1);
-      __m256i r2 = _mm256_loadu_si256((const __m256i *)ap + 2), r3 = _mm256_loadu_si256((const __m256i *)ap + 3);
-      __m256i t0 = _mm256_unpacklo_epi32(r0, r1), t1 = _mm256_unpackhi_epi32(r0, r1);
-      __m256i t2 = _mm256_unpacklo_epi32(r2, r3), t3 = _mm256_unpackhi_epi32(r2, r3);
-      ap1 = ap + 1; ap2 = ap + 2; ap3 = ap + 3;
-      p1 = _mm256_unpacklo_epi64(t0, t2); q1 = _mm256_unpackhi_epi64(t0, t2);
-      p2 = _mm256_unpacklo_epi64(t1, t3); q2 = _mm256_unpackhi_epi64(t1, t3);
+      __m256 e0 = _mm256_castsi256_ps(_mm256_and_si256(r0, lo16)), e1 = _mm256_castsi256_ps(_mm256_and_si256(r1, lo16));
+      __m256 o0 = _mm256_castsi256_ps(_mm256_srli_epi32(r0, 16)), o1 = _mm256_castsi256_ps(_mm256_srli_epi32(r1, 16));
+      ap1 = ap2 = ap3 = ap + 1;
+      p1 = _mm256_castps_si256(_mm256_shuffle_ps(e0, e1, 0x88)); p2 = _mm256_castps_si256(_mm256_shuffle_ps(e0, e1, 0xdd));
+      q1 = _mm256_castps_si256(_mm256_shuffle_ps(o0, o1, 0x88)); q2 = _mm256_castps_si256(_mm256_shuffle_ps(o0, o1, 0xdd));
     }
     __m256i a0 = _mm256_loadu_si256((const __m256i *)(I1 + i)), b0 = _mm256_loadu_si256((const __m256i *)(I2 + i));
     __m256i v0 = _mm256_loadu_si256((const __m256i *)(V + i));
@@ -882,8 +895,10 @@ XY_INLINE __attribute__((target("avx2,bmi"))) int32_t ipn_avx2_loop(INTEGRATE_PN
     _mm256_storeu_si256((__m256i *)(V + i), _mm256_blendv_epi8(v, v0, bad));
     _mm256_storeu_si256(ap, zero);
     _mm256_storeu_si256(ap1, zero);
-    _mm256_storeu_si256(ap2, zero);
-    _mm256_storeu_si256(ap3, zero);
+    if (planar) {
+      _mm256_storeu_si256(ap2, zero);
+      _mm256_storeu_si256(ap3, zero);
+    }
     k = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(bad));
     while (k) {
       F[nf++] = i + __builtin_ctz(k);
@@ -973,38 +988,36 @@ lp_xylo_path lp_xylo_get_path(const lp_xylo *x) { return (lp_xylo_path)x->path; 
    above): per pair, its 4 uint16 fields times m added to the 4 uint32 of
    its slot (SSE2, the x86-64 baseline: 16-bit products as low and high
    halves, interleaved into 32-bit lanes). */
-XY_INLINE void pn_row(uint32_t *restrict A, const uint32_t *restrict tgt, const uint64_t *restrict pn,
+XY_INLINE void pn_row(uint16_t *restrict A, const uint32_t *restrict tgt, const uint64_t *restrict pn,
                       int32_t lo, int32_t hi, int32_t m) {
   int32_t e;
 #if defined(__GNUC__) && defined(__x86_64__)
-  const __m128i z = _mm_setzero_si128();
-  char *Ab = (char *)A;                 /* a slot's 4 words: one aligned vector */
   if (m == 1) {
-    for (e = lo; e + 2 <= hi; e += 2) {
-      __m128i *a = (__m128i *)(Ab + tgt[e]), *b = (__m128i *)(Ab + tgt[e + 1]);
-      __m128i h = _mm_loadu_si128((const __m128i *)(pn + e));
-      _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), _mm_unpacklo_epi16(h, z)));
-      _mm_store_si128(b, _mm_add_epi32(_mm_load_si128(b), _mm_unpackhi_epi16(h, z)));
-    }
-    if (e < hi) {
-      __m128i *a = (__m128i *)(Ab + tgt[e]);
-      _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), _mm_unpacklo_epi16(_mm_loadl_epi64((const __m128i *)(pn + e)), z)));
-    }
-  } else {
-    const __m128i mm = _mm_set1_epi16((short)m);
     for (e = lo; e < hi; e++) {
-      __m128i *a = (__m128i *)(Ab + tgt[e]);
+      uint16_t *a = A + 4 * tgt[e];
+      _mm_storel_epi64((__m128i *)a, _mm_adds_epu16(_mm_loadl_epi64((const __m128i *)a),
+                                                    _mm_loadl_epi64((const __m128i *)(pn + e))));
+    }
+  } else {                              /* m * h saturated: the low half where the high half is 0 */
+    const __m128i mm = _mm_set1_epi16((short)m), z = _mm_setzero_si128();
+    for (e = lo; e < hi; e++) {
+      uint16_t *a = A + 4 * tgt[e];
       __m128i h = _mm_loadl_epi64((const __m128i *)(pn + e));
-      h = _mm_unpacklo_epi16(_mm_mullo_epi16(h, mm), _mm_mulhi_epu16(h, mm));
-      _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), h));
+      __m128i over = _mm_andnot_si128(_mm_cmpeq_epi16(_mm_mulhi_epu16(h, mm), z), _mm_set1_epi16(-1));
+      h = _mm_or_si128(_mm_mullo_epi16(h, mm), over);
+      _mm_storel_epi64((__m128i *)a, _mm_adds_epu16(_mm_loadl_epi64((const __m128i *)a), h));
     }
   }
 #else
   for (e = lo; e < hi; e++) {
     uint16_t h[4];
-    uint32_t *a = A + tgt[e] / 4;
+    uint16_t *a = A + 4 * tgt[e];
+    int f;
     memcpy(h, &pn[e], 8);
-    a[0] += (uint32_t)m * h[0]; a[1] += (uint32_t)m * h[1]; a[2] += (uint32_t)m * h[2]; a[3] += (uint32_t)m * h[3];
+    for (f = 0; f < 4; f++) {
+      uint32_t v = a[f] + (uint32_t)m * h[f];
+      a[f] = (uint16_t)(v > 65535u ? 65535u : v);
+    }
   }
 #endif
 }
@@ -1020,16 +1033,17 @@ static void rec_pn(const lp_xylo *x, xy_work *w) {
       XY_PREFETCH(x->pair_pn + q);
       XY_PREFETCH(x->pair_tgt + q);
     }
-    pn_row(w->acc, x->pair_tgt, x->pair_pn, x->pair_ptr[p], x->pair_ptr[p + 1], w->prev[p]);
+    pn_row((uint16_t *)w->acc, x->pair_tgt, x->pair_pn, x->pair_ptr[p], x->pair_ptr[p + 1], w->prev[p]);
   }
 }
 
 #if defined(__GNUC__) && defined(__x86_64__)
-/* rec_pn with AVX2's encodings: one zero-extending load per pair. */
+/* rec_pn for AVX2 builds: the same saturating 4-lane adds (the SSE2 ones,
+   compiled with VEX encodings), four pairs per round when m is 1. */
 __attribute__((target("avx2")))
 static void rec_pn_avx2(const lp_xylo *x, xy_work *w) {
   const uint32_t *restrict tgt = x->pair_tgt;
-  char *restrict Ab = (char *)w->acc;
+  uint64_t *restrict A = (uint64_t *)w->acc;   /* a slot: one 64-bit word */
   const uint64_t *restrict pn = x->pair_pn;
   int32_t k, e;
   for (k = 0; k < w->np; k++) {
@@ -1039,25 +1053,19 @@ static void rec_pn_avx2(const lp_xylo *x, xy_work *w) {
       XY_PREFETCH(pn + q);
       XY_PREFETCH(tgt + q);
     }
-    if (m == 1) {
-      for (e = lo; e + 2 <= hi; e += 2) {
-        __m128i *a = (__m128i *)(Ab + tgt[e]), *b = (__m128i *)(Ab + tgt[e + 1]);
-        __m128i ha = _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(pn + e)));
-        __m128i hb = _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(pn + e + 1)));
-        _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), ha));
-        _mm_store_si128(b, _mm_add_epi32(_mm_load_si128(b), hb));
+    if (m == 1) {                       /* the slot's load is 16 bytes (the next slot's word rides
+                                           along, unstored; acc has room after the last): one
+                                           memory operand of the saturating add */
+#define XY_PAIR_ADD(u) do { uint64_t *a_ = A + tgt[e + (u)]; \
+  _mm_storel_epi64((__m128i *)a_, _mm_adds_epu16(_mm_loadl_epi64((const __m128i *)(pn + e + (u))), \
+                                                 _mm_loadu_si128((const __m128i *)a_))); } while (0)
+      for (e = lo; e + 4 <= hi; e += 4) {
+        XY_PAIR_ADD(0); XY_PAIR_ADD(1); XY_PAIR_ADD(2); XY_PAIR_ADD(3);
       }
-      for (; e < hi; e++) {
-        __m128i *a = (__m128i *)(Ab + tgt[e]);
-        _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(pn + e)))));
-      }
+#undef XY_PAIR_ADD
+      if (e < hi) pn_row((uint16_t *)A, tgt, pn, e, hi, 1);
     } else {
-      const __m128i mm = _mm_set1_epi32(m);
-      for (e = lo; e < hi; e++) {
-        __m128i *a = (__m128i *)(Ab + tgt[e]);
-        __m128i h = _mm_mullo_epi32(_mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(pn + e))), mm);
-        _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), h));
-      }
+      pn_row((uint16_t *)A, tgt, pn, lo, hi, m);
     }
   }
 }
