@@ -393,7 +393,8 @@ static void test_random_vs_reference(void) {
    once (th_lo 20000) or up to 31 times a step (th_lo 150) onto neurons 39
    and 37 (all weights positive: a held sum clamps once) and 38 and 36 (two
    negative pre-neurons: replayed in order) push P past 65535 at most
-   steps; every path equals the reference. */
+   steps, and neuron 0 alone onto 35 at 127 << 7 does with 5 or more spikes
+   (a saturated product); every path equals the reference. */
 static void pair_sums_case(int32_t th_lo) {
   enum { T = 40 };
   static refnet n;
@@ -415,6 +416,7 @@ static void pair_sums_case(int32_t th_lo) {
       }
     }
   }
+  n.w_rec[35 * 2] = n.w_rec[35 * 2 + 1] = 127;   /* neuron 0 alone onto 35: m * 16256 past 65535 */
   n.w_out[39] = 1; n.dmo[0] = 1; n.dso[0] = 1; n.tho[0] = 1000;
   n.aptr[0] = 0;
   for (i = 0; i < 40; i++) n.aptr[i + 1] = 0;
@@ -430,6 +432,10 @@ static void pair_sums_case(int32_t th_lo) {
     int max = 0;
     for (i = 0; i < T * 40; i++) max = spk[i] > max ? spk[i] : max;
     CHECK(max == 1);
+  } else {
+    int big = 0;
+    for (t = 0; t < T; t++) big += spk[t * 40] >= 5;
+    CHECK(big > 0);
   }
   CHECK(is1[(T - 1) * 40 + 39] > 16000);  /* clamped at the top (then decayed) */
   memset(&sp, 0, sizeof sp);
