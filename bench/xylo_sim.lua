@@ -82,6 +82,15 @@ for _, a in ipairs(arg) do
   end
 end
 
+-- the worst real-time factor at ~5 % over every net (wall and CPU), and
+-- the nets no threshold holds near 5 %
+local worst, worst_cpu, off, nnets = nil, nil, {}, 0
+local function count(rt, rt_cpu)
+  worst = worst and math.min(worst, rt) or rt
+  worst_cpu = worst_cpu and math.min(worst_cpu, rt_cpu) or rt_cpu
+  nnets = nnets + 1
+end
+
 local targets = random_only and {} or { 0.05, 0.01, 0.02, 0.10 }
 for _, p in ipairs(targets) do
   local th = calibrate(p)
@@ -92,13 +101,13 @@ for _, p in ipairs(targets) do
   H.report(("XyloSim A2 %.1f%% active"):format(rate * 100), med, min, nil,
     ("T %d  hidden rate %.3f  %.1f ms per 10 s  x%.0f real time  CPU %.1f ms: x%.0f%s"):format(
       T, rate, per10s, 10000 / per10s, cpu10s, 10000 / cpu10s, p == 0.05 and "  (target >= 500x)" or ""))
+  if p == 0.05 then count(10000 / per10s, 10000 / cpu10s) end
 end
 
 -- Random largest valid Audio 2 networks (bench/lib/xylo_net.lua random_spec:
 -- 64 recurrent weights per neuron = the chip's fan-out, 32,000 per synapse,
 -- targets of the two synapses independent, random shifts and dashes), each
 -- at 5 % activity: the target holds for any such net, not only the one above.
-local worst, worst_cpu, off = nil, nil, {}
 for _, seed in ipairs(seeds) do
   local mk, desc = N.random_spec(seed)
   local th = calibrate(0.05, mk, math.min(T, 3000))
@@ -108,8 +117,7 @@ for _, seed in ipairs(seeds) do
   local rt, rt_cpu = T / med, T / cpu     -- (T ms of input) / (ms taken)
   local near = math.abs(rate - 0.05) <= 0.005
   if near then
-    worst = worst and math.min(worst, rt) or rt
-    worst_cpu = worst_cpu and math.min(worst_cpu, rt_cpu) or rt_cpu
+    count(rt, rt_cpu)
   else
     off[#off + 1] = ("%d (%.1f %%)"):format(seed, rate * 100)
   end
@@ -118,7 +126,8 @@ for _, seed in ipairs(seeds) do
       desc, th, rate, med * 10000 / T, rt, rt_cpu, rt_cpu / 500, near and "" or "  (not near 5 %: left out)"))
 end
 if worst then
-  print(("XyloSim A2 random nets at 5 %% activity: worst x%.0f real time wall, x%.0f CPU  target >= 500x  ratio %.2f (CPU)  %s%s"):format(
-    worst, worst_cpu, worst_cpu / 500, worst_cpu >= 500 and "met" or "not met",
+  print(("XyloSim A2 at 5 %% activity, worst of %d nets%s: x%.0f real time wall, x%.0f CPU  target >= 500x  ratio %.2f (CPU)  %s%s"):format(
+    nnets, random_only and " (random)" or " (bench net + random)", worst, worst_cpu, worst_cpu / 500,
+    worst_cpu >= 500 and "met" or "not met",
     #off > 0 and ("  [seeds no threshold holds at 5 %: " .. table.concat(off, ", ") .. "]") or ""))
 end
