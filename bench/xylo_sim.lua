@@ -35,7 +35,7 @@
 --   integration pass, replayed neurons merged into it), callgrind
 --   instructions per step (T = 1000 inside lp_xylo_evolve, Bernoulli(0.2)
 --   input, thresholds for each activity on that input), before xsim17 ->
---   xsim17 -> now: bench net 5 % 45.7 k -> 32.9 k -> 31.2 k, 10 % 65.1 k
+--   xsim17 -> now: bench net 5 % 45.7 k -> 33.0 k -> 31.2 k, 10 % 65.1 k
 --   -> 47.4 k -> 44.5 k; random seeds 1/4 at 5 % 61.0/86.8 k -> 35.6/34.9 k
 --   -> 34.5/33.9 k (branch mispredictions per step, seed 4: 88 -> 36). The
 --   "10 % regression" of xsim17 was not one in instructions (65.1 k ->
