@@ -14,16 +14,18 @@
 ** - a dense row (input rows usually) touches every target once, so it runs
 **   as a vector loop, rows in order; when every input channel with events
 **   has one, the rows are added inside the integration pass (xy_rows);
-** - recurrent events are summed without order into 32-bit P/N sums (one
-**   4-lane add per (pre, post) pair when the synapses share targets, else
-**   one scalar add per synapse) and settled in the integration pass where
+** - recurrent events are summed without order into P/N sums (one 4-lane
+**   saturating uint16 add per (pre, post) pair when the synapses share
+**   targets, else one scalar add per synapse into 32-bit planes) and
+**   settled in the integration pass where
 **   no order could saturate, or all adds have one sign; the rest of the
 **   neurons replay their events in order from their incoming pairs (see
 **   rec_pn), so the cost does not grow with saturation;
 ** - the Isyn/Vmem update of a neuron does not depend on spike counts, so it
 **   runs for all neurons first (vectorised), and the spike loop and aliases
 **   follow in ascending id order, which is all the order they need; without
-**   aliases it visits only the neurons at threshold (an AVX2 mask scan).
+**   aliases it visits only the neurons at threshold (listed, branch-free,
+**   by the AVX2 integration pass itself).
 ** Vector kernels are compiled per instruction set (AVX-512, AVX2, portable)
 ** and picked at run time with __builtin_cpu_supports; lp_xylo_set_path
 ** forces the portable kernels or the plain reference loop (xy_step's ref:
