@@ -9,7 +9,9 @@
 -- hidden neurons spiking per step, on ANY such network. Activity is set by
 -- the hidden thresholds (bisection; the random nets on 3000 steps) and
 -- printed with each line; a random net that no threshold holds near 5 %
--- (some seeds are bistable) is reported and left out of the target line.
+-- (some seeds are bistable) is reported and left out of the target line,
+-- which gives the worst CPU-time factor over the bench net at 5 % and the
+-- random nets held near 5 %.
 -- Each line gives wall-clock (lp.clock) and process CPU time (os.clock: one
 -- thread, so CPU time is the figure to trust on a shared machine).
 -- There is no GEMM in this workload: no dense limit.
@@ -28,6 +30,22 @@
 --   factors, main vs this change in one session (min of 7, T = 10,000):
 --   bench net 183x -> 215x, random seeds 1/3/4/6/8 94/143/60/145/143x ->
 --   197/188/124/135/177x: both builds run 2-3x slower than quiet there.
+--   issue 17 again (xsim22: per-pair P/N sums in saturating uint16 fields,
+--   planar sums per synapse, threshold list made branch-free inside the
+--   integration pass, replayed neurons merged into it), callgrind
+--   instructions per step (T = 1000 inside lp_xylo_evolve, Bernoulli(0.2)
+--   input, thresholds for each activity on that input), before xsim17 ->
+--   xsim17 -> now: bench net 5 % 45.7 k -> 33.0 k -> 31.2 k, 10 % 65.1 k
+--   -> 47.4 k -> 44.5 k; random seeds 1/4 at 5 % 61.0/86.8 k -> 35.6/34.9 k
+--   -> 34.5/33.9 k (branch mispredictions per step, seed 4: 88 -> 36). The
+--   "10 % regression" of xsim17 was not one in instructions (65.1 k ->
+--   47.4 k) nor in CPU time, the builds run in turn in the same minute
+--   (10 %, min of 7, two rounds, loaded: before xsim17 117-122 ms, xsim17
+--   78-82 ms, now 64-72 ms per 10 s): it was load noise. Projection from
+--   instructions alone (issue 4's quiet 390x at 45.4 k, same IPC assumed,
+--   not measured): bench net 5 % ~570x, random nets ~510-520x. Loaded CPU
+--   time here gives 115-215x for every build: the target line below is
+--   what this machine shows, not a quiet figure.
 package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path
 local lp = require "limpet"
 local H = require "harness"
@@ -82,6 +100,15 @@ for _, a in ipairs(arg) do
   end
 end
 
+-- the worst real-time factor at ~5 % over every net (wall and CPU), and
+-- the nets no threshold holds near 5 %
+local worst, worst_cpu, off, nnets = nil, nil, {}, 0
+local function count(rt, rt_cpu)
+  worst = worst and math.min(worst, rt) or rt
+  worst_cpu = worst_cpu and math.min(worst_cpu, rt_cpu) or rt_cpu
+  nnets = nnets + 1
+end
+
 local targets = random_only and {} or { 0.05, 0.01, 0.02, 0.10 }
 for _, p in ipairs(targets) do
   local th = calibrate(p)
@@ -92,13 +119,13 @@ for _, p in ipairs(targets) do
   H.report(("XyloSim A2 %.1f%% active"):format(rate * 100), med, min, nil,
     ("T %d  hidden rate %.3f  %.1f ms per 10 s  x%.0f real time  CPU %.1f ms: x%.0f%s"):format(
       T, rate, per10s, 10000 / per10s, cpu10s, 10000 / cpu10s, p == 0.05 and "  (target >= 500x)" or ""))
+  if p == 0.05 then count(10000 / per10s, 10000 / cpu10s) end
 end
 
 -- Random largest valid Audio 2 networks (bench/lib/xylo_net.lua random_spec:
 -- 64 recurrent weights per neuron = the chip's fan-out, 32,000 per synapse,
 -- targets of the two synapses independent, random shifts and dashes), each
 -- at 5 % activity: the target holds for any such net, not only the one above.
-local worst, worst_cpu, off = nil, nil, {}
 for _, seed in ipairs(seeds) do
   local mk, desc = N.random_spec(seed)
   local th = calibrate(0.05, mk, math.min(T, 3000))
@@ -108,8 +135,7 @@ for _, seed in ipairs(seeds) do
   local rt, rt_cpu = T / med, T / cpu     -- (T ms of input) / (ms taken)
   local near = math.abs(rate - 0.05) <= 0.005
   if near then
-    worst = worst and math.min(worst, rt) or rt
-    worst_cpu = worst_cpu and math.min(worst_cpu, rt_cpu) or rt_cpu
+    count(rt, rt_cpu)
   else
     off[#off + 1] = ("%d (%.1f %%)"):format(seed, rate * 100)
   end
@@ -118,7 +144,8 @@ for _, seed in ipairs(seeds) do
       desc, th, rate, med * 10000 / T, rt, rt_cpu, rt_cpu / 500, near and "" or "  (not near 5 %: left out)"))
 end
 if worst then
-  print(("XyloSim A2 random nets at 5 %% activity: worst x%.0f real time wall, x%.0f CPU  target >= 500x  ratio %.2f (CPU)  %s%s"):format(
-    worst, worst_cpu, worst_cpu / 500, worst_cpu >= 500 and "met" or "not met",
+  print(("XyloSim A2 at 5 %% activity, worst of %d nets%s: x%.0f real time wall, x%.0f CPU  target >= 500x  ratio %.2f (CPU)  %s%s"):format(
+    nnets, random_only and " (random)" or " (bench net + random)", worst, worst_cpu, worst_cpu / 500,
+    worst_cpu >= 500 and "met" or "not met",
     #off > 0 and ("  [seeds no threshold holds at 5 %: " .. table.concat(off, ", ") .. "]") or ""))
 end

@@ -14,16 +14,18 @@
 ** - a dense row (input rows usually) touches every target once, so it runs
 **   as a vector loop, rows in order; when every input channel with events
 **   has one, the rows are added inside the integration pass (xy_rows);
-** - recurrent events are summed without order into 32-bit P/N sums (one
-**   4-lane add per (pre, post) pair when the synapses share targets, else
-**   one scalar add per synapse) and settled in the integration pass where
+** - recurrent events are summed without order into P/N sums (one 4-lane
+**   saturating uint16 add per (pre, post) pair when the synapses share
+**   targets, else one scalar add per synapse into 32-bit planes) and
+**   settled in the integration pass where
 **   no order could saturate, or all adds have one sign; the rest of the
 **   neurons replay their events in order from their incoming pairs (see
 **   rec_pn), so the cost does not grow with saturation;
 ** - the Isyn/Vmem update of a neuron does not depend on spike counts, so it
 **   runs for all neurons first (vectorised), and the spike loop and aliases
 **   follow in ascending id order, which is all the order they need; without
-**   aliases it visits only the neurons at threshold (an AVX2 mask scan).
+**   aliases it visits only the neurons at threshold (listed, branch-free,
+**   by the AVX2 integration pass itself).
 ** Vector kernels are compiled per instruction set (AVX-512, AVX2, portable)
 ** and picked at run time with __builtin_cpu_supports; lp_xylo_set_path
 ** forces the portable kernels or the plain reference loop (xy_step's ref:
@@ -66,7 +68,7 @@ struct lp_xylo {
   int32_t *dense_span;                   /* per dense row: first and one past the last nonzero */
   int64_t n_pair;                        /* recurrent (pre, post) pairs with a nonzero weight */
   int32_t *pair_ptr;                     /* CSR per hidden neuron ... */
-  uint32_t *pair_tgt;                    /* ... the byte offset of each post-neuron's P/N slot (16 * xy_slot) */
+  uint32_t *pair_tgt;                    /* ... each post-neuron's P/N slot (xy_slot) */
   uint64_t *pair_pn;                     /* per pair: 4 uint16 P1, N1, P2, N2 (|w << shift| by sign) */
   int32_t *inc_ptr;                      /* the pairs again, CSR per post-neuron ... */
   uint16_t *inc_pre;                     /* ... pre ids ascending (the delivery order) */
@@ -295,11 +297,18 @@ static int64_t count_pairs(const int32_t *w, int64_t nh, int nsyn) {
   return c;
 }
 
-/* The P/N slot of hidden neuron j: its 4 words sit at acc[4 * slot]. Within
-   each block of 8 neurons the slots are interleaved so that the AVX2
-   integration pass, loading 8 slots as 4 vectors and transposing them with
-   two rounds of unpacks, gets each field with the neurons in id order. */
-static inline int32_t xy_slot(int32_t j) { return (j & ~7) | ((j & 3) << 1) | ((j >> 2) & 1); }
+/* The P/N slot of hidden neuron j when the sums are added per pair: its 4
+   uint16 fields sit at acc16[4 * slot]. Within each block of 8 neurons
+   bits 1 and 2 of the id are swapped, so that the AVX2 integration pass,
+   loading 8 slots as 2 vectors and splitting them with masks, shifts and
+   two shuffles, gets each field with the neurons in id order. (The swap is
+   its own inverse: it also maps a slot to its id.) */
+static inline int32_t xy_slot(int32_t j) { return (j & ~7) | (j & 1) | ((j & 2) << 1) | ((j & 4) >> 1); }
+/* Per synapse (x->by_pair unset) the sums are planar instead: P1, N1, P2,
+   N2 each a plane of nhid rounded up to 8 words (field f of neuron j at
+   f * planes + j), so that the integration pass loads them without the
+   transpose. Both layouts fill the same 4 * planes words. */
+static inline int32_t xy_pn_planes(int64_t nh) { return (int32_t)((nh + 7) & ~(int64_t)7); }
 
 /* The pair CSR: per pre-neuron its post-neurons ascending (as slots), with
    the weights of both synapses as P/N halves (see rec_pn; the order inside
@@ -318,7 +327,7 @@ static int fill_pairs(const int32_t *w, int64_t nh, int nsyn, int shift, lp_xylo
       int any = 0;
       for (s = 0; s < nsyn; s++) any |= v[s] != 0;
       if (!any) continue;
-      x->pair_tgt[k] = 16u * (uint32_t)xy_slot((int32_t)j);
+      x->pair_tgt[k] = (uint32_t)xy_slot((int32_t)j);
       {
         uint16_t half[4] = {0, 0, 0, 0};   /* P1, N1, P2, N2 */
         for (s = 0; s < nsyn; s++) {
@@ -338,7 +347,7 @@ static int fill_pairs(const int32_t *w, int64_t nh, int nsyn, int shift, lp_xylo
     for (j = nh; j > 0; j--) x->inc_ptr[j] = x->inc_ptr[j - 1];
     for (i = 0; i < nh; i++)
       for (e = x->pair_ptr[i]; e < x->pair_ptr[i + 1]; e++) {
-        int32_t sl = (int32_t)(x->pair_tgt[e] / 16), jn = (sl & ~7) | ((sl & 1) << 2) | ((sl >> 1) & 3);  /* slot -> id */
+        int32_t jn = xy_slot((int32_t)x->pair_tgt[e]);  /* slot -> id */
         int32_t at = x->inc_ptr[jn + 1]++;
         const int32_t *v = w + (i * nh + jn) * nsyn;
         x->inc_pre[at] = (uint16_t)i;
@@ -401,14 +410,14 @@ lp_status lp_xylo_new(lp_ctx *ctx, const lp_xylo_spec *s, lp_xylo **out) {
     fill_dense(s->w_in, s->nin, nh, s->nsyn, s->shift_in, x->in_dense, x->dense, x->dense_span, &next);
   }
   if (x->pn) x->pn = fill_pairs(s->w_rec, nh, s->nsyn, s->shift_rec, x);
-  for (i = 0; i < x->n_rec; i++) {      /* the synapse events (rec CSR: tgt = s * nh + j) */
-    int32_t t = x->rec_tgt[i], v = x->rec_w[i];
-    x->ev_idx[i] = (uint32_t)(4 * xy_slot(t % (int32_t)nh) + 2 * (t / (int32_t)nh) + (v < 0));
-    x->ev_val[i] = (uint16_t)(v < 0 ? -v : v);
-  }
   /* a pair add costs about what two synapse adds cost: pairs when most
      pairs carry both synapses (the same targets on both) */
   x->by_pair = x->n_rec > 0 && 10 * x->n_rec >= 17 * x->n_pair;
+  for (i = 0; i < x->n_rec; i++) {      /* the synapse events (rec CSR: tgt = s * nh + j), */
+    int32_t t = x->rec_tgt[i], v = x->rec_w[i];  /* onto the planar P/N sums (see xy_pn_planes) */
+    x->ev_idx[i] = (uint32_t)(xy_pn_planes(nh) * (2 * (t / (int32_t)nh) + (v < 0)) + t % (int32_t)nh);
+    x->ev_val[i] = (uint16_t)(v < 0 ? -v : v);
+  }
   x->path = LP_XYLO_PATH_AUTO;
   if (x->out_is_dense)
     for (i = 0; i < nh * no; i++) x->out_dense[i] = s->w_out[i] * (1 << s->shift_out);
@@ -550,7 +559,7 @@ typedef struct xy_work {
   uint8_t *prev, *cur;                     /* hidden counts t-1, t     */
   int32_t *plist, *clist;                  /* ascending ids with counts */
   int32_t np, nc;
-  uint32_t *acc;                           /* per slot (xy_slot) P1, N1, P2, N2 (rec_pn); nhid rounded up
+  uint32_t *acc;                           /* P1, N1, P2, N2: uint16 per slot (pairs) or planes (rec_pn); nhid rounded up
                                               to 8 slots, 64-byte aligned; zero between steps */
   int32_t *flist;                          /* neurons whose recurrent events are replayed */
   uint8_t *fire;                           /* per hidden neuron: Vmem >= threshold (padded to 8) */
@@ -585,10 +594,15 @@ static inline void deliver(int32_t *restrict I, const int32_t *restrict tgt, con
    A neuron where neither holds for a synapse keeps its state, and its
    events are replayed in order from its incoming pairs (replay_one): pre
    ids ascending is xylosim's order for every target synapse.
-   The four sums of a hidden neuron are 4 uint32 at acc[4 * slot]; a pair
-   event (one pre-neuron, one post-neuron, both synapses) is one 4-lane
-   32-bit add of the pair's 4 uint16 fields times the count. The sums are
-   settled in the integration pass (integrate_pn), which zeroes them. */
+   Added per synapse (x->by_pair unset), the four sums of a hidden neuron
+   are uint32 in four planes (xy_pn_planes). Added per pair (one
+   pre-neuron, one post-neuron, both synapses: one 4-lane add of the pair's
+   4 uint16 fields times the count), they are 4 uint16 at acc16[4 * slot]
+   and every add saturates at 65535 (paddusw). That is exact here: a sum
+   held at 65535 is at least 65535, so with the other sign's sum nonzero
+   one of I + P <= 32767, I - N >= -32768 fails (replay), and with it zero
+   sat16(I +- 65535) is the limit the true sum gives. The sums are settled
+   in the integration pass (integrate_pn), which zeroes them. */
 
 /* Isyn decay and Vmem integration of every hidden neuron (independent of
    spike counts, hence one vector loop). The per-lane variable shifts need
@@ -627,6 +641,10 @@ typedef struct xy_rows {
   int32_t n, nsyn;
   const int32_t *w[XY_FUSE];            /* dense rows, nsyn * nh: syn-1 block, syn-2 block */
   int32_t m[XY_FUSE];                   /* event counts */
+  int32_t planes;                       /* P/N layout: 0 slots (xy_slot), else the plane size */
+  const int32_t *th;                    /* thresholds: the pass also lists ... */
+  int32_t *L;                           /* ... the settled neurons with V >= th, ascending, */
+  int32_t nl;                           /* ... and their number (set by the pass) */
 } xy_rows;
 
 /* The P/N sums (p, q) of one synapse from state a settle without order. */
@@ -642,13 +660,20 @@ static inline int32_t pn_ok(int32_t a, int32_t p, int32_t q) {
 static int32_t integrate_pn_tail(int32_t i0, int32_t nh, int32_t *restrict I1, int32_t *restrict I2,
                                  int32_t *restrict V, uint32_t *restrict A, const int32_t *restrict d1,
                                  const int32_t *restrict d2, const int32_t *restrict dm,
-                                 const int32_t *restrict bias, int32_t *restrict F, const xy_rows *in, int32_t nf) {
-  int32_t i, r;
+                                 const int32_t *restrict bias, int32_t *restrict F, xy_rows *in, int32_t nf) {
+  int32_t i, r, nl = in->nl;
   for (i = i0; i < nh; i++) {
-    uint32_t *a4 = A + 4 * xy_slot(i);
-    int32_t p1 = (int32_t)a4[0], q1 = (int32_t)a4[1], p2 = (int32_t)a4[2], q2 = (int32_t)a4[3];
+    int32_t ps = in->planes, p1, q1, p2, q2;
     int32_t a = I1[i], b = I2[i];
-    a4[0] = a4[1] = a4[2] = a4[3] = 0;
+    if (ps) {                           /* planes of uint32 */
+      uint32_t *a4 = A + i;
+      p1 = (int32_t)a4[0]; q1 = (int32_t)a4[ps]; p2 = (int32_t)a4[2 * ps]; q2 = (int32_t)a4[3 * ps];
+      a4[0] = a4[ps] = a4[2 * ps] = a4[3 * ps] = 0;
+    } else {                            /* slots of 4 uint16 */
+      uint16_t *a4 = (uint16_t *)A + 4 * xy_slot(i);
+      p1 = a4[0]; q1 = a4[1]; p2 = a4[2]; q2 = a4[3];
+      a4[0] = a4[1] = a4[2] = a4[3] = 0;
+    }
     for (r = 0; r < in->n; r++) {
       a = sat16(a + in->m[r] * in->w[r][i]);
       if (in->nsyn == 2) b = sat16(b + in->m[r] * in->w[r][nh + i]);
@@ -666,7 +691,10 @@ static int32_t integrate_pn_tail(int32_t i0, int32_t nh, int32_t *restrict I1, i
     I1[i] = a;
     I2[i] = b;
     V[i] = vmem_step(V[i], dm[i], a + b, bias[i]);
+    in->L[nl] = i;                      /* branch-free: overwritten until kept */
+    nl += V[i] >= in->th[i];
   }
+  in->nl = nl;
   return nf;
 }
 
@@ -702,7 +730,7 @@ XY_INLINE void dense_body(int32_t *restrict I, const int32_t *restrict W, int32_
 #define LIST_ARGS int32_t n, const int32_t *restrict V, const int32_t *restrict th, int32_t *restrict L
 #define INTEGRATE_PN_ARGS int32_t nh, int32_t *restrict I1, int32_t *restrict I2, int32_t *restrict V, \
   uint32_t *restrict A, const int32_t *restrict d1, const int32_t *restrict d2, const int32_t *restrict dm, \
-  const int32_t *restrict bias, int32_t *restrict F, const xy_rows *in
+  const int32_t *restrict bias, int32_t *restrict F, xy_rows *in
 typedef void (*dense_fn)(DENSE_ARGS);
 typedef void (*integrate_fn)(INTEGRATE_ARGS);
 typedef void (*flags_fn)(FLAGS_ARGS);
@@ -739,6 +767,7 @@ static void outrows_generic(OUTROWS_ARGS) {
   for (k = 0; k < np; k++) dense_generic(Io, Wo + (size_t)plist[k] * no, no, prev[plist[k]]);
 }
 static int32_t integrate_pn_generic(INTEGRATE_PN_ARGS) {
+  in->nl = 0;
   return integrate_pn_tail(0, nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 0);
 }
 XY_KERNELS(, generic)
@@ -783,37 +812,127 @@ static void outrows_avx2(OUTROWS_ARGS) {
     for (k = 0; k < np; k++) dense_avx2(Io, Wo + (size_t)plist[k] * no, no, prev[plist[k]]);
   }
 }
+/* The set bits of an 8-bit mask as byte indices, ascending (zeros after):
+   a block's lanes go into a list with one store, without a branch. */
+static const uint64_t xy_bits[256] = {
+  0x0000000000000000u, 0x0000000000000000u, 0x0000000000000001u, 0x0000000000000100u,
+  0x0000000000000002u, 0x0000000000000200u, 0x0000000000000201u, 0x0000000000020100u,
+  0x0000000000000003u, 0x0000000000000300u, 0x0000000000000301u, 0x0000000000030100u,
+  0x0000000000000302u, 0x0000000000030200u, 0x0000000000030201u, 0x0000000003020100u,
+  0x0000000000000004u, 0x0000000000000400u, 0x0000000000000401u, 0x0000000000040100u,
+  0x0000000000000402u, 0x0000000000040200u, 0x0000000000040201u, 0x0000000004020100u,
+  0x0000000000000403u, 0x0000000000040300u, 0x0000000000040301u, 0x0000000004030100u,
+  0x0000000000040302u, 0x0000000004030200u, 0x0000000004030201u, 0x0000000403020100u,
+  0x0000000000000005u, 0x0000000000000500u, 0x0000000000000501u, 0x0000000000050100u,
+  0x0000000000000502u, 0x0000000000050200u, 0x0000000000050201u, 0x0000000005020100u,
+  0x0000000000000503u, 0x0000000000050300u, 0x0000000000050301u, 0x0000000005030100u,
+  0x0000000000050302u, 0x0000000005030200u, 0x0000000005030201u, 0x0000000503020100u,
+  0x0000000000000504u, 0x0000000000050400u, 0x0000000000050401u, 0x0000000005040100u,
+  0x0000000000050402u, 0x0000000005040200u, 0x0000000005040201u, 0x0000000504020100u,
+  0x0000000000050403u, 0x0000000005040300u, 0x0000000005040301u, 0x0000000504030100u,
+  0x0000000005040302u, 0x0000000504030200u, 0x0000000504030201u, 0x0000050403020100u,
+  0x0000000000000006u, 0x0000000000000600u, 0x0000000000000601u, 0x0000000000060100u,
+  0x0000000000000602u, 0x0000000000060200u, 0x0000000000060201u, 0x0000000006020100u,
+  0x0000000000000603u, 0x0000000000060300u, 0x0000000000060301u, 0x0000000006030100u,
+  0x0000000000060302u, 0x0000000006030200u, 0x0000000006030201u, 0x0000000603020100u,
+  0x0000000000000604u, 0x0000000000060400u, 0x0000000000060401u, 0x0000000006040100u,
+  0x0000000000060402u, 0x0000000006040200u, 0x0000000006040201u, 0x0000000604020100u,
+  0x0000000000060403u, 0x0000000006040300u, 0x0000000006040301u, 0x0000000604030100u,
+  0x0000000006040302u, 0x0000000604030200u, 0x0000000604030201u, 0x0000060403020100u,
+  0x0000000000000605u, 0x0000000000060500u, 0x0000000000060501u, 0x0000000006050100u,
+  0x0000000000060502u, 0x0000000006050200u, 0x0000000006050201u, 0x0000000605020100u,
+  0x0000000000060503u, 0x0000000006050300u, 0x0000000006050301u, 0x0000000605030100u,
+  0x0000000006050302u, 0x0000000605030200u, 0x0000000605030201u, 0x0000060503020100u,
+  0x0000000000060504u, 0x0000000006050400u, 0x0000000006050401u, 0x0000000605040100u,
+  0x0000000006050402u, 0x0000000605040200u, 0x0000000605040201u, 0x0000060504020100u,
+  0x0000000006050403u, 0x0000000605040300u, 0x0000000605040301u, 0x0000060504030100u,
+  0x0000000605040302u, 0x0000060504030200u, 0x0000060504030201u, 0x0006050403020100u,
+  0x0000000000000007u, 0x0000000000000700u, 0x0000000000000701u, 0x0000000000070100u,
+  0x0000000000000702u, 0x0000000000070200u, 0x0000000000070201u, 0x0000000007020100u,
+  0x0000000000000703u, 0x0000000000070300u, 0x0000000000070301u, 0x0000000007030100u,
+  0x0000000000070302u, 0x0000000007030200u, 0x0000000007030201u, 0x0000000703020100u,
+  0x0000000000000704u, 0x0000000000070400u, 0x0000000000070401u, 0x0000000007040100u,
+  0x0000000000070402u, 0x0000000007040200u, 0x0000000007040201u, 0x0000000704020100u,
+  0x0000000000070403u, 0x0000000007040300u, 0x0000000007040301u, 0x0000000704030100u,
+  0x0000000007040302u, 0x0000000704030200u, 0x0000000704030201u, 0x0000070403020100u,
+  0x0000000000000705u, 0x0000000000070500u, 0x0000000000070501u, 0x0000000007050100u,
+  0x0000000000070502u, 0x0000000007050200u, 0x0000000007050201u, 0x0000000705020100u,
+  0x0000000000070503u, 0x0000000007050300u, 0x0000000007050301u, 0x0000000705030100u,
+  0x0000000007050302u, 0x0000000705030200u, 0x0000000705030201u, 0x0000070503020100u,
+  0x0000000000070504u, 0x0000000007050400u, 0x0000000007050401u, 0x0000000705040100u,
+  0x0000000007050402u, 0x0000000705040200u, 0x0000000705040201u, 0x0000070504020100u,
+  0x0000000007050403u, 0x0000000705040300u, 0x0000000705040301u, 0x0000070504030100u,
+  0x0000000705040302u, 0x0000070504030200u, 0x0000070504030201u, 0x0007050403020100u,
+  0x0000000000000706u, 0x0000000000070600u, 0x0000000000070601u, 0x0000000007060100u,
+  0x0000000000070602u, 0x0000000007060200u, 0x0000000007060201u, 0x0000000706020100u,
+  0x0000000000070603u, 0x0000000007060300u, 0x0000000007060301u, 0x0000000706030100u,
+  0x0000000007060302u, 0x0000000706030200u, 0x0000000706030201u, 0x0000070603020100u,
+  0x0000000000070604u, 0x0000000007060400u, 0x0000000007060401u, 0x0000000706040100u,
+  0x0000000007060402u, 0x0000000706040200u, 0x0000000706040201u, 0x0000070604020100u,
+  0x0000000007060403u, 0x0000000706040300u, 0x0000000706040301u, 0x0000070604030100u,
+  0x0000000706040302u, 0x0000070604030200u, 0x0000070604030201u, 0x0007060403020100u,
+  0x0000000000070605u, 0x0000000007060500u, 0x0000000007060501u, 0x0000000706050100u,
+  0x0000000007060502u, 0x0000000706050200u, 0x0000000706050201u, 0x0000070605020100u,
+  0x0000000007060503u, 0x0000000706050300u, 0x0000000706050301u, 0x0000070605030100u,
+  0x0000000706050302u, 0x0000070605030200u, 0x0000070605030201u, 0x0007060503020100u,
+  0x0000000007060504u, 0x0000000706050400u, 0x0000000706050401u, 0x0000070605040100u,
+  0x0000000706050402u, 0x0000070605040200u, 0x0000070605040201u, 0x0007060504020100u,
+  0x0000000706050403u, 0x0000070605040300u, 0x0000070605040301u, 0x0007060504030100u,
+  0x0000070605040302u, 0x0007060504030200u, 0x0007060504030201u, 0x0706050403020100u,
+};
+/* L[n..] = base + the set bits of k (8 words stored; L has room); returns n + count */
+XY_INLINE __attribute__((target("avx2,popcnt"))) int32_t put_bits(int32_t *restrict L, int32_t n, unsigned k, int32_t base) {
+  __m256i idx = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)&xy_bits[k]));
+  _mm256_storeu_si256((__m256i *)(L + n), _mm256_add_epi32(idx, _mm256_set1_epi32(base)));
+  return n + __builtin_popcount(k);
+}
+
 /* integrate_pn_tail, 8 neurons at a time: their slots are 4 vectors, and
    two rounds of unpacks give P1, N1, P2, N2 with the neurons in id order
-   (that is what xy_slot's interleaving is for). */
-__attribute__((target("avx2")))
-static int32_t integrate_pn_avx2(INTEGRATE_PN_ARGS) {
+   (that is what xy_slot's interleaving is for). The input rows are added
+   in a loop specialised by `mode` (0: every count 1, syn-1 rows only;
+   1: every count 1, both synapses; 2: any counts), so that the common
+   cases run without per-row tests. The threshold list is made here too,
+   from the settled lanes (one compare and one mask per 8 neurons). */
+XY_INLINE __attribute__((target("avx2,bmi,popcnt"))) int32_t ipn_avx2_loop(INTEGRATE_PN_ARGS, const int mode,
+                                                                   const int planar, int32_t *restrict nlp) {
   const __m256i smax = _mm256_set1_epi32(XY_SMAX), smin = _mm256_set1_epi32(XY_SMIN);
   const __m256i zero = _mm256_setzero_si256();
-  int32_t i, nf = 0, nr = in->n, two = in->nsyn == 2, r;
+  int32_t i, nf = 0, nl = 0, nr = in->n, two = in->nsyn == 2, r;
   const int32_t *wr[XY_FUSE];           /* locals: no store below can alias them */
   int32_t mr[XY_FUSE];
-  int ones = 1;
-  for (r = 0; r < nr; r++) { wr[r] = in->w[r]; mr[r] = in->m[r]; ones &= mr[r] == 1; }
+  const int32_t *restrict th = in->th;
+  int32_t *restrict L = in->L;
+  const int32_t ps = in->planes;
+  for (r = 0; r < nr; r++) { wr[r] = in->w[r]; mr[r] = in->m[r]; }
   for (i = 0; i + 8 <= nh; i += 8) {
-    __m256i *ap = (__m256i *)(A + 4 * i);
-    __m256i r0 = _mm256_loadu_si256((const __m256i *)ap), r1 = _mm256_loadu_si256((const __m256i *)ap + 1);
-    __m256i r2 = _mm256_loadu_si256((const __m256i *)ap + 2), r3 = _mm256_loadu_si256((const __m256i *)ap + 3);
-    __m256i t0 = _mm256_unpacklo_epi32(r0, r1), t1 = _mm256_unpackhi_epi32(r0, r1);
-    __m256i t2 = _mm256_unpacklo_epi32(r2, r3), t3 = _mm256_unpackhi_epi32(r2, r3);
-    __m256i p1 = _mm256_unpacklo_epi64(t0, t2), q1 = _mm256_unpackhi_epi64(t0, t2);
-    __m256i p2 = _mm256_unpacklo_epi64(t1, t3), q2 = _mm256_unpackhi_epi64(t1, t3);
+    __m256i *ap = (__m256i *)(planar ? A + i : A + 2 * i), *ap1, *ap2, *ap3;
+    __m256i p1, q1, p2, q2;
+    if (planar) {                       /* the planes: field f at ap + f * planes words */
+      ap1 = (__m256i *)((uint32_t *)ap + ps); ap2 = (__m256i *)((uint32_t *)ap + 2 * ps); ap3 = (__m256i *)((uint32_t *)ap + 3 * ps);
+      p1 = _mm256_loadu_si256(ap); q1 = _mm256_loadu_si256(ap1);
+      p2 = _mm256_loadu_si256(ap2); q2 = _mm256_loadu_si256(ap3);
+    } else {                            /* 8 slots of 4 uint16: P halves, N halves, then by synapse */
+      const __m256i lo16 = _mm256_set1_epi32(0xffff);
+      __m256i r0 = _mm256_loadu_si256((const __m256i *)ap), r1 = _mm256_loadu_si256((const __m256i *)ap + 1);
+      __m256 e0 = _mm256_castsi256_ps(_mm256_and_si256(r0, lo16)), e1 = _mm256_castsi256_ps(_mm256_and_si256(r1, lo16));
+      __m256 o0 = _mm256_castsi256_ps(_mm256_srli_epi32(r0, 16)), o1 = _mm256_castsi256_ps(_mm256_srli_epi32(r1, 16));
+      ap1 = ap2 = ap3 = ap + 1;
+      p1 = _mm256_castps_si256(_mm256_shuffle_ps(e0, e1, 0x88)); p2 = _mm256_castps_si256(_mm256_shuffle_ps(e0, e1, 0xdd));
+      q1 = _mm256_castps_si256(_mm256_shuffle_ps(o0, o1, 0x88)); q2 = _mm256_castps_si256(_mm256_shuffle_ps(o0, o1, 0xdd));
+    }
     __m256i a0 = _mm256_loadu_si256((const __m256i *)(I1 + i)), b0 = _mm256_loadu_si256((const __m256i *)(I2 + i));
     __m256i v0 = _mm256_loadu_si256((const __m256i *)(V + i));
-    if (ones && !two) {               /* the common cases, unswitched */
+    if (mode == 0) {                    /* the input rows, channels ascending */
       for (r = 0; r < nr; r++)
         a0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(a0, _mm256_loadu_si256((const __m256i *)(wr[r] + i))), smin), smax);
-    } else if (ones) {
+    } else if (mode == 1) {
       for (r = 0; r < nr; r++) {
-        a0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(a0, _mm256_loadu_si256((const __m256i *)(wr[r] + i))), smin), smax);
-        b0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(b0, _mm256_loadu_si256((const __m256i *)(wr[r] + nh + i))), smin), smax);
+        const int32_t *W = wr[r] + i;
+        a0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(a0, _mm256_loadu_si256((const __m256i *)W)), smin), smax);
+        b0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(b0, _mm256_loadu_si256((const __m256i *)(W + nh))), smin), smax);
       }
-    } else for (r = 0; r < nr; r++) { /* the input rows, channels ascending */
+    } else for (r = 0; r < nr; r++) {
       const int32_t *W = wr[r] + i;
       __m256i w1 = _mm256_loadu_si256((const __m256i *)W);
       if (mr[r] != 1) w1 = _mm256_mullo_epi32(w1, _mm256_set1_epi32(mr[r]));
@@ -833,7 +952,7 @@ static int32_t integrate_pn_avx2(INTEGRATE_PN_ARGS) {
     __m256i bad = _mm256_or_si256(bad1, bad2);
     __m256i a = _mm256_min_epi32(_mm256_max_epi32(_mm256_sub_epi32(_mm256_add_epi32(a0, p1), q1), smin), smax);
     __m256i b = _mm256_min_epi32(_mm256_max_epi32(_mm256_sub_epi32(_mm256_add_epi32(b0, p2), q2), smin), smax);
-    __m256i q, s, nl, dv, v;
+    __m256i q, s, nl_, dv, v;
     unsigned k;
     /* a -= leak(a, d1): leak = q + (q == 0 & a > 0), q = a >> d1 */
     q = _mm256_srav_epi32(a, _mm256_loadu_si256((const __m256i *)(d1 + i)));
@@ -843,25 +962,45 @@ static int32_t integrate_pn_avx2(INTEGRATE_PN_ARGS) {
     /* vmem_step(v0, dm, a + b, bias) */
     q = _mm256_srav_epi32(v0, _mm256_loadu_si256((const __m256i *)(dm + i)));
     q = _mm256_sub_epi32(q, _mm256_and_si256(_mm256_cmpeq_epi32(q, zero), _mm256_cmpgt_epi32(v0, zero)));
-    nl = _mm256_blendv_epi8(_mm256_sub_epi32(zero, q), smin, _mm256_cmpeq_epi32(q, smin));
+    nl_ = _mm256_blendv_epi8(_mm256_sub_epi32(zero, q), smin, _mm256_cmpeq_epi32(q, smin));
     s = _mm256_add_epi32(a, b);
-    dv = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(nl, s), smin), smax);
+    dv = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(nl_, s), smin), smax);
     dv = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(dv, _mm256_loadu_si256((const __m256i *)(bias + i))), smin), smax);
     v = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v0, dv), smin), smax);
     _mm256_storeu_si256((__m256i *)(I1 + i), _mm256_blendv_epi8(a, a0, bad));
     _mm256_storeu_si256((__m256i *)(I2 + i), _mm256_blendv_epi8(b, b0, bad));
     _mm256_storeu_si256((__m256i *)(V + i), _mm256_blendv_epi8(v, v0, bad));
     _mm256_storeu_si256(ap, zero);
-    _mm256_storeu_si256(ap + 1, zero);
-    _mm256_storeu_si256(ap + 2, zero);
-    _mm256_storeu_si256(ap + 3, zero);
-    k = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(bad));
-    while (k) {
-      F[nf++] = i + __builtin_ctz(k);
-      k &= k - 1;
+    _mm256_storeu_si256(ap1, zero);
+    if (planar) {
+      _mm256_storeu_si256(ap2, zero);
+      _mm256_storeu_si256(ap3, zero);
     }
+    k = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(bad));
+    if (k) nf = put_bits(F, nf, k, i);  /* rare, and predicted so */
+    /* settled lanes at threshold: not (bad or th > v); branch-free */
+    k = ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(
+          _mm256_or_si256(bad, _mm256_cmpgt_epi32(_mm256_loadu_si256((const __m256i *)(th + i)), v)))) & 0xffu;
+    nl = put_bits(L, nl, k, i);
   }
-  return integrate_pn_tail(i, nh, I1, I2, V, A, d1, d2, dm, bias, F, in, nf);
+  *nlp = nl;
+  return nf;
+}
+__attribute__((target("avx2,bmi,popcnt")))
+static int32_t integrate_pn_avx2(INTEGRATE_PN_ARGS) {
+  int32_t r, nf, ones = 1;
+  for (r = 0; r < in->n; r++) ones &= in->m[r] == 1;
+  int pl = in->planes != 0;
+  if (ones && in->nsyn != 2)
+    nf = pl ? ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 0, 1, &in->nl)
+            : ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 0, 0, &in->nl);
+  else if (ones)
+    nf = pl ? ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 1, 1, &in->nl)
+            : ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 1, 0, &in->nl);
+  else
+    nf = pl ? ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 2, 1, &in->nl)
+            : ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 2, 0, &in->nl);
+  return integrate_pn_tail(nh & ~7, nh, I1, I2, V, A, d1, d2, dm, bias, F, in, nf);
 }
 /* 16 compares and one compress per step of 16 (a register compress and a
    full store: L has room, c <= i) */
@@ -887,7 +1026,7 @@ static const char *cpu_isa(void) {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
     return "avx512";
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi")) return "avx2";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("popcnt")) return "avx2";
   return "generic";
 }
 static void pick_kernels(xy_kernels *k, int path) {
@@ -920,38 +1059,36 @@ lp_xylo_path lp_xylo_get_path(const lp_xylo *x) { return (lp_xylo_path)x->path; 
    above): per pair, its 4 uint16 fields times m added to the 4 uint32 of
    its slot (SSE2, the x86-64 baseline: 16-bit products as low and high
    halves, interleaved into 32-bit lanes). */
-XY_INLINE void pn_row(uint32_t *restrict A, const uint32_t *restrict tgt, const uint64_t *restrict pn,
+XY_INLINE void pn_row(uint16_t *restrict A, const uint32_t *restrict tgt, const uint64_t *restrict pn,
                       int32_t lo, int32_t hi, int32_t m) {
   int32_t e;
 #if defined(__GNUC__) && defined(__x86_64__)
-  const __m128i z = _mm_setzero_si128();
-  char *Ab = (char *)A;                 /* a slot's 4 words: one aligned vector */
   if (m == 1) {
-    for (e = lo; e + 2 <= hi; e += 2) {
-      __m128i *a = (__m128i *)(Ab + tgt[e]), *b = (__m128i *)(Ab + tgt[e + 1]);
-      __m128i h = _mm_loadu_si128((const __m128i *)(pn + e));
-      _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), _mm_unpacklo_epi16(h, z)));
-      _mm_store_si128(b, _mm_add_epi32(_mm_load_si128(b), _mm_unpackhi_epi16(h, z)));
-    }
-    if (e < hi) {
-      __m128i *a = (__m128i *)(Ab + tgt[e]);
-      _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), _mm_unpacklo_epi16(_mm_loadl_epi64((const __m128i *)(pn + e)), z)));
-    }
-  } else {
-    const __m128i mm = _mm_set1_epi16((short)m);
     for (e = lo; e < hi; e++) {
-      __m128i *a = (__m128i *)(Ab + tgt[e]);
+      uint16_t *a = A + 4 * tgt[e];
+      _mm_storel_epi64((__m128i *)a, _mm_adds_epu16(_mm_loadl_epi64((const __m128i *)a),
+                                                    _mm_loadl_epi64((const __m128i *)(pn + e))));
+    }
+  } else {                              /* m * h saturated: the low half where the high half is 0 */
+    const __m128i mm = _mm_set1_epi16((short)m), z = _mm_setzero_si128();
+    for (e = lo; e < hi; e++) {
+      uint16_t *a = A + 4 * tgt[e];
       __m128i h = _mm_loadl_epi64((const __m128i *)(pn + e));
-      h = _mm_unpacklo_epi16(_mm_mullo_epi16(h, mm), _mm_mulhi_epu16(h, mm));
-      _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), h));
+      __m128i over = _mm_andnot_si128(_mm_cmpeq_epi16(_mm_mulhi_epu16(h, mm), z), _mm_set1_epi16(-1));
+      h = _mm_or_si128(_mm_mullo_epi16(h, mm), over);
+      _mm_storel_epi64((__m128i *)a, _mm_adds_epu16(_mm_loadl_epi64((const __m128i *)a), h));
     }
   }
 #else
   for (e = lo; e < hi; e++) {
     uint16_t h[4];
-    uint32_t *a = A + tgt[e] / 4;
+    uint16_t *a = A + 4 * tgt[e];
+    int f;
     memcpy(h, &pn[e], 8);
-    a[0] += (uint32_t)m * h[0]; a[1] += (uint32_t)m * h[1]; a[2] += (uint32_t)m * h[2]; a[3] += (uint32_t)m * h[3];
+    for (f = 0; f < 4; f++) {
+      uint32_t v = a[f] + (uint32_t)m * h[f];
+      a[f] = (uint16_t)(v > 65535u ? 65535u : v);
+    }
   }
 #endif
 }
@@ -967,16 +1104,17 @@ static void rec_pn(const lp_xylo *x, xy_work *w) {
       XY_PREFETCH(x->pair_pn + q);
       XY_PREFETCH(x->pair_tgt + q);
     }
-    pn_row(w->acc, x->pair_tgt, x->pair_pn, x->pair_ptr[p], x->pair_ptr[p + 1], w->prev[p]);
+    pn_row((uint16_t *)w->acc, x->pair_tgt, x->pair_pn, x->pair_ptr[p], x->pair_ptr[p + 1], w->prev[p]);
   }
 }
 
 #if defined(__GNUC__) && defined(__x86_64__)
-/* rec_pn with AVX2's encodings: one zero-extending load per pair. */
+/* rec_pn for AVX2 builds: the same saturating 4-lane adds (the SSE2 ones,
+   compiled with VEX encodings), four pairs per round when m is 1. */
 __attribute__((target("avx2")))
 static void rec_pn_avx2(const lp_xylo *x, xy_work *w) {
   const uint32_t *restrict tgt = x->pair_tgt;
-  char *restrict Ab = (char *)w->acc;
+  uint64_t *restrict A = (uint64_t *)w->acc;   /* a slot: one 64-bit word */
   const uint64_t *restrict pn = x->pair_pn;
   int32_t k, e;
   for (k = 0; k < w->np; k++) {
@@ -986,25 +1124,19 @@ static void rec_pn_avx2(const lp_xylo *x, xy_work *w) {
       XY_PREFETCH(pn + q);
       XY_PREFETCH(tgt + q);
     }
-    if (m == 1) {
-      for (e = lo; e + 2 <= hi; e += 2) {
-        __m128i *a = (__m128i *)(Ab + tgt[e]), *b = (__m128i *)(Ab + tgt[e + 1]);
-        __m128i ha = _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(pn + e)));
-        __m128i hb = _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(pn + e + 1)));
-        _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), ha));
-        _mm_store_si128(b, _mm_add_epi32(_mm_load_si128(b), hb));
+    if (m == 1) {                       /* the slot's load is 16 bytes (the next slot's word rides
+                                           along, unstored; acc has room after the last): one
+                                           memory operand of the saturating add */
+#define XY_PAIR_ADD(u) do { uint64_t *a_ = A + tgt[e + (u)]; \
+  _mm_storel_epi64((__m128i *)a_, _mm_adds_epu16(_mm_loadl_epi64((const __m128i *)(pn + e + (u))), \
+                                                 _mm_loadu_si128((const __m128i *)a_))); } while (0)
+      for (e = lo; e + 4 <= hi; e += 4) {
+        XY_PAIR_ADD(0); XY_PAIR_ADD(1); XY_PAIR_ADD(2); XY_PAIR_ADD(3);
       }
-      for (; e < hi; e++) {
-        __m128i *a = (__m128i *)(Ab + tgt[e]);
-        _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(pn + e)))));
-      }
+#undef XY_PAIR_ADD
+      if (e < hi) pn_row((uint16_t *)A, tgt, pn, e, hi, 1);
     } else {
-      const __m128i mm = _mm_set1_epi32(m);
-      for (e = lo; e < hi; e++) {
-        __m128i *a = (__m128i *)(Ab + tgt[e]);
-        __m128i h = _mm_mullo_epi32(_mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(pn + e))), mm);
-        _mm_store_si128(a, _mm_add_epi32(_mm_load_si128(a), h));
-      }
+      pn_row((uint16_t *)A, tgt, pn, lo, hi, m);
     }
   }
 }
@@ -1068,11 +1200,15 @@ static void xy_step(const lp_xylo *x, xy_work *w, const uint8_t *in, const xy_re
   int32_t *I = w->isyn, *V = w->vmem, *Io = w->isyn_o, *Vo = w->vmem_o;
   uint8_t *cur = w->cur, *F = w->fire;
   const int32_t *th = x->th;
-  int pn = !ref && x->pn && w->np;
+  int pn = !ref && x->pn && w->np, listed = 0;
   int fused = pn;                       /* the input rows delivered in the integration pass */
   xy_rows rows;
   rows.n = 0;
   rows.nsyn = 1;                        /* 2 once a row has a syn-2 weight */
+  rows.th = th;
+  rows.planes = x->by_pair ? 0 : xy_pn_planes(nh);
+  rows.L = w->clist;
+  rows.nl = 0;
   for (i = 0; fused && i < x->nin; i++) {
     if (!in[i]) continue;
     if (x->in_dense[i] < 0 || rows.n == XY_FUSE) fused = 0;
@@ -1113,13 +1249,23 @@ static void xy_step(const lp_xylo *x, xy_work *w, const uint8_t *in, const xy_re
   /* 5. hidden neurons: integrate all, then spikes and aliases in id order */
   if (pn) {                             /* the P/N sums settled in the same pass */
     int32_t nf = kern->integrate_pn(nh, I, I + nh, V, w->acc, x->dsyn, x->dsyn + nh, x->dmem, x->bias, w->flist, &rows), f;
-    for (f = 0; f < nf; f++) replay_one(x, w, w->flist[f]);
+    int32_t nr = 0, a, o;
+    for (f = 0; f < nf; f++) {          /* replayed, then those at threshold kept (ascending) */
+      int32_t j = w->flist[f];
+      replay_one(x, w, j);
+      if (V[j] >= th[j]) w->flist[nr++] = j;
+    }
+    a = rows.nl - 1;                    /* merged into the list from the back */
+    for (o = rows.nl + nr - 1, f = nr - 1; f >= 0; o--)
+      w->clist[o] = a >= 0 && w->clist[a] > w->flist[f] ? w->clist[a--] : w->flist[f--];
+    rows.nl += nr;
+    listed = 1;
   } else {
     kern->integrate(nh, x->nsyn, I, I + nh, V, x->dsyn, x->dsyn + nh, x->dmem, x->bias);
   }
   memset(cur, 0, (size_t)x->nhid_bytes);
   if (!x->n_alias) {                    /* only the neurons at threshold, listed ascending */
-    nc = kern->list(nh, V, th, w->clist);
+    nc = listed ? rows.nl : kern->list(nh, V, th, w->clist);
     for (k = 0; k < nc; k++) {
       int32_t j = w->clist[k];
       cur[j] = (uint8_t)fire(&V[j], th[j], 0, XY_MAX_HID);

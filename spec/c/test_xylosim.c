@@ -7,7 +7,8 @@
 ** (every allocation of new + evolve with records fails once: LP_ENOMEM,
 ** nothing leaks, the state is unchanged), and random saturating networks
 ** against a plain reference loop on every kernel path (auto, generic,
-** reference), and a fan-in past the P/N sums' bound (ordered fallback).
+** reference), a fan-in past the P/N sums' bound (ordered fallback), and
+** pair sums past their 16-bit fields (saturating adds, clamp or replay).
 ** Links only the core archive.
 */
 #include "../../devices/xylo/xylosim.h"
@@ -387,6 +388,86 @@ static void test_random_vs_reference(void) {
   CHECK(nsat > 10000);                   /* the networks did saturate, often */
 }
 
+/* Pair sums past 16 bits: with the same targets on both synapses the P/N
+   sums are added per pair in saturating uint16 fields. 30 neurons firing
+   once (th_lo 20000) or more often (3100: about 5, 150: up to 31) onto neurons 39
+   and 37 (all weights positive: a held sum clamps once) and 38 and 36 (two
+   negative pre-neurons: replayed in order) push P past 65535 at most
+   steps, and neuron 0 alone onto 35 at 127 << 7 does with 5 or more spikes
+   (a saturated product); every path equals the reference. */
+static void pair_sums_case(int32_t th_lo) {
+  enum { T = 40 };
+  static refnet n;
+  static int32_t in[T], spk[T * 40], is1[T * 40], is2[T * 40], vm[T * 40], out[T * 5], vo[T * 5], io[T * 5];
+  lp_xylo_spec sp;
+  lp_tensor *X;
+  int64_t shape[2] = {T, 1};
+  int i, t, path, over = 0;
+  memset(&n, 0, sizeof n);
+  n.nin = 1; n.nh = 40; n.nout = 1; n.nsyn = 2; n.sh_in = 7; n.sh_rec = 7; n.sh_out = 0;
+  for (i = 0; i < 40; i++) {
+    n.dm[i] = 2; n.ds[i] = 1; n.ds2[i] = 2; n.th[i] = i < 30 ? th_lo : 30000;
+    if (i < 30) {
+      int j, neg = i >= 28;
+      n.w_in[i * 2] = 127;
+      for (j = 36; j < 40; j += 2) {
+        n.w_rec[(i * 40 + j + 1) * 2] = 100; n.w_rec[(i * 40 + j + 1) * 2 + 1] = 90;
+        n.w_rec[(i * 40 + j) * 2] = neg ? -128 : 100; n.w_rec[(i * 40 + j) * 2 + 1] = neg ? -100 : 50;
+      }
+    }
+  }
+  n.w_rec[35 * 2] = n.w_rec[35 * 2 + 1] = 127;   /* neuron 0 alone onto 35: m * 16256 past 65535 */
+  n.w_out[39] = 1; n.dmo[0] = 1; n.dso[0] = 1; n.tho[0] = 1000;
+  n.aptr[0] = 0;
+  for (i = 0; i < 40; i++) n.aptr[i + 1] = 0;
+  for (t = 0; t < T; t++) in[t] = t % 7 == 6 ? 0 : 15;
+  ref_run(&n, T, in, spk, is1, is2, vm, out, vo, io);
+  for (t = 0; t + 1 < T; t++) {          /* steps whose pair sums onto 38 and 39 pass 65535 */
+    int64_t c = 0;
+    for (i = 0; i < 30; i++) c += spk[t * 40 + i];
+    over += c * (100 << 7) > 65535;
+  }
+  CHECK(over >= T / 2);
+  if (th_lo > 10000) {                   /* one spike a step each: the count-1 adds */
+    int max = 0;
+    for (i = 0; i < T * 40; i++) max = spk[i] > max ? spk[i] : max;
+    CHECK(max == 1);
+  } else if (th_lo > 1000) {
+    int big = 0;                         /* a product whose low 16 bits alone would not clamp */
+    for (t = 0; t < T; t++) big += spk[t * 40] >= 5 && (spk[t * 40] * 16256) % 65536 < 16000;
+    CHECK(big > 0);
+  }
+  CHECK(is1[(T - 1) * 40 + 39] > 16000);  /* clamped at the top (then decayed) */
+  memset(&sp, 0, sizeof sp);
+  sp.nin = n.nin; sp.nhid = n.nh; sp.nout = n.nout; sp.nsyn = n.nsyn;
+  sp.w_in = n.w_in; sp.w_rec = n.w_rec; sp.w_out = n.w_out;
+  sp.dash_mem = n.dm; sp.dash_syn = n.ds; sp.dash_syn2 = n.ds2; sp.threshold = n.th; sp.bias = n.bias;
+  sp.dash_mem_out = n.dmo; sp.dash_syn_out = n.dso; sp.threshold_out = n.tho; sp.bias_out = n.bo;
+  sp.shift_in = n.sh_in; sp.shift_rec = n.sh_rec; sp.shift_out = n.sh_out;
+  if (lp_tensor_from_data(ctx, LP_I32, 2, shape, in, &X) != LP_OK) { CHECK(0); return; }
+  for (path = 0; path < 3; path++) {
+    lp_xylo *x = NULL;
+    lp_xylo_result r;
+    CHECK_OK(lp_xylo_new(ctx, &sp, &x));
+    lp_xylo_set_path(x, (lp_xylo_path)path);
+    CHECK_OK(lp_xylo_evolve(ctx, x, X, LP_XYLO_SPIKE, 1, &r));
+    CHECK(same_i32(r.spikes, 0, spk, T * 40));
+    CHECK(same_i32(r.isyn, 0, is1, T * 40));
+    CHECK(same_i32(r.isyn2, 0, is2, T * 40));
+    CHECK(same_i32(r.vmem, 0, vm, T * 40));
+    CHECK(same_i32(r.output, 0, out, T));
+    lp_xylo_result_release(&r);
+    lp_xylo_free(x);
+  }
+  lp_tensor_release(X);
+}
+
+static void test_pair_sums_saturate(void) {
+  pair_sums_case(20000);
+  pair_sums_case(3100);                  /* about 5 spikes a step */
+  pair_sums_case(150);                   /* up to 31 */
+}
+
 /* A fan-in so large that a step's P/N sums could pass 2^31 (4400 pre-neurons
    onto neuron 0 at 127 << 7): the fast paths fall back to ordered delivery,
    and still equal the reference bit for bit. */
@@ -444,6 +525,7 @@ int main(void) {
   RUN(test_alloc_failures);
   RUN(test_random_vs_reference);
   RUN(test_large_fan_in);
+  RUN(test_pair_sums_saturate);
   lp_ctx_free(ctx);
   return TEST_REPORT("test_xylosim");
 }
