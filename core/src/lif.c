@@ -58,47 +58,116 @@ typedef struct lif_tensors {
 } lif_tensors;
 
 /* The recurrent backward's dot products with fused multiply-adds (float32,
-   x86-64 with AVX2 and FMA): dL/ds_{t-1}[m] = W[m, :] . dc_t for the m whose
-   surrogate at t-1 is nonzero, zero elsewhere, as lif_rec_back_f32 (the
-   plain reference beside it in neuron_kernels.h) computes them, each sum
-   with one rounding per multiply-add instead of two (so not the same bits:
-   spec/lif_fast_spec.lua holds both to the general loop). Four 8-lane
-   accumulators over 32 columns, then 8 at a time, then a scalar tail; the
-   same order on any thread count. Half the instructions of the reference's
-   inner loop (W1r: 48 M of its 127 M per step were this; callgrind). */
+   x86-64 with AVX2 and FMA), for a block of batch rows at one step:
+   dL/ds_{t-1}[r][m] = W[m, :] . dc_r for the (r, m) whose membrane
+   u_prev[r][m] (step t-1) is within the StepPWL window of threshold, zero
+   elsewhere, as lif_rec_back_f32 (the plain reference beside it in
+   neuron_kernels.h, one row at a time) computes them, each sum with one
+   rounding per multiply-add instead of two (so not the same bits:
+   spec/lif_fast_spec.lua holds both to the general loop). Row m of W is
+   read once for all the rows that need it (up to six at a time: six dc
+   rows against the same W loads), not once per batch row: W (N x N, past
+   L1) streamed from L2 once per step instead of once per (row, step), and
+   a quarter fewer instructions per product. Each (r, m) sums in one fixed
+   order whatever rows share its pass (so on any thread count): two 8-lane
+   accumulators over 16 columns, 8 more columns into the first, the two
+   added, their lanes in a fixed tree, then a scalar tail. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #include <immintrin.h>
-__attribute__((target("avx2,fma"))) static void lif_rec_back_fma_f32(int64_t N, float window,
-                                                                      const float *restrict W,
-                                                                      const float *restrict th,
-                                                                      const float *restrict uprev,
-                                                                      const float *restrict dc,
-                                                                      float *restrict gs) {
-  int64_t m, j;
-  for (m = 0; m < N; m++) {
-    const float *w = W + m * N;
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
-           a3 = _mm256_setzero_ps();
-    __m128 h;
-    float acc;
-    if (!(uprev[m] >= th[m] - window)) { gs[m] = 0; continue; }
-    for (j = 0; j + 32 <= N; j += 32) {
-      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + j), _mm256_loadu_ps(dc + j), a0);
-      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + j + 8), _mm256_loadu_ps(dc + j + 8), a1);
-      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + j + 16), _mm256_loadu_ps(dc + j + 16), a2);
-      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + j + 24), _mm256_loadu_ps(dc + j + 24), a3);
+/* out[i] = w . dc[i] for i < G (G a constant where it is inlined) */
+static inline __attribute__((always_inline, target("avx2,fma"))) void fma_dots_f32(int G, int64_t N,
+                                                                                    const float *restrict w,
+                                                                                    const float *const *dc,
+                                                                                    float *out) {
+  __m256 a[6], b[6];
+  int i;
+  int64_t j = 0;
+  for (i = 0; i < G; i++) { a[i] = _mm256_setzero_ps(); b[i] = _mm256_setzero_ps(); }
+  for (; j + 16 <= N; j += 16) {
+    const __m256 w0 = _mm256_loadu_ps(w + j), w1 = _mm256_loadu_ps(w + j + 8);
+    for (i = 0; i < G; i++) {
+      a[i] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(dc[i] + j), a[i]);
+      b[i] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(dc[i] + j + 8), b[i]);
     }
-    for (; j + 8 <= N; j += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + j), _mm256_loadu_ps(dc + j), a0);
-    a0 = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-    h = _mm_add_ps(_mm256_castps256_ps128(a0), _mm256_extractf128_ps(a0, 1));
+  }
+  if (j + 8 <= N) {
+    const __m256 w0 = _mm256_loadu_ps(w + j);
+    for (i = 0; i < G; i++) a[i] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(dc[i] + j), a[i]);
+    j += 8;
+  }
+  for (i = 0; i < G; i++) {
+    const __m256 s = _mm256_add_ps(a[i], b[i]);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    float acc;
+    int64_t k;
     h = _mm_add_ps(h, _mm_movehl_ps(h, h));
     h = _mm_add_ss(h, _mm_movehdup_ps(h));
     acc = _mm_cvtss_f32(h);
-    for (; j < N; j++) acc += w[j] * dc[j];
-    gs[m] = acc;
+    for (k = j; k < N; k++) acc += w[k] * dc[i][k];
+    out[i] = acc;
   }
 }
-#define LIF_REC_BACK_FAST lif_rec_back_fma_f32
+
+__attribute__((target("avx2,fma"))) static void lif_rec_back_rows_fma_f32(int64_t nr, int64_t N, float window,
+                                                                          const float *restrict W,
+                                                                          const float *restrict th,
+                                                                          const float *const *uprev,
+                                                                          const float *const *dc,
+                                                                          float *const *gs) {
+  const __m256 vwin = _mm256_set1_ps(window);
+  int64_t r0, m0;
+  for (r0 = 0; r0 < nr; r0 += 64)              /* blocks of up to 64 rows ... */
+    for (m0 = 0; m0 < N; m0 += 256) {          /* ... and 256 neurons */
+      const int64_t nb = nr - r0 < 64 ? nr - r0 : 64, m1 = N - m0 < 256 ? N : m0 + 256;
+      uint8_t rows[256][64], cnt[256];
+      int64_t r, m;
+      memset(cnt, 0, sizeof cnt);
+      /* each row's neurons inside the window, by 8-lane compares (NaN: outside,
+         as `>=` has it), appended to their neurons' lists: rows ascending; gs
+         zeroed (the neurons outside keep the zero) */
+      for (r = 0; r < nb; r++) {
+        const float *u = uprev[r0 + r];
+        float *g = gs[r0 + r];
+        for (m = m0; m + 8 <= m1; m += 8) {
+          unsigned bits = (unsigned)_mm256_movemask_ps(
+              _mm256_cmp_ps(_mm256_loadu_ps(u + m), _mm256_sub_ps(_mm256_loadu_ps(th + m), vwin), _CMP_GE_OQ));
+          _mm256_storeu_ps(g + m, _mm256_setzero_ps());
+          while (bits) {
+            const int64_t k = m - m0 + __builtin_ctz(bits);
+            rows[k][cnt[k]++] = (uint8_t)r;
+            bits &= bits - 1;
+          }
+        }
+        for (; m < m1; m++) {
+          g[m] = 0;
+          if (u[m] >= th[m] - window) { rows[m - m0][cnt[m - m0]++] = (uint8_t)r; }
+        }
+      }
+      for (m = m0; m < m1; m++) {
+        const float *w = W + m * N;
+        const uint8_t *act = rows[m - m0];
+        const int64_t na = cnt[m - m0];
+        const float *dca[64];
+        float out[6];
+        int64_t i, q;
+        for (i = 0; i < na; i++) dca[i] = dc[r0 + act[i]];
+        for (i = 0; i + 6 <= na; i += 6) {
+          fma_dots_f32(6, N, w, dca + i, out);
+          for (q = 0; q < 6; q++) gs[r0 + act[i + q]][m] = out[q];
+        }
+        switch (na - i) {
+        case 5: fma_dots_f32(5, N, w, dca + i, out); break;
+        case 4: fma_dots_f32(4, N, w, dca + i, out); break;
+        case 3: fma_dots_f32(3, N, w, dca + i, out); break;
+        case 2: fma_dots_f32(2, N, w, dca + i, out); break;
+        case 1: fma_dots_f32(1, N, w, dca + i, out); break;
+        default: break;
+        }
+        for (q = 0; i + q < na; q++) gs[r0 + act[i + q]][m] = out[q];
+      }
+    }
+}
+#define LIF_REC_BACK_ROWS_FAST lif_rec_back_rows_fma_f32
 #define LIF_REC_BACK_FAST_OK() (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
 #endif
 
@@ -108,7 +177,7 @@ __attribute__((target("avx2,fma"))) static void lif_rec_back_fma_f32(int64_t N, 
 #include "neuron_kernels.h"
 #undef REAL
 #undef FN
-#undef LIF_REC_BACK_FAST
+#undef LIF_REC_BACK_ROWS_FAST
 #undef LIF_REC_BACK_FAST_OK
 #undef FLOOR_R
 #define REAL double

@@ -667,12 +667,14 @@ static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_b
   /* w_rec: each batch row's adjoints depend only on that row, so the rows
      are split between threads once and each thread walks t = T-1 .. 0 over
      its rows (no barrier or BLAS call per step); dL/ds_{t-1} = W . dc_t
-     only where the surrogate at t-1 is nonzero (lif_rec_back). Each
-     element summed in the same order on any thread count. */
+     only where the surrogate at t-1 is nonzero (lif_rec_back), after the
+     step's lif_bstep1 of every row of the block (so that the float32 FMA
+     kernel reads each row of W once for all the block's rows that need it).
+     Each element summed in the same order on any thread count. */
   {
     const int64_t nth = d->threads > 1 && B > 1 ? (B < d->threads ? B : d->threads) : 1;
     int64_t q;
-#ifdef LIF_REC_BACK_FAST       /* the float32 dot products with FMA where the CPU has it (lif.c) */
+#ifdef LIF_REC_BACK_ROWS_FAST  /* the float32 dot products with FMA where the CPU has it (lif.c) */
     const int fast_dot = LIF_REC_BACK_FAST_OK();
 #endif
 #pragma omp parallel for schedule(static) num_threads(nth) if (nth > 1)
@@ -689,18 +691,36 @@ static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_b
                          g->gS ? g->gS + bt * N : NULL, g->gV ? g->gV + bt * N : NULL,
                          g->gv + bb * N, g->gs + bb * N, g->gi + bb * N, g->dX + bt * N,
                          g->dalpha + bb * N, g->dbeta + bb * N, g->dbias + bb * N, g->dth + bb * N);
-          if (tt && p->tg)
-            FN(lif_rec_back_tg)(N, d->F, d->tgblk, window, p->wv, p->tg, p->th, p->U + (bt - 1) * N, g->dX + bt * N,
-                                g->gs + bb * N);
-          else if (tt) {
-#ifdef LIF_REC_BACK_FAST
-            if (fast_dot)
-              LIF_REC_BACK_FAST(N, window, p->W, p->th, p->U + (bt - 1) * N, g->dX + bt * N, g->gs + bb * N);
-            else
-#endif
-              FN(lif_rec_back)(N, window, p->W, p->th, p->U + (bt - 1) * N, g->dX + bt * N, g->gs + bb * N);
-          }
         }
+        if (!tt) continue;
+        /* dL/ds_{t-1} of every row of the block, from the dc_t just written */
+        if (p->tg) {
+          for (bb = b0; bb < b1; bb++)
+            FN(lif_rec_back_tg)(N, d->F, d->tgblk, window, p->wv, p->tg, p->th, p->U + (bb * T + tt - 1) * N,
+                                g->dX + (bb * T + tt) * N, g->gs + bb * N);
+          continue;
+        }
+#ifdef LIF_REC_BACK_ROWS_FAST
+        if (fast_dot) {           /* all the block's rows at once, 64 at a time: W read once per step */
+          int64_t c0;
+          for (c0 = b0; c0 < b1; c0 += 64) {
+            const int64_t nc = b1 - c0 < 64 ? b1 - c0 : 64;
+            const REAL *up[64], *dcr[64];
+            REAL *gsr[64];
+            int64_t i;
+            for (i = 0; i < nc; i++) {
+              up[i] = p->U + ((c0 + i) * T + tt - 1) * N;
+              dcr[i] = g->dX + ((c0 + i) * T + tt) * N;
+              gsr[i] = g->gs + (c0 + i) * N;
+            }
+            LIF_REC_BACK_ROWS_FAST(nc, N, window, p->W, p->th, up, dcr, gsr);
+          }
+          continue;
+        }
+#endif
+        for (bb = b0; bb < b1; bb++)
+          FN(lif_rec_back)(N, window, p->W, p->th, p->U + (bb * T + tt - 1) * N, g->dX + (bb * T + tt) * N,
+                           g->gs + bb * N);
       }
     }
   }
