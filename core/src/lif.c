@@ -168,6 +168,50 @@ __attribute__((target("avx2,fma"))) static void lif_rec_back_rows_fma_f32(int64_
     }
 }
 #define LIF_REC_BACK_ROWS_FAST lif_rec_back_rows_fma_f32
+/* lif_sprev_scan_f32 (neuron_kernels.h, its plain reference) with eight
+   compares at a time: the bits of the nonzero values (NaN included, -0
+   not: _CMP_NEQ_UQ is `!=`), then the set ones in ascending order; the
+   same lists. */
+__attribute__((target("avx2"))) static int64_t lif_sprev_scan_avx2_f32(int64_t B, int64_t T, int64_t N,
+                                                                      const float *S, const float *S0,
+                                                                      int64_t cap, int32_t *em, int64_t *rowp,
+                                                                      int64_t *cnt, int *ones) {
+  const __m256 z = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+  int64_t b, t, m, nnz = 0;
+  unsigned notone = 0;
+  for (m = 0; m < N; m++) cnt[m] = 0;
+  for (b = 0; b < B; b++)
+    for (t = 0; t < T; t++) {
+      const float *sp = t ? S + (b * T + t - 1) * N : S0 + b * N;
+      rowp[b * T + t] = nnz;
+      for (m = 0; m + 8 <= N; m += 8) {
+        const __m256 x = _mm256_loadu_ps(sp + m);
+        unsigned bits = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(x, z, _CMP_NEQ_UQ));
+        if (!bits) continue;
+        if (nnz + __builtin_popcount(bits) > cap) return -1;
+        notone |= bits & ~(unsigned)_mm256_movemask_ps(_mm256_cmp_ps(x, one, _CMP_EQ_OQ));
+        while (bits) {
+          const int64_t k = m + __builtin_ctz(bits);
+          em[nnz++] = (int32_t)k;
+          cnt[k]++;
+          bits &= bits - 1;
+        }
+      }
+      for (; m < N; m++)
+        if (sp[m] != 0) {
+          if (nnz == cap) return -1;
+          em[nnz++] = (int32_t)m;
+          cnt[m]++;
+          notone |= sp[m] != 1;
+        }
+    }
+  rowp[B * T] = nnz;
+  *ones = !notone;
+  return nnz;
+}
+#define LIF_SPREV_SCAN_FAST lif_sprev_scan_avx2_f32
+#define LIF_SPREV_SCAN_FAST_OK() (__builtin_cpu_supports("avx2"))
+
 #define LIF_REC_BACK_FAST_OK() (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
 #endif
 
@@ -336,6 +380,50 @@ static lp_status grad_w(lp_ctx *ctx, const lif_dims *d, lp_dtype dt, const lp_te
     }
     lp_ctx_dealloc(ctx, dwv, nb ? nb : 1);
     return LP_OK;
+  }
+  if (BT <= INT32_MAX && ncols >= 4) {   /* sparse spikes: per-neuron event lists, then gathers (neuron_kernels.h) */
+    const int64_t cap = (int64_t)(LP_SP_DENSITY_MAX * (double)BT * (double)N);
+    const size_t nix = (size_t)(cap > 0 ? cap : 1) * sizeof(int32_t);
+    const size_t nrp = (size_t)(BT + 1 + 2 * N + 1) * sizeof(int64_t), nval = (size_t)(cap > 0 ? cap : 1) * es;
+    int64_t *rowp = lp_ctx_alloc_raw(ctx, nrp), *cnt = rowp ? rowp + BT + 1 : NULL, *rp = cnt ? cnt + N : NULL, nnz;
+    int32_t *em = rowp ? lp_ctx_alloc_raw(ctx, nix) : NULL, *ev = em ? lp_ctx_alloc_raw(ctx, nix) : NULL;
+    void *val = ev ? lp_ctx_alloc_raw(ctx, nval) : NULL;
+    int ones = 1;
+    if (!val) {
+      if (ev) lp_ctx_dealloc(ctx, ev, nix);
+      if (em) lp_ctx_dealloc(ctx, em, nix);
+      if (rowp) lp_ctx_dealloc(ctx, rowp, nrp);
+      lp_tensor_release(*out); *out = NULL;
+      return LP_ENOMEM;
+    }
+    if (dt == LP_F32) {
+#ifdef LIF_SPREV_SCAN_FAST
+      if (LIF_SPREV_SCAN_FAST_OK())
+        nnz = LIF_SPREV_SCAN_FAST(d->B, T, N, lp_tensor_data(S), lp_tensor_data(S0), cap, em, rowp, cnt, &ones);
+      else
+#endif
+        nnz = lif_sprev_scan_f32(d->B, T, N, lp_tensor_data(S), lp_tensor_data(S0), cap, em, rowp, cnt, &ones);
+      if (nnz >= 0) {
+        lif_sprev_bucket_f32(d->B, T, N, lp_tensor_data(S), lp_tensor_data(S0), em, rowp, cnt, rp, ev,
+                             ones ? NULL : val);
+        lif_grad_w_ev_f32(d->threads, N, ncols, rp, ev, ones ? NULL : val, lp_tensor_data(dX),
+                          lp_tensor_data(*out));
+      }
+    } else {
+      nnz = lif_sprev_scan_f64(d->B, T, N, lp_tensor_data(S), lp_tensor_data(S0), cap, em, rowp, cnt, &ones);
+      if (nnz >= 0) {
+        lif_sprev_bucket_f64(d->B, T, N, lp_tensor_data(S), lp_tensor_data(S0), em, rowp, cnt, rp, ev,
+                             ones ? NULL : val);
+        lif_grad_w_ev_f64(d->threads, N, ncols, rp, ev, ones ? NULL : val, lp_tensor_data(dX),
+                          lp_tensor_data(*out));
+      }
+    }
+    lp_ctx_dealloc(ctx, val, nval);
+    lp_ctx_dealloc(ctx, ev, nix);
+    lp_ctx_dealloc(ctx, em, nix);
+    lp_ctx_dealloc(ctx, rowp, nrp);
+    if (nnz >= 0) return LP_OK;
+    /* denser than LP_SP_DENSITY_MAX: one GEMM (below) */
   }
   sprev = lp_ctx_alloc_raw(ctx, (size_t)BT * row);
   if (!sprev) { lp_tensor_release(*out); *out = NULL; return LP_ENOMEM; }

@@ -442,6 +442,124 @@ LIF_CLONES static void FN(lif_grad_w_tg)(int threads, int blk, int64_t B, int64_
   }
 }
 
+/* dL/dw_rec for dense w_rec and sparse spikes, without copying the shifted
+   spikes s_{b,t-1} and indexing them through sparse.c (the copy, the index,
+   its transpose: 6 M of W1r's 97 M instructions per step, and the gathers
+   with products and four vectors of columns per pass another 10 M):
+   lif_sprev_scan lists the events (s_{b,t-1}[m] != 0, NaN included, as
+   sparse.c's index has it; s_{b,-1} = S0[b]) row by row, b*T + t
+   ascending: their neurons em, the rows' starts rowp (B*T + 1), each
+   neuron's count cnt (N, zeroed by it), and whether every value is 1;
+   -1 when there are more than cap. lif_sprev_bucket lists them per
+   neuron (rp, N + 1), rows ascending, as b*T + t (and their values, val
+   non-NULL); lif_grad_w_ev gathers: dW[m, :] = sum over m's events of
+   v dX[b*T + t, :], each element summed from 0 in event order, as
+   sparse.c's gather_rows (and its products by 1 left out, as
+   gather_rows1) sums it: the same bits. Eight vectors of columns per
+   pass, one event index read per 64 floats; threads split the neurons
+   (the same order on any thread count). lif_sprev_scan is the plain
+   reference of lif.c's AVX2 scan (float32, eight compares at a time). */
+static inline const REAL *FN(sprev_row)(int64_t b, int64_t t, int64_t T, int64_t N, const REAL *S,
+                                       const REAL *S0) {
+  return t ? S + (b * T + t - 1) * N : S0 + b * N;
+}
+
+static int64_t FN(lif_sprev_scan)(int64_t B, int64_t T, int64_t N, const REAL *S, const REAL *S0, int64_t cap,
+                                  int32_t *em, int64_t *rowp, int64_t *cnt, int *ones) {
+  int64_t b, t, m, nnz = 0;
+  int one = 1;
+  for (m = 0; m < N; m++) cnt[m] = 0;
+  for (b = 0; b < B; b++)
+    for (t = 0; t < T; t++) {
+      const REAL *sp = FN(sprev_row)(b, t, T, N, S, S0);
+      rowp[b * T + t] = nnz;
+      for (m = 0; m < N; m++)
+        if (sp[m] != 0) {
+          if (nnz == cap) return -1;
+          em[nnz++] = (int32_t)m;
+          cnt[m]++;
+          one &= sp[m] == 1;
+        }
+    }
+  rowp[B * T] = nnz;
+  *ones = one;
+  return nnz;
+}
+
+/* rp (N + 1) from cnt, then each neuron's events; cnt reused as positions */
+static void FN(lif_sprev_bucket)(int64_t B, int64_t T, int64_t N, const REAL *S, const REAL *S0,
+                                 const int32_t *em, const int64_t *rowp, int64_t *cnt, int64_t *rp,
+                                 int32_t *ev, REAL *val) {
+  int64_t bt, m, e, run = 0;
+  for (m = 0; m < N; m++) { rp[m] = run; run += cnt[m]; cnt[m] = rp[m]; }
+  rp[N] = run;
+  for (bt = 0; bt < B * T; bt++) {
+    const REAL *sp = FN(sprev_row)(bt / T, bt % T, T, N, S, S0);
+    for (e = rowp[bt]; e < rowp[bt + 1]; e++) {
+      const int64_t q = cnt[em[e]]++;
+      ev[q] = (int32_t)bt;
+      if (val) val[q] = sp[em[e]];
+    }
+  }
+}
+
+/* dW rows m0..m1 (K columns each, written whole) from the events; val NULL: every value 1 */
+LIF_CLONES static void FN(lif_grad_w_rows)(int64_t m0, int64_t m1, int64_t K, const int64_t *restrict rp,
+                                           const int32_t *restrict ev, const REAL *restrict val,
+                                           const REAL *restrict dX, REAL *restrict dW) {
+  const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
+  int64_t m;
+  for (m = m0; m < m1; m++) {
+    REAL *c = dW + m * K;
+    const int64_t e0 = rp[m], e1 = rp[m + 1];
+    int64_t e, j = 0;
+    for (; j + 8 * VW <= K; j += 8 * VW) {
+      FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+      if (val)
+        for (e = e0; e < e1; e++) {
+          const REAL *x = dX + (int64_t)ev[e] * K + j, v = val[e];
+          a0 += v * *(const FN(vec) *)x; a1 += v * *(const FN(vec) *)(x + VW);
+          a2 += v * *(const FN(vec) *)(x + 2 * VW); a3 += v * *(const FN(vec) *)(x + 3 * VW);
+          a4 += v * *(const FN(vec) *)(x + 4 * VW); a5 += v * *(const FN(vec) *)(x + 5 * VW);
+          a6 += v * *(const FN(vec) *)(x + 6 * VW); a7 += v * *(const FN(vec) *)(x + 7 * VW);
+        }
+      else
+        for (e = e0; e < e1; e++) {
+          const REAL *x = dX + (int64_t)ev[e] * K + j;
+          a0 += *(const FN(vec) *)x; a1 += *(const FN(vec) *)(x + VW);
+          a2 += *(const FN(vec) *)(x + 2 * VW); a3 += *(const FN(vec) *)(x + 3 * VW);
+          a4 += *(const FN(vec) *)(x + 4 * VW); a5 += *(const FN(vec) *)(x + 5 * VW);
+          a6 += *(const FN(vec) *)(x + 6 * VW); a7 += *(const FN(vec) *)(x + 7 * VW);
+        }
+      *(FN(vec) *)(c + j) = a0; *(FN(vec) *)(c + j + VW) = a1;
+      *(FN(vec) *)(c + j + 2 * VW) = a2; *(FN(vec) *)(c + j + 3 * VW) = a3;
+      *(FN(vec) *)(c + j + 4 * VW) = a4; *(FN(vec) *)(c + j + 5 * VW) = a5;
+      *(FN(vec) *)(c + j + 6 * VW) = a6; *(FN(vec) *)(c + j + 7 * VW) = a7;
+    }
+    for (; j < K && K >= VW; j += VW) {   /* the last columns: one vector ending at K */
+      FN(vec) a0 = {0};
+      if (j + VW > K) j = K - VW;
+      if (val) for (e = e0; e < e1; e++) a0 += val[e] * *(const FN(vec) *)(dX + (int64_t)ev[e] * K + j);
+      else for (e = e0; e < e1; e++) a0 += *(const FN(vec) *)(dX + (int64_t)ev[e] * K + j);
+      *(FN(vec) *)(c + j) = a0;
+    }
+    for (; j < K; j++) {
+      REAL a0 = 0;
+      if (val) for (e = e0; e < e1; e++) a0 += val[e] * dX[(int64_t)ev[e] * K + j];
+      else for (e = e0; e < e1; e++) a0 += dX[(int64_t)ev[e] * K + j];
+      c[j] = a0;
+    }
+  }
+}
+
+static void FN(lif_grad_w_ev)(int threads, int64_t N, int64_t K, const int64_t *rp, const int32_t *ev,
+                              const REAL *val, const REAL *dX, REAL *dW) {
+  const int64_t nth = threads > 1 && N > 1 ? (N < 4 * threads ? N : 4 * threads) : 1;
+  int64_t q;
+#pragma omp parallel for schedule(static) num_threads(threads) if (nth > 1)
+  for (q = 0; q < nth; q++) FN(lif_grad_w_rows)(N * q / nth, N * (q + 1) / nth, K, rp, ev, val, dX, dW);
+}
+
 static int FN(lif_fast_ok)(const lif_dims *d, const FN(lif_bufs) *p) {
   return d->k == 1 && !d->membrane_only && !p->iahp && !p->Rec;
 }
