@@ -43,7 +43,18 @@ local S = require "snn"
 -- the W1 user forward after: lif_step1 22 %, lif_inproj1 18 %, the float
 -- index 22 %, lif_inproj (readout, spike counts) 11 %; of W1r: the FMA dot
 -- products 30 %, lif_recur 10 %, the valued gathers of dW_rec 9 %,
--- lif_bstep1 9 %. `--cpu` times process CPU instead of wall clock.
+-- lif_bstep1 9 %. Round two, third pass (W1r backward; callgrind, 1 thread,
+-- difference of 3 and 1 steps; 107.7 M at its start on this build): the
+-- recurrent FMA dot products for all of a thread's batch rows per step,
+-- six dc rows against each load of a W row (W read from L2 once per step,
+-- not once per row and step), 107.7 -> 96.8 M; dL/dw_rec from per-neuron
+-- event lists of the shifted spikes (no copy of s_{t-1}, no sparse.c
+-- index and transpose, eight vectors per gather pass) -> 91.7 M; the
+-- forward recurrent input's actives by eight AVX2 compares, rows left
+-- after the eights by four -> 88.8 M. Top of
+-- W1r after: the FMA dots 27 %, lif_recur 12 %, lif_bstep1 10 %, the
+-- dL/dw_rec gathers 7 %, OpenBLAS (readout) 6 %. `--cpu` times process CPU
+-- instead of wall clock.
 local function torch_peer(threads)
   local py = "/usr/bin/python3"
   local probe = io.open(py, "r")

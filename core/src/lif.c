@@ -10,9 +10,11 @@
 ** Shapes: (B, T, N) = batch, time, neurons; K = k*N input columns.
 ** Recurrent product: forward gathers the rows of w_rec of the neurons that
 ** spiked (spikes are sparse: cost ~ spikes*K rather than N*K); backward
-** needs W.dc per step (only for the neurons inside the surrogate's window)
-** and dW = sum_t s_{t-1}^T dc_t, done after the loop over all (b, t) as a
-** scatter-add over the spikes (one GEMM when they are dense).
+** needs W.dc per step (only for the neurons inside the surrogate's window;
+** float32 on AVX2+FMA: all of a thread's batch rows at once, each W row read
+** once per step) and dW = sum_t s_{t-1}^T dc_t, done after the loop over all
+** (b, t) as gathers over each neuron's spike events (one GEMM when they are
+** dense).
 ** With w_in, x may be uint8 / bool spikes, indexed as bytes.
 */
 #include "limpet/neuron.h"
@@ -209,6 +211,32 @@ __attribute__((target("avx2"))) static int64_t lif_sprev_scan_avx2_f32(int64_t B
   *ones = !notone;
   return nnz;
 }
+
+/* lif_actives_f32 (neuron_kernels.h, its plain reference) with eight
+   compares at a time (_CMP_NEQ_UQ is `!=`: NaN active, -0 not): the next
+   up to 64 (+7) active neurons from *pm on, ascending; the same list. */
+__attribute__((target("avx2"))) static int64_t lif_actives_avx2_f32(int64_t N, const float *restrict s, int64_t *pm,
+                                                                   int32_t *act) {
+  const __m256 z = _mm256_setzero_ps();
+  int64_t m = *pm, na = 0;
+  while (m < N && na < 64) {
+    if (m + 8 <= N) {
+      unsigned bits = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + m), z, _CMP_NEQ_UQ));
+      while (bits) {
+        act[na++] = (int32_t)(m + __builtin_ctz(bits));
+        bits &= bits - 1;
+      }
+      m += 8;
+    } else {
+      if (s[m] != 0) act[na++] = (int32_t)m;
+      m++;
+    }
+  }
+  *pm = m;
+  return na;
+}
+#define LIF_ACTIVES_FAST lif_actives_avx2_f32
+#define LIF_ACTIVES_FAST_OK() (__builtin_cpu_supports("avx2"))
 #define LIF_SPREV_SCAN_FAST lif_sprev_scan_avx2_f32
 #define LIF_SPREV_SCAN_FAST_OK() (__builtin_cpu_supports("avx2"))
 
@@ -222,6 +250,7 @@ __attribute__((target("avx2"))) static int64_t lif_sprev_scan_avx2_f32(int64_t B
 #undef REAL
 #undef FN
 #undef LIF_REC_BACK_ROWS_FAST
+#undef LIF_ACTIVES_FAST
 #undef LIF_REC_BACK_FAST_OK
 #undef FLOOR_R
 #define REAL double

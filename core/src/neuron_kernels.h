@@ -234,7 +234,10 @@ LIF_CLONES static void FN(lif_step1)(int64_t N, const REAL *restrict in, const R
    them one by one: over half of its instructions). Every element sums its terms in the same order as a register
    accumulation would (x first, then m ascending), whichever branch runs.
    Issue 17: W1r's forward recurrent input, 14.9 M of its 127 M
-   instructions per step with four rows and products each. */
+   instructions per step with four rows and products each; then 10.7 M of
+   107.7 M, over 40 % of it the scan of s (now eight compares at a time on
+   AVX2, lif.c) and a fifth the rows left over after the eights (now a four,
+   then single rows without the product when 1): 7.8 M. */
 /* Do any of p[0..4) differ from zero (-0 counts as zero, NaN as nonzero,
    as `!= 0` has it)? Their bits without the signs, OR'd: one test. */
 static inline int FN(any4)(const REAL *p) {
@@ -245,29 +248,44 @@ static inline int FN(any4)(const REAL *p) {
           0x7fffffffffffffffull) != 0;
 }
 
+/* act[0..) = the next up to 64 (+3) active neurons (s[m] != 0: -0 not, NaN
+   yes) from *pm on, ascending; *pm moved past them: four values skipped at
+   a time when all zero, else kept branch-free (act[na] written, kept when
+   s[m] != 0). The plain reference of lif.c's AVX2 scan (float32). */
+static inline int64_t FN(lif_actives)(int64_t N, const REAL *restrict s, int64_t *pm, int32_t *act) {
+  int64_t m = *pm, na;
+  for (na = 0; m < N && na < 64;) {
+    if (m + 4 <= N) {
+      if (FN(any4)(s + m)) {
+        act[na] = (int32_t)m; na += s[m] != 0;
+        act[na] = (int32_t)(m + 1); na += s[m + 1] != 0;
+        act[na] = (int32_t)(m + 2); na += s[m + 2] != 0;
+        act[na] = (int32_t)(m + 3); na += s[m + 3] != 0;
+      }
+      m += 4;
+    } else {
+      act[na] = (int32_t)m; na += s[m] != 0;
+      m++;
+    }
+  }
+  *pm = m;
+  return na;
+}
+
+/* fast: the actives by LIF_ACTIVES_FAST (lif.c, float32 on AVX2) */
 LIF_CLONES static void FN(lif_recur)(int64_t N, int64_t K, const REAL *restrict x, const REAL *restrict s,
-                                     const REAL *restrict W, REAL *restrict r) {
+                                     const REAL *restrict W, REAL *restrict r, int fast) {
   const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
-  int32_t act[64 + 4];
+  int32_t act[64 + 8];
   int64_t j, m = 0, na, e, g;
+  (void)fast;
   for (j = 0; j < K; j++) r[j] = x[j];
   while (m < N) {
-    /* up to 64 (+3) actives: four values skipped at a time when all zero,
-       else kept branch-free (act[na] written, kept when s[m] != 0) */
-    for (na = 0; m < N && na < 64;) {
-      if (m + 4 <= N) {
-        if (FN(any4)(s + m)) {
-          act[na] = (int32_t)m; na += s[m] != 0;
-          act[na] = (int32_t)(m + 1); na += s[m + 1] != 0;
-          act[na] = (int32_t)(m + 2); na += s[m + 2] != 0;
-          act[na] = (int32_t)(m + 3); na += s[m + 3] != 0;
-        }
-        m += 4;
-      } else {
-        act[na] = (int32_t)m; na += s[m] != 0;
-        m++;
-      }
-    }
+#ifdef LIF_ACTIVES_FAST
+    if (fast) na = LIF_ACTIVES_FAST(N, s, &m, act);
+    else
+#endif
+      na = FN(lif_actives)(N, s, &m, act);
     for (g = 0; g + 8 <= na; g += 8) {
       const int32_t *ag = act + g;
       const REAL *w0 = W + (int64_t)ag[0] * K, *w1 = W + (int64_t)ag[1] * K;
@@ -307,8 +325,45 @@ LIF_CLONES static void FN(lif_recur)(int64_t N, int64_t K, const REAL *restrict 
         }
       }
     }
+    if (g + 4 <= na) {                         /* four more rows, as the eight */
+      const int32_t *ag = act + g;
+      const REAL *w0 = W + (int64_t)ag[0] * K, *w1 = W + (int64_t)ag[1] * K;
+      const REAL *w2 = W + (int64_t)ag[2] * K, *w3 = W + (int64_t)ag[3] * K;
+      const REAL v0 = s[ag[0]], v1 = s[ag[1]], v2 = s[ag[2]], v3 = s[ag[3]];
+      if (v0 == 1 && v1 == 1 && v2 == 1 && v3 == 1) {
+        for (j = 0; j + VW <= K; j += VW) {
+          FN(vec) a = *(FN(vec) *)(r + j);
+          a += *(const FN(vec) *)(w0 + j); a += *(const FN(vec) *)(w1 + j);
+          a += *(const FN(vec) *)(w2 + j); a += *(const FN(vec) *)(w3 + j);
+          *(FN(vec) *)(r + j) = a;
+        }
+        for (; j < K; j++) {
+          REAL a = r[j];
+          a += w0[j]; a += w1[j]; a += w2[j]; a += w3[j];
+          r[j] = a;
+        }
+      } else {
+        for (j = 0; j + VW <= K; j += VW) {
+          FN(vec) a = *(FN(vec) *)(r + j);
+          a += v0 * *(const FN(vec) *)(w0 + j); a += v1 * *(const FN(vec) *)(w1 + j);
+          a += v2 * *(const FN(vec) *)(w2 + j); a += v3 * *(const FN(vec) *)(w3 + j);
+          *(FN(vec) *)(r + j) = a;
+        }
+        for (; j < K; j++) {
+          REAL a = r[j];
+          a += v0 * w0[j]; a += v1 * w1[j]; a += v2 * w2[j]; a += v3 * w3[j];
+          r[j] = a;
+        }
+      }
+      g += 4;
+    }
     for (e = g; e < na; e++) {
       const REAL *w = W + (int64_t)act[e] * K, v = s[act[e]];
+      if (v == 1) {                            /* 1 * w is w: the same bits */
+        for (j = 0; j + VW <= K; j += VW) *(FN(vec) *)(r + j) += *(const FN(vec) *)(w + j);
+        for (; j < K; j++) r[j] += w[j];
+        continue;
+      }
       for (j = 0; j + VW <= K; j += VW) *(FN(vec) *)(r + j) += v * *(const FN(vec) *)(w + j);
       for (; j < K; j++) r[j] += v * w[j];
     }
@@ -569,6 +624,11 @@ static void FN(lif_forward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *
   const int64_t B = d->B, T = d->T, N = d->N, k = d->k, K = N * d->k;
   const REAL maxs = (REAL)d->maxs;
   int64_t b;
+#ifdef LIF_ACTIVES_FAST
+  const int fast_act = LIF_ACTIVES_FAST_OK();
+#else
+  const int fast_act = 0;
+#endif
   if (FN(lif_fast_ok)(d, p)) {
 #pragma omp parallel for schedule(static) num_threads(d->threads) if (d->threads > 1 && B > 1)
     for (b = 0; b < B; b++) {
@@ -583,7 +643,7 @@ static void FN(lif_forward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *
         else in = p->x + bt * N;
         if (p->W && p->tg && d->tgblk) { FN(lif_recur_tgb)(N, N, d->F, in, s, p->wv, p->tg, r); in = r; }
         else if (p->W && p->tg) { FN(lif_recur_tg)(N, N, d->F, in, s, p->wv, p->tg, r); in = r; }
-        else if (p->W) { FN(lif_recur)(N, N, in, s, p->W, r); in = r; }
+        else if (p->W) { FN(lif_recur)(N, N, in, s, p->W, r, fast_act); in = r; }
         FN(lif_step1)(N, in, p->alpha, p->beta, p->bias, p->th, p->noise ? p->noise + bt * N : NULL, maxs,
                       v, isyn, s, p->S + bt * N, p->U ? p->U + bt * N : uscr, p->C ? p->C + bt * N : cscr);
         if (p->V) memcpy(p->V + bt * N, v, (size_t)N * sizeof *v);
