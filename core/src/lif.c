@@ -73,10 +73,11 @@ typedef struct lif_tensors {
    a quarter fewer instructions per product. Each (r, m) sums in one fixed
    order whatever rows share its pass (so on any thread count): two 8-lane
    accumulators over 16 columns, 8 more columns into the first, the two
-   added, their lanes in a fixed tree, then a scalar tail. */
+   added, their lanes in a fixed tree (four rows' at once by horizontal
+   adds), then a scalar tail. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #include <immintrin.h>
-/* out[i] = w . dc[i] for i < G (G a constant where it is inlined) */
+/* out[i] = w . dc[i] for i < G (G a constant where it is inlined; out holds 8) */
 static inline __attribute__((always_inline, target("avx2,fma"))) void fma_dots_f32(int G, int64_t N,
                                                                                     const float *restrict w,
                                                                                     const float *const *dc,
@@ -97,17 +98,21 @@ static inline __attribute__((always_inline, target("avx2,fma"))) void fma_dots_f
     for (i = 0; i < G; i++) a[i] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(dc[i] + j), a[i]);
     j += 8;
   }
-  for (i = 0; i < G; i++) {
-    const __m256 s = _mm256_add_ps(a[i], b[i]);
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-    float acc;
-    int64_t k;
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    acc = _mm_cvtss_f32(h);
-    for (k = j; k < N; k++) acc += w[k] * dc[i][k];
-    out[i] = acc;
+  {                     /* each row's lanes x = a + b: ((x0+x1)+(x2+x3)) + ((x4+x5)+(x6+x7)), four rows per hadd tree */
+    __m256 x[8];
+    for (i = 0; i < 8; i++) x[i] = i < G ? _mm256_add_ps(a[i], b[i]) : _mm256_setzero_ps();
+    for (i = 0; i < G; i += 4) {
+      const __m256 q = _mm256_hadd_ps(_mm256_hadd_ps(x[i], x[i + 1]), _mm256_hadd_ps(x[i + 2], x[i + 3]));
+      _mm_storeu_ps(out + i, _mm_add_ps(_mm256_castps256_ps128(q), _mm256_extractf128_ps(q, 1)));
+    }
   }
+  if (j < N)
+    for (i = 0; i < G; i++) {
+      float acc = out[i];
+      int64_t k;
+      for (k = j; k < N; k++) acc += w[k] * dc[i][k];
+      out[i] = acc;
+    }
 }
 
 __attribute__((target("avx2,fma"))) static void lif_rec_back_rows_fma_f32(int64_t nr, int64_t N, float window,
@@ -150,7 +155,7 @@ __attribute__((target("avx2,fma"))) static void lif_rec_back_rows_fma_f32(int64_
         const uint8_t *act = rows[m - m0];
         const int64_t na = cnt[m - m0];
         const float *dca[64];
-        float out[6];
+        float out[8];
         int64_t i, q;
         for (i = 0; i < na; i++) dca[i] = dc[r0 + act[i]];
         for (i = 0; i + 6 <= na; i += 6) {
