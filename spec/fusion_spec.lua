@@ -1,7 +1,8 @@
 -- spec/fusion_spec.lua -- the fused input projection of core.lif (w_in,
 -- b_in) against lp.matmul + core.lif: same values and every gradient, on
 -- sparse inputs (row gathers, scatter-add) and dense ones (one GEMM), with
--- recurrence, several synapses and aLIF; nn.Sequential's detection of a
+-- recurrence, several synapses and aLIF, narrow and wide layers (dL/dx by
+-- FMA rows or a GEMM); nn.Sequential's detection of a
 -- Linear followed by a LIF-family layer; record lists ("vmem", ...).
 local lp = require "limpet"
 local core = require "limpet.core"
@@ -79,6 +80,13 @@ describe("core.lif with a fused input projection (w_in, b_in)", function()
   end)
   it("sparse spikes with b_in and w_rec", function()
     compare({ bias = true, rec = true }, 1e-5)
+  end)
+  -- dL/dx = dL/dc . w_in^T: by FMA rows on AVX2+FMA CPUs when the layer is
+  -- narrow (K <= 32, as W1's 256 -> 20 readout; 64-, 8- and 1-column
+  -- blocks at nin = 300), by the GEMM when wider (K = 40)
+  it("dL/dx of a narrow layer (K = 20) with 300 inputs, and of a wider one (K = 40)", function()
+    compare({ nin = 300, N = 20, T = 30, B = 4 }, 1e-5)
+    compare({ nin = 300, N = 40, T = 30, B = 4 }, 1e-5)
   end)
   it("dense currents (one GEMM) with b_in", function()
     compare({ dense = true, bias = true }, 1e-5)

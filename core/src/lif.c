@@ -242,6 +242,47 @@ __attribute__((target("avx2"))) static int64_t lif_actives_avx2_f32(int64_t N, c
 }
 #define LIF_ACTIVES_FAST lif_actives_avx2_f32
 #define LIF_ACTIVES_FAST_OK() (__builtin_cpu_supports("avx2"))
+
+/* dL/dx of the fused input projection when the layer is narrow (K <= 32:
+   W1's readout, 256 -> 20): rows r0..r1 of C (R, nin) = D (R, K) . wT
+   (wT = w_in^T, (K, nin), made by the caller), each element summed over k
+   ascending from 0 by fused multiply-adds (vector or scalar: the same
+   bits, on any thread count); 64 columns at a time, then 8, then one. The
+   reference is the GEMM the wider layers take (spec/fusion_spec.lua holds
+   them together). OpenBLAS spent more zeroing C and packing than on the
+   products at this shape (callgrind, W1r: 8.6 M of 84 M per step). */
+__attribute__((target("avx2,fma"))) static void lif_in_back_fma_f32(int64_t r0, int64_t r1, int64_t K, int64_t nin,
+                                                                   const float *restrict D,
+                                                                   const float *restrict wT,
+                                                                   float *restrict C) {
+  int64_t i, j, k, q;
+  for (i = r0; i < r1; i++) {
+    const float *d = D + i * K;
+    float *c = C + i * nin;
+    for (j = 0; j + 64 <= nin; j += 64) {
+      __m256 a[8];
+      for (q = 0; q < 8; q++) a[q] = _mm256_setzero_ps();
+      for (k = 0; k < K; k++) {
+        const __m256 dk = _mm256_broadcast_ss(d + k);
+        const float *w = wT + k * nin + j;
+        for (q = 0; q < 8; q++) a[q] = _mm256_fmadd_ps(dk, _mm256_loadu_ps(w + 8 * q), a[q]);
+      }
+      for (q = 0; q < 8; q++) _mm256_storeu_ps(c + j + 8 * q, a[q]);
+    }
+    for (; j + 8 <= nin; j += 8) {
+      __m256 a = _mm256_setzero_ps();
+      for (k = 0; k < K; k++) a = _mm256_fmadd_ps(_mm256_broadcast_ss(d + k), _mm256_loadu_ps(wT + k * nin + j), a);
+      _mm256_storeu_ps(c + j, a);
+    }
+    for (; j < nin; j++) {
+      __m128 a = _mm_setzero_ps();
+      for (k = 0; k < K; k++) a = _mm_fmadd_ss(_mm_load_ss(d + k), _mm_load_ss(wT + k * nin + j), a);
+      c[j] = _mm_cvtss_f32(a);
+    }
+  }
+}
+#define LIF_IN_BACK_FAST lif_in_back_fma_f32
+#define LIF_IN_BACK_FAST_OK() (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
 #define LIF_SPREV_SCAN_FAST lif_sprev_scan_avx2_f32
 #define LIF_SPREV_SCAN_FAST_OK() (__builtin_cpu_supports("avx2"))
 
@@ -523,6 +564,23 @@ static lp_status fused_in_grads(lp_ctx *ctx, lp_node *node, const lif_payload *p
   if (lp_node_input_needs_grad(node, 0)) {
     if ((st = (full ? lp_tensor_empty : lp_tensor_new)(ctx, dt, 3, lp_node_input_shape(node, 0), &gin[0])) != LP_OK)
       return st;
+#ifdef LIF_IN_BACK_FAST
+    if (full && dt == LP_F32 && K <= 32 && LIF_IN_BACK_FAST_OK()) {   /* narrow layer: FMA rows (above) */
+      const size_t nw = (size_t)(K * nin) * sizeof(float);
+      float *wT = lp_ctx_alloc_raw(ctx, nw);
+      const float *w = lp_tensor_data(win), *D = lp_tensor_data(dX);
+      float *C = lp_tensor_data(gin[0]);
+      const int64_t nch = d->threads > 1 && BT > 1 ? (BT < 4 * d->threads ? BT : 4 * d->threads) : 1;
+      int64_t n, k, q;
+      if (!wT) return LP_ENOMEM;
+      for (n = 0; n < nin; n++)
+        for (k = 0; k < K; k++) wT[k * nin + n] = w[n * K + k];
+#pragma omp parallel for schedule(static) num_threads(d->threads) if (nch > 1)
+      for (q = 0; q < nch; q++) LIF_IN_BACK_FAST(BT * q / nch, BT * (q + 1) / nch, K, nin, D, wT, C);
+      lp_ctx_dealloc(ctx, wT, nw);
+      return LP_OK;
+    }
+#endif
     if (full) {
       if (dt == LP_F32)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)BT, (int)nin, (int)K, 1.0f, lp_tensor_data(dX),
