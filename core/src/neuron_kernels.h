@@ -558,6 +558,26 @@ static void FN(lif_sprev_bucket)(int64_t B, int64_t T, int64_t N, const REAL *S,
   }
 }
 
+/* The events of a row index (R rows: starts rowp (R + 1), columns idx,
+   values val or NULL), listed per column (L of them): rp (L + 1) the
+   starts, ev the rows ascending, val2 their values (when val); pos (L)
+   scratch. The transpose sparse.c's lp_sp_gemm_tn_index makes before its
+   gathers, for lif_grad_w_ev (dL/dw_in of the fused projection). */
+static void FN(lif_index_bucket)(int64_t R, int64_t L, const int64_t *rowp, const int32_t *idx, const REAL *val,
+                                 int64_t *pos, int64_t *rp, int32_t *ev, REAL *val2) {
+  int64_t r, e, c, run = 0;
+  for (c = 0; c < L; c++) pos[c] = 0;
+  for (e = 0; e < rowp[R]; e++) pos[idx[e]]++;
+  for (c = 0; c < L; c++) { rp[c] = run; run += pos[c]; pos[c] = rp[c]; }
+  rp[L] = run;
+  for (r = 0; r < R; r++)
+    for (e = rowp[r]; e < rowp[r + 1]; e++) {
+      const int64_t q = pos[idx[e]]++;
+      ev[q] = (int32_t)r;
+      if (val) val2[q] = val[e];
+    }
+}
+
 /* dW rows m0..m1 (K columns each, written whole) from the events; val NULL: every value 1 */
 LIF_CLONES static void FN(lif_grad_w_rows)(int64_t m0, int64_t m1, int64_t K, const int64_t *restrict rp,
                                            const int32_t *restrict ev, const REAL *restrict val,
