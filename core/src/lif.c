@@ -4,8 +4,11 @@
 ** autograd node with a hand-written BPTT backward.
 ** Owns: argument checking, buffer allocation (all before the time loop),
 ** recording the node and what it saves, reducing per-row gradient partial
-** sums, and dL/dw_rec as one GEMM. The time loops themselves, forward and
-** backward side by side, are in neuron_kernels.h (float and double).
+** sums, the gradients of w_rec and of the fused projection (w_in, x), and
+** the float32 AVX2 / FMA fast paths (each beside its plain reference in
+** neuron_kernels.h, chosen at run time by CPU). The time loops themselves,
+** forward and backward side by side, are in neuron_kernels.h (float and
+** double).
 ** Not here: taus -> decays and module state (stdlib/limpet/nn/).
 ** Shapes: (B, T, N) = batch, time, neurons; K = k*N input columns.
 ** Recurrent product: forward gathers the rows of w_rec of the neurons that
@@ -15,7 +18,9 @@
 ** once per step) and dW = sum_t s_{t-1}^T dc_t, done after the loop over all
 ** (b, t) as gathers over each neuron's spike events (one GEMM when they are
 ** dense).
-** With w_in, x may be uint8 / bool spikes, indexed as bytes.
+** With w_in, x may be uint8 / bool spikes, indexed as bytes; dL/dw_in
+** gathers over each input's events, dL/dx of a narrow layer (K <= 32) by
+** FMA rows, else a GEMM.
 */
 #include "limpet/neuron.h"
 #include "limpet/autograd.h"
