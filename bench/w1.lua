@@ -43,7 +43,25 @@ local S = require "snn"
 -- the W1 user forward after: lif_step1 22 %, lif_inproj1 18 %, the float
 -- index 22 %, lif_inproj (readout, spike counts) 11 %; of W1r: the FMA dot
 -- products 30 %, lif_recur 10 %, the valued gathers of dW_rec 9 %,
--- lif_bstep1 9 %. `--cpu` times process CPU instead of wall clock.
+-- lif_bstep1 9 %. Round two, third pass (W1r backward; callgrind, 1 thread,
+-- difference of 3 and 1 steps; 107.7 M at its start on this build): the
+-- recurrent FMA dot products for all of a thread's batch rows per step,
+-- six dc rows against each load of a W row (W read from L2 once per step,
+-- not once per row and step), 107.7 -> 96.8 M; dL/dw_rec from per-neuron
+-- event lists of the shifted spikes (no copy of s_{t-1}, no sparse.c
+-- index and transpose, eight vectors per gather pass) -> 91.7 M; the
+-- forward recurrent input's actives by eight AVX2 compares, rows left
+-- after the eights by four -> 88.8 M; each row's lanes of the FMA dots
+-- summed four rows at a time by horizontal adds -> 83.9 M; the readout's
+-- dL/dx (K = 20) by FMA rows instead of OpenBLAS (which zeroed C and
+-- packed: 8.6 M) -> 79.2 M; dL/dw_in from x's index listed per input and
+-- the same eight-vector gathers -> 78.0 M (-28 %). Top of W1r after: the
+-- FMA dots 25 %, the gathers of dL/dw_rec, dL/dw_in and dL/dw_out 14 %,
+-- lif_bstep1 12 %, lif_recur 10 %, the readout's dL/dx 5 %. Process CPU
+-- time in the same session, 1 thread, 21 steps each, three alternations
+-- (the machine loaded 5-9 on 2 cores): W1r step / dense-GEMM limit
+-- x0.46-0.55 before, x0.40-0.46 at 79.2 M. `--cpu` times process CPU
+-- instead of wall clock.
 local function torch_peer(threads)
   local py = "/usr/bin/python3"
   local probe = io.open(py, "r")
@@ -86,7 +104,7 @@ do
   -- forward GEMMs took 6.6-8 ms: at most x0.19-0.23 of the dense limit
   H.report("W1 user fwd", med, min, lim_uf,
     ("target <= 1.5 ms there = x0.19-0.23 dense-GEMM limit: %s"):format(
-      med / lim_uf <= 0.23 and "met" or "not met"))
+      med / lim_uf <= 0.23 and "met" or "not met (profile: bench/w1.lua's header)"))
   -- 1 and 2 threads, timed back to back (ratio, not absolute ms, counts)
   if threads0 >= 2 then
     local t = {}
@@ -123,7 +141,7 @@ for _, rec in ipairs { false, true } do
     -- target (issue 17): <= 8 ms on the issue's machine, where W1r's dense
     -- GEMMs took 22-33 ms: at most x0.24-0.36 of the dense limit
     extra = ("hidden rate %.3f  x%.2f the W1 step  target <= 8 ms there = x0.24-0.36 dense-GEMM limit: %s")
-      :format(rate, med / w1_step, med / lim_fb <= 0.36 and "met" or "not met")
+      :format(rate, med / w1_step, med / lim_fb <= 0.36 and "met" or "not met (profile: bench/w1.lua's header)")
   else
     w1_step = med
   end

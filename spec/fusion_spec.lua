@@ -1,7 +1,8 @@
 -- spec/fusion_spec.lua -- the fused input projection of core.lif (w_in,
 -- b_in) against lp.matmul + core.lif: same values and every gradient, on
 -- sparse inputs (row gathers, scatter-add) and dense ones (one GEMM), with
--- recurrence, several synapses and aLIF; nn.Sequential's detection of a
+-- recurrence, several synapses and aLIF, narrow and wide layers (dL/dx by
+-- FMA rows or a GEMM); nn.Sequential's detection of a
 -- Linear followed by a LIF-family layer; record lists ("vmem", ...).
 local lp = require "limpet"
 local core = require "limpet.core"
@@ -80,6 +81,41 @@ describe("core.lif with a fused input projection (w_in, b_in)", function()
   it("sparse spikes with b_in and w_rec", function()
     compare({ bias = true, rec = true }, 1e-5)
   end)
+  -- dL/dx = dL/dc . w_in^T: by FMA rows on AVX2+FMA CPUs when the layer is
+  -- narrow (K <= 32, as W1's 256 -> 20 readout; 64-, 8- and 1-column
+  -- blocks at nin = 300), by the GEMM when wider (K = 40)
+  it("dL/dx of a narrow layer (K = 20) with 300 inputs, and of a wider one (K = 40)", function()
+    compare({ nin = 300, N = 20, T = 30, B = 4 }, 1e-5)
+    compare({ nin = 300, N = 40, T = 30, B = 4 }, 1e-5)
+  end)
+  -- dL/dw_in from x's saved index listed per input (core/src/lif.c,
+  -- in_grad_w): the same sums in the same order as the sparse x^T . dL/dc
+  -- of the unfused chain's matmul, so the same bits; spikes of 2 (values)
+  -- and of 1 (no products)
+  for _, amp in ipairs { 2, 1 } do
+    it(("dL/dw_in the same bits as matmul + core.lif, spikes of %d, 300 inputs"):format(amp), function()
+      lp.seed(5)
+      local B, T, nin, N = 4, 30, 300, 40
+      local x = lp.rand({ B, T, nin }):lt(0.05):astype("float32") * amp
+      local function grad(fused)
+        lp.seed(9)
+        local w = (lp.randn({ nin, N }) * 0.3):astype("float32"):requires_grad(true)
+        local o = { alpha = lp.full({ N }, 0.9):astype("float32"), beta = lp.full({ N }, 0.8):astype("float32"),
+                    bias = lp.zeros({ N }):astype("float32"), threshold = lp.ones({ N }):astype("float32"),
+                    record = true }
+        local xi = x
+        if fused then o.w_in = w else xi = lp.matmul(x, w) end
+        local s, rec = core.lif(xi, o)
+        ;((rec.vmem * rec.vmem):sum() + s:sum()):backward()
+        return w.grad, s
+      end
+      local g1, s1 = grad(true)
+      local g2 = grad(false)
+      assert.is_true(s1:sum():item() > 0, "some spikes")
+      assert.is_true(g1:abs():max():item() > 0)
+      assert.are.equal(0, maxdiff(g1, g2))
+    end)
+  end
   it("dense currents (one GEMM) with b_in", function()
     compare({ dense = true, bias = true }, 1e-5)
   end)

@@ -87,6 +87,72 @@ describe("core.lif fast backward with w_rec", function()
     end
     near("d w_rec", lp.tensor(want, "float64"), g.w_rec, 1e-10)
   end)
+  -- B = 70, N = 300: the float32 recurrent backward's row blocks (64 rows)
+  -- and neuron blocks (256) both split; dL/dw_rec from the per-neuron spike
+  -- event lists (core/src/neuron_kernels.h, lif_grad_w_ev) the same bits as
+  -- the sparse product s_prev^T . dL/dx through lp.matmul (sparse.c's gathers)
+  it("float32, 70 rows, 300 neurons: equals the general loop; dL/dw_rec the same bits as lp.matmul", function()
+    local Bb, Tb, Nb = 70, 6, 300
+    local function ops()
+      lp.seed(23)
+      local t = {
+        x = (lp.randn({ Bb, Tb, Nb }) * 0.3 - 0.03):astype("float32"),
+        alpha = lp.full({ Nb }, 0.9):astype("float32"),
+        beta = lp.full({ Nb }, 0.8):astype("float32"),
+        bias = (lp.randn({ Nb }) * 0.05):astype("float32"),
+        threshold = lp.full({ Nb }, 1.0):astype("float32"),
+        w_rec = (lp.randn({ Nb, Nb }) * (0.05 * math.sqrt(40 / Nb))):astype("float32"),
+      }
+      for _, v in pairs(t) do v:requires_grad(true) end
+      return t
+    end
+    local t1, t2 = ops(), ops()
+    local s1, g1 = run(t1, false)
+    local s2, g2 = run(t2, true)
+    assert.are.equal(0, maxdiff(s1, s2))
+    local rate = s1:mean():item()
+    assert.is_true(rate > 0.01 and rate < 0.1, "spike rate " .. rate)
+    for k in pairs(t1) do near("d " .. k, g2[k], g1[k], 2e-5) end
+    local S, sp = s1:totable(), {}
+    for b = 1, Bb do
+      for tt = 1, Tb do
+        local row = {}
+        for m = 1, Nb do row[m] = tt > 1 and S[b][tt - 1][m] or 0 end
+        sp[#sp + 1] = row
+      end
+    end
+    local sprev = lp.tensor(sp, "float32")
+    local want = lp.matmul(sprev:transpose(1, 2), g1.x:reshape({ Bb * Tb, Nb }))
+    assert.are.equal(0, maxdiff(want, g1.w_rec))
+  end)
+  it("dL/dw_rec with spike counts above 1 (values, not ones), float32", function()
+    local t = operands("float32")
+    -- rare kicks of 2.5 past two thresholds (counts of 2), the rate under the
+    -- 10 % where dL/dw_rec takes the event lists (denser: one GEMM)
+    t.x = (t.x - 0.05 + lp.rand({ B, T, N }):lt(0.005):astype("float32") * 2.5):detach():requires_grad(true)
+    local s, g = run(t, false)
+    local S, DX = s:totable(), g.x:totable()
+    local twos = 0
+    local want = {}
+    for m = 1, N do
+      want[m] = {}
+      for j = 1, N do
+        local acc = 0
+        for b = 1, B do
+          for tt = 2, T do
+            local sm = S[b][tt - 1][m]
+            if sm ~= 0 then acc = acc + sm * DX[b][tt][j] end
+            if j == 1 and sm == 2 then twos = twos + 1 end
+          end
+        end
+        want[m][j] = acc
+      end
+    end
+    assert.is_true(twos > 0, "no spike count of 2")
+    local rate = s:ne(0):astype("float64"):mean():item()
+    assert.is_true(rate < 0.1, "spike rate " .. rate)
+    near("d w_rec", lp.tensor(want, "float64"), g.w_rec, 1e-5)
+  end)
   it("gives the same results on 1 and 2 threads", function()
     local threads0 = lp.config().threads
     local out = {}

@@ -4,16 +4,23 @@
 ** autograd node with a hand-written BPTT backward.
 ** Owns: argument checking, buffer allocation (all before the time loop),
 ** recording the node and what it saves, reducing per-row gradient partial
-** sums, and dL/dw_rec as one GEMM. The time loops themselves, forward and
-** backward side by side, are in neuron_kernels.h (float and double).
+** sums, the gradients of w_rec and of the fused projection (w_in, x), and
+** the float32 AVX2 / FMA fast paths (each beside its plain reference in
+** neuron_kernels.h, chosen at run time by CPU). The time loops themselves,
+** forward and backward side by side, are in neuron_kernels.h (float and
+** double).
 ** Not here: taus -> decays and module state (stdlib/limpet/nn/).
 ** Shapes: (B, T, N) = batch, time, neurons; K = k*N input columns.
 ** Recurrent product: forward gathers the rows of w_rec of the neurons that
 ** spiked (spikes are sparse: cost ~ spikes*K rather than N*K); backward
-** needs W.dc per step (only for the neurons inside the surrogate's window)
-** and dW = sum_t s_{t-1}^T dc_t, done after the loop over all (b, t) as a
-** scatter-add over the spikes (one GEMM when they are dense).
-** With w_in, x may be uint8 / bool spikes, indexed as bytes.
+** needs W.dc per step (only for the neurons inside the surrogate's window;
+** float32 on AVX2+FMA: all of a thread's batch rows at once, each W row read
+** once per step) and dW = sum_t s_{t-1}^T dc_t, done after the loop over all
+** (b, t) as gathers over each neuron's spike events (one GEMM when they are
+** dense).
+** With w_in, x may be uint8 / bool spikes, indexed as bytes; dL/dw_in
+** gathers over each input's events, dL/dx of a narrow layer (K <= 32) by
+** FMA rows, else a GEMM.
 */
 #include "limpet/neuron.h"
 #include "limpet/autograd.h"
@@ -58,47 +65,232 @@ typedef struct lif_tensors {
 } lif_tensors;
 
 /* The recurrent backward's dot products with fused multiply-adds (float32,
-   x86-64 with AVX2 and FMA): dL/ds_{t-1}[m] = W[m, :] . dc_t for the m whose
-   surrogate at t-1 is nonzero, zero elsewhere, as lif_rec_back_f32 (the
-   plain reference beside it in neuron_kernels.h) computes them, each sum
-   with one rounding per multiply-add instead of two (so not the same bits:
-   spec/lif_fast_spec.lua holds both to the general loop). Four 8-lane
-   accumulators over 32 columns, then 8 at a time, then a scalar tail; the
-   same order on any thread count. Half the instructions of the reference's
-   inner loop (W1r: 48 M of its 127 M per step were this; callgrind). */
+   x86-64 with AVX2 and FMA), for a block of batch rows at one step:
+   dL/ds_{t-1}[r][m] = W[m, :] . dc_r for the (r, m) whose membrane
+   u_prev[r][m] (step t-1) is within the StepPWL window of threshold, zero
+   elsewhere, as lif_rec_back_f32 (the plain reference beside it in
+   neuron_kernels.h, one row at a time) computes them, each sum with one
+   rounding per multiply-add instead of two (so not the same bits:
+   spec/lif_fast_spec.lua holds both to the general loop). Row m of W is
+   read once for all the rows that need it (up to six at a time: six dc
+   rows against the same W loads), not once per batch row: W (N x N, past
+   L1) streamed from L2 once per step instead of once per (row, step), and
+   a quarter fewer instructions per product. Each (r, m) sums in one fixed
+   order whatever rows share its pass (so on any thread count): two 8-lane
+   accumulators over 16 columns, 8 more columns into the first, the two
+   added, their lanes in a fixed tree (four rows' at once by horizontal
+   adds), then a scalar tail. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #include <immintrin.h>
-__attribute__((target("avx2,fma"))) static void lif_rec_back_fma_f32(int64_t N, float window,
-                                                                      const float *restrict W,
-                                                                      const float *restrict th,
-                                                                      const float *restrict uprev,
-                                                                      const float *restrict dc,
-                                                                      float *restrict gs) {
-  int64_t m, j;
-  for (m = 0; m < N; m++) {
-    const float *w = W + m * N;
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
-           a3 = _mm256_setzero_ps();
-    __m128 h;
-    float acc;
-    if (!(uprev[m] >= th[m] - window)) { gs[m] = 0; continue; }
-    for (j = 0; j + 32 <= N; j += 32) {
-      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + j), _mm256_loadu_ps(dc + j), a0);
-      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + j + 8), _mm256_loadu_ps(dc + j + 8), a1);
-      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + j + 16), _mm256_loadu_ps(dc + j + 16), a2);
-      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + j + 24), _mm256_loadu_ps(dc + j + 24), a3);
+/* out[i] = w . dc[i] for i < G (G a constant where it is inlined; out holds 8) */
+static inline __attribute__((always_inline, target("avx2,fma"))) void fma_dots_f32(int G, int64_t N,
+                                                                                    const float *restrict w,
+                                                                                    const float *const *dc,
+                                                                                    float *out) {
+  __m256 a[6], b[6];
+  int i;
+  int64_t j = 0;
+  for (i = 0; i < G; i++) { a[i] = _mm256_setzero_ps(); b[i] = _mm256_setzero_ps(); }
+  for (; j + 16 <= N; j += 16) {
+    const __m256 w0 = _mm256_loadu_ps(w + j), w1 = _mm256_loadu_ps(w + j + 8);
+    for (i = 0; i < G; i++) {
+      a[i] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(dc[i] + j), a[i]);
+      b[i] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(dc[i] + j + 8), b[i]);
     }
-    for (; j + 8 <= N; j += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + j), _mm256_loadu_ps(dc + j), a0);
-    a0 = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-    h = _mm_add_ps(_mm256_castps256_ps128(a0), _mm256_extractf128_ps(a0, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    acc = _mm_cvtss_f32(h);
-    for (; j < N; j++) acc += w[j] * dc[j];
-    gs[m] = acc;
+  }
+  if (j + 8 <= N) {
+    const __m256 w0 = _mm256_loadu_ps(w + j);
+    for (i = 0; i < G; i++) a[i] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(dc[i] + j), a[i]);
+    j += 8;
+  }
+  {                     /* each row's lanes x = a + b: ((x0+x1)+(x2+x3)) + ((x4+x5)+(x6+x7)), four rows per hadd tree */
+    __m256 x[8];
+    for (i = 0; i < 8; i++) x[i] = i < G ? _mm256_add_ps(a[i], b[i]) : _mm256_setzero_ps();
+    for (i = 0; i < G; i += 4) {
+      const __m256 q = _mm256_hadd_ps(_mm256_hadd_ps(x[i], x[i + 1]), _mm256_hadd_ps(x[i + 2], x[i + 3]));
+      _mm_storeu_ps(out + i, _mm_add_ps(_mm256_castps256_ps128(q), _mm256_extractf128_ps(q, 1)));
+    }
+  }
+  if (j < N)
+    for (i = 0; i < G; i++) {
+      float acc = out[i];
+      int64_t k;
+      for (k = j; k < N; k++) acc += w[k] * dc[i][k];
+      out[i] = acc;
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void lif_rec_back_rows_fma_f32(int64_t nr, int64_t N, float window,
+                                                                          const float *restrict W,
+                                                                          const float *restrict th,
+                                                                          const float *const *uprev,
+                                                                          const float *const *dc,
+                                                                          float *const *gs) {
+  const __m256 vwin = _mm256_set1_ps(window);
+  int64_t r0, m0;
+  for (r0 = 0; r0 < nr; r0 += 64)              /* blocks of up to 64 rows ... */
+    for (m0 = 0; m0 < N; m0 += 256) {          /* ... and 256 neurons */
+      const int64_t nb = nr - r0 < 64 ? nr - r0 : 64, m1 = N - m0 < 256 ? N : m0 + 256;
+      uint8_t rows[256][64], cnt[256];
+      int64_t r, m;
+      memset(cnt, 0, sizeof cnt);
+      /* each row's neurons inside the window, by 8-lane compares (NaN: outside,
+         as `>=` has it), appended to their neurons' lists: rows ascending; gs
+         zeroed (the neurons outside keep the zero) */
+      for (r = 0; r < nb; r++) {
+        const float *u = uprev[r0 + r];
+        float *g = gs[r0 + r];
+        for (m = m0; m + 8 <= m1; m += 8) {
+          unsigned bits = (unsigned)_mm256_movemask_ps(
+              _mm256_cmp_ps(_mm256_loadu_ps(u + m), _mm256_sub_ps(_mm256_loadu_ps(th + m), vwin), _CMP_GE_OQ));
+          _mm256_storeu_ps(g + m, _mm256_setzero_ps());
+          while (bits) {
+            const int64_t k = m - m0 + __builtin_ctz(bits);
+            rows[k][cnt[k]++] = (uint8_t)r;
+            bits &= bits - 1;
+          }
+        }
+        for (; m < m1; m++) {
+          g[m] = 0;
+          if (u[m] >= th[m] - window) { rows[m - m0][cnt[m - m0]++] = (uint8_t)r; }
+        }
+      }
+      for (m = m0; m < m1; m++) {
+        const float *w = W + m * N;
+        const uint8_t *act = rows[m - m0];
+        const int64_t na = cnt[m - m0];
+        const float *dca[64];
+        float out[8];
+        int64_t i, q;
+        for (i = 0; i < na; i++) dca[i] = dc[r0 + act[i]];
+        for (i = 0; i + 6 <= na; i += 6) {
+          fma_dots_f32(6, N, w, dca + i, out);
+          for (q = 0; q < 6; q++) gs[r0 + act[i + q]][m] = out[q];
+        }
+        switch (na - i) {
+        case 5: fma_dots_f32(5, N, w, dca + i, out); break;
+        case 4: fma_dots_f32(4, N, w, dca + i, out); break;
+        case 3: fma_dots_f32(3, N, w, dca + i, out); break;
+        case 2: fma_dots_f32(2, N, w, dca + i, out); break;
+        case 1: fma_dots_f32(1, N, w, dca + i, out); break;
+        default: break;
+        }
+        for (q = 0; i + q < na; q++) gs[r0 + act[i + q]][m] = out[q];
+      }
+    }
+}
+#define LIF_REC_BACK_ROWS_FAST lif_rec_back_rows_fma_f32
+/* lif_sprev_scan_f32 (neuron_kernels.h, its plain reference) with eight
+   compares at a time: the bits of the nonzero values (NaN included, -0
+   not: _CMP_NEQ_UQ is `!=`), then the set ones in ascending order; the
+   same lists. */
+__attribute__((target("avx2"))) static int64_t lif_sprev_scan_avx2_f32(int64_t B, int64_t T, int64_t N,
+                                                                      const float *S, const float *S0,
+                                                                      int64_t cap, int32_t *em, int64_t *rowp,
+                                                                      int64_t *cnt, int *ones) {
+  const __m256 z = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+  int64_t b, t, m, nnz = 0;
+  unsigned notone = 0;
+  for (m = 0; m < N; m++) cnt[m] = 0;
+  for (b = 0; b < B; b++)
+    for (t = 0; t < T; t++) {
+      const float *sp = t ? S + (b * T + t - 1) * N : S0 + b * N;
+      rowp[b * T + t] = nnz;
+      for (m = 0; m + 8 <= N; m += 8) {
+        const __m256 x = _mm256_loadu_ps(sp + m);
+        unsigned bits = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(x, z, _CMP_NEQ_UQ));
+        if (!bits) continue;
+        if (nnz + __builtin_popcount(bits) > cap) return -1;
+        notone |= bits & ~(unsigned)_mm256_movemask_ps(_mm256_cmp_ps(x, one, _CMP_EQ_OQ));
+        while (bits) {
+          const int64_t k = m + __builtin_ctz(bits);
+          em[nnz++] = (int32_t)k;
+          cnt[k]++;
+          bits &= bits - 1;
+        }
+      }
+      for (; m < N; m++)
+        if (sp[m] != 0) {
+          if (nnz == cap) return -1;
+          em[nnz++] = (int32_t)m;
+          cnt[m]++;
+          notone |= sp[m] != 1;
+        }
+    }
+  rowp[B * T] = nnz;
+  *ones = !notone;
+  return nnz;
+}
+
+/* lif_actives_f32 (neuron_kernels.h, its plain reference) with eight
+   compares at a time (_CMP_NEQ_UQ is `!=`: NaN active, -0 not): the next
+   up to 64 (+7) active neurons from *pm on, ascending; the same list. */
+__attribute__((target("avx2"))) static int64_t lif_actives_avx2_f32(int64_t N, const float *restrict s, int64_t *pm,
+                                                                   int32_t *act) {
+  const __m256 z = _mm256_setzero_ps();
+  int64_t m = *pm, na = 0;
+  while (m < N && na < 64) {
+    if (m + 8 <= N) {
+      unsigned bits = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + m), z, _CMP_NEQ_UQ));
+      while (bits) {
+        act[na++] = (int32_t)(m + __builtin_ctz(bits));
+        bits &= bits - 1;
+      }
+      m += 8;
+    } else {
+      if (s[m] != 0) act[na++] = (int32_t)m;
+      m++;
+    }
+  }
+  *pm = m;
+  return na;
+}
+#define LIF_ACTIVES_FAST lif_actives_avx2_f32
+#define LIF_ACTIVES_FAST_OK() (__builtin_cpu_supports("avx2"))
+
+/* dL/dx of the fused input projection when the layer is narrow (K <= 32:
+   W1's readout, 256 -> 20): rows r0..r1 of C (R, nin) = D (R, K) . wT
+   (wT = w_in^T, (K, nin), made by the caller), each element summed over k
+   ascending from 0 by fused multiply-adds (vector or scalar: the same
+   bits, on any thread count); 64 columns at a time, then 8, then one. The
+   reference is the GEMM the wider layers take (spec/fusion_spec.lua holds
+   them together). OpenBLAS spent more zeroing C and packing than on the
+   products at this shape (callgrind, W1r: 8.6 M of 84 M per step). */
+__attribute__((target("avx2,fma"))) static void lif_in_back_fma_f32(int64_t r0, int64_t r1, int64_t K, int64_t nin,
+                                                                   const float *restrict D,
+                                                                   const float *restrict wT,
+                                                                   float *restrict C) {
+  int64_t i, j, k, q;
+  for (i = r0; i < r1; i++) {
+    const float *d = D + i * K;
+    float *c = C + i * nin;
+    for (j = 0; j + 64 <= nin; j += 64) {
+      __m256 a[8];
+      for (q = 0; q < 8; q++) a[q] = _mm256_setzero_ps();
+      for (k = 0; k < K; k++) {
+        const __m256 dk = _mm256_broadcast_ss(d + k);
+        const float *w = wT + k * nin + j;
+        for (q = 0; q < 8; q++) a[q] = _mm256_fmadd_ps(dk, _mm256_loadu_ps(w + 8 * q), a[q]);
+      }
+      for (q = 0; q < 8; q++) _mm256_storeu_ps(c + j + 8 * q, a[q]);
+    }
+    for (; j + 8 <= nin; j += 8) {
+      __m256 a = _mm256_setzero_ps();
+      for (k = 0; k < K; k++) a = _mm256_fmadd_ps(_mm256_broadcast_ss(d + k), _mm256_loadu_ps(wT + k * nin + j), a);
+      _mm256_storeu_ps(c + j, a);
+    }
+    for (; j < nin; j++) {
+      __m128 a = _mm_setzero_ps();
+      for (k = 0; k < K; k++) a = _mm_fmadd_ss(_mm_load_ss(d + k), _mm_load_ss(wT + k * nin + j), a);
+      c[j] = _mm_cvtss_f32(a);
+    }
   }
 }
-#define LIF_REC_BACK_FAST lif_rec_back_fma_f32
+#define LIF_IN_BACK_FAST lif_in_back_fma_f32
+#define LIF_IN_BACK_FAST_OK() (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+#define LIF_SPREV_SCAN_FAST lif_sprev_scan_avx2_f32
+#define LIF_SPREV_SCAN_FAST_OK() (__builtin_cpu_supports("avx2"))
+
 #define LIF_REC_BACK_FAST_OK() (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
 #endif
 
@@ -108,7 +300,8 @@ __attribute__((target("avx2,fma"))) static void lif_rec_back_fma_f32(int64_t N, 
 #include "neuron_kernels.h"
 #undef REAL
 #undef FN
-#undef LIF_REC_BACK_FAST
+#undef LIF_REC_BACK_ROWS_FAST
+#undef LIF_ACTIVES_FAST
 #undef LIF_REC_BACK_FAST_OK
 #undef FLOOR_R
 #define REAL double
@@ -268,6 +461,50 @@ static lp_status grad_w(lp_ctx *ctx, const lif_dims *d, lp_dtype dt, const lp_te
     lp_ctx_dealloc(ctx, dwv, nb ? nb : 1);
     return LP_OK;
   }
+  if (BT <= INT32_MAX && ncols >= 4) {   /* sparse spikes: per-neuron event lists, then gathers (neuron_kernels.h) */
+    const int64_t cap = (int64_t)(LP_SP_DENSITY_MAX * (double)BT * (double)N);
+    const size_t nix = (size_t)(cap > 0 ? cap : 1) * sizeof(int32_t);
+    const size_t nrp = (size_t)(BT + 1 + 2 * N + 1) * sizeof(int64_t), nval = (size_t)(cap > 0 ? cap : 1) * es;
+    int64_t *rowp = lp_ctx_alloc_raw(ctx, nrp), *cnt = rowp ? rowp + BT + 1 : NULL, *rp = cnt ? cnt + N : NULL, nnz;
+    int32_t *em = rowp ? lp_ctx_alloc_raw(ctx, nix) : NULL, *ev = em ? lp_ctx_alloc_raw(ctx, nix) : NULL;
+    void *val = ev ? lp_ctx_alloc_raw(ctx, nval) : NULL;
+    int ones = 1;
+    if (!val) {
+      if (ev) lp_ctx_dealloc(ctx, ev, nix);
+      if (em) lp_ctx_dealloc(ctx, em, nix);
+      if (rowp) lp_ctx_dealloc(ctx, rowp, nrp);
+      lp_tensor_release(*out); *out = NULL;
+      return LP_ENOMEM;
+    }
+    if (dt == LP_F32) {
+#ifdef LIF_SPREV_SCAN_FAST
+      if (LIF_SPREV_SCAN_FAST_OK())
+        nnz = LIF_SPREV_SCAN_FAST(d->B, T, N, lp_tensor_data(S), lp_tensor_data(S0), cap, em, rowp, cnt, &ones);
+      else
+#endif
+        nnz = lif_sprev_scan_f32(d->B, T, N, lp_tensor_data(S), lp_tensor_data(S0), cap, em, rowp, cnt, &ones);
+      if (nnz >= 0) {
+        lif_sprev_bucket_f32(d->B, T, N, lp_tensor_data(S), lp_tensor_data(S0), em, rowp, cnt, rp, ev,
+                             ones ? NULL : val);
+        lif_grad_w_ev_f32(d->threads, N, ncols, rp, ev, ones ? NULL : val, lp_tensor_data(dX),
+                          lp_tensor_data(*out));
+      }
+    } else {
+      nnz = lif_sprev_scan_f64(d->B, T, N, lp_tensor_data(S), lp_tensor_data(S0), cap, em, rowp, cnt, &ones);
+      if (nnz >= 0) {
+        lif_sprev_bucket_f64(d->B, T, N, lp_tensor_data(S), lp_tensor_data(S0), em, rowp, cnt, rp, ev,
+                             ones ? NULL : val);
+        lif_grad_w_ev_f64(d->threads, N, ncols, rp, ev, ones ? NULL : val, lp_tensor_data(dX),
+                          lp_tensor_data(*out));
+      }
+    }
+    lp_ctx_dealloc(ctx, val, nval);
+    lp_ctx_dealloc(ctx, ev, nix);
+    lp_ctx_dealloc(ctx, em, nix);
+    lp_ctx_dealloc(ctx, rowp, nrp);
+    if (nnz >= 0) return LP_OK;
+    /* denser than LP_SP_DENSITY_MAX: one GEMM (below) */
+  }
   sprev = lp_ctx_alloc_raw(ctx, (size_t)BT * row);
   if (!sprev) { lp_tensor_release(*out); *out = NULL; return LP_ENOMEM; }
   for (b = 0; b < B; b++) {
@@ -294,6 +531,38 @@ static lp_status grad_w(lp_ctx *ctx, const lif_dims *d, lp_dtype dt, const lp_te
   return LP_OK;
 }
 
+/* dL/dw_in (nin, K) = x^T . dX from x's saved index (BT rows: xrp, xix,
+   xval or NULL): its events listed per input (lif_index_bucket), then
+   lif_grad_w_ev's gathers, eight vectors of columns per pass: the same
+   sums in the same order as lp_sp_gemm_tn_index (sparse.c), so the same
+   bits, in about half its instructions (W1: its gathers 4.1 M and
+   transpose 1.9 M of 79 M per W1r step; callgrind). */
+static lp_status in_grad_w(lp_ctx *ctx, lp_dtype dt, int64_t BT, int64_t nin, int64_t K, const int64_t *xrp,
+                           const int32_t *xix, const void *xval, const void *dX, void *out, int threads) {
+  const int64_t nz = xrp[BT];
+  const size_t es = lp_dtype_size(dt), nrp = (size_t)(2 * nin + 1) * sizeof(int64_t),
+               nev = (size_t)(nz ? nz : 1) * sizeof(int32_t), nval = (size_t)(nz ? nz : 1) * es;
+  int64_t *rp = lp_ctx_alloc_raw(ctx, nrp);
+  int32_t *ev = rp ? lp_ctx_alloc_raw(ctx, nev) : NULL;
+  void *val2 = ev && xval ? lp_ctx_alloc_raw(ctx, nval) : NULL;
+  if (!ev || (xval && !val2)) {
+    if (ev) lp_ctx_dealloc(ctx, ev, nev);
+    if (rp) lp_ctx_dealloc(ctx, rp, nrp);
+    return LP_ENOMEM;
+  }
+  if (dt == LP_F32) {
+    lif_index_bucket_f32(BT, nin, xrp, xix, xval, rp + nin + 1, rp, ev, val2);
+    lif_grad_w_ev_f32(threads, nin, K, rp, ev, val2, dX, out);
+  } else {
+    lif_index_bucket_f64(BT, nin, xrp, xix, xval, rp + nin + 1, rp, ev, val2);
+    lif_grad_w_ev_f64(threads, nin, K, rp, ev, val2, dX, out);
+  }
+  if (val2) lp_ctx_dealloc(ctx, val2, nval);
+  lp_ctx_dealloc(ctx, ev, nev);
+  lp_ctx_dealloc(ctx, rp, nrp);
+  return LP_OK;
+}
+
 /* Gradients of the fused input projection c_in = x . w_in + b_in from
    dL/dc_in = dX (B*T rows of K): w_in (input 8) = x^T . dX, as a
    scatter-add over x's saved index (or one GEMM when x was dense); b_in
@@ -311,11 +580,10 @@ static lp_status fused_in_grads(lp_ctx *ctx, lp_node *node, const lif_payload *p
       return st;
     if (full) {
       if (pl->slot[SV_XIX] >= 0) {
-        st = lp_sp_gemm_tn_index(ctx, dt, BT, nin, K, lp_tensor_data(lp_node_saved(node, pl->slot[SV_XRP])),
-                                 lp_tensor_data(lp_node_saved(node, pl->slot[SV_XIX])),
-                                 pl->slot[SV_XVAL] >= 0 ? lp_tensor_data(lp_node_saved(node, pl->slot[SV_XVAL])) : NULL,
-                                 lp_tensor_data(dX), K,
-                                 lp_tensor_data(gin[8]), d->threads);
+        st = in_grad_w(ctx, dt, BT, nin, K, lp_tensor_data(lp_node_saved(node, pl->slot[SV_XRP])),
+                       lp_tensor_data(lp_node_saved(node, pl->slot[SV_XIX])),
+                       pl->slot[SV_XVAL] >= 0 ? lp_tensor_data(lp_node_saved(node, pl->slot[SV_XVAL])) : NULL,
+                       lp_tensor_data(dX), lp_tensor_data(gin[8]), d->threads);
         if (st != LP_OK) return st;
       } else {
         const void *xp = lp_tensor_data(lp_node_saved(node, pl->slot[SV_XIN]));
@@ -332,6 +600,23 @@ static lp_status fused_in_grads(lp_ctx *ctx, lp_node *node, const lif_payload *p
   if (lp_node_input_needs_grad(node, 0)) {
     if ((st = (full ? lp_tensor_empty : lp_tensor_new)(ctx, dt, 3, lp_node_input_shape(node, 0), &gin[0])) != LP_OK)
       return st;
+#ifdef LIF_IN_BACK_FAST
+    if (full && dt == LP_F32 && K <= 32 && LIF_IN_BACK_FAST_OK()) {   /* narrow layer: FMA rows (above) */
+      const size_t nw = (size_t)(K * nin) * sizeof(float);
+      float *wT = lp_ctx_alloc_raw(ctx, nw);
+      const float *w = lp_tensor_data(win), *D = lp_tensor_data(dX);
+      float *C = lp_tensor_data(gin[0]);
+      const int64_t nch = d->threads > 1 && BT > 1 ? (BT < 4 * d->threads ? BT : 4 * d->threads) : 1;
+      int64_t n, k, q;
+      if (!wT) return LP_ENOMEM;
+      for (n = 0; n < nin; n++)
+        for (k = 0; k < K; k++) wT[k * nin + n] = w[n * K + k];
+#pragma omp parallel for schedule(static) num_threads(d->threads) if (nch > 1)
+      for (q = 0; q < nch; q++) LIF_IN_BACK_FAST(BT * q / nch, BT * (q + 1) / nch, K, nin, D, wT, C);
+      lp_ctx_dealloc(ctx, wT, nw);
+      return LP_OK;
+    }
+#endif
     if (full) {
       if (dt == LP_F32)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)BT, (int)nin, (int)K, 1.0f, lp_tensor_data(dX),

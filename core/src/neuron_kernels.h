@@ -234,7 +234,10 @@ LIF_CLONES static void FN(lif_step1)(int64_t N, const REAL *restrict in, const R
    them one by one: over half of its instructions). Every element sums its terms in the same order as a register
    accumulation would (x first, then m ascending), whichever branch runs.
    Issue 17: W1r's forward recurrent input, 14.9 M of its 127 M
-   instructions per step with four rows and products each. */
+   instructions per step with four rows and products each; then 10.7 M of
+   107.7 M, over 40 % of it the scan of s (now eight compares at a time on
+   AVX2, lif.c) and a fifth the rows left over after the eights (now a four,
+   then single rows without the product when 1): 7.8 M. */
 /* Do any of p[0..4) differ from zero (-0 counts as zero, NaN as nonzero,
    as `!= 0` has it)? Their bits without the signs, OR'd: one test. */
 static inline int FN(any4)(const REAL *p) {
@@ -245,29 +248,44 @@ static inline int FN(any4)(const REAL *p) {
           0x7fffffffffffffffull) != 0;
 }
 
+/* act[0..) = the next up to 64 (+3) active neurons (s[m] != 0: -0 not, NaN
+   yes) from *pm on, ascending; *pm moved past them: four values skipped at
+   a time when all zero, else kept branch-free (act[na] written, kept when
+   s[m] != 0). The plain reference of lif.c's AVX2 scan (float32). */
+static inline int64_t FN(lif_actives)(int64_t N, const REAL *restrict s, int64_t *pm, int32_t *act) {
+  int64_t m = *pm, na;
+  for (na = 0; m < N && na < 64;) {
+    if (m + 4 <= N) {
+      if (FN(any4)(s + m)) {
+        act[na] = (int32_t)m; na += s[m] != 0;
+        act[na] = (int32_t)(m + 1); na += s[m + 1] != 0;
+        act[na] = (int32_t)(m + 2); na += s[m + 2] != 0;
+        act[na] = (int32_t)(m + 3); na += s[m + 3] != 0;
+      }
+      m += 4;
+    } else {
+      act[na] = (int32_t)m; na += s[m] != 0;
+      m++;
+    }
+  }
+  *pm = m;
+  return na;
+}
+
+/* fast: the actives by LIF_ACTIVES_FAST (lif.c, float32 on AVX2) */
 LIF_CLONES static void FN(lif_recur)(int64_t N, int64_t K, const REAL *restrict x, const REAL *restrict s,
-                                     const REAL *restrict W, REAL *restrict r) {
+                                     const REAL *restrict W, REAL *restrict r, int fast) {
   const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
-  int32_t act[64 + 4];
+  int32_t act[64 + 8];
   int64_t j, m = 0, na, e, g;
+  (void)fast;
   for (j = 0; j < K; j++) r[j] = x[j];
   while (m < N) {
-    /* up to 64 (+3) actives: four values skipped at a time when all zero,
-       else kept branch-free (act[na] written, kept when s[m] != 0) */
-    for (na = 0; m < N && na < 64;) {
-      if (m + 4 <= N) {
-        if (FN(any4)(s + m)) {
-          act[na] = (int32_t)m; na += s[m] != 0;
-          act[na] = (int32_t)(m + 1); na += s[m + 1] != 0;
-          act[na] = (int32_t)(m + 2); na += s[m + 2] != 0;
-          act[na] = (int32_t)(m + 3); na += s[m + 3] != 0;
-        }
-        m += 4;
-      } else {
-        act[na] = (int32_t)m; na += s[m] != 0;
-        m++;
-      }
-    }
+#ifdef LIF_ACTIVES_FAST
+    if (fast) na = LIF_ACTIVES_FAST(N, s, &m, act);
+    else
+#endif
+      na = FN(lif_actives)(N, s, &m, act);
     for (g = 0; g + 8 <= na; g += 8) {
       const int32_t *ag = act + g;
       const REAL *w0 = W + (int64_t)ag[0] * K, *w1 = W + (int64_t)ag[1] * K;
@@ -307,8 +325,45 @@ LIF_CLONES static void FN(lif_recur)(int64_t N, int64_t K, const REAL *restrict 
         }
       }
     }
+    if (g + 4 <= na) {                         /* four more rows, as the eight */
+      const int32_t *ag = act + g;
+      const REAL *w0 = W + (int64_t)ag[0] * K, *w1 = W + (int64_t)ag[1] * K;
+      const REAL *w2 = W + (int64_t)ag[2] * K, *w3 = W + (int64_t)ag[3] * K;
+      const REAL v0 = s[ag[0]], v1 = s[ag[1]], v2 = s[ag[2]], v3 = s[ag[3]];
+      if (v0 == 1 && v1 == 1 && v2 == 1 && v3 == 1) {
+        for (j = 0; j + VW <= K; j += VW) {
+          FN(vec) a = *(FN(vec) *)(r + j);
+          a += *(const FN(vec) *)(w0 + j); a += *(const FN(vec) *)(w1 + j);
+          a += *(const FN(vec) *)(w2 + j); a += *(const FN(vec) *)(w3 + j);
+          *(FN(vec) *)(r + j) = a;
+        }
+        for (; j < K; j++) {
+          REAL a = r[j];
+          a += w0[j]; a += w1[j]; a += w2[j]; a += w3[j];
+          r[j] = a;
+        }
+      } else {
+        for (j = 0; j + VW <= K; j += VW) {
+          FN(vec) a = *(FN(vec) *)(r + j);
+          a += v0 * *(const FN(vec) *)(w0 + j); a += v1 * *(const FN(vec) *)(w1 + j);
+          a += v2 * *(const FN(vec) *)(w2 + j); a += v3 * *(const FN(vec) *)(w3 + j);
+          *(FN(vec) *)(r + j) = a;
+        }
+        for (; j < K; j++) {
+          REAL a = r[j];
+          a += v0 * w0[j]; a += v1 * w1[j]; a += v2 * w2[j]; a += v3 * w3[j];
+          r[j] = a;
+        }
+      }
+      g += 4;
+    }
     for (e = g; e < na; e++) {
       const REAL *w = W + (int64_t)act[e] * K, v = s[act[e]];
+      if (v == 1) {                            /* 1 * w is w: the same bits */
+        for (j = 0; j + VW <= K; j += VW) *(FN(vec) *)(r + j) += *(const FN(vec) *)(w + j);
+        for (; j < K; j++) r[j] += w[j];
+        continue;
+      }
       for (j = 0; j + VW <= K; j += VW) *(FN(vec) *)(r + j) += v * *(const FN(vec) *)(w + j);
       for (; j < K; j++) r[j] += v * w[j];
     }
@@ -442,6 +497,144 @@ LIF_CLONES static void FN(lif_grad_w_tg)(int threads, int blk, int64_t B, int64_
   }
 }
 
+/* dL/dw_rec for dense w_rec and sparse spikes, without copying the shifted
+   spikes s_{b,t-1} and indexing them through sparse.c (the copy, the index,
+   its transpose: 6 M of W1r's 97 M instructions per step, and the gathers
+   with products and four vectors of columns per pass another 10 M):
+   lif_sprev_scan lists the events (s_{b,t-1}[m] != 0, NaN included, as
+   sparse.c's index has it; s_{b,-1} = S0[b]) row by row, b*T + t
+   ascending: their neurons em, the rows' starts rowp (B*T + 1), each
+   neuron's count cnt (N, zeroed by it), and whether every value is 1;
+   -1 when there are more than cap. lif_sprev_bucket lists them per
+   neuron (rp, N + 1), rows ascending, as b*T + t (and their values, val
+   non-NULL); lif_grad_w_ev gathers: dW[m, :] = sum over m's events of
+   v dX[b*T + t, :], each element summed from 0 in event order, as
+   sparse.c's gather_rows (and its products by 1 left out, as
+   gather_rows1) sums it: the same bits. Eight vectors of columns per
+   pass, one event index read per 64 floats; threads split the neurons
+   (the same order on any thread count). lif_sprev_scan is the plain
+   reference of lif.c's AVX2 scan (float32, eight compares at a time). */
+static inline const REAL *FN(sprev_row)(int64_t b, int64_t t, int64_t T, int64_t N, const REAL *S,
+                                       const REAL *S0) {
+  return t ? S + (b * T + t - 1) * N : S0 + b * N;
+}
+
+static int64_t FN(lif_sprev_scan)(int64_t B, int64_t T, int64_t N, const REAL *S, const REAL *S0, int64_t cap,
+                                  int32_t *em, int64_t *rowp, int64_t *cnt, int *ones) {
+  int64_t b, t, m, nnz = 0;
+  int one = 1;
+  for (m = 0; m < N; m++) cnt[m] = 0;
+  for (b = 0; b < B; b++)
+    for (t = 0; t < T; t++) {
+      const REAL *sp = FN(sprev_row)(b, t, T, N, S, S0);
+      rowp[b * T + t] = nnz;
+      for (m = 0; m < N; m++)
+        if (sp[m] != 0) {
+          if (nnz == cap) return -1;
+          em[nnz++] = (int32_t)m;
+          cnt[m]++;
+          one &= sp[m] == 1;
+        }
+    }
+  rowp[B * T] = nnz;
+  *ones = one;
+  return nnz;
+}
+
+/* rp (N + 1) from cnt, then each neuron's events; cnt reused as positions */
+static void FN(lif_sprev_bucket)(int64_t B, int64_t T, int64_t N, const REAL *S, const REAL *S0,
+                                 const int32_t *em, const int64_t *rowp, int64_t *cnt, int64_t *rp,
+                                 int32_t *ev, REAL *val) {
+  int64_t bt, m, e, run = 0;
+  for (m = 0; m < N; m++) { rp[m] = run; run += cnt[m]; cnt[m] = rp[m]; }
+  rp[N] = run;
+  for (bt = 0; bt < B * T; bt++) {
+    const REAL *sp = FN(sprev_row)(bt / T, bt % T, T, N, S, S0);
+    for (e = rowp[bt]; e < rowp[bt + 1]; e++) {
+      const int64_t q = cnt[em[e]]++;
+      ev[q] = (int32_t)bt;
+      if (val) val[q] = sp[em[e]];
+    }
+  }
+}
+
+/* The events of a row index (R rows: starts rowp (R + 1), columns idx,
+   values val or NULL), listed per column (L of them): rp (L + 1) the
+   starts, ev the rows ascending, val2 their values (when val); pos (L)
+   scratch. The transpose sparse.c's lp_sp_gemm_tn_index makes before its
+   gathers, for lif_grad_w_ev (dL/dw_in of the fused projection). */
+static void FN(lif_index_bucket)(int64_t R, int64_t L, const int64_t *rowp, const int32_t *idx, const REAL *val,
+                                 int64_t *pos, int64_t *rp, int32_t *ev, REAL *val2) {
+  int64_t r, e, c, run = 0;
+  for (c = 0; c < L; c++) pos[c] = 0;
+  for (e = 0; e < rowp[R]; e++) pos[idx[e]]++;
+  for (c = 0; c < L; c++) { rp[c] = run; run += pos[c]; pos[c] = rp[c]; }
+  rp[L] = run;
+  for (r = 0; r < R; r++)
+    for (e = rowp[r]; e < rowp[r + 1]; e++) {
+      const int64_t q = pos[idx[e]]++;
+      ev[q] = (int32_t)r;
+      if (val) val2[q] = val[e];
+    }
+}
+
+/* dW rows m0..m1 (K columns each, written whole) from the events; val NULL: every value 1 */
+LIF_CLONES static void FN(lif_grad_w_rows)(int64_t m0, int64_t m1, int64_t K, const int64_t *restrict rp,
+                                           const int32_t *restrict ev, const REAL *restrict val,
+                                           const REAL *restrict dX, REAL *restrict dW) {
+  const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
+  int64_t m;
+  for (m = m0; m < m1; m++) {
+    REAL *c = dW + m * K;
+    const int64_t e0 = rp[m], e1 = rp[m + 1];
+    int64_t e, j = 0;
+    for (; j + 8 * VW <= K; j += 8 * VW) {
+      FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+      if (val)
+        for (e = e0; e < e1; e++) {
+          const REAL *x = dX + (int64_t)ev[e] * K + j, v = val[e];
+          a0 += v * *(const FN(vec) *)x; a1 += v * *(const FN(vec) *)(x + VW);
+          a2 += v * *(const FN(vec) *)(x + 2 * VW); a3 += v * *(const FN(vec) *)(x + 3 * VW);
+          a4 += v * *(const FN(vec) *)(x + 4 * VW); a5 += v * *(const FN(vec) *)(x + 5 * VW);
+          a6 += v * *(const FN(vec) *)(x + 6 * VW); a7 += v * *(const FN(vec) *)(x + 7 * VW);
+        }
+      else
+        for (e = e0; e < e1; e++) {
+          const REAL *x = dX + (int64_t)ev[e] * K + j;
+          a0 += *(const FN(vec) *)x; a1 += *(const FN(vec) *)(x + VW);
+          a2 += *(const FN(vec) *)(x + 2 * VW); a3 += *(const FN(vec) *)(x + 3 * VW);
+          a4 += *(const FN(vec) *)(x + 4 * VW); a5 += *(const FN(vec) *)(x + 5 * VW);
+          a6 += *(const FN(vec) *)(x + 6 * VW); a7 += *(const FN(vec) *)(x + 7 * VW);
+        }
+      *(FN(vec) *)(c + j) = a0; *(FN(vec) *)(c + j + VW) = a1;
+      *(FN(vec) *)(c + j + 2 * VW) = a2; *(FN(vec) *)(c + j + 3 * VW) = a3;
+      *(FN(vec) *)(c + j + 4 * VW) = a4; *(FN(vec) *)(c + j + 5 * VW) = a5;
+      *(FN(vec) *)(c + j + 6 * VW) = a6; *(FN(vec) *)(c + j + 7 * VW) = a7;
+    }
+    for (; j < K && K >= VW; j += VW) {   /* the last columns: one vector ending at K */
+      FN(vec) a0 = {0};
+      if (j + VW > K) j = K - VW;
+      if (val) for (e = e0; e < e1; e++) a0 += val[e] * *(const FN(vec) *)(dX + (int64_t)ev[e] * K + j);
+      else for (e = e0; e < e1; e++) a0 += *(const FN(vec) *)(dX + (int64_t)ev[e] * K + j);
+      *(FN(vec) *)(c + j) = a0;
+    }
+    for (; j < K; j++) {
+      REAL a0 = 0;
+      if (val) for (e = e0; e < e1; e++) a0 += val[e] * dX[(int64_t)ev[e] * K + j];
+      else for (e = e0; e < e1; e++) a0 += dX[(int64_t)ev[e] * K + j];
+      c[j] = a0;
+    }
+  }
+}
+
+static void FN(lif_grad_w_ev)(int threads, int64_t N, int64_t K, const int64_t *rp, const int32_t *ev,
+                              const REAL *val, const REAL *dX, REAL *dW) {
+  const int64_t nth = threads > 1 && N > 1 ? (N < 4 * threads ? N : 4 * threads) : 1;
+  int64_t q;
+#pragma omp parallel for schedule(static) num_threads(threads) if (nth > 1)
+  for (q = 0; q < nth; q++) FN(lif_grad_w_rows)(N * q / nth, N * (q + 1) / nth, K, rp, ev, val, dX, dW);
+}
+
 static int FN(lif_fast_ok)(const lif_dims *d, const FN(lif_bufs) *p) {
   return d->k == 1 && !d->membrane_only && !p->iahp && !p->Rec;
 }
@@ -451,6 +644,11 @@ static void FN(lif_forward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *
   const int64_t B = d->B, T = d->T, N = d->N, k = d->k, K = N * d->k;
   const REAL maxs = (REAL)d->maxs;
   int64_t b;
+#ifdef LIF_ACTIVES_FAST
+  const int fast_act = LIF_ACTIVES_FAST_OK();
+#else
+  const int fast_act = 0;
+#endif
   if (FN(lif_fast_ok)(d, p)) {
 #pragma omp parallel for schedule(static) num_threads(d->threads) if (d->threads > 1 && B > 1)
     for (b = 0; b < B; b++) {
@@ -465,7 +663,7 @@ static void FN(lif_forward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *
         else in = p->x + bt * N;
         if (p->W && p->tg && d->tgblk) { FN(lif_recur_tgb)(N, N, d->F, in, s, p->wv, p->tg, r); in = r; }
         else if (p->W && p->tg) { FN(lif_recur_tg)(N, N, d->F, in, s, p->wv, p->tg, r); in = r; }
-        else if (p->W) { FN(lif_recur)(N, N, in, s, p->W, r); in = r; }
+        else if (p->W) { FN(lif_recur)(N, N, in, s, p->W, r, fast_act); in = r; }
         FN(lif_step1)(N, in, p->alpha, p->beta, p->bias, p->th, p->noise ? p->noise + bt * N : NULL, maxs,
                       v, isyn, s, p->S + bt * N, p->U ? p->U + bt * N : uscr, p->C ? p->C + bt * N : cscr);
         if (p->V) memcpy(p->V + bt * N, v, (size_t)N * sizeof *v);
@@ -667,12 +865,14 @@ static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_b
   /* w_rec: each batch row's adjoints depend only on that row, so the rows
      are split between threads once and each thread walks t = T-1 .. 0 over
      its rows (no barrier or BLAS call per step); dL/ds_{t-1} = W . dc_t
-     only where the surrogate at t-1 is nonzero (lif_rec_back). Each
-     element summed in the same order on any thread count. */
+     only where the surrogate at t-1 is nonzero (lif_rec_back), after the
+     step's lif_bstep1 of every row of the block (so that the float32 FMA
+     kernel reads each row of W once for all the block's rows that need it).
+     Each element summed in the same order on any thread count. */
   {
     const int64_t nth = d->threads > 1 && B > 1 ? (B < d->threads ? B : d->threads) : 1;
     int64_t q;
-#ifdef LIF_REC_BACK_FAST       /* the float32 dot products with FMA where the CPU has it (lif.c) */
+#ifdef LIF_REC_BACK_ROWS_FAST  /* the float32 dot products with FMA where the CPU has it (lif.c) */
     const int fast_dot = LIF_REC_BACK_FAST_OK();
 #endif
 #pragma omp parallel for schedule(static) num_threads(nth) if (nth > 1)
@@ -689,18 +889,36 @@ static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_b
                          g->gS ? g->gS + bt * N : NULL, g->gV ? g->gV + bt * N : NULL,
                          g->gv + bb * N, g->gs + bb * N, g->gi + bb * N, g->dX + bt * N,
                          g->dalpha + bb * N, g->dbeta + bb * N, g->dbias + bb * N, g->dth + bb * N);
-          if (tt && p->tg)
-            FN(lif_rec_back_tg)(N, d->F, d->tgblk, window, p->wv, p->tg, p->th, p->U + (bt - 1) * N, g->dX + bt * N,
-                                g->gs + bb * N);
-          else if (tt) {
-#ifdef LIF_REC_BACK_FAST
-            if (fast_dot)
-              LIF_REC_BACK_FAST(N, window, p->W, p->th, p->U + (bt - 1) * N, g->dX + bt * N, g->gs + bb * N);
-            else
-#endif
-              FN(lif_rec_back)(N, window, p->W, p->th, p->U + (bt - 1) * N, g->dX + bt * N, g->gs + bb * N);
-          }
         }
+        if (!tt) continue;
+        /* dL/ds_{t-1} of every row of the block, from the dc_t just written */
+        if (p->tg) {
+          for (bb = b0; bb < b1; bb++)
+            FN(lif_rec_back_tg)(N, d->F, d->tgblk, window, p->wv, p->tg, p->th, p->U + (bb * T + tt - 1) * N,
+                                g->dX + (bb * T + tt) * N, g->gs + bb * N);
+          continue;
+        }
+#ifdef LIF_REC_BACK_ROWS_FAST
+        if (fast_dot) {           /* all the block's rows at once, 64 at a time: W read once per step */
+          int64_t c0;
+          for (c0 = b0; c0 < b1; c0 += 64) {
+            const int64_t nc = b1 - c0 < 64 ? b1 - c0 : 64;
+            const REAL *up[64], *dcr[64];
+            REAL *gsr[64];
+            int64_t i;
+            for (i = 0; i < nc; i++) {
+              up[i] = p->U + ((c0 + i) * T + tt - 1) * N;
+              dcr[i] = g->dX + ((c0 + i) * T + tt) * N;
+              gsr[i] = g->gs + (c0 + i) * N;
+            }
+            LIF_REC_BACK_ROWS_FAST(nc, N, window, p->W, p->th, up, dcr, gsr);
+          }
+          continue;
+        }
+#endif
+        for (bb = b0; bb < b1; bb++)
+          FN(lif_rec_back)(N, window, p->W, p->th, p->U + (bb * T + tt - 1) * N, g->dX + (bb * T + tt) * N,
+                           g->gs + bb * N);
       }
     }
   }
