@@ -508,9 +508,10 @@ static lp_status pool_geom(lp_ctx *ctx, const lp_tensor *x, const int64_t k[2], 
   return LP_OK;
 }
 
-/* y[o] = sum of the window (forward); dx[window] += dy[o] (backward). */
+/* y[o] = sum of the window (forward); dx[window] += dy[o] (backward): the
+   plain reference, one output element and one bounds test at a time. */
 #define DEFINE_POOL(REAL, SFX)                                                                 \
-static void pool_##SFX(const int64_t *xs, const int64_t *ys, const int64_t k[2], const int64_t s[2], \
+static void pool_ref_##SFX(const int64_t *xs, const int64_t *ys, const int64_t k[2], const int64_t s[2], \
                        const int64_t p[2], REAL *x, REAL *y, int back) {                       \
   int64_t nc, oh, ow, a, b, NC = xs[0] * xs[1], H = xs[2], W = xs[3];                          \
   for (nc = 0; nc < NC; nc++) for (oh = 0; oh < ys[2]; oh++) for (ow = 0; ow < ys[3]; ow++) {  \
@@ -527,12 +528,60 @@ static void pool_##SFX(const int64_t *xs, const int64_t *ys, const int64_t k[2],
     }                                                                                          \
     if (!back) *yo = acc;                                                                      \
   }                                                                                            \
+}                                                                                              \
+/* The fast path, same sums in the same order: whole output rows at a time,   \
+   the valid window rows and columns worked out once per row and per kernel   \
+   column (no per-element bounds tests); 2x2 stride 2 unpadded (SumPool2, the \
+   usual case) as its own loop. back: x is dx, zeroed unless exact is set     \
+   (the windows tile the input exactly: every dx element is written once). */ \
+static void pool_fast_##SFX(const int64_t *xs, const int64_t *ys, const int64_t k[2], const int64_t s[2], \
+                            const int64_t p[2], REAL *x, REAL *y, int back, int exact) {      \
+  const int64_t NC = xs[0] * xs[1], H = xs[2], W = xs[3], OH = ys[2], OW = ys[3];              \
+  int64_t nc, oh, ow, a, b;                                                                    \
+  if (k[0] == 2 && k[1] == 2 && s[0] == 2 && s[1] == 2 && p[0] == 0 && p[1] == 0) {            \
+    for (nc = 0; nc < NC; nc++) for (oh = 0; oh < OH; oh++) {                                  \
+      REAL *restrict r0 = x + (nc * H + 2 * oh) * W, *restrict r1 = r0 + W;                    \
+      REAL *restrict yr = y + (nc * OH + oh) * OW;                                             \
+      if (!back) for (ow = 0; ow < OW; ow++)                                                   \
+        yr[ow] = ((r0[2 * ow] + r0[2 * ow + 1]) + r1[2 * ow]) + r1[2 * ow + 1];                \
+      else if (exact) for (ow = 0; ow < OW; ow++)                                              \
+        r0[2 * ow] = r0[2 * ow + 1] = r1[2 * ow] = r1[2 * ow + 1] = yr[ow];                    \
+      else for (ow = 0; ow < OW; ow++) {                                                       \
+        r0[2 * ow] += yr[ow]; r0[2 * ow + 1] += yr[ow]; r1[2 * ow] += yr[ow]; r1[2 * ow + 1] += yr[ow]; \
+      }                                                                                        \
+    }                                                                                          \
+    return;                                                                                    \
+  }                                                                                            \
+  for (nc = 0; nc < NC; nc++) for (oh = 0; oh < OH; oh++) {                                    \
+    REAL *restrict yr = y + (nc * OH + oh) * OW;                                               \
+    if (!back) for (ow = 0; ow < OW; ow++) yr[ow] = 0;                                         \
+    for (a = 0; a < k[0]; a++) {                                                               \
+      const int64_t ih = oh * s[0] - p[0] + a;                                                 \
+      REAL *restrict xr;                                                                       \
+      if (ih < 0 || ih >= H) continue;                                                         \
+      xr = x + (nc * H + ih) * W;                                                              \
+      for (b = 0; b < k[1]; b++) {                                                             \
+        const int64_t off = b - p[1];              /* iw = ow s + off in [0, W) */             \
+        const int64_t lo = off >= 0 ? 0 : (-off + s[1] - 1) / s[1];                            \
+        int64_t hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / s[1] + 1;                           \
+        if (hi > OW) hi = OW;                                                                  \
+        if (back) for (ow = lo; ow < hi; ow++) xr[ow * s[1] + off] += yr[ow];                  \
+        else for (ow = lo; ow < hi; ow++) yr[ow] += xr[ow * s[1] + off];                       \
+      }                                                                                        \
+    }                                                                                          \
+  }                                                                                            \
 }
 DEFINE_POOL(float, f)
 DEFINE_POOL(double, d)
 
-lp_status lp_sum_pool2d(lp_ctx *ctx, const lp_tensor *x, const int64_t k[2], const int64_t s[2],
-                        const int64_t p[2], lp_tensor **out) {
+/* whether 2x2 stride-2 unpadded windows cover x (H, W even) exactly */
+static int pool_exact(const int64_t *xs, const int64_t k[2], const int64_t s[2], const int64_t p[2]) {
+  return k[0] == 2 && k[1] == 2 && s[0] == 2 && s[1] == 2 && p[0] == 0 && p[1] == 0 &&
+         xs[2] % 2 == 0 && xs[3] % 2 == 0;
+}
+
+static lp_status pool_run(lp_ctx *ctx, const lp_tensor *x, const int64_t k[2], const int64_t s[2],
+                          const int64_t p[2], int ref, lp_tensor **out) {
   int64_t ys[4];
   lp_tensor *xc = NULL;
   lp_status st;
@@ -540,12 +589,27 @@ lp_status lp_sum_pool2d(lp_ctx *ctx, const lp_tensor *x, const int64_t k[2], con
   if ((st = pool_geom(ctx, x, k, s, p, ys))) return st;
   TRY(lp_tensor_contiguous(ctx, (lp_tensor *)x, &xc));
   TRY(lp_tensor_empty(ctx, x->dtype, 4, ys, out));
-  if (x->dtype == LP_F32) pool_f(x->shape, ys, k, s, p, lp_tensor_data(xc), lp_tensor_data(*out), 0);
-  else pool_d(x->shape, ys, k, s, p, lp_tensor_data(xc), lp_tensor_data(*out), 0);
+  if (x->dtype == LP_F32) {
+    if (ref) pool_ref_f(x->shape, ys, k, s, p, lp_tensor_data(xc), lp_tensor_data(*out), 0);
+    else pool_fast_f(x->shape, ys, k, s, p, lp_tensor_data(xc), lp_tensor_data(*out), 0, 0);
+  } else {
+    if (ref) pool_ref_d(x->shape, ys, k, s, p, lp_tensor_data(xc), lp_tensor_data(*out), 0);
+    else pool_fast_d(x->shape, ys, k, s, p, lp_tensor_data(xc), lp_tensor_data(*out), 0, 0);
+  }
 done:
   lp_tensor_release(xc);
   if (st != LP_OK) { lp_tensor_release(*out); *out = NULL; }
   return st;
+}
+
+lp_status lp_sum_pool2d_ref(lp_ctx *ctx, const lp_tensor *x, const int64_t k[2], const int64_t s[2],
+                            const int64_t p[2], lp_tensor **out) {
+  return pool_run(ctx, x, k, s, p, 1, out);
+}
+
+lp_status lp_sum_pool2d(lp_ctx *ctx, const lp_tensor *x, const int64_t k[2], const int64_t s[2],
+                        const int64_t p[2], lp_tensor **out) {
+  return pool_run(ctx, x, k, s, p, 0, out);
 }
 
 typedef struct pool_pl { int64_t k[2], s[2], p[2]; } pool_pl;
@@ -556,14 +620,17 @@ static lp_status pool_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_ten
   const int64_t *xs = lp_node_input_shape(n, 0);
   lp_dtype dt = lp_node_input_dtype(n, 0);
   int64_t ys[4];
+  int exact;
   lp_status st = LP_OK;
   if (!gout[0] || !lp_node_input_needs_grad(n, 0)) return LP_OK;
   TRY(lp_tensor_astype(ctx, gout[0], dt, &gy));
   { lp_tensor *c; TRY(lp_tensor_contiguous(ctx, gy, &c)); lp_tensor_release(gy); gy = c; }
-  TRY(lp_tensor_new(ctx, dt, 4, xs, &dx));
+  exact = pool_exact(xs, p->k, p->s, p->p);      /* every dx element written once: no zeroing */
+  if (exact) TRY(lp_tensor_empty(ctx, dt, 4, xs, &dx));
+  else TRY(lp_tensor_new(ctx, dt, 4, xs, &dx));
   memcpy(ys, gy->shape, sizeof ys);
-  if (dt == LP_F32) pool_f(xs, ys, p->k, p->s, p->p, lp_tensor_data(dx), lp_tensor_data(gy), 1);
-  else pool_d(xs, ys, p->k, p->s, p->p, lp_tensor_data(dx), lp_tensor_data(gy), 1);
+  if (dt == LP_F32) pool_fast_f(xs, ys, p->k, p->s, p->p, lp_tensor_data(dx), lp_tensor_data(gy), 1, exact);
+  else pool_fast_d(xs, ys, p->k, p->s, p->p, lp_tensor_data(dx), lp_tensor_data(gy), 1, exact);
   gin[0] = dx;
   dx = NULL;
 done:
