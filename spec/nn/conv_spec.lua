@@ -119,6 +119,48 @@ describe("lp.conv2d", function()
     end
   end)
 
+  it("event path: bias and input gradients, spike counts, 0 % input, float32 against float64 #grad", function()
+    for _, c in ipairs(cases) do
+      local o = { stride = c.s, padding = c.p, dilation = c.d, groups = c.g }
+      -- spike counts 0..4 (a SumPool2 of spikes), ~6 % nonzero
+      local x = lp.rand(c.x, "float64"):lt(0.06):astype("float64") * (lp.rand(c.x, "float64") * 4 + 1):floor()
+      local w, b = lp.randn(c.w, "float64"), lp.randn({ c.w[1] }, "float64")
+      assert.tensor_near(lp.conv2d_ref(x, w, b, o), lp.conv2d(x, w, b, o), 1e-12)
+      assert.is_true(ag.gradcheck(function(k, bb) return lp.conv2d(x, k, bb, o) end, { w, b }))
+      -- x needing a gradient too: dx by the dense path, dw and db from the forward's event list
+      assert.is_true(ag.gradcheck(function(a, k, bb) return lp.conv2d(a, k, bb, o) end, { x, w, b }))
+      -- the float32 build of the loops against float64
+      local gw, gb = {}, {}
+      for _, dt in ipairs { "float32", "float64" } do
+        local kw, kb = w:astype(dt):requires_grad(true), b:astype(dt):requires_grad(true)
+        local y = lp.conv2d(x:astype(dt), kw, kb, o)
+        y:backward(lp.ones(y.shape, dt) * 0.5)
+        gw[dt], gb[dt] = kw.grad:astype("float64"), kb.grad:astype("float64")
+      end
+      assert.tensor_near(gw.float64, gw.float32, 1e-4)
+      assert.tensor_near(gb.float64, gb.float32, 1e-4)
+      -- an all-zero input: the bias alone, and dw = 0
+      local z = lp.zeros(c.x, "float64")
+      local kw = w:clone():requires_grad(true)
+      local y = lp.conv2d(z, kw, b, o)
+      assert.tensor_near(lp.conv2d_ref(z, w, b, o), y, 0)
+      y:sum():backward()
+      assert.tensor_near(lp.zeros(c.w, "float64"), kw.grad, 0)
+    end
+  end)
+
+  it("dense inputs (100 % and 20 %) match the reference, gradients included #grad", function()
+    for _, c in ipairs(cases) do
+      local o = { stride = c.s, padding = c.p, dilation = c.d, groups = c.g }
+      for _, p in ipairs { 1.0, 0.2 } do
+        local x = lp.rand(c.x, "float64"):lt(p):astype("float64") * (lp.rand(c.x, "float64") * 4 + 1):floor()
+        local w, b = lp.randn(c.w, "float64"), lp.randn({ c.w[1] }, "float64")
+        assert.tensor_near(lp.conv2d_ref(x, w, b, o), lp.conv2d(x, w, b, o), 1e-12)
+        assert.is_true(ag.gradcheck(function(a, k, bb) return lp.conv2d(a, k, bb, o) end, { x, w, b }))
+      end
+    end
+  end)
+
   it("has gradients for input, weight and bias #grad", function()
     for _, c in ipairs(cases) do
       local x, w = lp.randn(c.x, "float64"), lp.randn(c.w, "float64")
