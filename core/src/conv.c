@@ -111,7 +111,11 @@ static void col2im_##SFX(const cgeom *g, const REAL *col, REAL *dx) {           
       REAL *dr;                                                                               \
       if (ih < 0 || ih >= g->H) continue;                                                     \
       dr = dx + (c * g->H + ih) * g->W;                                                       \
-      for (ow = lo; ow < hi; ow++) dr[ow * g->sw + off] += r[ow];                             \
+      if (g->sw == 1) {                 /* unit stride: a plain vector add */                  \
+        REAL *restrict d1 = dr + off;                                                          \
+        const REAL *restrict r1 = r;                                                           \
+        for (ow = lo; ow < hi; ow++) d1[ow] += r1[ow];                                         \
+      } else for (ow = lo; ow < hi; ow++) dr[ow * g->sw + off] += r[ow];                      \
     }                                                                                         \
   }                                                                                           \
 }                                                                                             \
@@ -144,6 +148,8 @@ static void bwd_##SFX(const cgeom *g, const REAL *x, const REAL *w, const REAL *
   REAL *col = cols + (int64_t)th * g->K * g->P;                                               \
   REAL *dw = dw0 ? dws + (int64_t)th * g->O * g->K : NULL;                                    \
   REAL *db = db0 ? dbs + (int64_t)th * g->O : NULL;                                           \
+  /* dx comes uninitialised: zeroed here, one sample at a time, while it is in cache */       \
+  if (dx) memset(dx + n * g->C * g->H * g->W, 0, sizeof *dx * (size_t)(g->C * g->H * g->W));  \
   for (gi = 0; gi < g->G; gi++) {                                                             \
     const REAL *dys = dy + (n * g->O + gi * g->Og) * g->P;                                    \
     if (dw) {                                                                                 \
@@ -592,7 +598,7 @@ static lp_status conv_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_ten
   if ((st = geom(ctx, x, w, NULL, &p->o, &g))) return st;
   TRY(lp_tensor_contiguous(ctx, gout[0], &gy));
   if (gy->dtype != x->dtype) { lp_tensor *c; TRY(lp_tensor_astype(ctx, gy, x->dtype, &c)); lp_tensor_release(gy); gy = c; }
-  if (lp_node_input_needs_grad(n, 0)) TRY(lp_tensor_new(ctx, x->dtype, 4, x->shape, &dx));
+  if (lp_node_input_needs_grad(n, 0)) TRY(lp_tensor_empty(ctx, x->dtype, 4, x->shape, &dx));   /* zeroed per sample in bwd */
   if (lp_node_input_needs_grad(n, 1)) TRY(lp_tensor_new(ctx, x->dtype, 4, w->shape, &dw));
   if (has_b && lp_node_input_needs_grad(n, 2)) TRY(lp_tensor_new(ctx, x->dtype, 1, &g.O, &db));
   if (dw && p->sparse) {     /* dw event-driven from the forward's event list, db in the same pass */
