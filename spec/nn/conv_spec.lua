@@ -161,6 +161,30 @@ describe("lp.conv2d", function()
     end
   end)
 
+  it("event path: 8x8-block transposes with ragged edges (16 and 24 channels, 143 positions) #grad", function()
+    for _, O in ipairs { 16, 24 } do
+      local shape = { 3, 2, 11, 13 }
+      local x = lp.rand(shape, "float64"):lt(0.07):astype("float64") * (lp.rand(shape, "float64") * 4 + 1):floor()
+      local w, b = lp.randn({ O, 2, 3, 3 }, "float64"), lp.randn({ O }, "float64")
+      local o = { padding = { 1, 1 } }
+      local gw, gb, ys = {}, {}, {}
+      local dy = lp.randn({ 3, O, 11, 13 }, "float64")
+      for _, dt in ipairs { "float32", "float64" } do
+        local kw, kb = w:astype(dt):requires_grad(true), b:astype(dt):requires_grad(true)
+        local y = lp.conv2d(x:astype(dt), kw, kb, o)
+        ys[dt] = y:astype("float64")
+        y:backward(dy:astype(dt))
+        gw[dt], gb[dt] = kw.grad:astype("float64"), kb.grad:astype("float64")
+      end
+      local ref = lp.conv2d_ref(x, w, b, o)
+      assert.tensor_near(ref, ys.float64, 1e-12)
+      assert.tensor_near(ref, ys.float32, 1e-4)
+      assert.tensor_near(gw.float64, gw.float32, 1e-3)
+      assert.tensor_near(gb.float64, gb.float32, 1e-3)
+      assert.is_true(ag.gradcheck(function(k, bb) return lp.conv2d(x, k, bb, o) end, { w, b }))
+    end
+  end)
+
   it("has gradients for input, weight and bias #grad", function()
     for _, c in ipairs(cases) do
       local x, w = lp.randn(c.x, "float64"), lp.randn(c.w, "float64")
