@@ -338,19 +338,22 @@ void ev_fill_body_##SFX(const cgeom *g, const int32_t *restrict rowof, const REA
     e = off[n * g->G + gi];                                                                    \
     for (c = 0; c < g->Cg; c++) {                                                              \
       const REAL *restrict xp = x + (n * g->C + gi * g->Cg + c) * HW;                          \
-      for (r = 0; r < HW; r += 8) {                                                            \
-        const int64_t end = r + 8 < HW ? r + 8 : HW;                                           \
-        if (end - r == 8) {                                                                    \
-          int m = 0, k;                                                                        \
-          for (k = 0; k < 8; k++) m |= xp[r + k] != 0;                                         \
-          if (!m) continue;                                                                    \
-        }                                                                                      \
-        for (j = r; j < end; j++) {                                                            \
-          if (xp[j] == 0) continue;                                                            \
+      for (r = 0; r + 8 <= HW; r += 8) {   /* 8 at a time: a bit mask of the nonzero ones */   \
+        unsigned m = 0, k;                                                                     \
+        for (k = 0; k < 8; k++) m |= (unsigned)(xp[r + k] != 0) << k;                          \
+        while (m) {                        /* one pass per event, no mispredicted tests */     \
+          k = (unsigned)__builtin_ctz(m); m &= m - 1;                                          \
+          j = r + k;                                                                           \
           pos[3 * e] = (int32_t)c; pos[3 * e + 1] = rowof[j];                                  \
           pos[3 * e + 2] = (int32_t)(j - (int64_t)rowof[j] * g->W);                            \
           val[e++] = xp[j];                                                                    \
         }                                                                                      \
+      }                                                                                        \
+      for (j = r; j < HW; j++) {                                                               \
+        if (xp[j] == 0) continue;                                                              \
+        pos[3 * e] = (int32_t)c; pos[3 * e + 1] = rowof[j];                                    \
+        pos[3 * e + 2] = (int32_t)(j - (int64_t)rowof[j] * g->W);                              \
+        val[e++] = xp[j];                                                                      \
       }                                                                                        \
     }                                                                                          \
   }                                                                                            \
