@@ -93,7 +93,7 @@ describe("lp.conv2d", function()
 
   it("takes the event-driven path on sparse input with the same values and gradients #grad", function()
     for _, c in ipairs(cases) do
-      -- 8 % nonzero (the path runs under 15 %), values not just 0/1
+      -- 8 % nonzero (the path runs under 30 %), values not just 0/1
       local x = lp.rand(c.x, "float64"):lt(0.08):astype("float64") * lp.randn(c.x, "float64")
       local w = lp.randn(c.w, "float64")
       local b = c.bias and lp.randn({ c.w[1] }, "float64") or nil
@@ -107,12 +107,12 @@ describe("lp.conv2d", function()
   it("event-driven path with 8, 16 and 32 output channels (the unrolled loops) matches the reference #grad", function()
     for _, O in ipairs { 8, 16, 32 } do
       for _, dt in ipairs { "float32", "float64" } do
-        local x = lp.rand({ 2, 2, 9, 9 }, dt):lt(0.05):astype(dt)   -- ~5 %, well under 15 %
+        local x = lp.rand({ 2, 2, 9, 9 }, dt):lt(0.05):astype(dt)   -- ~5 %, well under 30 %
         local w, b = lp.randn({ O, 2, 5, 5 }, dt), lp.randn({ O }, dt)
         local o = { stride = { 2, 2 }, padding = { 1, 1 } }
         assert.tensor_near(lp.conv2d_ref(x, w, b, o), lp.conv2d(x, w, b, o), dt == "float32" and 1e-5 or 1e-12)
       end
-      local x = lp.zeros({ 1, 1, 6, 6 }, "float64")   -- 3 events in 36 (8 %, under the 15 % bound)
+      local x = lp.zeros({ 1, 1, 6, 6 }, "float64")   -- 3 events in 36 (8 %, under the 30 % bound)
       x:set(1, 1, 1, 1, 1); x:set(1, 1, 3, 4, 0.5); x:set(1, 1, 6, 5, -2)
       local w = lp.randn({ O, 1, 3, 3 }, "float64")
       assert.is_true(ag.gradcheck(function(k) return lp.conv2d(x, k, nil, { padding = { 1, 1 } }) end, { w }))
@@ -120,10 +120,10 @@ describe("lp.conv2d", function()
   end)
 
   it("event path: bias and input gradients, spike counts, 0 % input, float32 against float64 #grad", function()
-    for _, c in ipairs(cases) do
+    for _, c in ipairs(cases) do for _, dens in ipairs { 0.06, 0.22 } do
       local o = { stride = c.s, padding = c.p, dilation = c.d, groups = c.g }
-      -- spike counts 0..4 (a SumPool2 of spikes), ~6 % nonzero
-      local x = lp.rand(c.x, "float64"):lt(0.06):astype("float64") * (lp.rand(c.x, "float64") * 4 + 1):floor()
+      -- spike counts 0..4 (a SumPool2 of spikes), ~6 % nonzero (and ~22 %, below)
+      local x = lp.rand(c.x, "float64"):lt(dens):astype("float64") * (lp.rand(c.x, "float64") * 4 + 1):floor()
       local w, b = lp.randn(c.w, "float64"), lp.randn({ c.w[1] }, "float64")
       assert.tensor_near(lp.conv2d_ref(x, w, b, o), lp.conv2d(x, w, b, o), 1e-12)
       assert.is_true(ag.gradcheck(function(k, bb) return lp.conv2d(x, k, bb, o) end, { w, b }))
@@ -146,13 +146,13 @@ describe("lp.conv2d", function()
       assert.tensor_near(lp.conv2d_ref(z, w, b, o), y, 0)
       y:sum():backward()
       assert.tensor_near(lp.zeros(c.w, "float64"), kw.grad, 0)
-    end
+    end end
   end)
 
-  it("dense inputs (100 % and 20 %) match the reference, gradients included #grad", function()
+  it("dense inputs (100 % and 45 %, the GEMM path) match the reference, gradients included #grad", function()
     for _, c in ipairs(cases) do
       local o = { stride = c.s, padding = c.p, dilation = c.d, groups = c.g }
-      for _, p in ipairs { 1.0, 0.2 } do
+      for _, p in ipairs { 1.0, 0.45 } do
         local x = lp.rand(c.x, "float64"):lt(p):astype("float64") * (lp.rand(c.x, "float64") * 4 + 1):floor()
         local w, b = lp.randn(c.w, "float64"), lp.randn({ c.w[1] }, "float64")
         assert.tensor_near(lp.conv2d_ref(x, w, b, o), lp.conv2d(x, w, b, o), 1e-12)
