@@ -9,9 +9,11 @@
 ** Shapes: x (N, C, H, W), w (O, C/G, KH, KW), y (N, O, OH, OW); per group
 ** g: Cg = C/G input and Og = O/G output channels, K = Cg·KH·KW rows of the
 ** column matrix col (K, OH·OW) of one sample.
-** Sparse input (under 30 % nonzero, e.g. spikes): an event-driven path
-** scatters each active input's weights (forward) and gathers dy into dw
-** (backward); dx is the dense col2im path either way.
+** Sparse input (under 30 % nonzero, e.g. spikes or spike counts): an
+** event-driven path lists the nonzero inputs once (forward), scatters each
+** one's weights, and keeps the list for the backward, which gathers dy into
+** dw from it; dx is the dense col2im path either way. Sum pooling: row
+** loops (and a 2x2 stride-2 loop) beside the per-element reference.
 */
 #include <string.h>
 #include <cblas.h>
@@ -220,10 +222,11 @@ DEFINE_CONV(double, d, cblas_dgemm)
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define LP_CONV_AVX2 1
 #define LP_CONV_TARGET_AVX2 __attribute__((target("avx2,fma")))
+/* no cached flag (no state): __builtin_cpu_init returns at once once it
+   has run, and the two tests read libgcc's feature bits */
 static int cpu_has_avx2(void) {
-  static int has = -1;            /* a benign race: every thread computes the same value */
-  if (has < 0) { __builtin_cpu_init(); has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
-  return has;
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 #else
 #define LP_CONV_AVX2 0
