@@ -4,25 +4,29 @@
 -- the second layer's shape (16 -> 16, 3x3 on 16x16). The limit printed is
 -- the dense GEMMs of the same shapes (forward w·col and backward dy·colᵀ
 -- per image; the input needs no gradient), timed in the same run.
--- Under 15 % nonzero input the kernel runs event-driven (forward and dw):
+-- Under 30 % nonzero input the kernel runs event-driven (forward and dw):
+-- the nonzero inputs listed once in the forward (vectorised count, 8-wide
+-- bit-mask fill; any values, spike counts too) and the list kept for dw,
 -- tap tables instead of divisions, each event's weights scattered into a
--- (P, Og) accumulator and dy gathered into dw, in an AVX2 clone; above,
--- im2col + GEMM, samples in parallel. The timed op is the module call and
--- y:backward(dy) with a dense dy (what a next layer sends; backward copies
--- it once as its seed). Timed in process CPU time (lp.cpu_time, all
--- threads) by default: the machine these figures come from is shared and
--- loaded, and wall clock there is noise.
--- Measured 2026-12-07 (shared 2-core VM, load 10-14; CPU time, 1 thread,
--- `limpet bench/conv.lua --threads=1`; the limit itself moved 23-35 ms
--- between runs): layer 1 at 5 % 26-30 ms, x0.75-1.24 the limit (before:
--- 70 ms, x2.05 in the same conditions, and x3.3-6 in wall time); at 20 %
--- and 100 % (im2col + GEMM) x1.5-2.3 -- im2col (stride 2, K = 50 rows of
--- 256 columns per image, done again in the backward for dw) still takes
--- more than the GEMMs (perf: 30 % against 19 %). Layer 2 at 5 % x0.6-0.9,
--- at 100 % x0.9-2.4. Targets (<= the limit at any density, <= 0.5x at 5 %):
--- not met for layer 1; 5 %: the remaining time is the scan of every input
--- value for events (2 x 1.85 M values), the per-image (P, Og) transposes
--- and the seed copy, against GEMMs of this shape that OpenBLAS runs well.
+-- (P, Og) accumulator and dy gathered into dw, 8x8 register transposes,
+-- AVX2+FMA loops picked by __builtin_cpu_supports; above, im2col + GEMM,
+-- samples in parallel. The timed op is the module call and y:backward(dy)
+-- with a dense dy (what a next layer sends; lp_backward copies it once as
+-- its seed). Timed in process CPU time (lp.cpu_time, all threads) by
+-- default: the machine these figures come from is shared and loaded, and
+-- wall clock there is noise.
+-- Measured 2026-12-07 (shared 2-core VM, load 7-11; CPU time, 1 thread,
+-- `limpet bench/conv.lua --threads=1`, before (main 11eb1cb) and after run
+-- back to back; the limit itself moved 22-30 ms between runs):
+--   layer 1 5 %   x1.38 -> x0.84, x0.91      layer 2 5 %    x1.04 -> x0.55, x0.60
+--   layer 1 20 %  x2.68 -> x1.59, x1.95      layer 2 100 %  x1.35 -> x1.66, x1.71 (noise:
+--   layer 1 100 % x3.14 -> x2.04, x1.88      perf shows the same profile for both builds)
+-- Targets (<= the limit at any density, <= 0.5x at 5 %): not met. perf of
+-- layer 1 at 5 % (after): the event loops 14 %, the seed copy of dy in
+-- lp_backward (autograd, not this kernel) 10 %, the transposes 7 % (the
+-- 13 MB of y written and of dy read), the event fill 4 %, db's pass over dy
+-- 3 %, against the limit's sgemm 14 %; at 20-100 % im2col + GEMM, where
+-- im2col (stride 2, redone in the backward for dw) costs as much as the GEMMs.
 package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path
 local lp = require "limpet"
 local nn = lp.nn
