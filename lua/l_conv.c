@@ -5,6 +5,7 @@
 **   core.conv2d(x, w[, b][, {stride =, padding =, dilation =, groups =}])
 **   core.conv2d_ref(...)  -- the direct-loop reference, same arguments
 **   core.sum_pool2d(x, {kernel_size =, stride = kernel_size, padding = 0})
+**   core.sum_pool2d_ref(...)  -- the per-element reference loop, same arguments
 ** x (N, C, H, W); differentiable (lp_ag_* versions).
 ** Not here: the kernels (core/src/conv.c).
 */
@@ -96,7 +97,7 @@ static int conv(lua_State *L, int ref) {
 static int l_conv2d(lua_State *L) { return conv(L, 0); }
 static int l_conv2d_ref(lua_State *L) { return conv(L, 1); }
 
-static int l_sum_pool2d(lua_State *L) {
+static int pool(lua_State *L, int ref) {
   static const char *const known[] = {"kernel_size", "stride", "padding", NULL};
   lp_tensor *x = lt_checktensor(L, 1);
   int64_t k[2], s[2], p[2];
@@ -111,15 +112,19 @@ static int l_sum_pool2d(lua_State *L) {
   opt_pair(L, 2, 2, "sum_pool2d", "stride", 1, k[0], k[1], s);
   opt_pair(L, 2, 2, "sum_pool2d", "padding", 0, 0, 0, p);
   r = lt_newbox(L);
-  st = lp_ag_sum_pool2d(lt_ctx(L), x, k, s, p, &r->t);
+  st = ref ? lp_sum_pool2d_ref(lt_ctx(L), x, k, s, p, &r->t) : lp_ag_sum_pool2d(lt_ctx(L), x, k, s, p, &r->t);
   if (st) return lt_raise(L, st);
   lt_account(L);
   return 1;
 }
 
+static int l_sum_pool2d(lua_State *L) { return pool(L, 0); }
+static int l_sum_pool2d_ref(lua_State *L) { return pool(L, 1); }
+
 void lt_open_conv(lua_State *L, int mod) {
   static const luaL_Reg fns[] = {
-    {"conv2d", l_conv2d}, {"conv2d_ref", l_conv2d_ref}, {"sum_pool2d", l_sum_pool2d}, {NULL, NULL}
+    {"conv2d", l_conv2d}, {"conv2d_ref", l_conv2d_ref}, {"sum_pool2d", l_sum_pool2d},
+    {"sum_pool2d_ref", l_sum_pool2d_ref}, {NULL, NULL}
   };
   lua_pushvalue(L, mod);
   luaL_setfuncs(L, fns, 0);

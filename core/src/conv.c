@@ -206,13 +206,23 @@ DEFINE_CONV(double, d, cblas_dgemm)
    Og loop reads one contiguous row. Cost ~ nnz (taps per event) Og + P Og
    per sample, instead of the GEMM's Og K P.
    tap layout (int64): rn[H], rk[H KH], ro[H KH], cn[W], ck[W KW], co[W KW]. */
-/* the event loops in an AVX2+FMA clone beside the baseline one, picked at
-   load time by the CPU (GCC function multi-versioning; callgrind/perf: the
-   Og loop in 8-wide vectors). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define LP_CONV_CLONES __attribute__((target_clones("arch=haswell", "default")))
+/* The event loops in an AVX2+FMA build beside the baseline one, picked per
+   call by what the CPU reports (__builtin_cpu_supports). Not GCC's
+   target_clones("arch=haswell"): its resolver asks for an Intel Haswell by
+   model, so AMD CPUs with AVX2 (this project's machines: EPYC) got the
+   baseline clone (perf showed ev_visit_f.default). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define LP_CONV_AVX2 1
+#define LP_CONV_TARGET_AVX2 __attribute__((target("avx2,fma")))
+static int cpu_has_avx2(void) {
+  static int has = -1;            /* a benign race: every thread computes the same value */
+  if (has < 0) { __builtin_cpu_init(); has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+  return has;
+}
 #else
-#define LP_CONV_CLONES
+#define LP_CONV_AVX2 0
+#define LP_CONV_TARGET_AVX2
+static int cpu_has_avx2(void) { return 0; }
 #endif
 static int64_t taps_len(const cgeom *g) { return g->H * (1 + 2 * g->KH) + g->W * (1 + 2 * g->KW); }
 static void taps_build(const cgeom *g, int64_t *t) {
@@ -236,57 +246,156 @@ static void taps_build(const cgeom *g, int64_t *t) {
     }
   }
 }
+/* The event list (built once in the forward, saved for the backward's dw):
+   for every (sample n, group gi) in order, the nonzero inputs of that
+   sample's group, from off[n G + gi] to off[n G + gi + 1]: pos (int32
+   triples: channel within the group, ih, iw) and val (the input's value,
+   any value: spike counts 0..4 as well as 0/1). Counting first (a
+   vectorised count, stopping as soon as it passes the density bound), then
+   filling, per sample in parallel, 8 inputs tested at once; a decode table
+   (ih of each position in a channel plane) saves a division per event. */
 #define DEFINE_EVENT(REAL, SFX)                                                                \
-/* one sample n, group gi: back = 0: acc (P, Og) += scatter of wt; back = 1: \
-   dwt (K, Og) += gather of dyt (P, Og) */                                                     \
-LP_CONV_CLONES                                                                                 \
-static void ev_visit_##SFX(const cgeom *g, const int64_t *tap, const REAL *x, int64_t n,       \
-                           int64_t gi, int back, const REAL *wt, const REAL *dys, REAL *ys,    \
-                           double *dwt) {                                                      \
+/* nonzero inputs in p[0..len) */                                                              \
+static inline __attribute__((always_inline))                                                  \
+int64_t ev_count_body_##SFX(const REAL *restrict p, int64_t len) {                             \
+  int64_t j, nz = 0;                                                                           \
+  int32_t part = 0;                                                                            \
+  for (j = 0; j + 1024 <= len; j += 1024) {   /* int32 partial sums: 8-wide compares */       \
+    int32_t k; part = 0;                                                                       \
+    for (k = 0; k < 1024; k++) part += p[j + k] != 0;                                          \
+    nz += part;                                                                                \
+  }                                                                                            \
+  for (; j < len; j++) nz += p[j] != 0;                                                        \
+  return nz;                                                                                   \
+}                                                                                              \
+/* events of sample n, all groups, written from off[n G] on */                                 \
+static inline __attribute__((always_inline))                                                  \
+void ev_fill_body_##SFX(const cgeom *g, const int32_t *restrict rowof, const REAL *x, int64_t n, \
+                        const int64_t *off, int32_t *restrict pos, REAL *restrict val) {       \
+  const int64_t HW = g->H * g->W;                                                              \
+  int64_t gi, c, r, j, e;                                                                      \
+  for (gi = 0; gi < g->G; gi++) {                                                              \
+    e = off[n * g->G + gi];                                                                    \
+    for (c = 0; c < g->Cg; c++) {                                                              \
+      const REAL *restrict xp = x + (n * g->C + gi * g->Cg + c) * HW;                          \
+      for (r = 0; r < HW; r += 8) {                                                            \
+        const int64_t end = r + 8 < HW ? r + 8 : HW;                                           \
+        if (end - r == 8) {                                                                    \
+          int m = 0, k;                                                                        \
+          for (k = 0; k < 8; k++) m |= xp[r + k] != 0;                                         \
+          if (!m) continue;                                                                    \
+        }                                                                                      \
+        for (j = r; j < end; j++) {                                                            \
+          if (xp[j] == 0) continue;                                                            \
+          pos[3 * e] = (int32_t)c; pos[3 * e + 1] = rowof[j];                                  \
+          pos[3 * e + 2] = (int32_t)(j - (int64_t)rowof[j] * g->W);                            \
+          val[e++] = xp[j];                                                                    \
+        }                                                                                      \
+      }                                                                                        \
+    }                                                                                          \
+  }                                                                                            \
+}                                                                                              \
+/* one sample n, group gi, its events: back = 0: acc (P, Og) += scatter of  \
+   wt; back = 1: dwt (K, Og) += gather of dyt (P, Og) */                                       \
+static inline __attribute__((always_inline))                                                  \
+void ev_visit_body_##SFX(const cgeom *g, const int64_t *tap, const int32_t *restrict pos,      \
+                         const REAL *restrict val, int64_t e0, int64_t e1, int64_t gi, int back, \
+                         const REAL *wt, const REAL *dys, REAL *ys, REAL *dwt) {             \
   const int64_t *rn = tap, *rk = rn + g->H, *ro = rk + g->H * g->KH;                           \
   const int64_t *cn = ro + g->H * g->KH, *ck = cn + g->W, *co = ck + g->W * g->KW;             \
   const int64_t Og = g->Og, KH = g->KH, KW = g->KW;                                           \
-  int64_t c, ih, iw, a, e, o;                                                                  \
-  for (c = 0; c < g->Cg; c++) {                                                                \
-    const REAL *xc = x + ((n * g->C) + gi * g->Cg + c) * g->H * g->W;                          \
-    for (ih = 0; ih < g->H; ih++) {                                                            \
-      const REAL *xr = xc + ih * g->W;                                                         \
-      for (iw = 0; iw < g->W; iw++) {                                                          \
-        const REAL v = xr[iw];                                                                 \
-        if (v == 0) continue;                                                                  \
-        for (a = 0; a < rn[ih]; a++) {                                                         \
-          const int64_t kb = (c * KH + rk[ih * KH + a]) * KW, pb = ro[ih * KH + a] * g->OW;    \
-          for (e = 0; e < cn[iw]; e++) {                                                       \
-            const int64_t k = kb + ck[iw * KW + e], p = pb + co[iw * KW + e];                  \
-            if (!back) {                                                                       \
-              const REAL *restrict wk = wt + (gi * g->K + k) * Og;                             \
-              REAL *restrict yo = ys + p * Og;                                                 \
-              switch (Og) {   /* fixed lengths unroll into whole vectors */                    \
-              case 8: for (o = 0; o < 8; o++) yo[o] += wk[o] * v; break;                       \
-              case 16: for (o = 0; o < 16; o++) yo[o] += wk[o] * v; break;                     \
-              case 32: for (o = 0; o < 32; o++) yo[o] += wk[o] * v; break;                     \
-              default: for (o = 0; o < Og; o++) yo[o] += wk[o] * v;                            \
-              }                                                                                \
-            } else {                                                                           \
-              const REAL *restrict d = dys + p * Og;                                           \
-              double *restrict dk = dwt + (gi * g->K + k) * Og;                                \
-              switch (Og) {                                                                    \
-              case 8: for (o = 0; o < 8; o++) dk[o] += (double)d[o] * v; break;                \
-              case 16: for (o = 0; o < 16; o++) dk[o] += (double)d[o] * v; break;              \
-              case 32: for (o = 0; o < 32; o++) dk[o] += (double)d[o] * v; break;              \
-              default: for (o = 0; o < Og; o++) dk[o] += (double)d[o] * v;                     \
-              }                                                                                \
-            }                                                                                  \
+  int64_t ev, a, e, o;                                                                         \
+  for (ev = e0; ev < e1; ev++) {                                                               \
+    const int64_t c = pos[3 * ev], ih = pos[3 * ev + 1], iw = pos[3 * ev + 2];                 \
+    const REAL v = val[ev];                                                                    \
+    for (a = 0; a < rn[ih]; a++) {                                                             \
+      const int64_t kb = (c * KH + rk[ih * KH + a]) * KW, pb = ro[ih * KH + a] * g->OW;        \
+      for (e = 0; e < cn[iw]; e++) {                                                           \
+        const int64_t k = kb + ck[iw * KW + e], p = pb + co[iw * KW + e];                      \
+        if (!back) {                                                                           \
+          const REAL *restrict wk = wt + (gi * g->K + k) * Og;                                 \
+          REAL *restrict yo = ys + p * Og;                                                     \
+          switch (Og) {   /* fixed lengths unroll into whole vectors */                        \
+          case 8: for (o = 0; o < 8; o++) yo[o] += wk[o] * v; break;                           \
+          case 16: for (o = 0; o < 16; o++) yo[o] += wk[o] * v; break;                         \
+          case 32: for (o = 0; o < 32; o++) yo[o] += wk[o] * v; break;                         \
+          default: for (o = 0; o < Og; o++) yo[o] += wk[o] * v;                                \
+          }                                                                                    \
+        } else {                                                                               \
+          const REAL *restrict d = dys + p * Og;                                               \
+          REAL *restrict dk = dwt + (gi * g->K + k) * Og;                                      \
+          switch (Og) {                                                                        \
+          case 8: for (o = 0; o < 8; o++) dk[o] += d[o] * v; break;                            \
+          case 16: for (o = 0; o < 16; o++) dk[o] += d[o] * v; break;                          \
+          case 32: for (o = 0; o < 32; o++) dk[o] += d[o] * v; break;                          \
+          default: for (o = 0; o < Og; o++) dk[o] += d[o] * v;                                 \
           }                                                                                    \
         }                                                                                      \
       }                                                                                        \
     }                                                                                          \
   }                                                                                            \
 }                                                                                              \
+/* the two builds of the loops above, and the pick between them */                           \
+LP_CONV_TARGET_AVX2 static int64_t ev_count_avx2_##SFX(const REAL *p, int64_t len) {           \
+  return ev_count_body_##SFX(p, len);                                                          \
+}                                                                                              \
+static int64_t ev_count_base_##SFX(const REAL *p, int64_t len) { return ev_count_body_##SFX(p, len); } \
+static int64_t ev_count_##SFX(const REAL *p, int64_t len) {                                    \
+  return LP_CONV_AVX2 && cpu_has_avx2() ? ev_count_avx2_##SFX(p, len) : ev_count_base_##SFX(p, len); \
+}                                                                                              \
+LP_CONV_TARGET_AVX2 static void ev_fill_avx2_##SFX(const cgeom *g, const int32_t *rowof, const REAL *x, \
+                                                   int64_t n, const int64_t *off, int32_t *pos, REAL *val) { \
+  ev_fill_body_##SFX(g, rowof, x, n, off, pos, val);                                           \
+}                                                                                              \
+static void ev_fill_base_##SFX(const cgeom *g, const int32_t *rowof, const REAL *x, int64_t n, \
+                               const int64_t *off, int32_t *pos, REAL *val) {                  \
+  ev_fill_body_##SFX(g, rowof, x, n, off, pos, val);                                           \
+}                                                                                              \
+LP_CONV_TARGET_AVX2                                                                            \
+static void ev_visit_avx2_##SFX(const cgeom *g, const int64_t *tap, const int32_t *pos, const REAL *val, \
+                                int64_t e0, int64_t e1, int64_t gi, int back, const REAL *wt,  \
+                                const REAL *dys, REAL *ys, REAL *dwt) {                      \
+  ev_visit_body_##SFX(g, tap, pos, val, e0, e1, gi, back, wt, dys, ys, dwt);                   \
+}                                                                                              \
+static void ev_visit_base_##SFX(const cgeom *g, const int64_t *tap, const int32_t *pos, const REAL *val, \
+                                int64_t e0, int64_t e1, int64_t gi, int back, const REAL *wt,  \
+                                const REAL *dys, REAL *ys, REAL *dwt) {                      \
+  ev_visit_body_##SFX(g, tap, pos, val, e0, e1, gi, back, wt, dys, ys, dwt);                   \
+}                                                                                              \
+static void ev_visit_##SFX(const cgeom *g, const int64_t *tap, const int32_t *pos, const REAL *val, \
+                           int64_t e0, int64_t e1, int64_t gi, int back, const REAL *wt,       \
+                           const REAL *dys, REAL *ys, REAL *dwt) {                           \
+  if (LP_CONV_AVX2 && cpu_has_avx2()) ev_visit_avx2_##SFX(g, tap, pos, val, e0, e1, gi, back, wt, dys, ys, dwt); \
+  else ev_visit_base_##SFX(g, tap, pos, val, e0, e1, gi, back, wt, dys, ys, dwt);              \
+}                                                                                              \
+/* Counts events per (n, gi) into off (off[0] = 0, off[n G + gi + 1] the    \
+   running total); 1 when the total stays under cap (the event path runs),  \
+   0 as soon as it does not. */                                                                \
+static int ev_count_all_##SFX(const cgeom *g, const REAL *x, int64_t cap, int64_t *off) {      \
+  const int64_t HW = g->H * g->W;                                                              \
+  int64_t n, gi, tot = 0;                                                                      \
+  off[0] = 0;                                                                                  \
+  for (n = 0; n < g->N; n++) for (gi = 0; gi < g->G; gi++) {                                   \
+    tot += ev_count_##SFX(x + (n * g->C + gi * g->Cg) * HW, g->Cg * HW);                       \
+    if (tot >= cap && tot > 0) return 0;                                                       \
+    off[n * g->G + gi + 1] = tot;                                                              \
+  }                                                                                            \
+  return 1;                                                                                    \
+}                                                                                              \
+static void ev_fill_all_##SFX(const cgeom *g, const int32_t *rowof, const REAL *x, const int64_t *off, \
+                              int32_t *pos, REAL *val) {                                       \
+  const int avx2 = LP_CONV_AVX2 && cpu_has_avx2();                                             \
+  int64_t n;                                                                                   \
+  _Pragma("omp parallel for schedule(static) num_threads(g->threads) if (g->threads > 1 && g->N > 1)") \
+  for (n = 0; n < g->N; n++) {                                                                 \
+    if (avx2) ev_fill_avx2_##SFX(g, rowof, x, n, off, pos, val);                               \
+    else ev_fill_base_##SFX(g, rowof, x, n, off, pos, val);                                    \
+  }                                                                                            \
+}                                                                                              \
 /* y = conv(x) (+ b), event-driven; wt scratch (G Cg KH KW Og), then per  \
    thread a (P, Og) accumulator (tp: threads x P x Og) */                                      \
-static void ev_fwd_##SFX(const cgeom *g, const int64_t *tap, const REAL *x, const REAL *w,     \
-                         const REAL *b, REAL *y, REAL *wt, REAL *tp) {                         \
+static void ev_fwd_##SFX(const cgeom *g, const int64_t *tap, const int32_t *pos, const REAL *val, \
+                         const int64_t *off, const REAL *w, const REAL *b, REAL *y, REAL *wt, REAL *tp) { \
   int64_t n, gi, o, k;                                                                         \
   for (gi = 0; gi < g->G; gi++) for (o = 0; o < g->Og; o++) for (k = 0; k < g->K; k++)         \
     wt[(gi * g->K + k) * g->Og + o] = w[(gi * g->Og + o) * g->K + k];                          \
@@ -296,8 +405,16 @@ static void ev_fwd_##SFX(const cgeom *g, const int64_t *tap, const REAL *x, cons
     REAL *acc = tp + (int64_t)omp_get_thread_num() * g->P * g->Og;                             \
     for (gj = 0; gj < g->G; gj++) {                                                            \
       REAL *ys = y + (n * g->O + gj * g->Og) * g->P;                                           \
+      const int64_t e0 = off[n * g->G + gj], e1 = off[n * g->G + gj + 1];                      \
+      if (e0 == e1) {                  /* no events: the bias alone */                         \
+        for (oo = 0; oo < g->Og; oo++) {                                                       \
+          const REAL bb = b ? b[gj * g->Og + oo] : 0;                                          \
+          for (p = 0; p < g->P; p++) ys[oo * g->P + p] = bb;                                   \
+        }                                                                                      \
+        continue;                                                                              \
+      }                                                                                        \
       memset(acc, 0, sizeof *acc * (size_t)(g->P * g->Og));                                    \
-      ev_visit_##SFX(g, tap, x, n, gj, 0, wt, NULL, acc, NULL);                                \
+      ev_visit_##SFX(g, tap, pos, val, e0, e1, gj, 0, wt, NULL, acc, NULL);                    \
       for (oo = 0; oo < g->Og; oo++) {                                                         \
         const REAL bb = b ? b[gj * g->Og + oo] : 0;                                            \
         for (p = 0; p < g->P; p++) ys[oo * g->P + p] = acc[p * g->Og + oo] + bb;               \
@@ -305,26 +422,39 @@ static void ev_fwd_##SFX(const cgeom *g, const int64_t *tap, const REAL *x, cons
     }                                                                                          \
   }                                                                                            \
 }                                                                                              \
-/* dw += dy . col^T, event-driven; dwt scratch (double, zeroed), one       \
-   (G K Og) block per thread, summed at the end; tp: threads x (P, Og) */                      \
-static void ev_dw_##SFX(const cgeom *g, const int64_t *tap, const REAL *x, const REAL *dy,     \
-                        REAL *dw, double *dwt, REAL *tp) {                                     \
-  int64_t n, gi, o, k, t, M = g->G * g->K * g->Og;                                             \
+/* dw += dy . col^T, event-driven, from the forward's event list; db += sum \
+   dy in the same pass over dy (db0 may be NULL). dwt scratch (zeroed, the  \
+   dtype's precision as the GEMM path's sums): per thread a (G K Og) block then O bias sums, summed at the end; \
+   tp: threads x (P, Og) */                                                                    \
+static void ev_dw_##SFX(const cgeom *g, const int64_t *tap, const int32_t *pos, const REAL *val, \
+                        const int64_t *off, const REAL *dy, REAL *dw, REAL *db0, REAL *dwt, REAL *tp) { \
+  int64_t gi, o, k, t, M = g->G * g->K * g->Og, S = M + g->O;                                  \
+  int64_t n;                                                                                   \
   _Pragma("omp parallel for schedule(static) num_threads(g->threads) if (g->threads > 1 && g->N > 1)") \
   for (n = 0; n < g->N; n++) {                                                                 \
     int64_t gj, oo, p;                                                                         \
     const int th = omp_get_thread_num();                                                       \
-    double *mine = dwt + (int64_t)th * M;                                                      \
+    REAL *mine = dwt + (int64_t)th * S, *dbm = mine + M;                                     \
     REAL *dyt = tp + (int64_t)th * g->P * g->Og;                                               \
     for (gj = 0; gj < g->G; gj++) {                                                            \
       const REAL *dys = dy + (n * g->O + gj * g->Og) * g->P;                                   \
+      const int64_t e0 = off[n * g->G + gj], e1 = off[n * g->G + gj + 1];                      \
+      if (db0) for (oo = 0; oo < g->Og; oo++) {                                                \
+        const REAL *r = dys + oo * g->P;                                                       \
+        REAL s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                                   \
+        for (p = 0; p + 4 <= g->P; p += 4) { s0 += r[p]; s1 += r[p + 1]; s2 += r[p + 2]; s3 += r[p + 3]; } \
+        for (; p < g->P; p++) s0 += r[p];                                                      \
+        dbm[gj * g->Og + oo] += (s0 + s1) + (s2 + s3);                               \
+      }                                                                                        \
+      if (e0 == e1) continue;                                                                  \
       for (oo = 0; oo < g->Og; oo++) for (p = 0; p < g->P; p++) dyt[p * g->Og + oo] = dys[oo * g->P + p]; \
-      ev_visit_##SFX(g, tap, x, n, gj, 1, NULL, dyt, NULL, mine);                              \
+      ev_visit_##SFX(g, tap, pos, val, e0, e1, gj, 1, NULL, dyt, NULL, mine);                  \
     }                                                                                          \
   }                                                                                            \
-  for (t = 1; t < g->threads; t++) for (k = 0; k < M; k++) dwt[k] += dwt[t * M + k];          \
+  for (t = 1; t < g->threads; t++) for (k = 0; k < S; k++) dwt[k] += dwt[t * S + k];          \
   for (gi = 0; gi < g->G; gi++) for (o = 0; o < g->Og; o++) for (k = 0; k < g->K; k++)         \
-    dw[(gi * g->Og + o) * g->K + k] += (REAL)dwt[(gi * g->K + k) * g->Og + o];                 \
+    dw[(gi * g->Og + o) * g->K + k] += dwt[(gi * g->K + k) * g->Og + o];                       \
+  if (db0) for (o = 0; o < g->O; o++) db0[o] += dwt[M + o];                              \
 }
 
 DEFINE_EVENT(float, f)
@@ -333,17 +463,42 @@ DEFINE_EVENT(double, d)
 /* Below this input density the event-driven path runs (forward and dw). */
 #define EVENT_DENSITY 0.15
 
-/* Whether a contiguous float tensor has under EVENT_DENSITY nonzero entries
-   (the count stops, in blocks, as soon as it passes the bound). */
-static int sparse_input(const lp_tensor *x) {
-  int64_t i, j, n = lp_tensor_numel(x), nz = 0, cap = (int64_t)(EVENT_DENSITY * (double)n);
-  if (n == 0) return 1;
-  for (i = 0; i < n && nz < cap; i += 4096) {
-    int64_t e = i + 4096 < n ? i + 4096 : n;
-    if (x->dtype == LP_F32) { const float *p = lp_tensor_data(x); for (j = i; j < e; j++) nz += p[j] != 0; }
-    else { const double *p = lp_tensor_data(x); for (j = i; j < e; j++) nz += p[j] != 0; }
+/* The event list of a contiguous x (new tensors in ev) when under
+   EVENT_DENSITY of it is nonzero; *sparse says whether it is. */
+typedef struct evlist { lp_tensor *pos, *val, *off; } evlist;
+static void evlist_release(evlist *e) {
+  lp_tensor_release(e->pos); lp_tensor_release(e->val); lp_tensor_release(e->off);
+  e->pos = e->val = e->off = NULL;
+}
+static lp_status evlist_build(lp_ctx *ctx, const cgeom *g, const lp_tensor *x, evlist *ev, int *sparse) {
+  int64_t n = lp_tensor_numel(x), cap = (int64_t)(EVENT_DENSITY * (double)n), no = g->N * g->G + 1;
+  int64_t HW = g->H * g->W, nnz, np, i;
+  lp_tensor *rowof = NULL;
+  lp_status st;
+  *sparse = 0;
+  ev->pos = ev->val = ev->off = NULL;
+  if ((st = lp_tensor_empty(ctx, LP_I64, 1, &no, &ev->off))) return st;
+  if (!(x->dtype == LP_F32 ? ev_count_all_f(g, lp_tensor_data(x), cap, lp_tensor_data(ev->off))
+                           : ev_count_all_d(g, lp_tensor_data(x), cap, lp_tensor_data(ev->off)))) {
+    evlist_release(ev);
+    return LP_OK;
   }
-  return nz < cap;
+  nnz = ((int64_t *)lp_tensor_data(ev->off))[no - 1];
+  np = 3 * (nnz > 0 ? nnz : 1);
+  TRY(lp_tensor_empty(ctx, LP_I32, 1, &np, &ev->pos));
+  np = nnz > 0 ? nnz : 1;
+  TRY(lp_tensor_empty(ctx, x->dtype, 1, &np, &ev->val));
+  TRY(lp_tensor_empty(ctx, LP_I32, 1, &HW, &rowof));
+  for (i = 0; i < HW; i++) ((int32_t *)lp_tensor_data(rowof))[i] = (int32_t)(i / g->W);
+  if (x->dtype == LP_F32)
+    ev_fill_all_f(g, lp_tensor_data(rowof), lp_tensor_data(x), lp_tensor_data(ev->off), lp_tensor_data(ev->pos), lp_tensor_data(ev->val));
+  else
+    ev_fill_all_d(g, lp_tensor_data(rowof), lp_tensor_data(x), lp_tensor_data(ev->off), lp_tensor_data(ev->pos), lp_tensor_data(ev->val));
+  *sparse = 1;
+done:
+  lp_tensor_release(rowof);
+  if (st != LP_OK) evlist_release(ev);
+  return st;
 }
 
 /* contiguous versions of the operands (new references) */
@@ -357,34 +512,38 @@ static lp_status contig3(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, co
   return LP_OK;
 }
 
-/* sparse (may be NULL): set to whether the event-driven path ran */
+/* keep (may be NULL): receives the event list when the event-driven path
+   ran (the caller owns it), all NULL when the dense one did */
 static lp_status conv_run(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, const lp_tensor *b,
-                          const lp_conv2d_opts *o, int ref, lp_tensor **out, int *sparse) {
+                          const lp_conv2d_opts *o, int ref, lp_tensor **out, evlist *keep) {
   cgeom g;
-  lp_tensor *xc = NULL, *wc = NULL, *bc = NULL, *col = NULL;
+  lp_tensor *xc = NULL, *wc = NULL, *bc = NULL, *col = NULL, *tap = NULL;
+  evlist ev = { NULL, NULL, NULL };
   int64_t ys[4], cs[1];
+  int sparse = 0;
   lp_status st;
   *out = NULL;
+  if (keep) keep->pos = keep->val = keep->off = NULL;
   if ((st = geom(ctx, x, w, b, o, &g))) return st;
   ys[0] = g.N; ys[1] = g.O; ys[2] = g.OH; ys[3] = g.OW;
   TRY(contig3(ctx, x, w, b, &xc, &wc, &bc));
   TRY(lp_tensor_empty(ctx, x->dtype, 4, ys, out));
-  if (sparse) *sparse = 0;
-  if (!ref && sparse_input(xc)) {
-    lp_tensor *tap = NULL;
-    if (sparse) *sparse = 1;
+  if (!ref) TRY(evlist_build(ctx, &g, xc, &ev, &sparse));
+  if (sparse) {
     int64_t tl = taps_len(&g);
     cs[0] = g.G * g.K * g.Og + g.threads * g.P * g.Og;   /* transposed weights, then accumulators */
     TRY(lp_tensor_empty(ctx, x->dtype, 1, cs, &col));
     TRY(lp_tensor_empty(ctx, LP_I64, 1, &tl, &tap));
     taps_build(&g, lp_tensor_data(tap));
     if (x->dtype == LP_F32)
-      ev_fwd_f(&g, lp_tensor_data(tap), lp_tensor_data(xc), lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL,
+      ev_fwd_f(&g, lp_tensor_data(tap), lp_tensor_data(ev.pos), lp_tensor_data(ev.val), lp_tensor_data(ev.off),
+               lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL,
                lp_tensor_data(*out), lp_tensor_data(col), (float *)lp_tensor_data(col) + g.G * g.K * g.Og);
     else
-      ev_fwd_d(&g, lp_tensor_data(tap), lp_tensor_data(xc), lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL,
+      ev_fwd_d(&g, lp_tensor_data(tap), lp_tensor_data(ev.pos), lp_tensor_data(ev.val), lp_tensor_data(ev.off),
+               lp_tensor_data(wc), bc ? lp_tensor_data(bc) : NULL,
                lp_tensor_data(*out), lp_tensor_data(col), (double *)lp_tensor_data(col) + g.G * g.K * g.Og);
-    lp_tensor_release(tap);
+    if (keep) { *keep = ev; ev.pos = ev.val = ev.off = NULL; }
     goto done;
   }
   if (!ref) { cs[0] = g.threads * g.K * g.P; TRY(lp_tensor_empty(ctx, x->dtype, 1, cs, &col)); }
@@ -397,7 +556,9 @@ static lp_status conv_run(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, c
   }
 done:
   lp_tensor_release(xc); lp_tensor_release(wc); lp_tensor_release(bc); lp_tensor_release(col);
-  if (st != LP_OK) { lp_tensor_release(*out); *out = NULL; }
+  lp_tensor_release(tap);
+  evlist_release(&ev);
+  if (st != LP_OK) { lp_tensor_release(*out); *out = NULL; if (keep) evlist_release(keep); }
   return st;
 }
 
@@ -412,7 +573,11 @@ lp_status lp_conv2d_ref(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, con
 }
 
 /* ---- autodiff ------------------------------------------------------------ */
-typedef struct conv_pl { lp_conv2d_opts o; int sx, sw, sparse; } conv_pl;   /* sparse: the forward's path */
+typedef struct conv_pl {
+  lp_conv2d_opts o;
+  int sx, sw, sparse;           /* sparse: the forward ran event-driven and saved its event list */
+  int spos, sval, soff;
+} conv_pl;
 
 static lp_status conv_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_tensor **gin) {
   conv_pl *p = lp_node_payload(n);
@@ -430,31 +595,35 @@ static lp_status conv_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_ten
   if (lp_node_input_needs_grad(n, 0)) TRY(lp_tensor_new(ctx, x->dtype, 4, x->shape, &dx));
   if (lp_node_input_needs_grad(n, 1)) TRY(lp_tensor_new(ctx, x->dtype, 4, w->shape, &dw));
   if (has_b && lp_node_input_needs_grad(n, 2)) TRY(lp_tensor_new(ctx, x->dtype, 1, &g.O, &db));
-  if (dw && p->sparse) {                           /* dw event-driven (as the forward ran), the rest below */
-    int64_t m = g.threads * g.G * g.K * g.Og, tl = taps_len(&g), tn = g.threads * g.P * g.Og;
-    TRY(lp_tensor_new(ctx, LP_F64, 1, &m, &dwt));
+  if (dw && p->sparse) {     /* dw event-driven from the forward's event list, db in the same pass */
+    const lp_tensor *epos = lp_node_saved(n, p->spos), *eval = lp_node_saved(n, p->sval), *eoff = lp_node_saved(n, p->soff);
+    int64_t m = g.threads * (g.G * g.K * g.Og + g.O), tl = taps_len(&g), tn = g.threads * g.P * g.Og;
+    TRY(lp_tensor_new(ctx, x->dtype, 1, &m, &dwt));
     TRY(lp_tensor_empty(ctx, x->dtype, 1, &tn, &dyt));
     TRY(lp_tensor_empty(ctx, LP_I64, 1, &tl, &tap));
     taps_build(&g, lp_tensor_data(tap));
     if (x->dtype == LP_F32)
-      ev_dw_f(&g, lp_tensor_data(tap), lp_tensor_data(x), lp_tensor_data(gy), lp_tensor_data(dw), lp_tensor_data(dwt), lp_tensor_data(dyt));
+      ev_dw_f(&g, lp_tensor_data(tap), lp_tensor_data(epos), lp_tensor_data(eval), lp_tensor_data(eoff),
+              lp_tensor_data(gy), lp_tensor_data(dw), db ? lp_tensor_data(db) : NULL, lp_tensor_data(dwt), lp_tensor_data(dyt));
     else
-      ev_dw_d(&g, lp_tensor_data(tap), lp_tensor_data(x), lp_tensor_data(gy), lp_tensor_data(dw), lp_tensor_data(dwt), lp_tensor_data(dyt));
+      ev_dw_d(&g, lp_tensor_data(tap), lp_tensor_data(epos), lp_tensor_data(eval), lp_tensor_data(eoff),
+              lp_tensor_data(gy), lp_tensor_data(dw), db ? lp_tensor_data(db) : NULL, lp_tensor_data(dwt), lp_tensor_data(dyt));
     ev_dw = 1;
   }
-  if (dx || db || (dw && !ev_dw)) {
+  if (dx || (db && !ev_dw) || (dw && !ev_dw)) {
     int64_t pw = g.threads * g.O * g.K, pb = g.threads * g.O;   /* per-thread partial dw, db */
+    int want_db = db && !ev_dw;
     if (dw && !ev_dw) TRY(lp_tensor_new(ctx, x->dtype, 1, &pw, &dws));
-    if (db) TRY(lp_tensor_new(ctx, x->dtype, 1, &pb, &dbs));
+    if (want_db) TRY(lp_tensor_new(ctx, x->dtype, 1, &pb, &dbs));
     cs[0] = g.threads * g.K * g.P;
     TRY(lp_tensor_empty(ctx, x->dtype, 1, cs, &col));
     if (x->dtype == LP_F32)
       bwd_f(&g, lp_tensor_data(x), lp_tensor_data(w), lp_tensor_data(gy), dx ? lp_tensor_data(dx) : NULL,
-            dw && !ev_dw ? lp_tensor_data(dw) : NULL, db ? lp_tensor_data(db) : NULL, lp_tensor_data(col),
+            dw && !ev_dw ? lp_tensor_data(dw) : NULL, want_db ? lp_tensor_data(db) : NULL, lp_tensor_data(col),
             dws ? lp_tensor_data(dws) : NULL, dbs ? lp_tensor_data(dbs) : NULL);
     else
       bwd_d(&g, lp_tensor_data(x), lp_tensor_data(w), lp_tensor_data(gy), dx ? lp_tensor_data(dx) : NULL,
-            dw && !ev_dw ? lp_tensor_data(dw) : NULL, db ? lp_tensor_data(db) : NULL, lp_tensor_data(col),
+            dw && !ev_dw ? lp_tensor_data(dw) : NULL, want_db ? lp_tensor_data(db) : NULL, lp_tensor_data(col),
             dws ? lp_tensor_data(dws) : NULL, dbs ? lp_tensor_data(dbs) : NULL);
   }
   gin[0] = dx; gin[1] = dw;
@@ -472,21 +641,30 @@ lp_status lp_ag_conv2d(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, cons
                        const lp_conv2d_opts *o, lp_tensor **out) {
   const lp_tensor *in[3];
   lp_tensor *xc = NULL, *wc = NULL, *bc = NULL;
+  evlist ev = { NULL, NULL, NULL };
   lp_node *n;
   conv_pl *p;
-  int sparse = 0;
-  lp_status st = conv_run(ctx, x, w, b, o, 0, out, &sparse);
+  int grad;
+  lp_status st;
   in[0] = x; in[1] = w; in[2] = b;
-  if (st != LP_OK || !lp_needs_grad(ctx, b ? 3 : 2, in)) return st;
+  grad = lp_needs_grad(ctx, b ? 3 : 2, in);
+  st = conv_run(ctx, x, w, b, o, 0, out, grad ? &ev : NULL);
+  if (st != LP_OK || !grad) return st;
   TRY(lp_node_record(ctx, "conv2d", conv_bw, b ? 3 : 2, in, 1, out, sizeof(conv_pl), &n));
   p = lp_node_payload(n);
   p->o = *o;
-  p->sparse = sparse;
   TRY(contig3(ctx, x, w, NULL, &xc, &wc, &bc));
   TRY(lp_node_save(ctx, n, xc, &p->sx));
   TRY(lp_node_save(ctx, n, wc, &p->sw));
+  if (ev.off) {
+    TRY(lp_node_save(ctx, n, ev.pos, &p->spos));
+    TRY(lp_node_save(ctx, n, ev.val, &p->sval));
+    TRY(lp_node_save(ctx, n, ev.off, &p->soff));
+    p->sparse = 1;
+  }
 done:
   lp_tensor_release(xc); lp_tensor_release(wc); lp_tensor_release(bc);
+  evlist_release(&ev);
   if (st != LP_OK) { lp_tensor_release(*out); *out = NULL; }
   return st;
 }
@@ -508,9 +686,10 @@ static lp_status pool_geom(lp_ctx *ctx, const lp_tensor *x, const int64_t k[2], 
   return LP_OK;
 }
 
-/* y[o] = sum of the window (forward); dx[window] += dy[o] (backward). */
+/* y[o] = sum of the window (forward); dx[window] += dy[o] (backward): the
+   plain reference, one output element and one bounds test at a time. */
 #define DEFINE_POOL(REAL, SFX)                                                                 \
-static void pool_##SFX(const int64_t *xs, const int64_t *ys, const int64_t k[2], const int64_t s[2], \
+static void pool_ref_##SFX(const int64_t *xs, const int64_t *ys, const int64_t k[2], const int64_t s[2], \
                        const int64_t p[2], REAL *x, REAL *y, int back) {                       \
   int64_t nc, oh, ow, a, b, NC = xs[0] * xs[1], H = xs[2], W = xs[3];                          \
   for (nc = 0; nc < NC; nc++) for (oh = 0; oh < ys[2]; oh++) for (ow = 0; ow < ys[3]; ow++) {  \
@@ -527,12 +706,60 @@ static void pool_##SFX(const int64_t *xs, const int64_t *ys, const int64_t k[2],
     }                                                                                          \
     if (!back) *yo = acc;                                                                      \
   }                                                                                            \
+}                                                                                              \
+/* The fast path, same sums in the same order: whole output rows at a time,   \
+   the valid window rows and columns worked out once per row and per kernel   \
+   column (no per-element bounds tests); 2x2 stride 2 unpadded (SumPool2, the \
+   usual case) as its own loop. back: x is dx, zeroed unless exact is set     \
+   (the windows tile the input exactly: every dx element is written once). */ \
+static void pool_fast_##SFX(const int64_t *xs, const int64_t *ys, const int64_t k[2], const int64_t s[2], \
+                            const int64_t p[2], REAL *x, REAL *y, int back, int exact) {      \
+  const int64_t NC = xs[0] * xs[1], H = xs[2], W = xs[3], OH = ys[2], OW = ys[3];              \
+  int64_t nc, oh, ow, a, b;                                                                    \
+  if (k[0] == 2 && k[1] == 2 && s[0] == 2 && s[1] == 2 && p[0] == 0 && p[1] == 0) {            \
+    for (nc = 0; nc < NC; nc++) for (oh = 0; oh < OH; oh++) {                                  \
+      REAL *restrict r0 = x + (nc * H + 2 * oh) * W, *restrict r1 = r0 + W;                    \
+      REAL *restrict yr = y + (nc * OH + oh) * OW;                                             \
+      if (!back) for (ow = 0; ow < OW; ow++)                                                   \
+        yr[ow] = ((r0[2 * ow] + r0[2 * ow + 1]) + r1[2 * ow]) + r1[2 * ow + 1];                \
+      else if (exact) for (ow = 0; ow < OW; ow++)                                              \
+        r0[2 * ow] = r0[2 * ow + 1] = r1[2 * ow] = r1[2 * ow + 1] = yr[ow];                    \
+      else for (ow = 0; ow < OW; ow++) {                                                       \
+        r0[2 * ow] += yr[ow]; r0[2 * ow + 1] += yr[ow]; r1[2 * ow] += yr[ow]; r1[2 * ow + 1] += yr[ow]; \
+      }                                                                                        \
+    }                                                                                          \
+    return;                                                                                    \
+  }                                                                                            \
+  for (nc = 0; nc < NC; nc++) for (oh = 0; oh < OH; oh++) {                                    \
+    REAL *restrict yr = y + (nc * OH + oh) * OW;                                               \
+    if (!back) for (ow = 0; ow < OW; ow++) yr[ow] = 0;                                         \
+    for (a = 0; a < k[0]; a++) {                                                               \
+      const int64_t ih = oh * s[0] - p[0] + a;                                                 \
+      REAL *restrict xr;                                                                       \
+      if (ih < 0 || ih >= H) continue;                                                         \
+      xr = x + (nc * H + ih) * W;                                                              \
+      for (b = 0; b < k[1]; b++) {                                                             \
+        const int64_t off = b - p[1];              /* iw = ow s + off in [0, W) */             \
+        const int64_t lo = off >= 0 ? 0 : (-off + s[1] - 1) / s[1];                            \
+        int64_t hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / s[1] + 1;                           \
+        if (hi > OW) hi = OW;                                                                  \
+        if (back) for (ow = lo; ow < hi; ow++) xr[ow * s[1] + off] += yr[ow];                  \
+        else for (ow = lo; ow < hi; ow++) yr[ow] += xr[ow * s[1] + off];                       \
+      }                                                                                        \
+    }                                                                                          \
+  }                                                                                            \
 }
 DEFINE_POOL(float, f)
 DEFINE_POOL(double, d)
 
-lp_status lp_sum_pool2d(lp_ctx *ctx, const lp_tensor *x, const int64_t k[2], const int64_t s[2],
-                        const int64_t p[2], lp_tensor **out) {
+/* whether 2x2 stride-2 unpadded windows cover x (H, W even) exactly */
+static int pool_exact(const int64_t *xs, const int64_t k[2], const int64_t s[2], const int64_t p[2]) {
+  return k[0] == 2 && k[1] == 2 && s[0] == 2 && s[1] == 2 && p[0] == 0 && p[1] == 0 &&
+         xs[2] % 2 == 0 && xs[3] % 2 == 0;
+}
+
+static lp_status pool_run(lp_ctx *ctx, const lp_tensor *x, const int64_t k[2], const int64_t s[2],
+                          const int64_t p[2], int ref, lp_tensor **out) {
   int64_t ys[4];
   lp_tensor *xc = NULL;
   lp_status st;
@@ -540,12 +767,27 @@ lp_status lp_sum_pool2d(lp_ctx *ctx, const lp_tensor *x, const int64_t k[2], con
   if ((st = pool_geom(ctx, x, k, s, p, ys))) return st;
   TRY(lp_tensor_contiguous(ctx, (lp_tensor *)x, &xc));
   TRY(lp_tensor_empty(ctx, x->dtype, 4, ys, out));
-  if (x->dtype == LP_F32) pool_f(x->shape, ys, k, s, p, lp_tensor_data(xc), lp_tensor_data(*out), 0);
-  else pool_d(x->shape, ys, k, s, p, lp_tensor_data(xc), lp_tensor_data(*out), 0);
+  if (x->dtype == LP_F32) {
+    if (ref) pool_ref_f(x->shape, ys, k, s, p, lp_tensor_data(xc), lp_tensor_data(*out), 0);
+    else pool_fast_f(x->shape, ys, k, s, p, lp_tensor_data(xc), lp_tensor_data(*out), 0, 0);
+  } else {
+    if (ref) pool_ref_d(x->shape, ys, k, s, p, lp_tensor_data(xc), lp_tensor_data(*out), 0);
+    else pool_fast_d(x->shape, ys, k, s, p, lp_tensor_data(xc), lp_tensor_data(*out), 0, 0);
+  }
 done:
   lp_tensor_release(xc);
   if (st != LP_OK) { lp_tensor_release(*out); *out = NULL; }
   return st;
+}
+
+lp_status lp_sum_pool2d_ref(lp_ctx *ctx, const lp_tensor *x, const int64_t k[2], const int64_t s[2],
+                            const int64_t p[2], lp_tensor **out) {
+  return pool_run(ctx, x, k, s, p, 1, out);
+}
+
+lp_status lp_sum_pool2d(lp_ctx *ctx, const lp_tensor *x, const int64_t k[2], const int64_t s[2],
+                        const int64_t p[2], lp_tensor **out) {
+  return pool_run(ctx, x, k, s, p, 0, out);
 }
 
 typedef struct pool_pl { int64_t k[2], s[2], p[2]; } pool_pl;
@@ -556,14 +798,17 @@ static lp_status pool_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_ten
   const int64_t *xs = lp_node_input_shape(n, 0);
   lp_dtype dt = lp_node_input_dtype(n, 0);
   int64_t ys[4];
+  int exact;
   lp_status st = LP_OK;
   if (!gout[0] || !lp_node_input_needs_grad(n, 0)) return LP_OK;
   TRY(lp_tensor_astype(ctx, gout[0], dt, &gy));
   { lp_tensor *c; TRY(lp_tensor_contiguous(ctx, gy, &c)); lp_tensor_release(gy); gy = c; }
-  TRY(lp_tensor_new(ctx, dt, 4, xs, &dx));
+  exact = pool_exact(xs, p->k, p->s, p->p);      /* every dx element written once: no zeroing */
+  if (exact) TRY(lp_tensor_empty(ctx, dt, 4, xs, &dx));
+  else TRY(lp_tensor_new(ctx, dt, 4, xs, &dx));
   memcpy(ys, gy->shape, sizeof ys);
-  if (dt == LP_F32) pool_f(xs, ys, p->k, p->s, p->p, lp_tensor_data(dx), lp_tensor_data(gy), 1);
-  else pool_d(xs, ys, p->k, p->s, p->p, lp_tensor_data(dx), lp_tensor_data(gy), 1);
+  if (dt == LP_F32) pool_fast_f(xs, ys, p->k, p->s, p->p, lp_tensor_data(dx), lp_tensor_data(gy), 1, exact);
+  else pool_fast_d(xs, ys, p->k, p->s, p->p, lp_tensor_data(dx), lp_tensor_data(gy), 1, exact);
   gin[0] = dx;
   dx = NULL;
 done:

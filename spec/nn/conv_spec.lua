@@ -119,6 +119,48 @@ describe("lp.conv2d", function()
     end
   end)
 
+  it("event path: bias and input gradients, spike counts, 0 % input, float32 against float64 #grad", function()
+    for _, c in ipairs(cases) do
+      local o = { stride = c.s, padding = c.p, dilation = c.d, groups = c.g }
+      -- spike counts 0..4 (a SumPool2 of spikes), ~6 % nonzero
+      local x = lp.rand(c.x, "float64"):lt(0.06):astype("float64") * (lp.rand(c.x, "float64") * 4 + 1):floor()
+      local w, b = lp.randn(c.w, "float64"), lp.randn({ c.w[1] }, "float64")
+      assert.tensor_near(lp.conv2d_ref(x, w, b, o), lp.conv2d(x, w, b, o), 1e-12)
+      assert.is_true(ag.gradcheck(function(k, bb) return lp.conv2d(x, k, bb, o) end, { w, b }))
+      -- x needing a gradient too: dx by the dense path, dw and db from the forward's event list
+      assert.is_true(ag.gradcheck(function(a, k, bb) return lp.conv2d(a, k, bb, o) end, { x, w, b }))
+      -- the float32 build of the loops against float64
+      local gw, gb = {}, {}
+      for _, dt in ipairs { "float32", "float64" } do
+        local kw, kb = w:astype(dt):requires_grad(true), b:astype(dt):requires_grad(true)
+        local y = lp.conv2d(x:astype(dt), kw, kb, o)
+        y:backward(lp.ones(y.shape, dt) * 0.5)
+        gw[dt], gb[dt] = kw.grad:astype("float64"), kb.grad:astype("float64")
+      end
+      assert.tensor_near(gw.float64, gw.float32, 1e-4)
+      assert.tensor_near(gb.float64, gb.float32, 1e-4)
+      -- an all-zero input: the bias alone, and dw = 0
+      local z = lp.zeros(c.x, "float64")
+      local kw = w:clone():requires_grad(true)
+      local y = lp.conv2d(z, kw, b, o)
+      assert.tensor_near(lp.conv2d_ref(z, w, b, o), y, 0)
+      y:sum():backward()
+      assert.tensor_near(lp.zeros(c.w, "float64"), kw.grad, 0)
+    end
+  end)
+
+  it("dense inputs (100 % and 20 %) match the reference, gradients included #grad", function()
+    for _, c in ipairs(cases) do
+      local o = { stride = c.s, padding = c.p, dilation = c.d, groups = c.g }
+      for _, p in ipairs { 1.0, 0.2 } do
+        local x = lp.rand(c.x, "float64"):lt(p):astype("float64") * (lp.rand(c.x, "float64") * 4 + 1):floor()
+        local w, b = lp.randn(c.w, "float64"), lp.randn({ c.w[1] }, "float64")
+        assert.tensor_near(lp.conv2d_ref(x, w, b, o), lp.conv2d(x, w, b, o), 1e-12)
+        assert.is_true(ag.gradcheck(function(a, k, bb) return lp.conv2d(a, k, bb, o) end, { x, w, b }))
+      end
+    end
+  end)
+
   it("has gradients for input, weight and bias #grad", function()
     for _, c in ipairs(cases) do
       local x, w = lp.randn(c.x, "float64"), lp.randn(c.w, "float64")
@@ -159,12 +201,58 @@ describe("lp.sum_pool2d", function()
     end
   end)
 
+  it("row loops (and the 2x2 stride-2 loop) match the per-element reference, gradients included #grad", function()
+    local cases = {
+      { x = { 2, 3, 8, 6 }, k = { 2, 2 }, s = { 2, 2 }, p = { 0, 0 } },   -- 2x2 tiling exactly: dx written once
+      { x = { 1, 2, 7, 5 }, k = { 2, 2 }, s = { 2, 2 }, p = { 0, 0 } },   -- odd sizes: the last row/column unused
+      { x = { 2, 2, 7, 6 }, k = { 3, 2 }, s = { 1, 2 }, p = { 1, 1 } },   -- overlapping, padded
+      { x = { 1, 3, 9, 9 }, k = { 3, 3 }, s = { 2, 3 }, p = { 1, 0 } },
+      { x = { 1, 1, 5, 6 }, k = { 2, 4 }, s = { 3, 1 }, p = { 1, 2 } },
+    }
+    for _, c in ipairs(cases) do
+      local o = { kernel_size = c.k, stride = c.s, padding = c.p }
+      for _, dt in ipairs { "float32", "float64" } do
+        -- spike counts (small integers) and general values
+        for _, x in ipairs { (lp.rand(c.x, dt) * 5):floor(), lp.randn(c.x, dt) } do
+          assert.tensor_near(lp.sum_pool2d_ref(x, o), lp.sum_pool2d(x, o), dt == "float32" and 1e-6 or 1e-13)
+        end
+      end
+      local x = lp.randn(c.x, "float64")
+      assert.tensor_near(direct_pool(x, c.k, c.s, c.p), lp.sum_pool2d_ref(x, o), 1e-12)
+      assert.is_true(ag.gradcheck(function(a) return lp.sum_pool2d(a, o) end, { x }))
+      -- the backward's scatter, against dy routed through the reference's windows by hand
+      local xg = lp.randn(c.x, "float64"):requires_grad(true)
+      local y = lp.sum_pool2d(xg, o)
+      local dy = lp.randn(y.shape, "float64")
+      y:backward(dy)
+      local want = lp.zeros(c.x, "float64")
+      local N, C, H, W = table.unpack(c.x)
+      local D = dy:totable()
+      local acc = {}
+      for n = 1, N do for ch = 1, C do for i = 1, y.shape[3] do for j = 1, y.shape[4] do
+        for a = 1, c.k[1] do for e = 1, c.k[2] do
+          local ih, iw = (i - 1) * c.s[1] - c.p[1] + a, (j - 1) * c.s[2] - c.p[2] + e
+          if ih >= 1 and ih <= H and iw >= 1 and iw <= W then
+            local key = ((n * C + ch) * H + ih) * W + iw
+            acc[key] = (acc[key] or 0) + D[n][ch][i][j]
+          end
+        end end
+      end end end end
+      for n = 1, N do for ch = 1, C do for ih = 1, H do for iw = 1, W do
+        want:set(n, ch, ih, iw, acc[((n * C + ch) * H + ih) * W + iw] or 0)
+      end end end end
+      assert.tensor_near(want, xg.grad, 1e-12)
+    end
+  end)
+
   it("refuses a missing kernel and oversized padding", function()
     local x = lp.randn({ 1, 1, 4, 4 })
     assert.has_error(function() lp.sum_pool2d(x, {}) end,
       "bad argument #2 to 'sum_pool2d' (field 'kernel_size' is required)")
     assert.has_error(function() lp.sum_pool2d(x, { kernel_size = 2, padding = 2 }) end,
       "bad argument #2 to 'sum_pool2d' (kernel and stride must be >= 1, 0 <= padding <= kernel/2)")
+    assert.has_error(function() lp.sum_pool2d_ref(x, { kernel_size = 2, strid = 2 }) end,
+      "bad argument #2 to 'sum_pool2d_ref' (unknown field 'strid')")
   end)
 end)
 

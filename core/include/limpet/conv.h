@@ -28,6 +28,9 @@ lp_status lp_conv2d_ref(lp_ctx *ctx, const lp_tensor *x, const lp_tensor *w, con
 /* y (N, C, OH, OW): sum over each kernel window (zero padding). */
 lp_status lp_sum_pool2d(lp_ctx *ctx, const lp_tensor *x, const int64_t k[2], const int64_t s[2],
                         const int64_t p[2], lp_tensor **out);
+/* The plain per-element loop (reference for lp_sum_pool2d's row loops). */
+lp_status lp_sum_pool2d_ref(lp_ctx *ctx, const lp_tensor *x, const int64_t k[2], const int64_t s[2],
+                            const int64_t p[2], lp_tensor **out);
 lp_status lp_ag_sum_pool2d(lp_ctx *ctx, const lp_tensor *x, const int64_t k[2], const int64_t s[2],
                            const int64_t p[2], lp_tensor **out);
 
