@@ -22,7 +22,7 @@ describe("examples/fashion_mnist_cnn.lua", function()
     assert.is_true(ok, out)
     local acc, cpu = out:match "result: test (%S+) cpu_s (%d+)"
     assert.is_truthy(acc, out)
-    assert.is_true(tonumber(acc) > 0.3, out)    -- chance is 0.1; the quick run gets about 0.55
+    assert.is_true(tonumber(acc) > 0.3, out)    -- chance is 0.1; the quick run gets about 0.45
     assert.is_truthy(out:find("re-imported, max |diff| 0 ", 1, true), out)
     os.execute("rm -rf " .. d)
   end)
