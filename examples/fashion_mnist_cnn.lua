@@ -29,7 +29,13 @@
 -- 1150); runs on --threads threads (default 1: on a CPU-time budget extra
 -- threads only add overhead). --flip 1 mirrors training images left-right
 -- with probability 1/2 (a fresh draw every batch).
--- Measured: @MEASURED@
+-- Measured (2026-12-07, `nice -n 5 /usr/bin/time -v build/release/limpet
+-- examples/fashion_mnist_cnn.lua`, 1 thread, on a 2-core machine shared with
+-- four other engineers' jobs, load 6-8): test accuracy after epochs 1-8
+-- 84.39 / 86.19 / 86.26 / 88.01 / 88.20 / 89.06 / 89.49 / 89.73 %; the
+-- budget stopped it after 8 of the 9 planned epochs (~130-150 CPU-s each);
+-- "result: test 0.8973 cpu_s 1132" (40 min wall under that load). The
+-- issue's target, 92 % within 1200 CPU-s, is not reached.
 -- Usage: limpet examples/fashion_mnist_cnn.lua [--quick] [--epochs N] [--steps T]
 --          [--lr LR] [--warmup FRACTION] [--batch N] [--budget CPU_SECONDS] [--threads N]
 --          [--flip 0|1] [--bn 0|1] [--c1 N] [--c2 N] [--kernel K] [--hidden N]
