@@ -22,8 +22,24 @@ describe("examples/fashion_mnist_cnn.lua", function()
     assert.is_true(ok, out)
     local acc, cpu = out:match "result: test (%S+) cpu_s (%d+)"
     assert.is_truthy(acc, out)
-    assert.is_true(tonumber(acc) > 0.3, out)    -- chance is 0.1; the quick run gets about 0.7
+    assert.is_true(tonumber(acc) > 0.3, out)    -- chance is 0.1; the quick run gets about 0.45
     assert.is_truthy(out:find("re-imported, max |diff| 0 ", 1, true), out)
+    os.execute("rm -rf " .. d)
+  end)
+  test("with batch norm and a hidden layer: folds bn2 into the exported conv2 and keeps the trained neurons", function()
+    local d = os.tmpname()
+    os.remove(d)
+    assert(os.execute("mkdir -p " .. d))
+    local p = io.popen(("%s/limpet examples/fashion_mnist_cnn.lua --quick --train 320 --bn 1 --hidden 24 --out %s 2>&1")
+      :format(build, d))
+    local out = p:read("a")
+    local ok = p:close()
+    assert.is_true(ok, out)
+    assert.is_truthy(out:match "result: test (%S+) cpu_s (%d+)", out)
+    -- NIR re-import exact; the folded conv2 against conv2 -> bn2 in eval mode (float rounding only)
+    local d_nir, d_fold = out:match "re%-imported, max |diff| (%S+) on a random spike input %(conv2 folded: (%S+)%)"
+    assert.equal("0", d_nir, out)
+    assert.is_true(tonumber(d_fold) < 1e-3, out)
     os.execute("rm -rf " .. d)
   end)
   it("refuses unknown and malformed arguments with status 2, naming them", function()
@@ -31,6 +47,11 @@ describe("examples/fashion_mnist_cnn.lua", function()
       { "--bogus 1", "fashion_mnist_cnn: unknown argument '--bogus'" },
       { "--epochs 0", "fashion_mnist_cnn: argument '--epochs' takes a positive integer, got '0'" },
       { "--flip 2", "fashion_mnist_cnn: --flip takes 0 or 1, got '2'" },
+      { "--bn yes", "fashion_mnist_cnn: --bn takes 0 or 1, got 'yes'" },
+      { "--kernel 4", "fashion_mnist_cnn: --kernel takes an odd size, got '4'" },
+      { "--hidden -3", "fashion_mnist_cnn: --hidden takes a non-negative integer, got '-3'" },
+      { "--warmup 1", "fashion_mnist_cnn: --warmup takes a fraction in [0, 1), got '1'" },
+      { "--lr -1", "fashion_mnist_cnn: argument '--lr' takes a positive number, got '-1'" },
     } do
       local p = io.popen(("%s/limpet examples/fashion_mnist_cnn.lua %s 2>&1; echo \"rc=$?\""):format(build, c[1]))
       local out = p:read("a")

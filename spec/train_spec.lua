@@ -149,6 +149,29 @@ describe("limpet.train", function()
       assert.equal(0, args2.net.resets)
     end)
 
+    it("validates in eval mode and puts the net back in the mode it was in", function()
+      -- a real module (nn.BatchNorm) under a wrapper that logs its mode per call
+      local bn = lp.nn.BatchNorm(2)
+      local modes = {}
+      local net = { train = function(self, m) bn:train(m); return self end,
+                    eval = function(self) bn:eval(); return self end }
+      setmetatable(net, { __index = bn, __call = function(_, x, record)
+        modes[#modes + 1] = bn.training and "train" or "eval"
+        return bn(x:unsqueeze(3):reshape({ x.shape[1], x.shape[2], 2 }), record)
+      end })
+      local args = base_args { net = net, optimizer = lp.optim.SGD(bn:parameters(), { lr = 0.1 }),
+        val_data = train.TensorLoader(X, Y, { batch_size = 6 }), epochs = 2 }
+      train.fit(args)
+      -- per epoch: two training batches, one validation batch
+      assert.same({ "train", "train", "eval", "train", "train", "eval" }, modes)
+      assert.is_true(bn.training)
+      bn:eval()
+      modes = {}
+      train.fit(args)
+      assert.same({ "eval", "eval", "eval", "eval", "eval", "eval" }, modes)
+      assert.is_false(bn.training)
+    end)
+
     it("calls on_epoch with the stats and stops when it returns false", function()
       local seen = {}
       local h = train.fit(base_args { epochs = 5, on_epoch = function(e, stats)

@@ -407,7 +407,8 @@ end
 ---   clip_grad_norm =, schedule =, reset_state = true, progress = true} -> history
 -- Each batch: reset the net's state (unless reset_state = false), forward,
 -- loss, backward, optional gradient clipping, optimiser step. After each
--- epoch: validation (no grad), the schedule's step, on_epoch(epoch, stats)
+-- epoch: validation (no grad, the net in eval mode, then back in the mode
+-- it was in), the schedule's step, on_epoch(epoch, stats)
 -- (return false to stop), the checkpoint (net:save(path), written when the
 -- monitored loss improves: val_loss with val_data, else train_loss) and
 -- early stopping after `patience` epochs without improvement.
@@ -447,7 +448,14 @@ function M.fit(o)
     if acc then hist.train_accuracy[epoch] = ta end
     hist.lr[epoch] = lr
     if o.val_data then
-      local vl, va = run_epoch(o, o.val_data, false, acc, ("  val %d/%d"):format(epoch, epochs), pr, epoch)
+      -- validation in eval mode (dropout off, batch norm on its running
+      -- statistics, no noise), then back to the mode the net was in
+      local was = o.net.training
+      local modal = type(o.net.eval) == "function" and was ~= nil
+      if modal then o.net:eval() end
+      local ok, vl, va = pcall(run_epoch, o, o.val_data, false, acc, ("  val %d/%d"):format(epoch, epochs), pr, epoch)
+      if modal then o.net:train(was) end
+      if not ok then error(vl, 0) end
       hist.val_loss[epoch], stats.val_loss = vl, vl
       if acc then hist.val_accuracy[epoch], stats.val_accuracy = va, va end
     end

@@ -32,8 +32,9 @@ function BatchNorm:init(C, opts)
     self:parameter("weight", lp.ones({ C }), { family = "weights" })
     self:parameter("bias", lp.zeros({ C }), { family = "biases" })
   end
-  self:state("running_mean", lp.zeros({ C }))
-  self:state("running_var", lp.ones({ C }))
+  -- persistent: reset_state (which fit calls before every batch) keeps them
+  self:state("running_mean", lp.zeros({ C }), { persistent = true })
+  self:state("running_var", lp.ones({ C }), { persistent = true })
   self:simulation_parameter("momentum", opts.momentum)
   self:simulation_parameter("eps", opts.eps)
   self:simulation_parameter("alpha", opts.alpha)
@@ -46,30 +47,35 @@ function BatchNorm:evolve(x, record)
     U.argerror("evolve", 1, ("%s expects input (B, T, %d, ...), got %s")
       :format(self.full_name, C, lp.is_tensor(x) and U.fmt_shape(x.shape) or type(x)), 3)
   end
-  -- move C first and flatten the rest: (C, M)
-  local nd = x:dim()
-  local perm = { 3, 1, 2 }
-  for d = 4, nd do perm[#perm + 1] = d end
-  local xc = x:permute(perm):contiguous():reshape({ C, -1 })
-  local M = xc.shape[2]
-  local mean, var
+  -- a view (B·T, C, S), S the positions after C: the statistics are sums
+  -- over its last dimension and then its first (no copy, no permute: both
+  -- reductions and the broadcasts run over contiguous rows)
+  local shape = x.shape
+  local S = 1
+  for d = 4, #shape do S = S * shape[d] end
+  local xr = x:contiguous():reshape({ shape[1] * shape[2], C, S })
+  local M = shape[1] * shape[2] * S
+  local y
   if self.training then
-    mean = xc:mean(2)
-    var = ((xc - mean:reshape({ C, 1 })) ^ 2):mean(2)
+    local mean = xr:sum(3):sum(1) / M                     -- (C)
+    local d = xr - mean:reshape({ 1, C, 1 })
+    local var = (d * d):sum(3):sum(1) / M                 -- biased, two-pass
     local m = self.momentum
     local unbiased = M > 1 and var:detach() * (M / (M - 1)) or var:detach()
     self._values.running_mean = (self.running_mean * (1 - m) + mean:detach() * m):astype(self.running_mean.dtype)
     self._values.running_var = (self.running_var * (1 - m) + unbiased * m):astype(self.running_var.dtype)
+    local scale = (var + self.eps):sqrt():reciprocal() * (self.alpha * self.v_threshold)
+    if self.weight then scale = scale * self.weight end
+    y = d * scale:reshape({ 1, C, 1 })
+    if self.bias then y = y + self.bias:reshape({ 1, C, 1 }) end
   else
-    mean, var = self.running_mean, self.running_var
+    local scale = (self.running_var + self.eps):sqrt():reciprocal() * (self.alpha * self.v_threshold)
+    if self.weight then scale = scale * self.weight end
+    local shift = -self.running_mean * scale
+    if self.bias then shift = shift + self.bias end
+    y = xr * scale:reshape({ 1, C, 1 }) + shift:reshape({ 1, C, 1 })
   end
-  local scale = (var + self.eps):sqrt():reciprocal() * (self.alpha * self.v_threshold)
-  if self.weight then scale = scale * self.weight end
-  local shift = -mean * scale
-  if self.bias then shift = shift + self.bias end
-  local bshape = { 1, 1, C }
-  for _ = 4, nd do bshape[#bshape + 1] = 1 end
-  return x * scale:reshape(bshape) + shift:reshape(bshape), {}, {}
+  return y:reshape(shape), {}, {}
 end
 
 return BatchNorm

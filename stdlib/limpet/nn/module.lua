@@ -183,7 +183,8 @@ function Module:_register(kind, name, value, opts, level)
       shape = pick
     end
   end
-  local meta = { kind = kind, family = opts.family, init = opts.init, shape = shape }
+  local meta = { kind = kind, family = opts.family, init = opts.init, shape = shape,
+                 persistent = kind == "state" and opts.persistent == true or nil }
   v = convert(self, meta, name, v, level)
   if kind == "simulation" and not lp.is_tensor(v) and opts.range == nil and opts.family == nil then
     meta.range = false                  -- plain settings (dt, names, counts): their module checks them
@@ -215,6 +216,8 @@ end
 -- step it (nn/parameters.lua).
 function Module:parameter(name, value, opts) return self:_register("parameter", name, value, opts, 2) end
 --- self:state(name, value, opts) declares a state; self:state() reads all.
+-- opts.persistent = true: reset_state leaves it alone (a statistic learnt
+-- across batches, e.g. BatchNorm's running mean, not a per-sequence state).
 function Module:state(name, value, opts)
   if name == nil or type(name) == "table" and not lp.is_tensor(name) then
     return self:_collect("state", name)
@@ -416,7 +419,7 @@ end
 local function reset(self, kind, recurse)
   for _, n in ipairs(self._order) do
     local m = self._attrs[n]
-    if m.kind == kind then
+    if m.kind == kind and not m.persistent then
       local v = m.init(m.shape)
       if lp.is_tensor(self._values[n]) then
         local t, msg = U.to_tensor(v, m.shape)
@@ -441,7 +444,7 @@ local function reset(self, kind, recurse)
   end
 end
 
---- mod:reset_state(): every state back to its initial value; returns mod.
+--- mod:reset_state(): every state (but the persistent ones) back to its initial value; returns mod.
 function Module:reset_state() reset(self, "state", true); return self end
 --- mod:reset_parameters(): re-run the init functions (in place); returns mod.
 function Module:reset_parameters() reset(self, "parameter", true); return self end
