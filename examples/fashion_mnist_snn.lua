@@ -36,7 +36,8 @@ local F = require "fmnist"
 
 local opts = F.args("fashion_mnist_snn", { epochs = "int", hidden = "int", steps = "int", lr = "number",
   budget = "number", encoding = "string", dropout = "string", threads = "int", train = "int", test = "int",
-  out = "string", root = "string", ["train-taus"] = "string" })
+  out = "string", root = "string", ["train-taus"] = "string", shift = "string", wd = "string", smooth = "string",
+  batch = "int", tta = "string" })
 local quick = opts.quick
 local T = opts.steps or 16                          -- time steps per image
 local H = opts.hidden or (quick and 64 or 512)
@@ -46,11 +47,28 @@ local budget = opts.budget or 570                   -- CPU seconds
 local encoding = opts.encoding or "latency"
 local p_drop = tonumber(opts.dropout or "0.1")
 local out_dir = opts.out or "."
+local shift = math.tointeger(tonumber(opts.shift or "0"))
+local wd = tonumber(opts.wd or "0")
+local smooth = tonumber(opts.smooth or "0")
+local batch = opts.batch or 128
+local tta = (opts.tta or "none") == "flip"
 if encoding ~= "latency" and encoding ~= "rate" then
   io.stderr:write("fashion_mnist_snn: --encoding must be 'latency' or 'rate', got '", encoding, "'\n"); os.exit(2)
 end
 if not p_drop or p_drop < 0 or p_drop >= 1 then
   io.stderr:write("fashion_mnist_snn: --dropout takes a number in [0, 1), got '", opts.dropout, "'\n"); os.exit(2)
+end
+if not shift or shift < 0 or shift > 4 then
+  io.stderr:write("fashion_mnist_snn: --shift takes an integer in 0..4 (pixels), got '", opts.shift, "'\n"); os.exit(2)
+end
+if not wd or wd < 0 then
+  io.stderr:write("fashion_mnist_snn: --wd takes a number >= 0, got '", opts.wd, "'\n"); os.exit(2)
+end
+if not smooth or smooth < 0 or smooth >= 1 then
+  io.stderr:write("fashion_mnist_snn: --smooth takes a number in [0, 1), got '", opts.smooth, "'\n"); os.exit(2)
+end
+if opts.tta and opts.tta ~= "flip" and opts.tta ~= "none" then
+  io.stderr:write("fashion_mnist_snn: --tta must be 'flip' or 'none', got '", opts.tta, "'\n"); os.exit(2)
 end
 lp.config { threads = opts.threads or 1 }
 local n_train = opts.train or (quick and 2000 or nil)
@@ -80,7 +98,7 @@ local function spike_loader(x, y, o, augment)
       local it = inner:iter()
       return function()
         local xb, yb = it()
-        if xb then return encode(augment and F.flip(xb) or xb), yb end
+        if xb then return encode(augment and F.shift(F.flip(xb), shift) or xb), yb end
       end
     end },
   })
@@ -97,41 +115,80 @@ local net = nn.Sequential {
 }
 print(net)
 
-local opt = lp.optim.Adam(net:parameters(), { lr = lr })
+local Opt = wd > 0 and lp.optim.AdamW or lp.optim.Adam
+local opt = Opt(net:parameters(), { lr = lr, weight_decay = wd })
 if opts["train-taus"] then
   local all = net:parameters()
   local taus = net:parameters("taus")
-  opt = lp.optim.Adam({ { params = { ["1_Linear"] = all["1_Linear"], ["4_Linear"] = all["4_Linear"] } },
-                        { params = taus, lr = 1e-2 } }, { lr = lr })
+  opt = Opt({ { params = { ["1_Linear"] = all["1_Linear"], ["4_Linear"] = all["4_Linear"] } },
+                        { params = taus, lr = 1e-2, weight_decay = 0 } }, { lr = lr, weight_decay = wd })
 end
 local schedule = lp.optim.schedule.cosine(opt, { T_max = epochs })
+-- the test set in eval mode (dropout off; lp.train.fit's own validation would run
+-- in training mode), no grad -> cross-entropy, accuracy. flip_avg: the readout of
+-- each image averaged with that of its mirror image.
+local function evaluate(flip_avg)
+  net:eval()
+  local sum_loss, n_correct, N = 0, 0, x_test.shape[1]
+  lp.no_grad(function()
+    for i = 1, N, 500 do
+      local j = math.min(i + 499, N)
+      local xb, yb = x_test:slice(1, i, j), y_test:slice(1, i, j)
+      net:reset_state()
+      local logits = net(encode(xb)):mean(2)
+      if flip_avg then
+        net:reset_state()
+        logits = (logits + net(encode(xb:flip(-1))):mean(2)) * 0.5
+      end
+      sum_loss = sum_loss + lp.loss.cross_entropy(logits, yb):item() * (j - i + 1)
+      n_correct = n_correct + logits:argmax(2):eq(yb:astype("int64")):astype("int64"):sum():item()
+    end
+  end)
+  net:train()
+  return sum_loss / N, n_correct / N
+end
+
+local test_loss, test_acc = {}, {}
 local epoch_cpu0 = lp.cpu_time()
 local hist = lp.train.fit {
   net = net,
-  loss = function(out, y) return lp.loss.cross_entropy(out:mean(2), y) end,
-  data = spike_loader(x_train, y_train, { batch_size = 128, shuffle = true, seed = 7 }, true),
-  val_data = spike_loader(x_test, y_test, { batch_size = 500 }),
+  loss = function(out, y)
+    local logits = out:mean(2)
+    local ce = lp.loss.cross_entropy(logits, y)
+    if smooth == 0 then return ce end
+    -- label smoothing: the target puts 1 - smooth on the label and smooth / 10 on every class
+    return ce * (1 - smooth) - lp.loss.log_softmax(logits, 2):mean() * smooth
+  end,
+  data = spike_loader(x_train, y_train, { batch_size = batch, shuffle = true, seed = 7 }, true),
   epochs = epochs,
   optimizer = opt,
   schedule = schedule,
   metrics = { "accuracy" },
   on_epoch = function(e, s)
+    local t0 = lp.clock()
+    test_loss[e], test_acc[e] = evaluate(false)
     print(("epoch %d: train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  (%.1f s)")
-      :format(e, s.train_loss, 100 * s.train_accuracy, s.val_loss, 100 * s.val_accuracy, s.time))
+      :format(e, s.train_loss, 100 * s.train_accuracy, test_loss[e], 100 * test_acc[e], s.time + lp.clock() - t0))
     local now = lp.cpu_time()
     local epoch_cpu = now - epoch_cpu0
     epoch_cpu0 = now
     return F.budget_check(budget, e, epochs, epoch_cpu)
   end,
 }
-local acc = hist.val_accuracy[hist.epochs]
+local acc = test_acc[hist.epochs]
+if tta then
+  local l, a = evaluate(true)
+  print(("test with flip averaging: loss %.4f acc %.2f%% (without: %.2f%%)"):format(l, 100 * a, 100 * acc))
+  acc = a
+end
 
 -- plots ---------------------------------------------------------------------------------
 local curve_path = out_dir .. "/fashion_mnist_curve.png"
-assert(lp.plot.curve({ ["train loss"] = hist.train_loss, ["test loss"] = hist.val_loss,
-                       ["train accuracy"] = hist.train_accuracy, ["test accuracy"] = hist.val_accuracy },
+assert(lp.plot.curve({ ["train loss"] = hist.train_loss, ["test loss"] = test_loss,
+                       ["train accuracy"] = hist.train_accuracy, ["test accuracy"] = test_acc },
   curve_path, { title = "Fashion-MNIST SNN training", xlabel = "epoch" }))
 -- one test image: its input spikes (channels 1..784) and the hidden layer's (above them)
+net:eval()
 net:reset_state()
 local inp = encode(x_test:slice(1, 1, 1))
 local _, _, rec = lp.no_grad(function() return net(inp, true) end)
