@@ -129,6 +129,12 @@ describe("examples/fashion_mnist_snn.lua", function()
       { { "--encoding", "poisson" }, "fashion_mnist_snn: --encoding must be 'latency' or 'rate', got 'poisson'" },
       { { "--dropout", "1" }, "fashion_mnist_snn: --dropout takes a number in [0, 1), got '1'" },
       { { "--epochs" }, "fashion_mnist_snn: argument '--epochs' needs a value" },
+      { { "--shift", "5" }, "fashion_mnist_snn: --shift takes an integer in 0..4 (pixels), got '5'" },
+      { { "--shift", "0.5" }, "fashion_mnist_snn: --shift takes an integer in 0..4 (pixels), got '0.5'" },
+      { { "--wd", "-0.1" }, "fashion_mnist_snn: --wd takes a number >= 0, got '-0.1'" },
+      { { "--smooth", "1" }, "fashion_mnist_snn: --smooth takes a number in [0, 1), got '1'" },
+      { { "--tta", "shift" }, "fashion_mnist_snn: --tta must be 'flip' or 'none', got 'shift'" },
+      { { "--batch", "0" }, "fashion_mnist_snn: argument '--batch' takes a positive integer, got '0'" },
     }
     for _, c in ipairs(cases) do
       local a = { "examples/fashion_mnist_snn.lua" }
