@@ -115,6 +115,11 @@ describe("examples/fashion_mnist_snn.lua", function()
     local acc = tonumber(out:match("final test accuracy: ([%d.]+)%% on 500 images after 2 epochs; wall time [%d.]+ s"))
     assert.is_truthy(acc, out)
     assert.is_true(acc > 30, out)                -- chance is 10 %; the quick run gets about 70 %
+    -- the final figure averages each test image with its mirror (--tta flip, the default)
+    local tta, plain = out:match("test with flip averaging: loss [%d.]+ acc ([%d.]+)%% %(without: ([%d.]+)%%%)")
+    assert.is_truthy(tta, out)
+    assert.equals(acc, tonumber(tta), out)
+    assert.matches(("epoch 2: train loss [%%d.]+ acc [%%d.]+%%%%  test loss [%%d.]+ acc %s%%%%"):format((plain:gsub("%.", "%%."))), out)
     assert.matches("result: test 0%.%d%d%d%d cpu_s %d+", out)
     assert.is_truthy(cw, "no curve PNG")
     assert.is_true(cw > 100 and ch > 100)
@@ -129,6 +134,12 @@ describe("examples/fashion_mnist_snn.lua", function()
       { { "--encoding", "poisson" }, "fashion_mnist_snn: --encoding must be 'latency' or 'rate', got 'poisson'" },
       { { "--dropout", "1" }, "fashion_mnist_snn: --dropout takes a number in [0, 1), got '1'" },
       { { "--epochs" }, "fashion_mnist_snn: argument '--epochs' needs a value" },
+      { { "--shift", "5" }, "fashion_mnist_snn: --shift takes an integer in 0..4 (pixels), got '5'" },
+      { { "--shift", "0.5" }, "fashion_mnist_snn: --shift takes an integer in 0..4 (pixels), got '0.5'" },
+      { { "--wd", "-0.1" }, "fashion_mnist_snn: --wd takes a number >= 0, got '-0.1'" },
+      { { "--smooth", "1" }, "fashion_mnist_snn: --smooth takes a number in [0, 1), got '1'" },
+      { { "--tta", "shift" }, "fashion_mnist_snn: --tta must be 'flip' or 'none', got 'shift'" },
+      { { "--batch", "0" }, "fashion_mnist_snn: argument '--batch' takes a positive integer, got '0'" },
     }
     for _, c in ipairs(cases) do
       local a = { "examples/fashion_mnist_snn.lua" }

@@ -2,7 +2,8 @@
 -- (fashion_mnist_snn.lua, the MLP, and fashion_mnist_cnn.lua, the CNN) share.
 -- Owns: their command line (flags with a value, "--quick", every unknown or
 -- malformed flag an error naming it), loading the images and labels with an
--- optional first-n subset, the batch-wide random left-right flip, the
+-- optional first-n subset, the batch-wide random left-right flip and
+-- random shift, the
 -- CPU-second budget check between epochs, and the closing result line
 -- "result: test 0.xxxx cpu_s N" where cpu_s is lp.cpu_time(): the process's
 -- CPU seconds (getrusage: user + system, all threads) for the whole run,
@@ -69,6 +70,26 @@ function M.flip(x)
   for d = 2, x:dim() do shape[d] = 1 end
   local m = lp.rand(B):lt(0.5):astype(x.dtype):reshape(table.unpack(shape))
   return x + m * (x:flip(-1) - x)
+end
+
+--- M.shift(x, max) -> x (B, H, W) with each image moved by its own (dy, dx), both drawn
+-- uniformly from -max..max (one pair per sample from limpet's stream, lp.seed); pixels
+-- moved in from outside are 0. Batched: out = R x C with per-sample one-hot shift
+-- matrices, R[b, i, k] = [k = i - dy_b] and C[b, l, j] = [l = j - dx_b].
+function M.shift(x, max)
+  if math.type(max) ~= "integer" or max < 0 then
+    error(("bad argument #2 to 'shift' (max must be a non-negative integer, got %s)"):format(tostring(max)), 2)
+  end
+  if not lp.is_tensor(x) or x:dim() ~= 3 then error("bad argument #1 to 'shift' (expected (B, H, W) images)", 2) end
+  if max == 0 then return x end
+  local B, H, W = x.shape[1], x.shape[2], x.shape[3]
+  local d = (lp.rand(B, 2) * (2 * max + 1)):floor() - max
+  local dy, dx = d:slice(2, 1, 1):reshape(B, 1, 1), d:slice(2, 2, 2):reshape(B, 1, 1)
+  local ih = lp.arange(1, H + 1):astype(d.dtype)
+  local iw = lp.arange(1, W + 1):astype(d.dtype)
+  local R = ih:reshape(1, 1, H):eq(ih:reshape(1, H, 1) - dy):astype(x.dtype)
+  local C = iw:reshape(1, W, 1):eq(iw:reshape(1, 1, W) - dx):astype(x.dtype)
+  return lp.matmul(lp.matmul(R, x), C)
 end
 
 --- M.budget_check(budget, e, epochs, epoch_cpu) -> false (stop) when another epoch would end past budget CPU-s

@@ -1,0 +1,63 @@
+-- spec/examples_fmnist_lib_spec.lua -- examples/lib/fmnist.lua's batch
+-- augmentations: shift (against a plain per-pixel reference) and flip.
+local lp = require "limpet"
+package.path = "examples/lib/?.lua;" .. package.path
+local F = require "fmnist"
+
+-- reference: out[b, i, j] = x[b, i - dy, j - dx] inside, 0 outside, for the
+-- shift that maps x to y (found by trying every (dy, dx) in -m..m)
+local function shifted(x, b, dy, dx)
+  local H, W = x.shape[2], x.shape[3]
+  local out = {}
+  for i = 1, H do
+    for j = 1, W do
+      local si, sj = i - dy, j - dx
+      out[#out + 1] = (si >= 1 and si <= H and sj >= 1 and sj <= W) and x:get(b, si, sj) or 0
+    end
+  end
+  return out
+end
+local function equal(a, b)
+  for k = 1, #a do if a[k] ~= b[k] then return false end end
+  return true
+end
+
+describe("examples/lib/fmnist.lua shift", function()
+  it("moves each image by its own (dy, dx) in -max..max, zeros coming in", function()
+    lp.seed(3)
+    local B, H, W, m = 64, 6, 7, 2
+    local x = (lp.arange(1, B * H * W + 1)):astype("float32"):reshape(B, H, W)
+    local y = F.shift(x, m)
+    assert.same({ B, H, W }, y.shape)
+    local seen = {}
+    for b = 1, B do
+      local got = y[b]:reshape(-1):totable()
+      local found
+      for dy = -m, m do
+        for dx = -m, m do
+          if not found and equal(shifted(x, b, dy, dx), got) then found = dy .. "," .. dx end
+        end
+      end
+      assert.is_truthy(found, "sample " .. b .. " is no shift of its input")
+      seen[found] = true
+    end
+    local n = 0
+    for _ in pairs(seen) do n = n + 1 end
+    assert.is_true(n >= 10, "only " .. n .. " distinct shifts in 64 samples")   -- 25 possible
+  end)
+  it("is reproducible under lp.seed and the identity for max = 0", function()
+    local x = lp.rand(8, 28, 28)
+    lp.seed(11); local a = F.shift(x, 1)
+    lp.seed(11); local b = F.shift(x, 1)
+    assert.is_true(a:eq(b):all():item())
+    assert.is_true(F.shift(x, 0):eq(x):all():item())
+  end)
+  it("refuses a bad max or a non-image argument, naming it", function()
+    local x = lp.rand(2, 5, 5)
+    assert.has_error(function() F.shift(x, -1) end,
+      "bad argument #2 to 'shift' (max must be a non-negative integer, got -1)")
+    assert.has_error(function() F.shift(x, 1.5) end,
+      "bad argument #2 to 'shift' (max must be a non-negative integer, got 1.5)")
+    assert.has_error(function() F.shift(lp.rand(5, 5), 1) end, "bad argument #1 to 'shift' (expected (B, H, W) images)")
+  end)
+end)
