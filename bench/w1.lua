@@ -110,11 +110,11 @@ do
     local t = {}
     for _, n in ipairs { 1, 2 } do
       lp.config { threads = n }
-      t[n] = H.time(wu.train_step, 15, 3)
+      t[n] = H.wall_time(wu.train_step, 15, 3)
     end
     lp.config { threads = threads0 }
     local s = t[1] / t[2]
-    print(("%-28s 1 thread %.2f ms  2 threads %.2f ms  speed-up x%.2f  parallel fraction %s")
+    print(("%-28s 1 thread %.2f ms  2 threads %.2f ms (wall)  speed-up x%.2f  parallel fraction %s")
       :format("W1 user threads", t[1], t[2], s,
         s >= 1 and ("%.2f"):format(2 * (1 - 1 / s)) or "n/a (2 threads slower: the other core was busy)"))
     io.stdout:flush()
