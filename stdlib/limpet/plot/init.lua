@@ -385,7 +385,16 @@ K.curve = {
     local xw = { 1, math.max(n, 2) }
     local area = axes(F, vp, { xw[1], xw[2], llo, lhi }, { xlabel = o.xlabel, ylabel = o.ylabel }, "bcinst",
       has_right and "binstv" or "bcinstv", "epoch", has_right and (o.ylabel or "loss") or o.ylabel)
-    if o.title then ink(F); F:mtext("t", 3.4, 0.5, 0.5, o.title) end
+    -- legend layout: one row, or two when the labels would not fit in one
+    -- (more than ~60 characters in all at the default character size)
+    local labels, chars = {}, 0
+    for j, k in ipairs(d.names) do
+      labels[j] = "— " .. k .. (d.right[k] and " (right)" or "")
+      chars = chars + utf8.len(labels[j]) + 2
+    end
+    local per_row = chars > 60 and #d.names > 1 and math.ceil(#d.names / 2) or #d.names
+    local rows = math.ceil(#d.names / per_row)
+    if o.title then ink(F); F:mtext("t", 3.4 + 1.3 * (rows - 1), 0.5, 0.5, o.title) end
     local rlo, rhi = padded(rng.r)
     local function draw_series(j, k, ylo_, yhi_)
       local xs, ys = {}, {}
@@ -395,8 +404,10 @@ K.curve = {
         if v and v == v and math.abs(v) ~= math.huge then xs[#xs + 1] = i; ys[#ys + 1] = into(v, ylo_, yhi_) else flush() end
       end
       flush()
-      -- legend: one row above the data area, an entry per series in its colour
-      F:mtext("t", 1.6, (j - 0.5) / #d.names, 0.5, "— " .. k .. (d.right[k] and " (right)" or ""))
+      -- legend: above the data area, an entry per series in its colour
+      local row, col = (j - 1) // per_row, (j - 1) % per_row
+      local in_row = math.min(per_row, #d.names - row * per_row)
+      F:mtext("t", 1.6 + 1.3 * (rows - 1 - row), (col + 0.5) / in_row, 0.5, labels[j])
     end
     F:width(2)
     for j, k in ipairs(d.names) do
