@@ -140,6 +140,7 @@ describe("examples/fashion_mnist_snn.lua", function()
       { { "--smooth", "1" }, "fashion_mnist_snn: --smooth takes a number in [0, 1), got '1'" },
       { { "--tta", "shift" }, "fashion_mnist_snn: --tta must be 'flip' or 'none', got 'shift'" },
       { { "--batch", "0" }, "fashion_mnist_snn: argument '--batch' takes a positive integer, got '0'" },
+      { { "--seed", "x" }, "fashion_mnist_snn: argument '--seed' takes a positive integer, got 'x'" },
     }
     for _, c in ipairs(cases) do
       local a = { "examples/fashion_mnist_snn.lua" }
