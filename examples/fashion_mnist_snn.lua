@@ -40,7 +40,8 @@
 -- --epochs 14 --budget 585`, load 4-7): 90.03 % on the 10,000 test images
 -- with flip averaging (89.94 % plain), train 93.7 %, cpu_s 551 (user 540 s +
 -- system 12 s), wall 13 min. Target (>= 90 % within 600 CPU-s): met, by 0.03
--- points, a margin another seed could erase (not tried). Other
+-- points; with --seed 1 (same day, loaded): 89.97 % (89.79 % plain), cpu_s
+-- 548: the example sits on the target, not clear of it. Other
 -- runs that day, same machine: --epochs 13 (otherwise these defaults):
 -- 89.88 % / 89.64 % plain, cpu_s 530; label smoothing 0 with --epochs 14 and
 -- the 570 s guard (it stopped after 13, cosine unfinished): 89.78 % / 89.64 %,
