@@ -378,6 +378,11 @@ lp_status lp_backward(lp_ctx *ctx, lp_tensor *root, const lp_tensor *grad, int r
       if (!gin) { st = LP_ENOMEM; break; }
     } else memset(gin_local, 0, sizeof gin_local);
     st = nd->backward(ctx, nd, nd->gout, gin);
+    /* this node's output grads are consumed: free them now (flat memory),
+       before the input grads are accumulated, so that a view of one (the
+       grad of a reshape, a permute, an identity) is its storage's only
+       holder and is taken over by accumulate instead of copied */
+    for (k = 0; k < nd->nout; k++) { lp_tensor_release(nd->gout[k]); nd->gout[k] = NULL; }
     for (k = 0; k < nd->nin; k++) {
       lp_edge *e = &nd->in[k];
       if (!gin[k]) continue;
@@ -395,8 +400,6 @@ lp_status lp_backward(lp_ctx *ctx, lp_tensor *root, const lp_tensor *grad, int r
       lp_tensor_release(gin[k]);
     }
     if (gin != gin_local) lp_ctx_dealloc(ctx, gin, (size_t)nd->nin * sizeof *gin);
-    /* this node's output grads are consumed: free them now (flat memory) */
-    for (k = 0; k < nd->nout; k++) { lp_tensor_release(nd->gout[k]); nd->gout[k] = NULL; }
     if (!retain_graph) node_release_saved(nd);
   }
   lp_grad_set_enabled(ctx, old_mode);

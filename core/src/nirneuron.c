@@ -19,7 +19,11 @@
 
 enum { C_AM, C_GM, C_CM, C_AS, C_GS, C_TH, C_VR, NCOEF };
 
-typedef struct nn_dims { int64_t B, T, N; int syn, spk; lp_surrogate sg; double scale; } nn_dims;
+typedef struct nn_dims {
+  int64_t B, T, N;
+  int syn, spk; lp_surrogate sg; double scale;
+  int64_t v0s, i0s;              /* row stride of v0 / i0: N, or 0 when given as (N) */
+} nn_dims;
 
 static double surr(const nn_dims *d, double du) {
   if (d->sg == LP_SG_ATAN) {
@@ -37,8 +41,9 @@ static void fwd_##SFX(const nn_dims *d, const REAL *x, REAL *const *c, const REA
                       const REAL *i0, REAL *out, REAL *vm, REAL *U, REAL *I, REAL *vT, REAL *iT) { \
   int64_t b, t, n, N = d->N;                                                                   \
   for (b = 0; b < d->B; b++) {                                                                 \
-    REAL *v = vT + b * N, *i = iT + b * N;                                                     \
-    for (n = 0; n < N; n++) { v[n] = v0 ? v0[b * N + n] : 0; i[n] = i0 ? i0[b * N + n] : 0; } \
+    REAL *v = vT + b * N, *i = iT ? iT + b * N : NULL;                                         \
+    for (n = 0; n < N; n++) v[n] = v0 ? v0[b * d->v0s + n] : 0;                                \
+    if (i) for (n = 0; n < N; n++) i[n] = i0 ? i0[b * d->i0s + n] : 0;                         \
     for (t = 0; t < d->T; t++) {                                                               \
       const int64_t o = (b * d->T + t) * N;                                                    \
       for (n = 0; n < N; n++) {                                                                \
@@ -81,8 +86,8 @@ static void bwd_##SFX(const nn_dims *d, const REAL *x, REAL *const *c, const REA
         vprev = (d->spk && up > c[C_TH][n]) ? c[C_VR][n] : up;                                 \
         if (d->syn) iprev = I[op];                                                             \
       } else {                                                                                 \
-        vprev = v0 ? v0[b * N + n] : 0;                                                        \
-        if (d->syn) iprev = i0 ? i0[b * N + n] : 0;                                            \
+        vprev = v0 ? v0[b * d->v0s + n] : 0;                                                   \
+        if (d->syn) iprev = i0 ? i0[b * d->i0s + n] : 0;                                       \
       }                                                                                        \
       in = d->syn ? I[o] : x[o];                                                               \
       if (gc[C_AM]) gc[C_AM][n] += gu * vprev;                                                 \
@@ -103,13 +108,183 @@ static void bwd_##SFX(const nn_dims *d, const REAL *x, REAL *const *c, const REA
 DEFINE_NN(float, f)
 DEFINE_NN(double, d)
 
-typedef struct nn_pl { nn_dims d; int sx, su, si, sc[NCOEF], sv0, si0; } nn_pl;
+/* ---- the float fast path ------------------------------------------------
+   The same step and BPTT as fwd_f / bwd_f (the plain references above,
+   selected by args->reference), laid out for the vector units: time runs
+   in the outer loop and neurons in the inner one (contiguous, no branch:
+   selects), one inner loop per (synapse, spiking, surrogate) combination
+   (nn_*_row are always inlined with constant flags). The forward computes
+   the same float operations in the same order as fwd_f (ISO C mode: no FMA
+   contraction), so its outputs are bit-equal; the backward carries its
+   adjoints in float and sums each neuron's coefficient gradients over one
+   batch row's T steps in float before adding them into the double totals
+   (bwd_f: double throughout), so its gradients agree to float rounding
+   (spec: spec/nn/nir_neurons_spec.lua, fast against reference). */
+#define NN_INLINE static inline __attribute__((always_inline))
+
+/* one step of one batch row: x -> out, U (and I); v, i carried */
+NN_INLINE void nn_fwd_row(int64_t N, const int syn, const int spk, const float *restrict xt,
+                          float *const *c, float *restrict v, float *restrict i, float *restrict ut,
+                          float *restrict it, float *restrict ot) {
+  const float *restrict am = c[C_AM], *restrict gm = c[C_GM], *restrict cm = c[C_CM];
+  const float *restrict as = c[C_AS], *restrict gs = c[C_GS], *restrict th = c[C_TH], *restrict vr = c[C_VR];
+  int64_t n;
+  if (syn) {
+#pragma GCC ivdep
+    for (n = 0; n < N; n++) { float q = as[n] * i[n] + gs[n] * xt[n]; i[n] = q; it[n] = q; }
+    xt = it;
+  }
+  if (spk)
+#pragma GCC ivdep
+    for (n = 0; n < N; n++) {          /* every load unconditional: selects, no branch */
+      const float u = am[n] * v[n] + gm[n] * xt[n] + cm[n], r = vr[n];
+      const int z = u > th[n];
+      ut[n] = u;
+      v[n] = z ? r : u;
+      ot[n] = z ? 1.0f : 0.0f;
+    }
+  else
+#pragma GCC ivdep
+    for (n = 0; n < N; n++) {
+      float u = am[n] * v[n] + gm[n] * xt[n] + cm[n];
+      ut[n] = u; v[n] = u; ot[n] = u;
+    }
+}
+
+/* one step back of one batch row. first: t = 0, when vprev / iprev are the
+   initial states pv / pi; else pv / pi are the previous step's U / I rows
+   (vprev = the reset of u). Every load is unconditional, every choice a
+   select. a[k]: per-row float accumulators of the coefficient gradients. */
+NN_INLINE void nn_bwd_row(int64_t N, const int syn, const int spk, const int atan_sg, const int first,
+                          const float scale, float *const *c, const float *restrict ut,
+                          const float *restrict itr, const float *restrict pv, const float *restrict pi,
+                          const float *restrict xt, const float *restrict got, float *restrict gv,
+                          float *restrict gi, float *restrict gxt, float *const *a) {
+  const float *restrict am = c[C_AM], *restrict gm = c[C_GM];
+  const float *restrict as = c[C_AS], *restrict gs = c[C_GS], *restrict th = c[C_TH], *restrict vr = c[C_VR];
+  float *restrict aAM = a[C_AM], *restrict aGM = a[C_GM], *restrict aCM = a[C_CM], *restrict aAS = a[C_AS];
+  float *restrict aGS = a[C_GS], *restrict aTH = a[C_TH], *restrict aVR = a[C_VR];
+  const float q0 = 1.5707963267948966f * scale, hs = scale / 2;
+  int64_t n;
+  /* every array distinct (scratch rows, outputs, read-only inputs): ivdep
+     spares the vectoriser its (too many) runtime alias checks */
+#pragma GCC ivdep
+  for (n = 0; n < N; n++) {
+    const float u = ut[n], gvn = gv[n], p = pv[n];
+    float gu, vprev, gin;
+    if (spk) {
+      const float thn = th[n], r = vr[n], g = got[n], du = u - thn;
+      float sg;
+      if (atan_sg) { const float q = q0 * du; sg = hs / (1 + q * q); }
+      else { const float q = 1 + scale * fabsf(du); sg = 1 / (q * q); }
+      const float z = (float)(u > thn);      /* 0 or 1: products, not branches */
+      gu = gvn * (1 - z) + g * sg;
+      aTH[n] -= g * sg;
+      aVR[n] += gvn * z;
+      vprev = first ? p : (p > thn ? r : p);
+    } else {
+      gu = gvn + got[n];
+      vprev = p;
+    }
+    const float in = syn ? itr[n] : xt[n];
+    aAM[n] += gu * vprev;
+    aGM[n] += gu * in;
+    aCM[n] += gu;
+    gin = gm[n] * gu;
+    if (syn) {
+      const float q = gin + as[n] * gi[n];
+      gi[n] = q;
+      aAS[n] += q * pi[n];
+      aGS[n] += q * xt[n];
+      gxt[n] = gs[n] * q;
+    } else gxt[n] = gin;
+    gv[n] = am[n] * gu;
+  }
+}
+
+/* the row loop for this call's (synapse, spiking, surrogate, first step) */
+#define NN_BWD_ROW(SYN, SPK, AT, FIRST) \
+  nn_bwd_row(N, SYN, SPK, AT, FIRST, scale, c, U + o, itr, pv, pi, x + o, go + o, gv, gi, gxt, a)
+#define NN_BWD_FIRST(SYN, SPK, AT, F) do { if (F) NN_BWD_ROW(SYN, SPK, AT, 1); else NN_BWD_ROW(SYN, SPK, AT, 0); } while (0)
+#define NN_BWD_DISPATCH(F)                                                                     \
+  if (d->syn && d->spk) {                                                                      \
+    if (d->sg == LP_SG_ATAN) NN_BWD_FIRST(1, 1, 1, F); else NN_BWD_FIRST(1, 1, 0, F);          \
+  } else if (d->spk) {                                                                         \
+    if (d->sg == LP_SG_ATAN) NN_BWD_FIRST(0, 1, 1, F); else NN_BWD_FIRST(0, 1, 0, F);          \
+  } else if (d->syn) NN_BWD_FIRST(1, 0, 0, F);                                                 \
+  else NN_BWD_FIRST(0, 0, 0, F);
+
+/* scratch rows: gv, gi, a spare gx row, a zero row and the 7 accumulators; unused
+   coefficients (c[k] == NULL: no synapse / not spiking) point at `one`
+   (read) and their accumulators are discarded */
+#define NN_BODIES(SFX, ATTR)                                                                   \
+ATTR static void fwdfast_##SFX(const nn_dims *d, const float *x, float *const *c, const float *v0, \
+                               const float *i0, float *out, float *vm, float *U, float *I,     \
+                               float *vT, float *iT) {                                         \
+  const int64_t N = d->N;                                                                      \
+  int64_t b, t, n;                                                                             \
+  for (b = 0; b < d->B; b++) {                                                                 \
+    float *v = vT + b * N, *i = iT ? iT + b * N : NULL;                                        \
+    for (n = 0; n < N; n++) v[n] = v0 ? v0[b * d->v0s + n] : 0;                                \
+    if (i) for (n = 0; n < N; n++) i[n] = i0 ? i0[b * d->i0s + n] : 0;                         \
+    for (t = 0; t < d->T; t++) {                                                               \
+      const int64_t o = (b * d->T + t) * N;                                                    \
+      if (d->syn && d->spk) nn_fwd_row(N, 1, 1, x + o, c, v, i, U + o, I + o, out + o);       \
+      else if (d->syn) nn_fwd_row(N, 1, 0, x + o, c, v, i, U + o, I + o, out + o);            \
+      else if (d->spk) nn_fwd_row(N, 0, 1, x + o, c, v, NULL, U + o, NULL, out + o);          \
+      else nn_fwd_row(N, 0, 0, x + o, c, v, NULL, U + o, NULL, out + o);                      \
+      if (vm) memcpy(vm + o, v, sizeof *v * (size_t)N);                                        \
+    }                                                                                          \
+  }                                                                                            \
+}                                                                                              \
+ATTR static void bwdfast_##SFX(const nn_dims *d, const float *x, float *const *c, const float *v0, \
+                               const float *i0, const float *U, const float *I, const float *go, \
+                               float *gx, double *const *gc, float *scratch) {                 \
+  const int64_t N = d->N;                                                                      \
+  const float scale = (float)d->scale;                                                         \
+  float *gv = scratch, *gi = scratch + N, *spare = scratch + 2 * N, *zero = scratch + 3 * N;   \
+  float *a[NCOEF];                                                                             \
+  int64_t b, t, n;                                                                             \
+  int k;                                                                                       \
+  for (k = 0; k < NCOEF; k++) a[k] = scratch + (4 + k) * N;                                    \
+  memset(zero, 0, sizeof *zero * (size_t)N);                                                   \
+  for (b = 0; b < d->B; b++) {                                                                 \
+    const float *v0r = v0 ? v0 + b * d->v0s : zero, *i0r = i0 ? i0 + b * d->i0s : zero;       \
+    memset(scratch, 0, sizeof *scratch * (size_t)(2 * N));                                     \
+    memset(a[0], 0, sizeof *scratch * (size_t)(NCOEF * N));                                    \
+    for (t = d->T - 1; t >= 0; t--) {                                                          \
+      const int64_t o = (b * d->T + t) * N;                                                    \
+      const float *pv = t > 0 ? U + o - N : v0r, *pi = (t > 0 && I) ? I + o - N : i0r;         \
+      const float *itr = I ? I + o : NULL;                                                     \
+      float *gxt = gx ? gx + o : spare;                                                        \
+      NN_BWD_DISPATCH(t == 0)                                                                  \
+    }                                                                                          \
+    for (k = 0; k < NCOEF; k++)                                                                \
+      if (gc[k]) for (n = 0; n < N; n++) gc[k][n] += a[k][n];                                  \
+  }                                                                                            \
+}
+
+NN_BODIES(generic, )
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+NN_BODIES(avx2, __attribute__((target("avx2,fma"))))
+/* by what the CPU reports (see core/src/conv.c on target_clones) */
+static int nn_avx2(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#else
+#define fwdfast_avx2 fwdfast_generic
+#define bwdfast_avx2 bwdfast_generic
+static int nn_avx2(void) { return 0; }
+#endif
+
+typedef struct nn_pl { nn_dims d; int sx, su, si, sc[NCOEF], sv0, si0, reference; } nn_pl;
 
 static lp_status nn_bw(lp_ctx *ctx, lp_node *node, lp_tensor *const *gout, lp_tensor **gin) {
   nn_pl *p = lp_node_payload(node);
   const nn_dims *d = &p->d;
   lp_dtype dt = lp_node_input_dtype(node, 0);
-  lp_tensor *go = NULL, *gx = NULL, *gcd[NCOEF] = {0};
+  lp_tensor *go = NULL, *gx = NULL, *gcd[NCOEF] = {0}, *scratch = NULL;
   double *gcp[NCOEF] = {0};
   void *cp[NCOEF] = {0};
   const lp_tensor *x = lp_node_saved(node, p->sx), *U = lp_node_saved(node, p->su);
@@ -130,7 +305,14 @@ static lp_status nn_bw(lp_ctx *ctx, lp_node *node, lp_tensor *const *gout, lp_te
       gcp[k] = lp_tensor_data(gcd[k]);
     }
   }
-  if (dt == LP_F32)
+  if (dt == LP_F32 && !p->reference) {
+    int64_t ns = (4 + NCOEF) * d->N;
+    TRY(lp_tensor_empty(ctx, LP_F32, 1, &ns, &scratch));
+    (nn_avx2() ? bwdfast_avx2 : bwdfast_generic)(d, lp_tensor_data(x), (float *const *)cp,
+        v0 ? lp_tensor_data(v0) : NULL, i0 ? lp_tensor_data(i0) : NULL, lp_tensor_data(U),
+        I ? lp_tensor_data(I) : NULL, lp_tensor_data(go), gx ? lp_tensor_data(gx) : NULL, gcp,
+        lp_tensor_data(scratch));
+  } else if (dt == LP_F32)
     bwd_f(d, lp_tensor_data(x), (float *const *)cp, v0 ? lp_tensor_data(v0) : NULL, i0 ? lp_tensor_data(i0) : NULL,
           lp_tensor_data(U), I ? lp_tensor_data(I) : NULL, lp_tensor_data(go), gx ? lp_tensor_data(gx) : NULL, gcp);
   else
@@ -140,7 +322,7 @@ static lp_status nn_bw(lp_ctx *ctx, lp_node *node, lp_tensor *const *gout, lp_te
   gx = NULL;
   for (k = 0; k < NCOEF; k++) { gin[1 + k] = gcd[k]; gcd[k] = NULL; }
 done:
-  lp_tensor_release(go); lp_tensor_release(gx);
+  lp_tensor_release(go); lp_tensor_release(gx); lp_tensor_release(scratch);
   for (k = 0; k < NCOEF; k++) lp_tensor_release(gcd[k]);
   return st;
 }
@@ -149,6 +331,15 @@ static lp_status check_vec(lp_ctx *ctx, const lp_tensor *t, lp_dtype dt, int64_t
   if (t->dtype != dt || t->ndim != 1 || t->shape[0] != N)
     return lp_ctx_error(ctx, LP_ESHAPE, arg, "'%s' must be (%lld,) of the input's dtype", name, (long long)N);
   return LP_OK;
+}
+
+/* an initial state: (B, N), or (N) for the same state in every batch row
+   (row stride 0) */
+static lp_status check_state(lp_ctx *ctx, const lp_tensor *t, lp_dtype dt, int64_t B, int64_t N,
+                             const char *name, int64_t *row_stride) {
+  if (t->dtype == dt && t->ndim == 2 && t->shape[0] == B && t->shape[1] == N) { *row_stride = N; return LP_OK; }
+  if (t->dtype == dt && t->ndim == 1 && t->shape[0] == N) { *row_stride = 0; return LP_OK; }
+  return lp_ctx_error(ctx, LP_ESHAPE, 2, "'%s' must be (B, N) or (N) of the input's dtype", name);
 }
 
 lp_status lp_ag_nir_neuron(lp_ctx *ctx, const lp_tensor *x, const lp_nir_neuron_args *a,
@@ -187,13 +378,11 @@ lp_status lp_ag_nir_neuron(lp_ctx *ctx, const lp_tensor *x, const lp_nir_neuron_
     cp[k] = lp_tensor_data(cc[k]);
   }
   if (a->v0) {
-    if (a->v0->dtype != x->dtype || a->v0->ndim != 2 || a->v0->shape[0] != d.B || a->v0->shape[1] != d.N)
-      { st = lp_ctx_error(ctx, LP_ESHAPE, 2, "'v0' must be (B, N) of the input's dtype"); goto done; }
+    if ((st = check_state(ctx, a->v0, x->dtype, d.B, d.N, "v0", &d.v0s))) goto done;
     TRY(lp_tensor_contiguous(ctx, (lp_tensor *)a->v0, &v0));
   }
   if (a->i0 && d.syn) {
-    if (a->i0->dtype != x->dtype || a->i0->ndim != 2 || a->i0->shape[0] != d.B || a->i0->shape[1] != d.N)
-      { st = lp_ctx_error(ctx, LP_ESHAPE, 2, "'i0' must be (B, N) of the input's dtype"); goto done; }
+    if ((st = check_state(ctx, a->i0, x->dtype, d.B, d.N, "i0", &d.i0s))) goto done;
     TRY(lp_tensor_contiguous(ctx, (lp_tensor *)a->i0, &i0));
   }
   TRY(lp_tensor_contiguous(ctx, (lp_tensor *)x, &xc));
@@ -202,15 +391,21 @@ lp_status lp_ag_nir_neuron(lp_ctx *ctx, const lp_tensor *x, const lp_nir_neuron_
   if (d.syn) TRY(lp_tensor_empty(ctx, x->dtype, 3, x->shape, &I));
   if (vmem) TRY(lp_tensor_empty(ctx, x->dtype, 3, x->shape, &vm));
   TRY(lp_tensor_empty(ctx, x->dtype, 2, st2, &vT));
-  TRY(lp_tensor_empty(ctx, x->dtype, 2, st2, &iT));
-  if (x->dtype == LP_F32)
+  if (d.syn) TRY(lp_tensor_empty(ctx, x->dtype, 2, st2, &iT));
+  else if (i_final) TRY(lp_tensor_new(ctx, x->dtype, 2, st2, &iT));   /* zeros, never written */
+  if (x->dtype == LP_F32 && !a->reference)
+    (nn_avx2() ? fwdfast_avx2 : fwdfast_generic)(&d, lp_tensor_data(xc), (float *const *)cp,
+        v0 ? lp_tensor_data(v0) : NULL, i0 ? lp_tensor_data(i0) : NULL, lp_tensor_data(*out),
+        vm ? lp_tensor_data(vm) : NULL, lp_tensor_data(U), I ? lp_tensor_data(I) : NULL,
+        lp_tensor_data(vT), d.syn ? lp_tensor_data(iT) : NULL);
+  else if (x->dtype == LP_F32)
     fwd_f(&d, lp_tensor_data(xc), (float *const *)cp, v0 ? lp_tensor_data(v0) : NULL, i0 ? lp_tensor_data(i0) : NULL,
           lp_tensor_data(*out), vm ? lp_tensor_data(vm) : NULL, lp_tensor_data(U), I ? lp_tensor_data(I) : NULL,
-          lp_tensor_data(vT), lp_tensor_data(iT));
+          lp_tensor_data(vT), d.syn ? lp_tensor_data(iT) : NULL);
   else
     fwd_d(&d, lp_tensor_data(xc), (double *const *)cp, v0 ? lp_tensor_data(v0) : NULL, i0 ? lp_tensor_data(i0) : NULL,
           lp_tensor_data(*out), vm ? lp_tensor_data(vm) : NULL, lp_tensor_data(U), I ? lp_tensor_data(I) : NULL,
-          lp_tensor_data(vT), lp_tensor_data(iT));
+          lp_tensor_data(vT), d.syn ? lp_tensor_data(iT) : NULL);
   inputs[0] = x;
   for (k = 0; k < NCOEF; k++) inputs[1 + k] = cin[k];
   if (lp_needs_grad(ctx, 1 + NCOEF, inputs)) {
@@ -219,6 +414,7 @@ lp_status lp_ag_nir_neuron(lp_ctx *ctx, const lp_tensor *x, const lp_nir_neuron_
     TRY(lp_node_record(ctx, "nir_neuron", nn_bw, 1 + NCOEF, inputs, 1, out, sizeof(nn_pl), &node));
     p = lp_node_payload(node);
     p->d = d;
+    p->reference = a->reference;
     p->si = p->sv0 = p->si0 = -1;
     TRY(lp_node_save(ctx, node, xc, &p->sx));
     TRY(lp_node_save(ctx, node, U, &p->su));

@@ -71,6 +71,61 @@ describe("nn.IF, nn.LI, nn.CubaLI, nn.CubaLIF", function()
     end
   end)
 
+  it("float fast path: outputs bit-equal to the plain loops, gradients to float rounding", function()
+    -- every (synapse, spiking, surrogate) variant, initial states per row
+    -- (B, N) and shared (N), N not a multiple of the vector width
+    local B, T, N = 3, 7, 37
+    local function coef(lo, hi) return (lp.rand({ N }) * (hi - lo) + lo):requires_grad(true) end
+    for _, syn in ipairs { false, true } do
+      for _, spk in ipairs { false, true } do
+        for _, sg in ipairs(spk and { "FastSigmoid", "ATan" } or { "FastSigmoid" }) do
+          for _, shared in ipairs { false, true } do
+            local x = (lp.randn({ B, T, N }) * 0.8):requires_grad(true)
+            local c = { a_m = coef(0.5, 1), g_m = coef(0.5, 1.5), c_m = coef(-0.1, 0.1), surrogate = sg, scale = 4 }
+            if syn then c.a_s, c.g_s = coef(0.3, 0.9), coef(0.5, 1.5) end
+            if spk then c.theta, c.v_reset = coef(0.2, 0.6), coef(-0.2, 0.1) end
+            c.v0 = shared and lp.randn({ N }) * 0.3 or lp.randn({ B, N }) * 0.3
+            if syn then c.i0 = shared and lp.randn({ N }) * 0.3 or lp.randn({ B, N }) * 0.3 end
+            local go = lp.randn({ B, T, N })
+            local res = {}
+            for _, ref in ipairs { false, true } do
+              c.reference = ref
+              local leaves = { x }
+              for _, k in ipairs { "a_m", "g_m", "c_m", "a_s", "g_s", "theta", "v_reset" } do
+                if c[k] then leaves[#leaves + 1] = c[k]; c[k].grad = nil end
+              end
+              x.grad = nil
+              local out, vm, vT, iT = lp.nir_neuron(x, c)
+              out:backward(go)
+              local r = { out = out:detach(), vm = vm, vT = vT, iT = iT, g = {} }
+              for i, l in ipairs(leaves) do r.g[i] = l.grad:clone() end
+              res[ref] = r
+            end
+            local what = ("syn %s spk %s %s shared %s"):format(syn, spk, sg, shared)
+            for _, k in ipairs { "out", "vm", "vT", "iT" } do
+              assert.is_true(res[false][k]:eq(res[true][k]):all():item(), what .. " " .. k)
+            end
+            if spk then assert.is_true(res[false].out:sum():item() > 0, what .. ": no spike") end
+            for i, g in ipairs(res[true].g) do
+              local d = (res[false].g[i] - g):abs():max():item()
+              assert.is_true(d <= 1e-4 * (1 + g:abs():max():item()), what .. (" grad %d off by %g"):format(i, d))
+            end
+          end
+        end
+      end
+    end
+    -- record = false: no membrane trace; unknown and mistyped fields are errors
+    local x = lp.rand({ 1, 2, 3 })
+    local one = lp.ones({ 3 })
+    local out, vm = lp.nir_neuron(x, { a_m = one, g_m = one, c_m = one, record = false })
+    assert.is_nil(vm)
+    assert.are.same({ 1, 2, 3 }, out.shape)
+    assert.has_error(function() lp.nir_neuron(x, { a_m = one, g_m = one, c_m = one, record = 1 }) end,
+      "bad argument #2 to 'nir_neuron' (field 'record' must be a boolean)")
+    assert.has_error(function() lp.nir_neuron(x, { a_m = one, g_m = one, c_m = one, v0 = lp.ones({ 2, 3 }) }) end,
+      "bad argument #2 to 'nir_neuron' ('v0' must be (B, N) or (N) of the input's dtype)")
+  end)
+
   it("passes spikes back through the surrogate (one step, analytic)", function()
     local N = 4
     local x = lp.randn({ 1, 1, N }, "float64"):requires_grad(true)

@@ -12,7 +12,8 @@
 ** Backward: the reset is detached (dv_t/du_t = 1 - z_t); dz/du is the
 ** surrogate g(u - theta): FastSigmoid 1/(1 + scale|d|)^2, ATan
 ** (scale/2)/(1 + (pi/2 scale d)^2).
-** Shapes: x, out, vmem (B, T, N); coefficients (N); states (B, N).
+** Shapes: x, out, vmem (B, T, N); coefficients (N); states (B, N) (v0, i0
+** also (N): the same initial state for every batch row).
 */
 #ifndef LIMPET_NIRNEURON_H
 #define LIMPET_NIRNEURON_H
@@ -24,9 +25,10 @@ typedef struct lp_nir_neuron_args {
   const lp_tensor *a_m, *g_m, *c_m;    /* required */
   const lp_tensor *a_s, *g_s;          /* both or neither (synapse) */
   const lp_tensor *theta, *v_reset;    /* both or neither (spiking) */
-  const lp_tensor *v0, *i0;            /* initial states (B, N) or NULL (zeros) */
+  const lp_tensor *v0, *i0;            /* initial states (B, N), (N) (every row), or NULL (zeros) */
   lp_surrogate sg;                     /* LP_SG_FAST_SIGMOID or LP_SG_ATAN */
   double scale;
+  int reference;                       /* 1: the plain loops (float too), to check the fast path */
 } lp_nir_neuron_args;
 
 /* out (recorded for autodiff through x and every coefficient), vmem (after

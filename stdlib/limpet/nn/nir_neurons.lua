@@ -109,9 +109,10 @@ local function make(name)
     local c = self:_coefficients()
     local dtype = c.a_m.dtype
     local xf = x:contiguous():reshape({ B, T, N }):astype(dtype)
-    c.v0 = self.vmem:detach():reshape({ 1, N }):expand({ B, N }):contiguous():astype(dtype)
-    if K.syn then c.i0 = self.isyn:detach():reshape({ 1, N }):expand({ B, N }):contiguous():astype(dtype) end
-    c.surrogate, c.scale = self.surrogate, self.surrogate_scale
+    -- the state is per neuron: one (N) row for every batch row
+    c.v0 = self.vmem:detach():reshape({ N }):astype(dtype)
+    if K.syn then c.i0 = self.isyn:detach():reshape({ N }):astype(dtype) end
+    c.surrogate, c.scale, c.record = self.surrogate, self.surrogate_scale, record and true or false
     local out, vmem, vT, iT = core.nir_neuron(xf, c)
     self._values.vmem = vT[1]:reshape(s):astype(self.vmem.dtype)
     if K.syn then self._values.isyn = iT[1]:reshape(s):astype(self.isyn.dtype) end
