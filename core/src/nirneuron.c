@@ -247,11 +247,15 @@ ATTR static void bwdfast_##SFX(const nn_dims *d, const float *x, float *const *c
   int64_t b, t, n;                                                                             \
   int k;                                                                                       \
   for (k = 0; k < NCOEF; k++) a[k] = scratch + (4 + k) * N;                                    \
-  memset(zero, 0, sizeof *zero * (size_t)N);                                                   \
+  /* all zeroed once; per row only gv, gi and the wanted accumulators (the   \
+     others only sum, unread) */                                               \
+  memset(scratch, 0, sizeof *scratch * (size_t)((4 + NCOEF) * N));                             \
   for (b = 0; b < d->B; b++) {                                                                 \
     const float *v0r = v0 ? v0 + b * d->v0s : zero, *i0r = i0 ? i0 + b * d->i0s : zero;       \
-    memset(scratch, 0, sizeof *scratch * (size_t)(2 * N));                                     \
-    memset(a[0], 0, sizeof *scratch * (size_t)(NCOEF * N));                                    \
+    if (b > 0) {                                                                               \
+      memset(scratch, 0, sizeof *scratch * (size_t)(2 * N));                                   \
+      for (k = 0; k < NCOEF; k++) if (gc[k]) memset(a[k], 0, sizeof *scratch * (size_t)N);     \
+    }                                                                                          \
     for (t = d->T - 1; t >= 0; t--) {                                                          \
       const int64_t o = (b * d->T + t) * N;                                                    \
       const float *pv = t > 0 ? U + o - N : v0r, *pi = (t > 0 && I) ? I + o - N : i0r;         \
@@ -294,9 +298,9 @@ static lp_status nn_bw(lp_ctx *ctx, lp_node *node, lp_tensor *const *gout, lp_te
   lp_status st = LP_OK;
   int k;
   if (!gout[0]) return LP_OK;
-  TRY(lp_tensor_astype(ctx, gout[0], dt, &go));
-  { lp_tensor *c; TRY(lp_tensor_contiguous(ctx, go, &c)); lp_tensor_release(go); go = c; }
-  if (lp_node_input_needs_grad(node, 0)) TRY(lp_tensor_new(ctx, dt, 3, x->shape, &gx));
+  if (gout[0]->dtype == dt) TRY(lp_tensor_contiguous(ctx, gout[0], &go));   /* no copy when it is */
+  else TRY(lp_tensor_astype(ctx, gout[0], dt, &go));
+  if (lp_node_input_needs_grad(node, 0)) TRY(lp_tensor_empty(ctx, dt, 3, x->shape, &gx));   /* all written */
   for (k = 0; k < NCOEF; k++) {
     if (p->sc[k] < 0) continue;
     cp[k] = lp_tensor_data(lp_node_saved(node, p->sc[k]));
