@@ -39,7 +39,7 @@
 -- Usage: limpet examples/fashion_mnist_cnn.lua [--quick] [--epochs N] [--steps T]
 --          [--lr LR] [--warmup FRACTION] [--batch N] [--budget CPU_SECONDS] [--threads N]
 --          [--flip 0|1] [--bn 0|1] [--c1 N] [--c2 N] [--kernel K] [--hidden N]
---          [--train N] [--test N] [--out DIR] [--root DIR]
+--          [--tta flip|none] [--train N] [--test N] [--out DIR] [--root DIR]
 -- Ends with "result: test 0.xxxx cpu_s N" (cpu_s: lp.cpu_time(), the
 -- process's CPU time, user + system, all threads, data loading and test
 -- included). Arguments, data loading, the flip and the result line are
@@ -51,7 +51,8 @@ local F = require "fmnist"
 
 local opts = F.args("fashion_mnist_cnn", { epochs = "int", steps = "int", lr = "number", budget = "number",
   threads = "int", flip = "string", train = "int", test = "int", out = "string", root = "string",
-  bn = "string", c1 = "int", c2 = "int", kernel = "int", hidden = "string", batch = "int", warmup = "string" })
+  bn = "string", c1 = "int", c2 = "int", kernel = "int", hidden = "string", batch = "int", warmup = "string",
+  tta = "string" })
 local quick = opts.quick
 local T = opts.steps or 2
 local epochs = opts.epochs or (quick and 1 or 9)
@@ -65,6 +66,7 @@ local function choice(name, v, allowed)
 end
 local flip = choice("flip", opts.flip or "1", { "0", "1" })
 local use_bn = choice("bn", opts.bn or "0", { "0", "1" }) == "1"
+local tta = choice("tta", opts.tta or "flip", { "flip", "none" }) == "flip"
 local C1, C2 = opts.c1 or 16, opts.c2 or 32
 local K = opts.kernel or 5
 if K % 2 == 0 then io.stderr:write("fashion_mnist_cnn: --kernel takes an odd size, got '", K, "'\n"); os.exit(2) end
@@ -171,6 +173,26 @@ local hist = lp.train.fit {
   end,
 }
 local acc = hist.val_accuracy[hist.epochs]
+-- --tta flip (default): the result averages the readout of each test image
+-- and of its mirror image (the training flips make both views familiar)
+if tta then
+  net:eval()
+  local n_correct, N = 0, x_test.shape[1]
+  lp.no_grad(function()
+    for i = 1, N, 250 do
+      local j = math.min(i + 249, N)
+      local xb, yb = x_test:slice(1, i, j), y_test:slice(1, i, j)
+      net:reset_state()
+      local logits = net(xb):sum(2)
+      net:reset_state()
+      logits = logits + net(xb:flip(-1)):sum(2)
+      n_correct = n_correct + logits:argmax(2):eq(yb:astype("int64")):astype("int64"):sum():item()
+    end
+  end)
+  net:train()
+  print(("test with flip averaging: acc %.2f%% (without: %.2f%%)"):format(100 * n_correct / N, 100 * acc))
+  acc = n_correct / N
+end
 
 -- Export the trained layers after the first pooling to NIR and check them.
 -- NIR has no batch norm: in eval mode bn2 is a per-channel affine map,

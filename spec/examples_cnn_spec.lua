@@ -23,6 +23,10 @@ describe("examples/fashion_mnist_cnn.lua", function()
     local acc, cpu = out:match "result: test (%S+) cpu_s (%d+)"
     assert.is_truthy(acc, out)
     assert.is_true(tonumber(acc) > 0.3, out)    -- chance is 0.1; the quick run gets about 0.45
+    -- the result is the flip-averaged figure (--tta flip, the default)
+    local avg = out:match "test with flip averaging: acc (%S+)%%"
+    assert.is_truthy(avg, out)
+    assert.are.equal(("%.4f"):format(tonumber(avg) / 100), acc)
     assert.is_truthy(out:find("re-imported, max |diff| 0 ", 1, true), out)
     os.execute("rm -rf " .. d)
   end)
@@ -48,6 +52,7 @@ describe("examples/fashion_mnist_cnn.lua", function()
       { "--epochs 0", "fashion_mnist_cnn: argument '--epochs' takes a positive integer, got '0'" },
       { "--flip 2", "fashion_mnist_cnn: --flip takes 0 or 1, got '2'" },
       { "--bn yes", "fashion_mnist_cnn: --bn takes 0 or 1, got 'yes'" },
+      { "--tta both", "fashion_mnist_cnn: --tta takes flip or none, got 'both'" },
       { "--kernel 4", "fashion_mnist_cnn: --kernel takes an odd size, got '4'" },
       { "--hidden -3", "fashion_mnist_cnn: --hidden takes a non-negative integer, got '-3'" },
       { "--warmup 1", "fashion_mnist_cnn: --warmup takes a fraction in [0, 1), got '1'" },
