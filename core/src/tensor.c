@@ -181,6 +181,12 @@ static lp_status copy_into(lp_ctx *ctx, lp_tensor *dst, const lp_tensor *src) {
       for (i = 0; i < n; i++) *(float *)(p0 + i * s0) = (float)*(double *)(p1 + i * s1);
     } else if (dd == LP_F64 && sd == LP_F32) {
       for (i = 0; i < n; i++) *(double *)(p0 + i * s0) = *(float *)(p1 + i * s1);
+    } else if (dd == LP_F32 && sd == LP_U8) {          /* images (as lp_load_i / lp_store_f, inline) */
+      for (i = 0; i < n; i++) *(float *)(p0 + i * s0) = (float)*(const uint8_t *)(p1 + i * s1);
+    } else if (dd == LP_F32 && sd == LP_BOOL) {        /* spikes from a comparison */
+      for (i = 0; i < n; i++) *(float *)(p0 + i * s0) = *(const uint8_t *)(p1 + i * s1) != 0;
+    } else if (dd == LP_F64 && sd == LP_U8) {
+      for (i = 0; i < n; i++) *(double *)(p0 + i * s0) = (double)*(const uint8_t *)(p1 + i * s1);
     } else if (lp_dtype_is_float(sd)) {
       for (i = 0; i < n; i++) lp_store_f(dd, p0 + i * s0, lp_load_f(sd, p1 + i * s1));
     } else {
