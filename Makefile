@@ -84,8 +84,8 @@ FORCE:
 $(BUILD)/obj/core/src/optim.o: CFLAGS_ALL += -fno-math-errno
 # the event-driven conv loops (run length Og, unknown at compile time) vectorise under the dynamic
 # cost model (-O2's very-cheap model leaves them scalar; callgrind: 841 M -> 556 M instructions)
-# (and the NIR neurons' float rows: n inner, any N)
-$(BUILD)/obj/core/src/conv.o $(BUILD)/obj/core/src/nirneuron.o: CFLAGS_ALL += -fvect-cost-model=dynamic
+# (and the NIR neurons' float rows and the row sums of lp_reduce: n inner, any N)
+$(BUILD)/obj/core/src/conv.o $(BUILD)/obj/core/src/nirneuron.o $(BUILD)/obj/core/src/reduce.o: CFLAGS_ALL += -fvect-cost-model=dynamic
 $(BUILD)/obj/core/src/h5_lazy.o: CFLAGS_ALL += $(if $(HDF5_SONAME),-DLP_HDF5_SONAME=\"$(HDF5_SONAME)\")
 
 $(LIBCORE): $(CORE_OBJ)
