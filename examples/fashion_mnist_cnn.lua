@@ -9,7 +9,8 @@
 -- (a user module, below); everything after it runs over (B, T, C, H, W).
 -- Neurons: nn.IF with dt = 1 (time in steps, as Sinabs): v <- v + x, a
 -- spike and a reset to 0 above threshold 1 (r, threshold and reset are
--- trained per neuron). Loss: cross-entropy of the readout summed over time.
+-- trained per neuron). Loss: cross-entropy of the readout summed over time
+-- (--smooth S: label smoothing, as the MLP example).
 -- Defaults: T = 2 steps, conv 1->16 and 16->32 with 5x5 kernels, no batch
 -- norm, no hidden layer, batch 64, Adam lr 5e-3, 9 epochs, flip on. Chosen
 -- by short runs on the first 12,000 training / 2,000 test images
@@ -39,7 +40,7 @@
 -- Usage: limpet examples/fashion_mnist_cnn.lua [--quick] [--epochs N] [--steps T]
 --          [--lr LR] [--warmup FRACTION] [--batch N] [--budget CPU_SECONDS] [--threads N]
 --          [--flip 0|1] [--bn 0|1] [--c1 N] [--c2 N] [--kernel K] [--hidden N]
---          [--tta flip|none] [--train N] [--test N] [--out DIR] [--root DIR]
+--          [--tta flip|none] [--smooth S] [--train N] [--test N] [--out DIR] [--root DIR]
 -- Ends with "result: test 0.xxxx cpu_s N" (cpu_s: lp.cpu_time(), the
 -- process's CPU time, user + system, all threads, data loading and test
 -- included). Arguments, data loading, the flip and the result line are
@@ -52,7 +53,7 @@ local F = require "fmnist"
 local opts = F.args("fashion_mnist_cnn", { epochs = "int", steps = "int", lr = "number", budget = "number",
   threads = "int", flip = "string", train = "int", test = "int", out = "string", root = "string",
   bn = "string", c1 = "int", c2 = "int", kernel = "int", hidden = "string", batch = "int", warmup = "string",
-  tta = "string" })
+  tta = "string", smooth = "string" })
 local quick = opts.quick
 local T = opts.steps or 2
 local epochs = opts.epochs or (quick and 1 or 9)
@@ -73,6 +74,10 @@ if K % 2 == 0 then io.stderr:write("fashion_mnist_cnn: --kernel takes an odd siz
 local hidden = math.tointeger(tonumber(opts.hidden or "0"))
 if not hidden or hidden < 0 then
   io.stderr:write("fashion_mnist_cnn: --hidden takes a non-negative integer, got '", opts.hidden, "'\n"); os.exit(2)
+end
+local smooth = tonumber(opts.smooth or "0")
+if not smooth or smooth < 0 or smooth >= 1 then
+  io.stderr:write("fashion_mnist_cnn: --smooth takes a number in [0, 1), got '", opts.smooth, "'\n"); os.exit(2)
 end
 local batch = opts.batch or 64
 local warmup = tonumber(opts.warmup or "0")
@@ -157,7 +162,7 @@ end })
 local epoch_cpu0 = lp.cpu_time()
 local hist = lp.train.fit {
   net = net,                                   -- fit resets the IF states before each batch
-  loss = function(out, y) return lp.loss.cross_entropy(out:sum(2), y) end,
+  loss = function(out, y) return F.smoothed_ce(out:sum(2), y, smooth) end,
   data = flip == "1" and flipped(train_data) or train_data,
   val_data = lp.train.TensorLoader(x_test, y_test, { batch_size = 250 }),
   epochs = epochs,

@@ -171,13 +171,7 @@ local test_loss, test_acc = {}, {}
 local epoch_cpu0 = lp.cpu_time()
 local hist = lp.train.fit {
   net = net,
-  loss = function(out, y)
-    local logits = out:mean(2)
-    local ce = lp.loss.cross_entropy(logits, y)
-    if smooth == 0 then return ce end
-    -- label smoothing: the target puts 1 - smooth on the label and smooth / 10 on every class
-    return ce * (1 - smooth) - lp.loss.log_softmax(logits, 2):mean() * smooth
-  end,
+  loss = function(out, y) return F.smoothed_ce(out:mean(2), y, smooth) end,
   data = spike_loader(x_train, y_train, { batch_size = batch, shuffle = true, seed = opts.seed or 7 }, true),
   epochs = epochs,
   optimizer = opt,

@@ -53,6 +53,7 @@ describe("examples/fashion_mnist_cnn.lua", function()
       { "--flip 2", "fashion_mnist_cnn: --flip takes 0 or 1, got '2'" },
       { "--bn yes", "fashion_mnist_cnn: --bn takes 0 or 1, got 'yes'" },
       { "--tta both", "fashion_mnist_cnn: --tta takes flip or none, got 'both'" },
+      { "--smooth 1", "fashion_mnist_cnn: --smooth takes a number in [0, 1), got '1'" },
       { "--kernel 4", "fashion_mnist_cnn: --kernel takes an odd size, got '4'" },
       { "--hidden -3", "fashion_mnist_cnn: --hidden takes a non-negative integer, got '-3'" },
       { "--warmup 1", "fashion_mnist_cnn: --warmup takes a fraction in [0, 1), got '1'" },

@@ -1,5 +1,6 @@
 -- spec/examples_fmnist_lib_spec.lua -- examples/lib/fmnist.lua's batch
--- augmentations: shift (against a plain per-pixel reference) and flip.
+-- augmentations: shift (against a plain per-pixel reference) and flip; the
+-- label-smoothed cross-entropy.
 local lp = require "limpet"
 package.path = "examples/lib/?.lua;" .. package.path
 local F = require "fmnist"
@@ -59,5 +60,22 @@ describe("examples/lib/fmnist.lua shift", function()
     assert.has_error(function() F.shift(x, 1.5) end,
       "bad argument #2 to 'shift' (max must be a non-negative integer, got 1.5)")
     assert.has_error(function() F.shift(lp.rand(5, 5), 1) end, "bad argument #1 to 'shift' (expected (B, H, W) images)")
+  end)
+end)
+
+describe("examples/lib/fmnist.lua smoothed_ce", function()
+  it("is the cross-entropy against the smoothed target (1 - s + s/10 on the label, s/10 elsewhere)", function()
+    local logits, y = lp.randn({ 4, 10 }, "float64"), lp.tensor({ 1, 5, 10, 3 }, "int64")
+    assert.tensor_near(lp.loss.cross_entropy(logits, y), F.smoothed_ce(logits, y, 0), 0)
+    local s = 0.1
+    local logp = lp.loss.log_softmax(logits, 2)
+    local want = 0
+    for b = 1, 4 do
+      for c = 1, 10 do
+        local t = (c == y:get(b) and 1 - s or 0) + s / 10
+        want = want - t * logp:get(b, c)
+      end
+    end
+    assert.is_true(math.abs(F.smoothed_ce(logits, y, s):item() - want / 4) < 1e-12)
   end)
 end)

@@ -93,6 +93,14 @@ function M.shift(x, max)
 end
 
 --- M.budget_check(budget, e, epochs, epoch_cpu) -> false (stop) when another epoch would end past budget CPU-s
+--- M.smoothed_ce(logits, y, smooth): cross-entropy with label smoothing: the
+--- target puts 1 - smooth on the label and smooth / 10 on every class
+function M.smoothed_ce(logits, y, smooth)
+  local ce = lp.loss.cross_entropy(logits, y)
+  if smooth == 0 then return ce end
+  return ce * (1 - smooth) - lp.loss.log_softmax(logits, 2):mean() * smooth
+end
+
 function M.budget_check(budget, e, epochs, epoch_cpu)
   if budget and e < epochs and lp.cpu_time() + epoch_cpu > budget then
     print(("stopping after epoch %d: another would end past the %g CPU-s budget"):format(e, budget))
