@@ -274,6 +274,21 @@ describe("indexing", function()
 end)
 
 describe("dtype conversion", function()
+  it("index_select on a contiguous tensor (slab copies) equals the strided path, every dim and dtype", function()
+    for _, dt in ipairs { "float32", "float64", "int64", "uint8" } do
+      local a = (lp.rand({ 4, 5, 6 }) * 100):astype(dt)
+      local v = a:permute({ 3, 2, 1 }):contiguous():permute({ 3, 2, 1 })      -- same values, not contiguous
+      assert.is_false(v:is_contiguous())
+      for d = 1, 3 do
+        local n = a.shape[d]
+        local idx = lp.tensor({ n, 1, 2, n, -1 }, "int64")
+        local r, g = a:index_select(d, idx), v:index_select(d, idx)
+        assert.are.same(g:totable(), r:totable())
+      end
+      local flat = a:reshape({ -1 })
+      assert.are.same({ flat:get(120), flat:get(1), flat:get(7) }, flat[lp.tensor({ 120, 1, 7 }, "int64")]:totable())
+    end
+  end)
   it("astype from uint8 and bool to float, contiguous and strided (the inline loops)", function()
     local u = lp.tensor({ { 0, 1, 255 }, { 7, 128, 3 } }, "uint8")
     assert.are.same({ { 0, 1, 255 }, { 7, 128, 3 } }, u:astype("float32"):totable())

@@ -707,6 +707,28 @@ lp_status lp_tensor_index_select(lp_ctx *ctx, const lp_tensor *t, int dim, const
   memcpy(shape, t->shape, sizeof shape);
   shape[dim] = n;
   if ((st = lp_tensor_empty(ctx, t->dtype, t->ndim, shape, out)) != LP_OK) return st;
+  if (lp_tensor_is_contiguous(t) && n > 0) {
+    /* contiguous: whole slabs (the dims after dim) per index, as typed
+       loads and stores when a slab is one 4- or 8-byte element (a gather
+       from a flat tensor); the views below cost ~400 ns per index */
+    const int64_t es = (int64_t)lp_dtype_size(t->dtype), size = t->shape[dim];
+    int64_t outer = 1, slab = 1, o, d, *ix = lp_ctx_alloc(ctx, (size_t)n * sizeof *ix);
+    const char *src = lp_ptr(t);
+    char *dst = lp_ptr(*out);
+    if (!ix) { lp_tensor_release(*out); *out = NULL; return LP_ENOMEM; }
+    for (i = 0; i < n; i++) ix[i] = lp_tensor_get_flat(index, i).i;
+    for (d = 0; d < dim; d++) outer *= t->shape[d];
+    for (d = dim + 1; d < t->ndim; d++) slab *= t->shape[d];
+    for (o = 0; o < outer; o++) {
+      const char *so = src + o * size * slab * es;
+      char *dd = dst + o * n * slab * es;
+      if (slab * es == 4) for (i = 0; i < n; i++) memcpy(dd + i * 4, so + ix[i] * 4, 4);
+      else if (slab * es == 8) for (i = 0; i < n; i++) memcpy(dd + i * 8, so + ix[i] * 8, 8);
+      else for (i = 0; i < n; i++) memcpy(dd + i * slab * es, so + ix[i] * slab * es, (size_t)(slab * es));
+    }
+    lp_ctx_dealloc(ctx, ix, (size_t)n * sizeof *ix);
+    return LP_OK;
+  }
   for (i = 0; i < n && st == LP_OK; i++) {
     lp_tensor *src = NULL, *dst = NULL;
     st = lp_tensor_select(ctx, (lp_tensor *)t, dim, lp_tensor_get_flat(index, i).i, &src);
