@@ -79,3 +79,20 @@ describe("examples/lib/fmnist.lua smoothed_ce", function()
     assert.is_true(math.abs(F.smoothed_ce(logits, y, s):item() - want / 4) < 1e-12)
   end)
 end)
+
+describe("examples/lib/fmnist.lua plan", function()
+  it("fits the epochs to the CPU budget by the slowest epoch so far, or keeps a fixed count", function()
+    local now = lp.cpu_time()
+    local p = F.plan(now + 10.05, nil, 7)
+    assert.are.equal(7, p.epochs)                    -- the guess until an epoch is measured
+    assert.is_nil(p.after_epoch(1, 2))               -- floor(~10 / 2.06) = 4 more: 5 planned
+    assert.are.equal(5, p.epochs)
+    p = F.plan(lp.cpu_time() + 1, nil, 7)
+    assert.is_false(p.after_epoch(3, 2))             -- nothing more fits: stop, plan ends here
+    assert.are.equal(3, p.epochs)
+    local fixed = F.plan(lp.cpu_time() + 1000, 4, 9)
+    assert.are.same({ 4, 4 }, { fixed.epochs, fixed.cap })
+    assert.is_nil(fixed.after_epoch(2, 1))
+    assert.are.equal(4, fixed.epochs)
+  end)
+end)

@@ -93,6 +93,31 @@ function M.shift(x, max)
 end
 
 --- M.budget_check(budget, e, epochs, epoch_cpu) -> false (stop) when another epoch would end past budget CPU-s
+--- M.plan(budget, epochs, guess) -> plan {epochs =, cap =, after_epoch = f(e, epoch_cpu)}:
+--- how many epochs to run and where the learning-rate schedule ends. With
+--- epochs given the plan is fixed (after_epoch stops early only when another
+--- epoch would end past the budget, as budget_check). Without (nil), the run
+--- fits itself to the CPU budget: after each epoch, plan.epochs = e + the
+--- number of epochs of the slowest so far (+3 %) that still fit, so that a
+--- schedule read from plan.epochs ends with the last epoch, however fast or
+--- loaded the machine (guess: the plan before the first epoch is measured;
+--- cap: the most epochs fit may run).
+function M.plan(budget, epochs, guess)
+  local p = { epochs = epochs or guess, cap = epochs or 200, slowest = 0 }
+  function p.after_epoch(e, epoch_cpu)
+    if epochs then return M.budget_check(budget, e, epochs, epoch_cpu) end
+    p.slowest = math.max(p.slowest, epoch_cpu)
+    local left = math.floor((budget - lp.cpu_time()) / (1.03 * p.slowest))
+    local n = math.min(p.cap, e + math.max(0, left))
+    if n ~= p.epochs then
+      print(("plan: %d epochs fit the %g CPU-s budget (slowest epoch so far %.1f CPU-s)"):format(n, budget, p.slowest))
+    end
+    p.epochs = n
+    if e >= n then return false end
+  end
+  return p
+end
+
 --- M.smoothed_ce(logits, y, smooth): cross-entropy with label smoothing: the
 --- target puts 1 - smooth on the label and smooth / 10 on every class
 function M.smoothed_ce(logits, y, smooth)
