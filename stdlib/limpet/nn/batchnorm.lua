@@ -55,6 +55,12 @@ function BatchNorm:evolve(x, record)
   for d = 4, #shape do S = S * shape[d] end
   local xr = x:contiguous():reshape({ shape[1] * shape[2], C, S })
   local M = shape[1] * shape[2] * S
+  -- per channel: alpha·v_threshold / sqrt(var + eps), times the weight
+  local function scale_of(var)
+    local scale = (var + self.eps):sqrt():reciprocal() * (self.alpha * self.v_threshold)
+    if self.weight then scale = scale * self.weight end
+    return scale
+  end
   local y
   if self.training then
     local mean = xr:sum(3):sum(1) / M                     -- (C)
@@ -64,13 +70,10 @@ function BatchNorm:evolve(x, record)
     local unbiased = M > 1 and var:detach() * (M / (M - 1)) or var:detach()
     self._values.running_mean = (self.running_mean * (1 - m) + mean:detach() * m):astype(self.running_mean.dtype)
     self._values.running_var = (self.running_var * (1 - m) + unbiased * m):astype(self.running_var.dtype)
-    local scale = (var + self.eps):sqrt():reciprocal() * (self.alpha * self.v_threshold)
-    if self.weight then scale = scale * self.weight end
-    y = d * scale:reshape({ 1, C, 1 })
+    y = d * scale_of(var):reshape({ 1, C, 1 })
     if self.bias then y = y + self.bias:reshape({ 1, C, 1 }) end
   else
-    local scale = (self.running_var + self.eps):sqrt():reciprocal() * (self.alpha * self.v_threshold)
-    if self.weight then scale = scale * self.weight end
+    local scale = scale_of(self.running_var)
     local shift = -self.running_mean * scale
     if self.bias then shift = shift + self.bias end
     y = xr * scale:reshape({ 1, C, 1 }) + shift:reshape({ 1, C, 1 })
