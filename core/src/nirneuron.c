@@ -6,7 +6,8 @@
 ** per-neuron coefficient gradients summed over batch and time.
 ** Not here: tau/r/dt -> coefficients (stdlib/limpet/nn/nir_neurons.lua,
 ** with tensor ops, so their gradients reach the taus).
-** Shapes: (B, T, N); coefficients (N).
+** Shapes: (B, T, N) (x with its neurons contiguous is read in place, any
+** strides over B and T: a repeat over T costs no copy); coefficients (N).
 */
 #include <math.h>
 #include <string.h>
@@ -23,6 +24,7 @@ typedef struct nn_dims {
   int64_t B, T, N;
   int syn, spk; lp_surrogate sg; double scale;
   int64_t v0s, i0s;              /* row stride of v0 / i0: N, or 0 when given as (N) */
+  int64_t xsb, xst;              /* x's strides over B and T (elements; 0 for a repeat) */
 } nn_dims;
 
 static double surr(const nn_dims *d, double du) {
@@ -47,7 +49,7 @@ static void fwd_##SFX(const nn_dims *d, const REAL *x, REAL *const *c, const REA
     for (t = 0; t < d->T; t++) {                                                               \
       const int64_t o = (b * d->T + t) * N;                                                    \
       for (n = 0; n < N; n++) {                                                                \
-        REAL in = x[o + n], u, z = 0;                                                          \
+        REAL in = x[b * d->xsb + t * d->xst + n], u, z = 0;                                     \
         if (d->syn) { i[n] = c[C_AS][n] * i[n] + c[C_GS][n] * in; in = i[n]; I[o + n] = i[n]; } \
         u = c[C_AM][n] * v[n] + c[C_GM][n] * in + c[C_CM][n];                                  \
         U[o + n] = u;                                                                          \
@@ -67,7 +69,7 @@ static void bwd_##SFX(const nn_dims *d, const REAL *x, REAL *const *c, const REA
   for (b = 0; b < d->B; b++) for (n = 0; n < N; n++) {                                         \
     double gv = 0, gi = 0;                 /* adjoints carried from step t+1 */                \
     for (t = d->T - 1; t >= 0; t--) {                                                          \
-      const int64_t o = (b * d->T + t) * N + n;                                                \
+      const int64_t o = (b * d->T + t) * N + n, ox = b * d->xsb + t * d->xst + n;             \
       const double u = U[o];                                                                   \
       double z = 0, gu, gin, vprev, iprev = 0, in;                                             \
       if (d->spk && u > c[C_TH][n]) z = 1;                                                     \
@@ -89,7 +91,7 @@ static void bwd_##SFX(const nn_dims *d, const REAL *x, REAL *const *c, const REA
         vprev = v0 ? v0[b * d->v0s + n] : 0;                                                   \
         if (d->syn) iprev = i0 ? i0[b * d->i0s + n] : 0;                                       \
       }                                                                                        \
-      in = d->syn ? I[o] : x[o];                                                               \
+      in = d->syn ? I[o] : x[ox];                                                              \
       if (gc[C_AM]) gc[C_AM][n] += gu * vprev;                                                 \
       if (gc[C_GM]) gc[C_GM][n] += gu * in;                                                    \
       if (gc[C_CM]) gc[C_CM][n] += gu;                                                         \
@@ -97,7 +99,7 @@ static void bwd_##SFX(const nn_dims *d, const REAL *x, REAL *const *c, const REA
       if (d->syn) {                                                                            \
         gi = gin + c[C_AS][n] * gi;                                                            \
         if (gc[C_AS]) gc[C_AS][n] += gi * iprev;                                               \
-        if (gc[C_GS]) gc[C_GS][n] += gi * x[o];                                                \
+        if (gc[C_GS]) gc[C_GS][n] += gi * x[ox];                                               \
         if (gx) gx[o] = (REAL)(c[C_GS][n] * gi);                                               \
       } else if (gx) gx[o] = (REAL)gin;                                                        \
       gv = c[C_AM][n] * gu;                                                                    \
@@ -204,7 +206,7 @@ NN_INLINE void nn_bwd_row(int64_t N, const int syn, const int spk, const int ata
 
 /* the row loop for this call's (synapse, spiking, surrogate, first step) */
 #define NN_BWD_ROW(SYN, SPK, AT, FIRST) \
-  nn_bwd_row(N, SYN, SPK, AT, FIRST, scale, c, U + o, itr, pv, pi, x + o, go + o, gv, gi, gxt, a)
+  nn_bwd_row(N, SYN, SPK, AT, FIRST, scale, c, U + o, itr, pv, pi, x + ox, go + o, gv, gi, gxt, a)
 #define NN_BWD_FIRST(SYN, SPK, AT, F) do { if (F) NN_BWD_ROW(SYN, SPK, AT, 1); else NN_BWD_ROW(SYN, SPK, AT, 0); } while (0)
 #define NN_BWD_DISPATCH(F)                                                                     \
   if (d->syn && d->spk) {                                                                      \
@@ -229,10 +231,11 @@ ATTR static void fwdfast_##SFX(const nn_dims *d, const float *x, float *const *c
     if (i) for (n = 0; n < N; n++) i[n] = i0 ? i0[b * d->i0s + n] : 0;                         \
     for (t = 0; t < d->T; t++) {                                                               \
       const int64_t o = (b * d->T + t) * N;                                                    \
-      if (d->syn && d->spk) nn_fwd_row(N, 1, 1, x + o, c, v, i, U + o, I + o, out + o);       \
-      else if (d->syn) nn_fwd_row(N, 1, 0, x + o, c, v, i, U + o, I + o, out + o);            \
-      else if (d->spk) nn_fwd_row(N, 0, 1, x + o, c, v, NULL, U + o, NULL, out + o);          \
-      else nn_fwd_row(N, 0, 0, x + o, c, v, NULL, U + o, NULL, out + o);                      \
+      const float *xt = x + b * d->xsb + t * d->xst;                                           \
+      if (d->syn && d->spk) nn_fwd_row(N, 1, 1, xt, c, v, i, U + o, I + o, out + o);          \
+      else if (d->syn) nn_fwd_row(N, 1, 0, xt, c, v, i, U + o, I + o, out + o);               \
+      else if (d->spk) nn_fwd_row(N, 0, 1, xt, c, v, NULL, U + o, NULL, out + o);             \
+      else nn_fwd_row(N, 0, 0, xt, c, v, NULL, U + o, NULL, out + o);                         \
       if (vm) memcpy(vm + o, v, sizeof *v * (size_t)N);                                        \
     }                                                                                          \
   }                                                                                            \
@@ -257,7 +260,7 @@ ATTR static void bwdfast_##SFX(const nn_dims *d, const float *x, float *const *c
       for (k = 0; k < NCOEF; k++) if (gc[k]) memset(a[k], 0, sizeof *scratch * (size_t)N);     \
     }                                                                                          \
     for (t = d->T - 1; t >= 0; t--) {                                                          \
-      const int64_t o = (b * d->T + t) * N;                                                    \
+      const int64_t o = (b * d->T + t) * N, ox = b * d->xsb + t * d->xst;                      \
       const float *pv = t > 0 ? U + o - N : v0r, *pi = (t > 0 && I) ? I + o - N : i0r;         \
       const float *itr = I ? I + o : NULL;                                                     \
       float *gxt = gx ? gx + o : spare;                                                        \
@@ -389,7 +392,11 @@ lp_status lp_ag_nir_neuron(lp_ctx *ctx, const lp_tensor *x, const lp_nir_neuron_
     if ((st = check_state(ctx, a->i0, x->dtype, d.B, d.N, "i0", &d.i0s))) goto done;
     TRY(lp_tensor_contiguous(ctx, (lp_tensor *)a->i0, &i0));
   }
-  TRY(lp_tensor_contiguous(ctx, (lp_tensor *)x, &xc));
+  /* x as it comes when its neurons are contiguous (a repeat over T from
+     expand runs without being copied; saved as the view), else a copy */
+  if (x->stride[2] == 1 || d.N == 1) xc = lp_tensor_retain((lp_tensor *)x);
+  else TRY(lp_tensor_contiguous(ctx, (lp_tensor *)x, &xc));
+  d.xsb = xc->stride[0]; d.xst = xc->stride[1];
   TRY(lp_tensor_empty(ctx, x->dtype, 3, x->shape, out));
   TRY(lp_tensor_empty(ctx, x->dtype, 3, x->shape, &U));
   if (d.syn) TRY(lp_tensor_empty(ctx, x->dtype, 3, x->shape, &I));

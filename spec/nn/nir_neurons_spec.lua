@@ -126,6 +126,33 @@ describe("nn.IF, nn.LI, nn.CubaLI, nn.CubaLIF", function()
       "bad argument #2 to 'nir_neuron' ('v0' must be (B, N) or (N) of the input's dtype)")
   end)
 
+  it("reads an input repeated over time (expand) in place: same outputs and gradients as its copy", function()
+    for _, ref in ipairs { false, true } do
+      local B, T, N = 3, 4, 10
+      local c = { a_m = lp.full({ N }, 0.9), g_m = lp.full({ N }, 1.2), c_m = lp.zeros({ N }),
+        theta = lp.full({ N }, 0.5), v_reset = lp.zeros({ N }), reference = ref }
+      local base = lp.rand({ B, 1, N }):requires_grad(true)
+      local rep = base:expand({ B, T, N })
+      assert.is_false(rep:is_contiguous())
+      local o1 = lp.nir_neuron(rep, c)
+      local g = lp.randn({ B, T, N })
+      o1:backward(g)
+      local g1 = base.grad:clone()
+      base.grad = nil
+      local o2 = lp.nir_neuron(base:expand({ B, T, N }):contiguous(), c)
+      o2:backward(g)
+      assert.is_true(o1:eq(o2):all():item())
+      assert.is_true(o1:sum():item() > 0)
+      assert.tensor_near(base.grad, g1, 1e-6)
+    end
+    -- through the module: nn.IF on a (B, T, C, H, W) repeat
+    local m = nn.IF({ 2, 3, 3 }, { dt = 1 })
+    local c1 = lp.rand({ 2, 1, 2, 3, 3 })
+    local a = m(c1:expand({ 2, 5, 2, 3, 3 }))
+    m:reset_state()
+    assert.is_true(a:eq(m(c1:expand({ 2, 5, 2, 3, 3 }):contiguous())):all():item())
+  end)
+
   it("passes spikes back through the surrogate (one step, analytic)", function()
     local N = 4
     local x = lp.randn({ 1, 1, N }, "float64"):requires_grad(true)

@@ -108,7 +108,7 @@ local function make(name)
     local B, T, N = x.shape[1], x.shape[2], self.size_out
     local c = self:_coefficients()
     local dtype = c.a_m.dtype
-    local xf = x:contiguous():reshape({ B, T, N })
+    local xf = x:reshape({ B, T, N })       -- a view when it can be (an expand over T stays one)
     if xf.dtype ~= dtype then xf = xf:astype(dtype) end      -- astype always copies
     -- the state is per neuron: one (N) row for every batch row
     c.v0 = self.vmem:detach():reshape({ N }):astype(dtype)
