@@ -216,9 +216,10 @@ NN_INLINE void nn_bwd_row(int64_t N, const int syn, const int spk, const int ata
   } else if (d->syn) NN_BWD_FIRST(1, 0, 0, F);                                                 \
   else NN_BWD_FIRST(0, 0, 0, F);
 
-/* scratch rows: gv, gi, a spare gx row, a zero row and the 7 accumulators; unused
-   coefficients (c[k] == NULL: no synapse / not spiking) point at `one`
-   (read) and their accumulators are discarded */
+/* scratch rows: gv, gi, a spare gx row (gx not wanted), a zero row (no
+   initial state) and the 7 accumulators. Coefficients a variant does not
+   have (no synapse, not spiking: NULL) are never read; accumulators of
+   coefficients that want no gradient keep summing, unread. */
 #define NN_BODIES(SFX, ATTR)                                                                   \
 ATTR static void fwdfast_##SFX(const nn_dims *d, const float *x, float *const *c, const float *v0, \
                                const float *i0, float *out, float *vm, float *U, float *I,     \
