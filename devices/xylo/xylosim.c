@@ -1353,18 +1353,17 @@ static void rec_pn_syn(const lp_xylo *x, xy_work *w) {
       XY_PREFETCH(idx + q);
       XY_PREFETCH(val + q);
     }
-    if (m == 1) {
-      for (e = lo; e + 8 <= hi; e += 8) {
-        A[idx[e]] += val[e];
-        A[idx[e + 1]] += val[e + 1];
-        A[idx[e + 2]] += val[e + 2];
-        A[idx[e + 3]] += val[e + 3];
-        A[idx[e + 4]] += val[e + 4];
-        A[idx[e + 5]] += val[e + 5];
-        A[idx[e + 6]] += val[e + 6];
-        A[idx[e + 7]] += val[e + 7];
+    if (m == 1) {                       /* 16 events a round: 3 instructions each (two loads, one
+                                           add to memory), the loop's 4 shared */
+      const uint32_t *ip = idx + lo, *ie = idx + hi;
+      const uint16_t *vp = val + lo;
+#define XY_EV(u) A[ip[u]] += vp[u]
+      for (; ie - ip >= 16; ip += 16, vp += 16) {
+        XY_EV(0); XY_EV(1); XY_EV(2); XY_EV(3); XY_EV(4); XY_EV(5); XY_EV(6); XY_EV(7);
+        XY_EV(8); XY_EV(9); XY_EV(10); XY_EV(11); XY_EV(12); XY_EV(13); XY_EV(14); XY_EV(15);
       }
-      for (; e < hi; e++) A[idx[e]] += val[e];
+#undef XY_EV
+      for (; ip < ie; ip++, vp++) A[*ip] += *vp;
     } else {
       for (e = lo; e < hi; e++) A[idx[e]] += m * val[e];
     }
