@@ -1034,8 +1034,8 @@ XY_INLINE __attribute__((target("avx2,bmi,popcnt"))) int32_t ipn_avx2_loop(INTEG
    (planar, or slots split as in ipn_avx2_loop). */
 XY_INLINE __attribute__((target("avx2"))) void pn8_avx2(const uint32_t *A, int32_t i, const int planar, int32_t ps,
                                                         __m256i *p1, __m256i *q1, __m256i *p2, __m256i *q2) {
-  if (planar) {
-    const uint32_t *a = A + xy_pn_at(i);
+  if (planar) {                         /* i: a multiple of 8, so that xy_pn_at(i) is this */
+    const uint32_t *a = A + (i & ~(XY_PN_BLK - 1)) * 4 + (i & 8);
     *p1 = _mm256_loadu_si256((const __m256i *)a); *q1 = _mm256_loadu_si256((const __m256i *)(a + ps));
     *p2 = _mm256_loadu_si256((const __m256i *)(a + 2 * ps)); *q2 = _mm256_loadu_si256((const __m256i *)(a + 3 * ps));
   } else {
@@ -1059,13 +1059,15 @@ XY_INLINE __attribute__((target("avx2"))) void st16_avx2(int32_t *p, __m256i v) 
   _mm256_storeu_si256((__m256i *)(p + 8), _mm256_cvtepi16_epi32(_mm256_extracti128_si256(v, 1)));
 }
 /* leak(v, d) of 16 int16 lanes (xylosim's decrement, §3.1) from the tables
-   at t (M, C, Z rows of stride st; see xy_nt) */
+   at t (M, C, Z rows of stride st; see xy_nt): with q = floor(v / 2^d),
+   q + (q == 0 & v > 0) is max(q, min(v, 1)) (v > 0: q >= 0, so max(q, 1);
+   v <= 0: v <= q <= 0, so q). */
 XY_INLINE __attribute__((target("avx2"))) __m256i leak16_avx2(__m256i v, const uint16_t *t, int32_t st, const int d0) {
-  const __m256i zero = _mm256_setzero_si256(), sign = _mm256_set1_epi16((short)0x8000);
+  const __m256i sign = _mm256_set1_epi16((short)0x8000), one = _mm256_set1_epi16(1);
   __m256i q = _mm256_sub_epi16(_mm256_mulhi_epu16(_mm256_xor_si256(v, sign), _mm256_loadu_si256((const __m256i *)t)),
                                _mm256_loadu_si256((const __m256i *)(t + st)));
   if (d0) q = _mm256_blendv_epi8(q, v, _mm256_loadu_si256((const __m256i *)(t + 2 * st)));
-  return _mm256_sub_epi16(q, _mm256_and_si256(_mm256_cmpeq_epi16(q, zero), _mm256_cmpgt_epi16(v, zero)));
+  return _mm256_max_epi16(q, _mm256_min_epi16(v, one));
 }
 /* One synapse's P/N settle (see pn_ok) on 16 int16 lanes a with uint16 sums
    p, q: *ok gets the lanes that settle, the result is sat16(a + p - q) there.
@@ -1141,7 +1143,7 @@ XY_INLINE __attribute__((target("avx2,bmi,bmi2,popcnt"))) int32_t ipn16_avx2_loo
     st16_avx2(I2 + i, b);
     st16_avx2(V + i, v);
     if (planar) {
-      __m256i *z = (__m256i *)(A + xy_pn_at(i));   /* the block's 4 x 16 words */
+      __m256i *z = (__m256i *)(A + 4 * i);          /* the block's 4 x 16 words (xy_pn_at) */
       _mm256_storeu_si256(z, zero); _mm256_storeu_si256(z + 1, zero);
       _mm256_storeu_si256(z + 2, zero); _mm256_storeu_si256(z + 3, zero);
       _mm256_storeu_si256(z + 4, zero); _mm256_storeu_si256(z + 5, zero);
