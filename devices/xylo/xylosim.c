@@ -1107,7 +1107,7 @@ XY_INLINE __attribute__((target("avx2,bmi,bmi2,popcnt"))) int32_t ipn16_avx2_loo
   int32_t *restrict L = in->L;
   const int32_t ps = in->planes;
   (void)d1; (void)d2; (void)dm; (void)bias;
-  for (r = 0; r < nr; r++) wr[r] = in->w16[r];
+  for (r = 0; r < nr; r++) wr[XY_FUSE - nr + r] = in->w16[r];   /* the last nr entries (see below) */
   for (i = 0; i < n16; i += 16) {
     __m256i p1, q1, p2, q2, x1, y1, x2, y2, ok1, ok2, ok;
     __m256i a0, b0, v0, a, b, v, nlk, lo, hi, dv;
@@ -1117,11 +1117,18 @@ XY_INLINE __attribute__((target("avx2,bmi,bmi2,popcnt"))) int32_t ipn16_avx2_loo
     pn8_avx2(A, i + 8, planar, ps, &x1, &y1, &x2, &y2);
     p1 = XY_PACKU(p1, x1); q1 = XY_PACKU(q1, y1); p2 = XY_PACKU(p2, x2); q2 = XY_PACKU(q2, y2);
     a0 = XY_LD16(I1 + i); b0 = XY_LD16(I2 + i); v0 = XY_LD16(V + i);
-    for (r = 0; r < nr; r++) {          /* the input rows, channels ascending */
-      const int16_t *W = wr[r] + i;
-      a0 = _mm256_adds_epi16(a0, _mm256_loadu_si256((const __m256i *)W));
-      if (two) b0 = _mm256_adds_epi16(b0, _mm256_loadu_si256((const __m256i *)(W + nh)));
+    /* the input rows, channels ascending: entered at case nr, the fall-through
+       adds wr[16 - nr] .. wr[15] in order, without a loop counter */
+#define XY_ROW(k) case XY_FUSE - (k): { const int16_t *W = wr[k] + i; \
+      a0 = _mm256_adds_epi16(a0, _mm256_loadu_si256((const __m256i *)W)); \
+      if (two) b0 = _mm256_adds_epi16(b0, _mm256_loadu_si256((const __m256i *)(W + nh))); } \
+      __attribute__((fallthrough));
+    switch (nr) {
+      XY_ROW(0) XY_ROW(1) XY_ROW(2) XY_ROW(3) XY_ROW(4) XY_ROW(5) XY_ROW(6) XY_ROW(7)
+      XY_ROW(8) XY_ROW(9) XY_ROW(10) XY_ROW(11) XY_ROW(12) XY_ROW(13) XY_ROW(14) XY_ROW(15)
+      default: break;
     }
+#undef XY_ROW
     a = settle16_avx2(a0, p1, q1, &ok1);
     b = settle16_avx2(b0, p2, q2, &ok2);
     ok = _mm256_and_si256(ok1, ok2);
