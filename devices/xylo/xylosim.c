@@ -26,13 +26,23 @@
 **   follow in ascending id order, which is all the order they need; without
 **   aliases it visits only the neurons at threshold (listed, branch-free,
 **   by the AVX2 integration pass itself).
+** - on a step whose input counts are all 0 or 1 the AVX2 integration pass
+**   runs 16 neurons per vector in int16 lanes (ipn16_avx2_loop): every
+**   quantity there fits int16 or is made to (the P/N sums packed with
+**   saturation at 65535, exact as for the pair sums), so saturating int16
+**   adds are xylosim's sat16 adds; the per-neuron decays, which AVX2 cannot
+**   shift per 16-bit lane, are a multiplication (xy_nt); the state stays
+**   int32 in memory. Other steps take the 32-bit pass (8 per vector).
 ** Vector kernels are compiled per instruction set (AVX-512, AVX2, portable)
-** and picked at run time with __builtin_cpu_supports; lp_xylo_set_path
+** and picked at run time with __builtin_cpu_supports (the AVX-512 choice
+** runs the AVX2 integration passes; this machine's VM shows no AVX-512, so
+** no kernel of its own is written for it untested); lp_xylo_set_path
 ** forces the portable kernels or the plain reference loop (xy_step's ref:
 ** every event one ordered saturating add through the CSR lists). Nothing is
 ** recorded unless asked for. test_xylosim checks every path against its own
-** plain loop on random networks made to saturate, sim_paths_spec the paths
-** against each other on Audio 2 sized fan-outs.
+** plain loop on random networks made to saturate (also with 0/1 input
+** counts, with and without dashes of 0: the 16-bit pass), sim_paths_spec
+** the paths against each other on Audio 2 sized fan-outs.
 */
 #include "xylosim.h"
 #include <string.h>
@@ -327,10 +337,11 @@ static int64_t count_pairs(const int32_t *w, int64_t nh, int nsyn) {
    two shuffles, gets each field with the neurons in id order. (The swap is
    its own inverse: it also maps a slot to its id.) */
 static inline int32_t xy_slot(int32_t j) { return (j & ~7) | (j & 1) | ((j & 2) << 1) | ((j & 4) >> 1); }
-/* Per synapse (x->by_pair unset) the sums are planar instead: P1, N1, P2,
-   N2 each a plane of nhid rounded up to 8 words (field f of neuron j at
-   f * planes + j), so that the integration pass loads them without the
-   transpose. Both layouts fill the same 4 * planes words. */
+/* Per synapse (x->by_pair unset) the sums are planar instead, in blocks of
+   16 neurons: a block's P1, N1, P2, N2 are 4 rows of 16 uint32, one after
+   the other (field f of neuron j at xy_pn_at(j) + 16 f), so that the
+   integration passes load them without the transpose and from one base.
+   Both layouts fit in 4 words per neuron, nhid rounded up to 16. */
 #define XY_PN_BLK 16
 static inline int32_t xy_pn_at(int32_t j) { return (j & ~(XY_PN_BLK - 1)) * 4 + (j & (XY_PN_BLK - 1)); }
 
@@ -599,8 +610,8 @@ typedef struct xy_work {
   uint8_t *prev, *cur;                     /* hidden counts t-1, t     */
   int32_t *plist, *clist;                  /* ascending ids with counts */
   int32_t np, nc;
-  uint32_t *acc;                           /* P1, N1, P2, N2: uint16 per slot (pairs) or planes (rec_pn); nhid rounded up
-                                              to 8 slots, 64-byte aligned; zero between steps */
+  uint32_t *acc;                           /* P1, N1, P2, N2: uint16 per slot (pairs) or planes (xy_pn_at); nhid rounded up
+                                              to 16 slots, 64-byte aligned; zero between steps */
   int32_t *flist;                          /* neurons whose recurrent events are replayed */
   uint8_t *fire;                           /* per hidden neuron: Vmem >= threshold (padded to 8) */
 } xy_work;
@@ -635,7 +646,7 @@ static inline void deliver(int32_t *restrict I, const int32_t *restrict tgt, con
    events are replayed in order from its incoming pairs (replay_one): pre
    ids ascending is xylosim's order for every target synapse.
    Added per synapse (x->by_pair unset), the four sums of a hidden neuron
-   are uint32 in four planes (xy_pn_planes). Added per pair (one
+   are uint32 in four planes (xy_pn_at). Added per pair (one
    pre-neuron, one post-neuron, both synapses: one 4-lane add of the pair's
    4 uint16 fields times the count), they are 4 uint16 at acc16[4 * slot]
    and every add saturates at 65535 (paddusw). That is exact here: a sum
