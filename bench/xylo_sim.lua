@@ -46,6 +46,31 @@
 --   not measured): bench net 5 % ~570x, random nets ~510-520x. Loaded CPU
 --   time here gives 115-215x for every build: the target line below is
 --   what this machine shows, not a quiet figure.
+--   issue 17, xsim23 (the AVX2 integration pass 16 neurons per vector in
+--   int16 lanes on steps with input counts 0/1: saturating int16 adds, the
+--   decays as mulhi_epu16 by 2^(16-d) from per-neuron tables, P/N sums
+--   packed with saturation, -leak + Isyn1 + Isyn2 in int32 by vpmaddwd;
+--   P/N planes and the tables interleaved in blocks of 16; input rows by a
+--   fall-through switch; the per-synapse scatter 16 events a round at 3
+--   instructions each). This VM's CPU shows no AVX-512 (/proc/cpuinfo: avx2,
+--   bmi2, no avx512*), so the issue's 32-lane vpsrlvw lead could not run
+--   here; the AVX2 pass multiplies instead. Callgrind instructions per step
+--   (T = 1000 inside lp_xylo_evolve, Bernoulli(0.2) input, lp.seed(7),
+--   thresholds for 5 %), before -> after: bench net 31.1 k -> 25.8 k;
+--   random seeds 1/3/4/6 34.6/34.8/36.5/34.7 k -> 27.5/27.8/29.5/27.7 k
+--   (-17 to -20 %). Where seed 1's 27.5 k go: integration pass 12.3 k
+--   (~185 per 16 neurons; read off the compiled loop, roughly: state
+--   int32 <-> int16 ~24, P/N loads ~12, input rows ~3 a row, settle ~28,
+--   decays ~18, Vmem ~16, lists ~20), recurrent scatter ~10.3 k (3,200 events at 3 instructions: two
+--   loads and an add to memory, AVX2 has no scatter; plus each row's
+--   set-up), the rest ~5 k (spikes, readout, rows, step set-up). 500x needs
+--   ~13 k at the ~2 IPC of issue 4: the scatter alone is at its AVX2 floor,
+--   so the target is not reachable on this AVX2 machine by instruction
+--   count; it needs AVX-512 (vpscatterdd, 32 lanes) on a CPU that has it.
+--   CPU-time factors, loaded (load average 3.7-4.6 on 2 vCPUs), main vs
+--   this change run back to back (median of 7 CPU ms, T = 10,000): bench net
+--   197x -> 217x, random seeds 1/2/3/4/6 155/138/143/124/150x ->
+--   169/136/157/156/188x; the worst net 124x -> 136x (ratio 0.25 -> 0.27).
 package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path
 local lp = require "limpet"
 local H = require "harness"

@@ -26,13 +26,23 @@
 **   follow in ascending id order, which is all the order they need; without
 **   aliases it visits only the neurons at threshold (listed, branch-free,
 **   by the AVX2 integration pass itself).
+** - on a step whose input counts are all 0 or 1 the AVX2 integration pass
+**   runs 16 neurons per vector in int16 lanes (ipn16_avx2_loop): every
+**   quantity there fits int16 or is made to (the P/N sums packed with
+**   saturation at 65535, exact as for the pair sums), so saturating int16
+**   adds are xylosim's sat16 adds; the per-neuron decays, which AVX2 cannot
+**   shift per 16-bit lane, are a multiplication (xy_nt); the state stays
+**   int32 in memory. Other steps take the 32-bit pass (8 per vector).
 ** Vector kernels are compiled per instruction set (AVX-512, AVX2, portable)
-** and picked at run time with __builtin_cpu_supports; lp_xylo_set_path
+** and picked at run time with __builtin_cpu_supports (the AVX-512 choice
+** runs the AVX2 integration passes; this machine's VM shows no AVX-512, so
+** no kernel of its own is written for it untested); lp_xylo_set_path
 ** forces the portable kernels or the plain reference loop (xy_step's ref:
 ** every event one ordered saturating add through the CSR lists). Nothing is
 ** recorded unless asked for. test_xylosim checks every path against its own
-** plain loop on random networks made to saturate, sim_paths_spec the paths
-** against each other on Audio 2 sized fan-outs.
+** plain loop on random networks made to saturate (also with 0/1 input
+** counts, with and without dashes of 0: the 16-bit pass), sim_paths_spec
+** the paths against each other on Audio 2 sized fan-outs.
 */
 #include "xylosim.h"
 #include <string.h>
@@ -66,6 +76,9 @@ struct lp_xylo {
   int32_t *in_dense;                     /* per input row: dense row number or -1 */
   int32_t *dense;                        /* n_dense rows of nsyn*nhid (w << shift, zeros kept) */
   int32_t *dense_span;                   /* per dense row: first and one past the last nonzero */
+  int16_t *dense16;                      /* the dense rows again as int16 (the 16-bit pass, xy_nt) */
+  uint16_t *nt16;                        /* per-neuron int16 tables of the 16-bit pass (xy_nt) */
+  int nt_d0;                             /* some hidden dash is 0 (the 16-bit pass blends those lanes) */
   int64_t n_pair;                        /* recurrent (pre, post) pairs with a nonzero weight */
   int32_t *pair_ptr;                     /* CSR per hidden neuron ... */
   uint32_t *pair_tgt;                    /* ... each post-neuron's P/N slot (xy_slot) */
@@ -182,6 +195,24 @@ static lp_status check_spec(lp_ctx *ctx, const lp_xylo_spec *s) {
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
+/* The per-neuron tables of the 16-bit integration pass (ipn16_avx2_loop),
+   uint16 rows of xy_nt_stride(nhid): per decay (Isyn 1, Isyn 2, Vmem) the
+   multiplier M = 2^(16-d), the offset C = 32768 >> d and the mask Z (0xffff
+   where d = 0, M = C = 0 there): floor(v / 2^d) = mulhi_epu16(v + 32768, M)
+   - C for d in 1..15 (v + 32768 is v ^ 0x8000 as uint16; 32768 / 2^d is an
+   integer), the lanes with d = 0 take v itself. Then the bias and the
+   threshold as int16. One synapse: the zero syn-2 block gets d = 1's M and
+   C (0 stays 0), so that Z2 is not needed. */
+enum { XY_NT_M1, XY_NT_C1, XY_NT_Z1, XY_NT_M2, XY_NT_C2, XY_NT_Z2, XY_NT_MM, XY_NT_CM, XY_NT_ZM,
+       XY_NT_BIAS, XY_NT_TH, XY_NT_N };
+static int64_t xy_nt_stride(int64_t nh) { return (nh + 15) & ~(int64_t)15; }
+static int64_t xy_nt_at(int64_t k, int64_t j) { return (j & ~(int64_t)15) * XY_NT_N + k * 16 + (j & 15); }
+static void nt_decay(uint16_t *t, int k, int64_t j, int32_t d) {
+  t[xy_nt_at(k, j)] = (uint16_t)(d ? 1u << (16 - d) : 0u);
+  t[xy_nt_at(k + 1, j)] = (uint16_t)(d ? 32768u >> d : 0u);
+  t[xy_nt_at(k + 2, j)] = (uint16_t)(d ? 0u : 0xffffu);
+}
+
 /* Carve n elements of size sz from the block at *off (64-byte aligned). */
 static void *carve(char *base, size_t *off, size_t n, size_t sz) {
   void *p = base ? base + *off : NULL;
@@ -205,6 +236,8 @@ static size_t layout(lp_xylo *x, char *base) {
   x->in_dense = carve(base, &off, (size_t)x->nin, 4);
   x->dense = carve(base, &off, (size_t)x->n_dense * (size_t)x->nsyn * (size_t)nh, 4);
   x->dense_span = carve(base, &off, 2 * (size_t)x->n_dense, 4);
+  x->dense16 = carve(base, &off, (size_t)x->n_dense * (size_t)x->nsyn * (size_t)nh, 2);
+  x->nt16 = carve(base, &off, (size_t)XY_NT_N * (size_t)xy_nt_stride(nh), 2);
   x->pair_ptr = carve(base, &off, x->pn ? (size_t)nh + 1 : 0, 4);
   x->pair_tgt = carve(base, &off, (size_t)x->n_pair, 4);
   x->pair_pn = carve(base, &off, (size_t)x->n_pair, 8);
@@ -304,11 +337,13 @@ static int64_t count_pairs(const int32_t *w, int64_t nh, int nsyn) {
    two shuffles, gets each field with the neurons in id order. (The swap is
    its own inverse: it also maps a slot to its id.) */
 static inline int32_t xy_slot(int32_t j) { return (j & ~7) | (j & 1) | ((j & 2) << 1) | ((j & 4) >> 1); }
-/* Per synapse (x->by_pair unset) the sums are planar instead: P1, N1, P2,
-   N2 each a plane of nhid rounded up to 8 words (field f of neuron j at
-   f * planes + j), so that the integration pass loads them without the
-   transpose. Both layouts fill the same 4 * planes words. */
-static inline int32_t xy_pn_planes(int64_t nh) { return (int32_t)((nh + 7) & ~(int64_t)7); }
+/* Per synapse (x->by_pair unset) the sums are planar instead, in blocks of
+   16 neurons: a block's P1, N1, P2, N2 are 4 rows of 16 uint32, one after
+   the other (field f of neuron j at xy_pn_at(j) + 16 f), so that the
+   integration passes load them without the transpose and from one base.
+   Both layouts fit in 4 words per neuron, nhid rounded up to 16. */
+#define XY_PN_BLK 16
+static inline int32_t xy_pn_at(int32_t j) { return (j & ~(XY_PN_BLK - 1)) * 4 + (j & (XY_PN_BLK - 1)); }
 
 /* The pair CSR: per pre-neuron its post-neurons ascending (as slots), with
    the weights of both synapses as P/N halves (see rec_pn; the order inside
@@ -415,7 +450,7 @@ lp_status lp_xylo_new(lp_ctx *ctx, const lp_xylo_spec *s, lp_xylo **out) {
   x->by_pair = x->n_rec > 0 && 10 * x->n_rec >= 17 * x->n_pair;
   for (i = 0; i < x->n_rec; i++) {      /* the synapse events (rec CSR: tgt = s * nh + j), */
     int32_t t = x->rec_tgt[i], v = x->rec_w[i];  /* onto the planar P/N sums (see xy_pn_planes) */
-    x->ev_idx[i] = (uint32_t)(xy_pn_planes(nh) * (2 * (t / (int32_t)nh) + (v < 0)) + t % (int32_t)nh);
+    x->ev_idx[i] = (uint32_t)(xy_pn_at(t % (int32_t)nh) + XY_PN_BLK * (2 * (t / (int32_t)nh) + (v < 0)));
     x->ev_val[i] = (uint16_t)(v < 0 ? -v : v);
   }
   x->path = LP_XYLO_PATH_AUTO;
@@ -431,6 +466,22 @@ lp_status lp_xylo_new(lp_ctx *ctx, const lp_xylo_spec *s, lp_xylo **out) {
     x->dmem[i] = s->dash_mem[i];
     x->th[i] = s->threshold[i];
     x->bias[i] = s->bias ? s->bias[i] : 0;
+  }
+  {                                     /* the 16-bit pass's tables (xy_nt) and int16 rows */
+    int64_t ts = xy_nt_stride(nh), n16 = x->n_dense * x->nsyn * nh;
+    uint16_t *t = x->nt16;
+    memset(t, 0, (size_t)(XY_NT_N * ts) * 2);
+    x->nt_d0 = 0;
+    for (i = 0; i < nh; i++) {
+      int32_t d2 = s->nsyn == 2 ? x->dsyn[nh + i] : 1;
+      nt_decay(t, XY_NT_M1, i, x->dsyn[i]);
+      nt_decay(t, XY_NT_M2, i, d2);
+      nt_decay(t, XY_NT_MM, i, x->dmem[i]);
+      x->nt_d0 |= x->dsyn[i] == 0 || d2 == 0 || x->dmem[i] == 0;
+      t[xy_nt_at(XY_NT_BIAS, i)] = (uint16_t)x->bias[i];
+      t[xy_nt_at(XY_NT_TH, i)] = (uint16_t)x->th[i];
+    }
+    for (i = 0; i < n16; i++) x->dense16[i] = (int16_t)x->dense[i];  /* |w << shift| <= 16384 */
   }
   for (i = 0; i < no; i++) {
     x->dsyn_o[i] = s->dash_syn_out[i];
@@ -559,8 +610,8 @@ typedef struct xy_work {
   uint8_t *prev, *cur;                     /* hidden counts t-1, t     */
   int32_t *plist, *clist;                  /* ascending ids with counts */
   int32_t np, nc;
-  uint32_t *acc;                           /* P1, N1, P2, N2: uint16 per slot (pairs) or planes (rec_pn); nhid rounded up
-                                              to 8 slots, 64-byte aligned; zero between steps */
+  uint32_t *acc;                           /* P1, N1, P2, N2: uint16 per slot (pairs) or planes (xy_pn_at); nhid rounded up
+                                              to 16 slots, 64-byte aligned; zero between steps */
   int32_t *flist;                          /* neurons whose recurrent events are replayed */
   uint8_t *fire;                           /* per hidden neuron: Vmem >= threshold (padded to 8) */
 } xy_work;
@@ -595,7 +646,7 @@ static inline void deliver(int32_t *restrict I, const int32_t *restrict tgt, con
    events are replayed in order from its incoming pairs (replay_one): pre
    ids ascending is xylosim's order for every target synapse.
    Added per synapse (x->by_pair unset), the four sums of a hidden neuron
-   are uint32 in four planes (xy_pn_planes). Added per pair (one
+   are uint32 in four planes (xy_pn_at). Added per pair (one
    pre-neuron, one post-neuron, both synapses: one 4-lane add of the pair's
    4 uint16 fields times the count), they are 4 uint16 at acc16[4 * slot]
    and every add saturates at 65535 (paddusw). That is exact here: a sum
@@ -640,6 +691,9 @@ XY_INLINE void integrate_body(int32_t nh, int nsyn, int32_t *restrict I1, int32_
 typedef struct xy_rows {
   int32_t n, nsyn;
   const int32_t *w[XY_FUSE];            /* dense rows, nsyn * nh: syn-1 block, syn-2 block */
+  const int16_t *w16[XY_FUSE];          /* the same rows as int16 (the 16-bit pass) */
+  const uint16_t *nt;                   /* the 16-bit pass's tables (xy_nt_at) */
+  int32_t d0;                           /* some dash is 0 */
   int32_t m[XY_FUSE];                   /* event counts */
   int32_t planes;                       /* P/N layout: 0 slots (xy_slot), else the plane size */
   const int32_t *th;                    /* thresholds: the pass also lists ... */
@@ -666,7 +720,7 @@ static int32_t integrate_pn_tail(int32_t i0, int32_t nh, int32_t *restrict I1, i
     int32_t ps = in->planes, p1, q1, p2, q2;
     int32_t a = I1[i], b = I2[i];
     if (ps) {                           /* planes of uint32 */
-      uint32_t *a4 = A + i;
+      uint32_t *a4 = A + xy_pn_at(i);
       p1 = (int32_t)a4[0]; q1 = (int32_t)a4[ps]; p2 = (int32_t)a4[2 * ps]; q2 = (int32_t)a4[3 * ps];
       a4[0] = a4[ps] = a4[2 * ps] = a4[3 * ps] = 0;
     } else {                            /* slots of 4 uint16 */
@@ -895,18 +949,19 @@ XY_INLINE __attribute__((target("avx2,popcnt"))) int32_t put_bits(int32_t *restr
    cases run without per-row tests. The threshold list is made here too,
    from the settled lanes (one compare and one mask per 8 neurons). */
 XY_INLINE __attribute__((target("avx2,bmi,popcnt"))) int32_t ipn_avx2_loop(INTEGRATE_PN_ARGS, const int mode,
-                                                                   const int planar, int32_t *restrict nlp) {
+                                                                   const int planar, int32_t *restrict nlp,
+                                                                   int32_t i0, int32_t nf) {
   const __m256i smax = _mm256_set1_epi32(XY_SMAX), smin = _mm256_set1_epi32(XY_SMIN);
   const __m256i zero = _mm256_setzero_si256();
-  int32_t i, nf = 0, nl = 0, nr = in->n, two = in->nsyn == 2, r;
+  int32_t i, nl = *nlp, nr = in->n, two = in->nsyn == 2, r;
   const int32_t *wr[XY_FUSE];           /* locals: no store below can alias them */
   int32_t mr[XY_FUSE];
   const int32_t *restrict th = in->th;
   int32_t *restrict L = in->L;
   const int32_t ps = in->planes;
   for (r = 0; r < nr; r++) { wr[r] = in->w[r]; mr[r] = in->m[r]; }
-  for (i = 0; i + 8 <= nh; i += 8) {
-    __m256i *ap = (__m256i *)(planar ? A + i : A + 2 * i), *ap1, *ap2, *ap3;
+  for (i = i0; i + 8 <= nh; i += 8) {
+    __m256i *ap = (__m256i *)(planar ? A + xy_pn_at(i) : A + 2 * i), *ap1, *ap2, *ap3;
     __m256i p1, q1, p2, q2;
     if (planar) {                       /* the planes: field f at ap + f * planes words */
       ap1 = (__m256i *)((uint32_t *)ap + ps); ap2 = (__m256i *)((uint32_t *)ap + 2 * ps); ap3 = (__m256i *)((uint32_t *)ap + 3 * ps);
@@ -986,20 +1041,179 @@ XY_INLINE __attribute__((target("avx2,bmi,popcnt"))) int32_t ipn_avx2_loop(INTEG
   *nlp = nl;
   return nf;
 }
-__attribute__((target("avx2,bmi,popcnt")))
+/* The four P/N sums of the 8 neurons at i as uint32 lanes in id order
+   (planar, or slots split as in ipn_avx2_loop). */
+XY_INLINE __attribute__((target("avx2"))) void pn8_avx2(const uint32_t *A, int32_t i, const int planar, int32_t ps,
+                                                        __m256i *p1, __m256i *q1, __m256i *p2, __m256i *q2) {
+  if (planar) {                         /* i: a multiple of 8, so that xy_pn_at(i) is this */
+    const uint32_t *a = A + (i & ~(XY_PN_BLK - 1)) * 4 + (i & 8);
+    *p1 = _mm256_loadu_si256((const __m256i *)a); *q1 = _mm256_loadu_si256((const __m256i *)(a + ps));
+    *p2 = _mm256_loadu_si256((const __m256i *)(a + 2 * ps)); *q2 = _mm256_loadu_si256((const __m256i *)(a + 3 * ps));
+  } else {
+    const __m256i lo16 = _mm256_set1_epi32(0xffff);
+    const __m256i *ap = (const __m256i *)(A + 2 * i);
+    __m256i r0 = _mm256_loadu_si256(ap), r1 = _mm256_loadu_si256(ap + 1);
+    __m256 e0 = _mm256_castsi256_ps(_mm256_and_si256(r0, lo16)), e1 = _mm256_castsi256_ps(_mm256_and_si256(r1, lo16));
+    __m256 o0 = _mm256_castsi256_ps(_mm256_srli_epi32(r0, 16)), o1 = _mm256_castsi256_ps(_mm256_srli_epi32(r1, 16));
+    *p1 = _mm256_castps_si256(_mm256_shuffle_ps(e0, e1, 0x88)); *p2 = _mm256_castps_si256(_mm256_shuffle_ps(e0, e1, 0xdd));
+    *q1 = _mm256_castps_si256(_mm256_shuffle_ps(o0, o1, 0x88)); *q2 = _mm256_castps_si256(_mm256_shuffle_ps(o0, o1, 0xdd));
+  }
+}
+/* 16 lanes of uint32 (x: ids 0-7, y: 8-15) as 16 uint16 in id order, saturating at
+   65535 (vpackusdw: exact for the P/N sums, see ipn16_avx2_loop), or of int32 inside
+   int16 (the state) as int16. */
+#define XY_PACKU(x, y) _mm256_permute4x64_epi64(_mm256_packus_epi32((x), (y)), 0xd8)
+#define XY_LD16(p) _mm256_permute4x64_epi64(_mm256_packs_epi32(_mm256_loadu_si256((const __m256i *)(p)), \
+                                                               _mm256_loadu_si256((const __m256i *)((p) + 8))), 0xd8)
+XY_INLINE __attribute__((target("avx2"))) void st16_avx2(int32_t *p, __m256i v) {
+  _mm256_storeu_si256((__m256i *)p, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(v)));
+  _mm256_storeu_si256((__m256i *)(p + 8), _mm256_cvtepi16_epi32(_mm256_extracti128_si256(v, 1)));
+}
+/* leak(v, d) of 16 int16 lanes (xylosim's decrement, §3.1) from the tables
+   at t (M, C, Z rows of stride st; see xy_nt): with q = floor(v / 2^d),
+   q + (q == 0 & v > 0) is max(q, min(v, 1)) (v > 0: q >= 0, so max(q, 1);
+   v <= 0: v <= q <= 0, so q). */
+XY_INLINE __attribute__((target("avx2"))) __m256i leak16_avx2(__m256i v, const uint16_t *t, int32_t st, const int d0) {
+  const __m256i sign = _mm256_set1_epi16((short)0x8000), one = _mm256_set1_epi16(1);
+  __m256i q = _mm256_sub_epi16(_mm256_mulhi_epu16(_mm256_xor_si256(v, sign), _mm256_loadu_si256((const __m256i *)t)),
+                               _mm256_loadu_si256((const __m256i *)(t + st)));
+  if (d0) q = _mm256_blendv_epi8(q, v, _mm256_loadu_si256((const __m256i *)(t + 2 * st)));
+  return _mm256_max_epi16(q, _mm256_min_epi16(v, one));
+}
+/* One synapse's P/N settle (see pn_ok) on 16 int16 lanes a with uint16 sums
+   p, q: *ok gets the lanes that settle, the result is sat16(a + p - q) there.
+   p > 32767 - a (as uint16: a ^ 0x7fff) is a + p > 32767, q > a + 32768
+   (a ^ 0x8000) is a - q < -32768; settled lanes where neither holds take
+   a + p - q wrapped (it is in range), the others (p > 0 = q, or q > 0 = p)
+   the limit. */
+XY_INLINE __attribute__((target("avx2"))) __m256i settle16_avx2(__m256i a, __m256i p, __m256i q, __m256i *ok) {
+  const __m256i zero = _mm256_setzero_si256(), smax = _mm256_set1_epi16(XY_SMAX), smin = _mm256_set1_epi16((short)0x8000);
+  __m256i u0 = _mm256_cmpeq_epi16(_mm256_subs_epu16(p, _mm256_xor_si256(a, smax)), zero);
+  __m256i w0 = _mm256_cmpeq_epi16(_mm256_subs_epu16(q, _mm256_xor_si256(a, smin)), zero);
+  __m256i one0 = _mm256_cmpeq_epi16(_mm256_min_epu16(p, q), zero);   /* p == 0 or q == 0 */
+  __m256i r = _mm256_sub_epi16(_mm256_add_epi16(a, p), q);
+  *ok = _mm256_or_si256(one0, _mm256_and_si256(u0, w0));
+  r = _mm256_blendv_epi8(smax, r, u0);
+  return _mm256_blendv_epi8(smin, r, w0);
+}
+/* ipn_avx2_loop, 16 neurons at a time in int16 lanes (counts 1 only): every
+   quantity of the pass lies in int16 or is made to (the P/N sums saturate at
+   65535, exact as for the pair sums: a sum held at 65535 is at least 65535,
+   so with the other sum nonzero the lane is replayed either way, and with it
+   zero the limit is the same), so that saturating int16 adds are xylosim's
+   sat16 adds: input rows (int16, |w << shift| <= 16384) with vpaddsw, the
+   bias and the Vmem update too; the decays by multiplication (xy_nt; AVX2
+   has no per-lane 16-bit shift); only -leak + Isyn1 + Isyn2, which can
+   leave int16 before its clamp, is summed in int32 (vpmaddwd of the
+   interleaved halves) and clamped by vpackssdw. The state stays int32 in
+   memory: loaded with vpackssdw, stored widened. Lists as ipn_avx2_loop
+   (bits from vpmovmskb by pext). two: syn-2 input rows; d0: some dash 0. */
+XY_INLINE __attribute__((target("avx2,bmi,bmi2,popcnt"))) int32_t ipn16_avx2_loop(INTEGRATE_PN_ARGS, const int two,
+                                                                          const int planar, const int d0,
+                                                                          int32_t *restrict nlp) {
+  const __m256i zero = _mm256_setzero_si256(), one16 = _mm256_set1_epi16(1);
+  int32_t i, nf = 0, nl = 0, nr = in->n, r, n16 = nh & ~15;
+  const int16_t *wr[XY_FUSE];           /* locals: no store below can alias them */
+  const uint16_t *restrict nt = in->nt;
+  int32_t *restrict L = in->L;
+  const int32_t ps = in->planes;
+  (void)d1; (void)d2; (void)dm; (void)bias;
+  for (r = 0; r < nr; r++) wr[XY_FUSE - nr + r] = in->w16[r];   /* the last nr entries (see below) */
+  for (i = 0; i < n16; i += 16) {
+    __m256i p1, q1, p2, q2, x1, y1, x2, y2, ok1, ok2, ok;
+    __m256i a0, b0, v0, a, b, v, nlk, lo, hi, dv;
+    const uint16_t *tb = nt + (size_t)i * XY_NT_N;   /* the block's tables (xy_nt_at) */
+    unsigned k;
+    pn8_avx2(A, i, planar, ps, &p1, &q1, &p2, &q2);
+    pn8_avx2(A, i + 8, planar, ps, &x1, &y1, &x2, &y2);
+    p1 = XY_PACKU(p1, x1); q1 = XY_PACKU(q1, y1); p2 = XY_PACKU(p2, x2); q2 = XY_PACKU(q2, y2);
+    a0 = XY_LD16(I1 + i); b0 = XY_LD16(I2 + i); v0 = XY_LD16(V + i);
+    /* the input rows, channels ascending: entered at case nr, the fall-through
+       adds wr[16 - nr] .. wr[15] in order, without a loop counter */
+#define XY_ROW(k) case XY_FUSE - (k): { const int16_t *W = wr[k] + i; \
+      a0 = _mm256_adds_epi16(a0, _mm256_loadu_si256((const __m256i *)W)); \
+      if (two) b0 = _mm256_adds_epi16(b0, _mm256_loadu_si256((const __m256i *)(W + nh))); } \
+      __attribute__((fallthrough));
+    switch (nr) {
+      XY_ROW(0) XY_ROW(1) XY_ROW(2) XY_ROW(3) XY_ROW(4) XY_ROW(5) XY_ROW(6) XY_ROW(7)
+      XY_ROW(8) XY_ROW(9) XY_ROW(10) XY_ROW(11) XY_ROW(12) XY_ROW(13) XY_ROW(14) XY_ROW(15)
+      default: break;
+    }
+#undef XY_ROW
+    a = settle16_avx2(a0, p1, q1, &ok1);
+    b = settle16_avx2(b0, p2, q2, &ok2);
+    ok = _mm256_and_si256(ok1, ok2);
+    a = _mm256_sub_epi16(a, leak16_avx2(a, tb + XY_NT_M1 * 16, 16, d0));
+    b = _mm256_sub_epi16(b, leak16_avx2(b, tb + XY_NT_M2 * 16, 16, d0));
+    /* vmem_step: dV = sat(-leak + a + b) (in int32), sat(dV + bias), sat(V + dV);
+       -leak wraps in 16 bits as in xylosim */
+    nlk = _mm256_sub_epi16(zero, leak16_avx2(v0, tb + XY_NT_MM * 16, 16, d0));
+    lo = _mm256_add_epi32(_mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), one16),
+                          _mm256_madd_epi16(_mm256_unpacklo_epi16(nlk, zero), one16));
+    hi = _mm256_add_epi32(_mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), one16),
+                          _mm256_madd_epi16(_mm256_unpackhi_epi16(nlk, zero), one16));
+    dv = _mm256_adds_epi16(_mm256_packs_epi32(lo, hi), _mm256_loadu_si256((const __m256i *)(tb + XY_NT_BIAS * 16)));
+    v = _mm256_adds_epi16(v0, dv);
+    a = _mm256_blendv_epi8(a0, a, ok);  /* lanes that did not settle: the input is in, the rest replayed */
+    b = _mm256_blendv_epi8(b0, b, ok);
+    v = _mm256_blendv_epi8(v0, v, ok);
+    st16_avx2(I1 + i, a);
+    st16_avx2(I2 + i, b);
+    st16_avx2(V + i, v);
+    if (planar) {
+      __m256i *z = (__m256i *)(A + 4 * i);          /* the block's 4 x 16 words (xy_pn_at) */
+      _mm256_storeu_si256(z, zero); _mm256_storeu_si256(z + 1, zero);
+      _mm256_storeu_si256(z + 2, zero); _mm256_storeu_si256(z + 3, zero);
+      _mm256_storeu_si256(z + 4, zero); _mm256_storeu_si256(z + 5, zero);
+      _mm256_storeu_si256(z + 6, zero); _mm256_storeu_si256(z + 7, zero);
+    } else {
+      __m256i *z = (__m256i *)(A + 2 * i);
+      _mm256_storeu_si256(z, zero); _mm256_storeu_si256(z + 1, zero);
+      _mm256_storeu_si256(z + 2, zero); _mm256_storeu_si256(z + 3, zero);
+    }
+    k = _pext_u32((unsigned)_mm256_movemask_epi8(ok), 0x55555555u);
+    if (k != 0xffffu) {                 /* rare, and predicted so */
+      nf = put_bits(F, nf, ~k & 0xffu, i);
+      nf = put_bits(F, nf, (~k >> 8) & 0xffu, i + 8);
+    }
+    /* settled lanes at threshold: ok and not th > v; branch-free */
+    k = _pext_u32((unsigned)_mm256_movemask_epi8(_mm256_andnot_si256(
+          _mm256_cmpgt_epi16(_mm256_loadu_si256((const __m256i *)(tb + XY_NT_TH * 16)), v), ok)), 0x55555555u);
+    nl = put_bits(L, nl, k & 0xffu, i);
+    nl = put_bits(L, nl, k >> 8, i + 8);
+  }
+  *nlp = nl;
+  return nf;
+}
+#undef XY_PACKU
+#undef XY_LD16
+__attribute__((target("avx2,bmi,bmi2,popcnt")))
 static int32_t integrate_pn_avx2(INTEGRATE_PN_ARGS) {
-  int32_t r, nf, ones = 1;
+  int32_t r, nf = 0, ones = 1, i0 = 0;
+  int pl = in->planes != 0, two = in->nsyn == 2;
   for (r = 0; r < in->n; r++) ones &= in->m[r] == 1;
-  int pl = in->planes != 0;
-  if (ones && in->nsyn != 2)
-    nf = pl ? ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 0, 1, &in->nl)
-            : ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 0, 0, &in->nl);
+  if (ones && in->nt) {                 /* 16 at a time in int16, then the old loop for 8 */
+    if (in->d0)
+      nf = two ? (pl ? ipn16_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 1, 1, 1, &in->nl)
+                     : ipn16_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 1, 0, 1, &in->nl))
+               : (pl ? ipn16_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 0, 1, 1, &in->nl)
+                     : ipn16_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 0, 0, 1, &in->nl));
+    else
+      nf = two ? (pl ? ipn16_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 1, 1, 0, &in->nl)
+                     : ipn16_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 1, 0, 0, &in->nl))
+               : (pl ? ipn16_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 0, 1, 0, &in->nl)
+                     : ipn16_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 0, 0, 0, &in->nl));
+    i0 = nh & ~15;
+  }
+  if (ones && !two)
+    nf = pl ? ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 0, 1, &in->nl, i0, nf)
+            : ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 0, 0, &in->nl, i0, nf);
   else if (ones)
-    nf = pl ? ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 1, 1, &in->nl)
-            : ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 1, 0, &in->nl);
+    nf = pl ? ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 1, 1, &in->nl, i0, nf)
+            : ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 1, 0, &in->nl, i0, nf);
   else
-    nf = pl ? ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 2, 1, &in->nl)
-            : ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 2, 0, &in->nl);
+    nf = pl ? ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 2, 1, &in->nl, i0, nf)
+            : ipn_avx2_loop(nh, I1, I2, V, A, d1, d2, dm, bias, F, in, 2, 0, &in->nl, i0, nf);
   return integrate_pn_tail(nh & ~7, nh, I1, I2, V, A, d1, d2, dm, bias, F, in, nf);
 }
 /* 16 compares and one compress per step of 16 (a register compress and a
@@ -1024,9 +1238,12 @@ static int32_t list_avx512(LIST_ARGS) {
 }
 static const char *cpu_isa(void) {
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt"))
     return "avx512";
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("popcnt")) return "avx2";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") &&
+      __builtin_cpu_supports("popcnt"))
+    return "avx2";
   return "generic";
 }
 static void pick_kernels(xy_kernels *k, int path) {
@@ -1156,18 +1373,17 @@ static void rec_pn_syn(const lp_xylo *x, xy_work *w) {
       XY_PREFETCH(idx + q);
       XY_PREFETCH(val + q);
     }
-    if (m == 1) {
-      for (e = lo; e + 8 <= hi; e += 8) {
-        A[idx[e]] += val[e];
-        A[idx[e + 1]] += val[e + 1];
-        A[idx[e + 2]] += val[e + 2];
-        A[idx[e + 3]] += val[e + 3];
-        A[idx[e + 4]] += val[e + 4];
-        A[idx[e + 5]] += val[e + 5];
-        A[idx[e + 6]] += val[e + 6];
-        A[idx[e + 7]] += val[e + 7];
+    if (m == 1) {                       /* 16 events a round: 3 instructions each (two loads, one
+                                           add to memory), the loop's 4 shared */
+      const uint32_t *ip = idx + lo, *ie = idx + hi;
+      const uint16_t *vp = val + lo;
+#define XY_EV(u) A[ip[u]] += vp[u]
+      for (; ie - ip >= 16; ip += 16, vp += 16) {
+        XY_EV(0); XY_EV(1); XY_EV(2); XY_EV(3); XY_EV(4); XY_EV(5); XY_EV(6); XY_EV(7);
+        XY_EV(8); XY_EV(9); XY_EV(10); XY_EV(11); XY_EV(12); XY_EV(13); XY_EV(14); XY_EV(15);
       }
-      for (; e < hi; e++) A[idx[e]] += val[e];
+#undef XY_EV
+      for (; ip < ie; ip++, vp++) A[*ip] += *vp;
     } else {
       for (e = lo; e < hi; e++) A[idx[e]] += m * val[e];
     }
@@ -1206,14 +1422,17 @@ static void xy_step(const lp_xylo *x, xy_work *w, const uint8_t *in, const xy_re
   rows.n = 0;
   rows.nsyn = 1;                        /* 2 once a row has a syn-2 weight */
   rows.th = th;
-  rows.planes = x->by_pair ? 0 : xy_pn_planes(nh);
+  rows.planes = x->by_pair ? 0 : XY_PN_BLK;
   rows.L = w->clist;
   rows.nl = 0;
+  rows.nt = x->nt16;
+  rows.d0 = x->nt_d0;
   for (i = 0; fused && i < x->nin; i++) {
     if (!in[i]) continue;
     if (x->in_dense[i] < 0 || rows.n == XY_FUSE) fused = 0;
     else {
       rows.w[rows.n] = x->dense + (size_t)x->in_dense[i] * width;
+      rows.w16[rows.n] = x->dense16 + (size_t)x->in_dense[i] * width;
       rows.m[rows.n++] = in[i];
       if (x->dense_span[2 * x->in_dense[i] + 1] > nh) rows.nsyn = 2;
     }
@@ -1406,7 +1625,7 @@ lp_status lp_xylo_evolve(lp_ctx *ctx, lp_xylo *x, const lp_tensor *input, lp_xyl
   {
     size_t n4 = (size_t)(2 * nh + nh + 2 * no);
     size_t width = (size_t)x->nsyn * (size_t)nh;
-    acc_n = 4 * (((size_t)nh + 7) & ~(size_t)7);
+    acc_n = 4 * (((size_t)nh + 15) & ~(size_t)15);
     bytes = align64(n4 * 4) * 2 + align64((size_t)nh) * 3 + align64((size_t)nh * 4) * 2 +
             align64(acc_n * 4) + 64 + align64(width * 4) + align64((size_t)nh + 8) + align64((size_t)(B * T * nin));
   }

@@ -7,7 +7,8 @@
 -- (64 recurrent weights per neuron), targets shared by both synapses (P/N
 -- sums per pair) or drawn independently (per synapse), large weight shifts,
 -- input counts up to 15 and hidden counts up to 31, dense and sparse input
--- rows, one and two synapses, aliases; outputs and all six records compared
+-- rows, one and two synapses, aliases, binary input (the 16-bit pass) with
+-- and without dashes of 0; outputs and all six records compared
 -- at every step. Also the errors of kernel_path.
 local lp = require "limpet"
 local xs = require "limpet.xylo.xylosim"
@@ -60,7 +61,8 @@ local function random_spec(seed, o)
   end
   return {
     weights_in = w_in, weights_rec = w_rec, weights_out = rnd_int(-128, 127, { nh, no }),
-    dash_mem = rnd_int(0, 6, { nh }), dash_syn = rnd_int(0, 15, { nh }), dash_syn_2 = rnd_int(2, 15, { nh }),
+    dash_mem = rnd_int(o.nodash0 and 1 or 0, 6, { nh }), dash_syn = rnd_int(o.nodash0 and 1 or 0, 15, { nh }),
+    dash_syn_2 = rnd_int(2, 15, { nh }),
     dash_mem_out = rnd_int(1, 5, { no }), dash_syn_out = rnd_int(1, 5, { no }),
     threshold = rnd_int(o.th_lo or 200, o.th_hi or 4000, { nh }), threshold_out = rnd_int(500, 4000, { no }),
     bias = rnd_int(-200, 200, { nh }), bias_out = rnd_int(-20, 20, { no }),
@@ -97,6 +99,13 @@ local CASES = {
     aliases = true, shift_in = 5, shift_rec = 6 },
   { name = "low thresholds: up to 31 spikes per neuron and step", nh = 97, nsyn = 2, fan = 64, shared = true,
     shift_in = 7, shift_rec = 7, th_lo = 1, th_hi = 300 },
+  -- input counts 0/1 only: every step through the AVX2 kernels' 16-bit pass
+  { name = "binary input, no dash 0, Audio 2 size, independent targets", nh = 1000, nsyn = 2, fan = 64,
+    shift_in = 4, shift_rec = 7, binary = true, nodash0 = true },
+  { name = "binary input, dashes 0 in places, shared targets, 203 neurons", nh = 203, nsyn = 2, fan = 64,
+    shared = true, shift_in = 5, shift_rec = 7, binary = true },
+  { name = "binary input, one synapse, low thresholds", nh = 77, nsyn = 1, fan = 64, shift_in = 7, shift_rec = 7,
+    th_lo = 1, th_hi = 300, binary = true, nodash0 = true },
 }
 
 describe("XyloSim kernel paths", function()
@@ -105,8 +114,12 @@ describe("XyloSim kernel paths", function()
       local spec = random_spec(100 + k, c)
       local x = rnd_int(0, 2, { 2, 120, 16 })
       x = x * lp.rand(x.shape):lt(0.3):astype("int32")        -- mostly 0/1, a few 2s
-      x:slice(2, 40, 41):fill_(15)                            -- bursts of 15 (and clipping: 20)
-      x:slice(2, 80, 80):fill_(20)
+      if c.binary then
+        x = x:gt(0):astype("int32")
+      else
+        x:slice(2, 40, 41):fill_(15)                          -- bursts of 15 (and clipping: 20)
+        x:slice(2, 80, 80):fill_(20)
+      end
       local ro, rs, rr = run(spec, "reference", x)
       -- what the case is for: saturated synaptic states (a dash of 15 takes
       -- one off a limit: 32766, -32767) and multi-spike steps
