@@ -91,6 +91,57 @@ typedef struct FN(lif_bufs) {
   const REAL *wv;
 } FN(lif_bufs);
 
+/* Row gathers of narrow rows (VW <= K < 8 VW: W1's 20-neuron readout):
+   out[0..K) = sum over the events e0..e1 (ascending) of val[e] * src[idx[e], :]
+   (val NULL: every value 1, no products), every column vector summed in one
+   pass over the events: nv = ceil(K / VW) accumulators, the last vector
+   ending at K (its columns shared with the one before get the same sums
+   twice), one index read per event instead of one per vector. Each element
+   sums its terms from 0 in event order as the wide loops do: the
+   same bits as the plain vector-at-a-time loops it replaces (kept below it
+   for the wider rows; spec/fusion_spec.lua holds them to sparse.c's
+   gathers). Issue 17: the readout's forward projection and its dL/dw_in
+   read each event's index three times (1.75 M and 1.72 M of W1r's 78 M
+   instructions per step). */
+static inline __attribute__((always_inline)) void FN(gather_narrow_n)(const int64_t nv, int64_t K, int64_t e0,
+                                                                     int64_t e1, const int32_t *restrict idx,
+                                                                     const REAL *restrict val,
+                                                                     const REAL *restrict src, REAL *restrict out) {
+  const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
+  FN(vec) a[8];
+  int64_t off[8], e, i;
+  for (i = 0; i < nv; i++) {
+    a[i] = (FN(vec)){0};
+    off[i] = i + 1 < nv ? i * VW : K - VW;   /* the last vector ends at K */
+  }
+  if (val)
+    for (e = e0; e < e1; e++) {
+      const REAL *w = src + (int64_t)idx[e] * K, v = val[e];
+      for (i = 0; i < nv; i++) a[i] += v * *(const FN(vec) *)(w + off[i]);
+    }
+  else
+    for (e = e0; e < e1; e++) {
+      const REAL *w = src + (int64_t)idx[e] * K;
+      for (i = 0; i < nv; i++) a[i] += *(const FN(vec) *)(w + off[i]);
+    }
+  for (i = 0; i < nv; i++) *(FN(vec) *)(out + off[i]) = a[i];   /* the overlap gets the same values twice */
+}
+
+static inline __attribute__((always_inline)) void FN(gather_narrow)(int64_t K, int64_t e0, int64_t e1, const int32_t *restrict idx,
+                                     const REAL *restrict val, const REAL *restrict src, REAL *restrict out) {
+  const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
+  switch ((K + VW - 1) / VW) {     /* a constant count of vectors in each: unrolled, in registers */
+  case 1: FN(gather_narrow_n)(1, K, e0, e1, idx, val, src, out); break;
+  case 2: FN(gather_narrow_n)(2, K, e0, e1, idx, val, src, out); break;
+  case 3: FN(gather_narrow_n)(3, K, e0, e1, idx, val, src, out); break;
+  case 4: FN(gather_narrow_n)(4, K, e0, e1, idx, val, src, out); break;
+  case 5: FN(gather_narrow_n)(5, K, e0, e1, idx, val, src, out); break;
+  case 6: FN(gather_narrow_n)(6, K, e0, e1, idx, val, src, out); break;
+  case 7: FN(gather_narrow_n)(7, K, e0, e1, idx, val, src, out); break;
+  default: FN(gather_narrow_n)(8, K, e0, e1, idx, val, src, out); break;
+  }
+}
+
 /* out[0..K) = sum over the events e0..e1 (ascending) of val[e] * win[idx[e], :],
    then + bin: the same sums in the same order as sparse.c's row gathers
    followed by the bias add, so fused and unfused inputs agree. */
@@ -99,6 +150,11 @@ LIF_CLONES static void FN(lif_inproj)(int64_t K, int64_t e0, int64_t e1, const i
                                       const REAL *restrict bin, REAL *restrict out) {
   const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
   int64_t e, j = 0;
+  if (K >= VW && K < 8 * VW) {           /* narrow: every vector in one pass */
+    FN(gather_narrow)(K, e0, e1, idx, val, win, out);
+    if (bin) for (j = 0; j < K; j++) out[j] = out[j] + bin[j];
+    return;
+  }
   for (; j + 8 * VW <= K; j += 8 * VW) {   /* eight accumulators: one index read per 64 floats */
     FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
     for (e = e0; e < e1; e++) {
@@ -146,6 +202,11 @@ LIF_CLONES static void FN(lif_inproj1)(int64_t K, int64_t e0, int64_t e1, const 
                                       const REAL *restrict bin, REAL *restrict out) {
   const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
   int64_t e, j = 0;
+  if (K >= VW && K < 8 * VW) {           /* narrow: every vector in one pass */
+    FN(gather_narrow)(K, e0, e1, idx, NULL, win, out);
+    if (bin) for (j = 0; j < K; j++) out[j] = out[j] + bin[j];
+    return;
+  }
   (void)val;
   for (; j + 8 * VW <= K; j += 8 * VW) {   /* eight accumulators: one index read per 64 floats */
     FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
@@ -588,6 +649,10 @@ LIF_CLONES static void FN(lif_grad_w_rows)(int64_t m0, int64_t m1, int64_t K, co
     REAL *c = dW + m * K;
     const int64_t e0 = rp[m], e1 = rp[m + 1];
     int64_t e, j = 0;
+    if (K >= VW && K < 8 * VW) {           /* narrow: every vector in one pass */
+      FN(gather_narrow)(K, e0, e1, ev, val, dX, c);
+      continue;
+    }
     for (; j + 8 * VW <= K; j += 8 * VW) {
       FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
       if (val)
