@@ -714,6 +714,9 @@ static void FN(lif_forward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *
 #else
   const int fast_act = 0;
 #endif
+#ifdef LIF_STEP1_FAST
+  const int fast_step = LIF_STEP1_FAST_OK() && !p->noise;
+#endif
   if (FN(lif_fast_ok)(d, p)) {
 #pragma omp parallel for schedule(static) num_threads(d->threads) if (d->threads > 1 && B > 1)
     for (b = 0; b < B; b++) {
@@ -729,8 +732,14 @@ static void FN(lif_forward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *
         if (p->W && p->tg && d->tgblk) { FN(lif_recur_tgb)(N, N, d->F, in, s, p->wv, p->tg, r); in = r; }
         else if (p->W && p->tg) { FN(lif_recur_tg)(N, N, d->F, in, s, p->wv, p->tg, r); in = r; }
         else if (p->W) { FN(lif_recur)(N, N, in, s, p->W, r, fast_act); in = r; }
-        FN(lif_step1)(N, in, p->alpha, p->beta, p->bias, p->th, p->noise ? p->noise + bt * N : NULL, maxs,
-                      v, isyn, s, p->S + bt * N, p->U ? p->U + bt * N : uscr, p->C ? p->C + bt * N : cscr);
+#ifdef LIF_STEP1_FAST
+        if (fast_step)   /* no u, c rows without autograd; the running spikes for w_rec and after the last step */
+          LIF_STEP1_FAST(N, in, p->alpha, p->beta, p->bias, p->th, maxs, v, isyn, p->W || t == T - 1 ? s : NULL,
+                         p->S + bt * N, p->U ? p->U + bt * N : NULL, p->C ? p->C + bt * N : NULL);
+        else
+#endif
+          FN(lif_step1)(N, in, p->alpha, p->beta, p->bias, p->th, p->noise ? p->noise + bt * N : NULL, maxs,
+                        v, isyn, s, p->S + bt * N, p->U ? p->U + bt * N : uscr, p->C ? p->C + bt * N : cscr);
         if (p->V) memcpy(p->V + bt * N, v, (size_t)N * sizeof *v);
         if (p->Isr) memcpy(p->Isr + bt * N, isyn, (size_t)N * sizeof *isyn);
       }
