@@ -343,6 +343,71 @@ __attribute__((target("avx2"))) static void lif_step1_avx2_f32(int64_t N, const 
 #define LIF_STEP1_FAST lif_step1_avx2_f32
 #define LIF_STEP1_FAST_OK() (__builtin_cpu_supports("avx2"))
 
+/* lif_bstep1_f32 (neuron_kernels.h, its plain reference) by AVX2, eight
+   neurons per operation, the last N % 8 by masked loads and stores: the
+   same operations in the same order (the absent gS / gV as + 0, as the
+   reference adds them; -u as a sign flip), so the same bits; the spike
+   counts of u_t and u_{t-1} as lif_step1_avx2_f32 clamps them (min, max,
+   AND), the surrogate's window as an AND. Issue 17: lif_bstep1 was 12 % of
+   the W1r step (85 instructions per eight neurons, the two spike counts'
+   clamps as blends of compares). */
+__attribute__((target("avx2"))) static void lif_bstep1_avx2_f32(
+    int64_t N, float window, float maxs, const float *restrict alpha, const float *restrict beta,
+    const float *restrict th, const float *restrict ith, const float *restrict ith2, const float *restrict U,
+    const float *restrict C, const float *restrict Uprev, const float *restrict V0, const float *restrict gS,
+    const float *restrict gV, float *restrict gv, float *restrict gs, float *restrict gi, float *restrict dc,
+    float *restrict dalpha, float *restrict dbeta, float *restrict dbias, float *restrict dth) {
+  const __m256 z = _mm256_setzero_ps(), mx = _mm256_set1_ps(maxs), vw = _mm256_set1_ps(window);
+  const __m256 sgn = _mm256_set1_ps(-0.0f);
+  int64_t n = 0;
+  __m256i msk = _mm256_setzero_si256();
+#define BS_SPIKE(u, t)                                                                                    \
+  _mm256_and_ps(_mm256_max_ps(z, _mm256_min_ps(mx, _mm256_round_ps(_mm256_div_ps((u), (t)),             \
+                                                                    _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC))), \
+                _mm256_cmp_ps((u), (t), _CMP_GE_OQ))
+#define BS_BODY(LD, ST)                                                                                   \
+  do {                                                                                                    \
+    const __m256 thn = LD(th), u = LD(U);                                                                \
+    const __m256 gvn = _mm256_add_ps(LD(gv), gV ? LD(gV) : z);                                           \
+    const __m256 gsn = _mm256_sub_ps(_mm256_add_ps(LD(gs), gS ? LD(gS) : z), _mm256_mul_ps(thn, gvn));   \
+    const __m256 on = _mm256_cmp_ps(u, _mm256_sub_ps(thn, vw), _CMP_GE_OQ);                              \
+    const __m256 su = _mm256_and_ps(on, LD(ith));                                                        \
+    const __m256 sth = _mm256_and_ps(on, _mm256_mul_ps(_mm256_xor_ps(u, sgn), LD(ith2)));                \
+    const __m256 d_u = _mm256_add_ps(gvn, _mm256_mul_ps(gsn, su));                                       \
+    const __m256 di = _mm256_add_ps(d_u, LD(gi)), dcn = _mm256_mul_ps(LD(beta), di);                     \
+    __m256 vprev;                                                                                         \
+    if (Uprev) {                                                                                          \
+      const __m256 up = LD(Uprev);                                                                        \
+      vprev = _mm256_sub_ps(up, _mm256_mul_ps(BS_SPIKE(up, thn), thn));                                   \
+    } else vprev = LD(V0);                                                                                \
+    ST(dth, _mm256_add_ps(LD(dth), _mm256_add_ps(_mm256_mul_ps(_mm256_xor_ps(gvn, sgn), BS_SPIKE(u, thn)), \
+                                                  _mm256_mul_ps(gsn, sth))));                            \
+    ST(dalpha, _mm256_add_ps(LD(dalpha), _mm256_mul_ps(d_u, vprev)));                                    \
+    ST(dbias, _mm256_add_ps(LD(dbias), d_u));                                                            \
+    ST(gv, _mm256_mul_ps(LD(alpha), d_u));                                                               \
+    ST(dbeta, _mm256_add_ps(LD(dbeta), _mm256_mul_ps(di, LD(C))));                                       \
+    ST(dc, dcn);                                                                                          \
+    ST(gi, dcn);                                                                                          \
+  } while (0)
+#define BS_LD(p) _mm256_loadu_ps((p) + n)
+#define BS_ST(p, x) _mm256_storeu_ps((p) + n, (x))
+#define BS_MLD(p) _mm256_maskload_ps((p) + n, msk)
+#define BS_MST(p, x) _mm256_maskstore_ps((p) + n, msk, (x))
+  for (; n + 8 <= N; n += 8) BS_BODY(BS_LD, BS_ST);
+  if (n < N) {                                 /* the last N % 8: lanes past N neither read nor written */
+    msk = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(N - n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    BS_BODY(BS_MLD, BS_MST);
+  }
+#undef BS_LD
+#undef BS_ST
+#undef BS_MLD
+#undef BS_MST
+#undef BS_BODY
+#undef BS_SPIKE
+}
+#define LIF_BSTEP1_FAST lif_bstep1_avx2_f32
+#define LIF_BSTEP1_FAST_OK() (__builtin_cpu_supports("avx2"))
+
 #define LIF_IN_BACK_FAST lif_in_back_fma_f32
 #define LIF_IN_BACK_FAST_OK() (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
 #define LIF_SPREV_SCAN_FAST lif_sprev_scan_avx2_f32
@@ -361,6 +426,7 @@ __attribute__((target("avx2"))) static void lif_step1_avx2_f32(int64_t N, const 
 #undef LIF_ACTIVES_FAST
 #undef LIF_REC_BACK_FAST_OK
 #undef LIF_STEP1_FAST
+#undef LIF_BSTEP1_FAST
 #undef FLOOR_R
 #define REAL double
 #define FN(name) name##_f64

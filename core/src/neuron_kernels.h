@@ -916,6 +916,14 @@ static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_b
   const int64_t B = d->B, T = d->T, N = d->N;
   const REAL window = (REAL)d->window, maxs = (REAL)d->maxs;
   REAL *ith = g->du, *ith2 = g->ga;     /* (N) each, in scratch the fast path has no other use for */
+#ifdef LIF_BSTEP1_FAST           /* the float32 AVX2 step where the CPU has it (lif.c) */
+  void (*const BSTEP1)(int64_t, REAL, REAL, const REAL *, const REAL *, const REAL *, const REAL *, const REAL *,
+                       const REAL *, const REAL *, const REAL *, const REAL *, const REAL *, const REAL *, REAL *,
+                       REAL *, REAL *, REAL *, REAL *, REAL *, REAL *, REAL *) =
+      LIF_BSTEP1_FAST_OK() ? LIF_BSTEP1_FAST : FN(lif_bstep1);
+#else
+#define BSTEP1 FN(lif_bstep1)
+#endif
   int64_t b;
   for (b = 0; b < B * N; b++) { g->gv[b] = 0; g->gs[b] = 0; g->gi[b] = 0; }
   for (b = 0; b < N; b++) { ith[b] = (REAL)1 / p->th[b]; ith2[b] = (REAL)1 / (p->th[b] * p->th[b]); }
@@ -926,7 +934,7 @@ static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_b
       for (tt = T - 1; tt >= 0; tt--) {
         const int64_t bt = b * T + tt;
         if (*stop || ((tt & 15) == 0 && lp_ctx_interrupted(ctx))) { *stop = 1; break; }
-        FN(lif_bstep1)(N, window, maxs, p->alpha, p->beta, p->th, ith, ith2, p->U + bt * N,
+        BSTEP1(N, window, maxs, p->alpha, p->beta, p->th, ith, ith2, p->U + bt * N,
                        p->C + bt * N, tt ? p->U + (bt - 1) * N : NULL,
                        g->V0 + b * N,
                        g->gS ? g->gS + bt * N : NULL, g->gV ? g->gV + bt * N : NULL,
@@ -957,7 +965,7 @@ static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_b
         if (*stop || ((tt & 15) == 0 && lp_ctx_interrupted(ctx))) { *stop = 1; break; }
         for (bb = b0; bb < b1; bb++) {
           const int64_t bt = bb * T + tt;
-          FN(lif_bstep1)(N, window, maxs, p->alpha, p->beta, p->th, ith, ith2, p->U + bt * N,
+          BSTEP1(N, window, maxs, p->alpha, p->beta, p->th, ith, ith2, p->U + bt * N,
                          p->C + bt * N, tt ? p->U + (bt - 1) * N : NULL,
                          g->V0 + bb * N,
                          g->gS ? g->gS + bt * N : NULL, g->gV ? g->gV + bt * N : NULL,
@@ -997,6 +1005,10 @@ static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_b
     }
   }
 }
+
+#ifndef LIF_BSTEP1_FAST
+#undef BSTEP1
+#endif
 
 static void FN(lif_backward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *p,
                              const FN(lif_grads) *g, int *stop) {
