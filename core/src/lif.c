@@ -131,51 +131,66 @@ __attribute__((target("avx2,fma"))) static void lif_rec_back_rows_fma_f32(int64_
   for (r0 = 0; r0 < nr; r0 += 64)              /* blocks of up to 64 rows ... */
     for (m0 = 0; m0 < N; m0 += 256) {          /* ... and 256 neurons */
       const int64_t nb = nr - r0 < 64 ? nr - r0 : 64, m1 = N - m0 < 256 ? N : m0 + 256;
-      uint8_t rows[256][64], cnt[256];
+      uint64_t msk[256];                       /* bit r: row r0 + r needs neuron m0 + k's dot */
+      uint8_t mb[32][64];                      /* the window bits of eight neurons, a byte per row */
       int64_t r, m;
-      memset(cnt, 0, sizeof cnt);
-      /* each row's neurons inside the window, by 8-lane compares (NaN: outside,
-         as `>=` has it), appended to their neurons' lists: rows ascending; gs
-         zeroed (the neurons outside keep the zero) */
+      const int64_t m8 = m0 + ((m1 - m0) & ~(int64_t)7);
+      /* each row's neurons inside the window, by 8-lane compares (NaN:
+         outside, as `>=` has it): a byte per (row, eight neurons), rows past
+         nb zero; then each neuron's bit of those bytes across the rows, by
+         movemasks of the bytes shifted up (a transpose of 8 x 64 bits),
+         into its row mask; gs zeroed (the neurons outside keep the zero) */
+      if (nb < 64) memset(mb, 0, sizeof mb);
+      for (m = m8; m < m1; m++) msk[m - m0] = 0;
       for (r = 0; r < nb; r++) {
         const float *u = uprev[r0 + r];
         float *g = gs[r0 + r];
-        for (m = m0; m + 8 <= m1; m += 8) {
-          unsigned bits = (unsigned)_mm256_movemask_ps(
+        for (m = m0; m < m8; m += 8) {
+          mb[(m - m0) >> 3][r] = (uint8_t)_mm256_movemask_ps(
               _mm256_cmp_ps(_mm256_loadu_ps(u + m), _mm256_sub_ps(_mm256_loadu_ps(th + m), vwin), _CMP_GE_OQ));
           _mm256_storeu_ps(g + m, _mm256_setzero_ps());
-          while (bits) {
-            const int64_t k = m - m0 + __builtin_ctz(bits);
-            rows[k][cnt[k]++] = (uint8_t)r;
-            bits &= bits - 1;
-          }
         }
         for (; m < m1; m++) {
           g[m] = 0;
-          if (u[m] >= th[m] - window) { rows[m - m0][cnt[m - m0]++] = (uint8_t)r; }
+          if (u[m] >= th[m] - window) msk[m - m0] |= (uint64_t)1 << r;
         }
       }
+      for (m = m0; m < m8; m += 8) {
+        __m256i lo = _mm256_loadu_si256((const __m256i *)mb[(m - m0) >> 3]);
+        __m256i hi = _mm256_loadu_si256((const __m256i *)(mb[(m - m0) >> 3] + 32));
+        int k;
+        for (k = 7; k >= 0; k--) {              /* bit k of each byte is its top bit after 7 - k doublings */
+          msk[m - m0 + k] = (uint64_t)(uint32_t)_mm256_movemask_epi8(lo) |
+                            (uint64_t)(uint32_t)_mm256_movemask_epi8(hi) << 32;
+          lo = _mm256_add_epi8(lo, lo);
+          hi = _mm256_add_epi8(hi, hi);
+        }
+      }
+      /* each neuron's rows, ascending, six at a time (the rest in one last
+         group): the same groups as a list of them would give */
       for (m = m0; m < m1; m++) {
         const float *w = W + m * N;
-        const uint8_t *act = rows[m - m0];
-        const int64_t na = cnt[m - m0];
-        const float *dca[64];
-        float out[8];
-        int64_t i, q;
-        for (i = 0; i < na; i++) dca[i] = dc[r0 + act[i]];
-        for (i = 0; i + 6 <= na; i += 6) {
-          fma_dots_f32(6, N, w, dca + i, out);
-          for (q = 0; q < 6; q++) gs[r0 + act[i + q]][m] = out[q];
+        uint64_t bits = msk[m - m0];
+        while (bits) {
+          const float *dca[6];
+          float out[8];
+          int rr[6], G = 0, q;
+          do {
+            const int r1 = __builtin_ctzll(bits);
+            bits &= bits - 1;
+            rr[G] = r1;
+            dca[G++] = dc[r0 + r1];
+          } while (bits && G < 6);
+          switch (G) {
+          case 6: fma_dots_f32(6, N, w, dca, out); break;
+          case 5: fma_dots_f32(5, N, w, dca, out); break;
+          case 4: fma_dots_f32(4, N, w, dca, out); break;
+          case 3: fma_dots_f32(3, N, w, dca, out); break;
+          case 2: fma_dots_f32(2, N, w, dca, out); break;
+          default: fma_dots_f32(1, N, w, dca, out); break;
+          }
+          for (q = 0; q < G; q++) gs[r0 + rr[q]][m] = out[q];
         }
-        switch (na - i) {
-        case 5: fma_dots_f32(5, N, w, dca + i, out); break;
-        case 4: fma_dots_f32(4, N, w, dca + i, out); break;
-        case 3: fma_dots_f32(3, N, w, dca + i, out); break;
-        case 2: fma_dots_f32(2, N, w, dca + i, out); break;
-        case 1: fma_dots_f32(1, N, w, dca + i, out); break;
-        default: break;
-        }
-        for (q = 0; i + q < na; q++) gs[r0 + act[i + q]][m] = out[q];
       }
     }
 }
