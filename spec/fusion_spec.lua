@@ -96,12 +96,19 @@ describe("core.lif with a fused input projection (w_in, b_in)", function()
   -- over the events with every column vector (the last ending at K,
   -- overlapping the one before at 20 and 12): forward projection and
   -- dL/dw_in the same bits as the unfused chain too
-  for _, amp in ipairs { 2, 1 } do
-   for _, N in ipairs { 40, 20, 12 } do
-    it(("dL/dw_in the same bits as matmul + core.lif, spikes of %d, 300 inputs, N = %d"):format(amp, N), function()
+  -- (72: the eight-vector passes and the last vector); spikes of 1 and 2
+  -- mixed: runs of ones added without the products among the values
+  for _, amp in ipairs { 2, 1, "1 and 2" } do
+   for _, N in ipairs { 72, 40, 20, 12 } do
+    it(("dL/dw_in the same bits as matmul + core.lif, spikes of %s, 300 inputs, N = %d"):format(amp, N), function()
       lp.seed(5)
       local B, T, nin = 4, 30, 300
-      local x = lp.rand({ B, T, nin }):lt(0.05):astype("float32") * amp
+      local x
+      if amp == "1 and 2" then
+        x = lp.rand({ B, T, nin }):lt(0.05):astype("float32") * (lp.rand({ B, T, nin }):lt(0.3):astype("float32") + 1)
+      else
+        x = lp.rand({ B, T, nin }):lt(0.05):astype("float32") * amp
+      end
       local function grad(fused)
         lp.seed(9)
         local w = (lp.randn({ nin, N }) * 0.3):astype("float32"):requires_grad(true)

@@ -115,9 +115,15 @@ static inline __attribute__((always_inline)) void FN(gather_narrow_n)(const int6
     off[i] = i + 1 < nv ? i * VW : K - VW;   /* the last vector ends at K */
   }
   if (val)
-    for (e = e0; e < e1; e++) {
-      const REAL *w = src + (int64_t)idx[e] * K, v = val[e];
-      for (i = 0; i < nv; i++) a[i] += v * *(const FN(vec) *)(w + off[i]);
+    for (e = e0; e < e1;) {        /* runs of values of 1 without the products, as lif_grad_w_rows */
+      for (; e < e1 && val[e] == 1; e++) {
+        const REAL *w = src + (int64_t)idx[e] * K;
+        for (i = 0; i < nv; i++) a[i] += *(const FN(vec) *)(w + off[i]);
+      }
+      for (; e < e1 && val[e] != 1; e++) {
+        const REAL *w = src + (int64_t)idx[e] * K, v = val[e];
+        for (i = 0; i < nv; i++) a[i] += v * *(const FN(vec) *)(w + off[i]);
+      }
     }
   else
     for (e = e0; e < e1; e++) {
@@ -656,12 +662,24 @@ LIF_CLONES static void FN(lif_grad_w_rows)(int64_t m0, int64_t m1, int64_t K, co
     for (; j + 8 * VW <= K; j += 8 * VW) {
       FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
       if (val)
-        for (e = e0; e < e1; e++) {
-          const REAL *x = dX + (int64_t)ev[e] * K + j, v = val[e];
-          a0 += v * *(const FN(vec) *)x; a1 += v * *(const FN(vec) *)(x + VW);
-          a2 += v * *(const FN(vec) *)(x + 2 * VW); a3 += v * *(const FN(vec) *)(x + 3 * VW);
-          a4 += v * *(const FN(vec) *)(x + 4 * VW); a5 += v * *(const FN(vec) *)(x + 5 * VW);
-          a6 += v * *(const FN(vec) *)(x + 6 * VW); a7 += v * *(const FN(vec) *)(x + 7 * VW);
+        for (e = e0; e < e1;) {
+          /* the events in order, runs of values of exactly 1 added without
+             the products (1 * x is x: the same bits; an add with its load
+             folded instead of a load, a multiply and an add) */
+          for (; e < e1 && val[e] == 1; e++) {
+            const REAL *x = dX + (int64_t)ev[e] * K + j;
+            a0 += *(const FN(vec) *)x; a1 += *(const FN(vec) *)(x + VW);
+            a2 += *(const FN(vec) *)(x + 2 * VW); a3 += *(const FN(vec) *)(x + 3 * VW);
+            a4 += *(const FN(vec) *)(x + 4 * VW); a5 += *(const FN(vec) *)(x + 5 * VW);
+            a6 += *(const FN(vec) *)(x + 6 * VW); a7 += *(const FN(vec) *)(x + 7 * VW);
+          }
+          for (; e < e1 && val[e] != 1; e++) {
+            const REAL *x = dX + (int64_t)ev[e] * K + j, v = val[e];
+            a0 += v * *(const FN(vec) *)x; a1 += v * *(const FN(vec) *)(x + VW);
+            a2 += v * *(const FN(vec) *)(x + 2 * VW); a3 += v * *(const FN(vec) *)(x + 3 * VW);
+            a4 += v * *(const FN(vec) *)(x + 4 * VW); a5 += v * *(const FN(vec) *)(x + 5 * VW);
+            a6 += v * *(const FN(vec) *)(x + 6 * VW); a7 += v * *(const FN(vec) *)(x + 7 * VW);
+          }
         }
       else
         for (e = e0; e < e1; e++) {
