@@ -214,6 +214,16 @@ LIF_CLONES static void FN(lif_inproj1)(int64_t K, int64_t e0, int64_t e1, const 
     return;
   }
   (void)val;
+  for (; j + 16 * VW <= K; j += 16 * VW) {  /* sixteen accumulators: one index read per 128 floats */
+    FN(vec) a[16];
+    int q;
+    for (q = 0; q < 16; q++) a[q] = (FN(vec)){0};
+    for (e = e0; e < e1; e++) {
+      const REAL *w = win + (int64_t)idx[e] * K + j;
+      for (q = 0; q < 16; q++) a[q] += *(const FN(vec) *)(w + q * VW);
+    }
+    for (q = 0; q < 16; q++) *(FN(vec) *)(out + j + q * VW) = a[q];
+  }
   for (; j + 8 * VW <= K; j += 8 * VW) {   /* eight accumulators: one index read per 64 floats */
     FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
     for (e = e0; e < e1; e++) {
@@ -659,6 +669,17 @@ LIF_CLONES static void FN(lif_grad_w_rows)(int64_t m0, int64_t m1, int64_t K, co
       FN(gather_narrow)(K, e0, e1, ev, val, dX, c);
       continue;
     }
+    if (!val)                              /* ones: sixteen accumulators, one event index read per 128 floats */
+      for (; j + 16 * VW <= K; j += 16 * VW) {
+        FN(vec) a[16];
+        int q;
+        for (q = 0; q < 16; q++) a[q] = (FN(vec)){0};
+        for (e = e0; e < e1; e++) {
+          const REAL *x = dX + (int64_t)ev[e] * K + j;
+          for (q = 0; q < 16; q++) a[q] += *(const FN(vec) *)(x + q * VW);
+        }
+        for (q = 0; q < 16; q++) *(FN(vec) *)(c + j + q * VW) = a[q];
+      }
     for (; j + 8 * VW <= K; j += 8 * VW) {
       FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
       if (val)
