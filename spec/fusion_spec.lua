@@ -96,10 +96,11 @@ describe("core.lif with a fused input projection (w_in, b_in)", function()
   -- over the events with every column vector (the last ending at K,
   -- overlapping the one before at 20 and 12): forward projection and
   -- dL/dw_in the same bits as the unfused chain too
-  -- (72: the eight-vector passes and the last vector); spikes of 1 and 2
+  -- (136: a sixteen-vector pass of 0/1 spikes, then the last vector; 72:
+  -- the eight-vector passes and the last vector); spikes of 1 and 2
   -- mixed: runs of ones added without the products among the values
   for _, amp in ipairs { 2, 1, "1 and 2" } do
-   for _, N in ipairs { 72, 40, 20, 12 } do
+   for _, N in ipairs { 136, 72, 40, 20, 12 } do
     it(("dL/dw_in the same bits as matmul + core.lif, spikes of %s, 300 inputs, N = %d"):format(amp, N), function()
       lp.seed(5)
       local B, T, nin = 4, 30, 300
