@@ -273,7 +273,9 @@ static inline void FN(lif_inproj_any)(int64_t K, int64_t e0, int64_t e1, const i
 
 /* One step of the plain LIF (k = 1, no ahp, synaptic memory) for one batch
    row, as unit-stride loops the compiler vectorises: in = x_t (+ recurrent
-   input), C/U rows saved (scratch rows when no grad), state updated in place. */
+   input), C/U rows saved (scratch rows when no grad), state updated in place.
+   The plain reference of lif.c's AVX2 lif_step1_avx2_f32 (float32, no
+   noise: the same bits; spec/lif_fast_spec.lua holds them together). */
 LIF_CLONES static void FN(lif_step1)(int64_t N, const REAL *restrict in, const REAL *restrict alpha,
                                      const REAL *restrict beta, const REAL *restrict bias,
                                      const REAL *restrict th, const REAL *restrict noise, REAL maxs,
@@ -871,6 +873,7 @@ static inline REAL FN(spike_step1)(REAL u, REAL th, REAL maxs) {
   return sp < 0 ? 0 : sp;
 }
 
+/* the plain reference of lif.c's AVX2 lif_bstep1_avx2_f32 (float32: the same bits) */
 LIF_CLONES static void FN(lif_bstep1)(int64_t N, REAL window, REAL maxs, const REAL *restrict alpha,
                                       const REAL *restrict beta, const REAL *restrict th,
                                       const REAL *restrict ith, const REAL *restrict ith2,
