@@ -69,7 +69,8 @@ local S = require "snn"
 -- over the events, the index without a capacity check per block and its
 -- row tail as one 32-float test, 0/1 gathers with sixteen accumulators:
 -- W1 user forward 17.24 -> 14.36 M (-17 %), W1 user step 39.66 -> 34.23 M
--- (-14 %). W1r step 77.89 -> 69.39 M (-11 %): those, plus the backward step by AVX2 (-1.5 M), the recurrent
+-- (-14 %). W1r step 77.89 -> 69.39 M (-11 %): those, plus the backward
+-- step by AVX2 (-1.5 M), the recurrent
 -- backward's window lists as per-neuron row masks (8 x 64 bit transposes
 -- by byte movemasks, -2.2 M) and runs of values of 1 gathered without
 -- products (-1.5 M). Top of the W1 user forward after: the float index
