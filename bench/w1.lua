@@ -82,7 +82,17 @@ local S = require "snn"
 -- build before (the machine loaded 3-4 on 2 cores; medians): W1 user
 -- forward 9.12 -> 7.95 ms, W1r step 39.4 -> 36.6 ms; `make bench`'s
 -- ratios in that load were too noisy to place against the targets (the
--- dense-GEMM limit itself moved 82-93 ms between runs).
+-- dense-GEMM limit itself moved 82-93 ms between runs). Back to back at
+-- load 2 (--cpu --threads=1): W1 user fwd x0.29 before, x0.29 and x0.29
+-- after; W1r x0.42 before, x0.44 and x0.40 after: the forward's time did
+-- not follow its instructions. Why (valgrind --tool=cachegrind
+-- --cache-sim=yes, difference of 7 and 2 forwards): 1.08 M L1 read misses
+-- per forward, 751 k (70 %) of them in lif_inproj1's gathers of W1's rows
+-- (44.8 k events x 16 lines of a 1 KB row; W1, 717 KB, lives in L2), 191 k
+-- in the index's scans (x, 9 MB, and the hidden spikes), 56 k in
+-- lif_step1. Next for the forward target: the input projection by column
+-- panels of W1 that stay in L1 (700 x 8 floats = 22 KB) over all B*T
+-- rows before the time loop, not row by row inside it.
 -- `--cpu` times process CPU instead of wall clock.
 local function torch_peer(threads)
   local py = "/usr/bin/python3"
