@@ -60,8 +60,40 @@ local S = require "snn"
 -- lif_bstep1 12 %, lif_recur 10 %, the readout's dL/dx 5 %. Process CPU
 -- time in the same session, 1 thread, 21 steps each, three alternations
 -- (the machine loaded 5-9 on 2 cores): W1r step / dense-GEMM limit
--- x0.46-0.55 before, x0.40-0.46 at 79.2 M. `--cpu` times process CPU
--- instead of wall clock.
+-- x0.46-0.55 before, x0.40-0.46 at 79.2 M. Round three (issue 17, branch
+-- w1f23; valgrind --tool=callgrind, 1 thread, differences of 7 and 2
+-- forwards, 3 and 1 W1r steps; results bit-identical to the build before,
+-- checked value by value on both workloads, 1 and 2 threads): the
+-- forward step by AVX2 (clamps as min/max/AND, no u, c rows without
+-- autograd), the readout's 20-column projection and dL/dw_in in one pass
+-- over the events, the index without a capacity check per block and its
+-- row tail as one 32-float test, 0/1 gathers with sixteen accumulators:
+-- W1 user forward 17.24 -> 14.36 M (-17 %), W1 user step 39.66 -> 34.23 M
+-- (-14 %). W1r step 77.89 -> 69.39 M (-11 %): those, plus the backward
+-- step by AVX2 (-1.5 M), the recurrent
+-- backward's window lists as per-neuron row masks (8 x 64 bit transposes
+-- by byte movemasks, -2.2 M) and runs of values of 1 gathered without
+-- products (-1.5 M). Top of the W1 user forward after: the float index
+-- 27 %, lif_step1 20 %, lif_inproj1 17 %, the readout's lif_inproj 7 %,
+-- the index's copy into its tensors 5 % (rep movsb: callgrind counts its
+-- bytes). Of W1r: the FMA dots and their row groups 25 %, lif_bstep1 12 %,
+-- the event gathers 11 %, lif_recur 11 %, the readout's dL/dx 5 %,
+-- lif_step1 5 %. Process CPU time, 1 thread, five alternations with the
+-- build before (the machine loaded 3-4 on 2 cores; medians): W1 user
+-- forward 9.12 -> 7.95 ms, W1r step 39.4 -> 36.6 ms; `make bench`'s
+-- ratios in that load were too noisy to place against the targets (the
+-- dense-GEMM limit itself moved 82-93 ms between runs). Back to back at
+-- load 2 (--cpu --threads=1): W1 user fwd x0.29 before, x0.29 and x0.29
+-- after; W1r x0.42 before, x0.44 and x0.40 after: the forward's time did
+-- not follow its instructions. Why (valgrind --tool=cachegrind
+-- --cache-sim=yes, difference of 7 and 2 forwards): 1.08 M L1 read misses
+-- per forward, 751 k (70 %) of them in lif_inproj1's gathers of W1's rows
+-- (44.8 k events x 16 lines of a 1 KB row; W1, 717 KB, lives in L2), 191 k
+-- in the index's scans (x, 9 MB, and the hidden spikes), 56 k in
+-- lif_step1. Next for the forward target: the input projection by column
+-- panels of W1 that stay in L1 (700 x 8 floats = 22 KB) over all B*T
+-- rows before the time loop, not row by row inside it.
+-- `--cpu` times process CPU instead of wall clock.
 local function torch_peer(threads)
   local py = "/usr/bin/python3"
   local probe = io.open(py, "r")

@@ -92,11 +92,24 @@ describe("core.lif with a fused input projection (w_in, b_in)", function()
   -- in_grad_w): the same sums in the same order as the sparse x^T . dL/dc
   -- of the unfused chain's matmul, so the same bits; spikes of 2 (values)
   -- and of 1 (no products)
-  for _, amp in ipairs { 2, 1 } do
-    it(("dL/dw_in the same bits as matmul + core.lif, spikes of %d, 300 inputs"):format(amp), function()
+  -- N = 40, 20, 12: the narrow rows (8 <= K < 64 in float32) take one pass
+  -- over the events with every column vector (the last ending at K,
+  -- overlapping the one before at 20 and 12): forward projection and
+  -- dL/dw_in the same bits as the unfused chain too
+  -- (136: a sixteen-vector pass of 0/1 spikes, then the last vector; 72:
+  -- the eight-vector passes and the last vector); spikes of 1 and 2
+  -- mixed: runs of ones added without the products among the values
+  for _, amp in ipairs { 2, 1, "1 and 2" } do
+   for _, N in ipairs { 136, 72, 40, 20, 12 } do
+    it(("dL/dw_in the same bits as matmul + core.lif, spikes of %s, 300 inputs, N = %d"):format(amp, N), function()
       lp.seed(5)
-      local B, T, nin, N = 4, 30, 300, 40
-      local x = lp.rand({ B, T, nin }):lt(0.05):astype("float32") * amp
+      local B, T, nin = 4, 30, 300
+      local x
+      if amp == "1 and 2" then
+        x = lp.rand({ B, T, nin }):lt(0.05):astype("float32") * (lp.rand({ B, T, nin }):lt(0.3):astype("float32") + 1)
+      else
+        x = lp.rand({ B, T, nin }):lt(0.05):astype("float32") * amp
+      end
       local function grad(fused)
         lp.seed(9)
         local w = (lp.randn({ nin, N }) * 0.3):astype("float32"):requires_grad(true)
@@ -107,14 +120,17 @@ describe("core.lif with a fused input projection (w_in, b_in)", function()
         if fused then o.w_in = w else xi = lp.matmul(x, w) end
         local s, rec = core.lif(xi, o)
         ;((rec.vmem * rec.vmem):sum() + s:sum()):backward()
-        return w.grad, s
+        return w.grad, s, rec
       end
-      local g1, s1 = grad(true)
-      local g2 = grad(false)
+      local g1, s1, r1 = grad(true)
+      local g2, s2, r2 = grad(false)
       assert.is_true(s1:sum():item() > 0, "some spikes")
       assert.is_true(g1:abs():max():item() > 0)
       assert.are.equal(0, maxdiff(g1, g2))
+      assert.are.equal(0, maxdiff(s1, s2))
+      assert.are.equal(0, maxdiff(r1.isyn, r2.isyn))
     end)
+   end
   end
   it("dense currents (one GEMM) with b_in", function()
     compare({ dense = true, bias = true }, 1e-5)

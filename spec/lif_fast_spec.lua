@@ -194,3 +194,99 @@ describe("core.lif with w_in and spikes given as bytes", function()
     end
   end
 end)
+
+-- The forward step without noise (core/src/lif.c's AVX2 lif_step1, on CPUs
+-- with AVX2) against its plain reference (neuron_kernels.h's lif_step1,
+-- which the same call takes when given noise; zero noise adds +0 as the fast
+-- step does): the same bits, with and without autograd (no u, c rows
+-- kept), with and without w_rec (the running spikes kept after the last
+-- step only), at N = 5 (the masked tail alone), 13 (eight and a tail) and
+-- 64; currents large enough for the clamp at max_spikes_per_dt, negative
+-- ones, thresholds from 0.5 to 1.5.
+describe("core.lif forward step, fast and plain", function()
+  for _, n in ipairs { 5, 13, 64 } do
+    for _, rec in ipairs { false, true } do
+      for _, grad in ipairs { false, true } do
+        it(("the same bits, N = %d, w_rec %s, autograd %s"):format(n, tostring(rec), tostring(grad)), function()
+          local B2, T2 = 3, 25
+          local function go(noise)
+            lp.seed(23)
+            local x = (lp.randn({ B2, T2, n }) * 1.5):astype("float32")
+            local o = { alpha = lp.full({ n }, 0.9), beta = lp.full({ n }, 0.8), bias = lp.randn({ n }) * 0.1,
+                        threshold = lp.rand({ n }) + 0.5, max_spikes_per_dt = 3, record = true }
+            if rec then o.w_rec = lp.randn({ n, n }) * 0.2 end
+            if noise then o.noise = lp.zeros({ B2, T2, n }) end
+            if grad then x:requires_grad(true) end
+            local s, r, fin = core.lif(x, o)
+            local gx
+            if grad then
+              ;((r.vmem * r.vmem):sum() + s:sum()):backward()
+              gx = x.grad
+            end
+            return s, r, fin, gx
+          end
+          local s1, r1, f1, g1 = go(false)
+          local s2, r2, f2, g2 = go(true)
+          assert.is_true(s1:sum():item() > 0, "some spikes")
+          assert.is_true(s1:max():item() == 3, "the clamp reached")
+          assert.are.equal(0, maxdiff(s1, s2))
+          assert.are.equal(0, maxdiff(r1.vmem, r2.vmem))
+          assert.are.equal(0, maxdiff(r1.isyn, r2.isyn))
+          for _, k in ipairs { "vmem", "isyn", "spikes" } do assert.are.equal(0, maxdiff(f1[k], f2[k]), k) end
+          if grad then assert.are.equal(0, maxdiff(g1, g2)) end
+        end)
+      end
+    end
+  end
+end)
+
+-- The fast backward without w_rec (float32 on AVX2 CPUs: core/src/lif.c's
+-- lif_bstep1_avx2_f32 per row and step, the same bits as neuron_kernels.h's
+-- lif_bstep1, which float64 runs) against the general loop, with the loss
+-- on the membrane and the spikes, on the spikes only and on the membrane
+-- only (the step's optional gradient rows), at N = 5 (the masked tail
+-- alone), 13 and 40; thresholds from 0.5 to 1.5, spike counts clamped at 2.
+describe("core.lif fast backward without w_rec", function()
+  for _, dt in ipairs { "float32", "float64" } do
+    for _, n in ipairs { 5, 13, 40 } do
+      for _, loss_on in ipairs { "both", "spikes", "vmem" } do
+        it(("equals the general loop, %s, N = %d, loss on %s"):format(dt, n, loss_on), function()
+          local tol = dt == "float64" and 1e-10 or 2e-5
+          local function go(general)
+            lp.seed(29)
+            local t = {
+              x = (lp.randn({ B, T, n }) * 0.6):astype(dt),
+              alpha = lp.full({ n }, 0.9):astype(dt), beta = lp.full({ n }, 0.8):astype(dt),
+              bias = (lp.randn({ n }) * 0.05):astype(dt), threshold = (lp.rand({ n }) + 0.5):astype(dt),
+            }
+            for _, v in pairs(t) do v:requires_grad(true) end
+            local o = { alpha = t.alpha, beta = t.beta, bias = t.bias, threshold = t.threshold,
+                        max_spikes_per_dt = 2, record = true }
+            if general then
+              o.w_ahp = lp.zeros({ n }):astype(dt)
+              o.beta_ahp = lp.zeros({ n }):astype(dt)
+            end
+            local s, r = core.lif(t.x, o)
+            local lin = lp.linspace(0.5, 1.5, n):astype(dt)
+            local loss
+            if loss_on == "spikes" then loss = (s * lin):sum()
+            elseif loss_on == "vmem" then loss = (r.vmem * r.vmem):sum()
+            else loss = (r.vmem * r.vmem):sum() + (s * lin):sum() end
+            loss:backward()
+            local g = {}
+            for k, v in pairs(t) do g[k] = v.grad end
+            return s, g
+          end
+          local s1, g1 = go(false)
+          local s2, g2 = go(true)
+          assert.is_true(s1:sum():item() > 0, "some spikes")
+          assert.are.equal(0, maxdiff(s1, s2))
+          for k in pairs(g1) do
+            assert.is_true(g1[k]:abs():max():item() > 0, "d " .. k .. " nonzero")
+            near("d " .. k, g1[k], g2[k], tol)
+          end
+        end)
+      end
+    end
+  end
+end)

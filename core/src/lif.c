@@ -131,51 +131,66 @@ __attribute__((target("avx2,fma"))) static void lif_rec_back_rows_fma_f32(int64_
   for (r0 = 0; r0 < nr; r0 += 64)              /* blocks of up to 64 rows ... */
     for (m0 = 0; m0 < N; m0 += 256) {          /* ... and 256 neurons */
       const int64_t nb = nr - r0 < 64 ? nr - r0 : 64, m1 = N - m0 < 256 ? N : m0 + 256;
-      uint8_t rows[256][64], cnt[256];
+      uint64_t msk[256];                       /* bit r: row r0 + r needs neuron m0 + k's dot */
+      uint8_t mb[32][64];                      /* the window bits of eight neurons, a byte per row */
       int64_t r, m;
-      memset(cnt, 0, sizeof cnt);
-      /* each row's neurons inside the window, by 8-lane compares (NaN: outside,
-         as `>=` has it), appended to their neurons' lists: rows ascending; gs
-         zeroed (the neurons outside keep the zero) */
+      const int64_t m8 = m0 + ((m1 - m0) & ~(int64_t)7);
+      /* each row's neurons inside the window, by 8-lane compares (NaN:
+         outside, as `>=` has it): a byte per (row, eight neurons), rows past
+         nb zero; then each neuron's bit of those bytes across the rows, by
+         movemasks of the bytes shifted up (a transpose of 8 x 64 bits),
+         into its row mask; gs zeroed (the neurons outside keep the zero) */
+      if (nb < 64) memset(mb, 0, sizeof mb);
+      for (m = m8; m < m1; m++) msk[m - m0] = 0;
       for (r = 0; r < nb; r++) {
         const float *u = uprev[r0 + r];
         float *g = gs[r0 + r];
-        for (m = m0; m + 8 <= m1; m += 8) {
-          unsigned bits = (unsigned)_mm256_movemask_ps(
+        for (m = m0; m < m8; m += 8) {
+          mb[(m - m0) >> 3][r] = (uint8_t)_mm256_movemask_ps(
               _mm256_cmp_ps(_mm256_loadu_ps(u + m), _mm256_sub_ps(_mm256_loadu_ps(th + m), vwin), _CMP_GE_OQ));
           _mm256_storeu_ps(g + m, _mm256_setzero_ps());
-          while (bits) {
-            const int64_t k = m - m0 + __builtin_ctz(bits);
-            rows[k][cnt[k]++] = (uint8_t)r;
-            bits &= bits - 1;
-          }
         }
         for (; m < m1; m++) {
           g[m] = 0;
-          if (u[m] >= th[m] - window) { rows[m - m0][cnt[m - m0]++] = (uint8_t)r; }
+          if (u[m] >= th[m] - window) msk[m - m0] |= (uint64_t)1 << r;
         }
       }
+      for (m = m0; m < m8; m += 8) {
+        __m256i lo = _mm256_loadu_si256((const __m256i *)mb[(m - m0) >> 3]);
+        __m256i hi = _mm256_loadu_si256((const __m256i *)(mb[(m - m0) >> 3] + 32));
+        int k;
+        for (k = 7; k >= 0; k--) {              /* bit k of each byte is its top bit after 7 - k doublings */
+          msk[m - m0 + k] = (uint64_t)(uint32_t)_mm256_movemask_epi8(lo) |
+                            (uint64_t)(uint32_t)_mm256_movemask_epi8(hi) << 32;
+          lo = _mm256_add_epi8(lo, lo);
+          hi = _mm256_add_epi8(hi, hi);
+        }
+      }
+      /* each neuron's rows, ascending, six at a time (the rest in one last
+         group): the same groups as a list of them would give */
       for (m = m0; m < m1; m++) {
         const float *w = W + m * N;
-        const uint8_t *act = rows[m - m0];
-        const int64_t na = cnt[m - m0];
-        const float *dca[64];
-        float out[8];
-        int64_t i, q;
-        for (i = 0; i < na; i++) dca[i] = dc[r0 + act[i]];
-        for (i = 0; i + 6 <= na; i += 6) {
-          fma_dots_f32(6, N, w, dca + i, out);
-          for (q = 0; q < 6; q++) gs[r0 + act[i + q]][m] = out[q];
+        uint64_t bits = msk[m - m0];
+        while (bits) {
+          const float *dca[6];
+          float out[8];
+          int rr[6], G = 0, q;
+          do {
+            const int r1 = __builtin_ctzll(bits);
+            bits &= bits - 1;
+            rr[G] = r1;
+            dca[G++] = dc[r0 + r1];
+          } while (bits && G < 6);
+          switch (G) {
+          case 6: fma_dots_f32(6, N, w, dca, out); break;
+          case 5: fma_dots_f32(5, N, w, dca, out); break;
+          case 4: fma_dots_f32(4, N, w, dca, out); break;
+          case 3: fma_dots_f32(3, N, w, dca, out); break;
+          case 2: fma_dots_f32(2, N, w, dca, out); break;
+          default: fma_dots_f32(1, N, w, dca, out); break;
+          }
+          for (q = 0; q < G; q++) gs[r0 + rr[q]][m] = out[q];
         }
-        switch (na - i) {
-        case 5: fma_dots_f32(5, N, w, dca + i, out); break;
-        case 4: fma_dots_f32(4, N, w, dca + i, out); break;
-        case 3: fma_dots_f32(3, N, w, dca + i, out); break;
-        case 2: fma_dots_f32(2, N, w, dca + i, out); break;
-        case 1: fma_dots_f32(1, N, w, dca + i, out); break;
-        default: break;
-        }
-        for (q = 0; i + q < na; q++) gs[r0 + act[i + q]][m] = out[q];
       }
     }
 }
@@ -286,6 +301,128 @@ __attribute__((target("avx2,fma"))) static void lif_in_back_fma_f32(int64_t r0, 
     }
   }
 }
+/* lif_step1_f32 (neuron_kernels.h, its plain reference) without noise,
+   eight neurons per AVX2 operation, the last N % 8 by masked loads and
+   stores: the same operations in the same order (u = ((alpha v + is) +
+   bias) + 0, its floor(u / th)), so the same bits; the spike count's two
+   clamps and the threshold test as min, max and an AND: min(maxs, q) is
+   `q > maxs ? maxs : q` and max(0, .) is `. < 0 ? 0 : .` exactly (NaN
+   and -0 included: the instructions return their second operand when
+   unordered or equal), the mask of u >= th leaves +0 where the reference
+   writes 0. Ut, Ct and s may be NULL: not stored (the forward without
+   autograd keeps no u or c rows; without w_rec the running spikes are
+   needed after the last step only). Issue 17: lif_step1 was 22 % of the
+   W1 user forward's instructions, 36 per eight neurons (the clamps as two
+   blends of three compares, u and c written to scratch rows). */
+__attribute__((target("avx2"))) static void lif_step1_avx2_f32(int64_t N, const float *restrict in,
+                                                              const float *restrict alpha,
+                                                              const float *restrict beta,
+                                                              const float *restrict bias,
+                                                              const float *restrict th, float maxs,
+                                                              float *restrict v, float *restrict isyn,
+                                                              float *restrict s, float *restrict St,
+                                                              float *restrict Ut, float *restrict Ct) {
+  const __m256 z = _mm256_setzero_ps(), mx = _mm256_set1_ps(maxs);
+  int64_t n = 0;
+#define STEP1_AVX2(LD, ST)                                                                              \
+  do {                                                                                                  \
+    const __m256 cur = _mm256_add_ps(LD(isyn), LD(in));                                                \
+    const __m256 is = _mm256_mul_ps(LD(beta), cur);                                                    \
+    const __m256 u = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(LD(alpha), LD(v)), is),   \
+                                                 LD(bias)), z);                                        \
+    const __m256 t = LD(th);                                                                           \
+    const __m256 q = _mm256_round_ps(_mm256_div_ps(u, t), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);  \
+    const __m256 sp = _mm256_and_ps(_mm256_max_ps(z, _mm256_min_ps(mx, q)), _mm256_cmp_ps(u, t, _CMP_GE_OQ)); \
+    if (Ct) ST(Ct, cur);                                                                               \
+    ST(isyn, is);                                                                                      \
+    if (Ut) ST(Ut, u);                                                                                 \
+    ST(v, _mm256_sub_ps(u, _mm256_mul_ps(sp, t)));                                                     \
+    if (s) ST(s, sp);                                                                                  \
+    ST(St, sp);                                                                                        \
+  } while (0)
+#define STEP1_LD(p) _mm256_loadu_ps((p) + n)
+#define STEP1_ST(p, x) _mm256_storeu_ps((p) + n, (x))
+  for (; n + 8 <= N; n += 8) STEP1_AVX2(STEP1_LD, STEP1_ST);
+  if (n < N) {                                 /* the last N % 8: lanes past N neither read nor written */
+    const __m256i msk = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(N - n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+#define STEP1_MLD(p) _mm256_maskload_ps((p) + n, msk)
+#define STEP1_MST(p, x) _mm256_maskstore_ps((p) + n, msk, (x))
+    STEP1_AVX2(STEP1_MLD, STEP1_MST);
+#undef STEP1_MLD
+#undef STEP1_MST
+  }
+#undef STEP1_LD
+#undef STEP1_ST
+#undef STEP1_AVX2
+}
+#define LIF_STEP1_FAST lif_step1_avx2_f32
+#define LIF_STEP1_FAST_OK() (__builtin_cpu_supports("avx2"))
+
+/* lif_bstep1_f32 (neuron_kernels.h, its plain reference) by AVX2, eight
+   neurons per operation, the last N % 8 by masked loads and stores: the
+   same operations in the same order (the absent gS / gV as + 0, as the
+   reference adds them; -u as a sign flip), so the same bits; the spike
+   counts of u_t and u_{t-1} as lif_step1_avx2_f32 clamps them (min, max,
+   AND), the surrogate's window as an AND. Issue 17: lif_bstep1 was 12 % of
+   the W1r step (85 instructions per eight neurons, the two spike counts'
+   clamps as blends of compares). */
+__attribute__((target("avx2"))) static void lif_bstep1_avx2_f32(
+    int64_t N, float window, float maxs, const float *restrict alpha, const float *restrict beta,
+    const float *restrict th, const float *restrict ith, const float *restrict ith2, const float *restrict U,
+    const float *restrict C, const float *restrict Uprev, const float *restrict V0, const float *restrict gS,
+    const float *restrict gV, float *restrict gv, float *restrict gs, float *restrict gi, float *restrict dc,
+    float *restrict dalpha, float *restrict dbeta, float *restrict dbias, float *restrict dth) {
+  const __m256 z = _mm256_setzero_ps(), mx = _mm256_set1_ps(maxs), vw = _mm256_set1_ps(window);
+  const __m256 sgn = _mm256_set1_ps(-0.0f);
+  int64_t n = 0;
+  __m256i msk = _mm256_setzero_si256();
+#define BS_SPIKE(u, t)                                                                                    \
+  _mm256_and_ps(_mm256_max_ps(z, _mm256_min_ps(mx, _mm256_round_ps(_mm256_div_ps((u), (t)),             \
+                                                                    _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC))), \
+                _mm256_cmp_ps((u), (t), _CMP_GE_OQ))
+#define BS_BODY(LD, ST)                                                                                   \
+  do {                                                                                                    \
+    const __m256 thn = LD(th), u = LD(U);                                                                \
+    const __m256 gvn = _mm256_add_ps(LD(gv), gV ? LD(gV) : z);                                           \
+    const __m256 gsn = _mm256_sub_ps(_mm256_add_ps(LD(gs), gS ? LD(gS) : z), _mm256_mul_ps(thn, gvn));   \
+    const __m256 on = _mm256_cmp_ps(u, _mm256_sub_ps(thn, vw), _CMP_GE_OQ);                              \
+    const __m256 su = _mm256_and_ps(on, LD(ith));                                                        \
+    const __m256 sth = _mm256_and_ps(on, _mm256_mul_ps(_mm256_xor_ps(u, sgn), LD(ith2)));                \
+    const __m256 d_u = _mm256_add_ps(gvn, _mm256_mul_ps(gsn, su));                                       \
+    const __m256 di = _mm256_add_ps(d_u, LD(gi)), dcn = _mm256_mul_ps(LD(beta), di);                     \
+    __m256 vprev;                                                                                         \
+    if (Uprev) {                                                                                          \
+      const __m256 up = LD(Uprev);                                                                        \
+      vprev = _mm256_sub_ps(up, _mm256_mul_ps(BS_SPIKE(up, thn), thn));                                   \
+    } else vprev = LD(V0);                                                                                \
+    ST(dth, _mm256_add_ps(LD(dth), _mm256_add_ps(_mm256_mul_ps(_mm256_xor_ps(gvn, sgn), BS_SPIKE(u, thn)), \
+                                                  _mm256_mul_ps(gsn, sth))));                            \
+    ST(dalpha, _mm256_add_ps(LD(dalpha), _mm256_mul_ps(d_u, vprev)));                                    \
+    ST(dbias, _mm256_add_ps(LD(dbias), d_u));                                                            \
+    ST(gv, _mm256_mul_ps(LD(alpha), d_u));                                                               \
+    ST(dbeta, _mm256_add_ps(LD(dbeta), _mm256_mul_ps(di, LD(C))));                                       \
+    ST(dc, dcn);                                                                                          \
+    ST(gi, dcn);                                                                                          \
+  } while (0)
+#define BS_LD(p) _mm256_loadu_ps((p) + n)
+#define BS_ST(p, x) _mm256_storeu_ps((p) + n, (x))
+#define BS_MLD(p) _mm256_maskload_ps((p) + n, msk)
+#define BS_MST(p, x) _mm256_maskstore_ps((p) + n, msk, (x))
+  for (; n + 8 <= N; n += 8) BS_BODY(BS_LD, BS_ST);
+  if (n < N) {                                 /* the last N % 8: lanes past N neither read nor written */
+    msk = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(N - n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    BS_BODY(BS_MLD, BS_MST);
+  }
+#undef BS_LD
+#undef BS_ST
+#undef BS_MLD
+#undef BS_MST
+#undef BS_BODY
+#undef BS_SPIKE
+}
+#define LIF_BSTEP1_FAST lif_bstep1_avx2_f32
+#define LIF_BSTEP1_FAST_OK() (__builtin_cpu_supports("avx2"))
+
 #define LIF_IN_BACK_FAST lif_in_back_fma_f32
 #define LIF_IN_BACK_FAST_OK() (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
 #define LIF_SPREV_SCAN_FAST lif_sprev_scan_avx2_f32
@@ -303,6 +440,8 @@ __attribute__((target("avx2,fma"))) static void lif_in_back_fma_f32(int64_t r0, 
 #undef LIF_REC_BACK_ROWS_FAST
 #undef LIF_ACTIVES_FAST
 #undef LIF_REC_BACK_FAST_OK
+#undef LIF_STEP1_FAST
+#undef LIF_BSTEP1_FAST
 #undef FLOOR_R
 #define REAL double
 #define FN(name) name##_f64

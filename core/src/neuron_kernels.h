@@ -91,6 +91,63 @@ typedef struct FN(lif_bufs) {
   const REAL *wv;
 } FN(lif_bufs);
 
+/* Row gathers of narrow rows (VW <= K < 8 VW: W1's 20-neuron readout):
+   out[0..K) = sum over the events e0..e1 (ascending) of val[e] * src[idx[e], :]
+   (val NULL: every value 1, no products), every column vector summed in one
+   pass over the events: nv = ceil(K / VW) accumulators, the last vector
+   ending at K (its columns shared with the one before get the same sums
+   twice), one index read per event instead of one per vector. Each element
+   sums its terms from 0 in event order as the wide loops do: the
+   same bits as the plain vector-at-a-time loops it replaces (kept below it
+   for the wider rows; spec/fusion_spec.lua holds them to sparse.c's
+   gathers). Issue 17: the readout's forward projection and its dL/dw_in
+   read each event's index three times (1.75 M and 1.72 M of W1r's 78 M
+   instructions per step). */
+static inline __attribute__((always_inline)) void FN(gather_narrow_n)(const int64_t nv, int64_t K, int64_t e0,
+                                                                     int64_t e1, const int32_t *restrict idx,
+                                                                     const REAL *restrict val,
+                                                                     const REAL *restrict src, REAL *restrict out) {
+  const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
+  FN(vec) a[8];
+  int64_t off[8], e, i;
+  for (i = 0; i < nv; i++) {
+    a[i] = (FN(vec)){0};
+    off[i] = i + 1 < nv ? i * VW : K - VW;   /* the last vector ends at K */
+  }
+  if (val)
+    for (e = e0; e < e1;) {        /* runs of values of 1 without the products, as lif_grad_w_rows */
+      for (; e < e1 && val[e] == 1; e++) {
+        const REAL *w = src + (int64_t)idx[e] * K;
+        for (i = 0; i < nv; i++) a[i] += *(const FN(vec) *)(w + off[i]);
+      }
+      for (; e < e1 && val[e] != 1; e++) {
+        const REAL *w = src + (int64_t)idx[e] * K, v = val[e];
+        for (i = 0; i < nv; i++) a[i] += v * *(const FN(vec) *)(w + off[i]);
+      }
+    }
+  else
+    for (e = e0; e < e1; e++) {
+      const REAL *w = src + (int64_t)idx[e] * K;
+      for (i = 0; i < nv; i++) a[i] += *(const FN(vec) *)(w + off[i]);
+    }
+  for (i = 0; i < nv; i++) *(FN(vec) *)(out + off[i]) = a[i];   /* the overlap gets the same values twice */
+}
+
+static inline __attribute__((always_inline)) void FN(gather_narrow)(int64_t K, int64_t e0, int64_t e1, const int32_t *restrict idx,
+                                     const REAL *restrict val, const REAL *restrict src, REAL *restrict out) {
+  const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
+  switch ((K + VW - 1) / VW) {     /* a constant count of vectors in each: unrolled, in registers */
+  case 1: FN(gather_narrow_n)(1, K, e0, e1, idx, val, src, out); break;
+  case 2: FN(gather_narrow_n)(2, K, e0, e1, idx, val, src, out); break;
+  case 3: FN(gather_narrow_n)(3, K, e0, e1, idx, val, src, out); break;
+  case 4: FN(gather_narrow_n)(4, K, e0, e1, idx, val, src, out); break;
+  case 5: FN(gather_narrow_n)(5, K, e0, e1, idx, val, src, out); break;
+  case 6: FN(gather_narrow_n)(6, K, e0, e1, idx, val, src, out); break;
+  case 7: FN(gather_narrow_n)(7, K, e0, e1, idx, val, src, out); break;
+  default: FN(gather_narrow_n)(8, K, e0, e1, idx, val, src, out); break;
+  }
+}
+
 /* out[0..K) = sum over the events e0..e1 (ascending) of val[e] * win[idx[e], :],
    then + bin: the same sums in the same order as sparse.c's row gathers
    followed by the bias add, so fused and unfused inputs agree. */
@@ -99,6 +156,11 @@ LIF_CLONES static void FN(lif_inproj)(int64_t K, int64_t e0, int64_t e1, const i
                                       const REAL *restrict bin, REAL *restrict out) {
   const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
   int64_t e, j = 0;
+  if (K >= VW && K < 8 * VW) {           /* narrow: every vector in one pass */
+    FN(gather_narrow)(K, e0, e1, idx, val, win, out);
+    if (bin) for (j = 0; j < K; j++) out[j] = out[j] + bin[j];
+    return;
+  }
   for (; j + 8 * VW <= K; j += 8 * VW) {   /* eight accumulators: one index read per 64 floats */
     FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
     for (e = e0; e < e1; e++) {
@@ -146,7 +208,22 @@ LIF_CLONES static void FN(lif_inproj1)(int64_t K, int64_t e0, int64_t e1, const 
                                       const REAL *restrict bin, REAL *restrict out) {
   const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
   int64_t e, j = 0;
+  if (K >= VW && K < 8 * VW) {           /* narrow: every vector in one pass */
+    FN(gather_narrow)(K, e0, e1, idx, NULL, win, out);
+    if (bin) for (j = 0; j < K; j++) out[j] = out[j] + bin[j];
+    return;
+  }
   (void)val;
+  for (; j + 16 * VW <= K; j += 16 * VW) {  /* sixteen accumulators: one index read per 128 floats */
+    FN(vec) a[16];
+    int q;
+    for (q = 0; q < 16; q++) a[q] = (FN(vec)){0};
+    for (e = e0; e < e1; e++) {
+      const REAL *w = win + (int64_t)idx[e] * K + j;
+      for (q = 0; q < 16; q++) a[q] += *(const FN(vec) *)(w + q * VW);
+    }
+    for (q = 0; q < 16; q++) *(FN(vec) *)(out + j + q * VW) = a[q];
+  }
   for (; j + 8 * VW <= K; j += 8 * VW) {   /* eight accumulators: one index read per 64 floats */
     FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
     for (e = e0; e < e1; e++) {
@@ -196,7 +273,9 @@ static inline void FN(lif_inproj_any)(int64_t K, int64_t e0, int64_t e1, const i
 
 /* One step of the plain LIF (k = 1, no ahp, synaptic memory) for one batch
    row, as unit-stride loops the compiler vectorises: in = x_t (+ recurrent
-   input), C/U rows saved (scratch rows when no grad), state updated in place. */
+   input), C/U rows saved (scratch rows when no grad), state updated in place.
+   The plain reference of lif.c's AVX2 lif_step1_avx2_f32 (float32, no
+   noise: the same bits; spec/lif_fast_spec.lua holds them together). */
 LIF_CLONES static void FN(lif_step1)(int64_t N, const REAL *restrict in, const REAL *restrict alpha,
                                      const REAL *restrict beta, const REAL *restrict bias,
                                      const REAL *restrict th, const REAL *restrict noise, REAL maxs,
@@ -588,15 +667,42 @@ LIF_CLONES static void FN(lif_grad_w_rows)(int64_t m0, int64_t m1, int64_t K, co
     REAL *c = dW + m * K;
     const int64_t e0 = rp[m], e1 = rp[m + 1];
     int64_t e, j = 0;
+    if (K >= VW && K < 8 * VW) {           /* narrow: every vector in one pass */
+      FN(gather_narrow)(K, e0, e1, ev, val, dX, c);
+      continue;
+    }
+    if (!val)                              /* ones: sixteen accumulators, one event index read per 128 floats */
+      for (; j + 16 * VW <= K; j += 16 * VW) {
+        FN(vec) a[16];
+        int q;
+        for (q = 0; q < 16; q++) a[q] = (FN(vec)){0};
+        for (e = e0; e < e1; e++) {
+          const REAL *x = dX + (int64_t)ev[e] * K + j;
+          for (q = 0; q < 16; q++) a[q] += *(const FN(vec) *)(x + q * VW);
+        }
+        for (q = 0; q < 16; q++) *(FN(vec) *)(c + j + q * VW) = a[q];
+      }
     for (; j + 8 * VW <= K; j += 8 * VW) {
       FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
       if (val)
-        for (e = e0; e < e1; e++) {
-          const REAL *x = dX + (int64_t)ev[e] * K + j, v = val[e];
-          a0 += v * *(const FN(vec) *)x; a1 += v * *(const FN(vec) *)(x + VW);
-          a2 += v * *(const FN(vec) *)(x + 2 * VW); a3 += v * *(const FN(vec) *)(x + 3 * VW);
-          a4 += v * *(const FN(vec) *)(x + 4 * VW); a5 += v * *(const FN(vec) *)(x + 5 * VW);
-          a6 += v * *(const FN(vec) *)(x + 6 * VW); a7 += v * *(const FN(vec) *)(x + 7 * VW);
+        for (e = e0; e < e1;) {
+          /* the events in order, runs of values of exactly 1 added without
+             the products (1 * x is x: the same bits; an add with its load
+             folded instead of a load, a multiply and an add) */
+          for (; e < e1 && val[e] == 1; e++) {
+            const REAL *x = dX + (int64_t)ev[e] * K + j;
+            a0 += *(const FN(vec) *)x; a1 += *(const FN(vec) *)(x + VW);
+            a2 += *(const FN(vec) *)(x + 2 * VW); a3 += *(const FN(vec) *)(x + 3 * VW);
+            a4 += *(const FN(vec) *)(x + 4 * VW); a5 += *(const FN(vec) *)(x + 5 * VW);
+            a6 += *(const FN(vec) *)(x + 6 * VW); a7 += *(const FN(vec) *)(x + 7 * VW);
+          }
+          for (; e < e1 && val[e] != 1; e++) {
+            const REAL *x = dX + (int64_t)ev[e] * K + j, v = val[e];
+            a0 += v * *(const FN(vec) *)x; a1 += v * *(const FN(vec) *)(x + VW);
+            a2 += v * *(const FN(vec) *)(x + 2 * VW); a3 += v * *(const FN(vec) *)(x + 3 * VW);
+            a4 += v * *(const FN(vec) *)(x + 4 * VW); a5 += v * *(const FN(vec) *)(x + 5 * VW);
+            a6 += v * *(const FN(vec) *)(x + 6 * VW); a7 += v * *(const FN(vec) *)(x + 7 * VW);
+          }
         }
       else
         for (e = e0; e < e1; e++) {
@@ -649,6 +755,9 @@ static void FN(lif_forward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *
 #else
   const int fast_act = 0;
 #endif
+#ifdef LIF_STEP1_FAST
+  const int fast_step = LIF_STEP1_FAST_OK() && !p->noise;
+#endif
   if (FN(lif_fast_ok)(d, p)) {
 #pragma omp parallel for schedule(static) num_threads(d->threads) if (d->threads > 1 && B > 1)
     for (b = 0; b < B; b++) {
@@ -664,8 +773,14 @@ static void FN(lif_forward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *
         if (p->W && p->tg && d->tgblk) { FN(lif_recur_tgb)(N, N, d->F, in, s, p->wv, p->tg, r); in = r; }
         else if (p->W && p->tg) { FN(lif_recur_tg)(N, N, d->F, in, s, p->wv, p->tg, r); in = r; }
         else if (p->W) { FN(lif_recur)(N, N, in, s, p->W, r, fast_act); in = r; }
-        FN(lif_step1)(N, in, p->alpha, p->beta, p->bias, p->th, p->noise ? p->noise + bt * N : NULL, maxs,
-                      v, isyn, s, p->S + bt * N, p->U ? p->U + bt * N : uscr, p->C ? p->C + bt * N : cscr);
+#ifdef LIF_STEP1_FAST
+        if (fast_step)   /* no u, c rows without autograd; the running spikes for w_rec and after the last step */
+          LIF_STEP1_FAST(N, in, p->alpha, p->beta, p->bias, p->th, maxs, v, isyn, p->W || t == T - 1 ? s : NULL,
+                         p->S + bt * N, p->U ? p->U + bt * N : NULL, p->C ? p->C + bt * N : NULL);
+        else
+#endif
+          FN(lif_step1)(N, in, p->alpha, p->beta, p->bias, p->th, p->noise ? p->noise + bt * N : NULL, maxs,
+                        v, isyn, s, p->S + bt * N, p->U ? p->U + bt * N : uscr, p->C ? p->C + bt * N : cscr);
         if (p->V) memcpy(p->V + bt * N, v, (size_t)N * sizeof *v);
         if (p->Isr) memcpy(p->Isr + bt * N, isyn, (size_t)N * sizeof *isyn);
       }
@@ -758,6 +873,7 @@ static inline REAL FN(spike_step1)(REAL u, REAL th, REAL maxs) {
   return sp < 0 ? 0 : sp;
 }
 
+/* the plain reference of lif.c's AVX2 lif_bstep1_avx2_f32 (float32: the same bits) */
 LIF_CLONES static void FN(lif_bstep1)(int64_t N, REAL window, REAL maxs, const REAL *restrict alpha,
                                       const REAL *restrict beta, const REAL *restrict th,
                                       const REAL *restrict ith, const REAL *restrict ith2,
@@ -842,6 +958,14 @@ static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_b
   const int64_t B = d->B, T = d->T, N = d->N;
   const REAL window = (REAL)d->window, maxs = (REAL)d->maxs;
   REAL *ith = g->du, *ith2 = g->ga;     /* (N) each, in scratch the fast path has no other use for */
+#ifdef LIF_BSTEP1_FAST           /* the float32 AVX2 step where the CPU has it (lif.c) */
+  void (*const BSTEP1)(int64_t, REAL, REAL, const REAL *, const REAL *, const REAL *, const REAL *, const REAL *,
+                       const REAL *, const REAL *, const REAL *, const REAL *, const REAL *, const REAL *, REAL *,
+                       REAL *, REAL *, REAL *, REAL *, REAL *, REAL *, REAL *) =
+      LIF_BSTEP1_FAST_OK() ? LIF_BSTEP1_FAST : FN(lif_bstep1);
+#else
+#define BSTEP1 FN(lif_bstep1)
+#endif
   int64_t b;
   for (b = 0; b < B * N; b++) { g->gv[b] = 0; g->gs[b] = 0; g->gi[b] = 0; }
   for (b = 0; b < N; b++) { ith[b] = (REAL)1 / p->th[b]; ith2[b] = (REAL)1 / (p->th[b] * p->th[b]); }
@@ -852,7 +976,7 @@ static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_b
       for (tt = T - 1; tt >= 0; tt--) {
         const int64_t bt = b * T + tt;
         if (*stop || ((tt & 15) == 0 && lp_ctx_interrupted(ctx))) { *stop = 1; break; }
-        FN(lif_bstep1)(N, window, maxs, p->alpha, p->beta, p->th, ith, ith2, p->U + bt * N,
+        BSTEP1(N, window, maxs, p->alpha, p->beta, p->th, ith, ith2, p->U + bt * N,
                        p->C + bt * N, tt ? p->U + (bt - 1) * N : NULL,
                        g->V0 + b * N,
                        g->gS ? g->gS + bt * N : NULL, g->gV ? g->gV + bt * N : NULL,
@@ -883,7 +1007,7 @@ static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_b
         if (*stop || ((tt & 15) == 0 && lp_ctx_interrupted(ctx))) { *stop = 1; break; }
         for (bb = b0; bb < b1; bb++) {
           const int64_t bt = bb * T + tt;
-          FN(lif_bstep1)(N, window, maxs, p->alpha, p->beta, p->th, ith, ith2, p->U + bt * N,
+          BSTEP1(N, window, maxs, p->alpha, p->beta, p->th, ith, ith2, p->U + bt * N,
                          p->C + bt * N, tt ? p->U + (bt - 1) * N : NULL,
                          g->V0 + bb * N,
                          g->gS ? g->gS + bt * N : NULL, g->gV ? g->gV + bt * N : NULL,
@@ -923,6 +1047,10 @@ static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_b
     }
   }
 }
+
+#ifndef LIF_BSTEP1_FAST
+#undef BSTEP1
+#endif
 
 static void FN(lif_backward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *p,
                              const FN(lif_grads) *g, int *stop) {
