@@ -301,6 +301,19 @@ __attribute__((target("avx2,fma"))) static void lif_in_back_fma_f32(int64_t r0, 
     }
   }
 }
+/* The spike count of u against threshold t as lif_step1 has it, eight lanes:
+   floor(u / t) clamped to [0, maxs] (min, max: `q > maxs ? maxs : q` and
+   `. < 0 ? 0 : .` exactly, NaN and -0 included), and 0 where u < t (an AND
+   leaves +0). Shared by the AVX2 forward and backward steps below. */
+__attribute__((target("avx2"))) static inline __m256 lif_spike_avx2(__m256 u, __m256 t, __m256 mx) {
+  const __m256 q = _mm256_round_ps(_mm256_div_ps(u, t), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  return _mm256_and_ps(_mm256_max_ps(_mm256_setzero_ps(), _mm256_min_ps(mx, q)), _mm256_cmp_ps(u, t, _CMP_GE_OQ));
+}
+/* the lanes below rem (1..7) of a masked load or store of the last N % 8 */
+__attribute__((target("avx2"))) static inline __m256i lif_tail_mask_avx2(int64_t rem) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)rem), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
 /* lif_step1_f32 (neuron_kernels.h, its plain reference) without noise,
    eight neurons per AVX2 operation, the last N % 8 by masked loads and
    stores: the same operations in the same order (u = ((alpha v + is) +
@@ -331,8 +344,7 @@ __attribute__((target("avx2"))) static void lif_step1_avx2_f32(int64_t N, const 
     const __m256 u = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(LD(alpha), LD(v)), is),   \
                                                  LD(bias)), z);                                        \
     const __m256 t = LD(th);                                                                           \
-    const __m256 q = _mm256_round_ps(_mm256_div_ps(u, t), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);  \
-    const __m256 sp = _mm256_and_ps(_mm256_max_ps(z, _mm256_min_ps(mx, q)), _mm256_cmp_ps(u, t, _CMP_GE_OQ)); \
+    const __m256 sp = lif_spike_avx2(u, t, mx);                                                       \
     if (Ct) ST(Ct, cur);                                                                               \
     ST(isyn, is);                                                                                      \
     if (Ut) ST(Ut, u);                                                                                 \
@@ -344,7 +356,7 @@ __attribute__((target("avx2"))) static void lif_step1_avx2_f32(int64_t N, const 
 #define STEP1_ST(p, x) _mm256_storeu_ps((p) + n, (x))
   for (; n + 8 <= N; n += 8) STEP1_AVX2(STEP1_LD, STEP1_ST);
   if (n < N) {                                 /* the last N % 8: lanes past N neither read nor written */
-    const __m256i msk = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(N - n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i msk = lif_tail_mask_avx2(N - n);
 #define STEP1_MLD(p) _mm256_maskload_ps((p) + n, msk)
 #define STEP1_MST(p, x) _mm256_maskstore_ps((p) + n, msk, (x))
     STEP1_AVX2(STEP1_MLD, STEP1_MST);
@@ -376,10 +388,7 @@ __attribute__((target("avx2"))) static void lif_bstep1_avx2_f32(
   const __m256 sgn = _mm256_set1_ps(-0.0f);
   int64_t n = 0;
   __m256i msk = _mm256_setzero_si256();
-#define BS_SPIKE(u, t)                                                                                    \
-  _mm256_and_ps(_mm256_max_ps(z, _mm256_min_ps(mx, _mm256_round_ps(_mm256_div_ps((u), (t)),             \
-                                                                    _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC))), \
-                _mm256_cmp_ps((u), (t), _CMP_GE_OQ))
+#define BS_SPIKE(u, t) lif_spike_avx2((u), (t), mx)
 #define BS_BODY(LD, ST)                                                                                   \
   do {                                                                                                    \
     const __m256 thn = LD(th), u = LD(U);                                                                \
@@ -410,7 +419,7 @@ __attribute__((target("avx2"))) static void lif_bstep1_avx2_f32(
 #define BS_MST(p, x) _mm256_maskstore_ps((p) + n, msk, (x))
   for (; n + 8 <= N; n += 8) BS_BODY(BS_LD, BS_ST);
   if (n < N) {                                 /* the last N % 8: lanes past N neither read nor written */
-    msk = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(N - n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    msk = lif_tail_mask_avx2(N - n);
     BS_BODY(BS_MLD, BS_MST);
   }
 #undef BS_LD
