@@ -148,6 +148,30 @@ static inline __attribute__((always_inline)) void FN(gather_narrow)(int64_t K, i
   }
 }
 
+/* Wide rows of 0/1 gathers, 128 floats (16 vectors) at a time from column j:
+   out[j..) = sum over the events e0..e1 (ascending) of src[idx[e], j..), one
+   index read per 16 vectors; returns the first column it did not cover
+   (the 8-vector and narrower loops take the rest). Same sums in the same
+   order as those loops. Used by lif_inproj1 (forward) and lif_grad_w_rows
+   (dL/dw_in, no values). */
+static inline __attribute__((always_inline)) int64_t FN(gather16_ones)(int64_t K, int64_t j, int64_t e0, int64_t e1,
+                                                                      const int32_t *restrict idx,
+                                                                      const REAL *restrict src, REAL *restrict out) {
+  const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
+  for (; j + 16 * VW <= K; j += 16 * VW) {
+    FN(vec) a[16];
+    int64_t e;
+    int q;
+    for (q = 0; q < 16; q++) a[q] = (FN(vec)){0};
+    for (e = e0; e < e1; e++) {
+      const REAL *w = src + (int64_t)idx[e] * K + j;
+      for (q = 0; q < 16; q++) a[q] += *(const FN(vec) *)(w + q * VW);
+    }
+    for (q = 0; q < 16; q++) *(FN(vec) *)(out + j + q * VW) = a[q];
+  }
+  return j;
+}
+
 /* out[0..K) = sum over the events e0..e1 (ascending) of val[e] * win[idx[e], :],
    then + bin: the same sums in the same order as sparse.c's row gathers
    followed by the bias add, so fused and unfused inputs agree. */
@@ -214,16 +238,7 @@ LIF_CLONES static void FN(lif_inproj1)(int64_t K, int64_t e0, int64_t e1, const 
     return;
   }
   (void)val;
-  for (; j + 16 * VW <= K; j += 16 * VW) {  /* sixteen accumulators: one index read per 128 floats */
-    FN(vec) a[16];
-    int q;
-    for (q = 0; q < 16; q++) a[q] = (FN(vec)){0};
-    for (e = e0; e < e1; e++) {
-      const REAL *w = win + (int64_t)idx[e] * K + j;
-      for (q = 0; q < 16; q++) a[q] += *(const FN(vec) *)(w + q * VW);
-    }
-    for (q = 0; q < 16; q++) *(FN(vec) *)(out + j + q * VW) = a[q];
-  }
+  j = FN(gather16_ones)(K, j, e0, e1, idx, win, out);   /* sixteen accumulators: one index read per 128 floats */
   for (; j + 8 * VW <= K; j += 8 * VW) {   /* eight accumulators: one index read per 64 floats */
     FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
     for (e = e0; e < e1; e++) {
@@ -671,17 +686,7 @@ LIF_CLONES static void FN(lif_grad_w_rows)(int64_t m0, int64_t m1, int64_t K, co
       FN(gather_narrow)(K, e0, e1, ev, val, dX, c);
       continue;
     }
-    if (!val)                              /* ones: sixteen accumulators, one event index read per 128 floats */
-      for (; j + 16 * VW <= K; j += 16 * VW) {
-        FN(vec) a[16];
-        int q;
-        for (q = 0; q < 16; q++) a[q] = (FN(vec)){0};
-        for (e = e0; e < e1; e++) {
-          const REAL *x = dX + (int64_t)ev[e] * K + j;
-          for (q = 0; q < 16; q++) a[q] += *(const FN(vec) *)(x + q * VW);
-        }
-        for (q = 0; q < 16; q++) *(FN(vec) *)(c + j + q * VW) = a[q];
-      }
+    if (!val) j = FN(gather16_ones)(K, j, e0, e1, ev, dX, c);   /* ones: sixteen accumulators */
     for (; j + 8 * VW <= K; j += 8 * VW) {
       FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
       if (val)
