@@ -101,6 +101,17 @@ typedef double VEC_f64 __attribute__((vector_size(32), aligned(8), may_alias));
     }                                                                                            \
     return nz;                                                                                   \
   }                                                                                              \
+  /* the set bits of mask m (block of row starting at column j), ascending, appended to idx,    \
+     val from nz; the new count */                                                               \
+  __attribute__((always_inline)) static inline int64_t emit_##SUF(uint32_t m, int64_t j, const REAL *row, \
+                                                               int32_t *idx, REAL *val, int64_t nz) { \
+    while (m) {                                                                                  \
+      const int u = __builtin_ctz(m);                                                            \
+      m &= m - 1;                                                                                \
+      idx[nz] = (int32_t)(j + u); val[nz] = row[j + u]; nz++;                                    \
+    }                                                                                            \
+    return nz;                                                                                   \
+  }                                                                                              \
   /* Index the R stored rows (length L, stride ld) of p: rowptr[1..R] (rowptr[0], 0, is the     \
      caller's), idx, val. Returns 0 when more than cap nonzeros. */                              \
   __attribute__((always_inline)) static inline int index_body_##SUF(const REAL *p, int64_t R, int64_t L, int64_t ld,          \
@@ -113,11 +124,7 @@ typedef double VEC_f64 __attribute__((vector_size(32), aligned(8), may_alias));
         unsigned m = mask(row + j);                                                              \
         if (!m) continue;                                                                        \
         if (nz + 16 > cap && nz + __builtin_popcount(m) > cap) return 0;                         \
-        while (m) {                                                                              \
-          const int u = __builtin_ctz(m);                                                        \
-          m &= m - 1;                                                                            \
-          idx[nz] = (int32_t)(j + u); val[nz] = row[j + u]; nz++;                                \
-        }                                                                                        \
+        nz = emit_##SUF(m, j, row, idx, val, nz);                                                \
       }                                                                                          \
       for (; j < L; j++) {                                                                       \
         if (row[j] != 0) {                                                                       \
@@ -356,24 +363,10 @@ __attribute__((target("avx2"))) static int index_f32_avx2(const float *p, int64_
   int64_t r, j, nz = 0;
   for (r = 0; r < R; r++) {
     const float *row = p + r * ld;
-    if (L >= 32 && L <= cap - nz) {    /* room for the whole row: no check per block; the last */
-      uint32_t m;                      /* partial block by one more test ending at L, its bits seen shifted out */
-      for (j = 0; j + 32 <= L; j += 32) {
-        m = nzmask32_f32_avx2(row + j);
-        while (m) {
-          const int u = __builtin_ctz(m);
-          m &= m - 1;
-          idx[nz] = (int32_t)(j + u); val[nz] = row[j + u]; nz++;
-        }
-      }
-      if (j < L) {
-        m = nzmask32_f32_avx2(row + L - 32) >> (j - (L - 32));
-        while (m) {
-          const int u = __builtin_ctz(m);
-          m &= m - 1;
-          idx[nz] = (int32_t)(j + u); val[nz] = row[j + u]; nz++;
-        }
-      }
+    if (L >= 32 && L <= cap - nz) {    /* room for the whole row: no check per block; the last partial */
+                                       /* block by one more test ending at L, its bits seen shifted out */
+      for (j = 0; j + 32 <= L; j += 32) nz = emit_f32(nzmask32_f32_avx2(row + j), j, row, idx, val, nz);
+      if (j < L) nz = emit_f32(nzmask32_f32_avx2(row + L - 32) >> (j - (L - 32)), j, row, idx, val, nz);
       rowptr[r + 1] = nz;
       continue;
     }
@@ -381,21 +374,13 @@ __attribute__((target("avx2"))) static int index_f32_avx2(const float *p, int64_
       uint32_t m = nzmask32_f32_avx2(row + j);
       if (!m) continue;
       if (nz + 32 > cap && nz + __builtin_popcount(m) > cap) return 0;
-      while (m) {
-        const int u = __builtin_ctz(m);
-        m &= m - 1;
-        idx[nz] = (int32_t)(j + u); val[nz] = row[j + u]; nz++;
-      }
+      nz = emit_f32(m, j, row, idx, val, nz);
     }
     for (; j + 16 <= L; j += 16) {
       unsigned m = nzmask16_f32_avx(row + j);
       if (!m) continue;
       if (nz + 16 > cap && nz + __builtin_popcount(m) > cap) return 0;
-      while (m) {
-        const int u = __builtin_ctz(m);
-        m &= m - 1;
-        idx[nz] = (int32_t)(j + u); val[nz] = row[j + u]; nz++;
-      }
+      nz = emit_f32(m, j, row, idx, val, nz);
     }
     for (; j < L; j++) {
       if (row[j] != 0) {
