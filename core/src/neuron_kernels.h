@@ -61,12 +61,9 @@ static inline void FN(surrogate)(const lif_dims *d, REAL u, REAL th, REAL *gu, R
 }
 
 /* Software prefetches (hints: no value or result changes; lines past a
-   buffer's end do not fault). Issue 17: where the time loops read rows
-   the hardware prefetchers do not see coming (the backward's descending
-   steps of 32 batch rows at once, the event gathers' scattered rows),
-   the kernels ask for them a step or a few events ahead. */
-#define LIF_PF_EVENTS 3           /* the gathers: rows of the event this many ahead */
-/* the whole lines of the n values at p, for reading (rw 0) or writing (rw 1) */
+   buffer's end do not fault) of the whole lines of the n values at p, for
+   reading or for writing: where the time loops read rows the hardware
+   prefetchers do not see coming (lif_bpf, the backward). */
 static inline __attribute__((always_inline)) void FN(prefetch_row)(const REAL *p, int64_t n) {
   const uintptr_t a = (uintptr_t)p;
   uintptr_t o;
@@ -171,12 +168,12 @@ static inline __attribute__((always_inline)) void FN(gather_narrow)(int64_t K, i
    index read per 16 vectors; returns the first column it did not cover
    (the 8-vector and narrower loops take the rest). Same sums in the same
    order as those loops. Used by lif_inproj1 (forward) and lif_grad_w_rows
-   (dL/dw_in, no values). pf (a constant where inlined): the rows of the
-   event LIF_PF_EVENTS ahead prefetched, for the gathers of dX's rows (3.3
-   MB for W1); the forward's gathers of W1's rows showed no change with
-   it (x1.00, CPU time) and go without. */
-static inline __attribute__((always_inline)) int64_t FN(gather16_ones)(int pf, int64_t K, int64_t j, int64_t e0,
-                                                                      int64_t e1, const int32_t *restrict idx,
+   (dL/dw_in, no values). Issue 17: prefetching the rows of the event
+   three ahead changed the forward's CPU time by x1.00 and the W1r step's
+   (with lif_grad_w_rows' valued loop) by x0.99-1.00 for 4.4 M more
+   instructions (+6 %): not kept. */
+static inline __attribute__((always_inline)) int64_t FN(gather16_ones)(int64_t K, int64_t j, int64_t e0, int64_t e1,
+                                                                      const int32_t *restrict idx,
                                                                       const REAL *restrict src, REAL *restrict out) {
   const int64_t VW = (int64_t)(sizeof(FN(vec)) / sizeof(REAL));
   for (; j + 16 * VW <= K; j += 16 * VW) {
@@ -186,7 +183,6 @@ static inline __attribute__((always_inline)) int64_t FN(gather16_ones)(int pf, i
     for (q = 0; q < 16; q++) a[q] = (FN(vec)){0};
     for (e = e0; e < e1; e++) {
       const REAL *w = src + (int64_t)idx[e] * K + j;
-      if (pf && e + LIF_PF_EVENTS < e1) FN(prefetch_row)(src + (int64_t)idx[e + LIF_PF_EVENTS] * K + j, 16 * VW);
       for (q = 0; q < 16; q++) a[q] += *(const FN(vec) *)(w + q * VW);
     }
     for (q = 0; q < 16; q++) *(FN(vec) *)(out + j + q * VW) = a[q];
@@ -260,7 +256,7 @@ LIF_CLONES static void FN(lif_inproj1)(int64_t K, int64_t e0, int64_t e1, const 
     return;
   }
   (void)val;
-  j = FN(gather16_ones)(0, K, j, e0, e1, idx, win, out);   /* sixteen accumulators: one index read per 128 floats */
+  j = FN(gather16_ones)(K, j, e0, e1, idx, win, out);   /* sixteen accumulators: one index read per 128 floats */
   for (; j + 8 * VW <= K; j += 8 * VW) {   /* eight accumulators: one index read per 64 floats */
     FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
     for (e = e0; e < e1; e++) {
@@ -708,7 +704,7 @@ LIF_CLONES static void FN(lif_grad_w_rows)(int64_t m0, int64_t m1, int64_t K, co
       FN(gather_narrow)(K, e0, e1, ev, val, dX, c);
       continue;
     }
-    if (!val) j = FN(gather16_ones)(1, K, j, e0, e1, ev, dX, c);   /* ones: sixteen accumulators */
+    if (!val) j = FN(gather16_ones)(K, j, e0, e1, ev, dX, c);   /* ones: sixteen accumulators */
     for (; j + 8 * VW <= K; j += 8 * VW) {
       FN(vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
       if (val)
@@ -718,7 +714,6 @@ LIF_CLONES static void FN(lif_grad_w_rows)(int64_t m0, int64_t m1, int64_t K, co
              folded instead of a load, a multiply and an add) */
           for (; e < e1 && val[e] == 1; e++) {
             const REAL *x = dX + (int64_t)ev[e] * K + j;
-            if (e + LIF_PF_EVENTS < e1) FN(prefetch_row)(dX + (int64_t)ev[e + LIF_PF_EVENTS] * K + j, 8 * VW);
             a0 += *(const FN(vec) *)x; a1 += *(const FN(vec) *)(x + VW);
             a2 += *(const FN(vec) *)(x + 2 * VW); a3 += *(const FN(vec) *)(x + 3 * VW);
             a4 += *(const FN(vec) *)(x + 4 * VW); a5 += *(const FN(vec) *)(x + 5 * VW);
@@ -977,24 +972,23 @@ LIF_CLONES static void FN(lif_rec_back)(int64_t N, REAL window, const REAL *rest
   }
 }
 
-/* Backward of the fast forward with the StepPWL surrogate. Without w_rec the
-   batch rows are independent through time: one parallel region over rows,
-   each walking t = T-1 .. 0 (no barrier per step). With w_rec the same,
-   blocks of rows per thread, dL/ds_{t-1} = dc_t . W^T per step (below). */
 /* The rows the backward step of row bt - 1 (step tt - 1 of its batch row)
    reads and writes that lif_bstep1 at bt does not touch: C_{t-1}, U_{t-2},
    dX_{t-1}. The steps run T-1 .. 0, for 32 batch rows at once with w_rec:
    96 streams backwards, past what the hardware prefetchers follow (the
    loads of U and C were where lif_bstep1's time went: perf, cpu-clock).
    Issue 17, W1r step, process CPU time, 1 thread, steps alternating with
-   and without in one process: x0.98 alone; with the gathers' prefetches
-   (gather16_ones, lif_grad_w_rows) x0.95-0.97. */
+   and without in one process (paired medians of 100): x0.980, x0.985. */
 static inline void FN(lif_bpf)(int64_t N, int64_t tt, int64_t bt, const FN(lif_bufs) *p, const FN(lif_grads) *g) {
   FN(prefetch_row)(p->C + (bt - 1) * N, N);
   if (tt >= 2) FN(prefetch_row)(p->U + (bt - 2) * N, N);
   FN(prefetchw_row)(g->dX + (bt - 1) * N, N);
 }
 
+/* Backward of the fast forward with the StepPWL surrogate. Without w_rec the
+   batch rows are independent through time: one parallel region over rows,
+   each walking t = T-1 .. 0 (no barrier per step). With w_rec the same,
+   blocks of rows per thread, dL/ds_{t-1} = dc_t . W^T per step (below). */
 static void FN(lif_backward_fast)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *p,
                                   const FN(lif_grads) *g, int *stop) {
   const int64_t B = d->B, T = d->T, N = d->N;
