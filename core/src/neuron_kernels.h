@@ -764,6 +764,21 @@ static void FN(lif_grad_w_ev)(int threads, int64_t N, int64_t K, const int64_t *
   for (q = 0; q < nth; q++) FN(lif_grad_w_rows)(N * q / nth, N * (q + 1) / nth, K, rp, ev, val, dX, dW);
 }
 
+/* The spikes' row the fast forward writes at row bt (LIF_PF_STEPS steps
+   ahead of the one it computes), asked for ahead of its stores: S is a
+   fresh tensor written once, a row per step and batch row (1 KB for W1),
+   and the stores waited on their lines (perf, cpu-clock: the store of S
+   was where lif_step1_avx2's time went). Issue 17, W1 user forward,
+   process CPU time, 1 thread, forwards alternating with and without in
+   one process (paired medians of 150, both orders): x0.90-0.94 (x0.91-
+   0.92 with the index scan's prefetch of an earlier build). The same for
+   the saved U and C rows of a training step: x0.98-1.00 on W1r, x1.00 on
+   the W1 user step: left out. */
+#define LIF_PF_STEPS 4
+static inline void FN(lif_fpf)(int64_t N, int64_t bt, const FN(lif_bufs) *p) {
+  FN(prefetchw_row)(p->S + bt * N, N);
+}
+
 static int FN(lif_fast_ok)(const lif_dims *d, const FN(lif_bufs) *p) {
   return d->k == 1 && !d->membrane_only && !p->iahp && !p->Rec;
 }
@@ -796,6 +811,7 @@ static void FN(lif_forward)(lp_ctx *ctx, const lif_dims *d, const FN(lif_bufs) *
         if (p->W && p->tg && d->tgblk) { FN(lif_recur_tgb)(N, N, d->F, in, s, p->wv, p->tg, r); in = r; }
         else if (p->W && p->tg) { FN(lif_recur_tg)(N, N, d->F, in, s, p->wv, p->tg, r); in = r; }
         else if (p->W) { FN(lif_recur)(N, N, in, s, p->W, r, fast_act); in = r; }
+        if (t + LIF_PF_STEPS < T) FN(lif_fpf)(N, bt + LIF_PF_STEPS, p);
 #ifdef LIF_STEP1_FAST
         if (fast_step)   /* no u, c rows without autograd; the running spikes for w_rec and after the last step */
           LIF_STEP1_FAST(N, in, p->alpha, p->beta, p->bias, p->th, maxs, v, isyn, p->W || t == T - 1 ? s : NULL,
