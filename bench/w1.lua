@@ -93,6 +93,46 @@ local S = require "snn"
 -- lif_step1. Next for the forward target: the input projection by column
 -- panels of W1 that stay in L1 (700 x 8 floats = 22 KB) over all B*T
 -- rows before the time loop, not row by row inside it.
+-- Round four (issue 17, branch w1f24): the time was where loads and stores
+-- waited, not where the instructions were (perf record -e cpu-clock, 1
+-- thread: of the W1 user forward's CPU time the float index 28 %,
+-- lif_inproj1 19 %, lif_step1 18 %, most of it at the store of S; of
+-- W1r's step lif_bstep1 17 %, at the loads of U and C, the gathers of dX
+-- rows 15 %, the FMA dots 15 %). Tried and not kept (process CPU time, 1
+-- thread, calls alternating between the two variants inside one process,
+-- paired medians of 80-150): the input projection by column panels of W1
+-- over all B*T rows before the time loop: 64 columns (179 KB panels, in
+-- L2) x1.00 alone and x1.03-1.06 with the prefetches below, +0.59 M
+-- instructions (14.03 -> 14.62 M), L1 read misses 1.04 -> 1.02 M, write
+-- misses +55 k (cachegrind: the gathers still miss L1 per line, now from
+-- L2; the 3.3 MB projection is written and read again); 32 and 16 columns
+-- x0.98, 8 columns (one accumulator chain per row) x1.24; prefetching
+-- W1's rows in the per-step gathers x1.00; the W1r backward in blocks of
+-- 8 batch rows x1.03 (W_rec read once per block and step); non-temporal
+-- stores of S x1.00-1.11; prefetching the gathered dX rows x0.99 for +4.4
+-- M instructions (+6 %); prefetching the saved U and C rows of the
+-- forward x1.00; the byte index of W1r's x prefetched x1.01. Kept (the
+-- same bits: 52 tensors of outputs, losses and gradients over two steps
+-- of both workloads, 1 and 2 threads, against the build before): the
+-- float32 index scan asks for x's lines 16 KB ahead (x0.91-0.94 of the
+-- forward), the forward for the spike row it stores four steps ahead
+-- (x0.90-0.94), the backward for the next step's C, U and dX rows (W1r
+-- x0.98). Instructions (valgrind --tool=callgrind, 1 thread, differences
+-- of 7 and 2 forwards, 3 and 1 W1r steps): W1 user forward 14.03 ->
+-- 14.58 M, W1r step 69.11 -> 70.18 M (+4 %, +1.5 %: the prefetches).
+-- Process CPU time, old and new binaries alternating 20 times (1 thread,
+-- the machine at load 4-5 on 2 vCPUs, medians of 40 forwards / 12 steps
+-- per run): W1 user forward 7.39 -> 6.17 ms (paired x0.865), W1r step
+-- 34.0 -> 34.5 ms (paired x1.01, quartiles x0.97-1.05: no change seen at
+-- that grain). `--cpu --threads=1` back to back, three alternations at
+-- load 4-5: W1 user fwd x0.31, 0.22, 0.25 before, x0.25, 0.23, 0.29
+-- after; W1r x0.51, 0.42, 0.50 before, x0.39, 0.42, 0.45 after (the
+-- dense-GEMM limit moved 17-25 ms and 60-81 ms between runs). Top of the
+-- W1 user forward after, by CPU time: the float index 30 % (at its
+-- prefetches: the scan is bound by memory bandwidth now, 9 MB of float32
+-- spikes per forward), lif_inproj1 20 %, lif_step1 12 %; by instructions
+-- the same as round three. Of W1r by CPU time: lif_bstep1 14 %, the dX
+-- gathers 13 %, the FMA dots 13 %, lif_step1 9 %, lif_recur 6 %.
 -- `--cpu` times process CPU instead of wall clock.
 local function torch_peer(threads)
   local py = "/usr/bin/python3"

@@ -365,11 +365,14 @@ __attribute__((target("avx2"), always_inline)) static inline uint32_t nzmask32_f
    SMT core, the other busy): the scan was 28 % of the forward's CPU time
    by samples (perf, cpu-clock) for 27 % of its instructions, its time at
    the compares after the loads. Issue 17, process CPU time, 1 thread,
-   forwards alternating with and without it in one process (paired
-   medians of 80): 2048 floats ahead x0.90, 4096 x0.87-0.89, 8192
-   x0.85-0.92, 16384 x0.90; 256 x0.97. A hint: the index is the same
-   (prefetches of lines past the buffer do not fault). The byte scan
-   (index_u8, 2.2 MB for W1r) showed no change (x1.01): left without. */
+   forwards alternating with and without it in one process: 4096 floats
+   ahead x0.91-0.94 (four runs, paired medians of 150, both orders); other
+   distances, measured with an experimental projection on as well (x1.00
+   by itself; medians of 80): 256 x0.97, 1024 x0.92-0.95, 2048 x0.90,
+   8192 x0.85-0.92, 16384 x0.90. A hint: the index is the same (prefetches
+   of lines past the buffer do not fault). After it the scan waits at the
+   prefetches themselves: memory bandwidth. The byte scan (index_u8, 2.2
+   MB for W1r) showed no change (x1.01): left without. */
 #define SP_PREFETCH_F32 4096
 __attribute__((target("avx2"))) static int index_f32_avx2(const float *p, int64_t R, int64_t L, int64_t ld,
                                                          int64_t cap, int64_t *rowptr, int32_t *idx, float *val) {
