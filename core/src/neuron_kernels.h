@@ -770,10 +770,10 @@ static void FN(lif_grad_w_ev)(int threads, int64_t N, int64_t K, const int64_t *
    and the stores waited on their lines (perf, cpu-clock: the store of S
    was where lif_step1_avx2's time went). Issue 17, W1 user forward,
    process CPU time, 1 thread, forwards alternating with and without in
-   one process (paired medians of 150, both orders): x0.90-0.94 (x0.91-
-   0.92 with the index scan's prefetch of an earlier build). The same for
-   the saved U and C rows of a training step: x0.98-1.00 on W1r, x1.00 on
-   the W1 user step: left out. */
+   one process (paired medians of 150, both orders), on top of the index
+   scan's prefetch (sparse.c): x0.90-0.94 (x0.91-0.92 with that 8192
+   floats ahead). The same for the saved U and C rows of a training step:
+   x0.98-1.00 on W1r, x1.00 on the W1 user step: left out. */
 #define LIF_PF_STEPS 4
 static inline void FN(lif_fpf)(int64_t N, int64_t bt, const FN(lif_bufs) *p) {
   FN(prefetchw_row)(p->S + bt * N, N);
