@@ -111,7 +111,8 @@ local S = require "snn"
 -- 8 batch rows x1.03 (W_rec read once per block and step); non-temporal
 -- stores of S x1.00-1.11; prefetching the gathered dX rows x0.99 for +4.4
 -- M instructions (+6 %); prefetching the saved U and C rows of the
--- forward x1.00; the byte index of W1r's x prefetched x1.01. Kept (the
+-- forward x1.00; the byte index of W1r's x prefetched x1.01; lif_recur
+-- prefetching the next eight active rows of W_rec x1.01-1.02. Kept (the
 -- same bits: 52 tensors of outputs, losses and gradients over two steps
 -- of both workloads, 1 and 2 threads, against the build before): the
 -- float32 index scan asks for x's lines 16 KB ahead (x0.91-0.94 of the
