@@ -63,13 +63,13 @@ local F = require "fmnist"
 
 local opts = F.args("fashion_mnist_cnn", { epochs = "int", steps = "int", lr = "number", budget = "number",
   threads = "int", flip = "string", train = "int", test = "int", out = "string", root = "string",
-  bn = "string", c1 = "int", c2 = "int", kernel = "int", hidden = "string", batch = "int", warmup = "string",
-  tta = "string", smooth = "string" })
+  bn = "string", c1 = "int", c2 = "int", kernel = "int", kernel2 = "int", hidden = "string", batch = "int", warmup = "string",
+  tta = "string", smooth = "string", val = "int", save = "string", shift = "string", dropout = "string" })
 local quick = opts.quick
 local T = opts.steps or 2
 local fixed_epochs = opts.epochs or (quick and 1 or nil)
 local lr = opts.lr or 5e-3
-local budget = opts.budget or 1150
+local budget = opts.budget or 1180
 local out_dir = opts.out or "."
 local function choice(name, v, allowed)
   for _, a in ipairs(allowed) do if v == a then return v end end
@@ -81,7 +81,10 @@ local use_bn = choice("bn", opts.bn or "0", { "0", "1" }) == "1"
 local tta = choice("tta", opts.tta or "flip", { "flip", "none" }) == "flip"
 local C1, C2 = opts.c1 or 16, opts.c2 or 32
 local K = opts.kernel or 5
-if K % 2 == 0 then io.stderr:write("fashion_mnist_cnn: --kernel takes an odd size, got '", K, "'\n"); os.exit(2) end
+local K2 = opts.kernel2 or K
+for name, k in pairs { kernel = K, kernel2 = K2 } do
+  if k % 2 == 0 then io.stderr:write("fashion_mnist_cnn: --", name, " takes an odd size, got '", k, "'\n"); os.exit(2) end
+end
 local hidden = math.tointeger(tonumber(opts.hidden or "0"))
 if not hidden or hidden < 0 then
   io.stderr:write("fashion_mnist_cnn: --hidden takes a non-negative integer, got '", opts.hidden, "'\n"); os.exit(2)
@@ -89,6 +92,14 @@ end
 local smooth = tonumber(opts.smooth or "0")
 if not smooth or smooth < 0 or smooth >= 1 then
   io.stderr:write("fashion_mnist_cnn: --smooth takes a number in [0, 1), got '", opts.smooth, "'\n"); os.exit(2)
+end
+local shift = math.tointeger(tonumber(opts.shift or "0"))
+if not shift or shift < 0 or shift > 4 then
+  io.stderr:write("fashion_mnist_cnn: --shift takes an integer in 0..4 (pixels), got '", opts.shift, "'\n"); os.exit(2)
+end
+local p_drop = tonumber(opts.dropout or "0")
+if not p_drop or p_drop < 0 or p_drop >= 1 then
+  io.stderr:write("fashion_mnist_cnn: --dropout takes a number in [0, 1), got '", opts.dropout, "'\n"); os.exit(2)
 end
 local batch = opts.batch or 64
 local warmup = tonumber(opts.warmup or "0")
@@ -98,6 +109,7 @@ end
 lp.config { threads = opts.threads or 1 }
 local n_train = opts.train or (quick and 640 or nil)
 local n_test = opts.test or (quick and 250 or nil)
+local n_val = opts.val or 2000
 
 local t_start = lp.clock()
 lp.seed(2024)
@@ -109,16 +121,21 @@ local function load(split, n)
 end
 local x_train, y_train = load("train", n_train)
 local x_test, y_test = load("test", n_test)
+n_val = math.min(n_val, x_test.shape[1])
 print(("Fashion-MNIST: %d training and %d test images; %d steps per image")
   :format(x_train.shape[1], x_test.shape[1], T))
-local function flipped(loader)
+-- the training batches augmented: flipped (--flip 1) and shifted (--shift N)
+local function augmented(loader)
   return setmetatable({}, {
     __len = function() return #loader end,
     __index = { iter = function()
       local it = loader:iter()
       return function()
         local xb, yb = it()
-        if xb then return F.flip(xb), yb end
+        if not xb then return nil end
+        if flip == "1" then xb = F.flip(xb) end
+        if shift > 0 then xb = F.shift(xb:reshape(-1, 28, 28), shift):reshape(-1, 1, 1, 28, 28) end
+        return xb, yb
       end
     end },
   })
@@ -135,7 +152,7 @@ function SpikingCNN:init(steps)
   if use_bn then self:submodule("bn1", nn.BatchNorm(C1)) end
   self:submodule("if1", nn.IF({ C1, 28, 28 }, spk))
   self:submodule("pool1", nn.SumPool2d(2))
-  self:submodule("conv2", nn.Conv2d(C1, C2, K, { padding = pad }))
+  self:submodule("conv2", nn.Conv2d(C1, C2, K2, { padding = (K2 - 1) // 2 }))
   if use_bn then self:submodule("bn2", nn.BatchNorm(C2)) end
   self:submodule("if2", nn.IF({ C2, 14, 14 }, spk))
   self:submodule("pool2", nn.SumPool2d(2))
@@ -144,6 +161,7 @@ function SpikingCNN:init(steps)
     self:submodule("fc", nn.Linear({ C2 * 49, hidden }, { has_bias = true }))
     self:submodule("if3", nn.IF({ hidden }, spk))
   end
+  if p_drop > 0 then self:submodule("drop", nn.UnitDropout(hidden > 0 and hidden or C2 * 49, { p = p_drop })) end
   self:submodule("readout", nn.Linear({ hidden > 0 and hidden or C2 * 49, 10 }, { has_bias = true }))
 end
 function SpikingCNN:evolve(x, record)
@@ -156,6 +174,7 @@ function SpikingCNN:evolve(x, record)
   if self.bn2 then c2 = self.bn2(c2) end
   local h = self.flat(self.pool2(self.if2(c2)))
   if self.fc then h = self.if3(self.fc(h)) end
+  if self.drop then h = self.drop(h) end
   return self.readout(h), {}, {}
 end
 local net = SpikingCNN(T)
@@ -172,44 +191,80 @@ lp.optim.schedule.lambda(opt, { per_step = true, lr_lambda = function(s)
   if s < nwarm then return (s + 1) / nwarm end
   return (1 + math.cos(math.pi * math.min(1, (s - nwarm) / math.max(1, plan.epochs * nb - nwarm)))) / 2
 end })
+-- the per-epoch test on the first --val images, its CPU time measured: the
+-- plan keeps the final test's share of the budget free (the whole test set,
+-- twice with the flip average: that cost scaled, +15 %, + 5 s for the export)
+local val_loader = lp.train.TensorLoader(x_test:slice(1, 1, n_val), y_test:slice(1, 1, n_val), { batch_size = 250 })
+local val_cpu = 0
+local timed_val = setmetatable({}, {
+  __len = function() return #val_loader end,
+  __index = { iter = function()
+    local it, c0 = val_loader:iter(), lp.cpu_time()
+    return function()
+      local xb, yb = it()
+      if not xb then val_cpu = lp.cpu_time() - c0 end
+      return xb, yb
+    end
+  end },
+})
 local epoch_cpu0 = lp.cpu_time()
 local hist = lp.train.fit {
   net = net,                                   -- fit resets the IF states before each batch
   loss = function(out, y) return F.smoothed_ce(out:sum(2), y, smooth) end,
-  data = flip == "1" and flipped(train_data) or train_data,
-  val_data = lp.train.TensorLoader(x_test, y_test, { batch_size = 250 }),
+  data = (flip == "1" or shift > 0) and augmented(train_data) or train_data,
+  val_data = timed_val,
   epochs = plan.cap,
   optimizer = opt,
   metrics = { "accuracy" },
   on_epoch = function(e, s)
     local now = lp.cpu_time()
-    print(("epoch %d: train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  (%.1f s wall, cpu %.1f s)")
-      :format(e, s.train_loss, 100 * s.train_accuracy, s.val_loss, 100 * s.val_accuracy, s.time, now))
+    print(("epoch %d: train loss %.4f acc %.2f%%  test[1..%d] loss %.4f acc %.2f%%  (%.1f s wall, cpu %.1f s)")
+      :format(e, s.train_loss, 100 * s.train_accuracy, n_val, s.val_loss, 100 * s.val_accuracy, s.time, now))
     local epoch_cpu = now - epoch_cpu0
     epoch_cpu0 = now
+    plan.reserve = 1.15 * val_cpu * x_test.shape[1] / n_val * (tta and 2 or 1) + 5
     return plan.after_epoch(e, epoch_cpu)
   end,
 }
-local acc = hist.val_accuracy[hist.epochs]
--- --tta flip (default): the result averages the readout of each test image
--- and of its mirror image (the training flips make both views familiar)
-if tta then
-  net:eval()
-  local n_correct, N = 0, x_test.shape[1]
-  lp.no_grad(function()
-    for i = 1, N, 250 do
-      local j = math.min(i + 249, N)
-      local xb, yb = x_test:slice(1, i, j), y_test:slice(1, i, j)
-      net:reset_state()
-      local logits = net(xb):sum(2)
+-- The whole test set, once, after training: plain, and (--tta flip, the
+-- default) averaging the readout of each image and of its mirror image (the
+-- training flips make both views familiar); the result line gives the latter.
+net:eval()
+local n_plain, n_tta, N = 0, 0, x_test.shape[1]
+lp.no_grad(function()
+  for i = 1, N, 250 do
+    local j = math.min(i + 249, N)
+    local xb, yb = x_test:slice(1, i, j), y_test:slice(1, i, j):astype("int64")
+    net:reset_state()
+    local logits = net(xb):sum(2)
+    n_plain = n_plain + logits:argmax(2):eq(yb):astype("int64"):sum():item()
+    if tta then
       net:reset_state()
       logits = logits + net(xb:flip(-1)):sum(2)
-      n_correct = n_correct + logits:argmax(2):eq(yb:astype("int64")):astype("int64"):sum():item()
+      n_tta = n_tta + logits:argmax(2):eq(yb):astype("int64"):sum():item()
     end
-  end)
-  net:train()
-  print(("test with flip averaging: acc %.2f%% (without: %.2f%%)"):format(100 * n_correct / N, 100 * acc))
-  acc = n_correct / N
+  end
+end)
+net:train()
+local acc = n_plain / N
+if tta then
+  print(("test: acc %.2f%%; with flip averaging: acc %.2f%%"):format(100 * acc, 100 * n_tta / N))
+  acc = n_tta / N
+else
+  print(("test: acc %.2f%%"):format(100 * acc))
+end
+
+-- --save FILE.npz: the trained parameters (lp.save, named "conv1/weight", ...)
+if opts.save then
+  local flat = {}
+  local function walk(t, prefix)
+    for k, v in pairs(t) do
+      if lp.is_tensor(v) then flat[prefix .. k] = v:detach():contiguous() else walk(v, prefix .. k .. "/") end
+    end
+  end
+  walk(net:parameters(), "")
+  assert(lp.save(opts.save, flat))
+  print("saved the trained parameters to " .. opts.save)
 end
 
 -- Export the trained layers after the first pooling to NIR and check them.
@@ -227,7 +282,7 @@ end
 local function if_copy(m, shape)
   return nn.IF(shape, { dt = 1, r = m.r:detach(), v_threshold = m.v_threshold:detach(), v_reset = m.v_reset:detach() })
 end
-local layers = { nn.Conv2d(C1, C2, K, { padding = (K - 1) // 2, weight = w2:contiguous(), bias = b2:contiguous() }),
+local layers = { nn.Conv2d(C1, C2, K2, { padding = (K2 - 1) // 2, weight = w2:contiguous(), bias = b2:contiguous() }),
   if_copy(net.if2, { C2, 14, 14 }), nn.SumPool2d(2), nn.Flatten() }
 if net.fc then
   layers[#layers + 1] = nn.Linear({ C2 * 49, hidden }, { weight = net.fc.weight:detach(), bias = net.fc.bias:detach() })

@@ -101,13 +101,15 @@ end
 --- number of epochs of the slowest so far (+3 %) that still fit, so that a
 --- schedule read from plan.epochs ends with the last epoch, however fast or
 --- loaded the machine (guess: the plan before the first epoch is measured;
---- cap: the most epochs fit may run).
+--- cap: the most epochs fit may run). plan.reserve (CPU-s, 0 unless the
+--- caller sets it, e.g. from the measured cost of its final test) is kept
+--- free of epochs for what runs after them.
 function M.plan(budget, epochs, guess)
-  local p = { epochs = epochs or guess, cap = epochs or 200, slowest = 0 }
+  local p = { epochs = epochs or guess, cap = epochs or 200, slowest = 0, reserve = 0 }
   function p.after_epoch(e, epoch_cpu)
-    if epochs then return M.budget_check(budget, e, epochs, epoch_cpu) end
+    if epochs then return M.budget_check(budget - p.reserve, e, epochs, epoch_cpu) end
     p.slowest = math.max(p.slowest, epoch_cpu)
-    local left = math.floor((budget - lp.cpu_time()) / (1.03 * p.slowest))
+    local left = math.floor((budget - p.reserve - lp.cpu_time()) / (1.03 * p.slowest))
     local n = math.min(p.cap, e + math.max(0, left))
     if n ~= p.epochs then
       print(("plan: %d epochs fit the %g CPU-s budget (slowest epoch so far %.1f CPU-s)"):format(n, budget, p.slowest))
