@@ -16,7 +16,8 @@ describe("examples/fashion_mnist_cnn.lua", function()
     local d = os.tmpname()
     os.remove(d)
     assert(os.execute("mkdir -p " .. d))
-    local p = io.popen(("%s/limpet examples/fashion_mnist_cnn.lua --quick --out %s 2>&1"):format(build, d))
+    local p = io.popen(("%s/limpet examples/fashion_mnist_cnn.lua --quick --out %s --save %s/cnn.npz 2>&1")
+      :format(build, d, d))
     local out = p:read("a")
     local ok = p:close()
     assert.is_true(ok, out)
@@ -24,18 +25,27 @@ describe("examples/fashion_mnist_cnn.lua", function()
     assert.is_truthy(acc, out)
     assert.is_true(tonumber(acc) > 0.3, out)    -- chance is 0.1; the quick run gets about 0.45
     -- the result is the flip-averaged figure (--tta flip, the default)
-    local avg = out:match "test with flip averaging: acc (%S+)%%"
+    local plain, avg = out:match "test: acc (%S+)%%; with flip averaging: acc (%S+)%%"
     assert.is_truthy(avg, out)
+    assert.is_true(tonumber(plain) > 30, out)
     assert.are.equal(("%.4f"):format(tonumber(avg) / 100), acc)
     assert.is_truthy(out:find("re-imported, max |diff| 0 ", 1, true), out)
+    -- the per-epoch test runs on the first --val images (all 250 of the quick run's)
+    assert.is_truthy(out:find("test[1..250] loss", 1, true), out)
+    -- --save: the trained parameters by name, the shapes of the net
+    local lp = require "limpet"
+    local saved = assert(lp.load(d .. "/cnn.npz"))
+    assert.are.same({ 16, 1, 5, 5 }, saved["conv1/weight"].shape)
+    assert.are.same({ 32, 16, 5, 5 }, saved["conv2/weight"].shape)
+    assert.are.same({ 1568, 10 }, saved["readout/weight"].shape)
     os.execute("rm -rf " .. d)
   end)
-  test("with batch norm and a hidden layer: folds bn2 into the exported conv2 and keeps the trained neurons", function()
+  test("with batch norm, a hidden layer, shifts and dropout: folds bn2 into the exported conv2 and keeps the trained neurons", function()
     local d = os.tmpname()
     os.remove(d)
     assert(os.execute("mkdir -p " .. d))
-    local p = io.popen(("%s/limpet examples/fashion_mnist_cnn.lua --quick --train 320 --bn 1 --hidden 24 --out %s 2>&1")
-      :format(build, d))
+    local p = io.popen(("%s/limpet examples/fashion_mnist_cnn.lua --quick --train 320 --bn 1 --hidden 24 --kernel2 3"
+      .. " --shift 1 --dropout 0.2 --out %s 2>&1"):format(build, d))
     local out = p:read("a")
     local ok = p:close()
     assert.is_true(ok, out)
@@ -58,6 +68,10 @@ describe("examples/fashion_mnist_cnn.lua", function()
       { "--hidden -3", "fashion_mnist_cnn: --hidden takes a non-negative integer, got '-3'" },
       { "--warmup 1", "fashion_mnist_cnn: --warmup takes a fraction in [0, 1), got '1'" },
       { "--lr -1", "fashion_mnist_cnn: argument '--lr' takes a positive number, got '-1'" },
+      { "--kernel2 2", "fashion_mnist_cnn: --kernel2 takes an odd size, got '2'" },
+      { "--shift 5", "fashion_mnist_cnn: --shift takes an integer in 0..4 (pixels), got '5'" },
+      { "--dropout 1", "fashion_mnist_cnn: --dropout takes a number in [0, 1), got '1'" },
+      { "--val 0", "fashion_mnist_cnn: argument '--val' takes a positive integer, got '0'" },
     } do
       local p = io.popen(("%s/limpet examples/fashion_mnist_cnn.lua %s 2>&1; echo \"rc=$?\""):format(build, c[1]))
       local out = p:read("a")
