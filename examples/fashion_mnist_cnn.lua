@@ -85,27 +85,22 @@ local K2 = opts.kernel2 or K
 for name, k in pairs { kernel = K, kernel2 = K2 } do
   if k % 2 == 0 then io.stderr:write("fashion_mnist_cnn: --", name, " takes an odd size, got '", k, "'\n"); os.exit(2) end
 end
-local hidden = math.tointeger(tonumber(opts.hidden or "0"))
-if not hidden or hidden < 0 then
-  io.stderr:write("fashion_mnist_cnn: --hidden takes a non-negative integer, got '", opts.hidden, "'\n"); os.exit(2)
+-- a flag's value converted (nil: malformed) and checked, else exit 2 naming it
+local function checked(name, v, ok, what)
+  if v == nil or not ok(v) then
+    io.stderr:write("fashion_mnist_cnn: --", name, " takes ", what, ", got '", tostring(opts[name]), "'\n"); os.exit(2)
+  end
+  return v
 end
-local smooth = tonumber(opts.smooth or "0")
-if not smooth or smooth < 0 or smooth >= 1 then
-  io.stderr:write("fashion_mnist_cnn: --smooth takes a number in [0, 1), got '", opts.smooth, "'\n"); os.exit(2)
-end
-local shift = math.tointeger(tonumber(opts.shift or "0"))
-if not shift or shift < 0 or shift > 4 then
-  io.stderr:write("fashion_mnist_cnn: --shift takes an integer in 0..4 (pixels), got '", opts.shift, "'\n"); os.exit(2)
-end
-local p_drop = tonumber(opts.dropout or "0")
-if not p_drop or p_drop < 0 or p_drop >= 1 then
-  io.stderr:write("fashion_mnist_cnn: --dropout takes a number in [0, 1), got '", opts.dropout, "'\n"); os.exit(2)
-end
+local function fraction(v) return v >= 0 and v < 1 end
+local hidden = checked("hidden", math.tointeger(tonumber(opts.hidden or "0")), function(v) return v >= 0 end,
+  "a non-negative integer")
+local smooth = checked("smooth", tonumber(opts.smooth or "0"), fraction, "a number in [0, 1)")
+local shift = checked("shift", math.tointeger(tonumber(opts.shift or "0")), function(v) return v >= 0 and v <= 4 end,
+  "an integer in 0..4 (pixels)")
+local p_drop = checked("dropout", tonumber(opts.dropout or "0"), fraction, "a number in [0, 1)")
 local batch = opts.batch or 64
-local warmup = tonumber(opts.warmup or "0")
-if not warmup or warmup < 0 or warmup >= 1 then
-  io.stderr:write("fashion_mnist_cnn: --warmup takes a fraction in [0, 1), got '", opts.warmup, "'\n"); os.exit(2)
-end
+local warmup = checked("warmup", tonumber(opts.warmup or "0"), fraction, "a fraction in [0, 1)")
 lp.config { threads = opts.threads or 1 }
 local n_train = opts.train or (quick and 640 or nil)
 local n_test = opts.test or (quick and 250 or nil)
