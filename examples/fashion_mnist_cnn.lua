@@ -24,34 +24,59 @@
 -- Batch norm (--bn 1, tdBN, nn.BatchNorm) makes the IF layers fire densely,
 -- which takes the convolutions off their event-driven path: on those runs it
 -- cost 1.7-2x the CPU per epoch for no better accuracy, so it is off.
--- --hidden N adds a Linear(C2·49 -> N) -> IF layer before the readout.
+-- --hidden N adds a Linear(C2·49 -> N) -> IF layer before the readout;
+-- --kernel2 K gives conv2 its own kernel size; --dropout P a UnitDropout
+-- before the readout; --shift N moves each training image by its own random
+-- (dy, dx) in -N..N pixels.
 -- Learning rate: Adam, cosine annealing per optimiser step from --lr to 0
 -- over the planned epochs (after a linear warm-up over the first --warmup
 -- fraction). Budget: without --epochs the run plans itself to the --budget
--- CPU-seconds (default 1150; lib/fmnist.lua's plan): after each epoch the
--- plan becomes the epochs of the slowest one so far that still fit, and the
--- cosine ends with the last of them, so a loaded machine (where the same
--- epoch costs more CPU time) gets fewer epochs, not an unfinished schedule;
--- with --epochs N, N epochs, stopped early only at the budget. Runs on
--- --threads threads (default 1: on a CPU-time budget extra threads only add
--- overhead). --flip 1 mirrors training images left-right with probability
--- 1/2 (a fresh draw every batch).
--- Measured (2026-12-07, `nice -n 1 build/release/limpet
--- examples/fashion_mnist_cnn.lua`, 1 thread, on the shared 2-core machine,
--- load 2-5): the plan settled on 14 epochs (77-87 CPU-s each; the machine's
--- load inflates CPU time); test accuracy after epochs 1-14 83.62 / 86.13 /
--- 86.06 / 87.69 / 87.25 / 88.30 / 88.57 / 88.53 / 89.29 / 89.80 / 89.67 /
--- 89.69 / 89.79 / 89.93 % (train 93.44 %); flip-averaged 90.97 %;
--- "result: test 0.9097 cpu_s 1134". With --smooth 0.1 (same day, load ~2):
--- 15 epochs, 90.41 % plain, 90.78 % flip-averaged, cpu_s 1099. Before this
--- day's kernel work the same net took 130-150 CPU-s an epoch and reached
--- 89.73 % in 8 epochs. The issue's target, 92 % within 1200 CPU-s, is not
--- reached: at 93 % train accuracy this 16/32-channel net is near its
--- capacity, and a wider one gets fewer epochs in the budget.
+-- CPU-seconds of the whole run (default 1180; lib/fmnist.lua's plan): after
+-- each epoch the plan becomes the epochs of the slowest one so far that
+-- still fit before the final test's share (the measured cost of the
+-- per-epoch test scaled to the whole test set and its views, +15 %, + 5 s),
+-- and the cosine ends with the last of them, so a loaded machine (where the
+-- same epoch costs more CPU time) gets fewer epochs, not an unfinished
+-- schedule; with --epochs N, N epochs, stopped early only at the budget.
+-- Test: after each epoch on the first --val test images (default 2,000: a
+-- progress figure at a fifth of the whole set's cost); after training, once
+-- on the whole test set, plain and flip-averaged (--tta flip: the readout of
+-- each image and of its mirror image summed), the latter the result.
+-- --save FILE.npz writes the trained parameters (lp.save, "conv1/weight",
+-- ...). Runs on --threads threads (default 1: on a CPU-time budget extra
+-- threads only add overhead). --flip 1 mirrors training images left-right
+-- with probability 1/2 (a fresh draw every batch).
+-- Measured (2026-12-07, stop 23's code, whose per-epoch test was the whole
+-- test set; `nice -n 1 build/release/limpet examples/fashion_mnist_cnn.lua`,
+-- 1 thread, on the shared 2-core machine, load 2-5): the plan settled on 14
+-- epochs (77-87 CPU-s each; the machine's load inflates CPU time); test
+-- accuracy after epochs 1-14 83.62 / 86.13 / 86.06 / 87.69 / 87.25 / 88.30 /
+-- 88.57 / 88.53 / 89.29 / 89.80 / 89.67 / 89.69 / 89.79 / 89.93 % (train
+-- 93.44 %); flip-averaged 90.97 %; "result: test 0.9097 cpu_s 1134". With
+-- --smooth 0.1 (same day, load ~2): 15 epochs, 90.41 % plain, 90.78 %
+-- flip-averaged, cpu_s 1099. Before that day's kernel work the same net
+-- took 130-150 CPU-s an epoch and reached 89.73 % in 8 epochs.
+-- Wider nets, augmentation and more test views (2026-12-07, this code, two
+-- runs at a time on the 2-core machine, load 2-3, budget-planned; plain /
+-- flip-averaged on the whole test set, cpu_s):
+--   --c1 32 --c2 64 --kernel2 3              11 epochs  89.80 / 90.89 %  1072
+--   the same --hidden 256 (--epochs 10)      10 epochs  89.66 / 90.23 %  1136
+--   --shift 2                                14 epochs  88.73 / 89.80 %  1109
+--   --c1 32 --c2 64 --kernel2 3 --shift 2    10 epochs  88.59 / 89.23 %  1113
+--   --shift 1                                13 epochs  89.42 / 90.32 %  1102
+--   --c1 32 --c2 64 --kernel2 3 --shift 1    10 epochs  89.82 / 90.48 %  1160
+-- Without shifts the nets overfit (train 93-94 %, and a test image moved by
+-- one pixel scores 86.5-87.8 % against 89.8 % in place on the 32/64 net);
+-- with them they underfit in this budget (train 89-91 %). Ten test views
+-- (flip x {in place, one pixel up, down, left, right}) add 0.0-0.8 points
+-- over the flip average (32/64 net: 90.93 %; --shift 2 net: 90.58 %), so
+-- the example keeps two. The issue's target, 92 % within 1200 CPU-s, is not
+-- reached: none of these moves the flip-averaged figure past 91 %.
 -- Usage: limpet examples/fashion_mnist_cnn.lua [--quick] [--epochs N] [--steps T]
 --          [--lr LR] [--warmup FRACTION] [--batch N] [--budget CPU_SECONDS] [--threads N]
---          [--flip 0|1] [--bn 0|1] [--c1 N] [--c2 N] [--kernel K] [--hidden N]
---          [--tta flip|none] [--smooth S] [--train N] [--test N] [--out DIR] [--root DIR]
+--          [--flip 0|1] [--shift N] [--bn 0|1] [--c1 N] [--c2 N] [--kernel K] [--kernel2 K]
+--          [--hidden N] [--dropout P] [--tta flip|none] [--smooth S] [--train N] [--test N]
+--          [--val N] [--save FILE.npz] [--out DIR] [--root DIR]
 -- Ends with "result: test 0.xxxx cpu_s N" (cpu_s: lp.cpu_time(), the
 -- process's CPU time, user + system, all threads, data loading and test
 -- included). Arguments, data loading, the flip and the result line are
