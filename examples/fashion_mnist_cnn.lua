@@ -107,8 +107,8 @@ local tta = choice("tta", opts.tta or "flip", { "flip", "none" }) == "flip"
 local C1, C2 = opts.c1 or 16, opts.c2 or 32
 local K = opts.kernel or 5
 local K2 = opts.kernel2 or K
-for name, k in pairs { kernel = K, kernel2 = K2 } do
-  if k % 2 == 0 then io.stderr:write("fashion_mnist_cnn: --", name, " takes an odd size, got '", k, "'\n"); os.exit(2) end
+for _, f in ipairs { { "kernel", K }, { "kernel2", K2 } } do    -- in order: --kernel 4 names --kernel
+  if f[2] % 2 == 0 then io.stderr:write("fashion_mnist_cnn: --", f[1], " takes an odd size, got '", f[2], "'\n"); os.exit(2) end
 end
 -- a flag's value converted (nil: malformed) and checked, else exit 2 naming it
 local function checked(name, v, ok, what)
