@@ -65,13 +65,15 @@
 --   --c1 32 --c2 64 --kernel2 3 --shift 2    10 epochs  88.59 / 89.23 %  1113
 --   --shift 1                                13 epochs  89.42 / 90.32 %  1102
 --   --c1 32 --c2 64 --kernel2 3 --shift 1    10 epochs  89.82 / 90.48 %  1160
+--   --dropout 0.3                            15 epochs  90.21 / 90.90 %  1156
 -- Without shifts the nets overfit (train 93-94 %, and a test image moved by
 -- one pixel scores 86.5-87.8 % against 89.8 % in place on the 32/64 net);
 -- with them they underfit in this budget (train 89-91 %). Ten test views
 -- (flip x {in place, one pixel up, down, left, right}) add 0.0-0.8 points
 -- over the flip average (32/64 net: 90.93 %; --shift 2 net: 90.58 %), so
 -- the example keeps two. The issue's target, 92 % within 1200 CPU-s, is not
--- reached: none of these moves the flip-averaged figure past 91 %.
+-- reached: none of these moves the flip-averaged figure past 91 % (dropout
+-- lifts the plain figure, not the flip-averaged one).
 -- Usage: limpet examples/fashion_mnist_cnn.lua [--quick] [--epochs N] [--steps T]
 --          [--lr LR] [--warmup FRACTION] [--batch N] [--budget CPU_SECONDS] [--threads N]
 --          [--flip 0|1] [--shift N] [--bn 0|1] [--c1 N] [--c2 N] [--kernel K] [--kernel2 K]
