@@ -1,5 +1,5 @@
 /*
-** lua/l_conv.c -- convolution and pooling from Lua.
+** lua/l_conv.c -- convolution, pooling and batch normalisation from Lua.
 ** Owns: argument and option checks (unknown fields are errors; ints or
 ** {h, w} pairs), the Lua shapes of the results.
 **   core.conv2d(x, w[, b][, {stride =, padding =, dilation =, groups =}])
@@ -7,12 +7,16 @@
 **   core.sum_pool2d(x, {kernel_size =, stride = kernel_size, padding = 0})
 **   core.sum_pool2d_ref(...)  -- the per-element reference loop, same arguments
 ** x (N, C, H, W); differentiable (lp_ag_* versions).
-** Not here: the kernels (core/src/conv.c).
+**   core.batch_norm(x, cdim, w|nil, b|nil, {eps =, gain =}) -> y, mean, var
+**     per channel (dimension cdim) over all the others: y differentiable
+**     for x, w and b; mean and the biased variance plain tensors.
+** Not here: the kernels (core/src/conv.c, core/src/norm.c).
 */
 #include <string.h>
 
 #include "lbind.h"
 #include "limpet/conv.h"
+#include "limpet/norm.h"
 
 /* field of the options table at idx: an int >= lo or a pair; def if absent */
 static void opt_pair(lua_State *L, int idx, int argno, const char *fname, const char *field,
@@ -121,10 +125,46 @@ static int pool(lua_State *L, int ref) {
 static int l_sum_pool2d(lua_State *L) { return pool(L, 0); }
 static int l_sum_pool2d_ref(lua_State *L) { return pool(L, 1); }
 
+static double opt_number(lua_State *L, int idx, int argno, const char *field, double def) {
+  double v = def;
+  int t = lua_getfield(L, idx, field);
+  if (t == LUA_TNUMBER) v = lua_tonumber(L, -1);
+  else if (t != LUA_TNIL) {
+    lua_pushfstring(L, "field '%s' must be a number", field);
+    luaL_argerror(L, argno, lua_tostring(L, -1));
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+static int l_batch_norm(lua_State *L) {
+  static const char *const known[] = {"eps", "gain", NULL};
+  lp_tensor *x = lt_checktensor(L, 1), *w = NULL, *b = NULL;
+  int cdim = lt_checkdim(L, 2, lp_tensor_ndim(x));
+  double eps = 1e-5, gain = 1;
+  lt_Box *y, *m, *v;
+  lp_tensor *ty, *tm, *tv;
+  lp_status st;
+  if (!lua_isnoneornil(L, 3)) w = lt_checktensor(L, 3);
+  if (!lua_isnoneornil(L, 4)) b = lt_checktensor(L, 4);
+  if (!lua_isnoneornil(L, 5)) {
+    luaL_checktype(L, 5, LUA_TTABLE);
+    check_fields(L, 5, 5, known);
+    eps = opt_number(L, 5, 5, "eps", eps);
+    gain = opt_number(L, 5, 5, "gain", gain);
+  }
+  y = lt_newbox(L); m = lt_newbox(L); v = lt_newbox(L);
+  st = lp_ag_batch_norm(lt_ctx(L), x, cdim, w, b, eps, gain, &ty, &tm, &tv);
+  if (st) return lt_raise(L, st);
+  y->t = ty; m->t = tm; v->t = tv;
+  lt_account(L);
+  return 3;
+}
+
 void lt_open_conv(lua_State *L, int mod) {
   static const luaL_Reg fns[] = {
     {"conv2d", l_conv2d}, {"conv2d_ref", l_conv2d_ref}, {"sum_pool2d", l_sum_pool2d},
-    {"sum_pool2d_ref", l_sum_pool2d_ref}, {NULL, NULL}
+    {"sum_pool2d_ref", l_sum_pool2d_ref}, {"batch_norm", l_batch_norm}, {NULL, NULL}
   };
   lua_pushvalue(L, mod);
   luaL_setfuncs(L, fns, 0);

@@ -5,12 +5,14 @@
 -- pre-synaptic inputs sit at the scale of the neurons' threshold).
 -- Owns: options, the affine parameters (weight, bias), the running
 -- statistics (states running_mean, running_var; updated in training mode
--- with `momentum`, used in eval mode), the computation with tensor ops (so
--- autodiff gives its gradients).
+-- with `momentum`, used in eval mode), eval mode's per-channel affine map.
+-- Not here: training mode's normalisation and its gradients (one fused op,
+-- core.batch_norm, core/src/norm.c).
 --   y = alpha·v_threshold·weight·(x - mean)/sqrt(var + eps) + bias
 -- var is the biased batch variance in training (as PyTorch normalises);
 -- the running variance takes the unbiased one (n / (n - 1)), as PyTorch.
 local lp = require "limpet"
+local core = require "limpet.core"
 local Module = require "limpet.nn.module"
 local U = require "limpet.nn.util"
 
@@ -47,33 +49,29 @@ function BatchNorm:evolve(x, record)
     U.argerror("evolve", 1, ("%s expects input (B, T, %d, ...), got %s")
       :format(self.full_name, C, lp.is_tensor(x) and U.fmt_shape(x.shape) or type(x)), 3)
   end
-  -- a view (B·T, C, S), S the positions after C: the statistics are sums
-  -- over its last dimension and then its first (no copy, no permute: both
-  -- reductions and the broadcasts run over contiguous rows)
   local shape = x.shape
-  local S = 1
-  for d = 4, #shape do S = S * shape[d] end
-  local xr = x:contiguous():reshape({ shape[1] * shape[2], C, S })
-  local M = shape[1] * shape[2] * S
-  -- per channel: alpha·v_threshold / sqrt(var + eps), times the weight
-  local function scale_of(var)
-    local scale = (var + self.eps):sqrt():reciprocal() * (self.alpha * self.v_threshold)
-    if self.weight then scale = scale * self.weight end
-    return scale
-  end
   local y
   if self.training then
-    local mean = xr:sum(3):sum(1) / M                     -- (C)
-    local d = xr - mean:reshape({ 1, C, 1 })
-    local var = (d * d):sum(3):sum(1) / M                 -- biased, two-pass
+    -- one fused op (core/src/norm.c): statistics per channel over B, T and
+    -- the positions, the normalised output, its gradients for x, weight, bias
+    local mean, var
+    local w, b = self.weight, self.bias
+    if x.dtype ~= "float32" and x.dtype ~= "float64" then x = x:astype("float32") end
+    if w and w.dtype ~= x.dtype then w = w:astype(x.dtype) end
+    if b and b.dtype ~= x.dtype then b = b:astype(x.dtype) end
+    y, mean, var = core.batch_norm(x, 3, w, b, { eps = self.eps, gain = self.alpha * self.v_threshold })
+    local M = x:numel() // C
     local m = self.momentum
-    local unbiased = M > 1 and var:detach() * (M / (M - 1)) or var:detach()
-    self._values.running_mean = (self.running_mean * (1 - m) + mean:detach() * m):astype(self.running_mean.dtype)
+    local unbiased = M > 1 and var * (M / (M - 1)) or var
+    self._values.running_mean = (self.running_mean * (1 - m) + mean * m):astype(self.running_mean.dtype)
     self._values.running_var = (self.running_var * (1 - m) + unbiased * m):astype(self.running_var.dtype)
-    y = d * scale_of(var):reshape({ 1, C, 1 })
-    if self.bias then y = y + self.bias:reshape({ 1, C, 1 }) end
   else
-    local scale = scale_of(self.running_var)
+    -- per channel: alpha·v_threshold / sqrt(var + eps), times the weight
+    local S = 1
+    for d = 4, #shape do S = S * shape[d] end
+    local xr = x:contiguous():reshape({ shape[1] * shape[2], C, S })
+    local scale = (self.running_var + self.eps):sqrt():reciprocal() * (self.alpha * self.v_threshold)
+    if self.weight then scale = scale * self.weight end
     local shift = -self.running_mean * scale
     if self.bias then shift = shift + self.bias end
     y = xr * scale:reshape({ 1, C, 1 }) + shift:reshape({ 1, C, 1 })
