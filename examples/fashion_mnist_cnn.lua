@@ -76,8 +76,8 @@
 -- lifts the plain figure, not the flip-averaged one).
 -- Usage: limpet examples/fashion_mnist_cnn.lua [--quick] [--epochs N] [--steps T]
 --          [--lr LR] [--warmup FRACTION] [--batch N] [--budget CPU_SECONDS] [--threads N]
---          [--flip 0|1] [--shift N] [--bn 0|1] [--c1 N] [--c2 N] [--kernel K] [--kernel2 K]
---          [--hidden N] [--dropout P] [--tta flip|none] [--smooth S] [--train N] [--test N]
+--          [--flip 0|1] [--shift N] [--bn 0|1|2] [--c1 N] [--c2 N] [--kernel K] [--kernel2 K]
+--          [--hidden N] [--dropout P] [--tta shift|flip|none] [--smooth S] [--train N] [--test N]
 --          [--val N] [--save FILE.npz] [--out DIR] [--root DIR]
 -- Ends with "result: test 0.xxxx cpu_s N" (cpu_s: lp.cpu_time(), the
 -- process's CPU time, user + system, all threads, data loading and test
@@ -100,12 +100,22 @@ local budget = opts.budget or 1180
 local out_dir = opts.out or "."
 local function choice(name, v, allowed)
   for _, a in ipairs(allowed) do if v == a then return v end end
-  io.stderr:write("fashion_mnist_cnn: --", name, " takes ", table.concat(allowed, " or "), ", got '", v, "'\n")
+  local list = table.concat(allowed, ", ", 1, #allowed - 1) .. " or " .. allowed[#allowed]
+  io.stderr:write("fashion_mnist_cnn: --", name, " takes ", list, ", got '", v, "'\n")
   os.exit(2)
 end
 local flip = choice("flip", opts.flip or "1", { "0", "1" })
-local use_bn = choice("bn", opts.bn or "0", { "0", "1" }) == "1"
-local tta = choice("tta", opts.tta or "flip", { "flip", "none" }) == "flip"
+local bn_mode = choice("bn", opts.bn or "2", { "0", "1", "2" })      -- none, both layers, the second only
+local tta = choice("tta", opts.tta or "shift", { "shift", "flip", "none" })
+-- the test-time views (flipped?, dy, dx): the image; its mirror image; each
+-- of the two moved by one pixel up, down, left and right
+local views = { { false, 0, 0 } }
+if tta ~= "none" then views[2] = { true, 0, 0 } end
+if tta == "shift" then
+  for _, fl in ipairs { false, true } do
+    for _, d in ipairs { { -1, 0 }, { 1, 0 }, { 0, -1 }, { 0, 1 } } do views[#views + 1] = { fl, d[1], d[2] } end
+  end
+end
 local C1, C2 = opts.c1 or 16, opts.c2 or 32
 local K = opts.kernel or 5
 local K2 = opts.kernel2 or K
@@ -123,7 +133,7 @@ local function fraction(v) return v >= 0 and v < 1 end
 local hidden = checked("hidden", math.tointeger(tonumber(opts.hidden or "0")), function(v) return v >= 0 end,
   "a non-negative integer")
 local smooth = checked("smooth", tonumber(opts.smooth or "0"), fraction, "a number in [0, 1)")
-local shift = checked("shift", math.tointeger(tonumber(opts.shift or "0")), function(v) return v >= 0 and v <= 4 end,
+local shift = checked("shift", math.tointeger(tonumber(opts.shift or "1")), function(v) return v >= 0 and v <= 4 end,
   "an integer in 0..4 (pixels)")
 local p_drop = checked("dropout", tonumber(opts.dropout or "0"), fraction, "a number in [0, 1)")
 local batch = opts.batch or 64
@@ -171,11 +181,11 @@ function SpikingCNN:init(steps)
   local spk = { dt = 1, v_threshold = 1, surrogate = "FastSigmoid", surrogate_scale = 5 }
   local pad = (K - 1) // 2
   self:submodule("conv1", nn.Conv2d(1, C1, K, { padding = pad }))
-  if use_bn then self:submodule("bn1", nn.BatchNorm(C1)) end
+  if bn_mode == "1" then self:submodule("bn1", nn.BatchNorm(C1)) end
   self:submodule("if1", nn.IF({ C1, 28, 28 }, spk))
   self:submodule("pool1", nn.SumPool2d(2))
   self:submodule("conv2", nn.Conv2d(C1, C2, K2, { padding = (K2 - 1) // 2 }))
-  if use_bn then self:submodule("bn2", nn.BatchNorm(C2)) end
+  if bn_mode ~= "0" then self:submodule("bn2", nn.BatchNorm(C2)) end
   self:submodule("if2", nn.IF({ C2, 14, 14 }, spk))
   self:submodule("pool2", nn.SumPool2d(2))
   self:submodule("flat", nn.Flatten())
@@ -244,39 +254,50 @@ local hist = lp.train.fit {
       :format(e, s.train_loss, 100 * s.train_accuracy, n_val, s.val_loss, 100 * s.val_accuracy, s.time, now))
     local epoch_cpu = now - epoch_cpu0
     epoch_cpu0 = now
-    plan.reserve = 1.15 * val_cpu * x_test.shape[1] / n_val * (tta and 2 or 1) + 5
+    plan.reserve = 1.15 * val_cpu * x_test.shape[1] / n_val * #views + 5
     return plan.after_epoch(e, epoch_cpu)
   end,
 }
--- The whole test set, once, after training: plain, and (--tta flip, the
--- default) averaging the readout of each image and of its mirror image (the
--- training flips make both views familiar); the result line gives the latter.
+-- The whole test set, once, after training: plain; with --tta flip the
+-- readout of each image and of its mirror image summed (the training flips
+-- make both views familiar); with --tta shift (the default) summed over ten
+-- views: those two, each moved by one pixel up, down, left and right (the
+-- training shifts make them familiar too). The result line gives the last.
 net:eval()
-local n_plain, n_tta, N = 0, 0, x_test.shape[1]
+local N = x_test.shape[1]
+local hits = { plain = 0, flip = 0, all = 0 }
 lp.no_grad(function()
   for i = 1, N, 250 do
     local j = math.min(i + 249, N)
     local xb, yb = x_test:slice(1, i, j), y_test:slice(1, i, j):astype("int64")
-    net:reset_state()
-    local logits = net(xb):sum(2)
-    n_plain = n_plain + logits:argmax(2):eq(yb):astype("int64"):sum():item()
-    if tta then
+    local sum
+    for v, view in ipairs(views) do
+      local xv = xb
+      if view[1] then xv = xv:flip(-1) end
+      if view[2] ~= 0 or view[3] ~= 0 then xv = F.move(xv:reshape(-1, 28, 28), view[2], view[3]):reshape(-1, 1, 1, 28, 28) end
       net:reset_state()
-      logits = logits + net(xb:flip(-1)):sum(2)
-      n_tta = n_tta + logits:argmax(2):eq(yb):astype("int64"):sum():item()
+      local logits = net(xv):sum(2)
+      sum = sum and sum + logits or logits
+      local n = sum:argmax(2):eq(yb):astype("int64"):sum():item()
+      if v == 1 then hits.plain = hits.plain + n end
+      if v == 2 then hits.flip = hits.flip + n end
+      if v == #views then hits.all = hits.all + n end
     end
   end
 end)
 net:train()
-local acc = n_plain / N
-if tta then
-  print(("test: acc %.2f%%; with flip averaging: acc %.2f%%"):format(100 * acc, 100 * n_tta / N))
-  acc = n_tta / N
-else
+local acc = hits.all / N
+if tta == "none" then
   print(("test: acc %.2f%%"):format(100 * acc))
+elseif tta == "flip" then
+  print(("test: acc %.2f%%; with flip averaging: acc %.2f%%"):format(100 * hits.plain / N, 100 * acc))
+else
+  print(("test: acc %.2f%%; with flip averaging: acc %.2f%%; over %d views (flips and one-pixel moves): acc %.2f%%")
+    :format(100 * hits.plain / N, 100 * hits.flip / N, #views, 100 * acc))
 end
 
 -- --save FILE.npz: the trained parameters (lp.save, named "conv1/weight", ...)
+-- and the batch norms' running statistics ("bn2/running_mean", ...: eval mode needs them)
 if opts.save then
   local flat = {}
   local function walk(t, prefix)
@@ -285,6 +306,12 @@ if opts.save then
     end
   end
   walk(net:parameters(), "")
+  for _, name in ipairs { "bn1", "bn2" } do
+    local bn = net[name]
+    if bn then
+      flat[name .. "/running_mean"], flat[name .. "/running_var"] = bn.running_mean:contiguous(), bn.running_var:contiguous()
+    end
+  end
   assert(lp.save(opts.save, flat))
   print("saved the trained parameters to " .. opts.save)
 end

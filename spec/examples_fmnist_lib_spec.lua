@@ -63,6 +63,26 @@ describe("examples/lib/fmnist.lua shift", function()
   end)
 end)
 
+describe("examples/lib/fmnist.lua move", function()
+  it("moves every image by the same (dy, dx), zeros coming in", function()
+    local B, H, W = 3, 5, 6
+    local x = (lp.arange(1, B * H * W + 1)):astype("float32"):reshape(B, H, W)
+    for _, d in ipairs { { 0, 0 }, { 1, 0 }, { -1, 0 }, { 0, 1 }, { 0, -1 }, { 2, -3 } } do
+      local y = F.move(x, d[1], d[2])
+      assert.same({ B, H, W }, y.shape)
+      for b = 1, B do
+        assert.is_true(equal(shifted(x, b, d[1], d[2]), y[b]:reshape(-1):totable()), d[1] .. "," .. d[2])
+      end
+    end
+  end)
+  it("refuses non-integer offsets or a non-image argument, naming them", function()
+    local x = lp.rand(2, 5, 5)
+    assert.has_error(function() F.move(x, 0.5, 0) end, "bad argument #2 to 'move' (dy must be an integer, got 0.5)")
+    assert.has_error(function() F.move(x, 0, nil) end, "bad argument #3 to 'move' (dx must be an integer, got nil)")
+    assert.has_error(function() F.move(lp.rand(5, 5), 1, 0) end, "bad argument #1 to 'move' (expected (B, H, W) images)")
+  end)
+end)
+
 describe("examples/lib/fmnist.lua smoothed_ce", function()
   it("is the cross-entropy against the smoothed target (1 - s + s/10 on the label, s/10 elsewhere)", function()
     local logits, y = lp.randn({ 4, 10 }, "float64"), lp.tensor({ 1, 5, 10, 3 }, "int64")

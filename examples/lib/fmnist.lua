@@ -3,7 +3,7 @@
 -- Owns: their command line (flags with a value, "--quick", every unknown or
 -- malformed flag an error naming it), loading the images and labels with an
 -- optional first-n subset, the batch-wide random left-right flip and
--- random shift, the
+-- random shift, the fixed move of the test-time views, the
 -- CPU-second budget check between epochs, and the closing result line
 -- "result: test 0.xxxx cpu_s N" where cpu_s is lp.cpu_time(): the process's
 -- CPU seconds (getrusage: user + system, all threads) for the whole run,
@@ -72,24 +72,44 @@ function M.flip(x)
   return x + m * (x:flip(-1) - x)
 end
 
+-- one-hot row and column shift matrices for per-sample offsets dy, dx (B, 1, 1):
+-- R[b, i, k] = [k = i - dy_b], C[b, l, j] = [l = j - dx_b]; out = R x C
+local function moved(x, dy, dx)
+  local H, W = x.shape[2], x.shape[3]
+  local ih = lp.arange(1, H + 1):astype(dy.dtype)
+  local iw = lp.arange(1, W + 1):astype(dx.dtype)
+  local R = ih:reshape(1, 1, H):eq(ih:reshape(1, H, 1) - dy):astype(x.dtype)
+  local C = iw:reshape(1, W, 1):eq(iw:reshape(1, 1, W) - dx):astype(x.dtype)
+  return lp.matmul(lp.matmul(R, x), C)
+end
+
 --- M.shift(x, max) -> x (B, H, W) with each image moved by its own (dy, dx), both drawn
 -- uniformly from -max..max (one pair per sample from limpet's stream, lp.seed); pixels
 -- moved in from outside are 0. Batched: out = R x C with per-sample one-hot shift
--- matrices, R[b, i, k] = [k = i - dy_b] and C[b, l, j] = [l = j - dx_b].
+-- matrices.
 function M.shift(x, max)
   if math.type(max) ~= "integer" or max < 0 then
     error(("bad argument #2 to 'shift' (max must be a non-negative integer, got %s)"):format(tostring(max)), 2)
   end
   if not lp.is_tensor(x) or x:dim() ~= 3 then error("bad argument #1 to 'shift' (expected (B, H, W) images)", 2) end
   if max == 0 then return x end
-  local B, H, W = x.shape[1], x.shape[2], x.shape[3]
+  local B = x.shape[1]
   local d = (lp.rand(B, 2) * (2 * max + 1)):floor() - max
-  local dy, dx = d:slice(2, 1, 1):reshape(B, 1, 1), d:slice(2, 2, 2):reshape(B, 1, 1)
-  local ih = lp.arange(1, H + 1):astype(d.dtype)
-  local iw = lp.arange(1, W + 1):astype(d.dtype)
-  local R = ih:reshape(1, 1, H):eq(ih:reshape(1, H, 1) - dy):astype(x.dtype)
-  local C = iw:reshape(1, W, 1):eq(iw:reshape(1, 1, W) - dx):astype(x.dtype)
-  return lp.matmul(lp.matmul(R, x), C)
+  return moved(x, d:slice(2, 1, 1):reshape(B, 1, 1), d:slice(2, 2, 2):reshape(B, 1, 1))
+end
+
+--- M.move(x, dy, dx) -> x (B, H, W) with every image moved by the same (dy, dx) pixels
+-- (down and right for positive values), zeros coming in: the test-time views.
+function M.move(x, dy, dx)
+  if not lp.is_tensor(x) or x:dim() ~= 3 then error("bad argument #1 to 'move' (expected (B, H, W) images)", 2) end
+  for i, name in ipairs { "dy", "dx" } do
+    local v = i == 1 and dy or dx
+    if math.type(v) ~= "integer" then
+      error(("bad argument #%d to 'move' (%s must be an integer, got %s)"):format(i + 1, name, tostring(v)), 2)
+    end
+  end
+  if dy == 0 and dx == 0 then return x end
+  return moved(x, lp.full({ 1, 1, 1 }, dy), lp.full({ 1, 1, 1 }, dx))
 end
 
 --- M.budget_check(budget, e, epochs, epoch_cpu) -> false (stop) when another epoch would end past budget CPU-s
