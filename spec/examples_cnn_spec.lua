@@ -102,4 +102,15 @@ describe("examples/fashion_mnist_cnn.lua", function()
       assert.is_truthy(out:find(c[2], 1, true), out)
     end
   end)
+  it("prints its usage lines with --help (and the MLP example its own), status 0", function()
+    for _, c in ipairs { { "fashion_mnist_cnn", "--help", "[--bn 0|1|2]" }, { "fashion_mnist_snn", "-h", "[--seed N]" } } do
+      local p = io.popen(("%s/limpet examples/%s.lua %s 2>&1; echo \"rc=$?\""):format(build, c[1], c[2]))
+      local out = p:read("a")
+      p:close()
+      assert.is_truthy(out:find("^Usage: limpet examples/" .. c[1] .. "%.lua %[%-%-quick%]"), out)
+      assert.is_truthy(out:find(c[3], 1, true), out)
+      assert.is_truthy(out:find("\nrc=0\n$"), out)
+      assert.is_falsy(out:find("\n%-%-"), out)       -- the comment marks stripped, nothing past the block
+    end
+  end)
 end)

@@ -17,10 +17,26 @@ local function fail(name, msg, code)
   os.exit(code or 2)
 end
 
+-- the "-- Usage:" block of the running script's header comment (the line
+-- and the "--    [" lines after it), or nil
+local function usage()
+  local f = arg and arg[0] and io.open(arg[0])
+  if not f then return nil end
+  local out, on = {}, false
+  for line in f:lines() do
+    if line:match("^%-%- Usage:") then on = true
+    elseif on and not line:match("^%-%-%s+%[") then break end
+    if on then out[#out + 1] = line:sub(4) end
+  end
+  f:close()
+  return #out > 0 and table.concat(out, "\n") or nil
+end
+
 --- M.args(name, spec) -> opts
 -- spec: { flag = kind } with kind "int", "number" or "string"; "--quick" is
--- always accepted (opts.quick = true). Values are converted and checked;
--- integer flags must be >= 1, numbers > 0.
+-- always accepted (opts.quick = true); "--help" prints the script's usage
+-- lines and exits 0. Values are converted and checked; integer flags must
+-- be >= 1, numbers > 0.
 function M.args(name, spec)
   local opts = { quick = false }
   local a, i = arg or {}, 1
@@ -28,6 +44,9 @@ function M.args(name, spec)
     local k = a[i]
     if k == "--quick" then
       opts.quick = true
+    elseif k == "--help" or k == "-h" then
+      print(usage() or (name .. ": see the header of " .. tostring(arg and arg[0])))
+      os.exit(0)
     else
       local key = k:match("^%-%-([%a][%w%-]*)$")
       local kind = key and spec[key]
