@@ -93,6 +93,7 @@
 --          [--flip 0|1] [--shift N] [--bn 0|1|2] [--c1 N] [--c2 N] [--kernel K] [--kernel2 K]
 --          [--hidden N] [--dropout P] [--tta shift|flip|none] [--smooth S] [--train N] [--test N]
 --          [--val N] [--save FILE.npz] [--out DIR] [--root DIR]
+--          [--seed N] (default 2024: limpet's stream; with --seed, N also seeds the shuffle)
 -- Ends with "result: test 0.xxxx cpu_s N" (cpu_s: lp.cpu_time(), the
 -- process's CPU time, user + system, all threads, data loading and test
 -- included). Arguments, data loading, the flip and the result line are
@@ -105,7 +106,8 @@ local F = require "fmnist"
 local opts = F.args("fashion_mnist_cnn", { epochs = "int", steps = "int", lr = "number", budget = "number",
   threads = "int", flip = "string", train = "int", test = "int", out = "string", root = "string",
   bn = "string", c1 = "int", c2 = "int", kernel = "int", kernel2 = "int", hidden = "string", batch = "int", warmup = "string",
-  tta = "string", smooth = "string", val = "int", save = "string", shift = "string", dropout = "string" })
+  tta = "string", smooth = "string", val = "int", save = "string", shift = "string", dropout = "string",
+  seed = "int" })
 local quick = opts.quick
 local T = opts.steps or 2
 local fixed_epochs = opts.epochs or (quick and 1 or nil)
@@ -158,7 +160,7 @@ local n_test = opts.test or (quick and 250 or nil)
 local n_val = opts.val or 2000
 
 local t_start = lp.clock()
-lp.seed(2024)
+lp.seed(opts.seed or 2024)
 
 -- images (N, 1, 1, 28, 28): T = 1, C = 1
 local function load(split, n)
@@ -226,7 +228,7 @@ end
 local net = SpikingCNN(T)
 print(net)
 
-local train_data = lp.train.TensorLoader(x_train, y_train, { batch_size = batch, shuffle = true, seed = 7 })
+local train_data = lp.train.TensorLoader(x_train, y_train, { batch_size = batch, shuffle = true, seed = opts.seed or 7 })
 local opt = lp.optim.Adam(net:parameters(), { lr = lr })
 -- per optimiser step: linear warm-up, then cosine from lr to 0 at the last planned step
 -- (the last planned step: --epochs, or the epochs that fit the budget, re-planned after each epoch)

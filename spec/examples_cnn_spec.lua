@@ -94,6 +94,7 @@ describe("examples/fashion_mnist_cnn.lua", function()
       { "--shift 5", "fashion_mnist_cnn: --shift takes an integer in 0..4 (pixels), got '5'" },
       { "--dropout 1", "fashion_mnist_cnn: --dropout takes a number in [0, 1), got '1'" },
       { "--val 0", "fashion_mnist_cnn: argument '--val' takes a positive integer, got '0'" },
+      { "--seed x", "fashion_mnist_cnn: argument '--seed' takes a positive integer, got 'x'" },
     } do
       local p = io.popen(("%s/limpet examples/fashion_mnist_cnn.lua %s 2>&1; echo \"rc=$?\""):format(build, c[1]))
       local out = p:read("a")
@@ -101,6 +102,22 @@ describe("examples/fashion_mnist_cnn.lua", function()
       assert.is_truthy(out:find("rc=2", 1, true), out)
       assert.is_truthy(out:find(c[2], 1, true), out)
     end
+  end)
+  test("--seed N reproduces a run and changes it from another seed's", function()
+    local d = os.tmpname()
+    os.remove(d)
+    assert(os.execute("mkdir -p " .. d))
+    local function loss(seed)
+      local p = io.popen(("%s/limpet examples/fashion_mnist_cnn.lua --quick --tta none --out %s%s 2>&1")
+        :format(build, d, seed and (" --seed " .. seed) or ""))
+      local out = p:read("a")
+      assert.is_true(p:close(), out)
+      return assert(out:match "epoch 1: train loss (%S+ acc %S+)", out)
+    end
+    local a = loss(3)
+    assert.are.equal(a, loss(3))
+    assert.are_not.equal(a, loss(nil))
+    os.execute("rm -rf " .. d)
   end)
   it("prints its usage lines with --help (and the MLP example its own), status 0", function()
     for _, c in ipairs { { "fashion_mnist_cnn", "--help", "[--bn 0|1|2]" }, { "fashion_mnist_snn", "-h", "[--seed N]" } } do
