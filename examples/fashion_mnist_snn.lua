@@ -63,32 +63,17 @@ local H = opts.hidden or (quick and 64 or 512)
 local epochs = opts.epochs or (quick and 2 or 14)
 local lr = opts.lr or 3e-3
 local budget = opts.budget or 585                   -- CPU seconds
-local encoding = opts.encoding or "latency"
-local p_drop = tonumber(opts.dropout or "0.1")
+local check = F.checker("fashion_mnist_snn", opts)
+local function fraction(v) return v >= 0 and v < 1 end
+local encoding = F.choice("fashion_mnist_snn", "encoding", opts.encoding or "latency", { "latency", "rate" })
+local p_drop = check("dropout", tonumber(opts.dropout or "0.1"), fraction, "a number in [0, 1)")
 local out_dir = opts.out or "."
-local shift = math.tointeger(tonumber(opts.shift or "0"))
-local wd = tonumber(opts.wd or "0")
-local smooth = tonumber(opts.smooth or "0.1")
+local shift = check("shift", math.tointeger(tonumber(opts.shift or "0")), function(v) return v >= 0 and v <= 4 end,
+  "an integer in 0..4 (pixels)")
+local wd = check("wd", tonumber(opts.wd or "0"), function(v) return v >= 0 end, "a number >= 0")
+local smooth = check("smooth", tonumber(opts.smooth or "0.1"), fraction, "a number in [0, 1)")
 local batch = opts.batch or 128
-local tta = (opts.tta or "flip") == "flip"
-if encoding ~= "latency" and encoding ~= "rate" then
-  io.stderr:write("fashion_mnist_snn: --encoding must be 'latency' or 'rate', got '", encoding, "'\n"); os.exit(2)
-end
-if not p_drop or p_drop < 0 or p_drop >= 1 then
-  io.stderr:write("fashion_mnist_snn: --dropout takes a number in [0, 1), got '", opts.dropout, "'\n"); os.exit(2)
-end
-if not shift or shift < 0 or shift > 4 then
-  io.stderr:write("fashion_mnist_snn: --shift takes an integer in 0..4 (pixels), got '", opts.shift, "'\n"); os.exit(2)
-end
-if not wd or wd < 0 then
-  io.stderr:write("fashion_mnist_snn: --wd takes a number >= 0, got '", opts.wd, "'\n"); os.exit(2)
-end
-if not smooth or smooth < 0 or smooth >= 1 then
-  io.stderr:write("fashion_mnist_snn: --smooth takes a number in [0, 1), got '", opts.smooth, "'\n"); os.exit(2)
-end
-if opts.tta and opts.tta ~= "flip" and opts.tta ~= "none" then
-  io.stderr:write("fashion_mnist_snn: --tta must be 'flip' or 'none', got '", opts.tta, "'\n"); os.exit(2)
-end
+local tta = F.choice("fashion_mnist_snn", "tta", opts.tta or "flip", { "flip", "none" }) == "flip"
 lp.config { threads = opts.threads or 1 }
 local n_train = opts.train or (quick and 2000 or nil)
 local n_test = opts.test or (quick and 500 or nil)
@@ -110,17 +95,8 @@ local function encode(x)
   return lp.rand(B, T, 784):lt(x:reshape(B, 1, 784)):astype("float32")
 end
 local function spike_loader(x, y, o, augment)
-  local inner = lp.train.TensorLoader(x, y, o)
-  return setmetatable({}, {
-    __len = function() return #inner end,
-    __index = { iter = function()
-      local it = inner:iter()
-      return function()
-        local xb, yb = it()
-        if xb then return encode(augment and F.shift(F.flip(xb), shift) or xb), yb end
-      end
-    end },
-  })
+  return F.map_loader(lp.train.TensorLoader(x, y, o),
+    function(xb, yb) return encode(augment and F.shift(F.flip(xb), shift) or xb), yb end)
 end
 
 -- the network ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 -- spec/examples_fmnist_lib_spec.lua -- examples/lib/fmnist.lua's batch
 -- augmentations: shift (against a plain per-pixel reference) and flip; the
--- label-smoothed cross-entropy.
+-- label-smoothed cross-entropy; the epoch plan; the mapped loader.
 local lp = require "limpet"
 package.path = "examples/lib/?.lua;" .. package.path
 local F = require "fmnist"
@@ -114,5 +114,32 @@ describe("examples/lib/fmnist.lua plan", function()
     assert.are.same({ 4, 4 }, { fixed.epochs, fixed.cap })
     assert.is_nil(fixed.after_epoch(2, 1))
     assert.are.equal(4, fixed.epochs)
+  end)
+end)
+
+describe("examples/lib/fmnist.lua map_loader", function()
+  it("maps each batch, keeps the length, and reports each pass's CPU time at its end", function()
+    local x = lp.arange(1, 11):astype("float32"):reshape(10, 1)
+    local y = lp.arange(1, 11)
+    local inner = lp.train.TensorLoader(x, y, { batch_size = 4 })
+    local ends = {}
+    local m = F.map_loader(inner, function(xb, yb) return xb * 2, yb end, function(cpu_s) ends[#ends + 1] = cpu_s end)
+    assert.are.equal(#inner, #m)
+    for pass = 1, 2 do
+      local seen = {}
+      for xb, yb in m:iter() do
+        for i = 1, xb.shape[1] do
+          assert.are.equal(2 * yb:get(i), xb:get(i, 1))
+          seen[#seen + 1] = yb:get(i)
+        end
+      end
+      assert.are.same({ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, seen)
+      assert.are.equal(pass, #ends)
+      assert.is_true(ends[pass] >= 0)
+    end
+    -- f nil: the batches unchanged, no end hook needed
+    local n = 0
+    for xb in F.map_loader(inner):iter() do n = n + xb.shape[1] end
+    assert.are.equal(10, n)
   end)
 end)

@@ -1,7 +1,8 @@
 -- examples/lib/fmnist.lua -- what the Fashion-MNIST image examples
 -- (fashion_mnist_snn.lua, the MLP, and fashion_mnist_cnn.lua, the CNN) share.
--- Owns: their command line (flags with a value, "--quick", every unknown or
--- malformed flag an error naming it), loading the images and labels with an
+-- Owns: their command line (flags with a value, "--quick", "--help", every
+-- unknown or malformed flag an error naming it, the checks of a flag's range
+-- and choices), a loader mapped batch by batch, loading the images and labels with an
 -- optional first-n subset, the batch-wide random left-right flip and
 -- random shift, the fixed move of the test-time views, the
 -- CPU-second budget check between epochs, and the closing result line
@@ -68,6 +69,49 @@ function M.args(name, spec)
     i = i + 1
   end
   return opts
+end
+
+--- M.checker(name, opts) -> check(flag, v, ok, what) -> v
+-- v: the value of --flag converted by the caller (nil: malformed); when v is
+-- nil or ok(v) is false, exits 2 with "name: --flag takes WHAT, got 'RAW'"
+-- (RAW: opts[flag] as given).
+function M.checker(name, opts)
+  return function(flag, v, ok, what)
+    if v == nil or not ok(v) then
+      fail(name, ("--%s takes %s, got '%s'"):format(flag, what, tostring(opts[flag])))
+    end
+    return v
+  end
+end
+
+--- M.choice(name, flag, v, allowed) -> v when v is one of the strings in
+-- allowed, else exits 2 with "name: --flag takes a, b or c, got 'v'"
+function M.choice(name, flag, v, allowed)
+  for _, a in ipairs(allowed) do if v == a then return v end end
+  local list = table.concat(allowed, ", ", 1, #allowed - 1) .. " or " .. allowed[#allowed]
+  fail(name, ("--%s takes %s, got '%s'"):format(flag, list, tostring(v)))
+end
+
+--- M.map_loader(loader, f[, on_end]) -> a loader (#, :iter()) over loader's
+-- batches, each (x, y) passed through f (nil: unchanged; f returns the new
+-- x, y); on_end(cpu_s), when given, is called as each pass ends with the
+-- process CPU-seconds the pass took (loading, f and the consumer's work).
+function M.map_loader(loader, f, on_end)
+  return setmetatable({}, {
+    __len = function() return #loader end,
+    __index = { iter = function()
+      local it, c0 = loader:iter(), lp.cpu_time()
+      return function()
+        local x, y = it()
+        if x == nil then
+          if on_end then on_end(lp.cpu_time() - c0) end
+          return nil
+        end
+        if f then return f(x, y) end
+        return x, y
+      end
+    end },
+  })
 end
 
 --- M.load(name, split, n, root) -> images (N, 28, 28) float32 in [0, 1], labels (N) int64 1..10
