@@ -32,16 +32,22 @@
 
 typedef struct bgeom { int64_t R, C, S; } bgeom;
 
+/* x viewed as (R, C, S) about dimension cdim */
+static void bgeom_of(const lp_tensor *x, int cdim, bgeom *g) {
+  int i;
+  g->R = g->S = 1;
+  g->C = x->shape[cdim];
+  for (i = 0; i < cdim; i++) g->R *= x->shape[i];
+  for (i = cdim + 1; i < x->ndim; i++) g->S *= x->shape[i];
+}
+
 static lp_status check(lp_ctx *ctx, const lp_tensor *x, int cdim, const lp_tensor *w, const lp_tensor *b,
                        double eps, double gain, bgeom *g) {
   int i;
   if (!lp_dtype_is_float(x->dtype)) return lp_ctx_error(ctx, LP_ETYPE, 1, "input must be float32 or float64");
   if (cdim < 0 || cdim >= x->ndim)
     return lp_ctx_error(ctx, LP_EARG, 2, "channel dimension %d is out of range for %d dims", cdim + 1, x->ndim);
-  g->R = g->S = 1;
-  g->C = x->shape[cdim];
-  for (i = 0; i < cdim; i++) g->R *= x->shape[i];
-  for (i = cdim + 1; i < x->ndim; i++) g->S *= x->shape[i];
+  bgeom_of(x, cdim, g);
   if (g->R * g->C * g->S == 0) return lp_ctx_error(ctx, LP_ESHAPE, 1, "input is empty");
   for (i = 0; i < 2; i++) {
     const lp_tensor *p = i ? b : w;
@@ -131,19 +137,10 @@ static void back_##SFX(const bgeom *g, const REAL *x, const REAL *dy, const doub
 DEFINE_NORM(float, f)
 DEFINE_NORM(double, d)
 
-/* element i of a vector (any stride) */
-static double elem(const lp_tensor *t, int64_t i) {
-  i *= t->stride[0];
-  return t->dtype == LP_F32 ? ((const float *)lp_tensor_data(t))[i] : ((const double *)lp_tensor_data(t))[i];
-}
-/* per-channel gain·w_c (w NULL: gain) */
+/* per-channel gain·w_c (w NULL: gain; any stride) */
 static void gains(const lp_tensor *w, double gain, int64_t C, double *gc) {
   int64_t c;
-  for (c = 0; c < C; c++) {
-    double wc = 1;
-    if (w) wc = elem(w, c);
-    gc[c] = gain * wc;
-  }
+  for (c = 0; c < C; c++) gc[c] = gain * (w ? lp_scalar_f(lp_tensor_get_flat(w, c)) : 1);
 }
 static void put(lp_tensor *t, int64_t i, double v) {
   if (t->dtype == LP_F32) ((float *)lp_tensor_data(t))[i] = (float)v;
@@ -155,15 +152,13 @@ static lp_status bn_run(lp_ctx *ctx, const lp_tensor *x, int cdim, const lp_tens
                         double eps, double gain, lp_tensor **y, lp_tensor **mean, lp_tensor **var,
                         lp_tensor **xcout, lp_tensor **stats) {
   bgeom g;
-  lp_tensor *xc = NULL, *wc = NULL, *bc = NULL, *st2 = NULL, *tmp = NULL;
+  lp_tensor *xc = NULL, *st2 = NULL, *tmp = NULL;
   double *mu, *iv, *sc, *sh;
   int64_t c, two[2], n3;
   lp_status st;
   *y = *mean = *var = NULL;
   if ((st = check(ctx, x, cdim, w, b, eps, gain, &g))) return st;
   TRY(lp_tensor_contiguous(ctx, (lp_tensor *)x, &xc));
-  if (w) TRY(lp_tensor_contiguous(ctx, (lp_tensor *)w, &wc));
-  if (b) TRY(lp_tensor_contiguous(ctx, (lp_tensor *)b, &bc));
   two[0] = 2; two[1] = g.C;
   TRY(lp_tensor_empty(ctx, LP_F64, 2, two, &st2));
   mu = lp_tensor_data(st2); iv = mu + g.C;
@@ -175,13 +170,13 @@ static lp_status bn_run(lp_ctx *ctx, const lp_tensor *x, int cdim, const lp_tens
   else stats_d(&g, lp_tensor_data(xc), mu, sh);
   TRY(lp_tensor_empty(ctx, x->dtype, 1, &g.C, mean));
   TRY(lp_tensor_empty(ctx, x->dtype, 1, &g.C, var));
-  gains(wc, gain, g.C, sh + g.C);
+  gains(w, gain, g.C, sh + g.C);
   for (c = 0; c < g.C; c++) {
     put(*mean, c, mu[c]);
     put(*var, c, sh[c]);
     iv[c] = 1 / sqrt(sh[c] + eps);
     sc[c] = sh[g.C + c] * iv[c];
-    sh[c] = (bc ? elem(bc, c) : 0) - mu[c] * sc[c];
+    sh[c] = (b ? lp_scalar_f(lp_tensor_get_flat(b, c)) : 0) - mu[c] * sc[c];
   }
   TRY(lp_tensor_empty(ctx, x->dtype, x->ndim, x->shape, y));
   if (x->dtype == LP_F32) affine_f(&g, lp_tensor_data(xc), sc, sh, lp_tensor_data(*y));
@@ -190,7 +185,7 @@ static lp_status bn_run(lp_ctx *ctx, const lp_tensor *x, int cdim, const lp_tens
   if (stats) { *stats = st2; st2 = NULL; }
 done:
   lp_tensor_release(tmp);
-  lp_tensor_release(xc); lp_tensor_release(wc); lp_tensor_release(bc); lp_tensor_release(st2);
+  lp_tensor_release(xc); lp_tensor_release(st2);
   if (st != LP_OK) {
     lp_tensor_release(*y); lp_tensor_release(*mean); lp_tensor_release(*var);
     *y = *mean = *var = NULL;
@@ -217,13 +212,11 @@ static lp_status bn_bw(lp_ctx *ctx, lp_node *n, lp_tensor *const *gout, lp_tenso
   int64_t c;
   lp_status st = LP_OK;
   if (!gout[0]) return LP_OK;
-  g.C = x->shape[p->cdim];
-  g.R = g.S = 1;
-  for (c = 0; c < p->cdim; c++) g.R *= x->shape[c];
-  for (c = p->cdim + 1; c < x->ndim; c++) g.S *= x->shape[c];
+  bgeom_of(x, p->cdim, &g);
   iv = mu + g.C;
-  TRY(lp_tensor_astype(ctx, gout[0], x->dtype, &gy));
-  { lp_tensor *cg; TRY(lp_tensor_contiguous(ctx, gy, &cg)); lp_tensor_release(gy); gy = cg; }
+  /* dy read in place when it is contiguous (it has y's dtype, x's) */
+  if (gout[0]->dtype == x->dtype) TRY(lp_tensor_contiguous(ctx, gout[0], &gy));
+  else TRY(lp_tensor_astype(ctx, gout[0], x->dtype, &gy));
   c = 3 * g.C;
   TRY(lp_tensor_empty(ctx, LP_F64, 1, &c, &tmp));
   gc = lp_tensor_data(tmp); sdy = gc + g.C; sdx = gc + 2 * g.C;

@@ -102,6 +102,12 @@ describe("nn.BatchNorm", function()
       assert.tensor_near(reference(x:contiguous(), 2, nil, nil, 1e-5, 1), y, 1e-12)
       local z = core.batch_norm(x, -1, nil, lp.ones({ 6 }, "float64"))
       assert.tensor_near(reference(x:contiguous(), 3, nil, lp.ones({ 6 }, "float64"), 1e-5, 1), z, 1e-12)
+      -- a strided weight and bias (columns of a matrix) read element by element
+      local wb = lp.rand({ 3, 2 }, "float64") + 0.5
+      local sw, sb = wb:slice(2, 1, 1):squeeze(2), wb:slice(2, 2, 2):squeeze(2)
+      assert.is_false(sw:is_contiguous())
+      assert.tensor_near(reference(x:contiguous(), 2, sw:contiguous(), sb:contiguous(), 1e-5, 1),
+        core.batch_norm(x, 2, sw, sb), 1e-12)
     end)
 
     it("has gradients for x, weight and bias #grad", function()
